@@ -1,0 +1,50 @@
+# Roost — the front door. `make run` and `make test` are the two commands the README promises;
+# everything else here is a convenience around CMake and ctest.
+JOBS        ?= $(shell nproc)
+BUILD       ?= build
+MANIFEST    ?= cluster/manifests/local.yaml
+CTEST_FLAGS ?= --output-on-failure --timeout 600
+
+.PHONY: all deps release asan tsan run test test-asan test-tsan bench clean format
+
+all: release
+
+deps:
+	@scripts/install-deps
+
+release: deps
+	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD)/release -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DROOST_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(BUILD)/asan -j $(JOBS)
+
+tsan: deps
+	@cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DROOST_SANITIZE=thread >/dev/null
+	@cmake --build $(BUILD)/tsan -j $(JOBS)
+
+# Starts the local example cluster in the foreground (Ctrl-C stops every node).
+run: release
+	@$(BUILD)/release/cluster/roostctl up $(MANIFEST)
+
+test-asan: asan
+	@cd $(BUILD)/asan && ctest $(CTEST_FLAGS) -j $(JOBS)
+
+# The runtime's concurrent parts under ThreadSanitizer.
+test-tsan: tsan
+	@cd $(BUILD)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    ctest $(CTEST_FLAGS) -L tsan -j $(JOBS)
+
+test: test-asan test-tsan
+
+bench: release
+	@$(BUILD)/release/bench/roost-bench --help
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

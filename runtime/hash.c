@@ -1,0 +1,37 @@
+/* runtime/hash.c — see hash.h for the contract. */
+#include "runtime/hash.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <string.h>
+
+static const unsigned char s_key[crypto_shorthash_siphash24_KEYBYTES] = "roost.placement";
+
+uint64_t roost_hash64(const void *data, size_t len)
+{
+    unsigned char out[crypto_shorthash_siphash24_BYTES];
+    crypto_shorthash_siphash24(out, data, len, s_key);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--)
+        h = (h << 8) | out[i];
+    return h;
+}
+
+uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions)
+{
+    assert(partitions > 0 && (partitions & (partitions - 1)) == 0);
+    return (uint32_t)(roost_hash64(key, len) & (partitions - 1));
+}
+
+uint64_t roost_hash_table(const void *data, size_t len)
+{
+    /* FNV-1a 64 then a murmur finaliser: cheap and good enough for open addressing. */
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    return h;
+}

@@ -1,0 +1,24 @@
+/* runtime/hash.h — Roost's fixed 64-bit hash, part of the on-disk and on-wire contract.
+ *
+ *   roost_hash64(bytes) = SipHash-2-4(key = "roost.placement", 16 bytes, NUL-padded)
+ *                         read as a little-endian uint64
+ *
+ * (libsodium's crypto_shorthash_siphash24.) Partitions and rendezvous placement are derived
+ * from it, so every node, version and language that implements it agrees on placement.
+ * Changing it re-shards every cluster: never do.
+ */
+#ifndef ROOST_HASH_H
+#define ROOST_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint64_t roost_hash64(const void *data, size_t len);
+
+/* The partition of a key: roost_hash64(key) & (partitions - 1); partitions is a power of two. */
+uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions);
+
+/* Fast non-contract hash for in-memory tables (may change between versions). */
+uint64_t roost_hash_table(const void *data, size_t len);
+
+#endif
