@@ -1,0 +1,60 @@
+/* runtime/actor_table.h — one worker's active actors, by key.
+ *
+ * The actor record (roost_actor_t) is the runtime's per-actor overhead: about 80 bytes plus the
+ * key, and one pointer slot in this table (load ≤ 1/2). Open addressing with linear probing and
+ * backward-shift deletion, keyed by roost_hash_table(key). One owner thread.
+ */
+#ifndef ROOST_ACTOR_TABLE_H
+#define ROOST_ACTOR_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/actor.h"
+#include "runtime/timers.h"
+
+enum {
+    ACTOR_READY = 1u << 0,      /* in the worker's ready queue */
+    ACTOR_PASSIVATE = 1u << 1,  /* roost_ctx_passivate was called */
+};
+
+typedef struct roost_actor roost_actor_t;
+struct roost_actor {
+    const roost_behaviour_t *beh;
+    void *state;
+    roost_env_t *mb_head, *mb_tail; /* mailbox: FIFO, intrusive through env->next */
+    roost_actor_t *ready_next;
+    rtimer_t *timers;               /* pending timers and request timeouts; non-empty ⇒ not idle */
+    uint64_t last_active_ns;
+    uint64_t hash;
+    uint16_t key_len;
+    uint8_t flags;
+    char key[];                     /* NUL-terminated */
+};
+
+typedef struct {
+    roost_actor_t **slots;
+    size_t mask;
+    size_t count;
+} actor_table_t;
+
+void actor_table_init(actor_table_t *self);
+/* Frees the slot array only: the caller passivates or frees the actors first. */
+void actor_table_fini(actor_table_t *self);
+roost_actor_t *actor_table_get(const actor_table_t *self, const char *key, size_t len,
+                               uint64_t hash);
+/* The key must not be present. Can't fail (grows). */
+void actor_table_put(actor_table_t *self, roost_actor_t *actor);
+void actor_table_remove(actor_table_t *self, roost_actor_t *actor);
+/* Slot access for incremental scans (NULL for an empty slot). */
+static inline size_t actor_table_capacity(const actor_table_t *self)
+{
+    return self->mask + 1;
+}
+static inline roost_actor_t *actor_table_slot(const actor_table_t *self, size_t i)
+{
+    return self->slots[i];
+}
+
+#endif

@@ -1,0 +1,772 @@
+/* runtime/clustermap.c — the cluster map's content, its commands and its codecs.
+ *
+ * Owns: struct clustermap (one allocation: header + P partition records), the command
+ * semantics listed in clustermap.h and the msgpack layouts below. Nothing here reads a clock,
+ * draws randomness or allocates during clustermap_apply, so every node computes the same map.
+ *
+ * Wire layouts (msgpack; CLUSTERMAP_FORMAT is bumped on any change):
+ *   command = [FORMAT, type, node_id, [[id, name, address], ...]]
+ *   map     = [FORMAT, version, partitions, rf, [[id, name, address, status], ...],
+ *              [epoch_0, primary_0, replica_0_0 .. replica_0_rf-1, epoch_1, ...]]
+ *
+ * Decoding trusts nothing: sizes are checked before msgpack-c sees the bytes (s_counts_fit),
+ * every field's type and range is checked, and a decoded map must pass s_invariants.
+ */
+#include "runtime/clustermap.h"
+
+#include <assert.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+
+enum {
+    CLUSTERMAP_FORMAT = 1,
+    CMD_FIELDS = 4,
+    MAP_FIELDS = 6,
+    MEMBER_CMD_FIELDS = 3, /* id, name, address */
+    MEMBER_MAP_FIELDS = 4, /* id, name, address, status */
+    PART_FIXED_FIELDS = 2, /* epoch, primary; then rf replicas */
+    DIGEST_BYTES = 16,     /* crypto_generichash_BYTES_MIN; folded to 64 bits */
+};
+
+_Static_assert(DIGEST_BYTES >= crypto_generichash_BYTES_MIN, "generichash output too small");
+
+typedef struct {
+    uint64_t epoch;
+    uint32_t primary;
+    uint32_t replicas[ROOST_RF_MAX];
+} part_t;
+
+struct clustermap {
+    atomic_uint refs;
+    uint64_t version;
+    uint32_t partitions;
+    uint32_t rf;
+    uint32_t n_members;
+    clustermap_member_t members[ROOST_MEMBERS_MAX];
+    part_t parts[]; /* `partitions` records */
+};
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static bool s_shape_valid(uint32_t partitions, uint32_t rf)
+{
+    bool pow2 = partitions > 0 && (partitions & (partitions - 1)) == 0;
+    return pow2 && partitions <= ROOST_PARTITIONS_MAX && rf >= 1 && rf <= ROOST_RF_MAX;
+}
+
+static size_t s_bytes(uint32_t partitions)
+{
+    return sizeof(clustermap_t) + (size_t)partitions * sizeof(part_t);
+}
+
+clustermap_t *clustermap_new(uint32_t partitions, uint32_t rf)
+{
+    if (!s_shape_valid(partitions, rf))
+        return NULL;
+    clustermap_t *map = calloc(1, s_bytes(partitions));
+    if (map == NULL)
+        return NULL;
+    atomic_init(&map->refs, 1);
+    map->partitions = partitions;
+    map->rf = rf;
+    for (uint32_t p = 0; p < partitions; p++) {
+        map->parts[p].primary = ROOST_NO_PRIMARY;
+        for (uint32_t r = 0; r < ROOST_RF_MAX; r++)
+            map->parts[p].replicas[r] = ROOST_NO_PRIMARY;
+    }
+    return map;
+}
+
+clustermap_t *clustermap_copy(const clustermap_t *map)
+{
+    assert(map != NULL);
+    clustermap_t *copy = malloc(s_bytes(map->partitions));
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, map, s_bytes(map->partitions));
+    atomic_init(&copy->refs, 1);
+    return copy;
+}
+
+clustermap_t *clustermap_retain(clustermap_t *map)
+{
+    assert(map != NULL);
+    unsigned before = atomic_fetch_add(&map->refs, 1);
+    assert(before > 0);
+    (void)before;
+    return map;
+}
+
+void clustermap_release(clustermap_t **map_p)
+{
+    if (map_p == NULL || *map_p == NULL)
+        return;
+    clustermap_t *map = *map_p;
+    *map_p = NULL;
+    unsigned before = atomic_fetch_sub(&map->refs, 1);
+    assert(before > 0);
+    if (before == 1)
+        free(map);
+}
+
+/* ------------------------------------------------------------------ invariants */
+
+static bool s_text_valid(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+    return len > 0 && len <= max;
+}
+
+static bool s_member_fields_valid(const clustermap_member_t *m)
+{
+    return m->id != ROOST_NO_PRIMARY && s_text_valid(m->name, ROOST_MEMBER_NAME_BYTES_MAX) &&
+           s_text_valid(m->address, ROOST_MEMBER_ADDR_BYTES_MAX);
+}
+
+/* Ids and names are valid and distinct. */
+static bool s_member_list_valid(const clustermap_member_t *members, uint32_t n)
+{
+    if (n > ROOST_MEMBERS_MAX)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!s_member_fields_valid(&members[i]))
+            return false;
+        for (uint32_t j = 0; j < i; j++)
+            if (members[j].id == members[i].id || strcmp(members[j].name, members[i].name) == 0)
+                return false;
+    }
+    return true;
+}
+
+static bool s_in_list(const part_t *part, uint32_t rf, uint32_t id)
+{
+    for (uint32_t r = 0; r < rf; r++)
+        if (part->replicas[r] == id)
+            return true;
+    return false;
+}
+
+static bool s_is_up(const clustermap_t *map, uint32_t id)
+{
+    const clustermap_member_t *m = clustermap_member_by_id(map, id);
+    return m != NULL && m->status == CLUSTERMAP_UP;
+}
+
+static uint32_t s_first_up(const clustermap_t *map, const part_t *part)
+{
+    for (uint32_t r = 0; r < map->rf; r++)
+        if (s_is_up(map, part->replicas[r]))
+            return part->replicas[r];
+    return ROOST_NO_PRIMARY;
+}
+
+static bool s_part_valid(const clustermap_t *map, const part_t *part)
+{
+    for (uint32_t r = 0; r < map->rf; r++) {
+        uint32_t id = part->replicas[r];
+        if (map->n_members == 0 ? id != ROOST_NO_PRIMARY
+                                : clustermap_member_by_id(map, id) == NULL)
+            return false;
+        for (uint32_t q = 0; q < r && map->n_members > 0; q++)
+            if (part->replicas[q] == id)
+                return false;
+    }
+    /* A primary is an UP replica; a partition lacks one only while none of its replicas is UP. */
+    if (part->primary == ROOST_NO_PRIMARY)
+        return s_first_up(map, part) == ROOST_NO_PRIMARY;
+    return s_in_list(part, map->rf, part->primary) && s_is_up(map, part->primary);
+}
+
+static bool s_invariants(const clustermap_t *map)
+{
+    if (!s_shape_valid(map->partitions, map->rf))
+        return false;
+    if (!s_member_list_valid(map->members, map->n_members))
+        return false;
+    if (map->n_members > 0 && map->n_members < map->rf)
+        return false;
+    for (uint32_t i = 0; i < map->n_members; i++)
+        if (map->members[i].status != CLUSTERMAP_UP && map->members[i].status != CLUSTERMAP_DOWN)
+            return false;
+    for (uint32_t p = 0; p < map->partitions; p++)
+        if (!s_part_valid(map, &map->parts[p]))
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+int clustermap_cmd_add_member(clustermap_cmd_t *cmd, uint32_t id, const char *name,
+                              const char *address)
+{
+    assert(cmd != NULL);
+    if (cmd->n_members >= ROOST_MEMBERS_MAX || name == NULL || address == NULL)
+        return ROOST_EINVAL;
+    clustermap_member_t m = {.id = id, .status = CLUSTERMAP_UP};
+    if (!s_text_valid(name, ROOST_MEMBER_NAME_BYTES_MAX) ||
+        !s_text_valid(address, ROOST_MEMBER_ADDR_BYTES_MAX) || id == ROOST_NO_PRIMARY)
+        return ROOST_EINVAL;
+    memcpy(m.name, name, strlen(name) + 1);
+    memcpy(m.address, address, strlen(address) + 1);
+    cmd->members[cmd->n_members++] = m;
+    return ROOST_OK;
+}
+
+/* Keeps a primary that is in the list and UP; otherwise hands the partition to the first UP
+ * replica (or none), with a new epoch if that changes who is primary. */
+static void s_repair_primary(const clustermap_t *map, part_t *part)
+{
+    uint32_t cur = part->primary;
+    if (cur != ROOST_NO_PRIMARY && s_in_list(part, map->rf, cur) && s_is_up(map, cur))
+        return;
+    uint32_t next = s_first_up(map, part);
+    if (next != cur) {
+        part->epoch++;
+        part->primary = next;
+    }
+}
+
+static int s_set_members(clustermap_t *map, const clustermap_cmd_t *cmd)
+{
+    uint32_t n = cmd->n_members;
+    if (n < map->rf || !s_member_list_valid(cmd->members, n))
+        return ROOST_EINVAL;
+    const char *names[ROOST_MEMBERS_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        names[i] = cmd->members[i].name;
+    uint32_t idx[ROOST_RF_MAX];
+    if (ring_replicas(names, n, 0, map->rf, idx) != ROOST_OK)
+        return ROOST_EINVAL; /* validated up front: the loop below can't fail */
+
+    clustermap_member_t next[ROOST_MEMBERS_MAX];
+    memset(next, 0, sizeof next);
+    for (uint32_t i = 0; i < n; i++) {
+        const clustermap_member_t *old = clustermap_member_by_id(map, cmd->members[i].id);
+        next[i] = cmd->members[i];
+        next[i].status = old ? old->status : CLUSTERMAP_UP;
+    }
+    memcpy(map->members, next, sizeof next);
+    map->n_members = n;
+    for (uint32_t p = 0; p < map->partitions; p++) {
+        int rc = ring_replicas(names, n, p, map->rf, idx);
+        assert(rc == ROOST_OK);
+        (void)rc;
+        for (uint32_t r = 0; r < map->rf; r++)
+            map->parts[p].replicas[r] = map->members[idx[r]].id;
+        s_repair_primary(map, &map->parts[p]);
+    }
+    return ROOST_OK;
+}
+
+static clustermap_member_t *s_member_mut(clustermap_t *map, uint32_t id)
+{
+    for (uint32_t i = 0; i < map->n_members; i++)
+        if (map->members[i].id == id)
+            return &map->members[i];
+    return NULL;
+}
+
+static int s_node_down(clustermap_t *map, uint32_t id)
+{
+    clustermap_member_t *m = s_member_mut(map, id);
+    if (m == NULL)
+        return ROOST_ENOTFOUND;
+    if (m->status == CLUSTERMAP_DOWN)
+        return ROOST_OK;
+    m->status = CLUSTERMAP_DOWN;
+    for (uint32_t p = 0; p < map->partitions; p++)
+        if (map->parts[p].primary == id)
+            s_repair_primary(map, &map->parts[p]);
+    return ROOST_OK;
+}
+
+static int s_node_up(clustermap_t *map, uint32_t id)
+{
+    clustermap_member_t *m = s_member_mut(map, id);
+    if (m == NULL)
+        return ROOST_ENOTFOUND;
+    m->status = CLUSTERMAP_UP;
+    for (uint32_t p = 0; p < map->partitions; p++) {
+        part_t *part = &map->parts[p];
+        if (part->primary == ROOST_NO_PRIMARY && s_in_list(part, map->rf, id)) {
+            part->epoch++;
+            part->primary = id;
+        }
+    }
+    return ROOST_OK;
+}
+
+int clustermap_apply(clustermap_t *map, const clustermap_cmd_t *cmd, uint64_t index)
+{
+    assert(map != NULL && cmd != NULL);
+    assert(atomic_load(&map->refs) == 1); /* shared maps are immutable */
+    if (index <= map->version)
+        return ROOST_ESTALE;
+    int rc;
+    switch (cmd->type) {
+    case CLUSTERMAP_CMD_SET_MEMBERS:
+        rc = s_set_members(map, cmd);
+        break;
+    case CLUSTERMAP_CMD_NODE_DOWN:
+        rc = s_node_down(map, cmd->node_id);
+        break;
+    case CLUSTERMAP_CMD_NODE_UP:
+        rc = s_node_up(map, cmd->node_id);
+        break;
+    default:
+        rc = ROOST_EINVAL;
+        break;
+    }
+    if (rc == ROOST_OK)
+        map->version = index;
+    assert(s_invariants(map));
+    return rc;
+}
+
+/* ------------------------------------------------------------------ queries */
+
+uint64_t clustermap_version(const clustermap_t *map)
+{
+    return map->version;
+}
+
+uint32_t clustermap_partitions(const clustermap_t *map)
+{
+    return map->partitions;
+}
+
+uint32_t clustermap_rf(const clustermap_t *map)
+{
+    return map->rf;
+}
+
+uint32_t clustermap_member_count(const clustermap_t *map)
+{
+    return map->n_members;
+}
+
+const clustermap_member_t *clustermap_member_at(const clustermap_t *map, uint32_t i)
+{
+    assert(i < map->n_members);
+    return &map->members[i];
+}
+
+const clustermap_member_t *clustermap_member_by_id(const clustermap_t *map, uint32_t id)
+{
+    for (uint32_t i = 0; i < map->n_members; i++)
+        if (map->members[i].id == id)
+            return &map->members[i];
+    return NULL;
+}
+
+const clustermap_member_t *clustermap_member_by_name(const clustermap_t *map, const char *name)
+{
+    for (uint32_t i = 0; name != NULL && i < map->n_members; i++)
+        if (strcmp(map->members[i].name, name) == 0)
+            return &map->members[i];
+    return NULL;
+}
+
+uint32_t clustermap_primary_of(const clustermap_t *map, uint32_t partition)
+{
+    assert(partition < map->partitions);
+    return map->parts[partition].primary;
+}
+
+uint64_t clustermap_epoch_of(const clustermap_t *map, uint32_t partition)
+{
+    assert(partition < map->partitions);
+    return map->parts[partition].epoch;
+}
+
+uint32_t clustermap_replicas_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
+                                uint32_t cap)
+{
+    assert(partition < map->partitions && out != NULL && cap >= map->rf);
+    if (map->n_members == 0)
+        return 0;
+    memcpy(out, map->parts[partition].replicas, map->rf * sizeof *out);
+    return map->rf;
+}
+
+/* ------------------------------------------------------------------ encoding */
+
+static int s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    if (msgpack_pack_str(pk, len) != 0)
+        return -1;
+    return msgpack_pack_str_body(pk, s, len);
+}
+
+static int s_pack_member(msgpack_packer *pk, const clustermap_member_t *m, bool with_status)
+{
+    int bad = msgpack_pack_array(pk, with_status ? MEMBER_MAP_FIELDS : MEMBER_CMD_FIELDS);
+    bad |= msgpack_pack_uint32(pk, m->id);
+    bad |= s_pack_str(pk, m->name);
+    bad |= s_pack_str(pk, m->address);
+    if (with_status)
+        bad |= msgpack_pack_uint32(pk, (uint32_t)m->status);
+    return bad;
+}
+
+static int s_pack_cmd(msgpack_packer *pk, const clustermap_cmd_t *cmd)
+{
+    assert(cmd->n_members <= ROOST_MEMBERS_MAX);
+    int bad = msgpack_pack_array(pk, CMD_FIELDS);
+    bad |= msgpack_pack_uint32(pk, CLUSTERMAP_FORMAT);
+    bad |= msgpack_pack_uint32(pk, (uint32_t)cmd->type);
+    bad |= msgpack_pack_uint32(pk, cmd->node_id);
+    bad |= msgpack_pack_array(pk, cmd->n_members);
+    for (uint32_t i = 0; i < cmd->n_members; i++)
+        bad |= s_pack_member(pk, &cmd->members[i], false);
+    return bad;
+}
+
+static int s_pack_map(msgpack_packer *pk, const clustermap_t *map)
+{
+    int bad = msgpack_pack_array(pk, MAP_FIELDS);
+    bad |= msgpack_pack_uint32(pk, CLUSTERMAP_FORMAT);
+    bad |= msgpack_pack_uint64(pk, map->version);
+    bad |= msgpack_pack_uint32(pk, map->partitions);
+    bad |= msgpack_pack_uint32(pk, map->rf);
+    bad |= msgpack_pack_array(pk, map->n_members);
+    for (uint32_t i = 0; i < map->n_members; i++)
+        bad |= s_pack_member(pk, &map->members[i], true);
+    bad |= msgpack_pack_array(pk, map->partitions * (PART_FIXED_FIELDS + map->rf));
+    for (uint32_t p = 0; p < map->partitions && !bad; p++) {
+        const part_t *part = &map->parts[p];
+        bad |= msgpack_pack_uint64(pk, part->epoch);
+        bad |= msgpack_pack_uint32(pk, part->primary);
+        for (uint32_t r = 0; r < map->rf; r++)
+            bad |= msgpack_pack_uint32(pk, part->replicas[r]);
+    }
+    return bad;
+}
+
+/* Hands the sbuffer's malloc'd bytes to the caller, or frees them on failure. */
+static int s_finish(msgpack_sbuffer *sb, int bad, void **out, size_t *out_len)
+{
+    if (bad) {
+        msgpack_sbuffer_destroy(sb);
+        return ROOST_ENOMEM;
+    }
+    *out_len = sb->size;
+    *out = msgpack_sbuffer_release(sb);
+    msgpack_sbuffer_destroy(sb);
+    return ROOST_OK;
+}
+
+int clustermap_cmd_encode(const clustermap_cmd_t *cmd, void **out, size_t *out_len)
+{
+    assert(cmd != NULL && out != NULL && out_len != NULL);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    return s_finish(&sb, s_pack_cmd(&pk, cmd), out, out_len);
+}
+
+int clustermap_encode(const clustermap_t *map, void **out, size_t *out_len)
+{
+    assert(map != NULL && out != NULL && out_len != NULL);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    return s_finish(&sb, s_pack_map(&pk, map), out, out_len);
+}
+
+static int s_digest_write(void *data, const char *buf, size_t len)
+{
+    crypto_generichash_update(data, (const unsigned char *)buf, len);
+    return 0;
+}
+
+uint64_t clustermap_digest(const clustermap_t *map)
+{
+    assert(map != NULL);
+    crypto_generichash_state st;
+    unsigned char out[DIGEST_BYTES];
+    crypto_generichash_init(&st, NULL, 0, sizeof out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st, s_digest_write);
+    int bad = s_pack_map(&pk, map);
+    assert(bad == 0); /* the writer can't fail */
+    (void)bad;
+    crypto_generichash_final(&st, out, sizeof out);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--)
+        h = (h << 8) | out[i];
+    return h;
+}
+
+/* ------------------------------------------------------------------ defensive decoding */
+
+/* msgpack-c allocates an array's or map's element table as soon as it reads the header, before
+ * it knows whether the elements exist: 5 hostile bytes claiming 2^32 elements would ask for
+ * ~100 GB. So before unpacking we walk the headers once and require every container count
+ * (each element takes at least one byte) and every string length to fit in the bytes left.
+ * This walk only measures; msgpack-c still does all the decoding. */
+typedef enum { HDR_FIXED, HDR_BLOB, HDR_EXT, HDR_ARRAY, HDR_MAP, HDR_BAD } hdr_kind_t;
+
+typedef struct {
+    uint8_t kind;
+    uint8_t n; /* HDR_FIXED: payload bytes; others: bytes of the length field */
+} hdr_t;
+
+/* Type bytes 0xc0..0xdf (the msgpack spec's table, in order). */
+static const hdr_t s_hdr[32] = {
+    {HDR_FIXED, 0}, {HDR_BAD, 0},   {HDR_FIXED, 0}, {HDR_FIXED, 0},  /* nil, -, false, true */
+    {HDR_BLOB, 1},  {HDR_BLOB, 2},  {HDR_BLOB, 4},                   /* bin 8/16/32 */
+    {HDR_EXT, 1},   {HDR_EXT, 2},   {HDR_EXT, 4},                    /* ext 8/16/32 */
+    {HDR_FIXED, 4}, {HDR_FIXED, 8},                                  /* float 32/64 */
+    {HDR_FIXED, 1}, {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8},  /* uint */
+    {HDR_FIXED, 1}, {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8},  /* int */
+    {HDR_FIXED, 2}, {HDR_FIXED, 3}, {HDR_FIXED, 5}, {HDR_FIXED, 9},  /* fixext 1/2/4/8 */
+    {HDR_FIXED, 17},                                                 /* fixext 16 */
+    {HDR_BLOB, 1},  {HDR_BLOB, 2},  {HDR_BLOB, 4},                   /* str 8/16/32 */
+    {HDR_ARRAY, 2}, {HDR_ARRAY, 4}, {HDR_MAP, 2},   {HDR_MAP, 4},    /* array, map */
+};
+
+static bool s_read_be(const uint8_t *p, size_t len, size_t *pos, unsigned n, uint64_t *v)
+{
+    if (n > len - *pos)
+        return false;
+    uint64_t x = 0;
+    for (unsigned i = 0; i < n; i++)
+        x = (x << 8) | p[*pos + i];
+    *pos += n;
+    *v = x;
+    return true;
+}
+
+/* Reads the header whose type byte is b; sets how many child objects follow and how many
+ * payload bytes to skip. */
+static bool s_header(const uint8_t *p, size_t len, size_t *pos, uint8_t b, uint64_t *children,
+                     uint64_t *skip)
+{
+    *children = 0;
+    *skip = 0;
+    if (b <= 0x7f || b >= 0xe0)
+        return true; /* fixint */
+    if (b <= 0x8f) {
+        *children = 2u * (b & 0x0fu);
+        return true;
+    }
+    if (b <= 0x9f) {
+        *children = b & 0x0fu;
+        return true;
+    }
+    if (b <= 0xbf) {
+        *skip = b & 0x1fu;
+        return true;
+    }
+    hdr_t h = s_hdr[b - 0xc0];
+    uint64_t v = 0;
+    if (h.kind == HDR_BAD || (h.kind != HDR_FIXED && !s_read_be(p, len, pos, h.n, &v)))
+        return false;
+    switch (h.kind) {
+    case HDR_FIXED: *skip = h.n; break;
+    case HDR_BLOB: *skip = v; break;
+    case HDR_EXT: *skip = v + 1; break; /* + the type byte */
+    case HDR_ARRAY: *children = v; break;
+    default: *children = 2 * v; break;
+    }
+    return true;
+}
+
+static bool s_counts_fit(const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1; /* objects still to read; each needs >= 1 byte */
+    while (pending > 0) {
+        uint64_t children, skip;
+        if (pos >= len)
+            return false;
+        uint8_t type = p[pos++];
+        if (!s_header(p, len, &pos, type, &children, &skip))
+            return false;
+        pending--;
+        if (skip > len - pos)
+            return false;
+        pos += (size_t)skip;
+        if (children > len - pos || pending + children > len - pos)
+            return false;
+        pending += children;
+    }
+    return true;
+}
+
+/* Unpacks exactly one object spanning all `len` bytes. On success the caller destroys `u`. */
+static int s_unpack(const void *buf, size_t len, size_t max, msgpack_unpacked *u)
+{
+    if (buf == NULL || len == 0 || len > max || !s_counts_fit(buf, len))
+        return ROOST_EPROTO;
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(u, buf, len, &off);
+    if (r == MSGPACK_UNPACK_SUCCESS && off == len)
+        return ROOST_OK;
+    msgpack_unpacked_destroy(u);
+    return r == MSGPACK_UNPACK_NOMEM_ERROR ? ROOST_ENOMEM : ROOST_EPROTO;
+}
+
+/* The n elements of an array object, or NULL if o is not an array of exactly n (or, with
+ * n == UINT32_MAX, of any size). */
+static const msgpack_object *s_array(const msgpack_object *o, uint32_t n)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || (n != UINT32_MAX && o->via.array.size != n))
+        return NULL;
+    return o->via.array.size ? o->via.array.ptr : o; /* non-NULL for an empty array */
+}
+
+static bool s_u64(const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool s_u32(const msgpack_object *o, uint32_t *v)
+{
+    uint64_t x;
+    if (!s_u64(o, &x) || x > UINT32_MAX)
+        return false;
+    *v = (uint32_t)x;
+    return true;
+}
+
+/* Copies a non-empty string of at most max bytes without embedded NULs into dst[max + 1]. */
+static bool s_str(const msgpack_object *o, char *dst, size_t max)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max)
+        return false;
+    if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return false;
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = '\0';
+    return true;
+}
+
+static bool s_decode_member(const msgpack_object *o, clustermap_member_t *m, bool with_status)
+{
+    const msgpack_object *f = s_array(o, with_status ? MEMBER_MAP_FIELDS : MEMBER_CMD_FIELDS);
+    memset(m, 0, sizeof *m);
+    m->status = CLUSTERMAP_UP;
+    if (f == NULL || !s_u32(&f[0], &m->id) || !s_str(&f[1], m->name, ROOST_MEMBER_NAME_BYTES_MAX))
+        return false;
+    if (!s_str(&f[2], m->address, ROOST_MEMBER_ADDR_BYTES_MAX))
+        return false;
+    uint32_t status = CLUSTERMAP_UP;
+    if (with_status && (!s_u32(&f[3], &status) || status > CLUSTERMAP_UP))
+        return false;
+    m->status = (clustermap_status_t)status;
+    return true;
+}
+
+/* Decodes a member array into members[ROOST_MEMBERS_MAX]; the list must be valid. */
+static bool s_decode_members(const msgpack_object *o, clustermap_member_t *members, uint32_t *n,
+                             bool with_status)
+{
+    if (s_array(o, UINT32_MAX) == NULL || o->via.array.size > ROOST_MEMBERS_MAX)
+        return false;
+    *n = o->via.array.size;
+    for (uint32_t i = 0; i < *n; i++)
+        if (!s_decode_member(&o->via.array.ptr[i], &members[i], with_status))
+            return false;
+    return s_member_list_valid(members, *n);
+}
+
+static bool s_decode_cmd_fields(const msgpack_object *root, clustermap_cmd_t *out)
+{
+    const msgpack_object *f = s_array(root, CMD_FIELDS);
+    uint32_t format, type;
+    if (f == NULL || !s_u32(&f[0], &format) || format != CLUSTERMAP_FORMAT)
+        return false;
+    if (!s_u32(&f[1], &type) || !s_u32(&f[2], &out->node_id))
+        return false;
+    if (type < CLUSTERMAP_CMD_SET_MEMBERS || type > CLUSTERMAP_CMD_NODE_UP)
+        return false;
+    out->type = (clustermap_cmd_type_t)type;
+    if (!s_decode_members(&f[3], out->members, &out->n_members, false))
+        return false;
+    return type == CLUSTERMAP_CMD_SET_MEMBERS ? out->n_members > 0 : out->n_members == 0;
+}
+
+int clustermap_cmd_decode(const void *buf, size_t len, clustermap_cmd_t *out)
+{
+    assert(out != NULL);
+    msgpack_unpacked u;
+    int rc = s_unpack(buf, len, CLUSTERMAP_CMD_BYTES_MAX, &u);
+    if (rc != ROOST_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    rc = s_decode_cmd_fields(&u.data, out) ? ROOST_OK : ROOST_EPROTO;
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+static bool s_decode_parts(const msgpack_object *o, clustermap_t *map)
+{
+    uint32_t stride = PART_FIXED_FIELDS + map->rf;
+    const msgpack_object *f = s_array(o, map->partitions * stride);
+    if (f == NULL)
+        return false;
+    for (uint32_t p = 0; p < map->partitions; p++, f += stride) {
+        part_t *part = &map->parts[p];
+        if (!s_u64(&f[0], &part->epoch) || !s_u32(&f[1], &part->primary))
+            return false;
+        for (uint32_t r = 0; r < map->rf; r++)
+            if (!s_u32(&f[PART_FIXED_FIELDS + r], &part->replicas[r]))
+                return false;
+    }
+    return true;
+}
+
+/* Builds a map from a decoded root object; NULL (and *rc) if anything is off. */
+static clustermap_t *s_decode_map_fields(const msgpack_object *root, int *rc)
+{
+    const msgpack_object *f = s_array(root, MAP_FIELDS);
+    uint32_t format, partitions, rf;
+    uint64_t version;
+    *rc = ROOST_EPROTO;
+    if (f == NULL || !s_u32(&f[0], &format) || format != CLUSTERMAP_FORMAT)
+        return NULL;
+    if (!s_u64(&f[1], &version) || !s_u32(&f[2], &partitions) || !s_u32(&f[3], &rf))
+        return NULL;
+    if (!s_shape_valid(partitions, rf))
+        return NULL;
+    clustermap_t *map = clustermap_new(partitions, rf);
+    if (map == NULL) {
+        *rc = ROOST_ENOMEM;
+        return NULL;
+    }
+    map->version = version;
+    if (!s_decode_members(&f[4], map->members, &map->n_members, true) ||
+        !s_decode_parts(&f[5], map) || !s_invariants(map)) {
+        clustermap_release(&map);
+        return NULL;
+    }
+    *rc = ROOST_OK;
+    return map;
+}
+
+int clustermap_decode(const void *buf, size_t len, clustermap_t **out)
+{
+    assert(out != NULL);
+    *out = NULL;
+    msgpack_unpacked u;
+    int rc = s_unpack(buf, len, CLUSTERMAP_MAP_BYTES_MAX, &u);
+    if (rc != ROOST_OK)
+        return rc;
+    *out = s_decode_map_fields(&u.data, &rc);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}

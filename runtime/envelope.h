@@ -1,0 +1,88 @@
+/* runtime/envelope.h — the message every actor, node and transport passes around.
+ *
+ * An envelope is one allocation: the header fields, then target key, sender key and payload
+ * bytes. Local sends hand the pointer over (no copy, no encoding); a remote send encodes it once
+ * into the msgpack wire form below and the receiving node decodes it into a new envelope.
+ *
+ * Wire form (schemas/envelope.md is the contract): a msgpack array
+ *   [ version=1, flags, type, corr, epoch, status, hops, target, sender, payload ]
+ * with uint/int numbers, str keys and a bin payload. Decoders accept a longer array from a newer
+ * minor version (extra items ignored) and refuse anything else with ROOST_EPROTO.
+ *
+ * Ownership: whoever holds the pointer owns the envelope; send functions take ownership whether
+ * they succeed or fail. roost_env_free is safe on NULL.
+ */
+#ifndef ROOST_ENVELOPE_H
+#define ROOST_ENVELOPE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/mpsc.h"
+
+#define ROOST_ENV_VERSION 1
+
+enum {
+    ROOST_ENV_REQUEST = 1u << 0,  /* the sender awaits a response carrying the same corr */
+    ROOST_ENV_RESPONSE = 1u << 1, /* answers the request with `corr` */
+    ROOST_ENV_ERROR = 1u << 2,    /* a response whose `status` is a negative roost error */
+    ROOST_ENV_FLAGS_ALL = 0x7,
+};
+
+/* Message types at or above this belong to the runtime itself (heartbeats, errors); behaviours
+ * number theirs below it. */
+#define ROOST_MSG_SYSTEM_BASE 0xFFFF0000u
+enum {
+    ROOST_MSG_ERROR = ROOST_MSG_SYSTEM_BASE, /* a runtime-made error response */
+    ROOST_MSG_HEARTBEAT,                     /* node-to-node liveness; no target */
+};
+
+typedef struct roost_env roost_env_t;
+struct roost_env {
+    mpsc_node_t qnode;   /* link while in a cross-thread queue */
+    roost_env_t *next;   /* link while in a mailbox (one thread) */
+    uint64_t corr;       /* correlation id; 0 when not part of a request/response */
+    uint64_t epoch;      /* the sender's view of the target partition's epoch; 0 = any */
+    uint32_t type;       /* message type */
+    uint32_t payload_len;
+    uint32_t dest_node;  /* transport only: the node it is queued for */
+    int32_t status;      /* responses: 0 or a negative roost error */
+    uint16_t flags;      /* ROOST_ENV_* */
+    uint8_t hops;        /* forwards between nodes so far */
+    uint8_t target_len;
+    uint8_t sender_len;
+    char *target;        /* NUL-terminated; points into this allocation */
+    char *sender;        /* NUL-terminated, "" when none */
+    uint8_t *payload;    /* payload_len bytes; points into this allocation */
+};
+
+/* Allocates an envelope and copies target, sender (NULL → "") and payload into it.
+ * NULL if a key is longer than ROOST_KEY_BYTES_MAX or the payload than ROOST_PAYLOAD_BYTES_MAX.
+ * Out of memory aborts (as everywhere in Roost). Caller owns the result. */
+roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type,
+                           const void *payload, size_t payload_len);
+
+void roost_env_free(roost_env_t *env);
+
+static inline roost_env_t *roost_env_from_qnode(mpsc_node_t *n)
+{
+    return (roost_env_t *)((char *)n - offsetof(roost_env_t, qnode));
+}
+
+/* Appends the wire form to `pk`. Can't fail for an envelope made by roost_env_new. */
+void roost_env_encode(const roost_env_t *env, msgpack_packer *pk);
+
+/* Decodes one wire-form object. Returns 0 and a new envelope in *out (caller owns), or
+ * ROOST_EPROTO for anything malformed, oversized or of an unknown major version. */
+int roost_env_decode(const msgpack_object *obj, roost_env_t **out);
+
+/* Convenience for tests and fuzzers: decode a single msgpack value from bytes. */
+int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out);
+
+/* True for "kind:rest" with a non-empty kind of at most ROOST_KIND_BYTES_MAX bytes, a
+ * non-empty rest, printable ASCII only, at most ROOST_KEY_BYTES_MAX bytes. */
+bool roost_key_is_valid(const char *key, size_t len);
+
+#endif

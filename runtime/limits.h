@@ -1,0 +1,57 @@
+/* runtime/limits.h — every bound of the runtime, with the reason beside it.
+ *
+ * Components size queues, batches and loops from these names only; the _Static_asserts are
+ * the compile-time ceilings that keep a careless edit from turning a bound into a hazard.
+ */
+#ifndef ROOST_LIMITS_H
+#define ROOST_LIMITS_H
+
+/* An actor key "kind:id". "d:<lo>:<hi>" with two 48-byte user ids fits; keys travel in every
+ * envelope header, so they stay short. */
+#define ROOST_KEY_BYTES_MAX 128
+/* A kind (the part before ':') is a short tag: "u", "g", "d", "p", "bench". */
+#define ROOST_KIND_BYTES_MAX 16
+/* Behaviours registered per node: one per actor kind; a linear scan stays cheap. */
+#define ROOST_KINDS_MAX 32
+/* Largest envelope payload: a 64 KiB body fanned out as per-device ciphertexts (5 devices)
+ * plus headroom. Anything larger is refused at encode and decode. */
+#define ROOST_PAYLOAD_BYTES_MAX (1024 * 1024)
+/* Messages one actor handles per turn before the worker moves on: fairness between actors. */
+#define ROOST_ACTOR_TURN_MSGS_MAX 64
+/* Actor turns per worker pass before timers and the inbound queue are looked at again. */
+#define ROOST_WORKER_PASS_ACTORS_MAX 256
+/* Inbound envelopes moved into mailboxes per pass: a flood from other threads cannot starve
+ * actors that already have work. */
+#define ROOST_WORKER_PASS_INBOUND_MAX 4096
+/* Timers fired per pass: 1M timers due at once cannot stall message processing. */
+#define ROOST_WORKER_PASS_TIMERS_MAX 1024
+/* Actor-table slots examined per pass when looking for idle actors to passivate. */
+#define ROOST_WORKER_PASS_SCAN_SLOTS 1024
+/* Worker threads per node: one per core is the default; more is a configuration error. */
+#define ROOST_WORKERS_MAX 64
+/* Nodes a transport can address: the cluster map's member ceiling. */
+#define ROOST_NODES_MAX 64
+/* How many times an envelope may be forwarded between nodes whose maps disagree before it is
+ * refused with ESTALE (a routing loop must end). */
+#define ROOST_ENV_HOPS_MAX 3
+/* Default idle time before an actor is passivated. */
+#define ROOST_PASSIVATE_AFTER_MS_DEFAULT (5 * 60 * 1000)
+/* Default request timeout when the caller passes 0. */
+#define ROOST_REQUEST_TIMEOUT_MS_DEFAULT 5000
+
+/* Transport: envelopes batched into one ZeroMQ frame up to this size (amortises syscalls
+ * without building latency). */
+#define ROOST_TRANSPORT_BATCH_BYTES_MAX (64 * 1024)
+/* Envelopes waiting for the I/O thread, all peers together; beyond it sends fail with EAGAIN
+ * instead of growing memory without bound. */
+#define ROOST_TRANSPORT_OUTBOUND_MAX (1024 * 1024)
+/* ZeroMQ send high-water mark per peer, in batches: a dead peer holds at most this many. */
+#define ROOST_TRANSPORT_PEER_HWM 1000
+/* A received frame larger than this is dropped unread. */
+#define ROOST_TRANSPORT_FRAME_BYTES_MAX (ROOST_TRANSPORT_BATCH_BYTES_MAX + ROOST_PAYLOAD_BYTES_MAX + 4096)
+
+_Static_assert(ROOST_KEY_BYTES_MAX < 65535, "keys are length-prefixed with 16 bits");
+_Static_assert(ROOST_PAYLOAD_BYTES_MAX <= 16 * 1024 * 1024, "envelopes are not a bulk channel");
+_Static_assert(ROOST_WORKERS_MAX <= 256, "worker ids fit the top byte of a correlation id");
+
+#endif

@@ -1,0 +1,282 @@
+/* runtime/node.c — node lifecycle, the behaviour registry, routing between workers and nodes.
+ *
+ * Routing table: primary[p] and epoch[p] are atomics written by the control plane (any thread)
+ * and read on every send; ROOST_NO_NODE means "no primary now" (sends are answered EUNAVAIL).
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/errors.h"
+#include "runtime/hash.h"
+#include "runtime/log.h"
+#include "runtime/node_internal.h"
+#include "runtime/util.h"
+
+enum { PARTITIONS_DEFAULT = 1024, PARTITIONS_MAX = 1u << 20 };
+
+static bool s_config_ok(const roost_node_config_t *cfg, uint32_t partitions, uint32_t workers)
+{
+    return cfg && partitions > 0 && partitions <= PARTITIONS_MAX &&
+           (partitions & (partitions - 1)) == 0 && workers > 0 && workers <= ROOST_WORKERS_MAX;
+}
+
+roost_node_t *roost_node_new(const roost_node_config_t *cfg)
+{
+    uint32_t partitions = cfg && cfg->partitions ? cfg->partitions : PARTITIONS_DEFAULT;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t workers = cfg && cfg->workers ? cfg->workers : (uint32_t)(cpus > 0 ? cpus : 1);
+    if (workers > ROOST_WORKERS_MAX && !(cfg && cfg->workers))
+        workers = ROOST_WORKERS_MAX;
+    if (!s_config_ok(cfg, partitions, workers))
+        return NULL;
+    roost_node_t *n = roost_xcalloc(1, sizeof *n);
+    n->id = cfg->node_id;
+    n->partitions = partitions;
+    n->nworkers = workers;
+    uint64_t passivate_ms = cfg->passivate_after_ms ? cfg->passivate_after_ms
+                                                    : ROOST_PASSIVATE_AFTER_MS_DEFAULT;
+    n->passivate_after_ns = passivate_ms * 1000000u;
+    n->clock = cfg->clock ? cfg->clock : roost_clock_real();
+    n->primary = roost_xcalloc(partitions, sizeof *n->primary);
+    n->epoch = roost_xcalloc(partitions, sizeof *n->epoch);
+    for (uint32_t p = 0; p < partitions; p++)
+        atomic_init(&n->primary[p], n->id);
+    n->workers = roost_xcalloc(workers, sizeof *n->workers);
+    for (uint32_t i = 0; i < workers; i++)
+        worker_init(&n->workers[i], n, i, cfg->seed);
+    return n;
+}
+
+void roost_node_destroy(roost_node_t **self_p)
+{
+    roost_node_t *n = *self_p;
+    if (!n)
+        return;
+    roost_node_stop(n);
+    for (uint32_t i = 0; i < n->nworkers; i++)
+        worker_fini(&n->workers[i]);
+    free(n->workers);
+    free(n->primary);
+    free(n->epoch);
+    free(n);
+    *self_p = NULL;
+}
+
+static size_t s_kind_len(const char *key)
+{
+    const char *colon = strchr(key, ':');
+    return colon ? (size_t)(colon - key) : 0;
+}
+
+int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
+{
+    assert(!self->running);
+    size_t len = beh && beh->kind ? strlen(beh->kind) : 0;
+    if (len == 0 || len > ROOST_KIND_BYTES_MAX || strchr(beh->kind, ':') || !beh->on_message)
+        return ROOST_EINVAL;
+    for (uint32_t i = 0; i < self->nkinds; i++)
+        if (strcmp(self->kinds[i]->kind, beh->kind) == 0)
+            return ROOST_EEXIST;
+    if (self->nkinds == ROOST_KINDS_MAX)
+        return ROOST_ETOOBIG;
+    self->kinds[self->nkinds++] = beh;
+    return ROOST_OK;
+}
+
+const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key)
+{
+    size_t len = s_kind_len(key);
+    for (uint32_t i = 0; i < n->nkinds; i++) {
+        const char *k = n->kinds[i]->kind;
+        if (strncmp(k, key, len) == 0 && k[len] == '\0')
+            return n->kinds[i];
+    }
+    return NULL;
+}
+
+void roost_node_set_system_handler(roost_node_t *self, roost_system_fn fn, void *arg)
+{
+    assert(!self->running);
+    self->system_fn = fn;
+    self->system_arg = arg;
+}
+
+void roost_node_set_primary(roost_node_t *self, uint32_t partition, uint32_t primary,
+                            uint64_t epoch)
+{
+    assert(partition < self->partitions);
+    atomic_store_explicit(&self->epoch[partition], epoch, memory_order_relaxed);
+    atomic_store_explicit(&self->primary[partition], primary, memory_order_release);
+}
+
+uint32_t roost_node_primary(const roost_node_t *self, uint32_t partition)
+{
+    return atomic_load_explicit(&self->primary[partition], memory_order_acquire);
+}
+
+uint32_t roost_node_partitions(const roost_node_t *self)
+{
+    return self->partitions;
+}
+
+uint32_t roost_node_id(const roost_node_t *self)
+{
+    return self->id;
+}
+
+uint32_t roost_node_workers(const roost_node_t *self)
+{
+    return self->nworkers;
+}
+
+static void s_worker_accept(roost_node_t *n, roost_env_t *env, uint32_t partition,
+                            roost_worker_t *from)
+{
+    roost_worker_t *w = &n->workers[partition % n->nworkers];
+    if (w == from)
+        worker_deliver(w, env);
+    else
+        worker_enqueue(w, env);
+}
+
+static void s_count_drop(roost_node_t *n, roost_worker_t *from)
+{
+    roost_worker_t *w = from ? from : &n->workers[0];
+    atomic_fetch_add_explicit(&w->stats.dropped, 1, memory_order_relaxed);
+}
+
+void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *from)
+{
+    bool answerable = env->sender_len > 0 && !(env->flags & ROOST_ENV_RESPONSE);
+    if (answerable) {
+        roost_env_t *err = roost_env_new(env->sender, env->target, ROOST_MSG_ERROR, NULL, 0);
+        err->flags = ROOST_ENV_RESPONSE | ROOST_ENV_ERROR;
+        err->status = code;
+        err->corr = env->corr;
+        node_route(n, err, from);
+    }
+    s_count_drop(n, from);
+    roost_env_free(env);
+}
+
+int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
+{
+    uint32_t p = roost_partition_of(env->target, env->target_len, n->partitions);
+    uint32_t primary = atomic_load_explicit(&n->primary[p], memory_order_acquire);
+    if (primary == n->id) {
+        s_worker_accept(n, env, p, from);
+        return ROOST_OK;
+    }
+    if (primary == ROOST_NO_NODE || !n->transport) {
+        node_bounce(n, env, ROOST_EUNAVAIL, from);
+        return ROOST_EUNAVAIL;
+    }
+    if (env->epoch == 0)
+        env->epoch = atomic_load_explicit(&n->epoch[p], memory_order_relaxed);
+    int rc = roost_transport_send(n->transport, primary, env);
+    if (rc != ROOST_OK)
+        s_count_drop(n, from);
+    return rc;
+}
+
+/* The transport's sink: envelopes from other nodes (on the transport's thread). */
+static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
+{
+    roost_node_t *n = arg;
+    if (env->target_len == 0) {
+        if (n->system_fn)
+            n->system_fn(n->system_arg, from, env);
+        roost_env_free(env);
+        return;
+    }
+    uint32_t p = roost_partition_of(env->target, env->target_len, n->partitions);
+    if (atomic_load_explicit(&n->primary[p], memory_order_acquire) != n->id) {
+        if (env->hops >= ROOST_ENV_HOPS_MAX) { /* maps disagree for too long: stop the loop */
+            node_bounce(n, env, ROOST_ESTALE, NULL);
+            return;
+        }
+        env->hops++;
+    }
+    node_route(n, env, NULL);
+}
+
+void roost_node_set_transport(roost_node_t *self, roost_transport_t *transport)
+{
+    assert(!self->running);
+    self->transport = transport;
+    if (transport)
+        transport->ops->set_sink(transport, s_on_remote, self);
+}
+
+int roost_node_send(roost_node_t *self, roost_env_t *env)
+{
+    if (!env)
+        return ROOST_EINVAL;
+    if (!roost_key_is_valid(env->target, env->target_len)) {
+        roost_env_free(env);
+        return ROOST_EINVAL;
+    }
+    return node_route(self, env, NULL);
+}
+
+int roost_node_start(roost_node_t *self)
+{
+    assert(!self->running);
+    atomic_store(&self->stopping, false);
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        if (pthread_create(&self->workers[i].thread, NULL, worker_thread_main,
+                           &self->workers[i]) != 0) {
+            atomic_store(&self->stopping, true);
+            for (uint32_t j = 0; j < i; j++) {
+                worker_wake(&self->workers[j]);
+                pthread_join(self->workers[j].thread, NULL);
+            }
+            return ROOST_EIO;
+        }
+    }
+    self->running = true;
+    return ROOST_OK;
+}
+
+void roost_node_stop(roost_node_t *self)
+{
+    if (!self->running)
+        return;
+    atomic_store_explicit(&self->stopping, true, memory_order_release);
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        worker_wake(&self->workers[i]);
+        pthread_join(self->workers[i].thread, NULL);
+    }
+    self->running = false;
+}
+
+bool roost_node_poll(roost_node_t *self)
+{
+    assert(!self->running);
+    uint64_t now = roost_clock_now_ns(self->clock);
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        worker_pass(&self->workers[i], now);
+    bool more = false; /* a later worker's pass may have queued work for an earlier one */
+    for (uint32_t i = 0; i < self->nworkers; i++)
+        more |= worker_has_work(&self->workers[i], now);
+    return more;
+}
+
+void roost_node_stats(roost_node_t *self, roost_node_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < self->nworkers; i++) {
+        worker_stats_t *s = &self->workers[i].stats;
+        out->activations += atomic_load_explicit(&s->activations, memory_order_relaxed);
+        out->passivations += atomic_load_explicit(&s->passivations, memory_order_relaxed);
+        out->messages += atomic_load_explicit(&s->messages, memory_order_relaxed);
+        out->dropped += atomic_load_explicit(&s->dropped, memory_order_relaxed);
+        out->timers_fired += atomic_load_explicit(&s->timers_fired, memory_order_relaxed);
+        out->actors_active +=
+            (uint64_t)atomic_load_explicit(&s->active, memory_order_relaxed);
+        out->timers_pending +=
+            (uint64_t)atomic_load_explicit(&s->timers_pending, memory_order_relaxed);
+    }
+}

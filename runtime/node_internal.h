@@ -1,0 +1,97 @@
+/* runtime/node_internal.h — the node's and workers' private structures, shared by node.c,
+ * worker.c and ctx.c only. Nothing outside runtime/ includes this.
+ *
+ * Threads: each worker's fields are touched only by its own thread, except `inbound`,
+ * `sleeping`, `wake_fd` and `stats` (atomics), which any thread may use. The node's routing
+ * table is an array of atomics written by the control plane and read by every worker.
+ */
+#ifndef ROOST_NODE_INTERNAL_H
+#define ROOST_NODE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "runtime/actor_table.h"
+#include "runtime/limits.h"
+#include "runtime/mpsc.h"
+#include "runtime/node.h"
+#include "runtime/rng.h"
+#include "runtime/timers.h"
+#include "runtime/u64map.h"
+
+enum { TIMER_ACTOR = 1, TIMER_REQUEST = 2 };
+
+typedef struct {
+    _Atomic uint64_t activations, passivations, messages, dropped, timers_fired;
+    _Atomic int64_t active, timers_pending;
+} worker_stats_t;
+
+typedef struct roost_worker {
+    roost_node_t *node;
+    uint32_t index;
+    mpsc_t inbound;
+    _Atomic int sleeping;
+    int wake_fd;
+    actor_table_t table;
+    roost_actor_t *ready_head, *ready_tail;
+    timers_t timers;
+    u64map_t pending; /* corr → the request's timeout timer */
+    uint64_t next_corr;
+    roost_rng_t rng;
+    size_t scan_cursor;
+    uint64_t next_scan_ns;
+    pthread_t thread;
+    worker_stats_t stats;
+} roost_worker_t;
+
+struct roost_ctx {
+    roost_worker_t *w;
+    roost_actor_t *actor;
+    roost_env_t *env; /* being handled; NULL in on_timer/on_activate */
+    bool env_taken;
+};
+
+struct roost_node {
+    uint32_t id;
+    uint32_t partitions;
+    uint32_t nworkers;
+    uint64_t passivate_after_ns;
+    roost_clock_t *clock;
+    roost_transport_t *transport;
+    roost_system_fn system_fn;
+    void *system_arg;
+    const roost_behaviour_t *kinds[ROOST_KINDS_MAX];
+    uint32_t nkinds;
+    _Atomic uint32_t *primary; /* [partitions] */
+    _Atomic uint64_t *epoch;   /* [partitions] */
+    _Atomic bool stopping;
+    bool running;
+    roost_worker_t *workers;   /* [nworkers] */
+};
+
+/* node.c */
+const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key);
+/* Routes env from worker `from` (NULL: an outside thread or the transport). Takes ownership. */
+int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from);
+/* Answers env's sender with an error (if env is not itself a response); frees env. */
+void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *from);
+
+/* worker.c */
+void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed);
+void worker_fini(roost_worker_t *w);
+/* Any thread: queue env for this worker and wake it if asleep. */
+void worker_enqueue(roost_worker_t *w, roost_env_t *env);
+/* The worker's own thread: put env in its actor's mailbox (activating the actor). */
+void worker_deliver(roost_worker_t *w, roost_env_t *env);
+/* One bounded pass; true if work remains. */
+bool worker_pass(roost_worker_t *w, uint64_t now_ns);
+bool worker_has_work(roost_worker_t *w, uint64_t now_ns);
+void *worker_thread_main(void *arg);
+void worker_wake(roost_worker_t *w);
+
+/* ctx.c */
+rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns,
+                        uint64_t period_ns, uint8_t kind, uint64_t tag);
+void ctx_timer_unlink(roost_actor_t *a, rtimer_t *t);
+
+#endif

@@ -1,0 +1,44 @@
+/* runtime/util.c — the one place out-of-memory is handled: abort with a message. */
+#include "runtime/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_oom(size_t n)
+{
+    fprintf(stderr, "level=error comp=alloc msg=\"out of memory\" bytes=%zu\n", n);
+    abort();
+}
+
+void *roost_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        s_oom(n);
+    return p;
+}
+
+void *roost_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        s_oom(count * size);
+    return p;
+}
+
+void *roost_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        s_oom(n);
+    return q;
+}
+
+char *roost_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = roost_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,372 @@
+/* runtime/worker.c — one worker: its actors' mailboxes, the ready queue, timers, activation and
+ * passivation, and the thread loop around them.
+ *
+ * A pass (worker_pass) is a short function of named phases, each capped by a limit in limits.h:
+ *   1. move envelopes from the cross-thread inbound queue into mailboxes (activating actors),
+ *   2. give ready actors a turn of at most ROOST_ACTOR_TURN_MSGS_MAX messages each,
+ *   3. fire due timers,
+ *   4. passivate idle actors, a slice of the table at a time.
+ * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
+ * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
+ * non-empty.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "runtime/errors.h"
+#include "runtime/hash.h"
+#include "runtime/log.h"
+#include "runtime/node_internal.h"
+#include "runtime/util.h"
+
+enum { SCAN_INTERVAL_NS = 100 * 1000 * 1000 }; /* idle scans 10×/s: passivation is not urgent */
+
+#define STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+
+void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed)
+{
+    memset(w, 0, sizeof *w);
+    w->node = node;
+    w->index = index;
+    mpsc_init(&w->inbound);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert(w->wake_fd >= 0);
+    actor_table_init(&w->table);
+    /* Timer ids and correlation ids carry node and worker so they are unique per node. */
+    uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
+    timers_init(&w->timers, base);
+    u64map_init(&w->pending);
+    w->next_corr = base;
+    if (seed)
+        roost_rng_seed(&w->rng, seed + index);
+    else
+        roost_rng_seed_random(&w->rng);
+}
+
+static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
+{
+    ctx->w = w;
+    ctx->actor = a;
+    ctx->env = NULL;
+    ctx->env_taken = false;
+}
+
+/* Cancels the actor's timers and outstanding requests, calls on_passivate, frees it. */
+static void s_passivate(roost_worker_t *w, roost_actor_t *a)
+{
+    assert(!(a->flags & ACTOR_READY));
+    while (a->timers) {
+        rtimer_t *t = a->timers;
+        ctx_timer_unlink(a, t);
+        if (t->kind == TIMER_REQUEST)
+            u64map_take(&w->pending, t->tag);
+        timers_cancel(&w->timers, t);
+        STAT_ADD(w, timers_pending, -1);
+    }
+    roost_ctx_t ctx;
+    s_ctx_init(&ctx, w, a);
+    if (a->beh->on_passivate)
+        a->beh->on_passivate(&ctx, a->state);
+    for (roost_env_t *e = a->mb_head, *next; e; e = next) {
+        next = e->next;
+        roost_env_free(e);
+        STAT_ADD(w, dropped, 1);
+    }
+    actor_table_remove(&w->table, a);
+    free(a);
+    STAT_ADD(w, passivations, 1);
+    STAT_ADD(w, active, -1);
+}
+
+void worker_fini(roost_worker_t *w)
+{
+    for (size_t i = 0; i < actor_table_capacity(&w->table); i++) {
+        roost_actor_t *a;
+        while ((a = actor_table_slot(&w->table, i)) != NULL) {
+            a->flags &= (uint8_t)~ACTOR_READY;
+            s_passivate(w, a);
+        }
+    }
+    mpsc_node_t *n;
+    while ((n = mpsc_pop(&w->inbound)) != NULL)
+        roost_env_free(roost_env_from_qnode(n));
+    actor_table_fini(&w->table);
+    timers_fini(&w->timers);
+    u64map_fini(&w->pending);
+    close(w->wake_fd);
+}
+
+void worker_wake(roost_worker_t *w)
+{
+    uint64_t one = 1;
+    ssize_t n = write(w->wake_fd, &one, sizeof one);
+    (void)n; /* EAGAIN means the counter is already non-zero: the worker will wake anyway */
+}
+
+void worker_enqueue(roost_worker_t *w, roost_env_t *env)
+{
+    mpsc_push(&w->inbound, &env->qnode);
+    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
+        worker_wake(w);
+}
+
+static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t hash)
+{
+    const roost_behaviour_t *beh = node_kind_of(w->node, env->target);
+    if (!beh) {
+        node_bounce(w->node, env, ROOST_ENOKIND, w);
+        return NULL;
+    }
+    size_t len = env->target_len;
+    roost_actor_t *a = roost_xmalloc(sizeof *a + len + 1);
+    memset(a, 0, sizeof *a);
+    a->beh = beh;
+    a->hash = hash;
+    a->key_len = (uint16_t)len;
+    memcpy(a->key, env->target, len + 1);
+    a->last_active_ns = roost_clock_now_ns(w->node->clock);
+    roost_ctx_t ctx;
+    s_ctx_init(&ctx, w, a);
+    int rc = beh->on_activate ? beh->on_activate(&ctx, &a->state) : 0;
+    if (rc != 0) {
+        free(a);
+        node_bounce(w->node, env, rc < 0 ? rc : ROOST_EUNAVAIL, w);
+        return NULL;
+    }
+    actor_table_put(&w->table, a);
+    STAT_ADD(w, activations, 1);
+    STAT_ADD(w, active, 1);
+    return a;
+}
+
+static void s_make_ready(roost_worker_t *w, roost_actor_t *a)
+{
+    if (a->flags & ACTOR_READY)
+        return;
+    a->flags |= ACTOR_READY;
+    a->ready_next = NULL;
+    if (w->ready_tail)
+        w->ready_tail->ready_next = a;
+    else
+        w->ready_head = a;
+    w->ready_tail = a;
+}
+
+static void s_mailbox_append(roost_worker_t *w, roost_actor_t *a, roost_env_t *env)
+{
+    env->next = NULL;
+    if (a->mb_tail)
+        a->mb_tail->next = env;
+    else
+        a->mb_head = env;
+    a->mb_tail = env;
+    s_make_ready(w, a);
+}
+
+/* A response is delivered only to the live actor that is still waiting for it. */
+static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *env)
+{
+    rtimer_t *t = u64map_take(&w->pending, env->corr);
+    if (!t || t->owner != a) {
+        if (t)
+            u64map_put(&w->pending, env->corr, t);
+        return false;
+    }
+    ctx_timer_unlink(a, t);
+    timers_cancel(&w->timers, t);
+    STAT_ADD(w, timers_pending, -1);
+    return true;
+}
+
+void worker_deliver(roost_worker_t *w, roost_env_t *env)
+{
+    uint64_t hash = roost_hash_table(env->target, env->target_len);
+    roost_actor_t *a = actor_table_get(&w->table, env->target, env->target_len, hash);
+    bool is_response = env->flags & ROOST_ENV_RESPONSE;
+    if (is_response && env->corr && (!a || !s_accept_response(w, a, env))) {
+        roost_env_free(env); /* late, duplicate or for a passivated actor */
+        STAT_ADD(w, dropped, 1);
+        return;
+    }
+    if (!a && !(a = s_activate(w, env, hash)))
+        return;
+    s_mailbox_append(w, a, env);
+}
+
+static uint32_t s_drain_inbound(roost_worker_t *w)
+{
+    uint32_t n = 0;
+    mpsc_node_t *q;
+    while (n < ROOST_WORKER_PASS_INBOUND_MAX && (q = mpsc_pop(&w->inbound)) != NULL) {
+        worker_deliver(w, roost_env_from_qnode(q));
+        n++;
+    }
+    return n;
+}
+
+/* One actor's turn: at most ROOST_ACTOR_TURN_MSGS_MAX messages. */
+static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
+{
+    roost_ctx_t ctx;
+    s_ctx_init(&ctx, w, a);
+    uint32_t handled = 0;
+    while (a->mb_head && handled < ROOST_ACTOR_TURN_MSGS_MAX) {
+        roost_env_t *env = a->mb_head;
+        a->mb_head = env->next;
+        if (!a->mb_head)
+            a->mb_tail = NULL;
+        ctx.env = env;
+        ctx.env_taken = false;
+        a->beh->on_message(&ctx, a->state, env);
+        if (!ctx.env_taken)
+            roost_env_free(env);
+        handled++;
+    }
+    STAT_ADD(w, messages, handled);
+    a->last_active_ns = now_ns;
+    if (a->mb_head)
+        s_make_ready(w, a);
+    else if ((a->flags & ACTOR_PASSIVATE))
+        s_passivate(w, a);
+}
+
+static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
+{
+    uint32_t turns = 0;
+    while (w->ready_head && turns < ROOST_WORKER_PASS_ACTORS_MAX) {
+        roost_actor_t *a = w->ready_head;
+        w->ready_head = a->ready_next;
+        if (!w->ready_head)
+            w->ready_tail = NULL;
+        a->flags &= (uint8_t)~ACTOR_READY;
+        s_turn(w, a, now_ns);
+        turns++;
+    }
+    return turns;
+}
+
+/* A request's deadline passed: the actor gets an error response in place of the answer. */
+static void s_request_timed_out(roost_worker_t *w, rtimer_t *t)
+{
+    roost_actor_t *a = t->owner;
+    u64map_take(&w->pending, t->tag);
+    roost_env_t *env = roost_env_new(a->key, "", ROOST_MSG_ERROR, NULL, 0);
+    env->flags = ROOST_ENV_RESPONSE | ROOST_ENV_ERROR;
+    env->status = ROOST_ETIMEDOUT;
+    env->corr = t->tag;
+    ctx_timer_unlink(a, t);
+    timers_release(&w->timers, t);
+    STAT_ADD(w, timers_pending, -1);
+    s_mailbox_append(w, a, env);
+}
+
+static void s_fire_actor_timer(roost_worker_t *w, rtimer_t *t, uint64_t now_ns)
+{
+    roost_actor_t *a = t->owner;
+    roost_ctx_t ctx;
+    s_ctx_init(&ctx, w, a);
+    a->beh->on_timer(&ctx, a->state, t->id, t->tag);
+    a->last_active_ns = now_ns;
+    if (t->period_ns && !t->cancelled) {
+        uint64_t next = t->deadline_ns + t->period_ns;
+        timers_rearm(&w->timers, t, next > now_ns ? next : now_ns + t->period_ns);
+    } else {
+        ctx_timer_unlink(a, t);
+        timers_release(&w->timers, t);
+        STAT_ADD(w, timers_pending, -1);
+    }
+    if ((a->flags & ACTOR_PASSIVATE) && !a->mb_head && !(a->flags & ACTOR_READY))
+        s_passivate(w, a);
+}
+
+static uint32_t s_fire_timers(roost_worker_t *w, uint64_t now_ns)
+{
+    uint32_t n = 0;
+    rtimer_t *t;
+    while (n < ROOST_WORKER_PASS_TIMERS_MAX && (t = timers_pop_due(&w->timers, now_ns))) {
+        if (t->kind == TIMER_REQUEST)
+            s_request_timed_out(w, t);
+        else
+            s_fire_actor_timer(w, t, now_ns);
+        STAT_ADD(w, timers_fired, 1);
+        n++;
+    }
+    return n;
+}
+
+static bool s_is_idle(const roost_actor_t *a, uint64_t now_ns, uint64_t after_ns)
+{
+    return !(a->flags & ACTOR_READY) && !a->mb_head && !a->timers &&
+           now_ns - a->last_active_ns >= after_ns;
+}
+
+static void s_scan_idle(roost_worker_t *w, uint64_t now_ns)
+{
+    if (now_ns < w->next_scan_ns)
+        return;
+    size_t cap = actor_table_capacity(&w->table);
+    for (uint32_t k = 0; k < ROOST_WORKER_PASS_SCAN_SLOTS; k++) {
+        size_t i = w->scan_cursor % cap;
+        roost_actor_t *a = actor_table_slot(&w->table, i);
+        if (a && s_is_idle(a, now_ns, w->node->passivate_after_ns)) {
+            s_passivate(w, a); /* backward shift may refill slot i: look at it again */
+            continue;
+        }
+        if (++w->scan_cursor % cap == 0) {
+            w->next_scan_ns = now_ns + SCAN_INTERVAL_NS; /* a full sweep done: rest a while */
+            break;
+        }
+    }
+}
+
+bool worker_has_work(roost_worker_t *w, uint64_t now_ns)
+{
+    return w->ready_head || !mpsc_is_empty(&w->inbound) ||
+           timers_next_deadline(&w->timers) <= now_ns;
+}
+
+bool worker_pass(roost_worker_t *w, uint64_t now_ns)
+{
+    s_drain_inbound(w);
+    s_run_ready(w, now_ns);
+    s_fire_timers(w, now_ns);
+    s_scan_idle(w, now_ns);
+    return worker_has_work(w, now_ns);
+}
+
+/* Sleeps until a producer wakes us or the next timer/scan is due. */
+static void s_sleep(roost_worker_t *w, uint64_t now_ns)
+{
+    uint64_t until = timers_next_deadline(&w->timers);
+    if (w->table.count && w->next_scan_ns < until)
+        until = w->next_scan_ns > now_ns ? w->next_scan_ns : now_ns + SCAN_INTERVAL_NS;
+    int timeout_ms = -1;
+    if (until != UINT64_MAX)
+        timeout_ms = until <= now_ns ? 0 : (int)((until - now_ns + 999999) / 1000000);
+    atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+    if (mpsc_is_empty(&w->inbound) && !atomic_load(&w->node->stopping)) {
+        struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
+        poll(&pfd, 1, timeout_ms);
+    }
+    atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+    uint64_t drained;
+    ssize_t n = read(w->wake_fd, &drained, sizeof drained);
+    (void)n;
+}
+
+void *worker_thread_main(void *arg)
+{
+    roost_worker_t *w = arg;
+    roost_clock_t *clock = w->node->clock;
+    while (!atomic_load_explicit(&w->node->stopping, memory_order_acquire)) {
+        uint64_t now = roost_clock_now_ns(clock);
+        if (!worker_pass(w, now))
+            s_sleep(w, roost_clock_now_ns(clock));
+    }
+    return NULL;
+}
