@@ -7,6 +7,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/limits.h"
+#include "runtime/mpguard.h"
 #include "runtime/util.h"
 
 enum { ENV_WIRE_ITEMS = 10 };
@@ -148,6 +149,9 @@ int roost_env_decode(const msgpack_object *obj, roost_env_t **out)
 int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out)
 {
     *out = NULL;
+    size_t used;
+    if (!mpguard_check(data, len, MPGUARD_DEPTH_MAX, &used) || used != len)
+        return ROOST_EPROTO;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;

@@ -78,7 +78,8 @@ void roost_env_encode(const roost_env_t *env, msgpack_packer *pk);
  * ROOST_EPROTO for anything malformed, oversized or of an unknown major version. */
 int roost_env_decode(const msgpack_object *obj, roost_env_t **out);
 
-/* Convenience for tests and fuzzers: decode a single msgpack value from bytes. */
+/* Decodes exactly one wire-form value from untrusted bytes (bounds-checked by mpguard before
+ * msgpack-c allocates anything). */
 int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out);
 
 /* True for "kind:rest" with a non-empty kind of at most ROOST_KIND_BYTES_MAX bytes, a

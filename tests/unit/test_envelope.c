@@ -1,0 +1,228 @@
+/* tests/unit/test_envelope.c — the envelope wire form: round trip, and every malformed input
+ * refused with ROOST_EPROTO (never a crash). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "runtime/envelope.h"
+#include "runtime/errors.h"
+#include "runtime/limits.h"
+#include "runtime/mpguard.h"
+#include "runtime/rng.h"
+
+static void s_encode(const roost_env_t *env, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    roost_env_encode(env, &pk);
+}
+
+static roost_env_t *s_sample(void)
+{
+    roost_env_t *env = roost_env_new("u:42", "g:7", 12, "hello", 5);
+    env->flags = ROOST_ENV_REQUEST;
+    env->corr = 0x1122334455667788u;
+    env->epoch = 9;
+    env->status = -3;
+    env->hops = 2;
+    return env;
+}
+
+static void test_envelope_round_trips(void **state)
+{
+    (void)state;
+    roost_env_t *env = s_sample();
+    msgpack_sbuffer sb;
+    s_encode(env, &sb);
+    roost_env_t *back = NULL;
+    assert_int_equal(roost_env_decode_bytes(sb.data, sb.size, &back), 0);
+    assert_string_equal(back->target, "u:42");
+    assert_string_equal(back->sender, "g:7");
+    assert_int_equal(back->type, 12);
+    assert_int_equal(back->flags, ROOST_ENV_REQUEST);
+    assert_int_equal(back->corr, env->corr);
+    assert_int_equal(back->epoch, 9);
+    assert_int_equal(back->status, -3);
+    assert_int_equal(back->hops, 2);
+    assert_int_equal(back->payload_len, 5);
+    assert_memory_equal(back->payload, "hello", 5);
+    roost_env_free(back);
+    roost_env_free(env);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_every_truncation_is_refused(void **state)
+{
+    (void)state;
+    roost_env_t *env = s_sample();
+    msgpack_sbuffer sb;
+    s_encode(env, &sb);
+    for (size_t len = 0; len < sb.size; len++) {
+        roost_env_t *back = (roost_env_t *)1;
+        assert_int_equal(roost_env_decode_bytes(sb.data, len, &back), ROOST_EPROTO);
+        assert_null(back);
+    }
+    roost_env_free(env);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_random_bytes_never_crash(void **state)
+{
+    (void)state;
+    roost_rng_t rng;
+    roost_rng_seed(&rng, 42);
+    uint8_t buf[256];
+    roost_env_t *env = s_sample();
+    msgpack_sbuffer sb;
+    s_encode(env, &sb);
+    for (int round = 0; round < 20000; round++) {
+        size_t len = roost_rng_below(&rng, sizeof buf);
+        if (round % 2) { /* flip bytes of a valid encoding: reaches deeper than noise */
+            len = sb.size;
+            memcpy(buf, sb.data, len);
+            buf[roost_rng_below(&rng, len)] = (uint8_t)roost_rng_next(&rng);
+        } else {
+            for (size_t i = 0; i < len; i++)
+                buf[i] = (uint8_t)roost_rng_next(&rng);
+        }
+        roost_env_t *back = NULL;
+        if (roost_env_decode_bytes(buf, len, &back) == 0) {
+            assert_true(roost_key_is_valid(back->target, back->target_len));
+            roost_env_free(back);
+        }
+    }
+    roost_env_free(env);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void s_expect_refused(const char *desc, void (*build)(msgpack_packer *))
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    build(&pk);
+    roost_env_t *back = NULL;
+    int rc = roost_env_decode_bytes(sb.data, sb.size, &back);
+    if (rc != ROOST_EPROTO)
+        fail_msg("%s: accepted", desc);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void s_head(msgpack_packer *pk, int version, const char *target)
+{
+    msgpack_pack_array(pk, 10);
+    msgpack_pack_int(pk, version);
+    msgpack_pack_int(pk, 0);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_int(pk, 0);
+    msgpack_pack_int(pk, 0);
+    msgpack_pack_int(pk, 0);
+    msgpack_pack_int(pk, 0);
+    msgpack_pack_str_with_body(pk, target, strlen(target));
+    msgpack_pack_str_with_body(pk, "", 0);
+}
+
+static void b_version2(msgpack_packer *pk)
+{
+    s_head(pk, 2, "u:1");
+    msgpack_pack_bin_with_body(pk, "", 0);
+}
+static void b_payload_str(msgpack_packer *pk)
+{
+    s_head(pk, 1, "u:1");
+    msgpack_pack_str_with_body(pk, "x", 1);
+}
+static void b_bad_key(msgpack_packer *pk)
+{
+    s_head(pk, 1, "nocolon");
+    msgpack_pack_bin_with_body(pk, "", 0);
+}
+static void b_empty_target(msgpack_packer *pk)
+{
+    s_head(pk, 1, "");
+    msgpack_pack_bin_with_body(pk, "", 0);
+}
+static void b_map(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 0);
+}
+static void b_short_array(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_int(pk, 1);
+}
+static void b_huge_payload(msgpack_packer *pk)
+{
+    s_head(pk, 1, "u:1");
+    size_t n = ROOST_PAYLOAD_BYTES_MAX + 1;
+    char *big = calloc(1, n);
+    msgpack_pack_bin_with_body(pk, big, n);
+    free(big);
+}
+
+static void test_malformed_headers_are_refused(void **state)
+{
+    (void)state;
+    s_expect_refused("unknown version", b_version2);
+    s_expect_refused("payload not bin", b_payload_str);
+    s_expect_refused("key without kind", b_bad_key);
+    s_expect_refused("empty target on a user message", b_empty_target);
+    s_expect_refused("a map", b_map);
+    s_expect_refused("short array", b_short_array);
+    s_expect_refused("payload over the limit", b_huge_payload);
+}
+
+static void test_key_validation(void **state)
+{
+    (void)state;
+    assert_true(roost_key_is_valid("u:1", 3));
+    assert_true(roost_key_is_valid("d:1:2", 5));
+    assert_false(roost_key_is_valid(":1", 2));
+    assert_false(roost_key_is_valid("u:", 2));
+    assert_false(roost_key_is_valid("u: 1", 4));
+    assert_false(roost_key_is_valid("waytoolongkindname:1", 20));
+    assert_null(roost_env_new("u:1", NULL, 1, NULL, ROOST_PAYLOAD_BYTES_MAX + 1));
+}
+
+static void test_guard_refuses_sizes_that_cannot_fit(void **state)
+{
+    (void)state;
+    /* Each claims far more than it carries: msgpack-c alone would try to allocate for them. */
+    const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t huge_map[] = {0xdf, 0x7f, 0xff, 0xff, 0xff, 0x01, 0x02};
+    const uint8_t huge_bin[] = {0xc6, 0xff, 0xff, 0xff, 0xff, 0x00};
+    const uint8_t reserved[] = {0xc1};
+    uint8_t deep[64];
+    memset(deep, 0x91, sizeof deep); /* 64 nested one-element arrays */
+    size_t used;
+    assert_false(mpguard_check(huge_array, sizeof huge_array, MPGUARD_DEPTH_MAX, &used));
+    assert_false(mpguard_check(huge_map, sizeof huge_map, MPGUARD_DEPTH_MAX, &used));
+    assert_false(mpguard_check(huge_bin, sizeof huge_bin, MPGUARD_DEPTH_MAX, &used));
+    assert_false(mpguard_check(reserved, sizeof reserved, MPGUARD_DEPTH_MAX, &used));
+    assert_false(mpguard_check(deep, sizeof deep, MPGUARD_DEPTH_MAX, &used));
+    const uint8_t ok[] = {0x92, 0x01, 0xa1, 'x', 0xff};
+    assert_true(mpguard_check(ok, sizeof ok, MPGUARD_DEPTH_MAX, &used));
+    assert_int_equal(used, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_envelope_round_trips),
+        cmocka_unit_test(test_every_truncation_is_refused),
+        cmocka_unit_test(test_random_bytes_never_crash),
+        cmocka_unit_test(test_malformed_headers_are_refused),
+        cmocka_unit_test(test_key_validation),
+        cmocka_unit_test(test_guard_refuses_sizes_that_cannot_fit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
