@@ -1,0 +1,34 @@
+/* runtime/control_internal.h — the Raft state machine glue shared by control.c and
+ * control_fsm.c. Not a public API: only the control plane includes it.
+ *
+ * A control_fsm_t adapts the cluster map to libraft's struct raft_fsm. It lives on the control
+ * thread: libraft calls apply/snapshot/restore from its loop, and `map` is touched nowhere else.
+ */
+#ifndef ROOST_CONTROL_INTERNAL_H
+#define ROOST_CONTROL_INTERNAL_H
+
+#include <raft.h>
+#include <stdint.h>
+
+#include "runtime/clustermap.h"
+
+/* Called on the control thread after the working map changed; `map` is valid for the call. */
+typedef void (*control_fsm_publish_fn)(void *arg, const clustermap_t *map);
+
+typedef struct {
+    struct raft_fsm fsm;  /* handed to raft_init; fsm.data points back here */
+    struct raft *raft;    /* to learn the index of the entry being applied */
+    clustermap_t *map;    /* the working map; this struct holds its only reference */
+    control_fsm_publish_fn publish;
+    void *publish_arg;
+    uint64_t rejected;    /* entries that decoded but did not apply (unknown id, stale …) */
+    uint64_t malformed;   /* entries that did not decode: a bug or a foreign log */
+} control_fsm_t;
+
+/* Sets up an empty map of the given shape. Returns 0 or ROOST_ENOMEM / ROOST_EINVAL. */
+int control_fsm_init(control_fsm_t *self, struct raft *raft, uint32_t partitions, uint32_t rf,
+                     control_fsm_publish_fn publish, void *publish_arg);
+/* Frees the working map. Safe to call twice. */
+void control_fsm_close(control_fsm_t *self);
+
+#endif

@@ -1,0 +1,391 @@
+/* runtime/transport_zmq.c — see transport_zmq.h. The I/O thread's loop is a short function of
+ * phases: wait (zmq_poll on the ROUTER and the wake eventfd), receive (bounded per pass), flush
+ * the outbound queue into per-peer batches, tick (heartbeats) when due.
+ */
+#include "runtime/transport_zmq.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "runtime/mpguard.h"
+#include "runtime/mpsc.h"
+#include "runtime/util.h"
+
+enum {
+    RECV_PER_PASS_MAX = 256,   /* frames read per pass before the outbound side gets a turn */
+    MALFORMED_LOG_GAP_MS = 1000, /* at most one malformed-frame log line a second */
+};
+
+typedef struct {
+    transport_peer_t cfg;
+    void *dealer;
+    msgpack_sbuffer batch;
+    uint32_t batch_count;
+    _Atomic bool blocked;
+} peer_t;
+
+typedef struct {
+    roost_transport_t base; /* first: the vtable's self pointer is this struct */
+    transport_zmq_config_t cfg;
+    void *zctx;
+    void *router;
+    peer_t *peers;
+    roost_transport_sink_fn sink;
+    void *sink_arg;
+    mpsc_t outbound;
+    _Atomic uint32_t queued;
+    _Atomic int sleeping;
+    _Atomic bool stopping;
+    int wake_fd;
+    pthread_t thread;
+    bool started;
+    uint64_t next_tick_ns;
+    uint64_t last_malformed_log_ms;
+    struct {
+        _Atomic uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown;
+    } st;
+} tz_t;
+
+#define TZ_STAT(t, f, n) atomic_fetch_add_explicit(&(t)->st.f, (n), memory_order_relaxed)
+
+static peer_t *s_peer(tz_t *t, uint32_t id)
+{
+    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+        if (t->peers[i].cfg.id == id)
+            return &t->peers[i];
+    return NULL;
+}
+
+static int s_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
+{
+    tz_t *t = (tz_t *)base;
+    if (!s_peer(t, to)) {
+        roost_env_free(env);
+        TZ_STAT(t, dropped, 1);
+        return ROOST_ENOTFOUND;
+    }
+    if (atomic_fetch_add_explicit(&t->queued, 1, memory_order_relaxed) >=
+        ROOST_TRANSPORT_OUTBOUND_MAX) {
+        atomic_fetch_sub_explicit(&t->queued, 1, memory_order_relaxed);
+        roost_env_free(env);
+        TZ_STAT(t, dropped, 1);
+        return ROOST_EAGAIN;
+    }
+    env->dest_node = to;
+    mpsc_push(&t->outbound, &env->qnode);
+    if (atomic_load_explicit(&t->sleeping, memory_order_seq_cst)) {
+        uint64_t one = 1;
+        ssize_t w = write(t->wake_fd, &one, sizeof one);
+        (void)w;
+    }
+    return ROOST_OK;
+}
+
+static void s_set_sink(roost_transport_t *base, roost_transport_sink_fn fn, void *arg)
+{
+    tz_t *t = (tz_t *)base;
+    assert(!t->started);
+    t->sink = fn;
+    t->sink_arg = arg;
+}
+
+static const roost_transport_ops_t s_ops = {.send = s_send, .set_sink = s_set_sink};
+
+/* ---- outbound ---------------------------------------------------------------------------- */
+
+static void s_flush_peer(tz_t *t, peer_t *p)
+{
+    if (p->batch.size == 0)
+        return;
+    if (atomic_load_explicit(&p->blocked, memory_order_relaxed) ||
+        zmq_send(p->dealer, p->batch.data, p->batch.size, ZMQ_DONTWAIT) < 0) {
+        TZ_STAT(t, dropped, p->batch_count); /* HWM reached: the peer is slow or dead */
+    } else {
+        TZ_STAT(t, sent, p->batch_count);
+        TZ_STAT(t, batches_out, 1);
+    }
+    msgpack_sbuffer_clear(&p->batch);
+    p->batch_count = 0;
+}
+
+static void s_append(tz_t *t, peer_t *p, const roost_env_t *env)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &p->batch, msgpack_sbuffer_write);
+    roost_env_encode(env, &pk);
+    p->batch_count++;
+    if (p->batch.size >= ROOST_TRANSPORT_BATCH_BYTES_MAX)
+        s_flush_peer(t, p);
+}
+
+/* Moves everything queued into per-peer batches, then sends the batches. */
+static void s_drain_outbound(tz_t *t)
+{
+    mpsc_node_t *q;
+    uint32_t n = 0;
+    while ((q = mpsc_pop(&t->outbound)) != NULL) {
+        roost_env_t *env = roost_env_from_qnode(q);
+        s_append(t, s_peer(t, env->dest_node), env);
+        roost_env_free(env);
+        n++;
+    }
+    atomic_fetch_sub_explicit(&t->queued, n, memory_order_relaxed);
+    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+        s_flush_peer(t, &t->peers[i]);
+}
+
+static void s_heartbeat(tz_t *t, uint64_t now_ns)
+{
+    roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, NULL, 0);
+    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+        s_append(t, &t->peers[i], hb);
+    roost_env_free(hb);
+    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+        s_flush_peer(t, &t->peers[i]);
+    if (t->cfg.on_tick)
+        t->cfg.on_tick(t->cfg.tick_arg, now_ns);
+}
+
+/* ---- inbound ----------------------------------------------------------------------------- */
+
+/* Routing ids are "n<decimal id>"; anything else, or an id that is not a peer, is unknown. */
+static peer_t *s_peer_of_routing_id(tz_t *t, const zmq_msg_t *rid)
+{
+    size_t len = zmq_msg_size(rid);
+    const char *s = zmq_msg_data((zmq_msg_t *)rid);
+    if (len < 2 || len > 11 || s[0] != 'n')
+        return NULL;
+    uint64_t id = 0;
+    for (size_t i = 1; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return NULL;
+        id = id * 10 + (uint64_t)(s[i] - '0');
+    }
+    return id <= UINT32_MAX ? s_peer(t, (uint32_t)id) : NULL;
+}
+
+static void s_malformed(tz_t *t, uint32_t from, size_t offset)
+{
+    TZ_STAT(t, malformed, 1);
+    uint64_t now_ms = roost_clock_now_ms(t->cfg.clock);
+    if (now_ms - t->last_malformed_log_ms >= MALFORMED_LOG_GAP_MS) {
+        t->last_malformed_log_ms = now_ms;
+        ROOST_WARN("transport", "malformed envelope dropped", "peer=%u offset=%zu", from, offset);
+    }
+}
+
+/* A frame is a msgpack stream of envelopes; the first bad one ends the frame. */
+static void s_decode_frame(tz_t *t, uint32_t from, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    TZ_STAT(t, batches_in, 1);
+    while (off < len) {
+        size_t used;
+        roost_env_t *env = NULL;
+        if (!mpguard_check(data + off, len - off, MPGUARD_DEPTH_MAX, &used) ||
+            roost_env_decode_bytes(data + off, used, &env) != ROOST_OK) {
+            s_malformed(t, from, off);
+            return;
+        }
+        off += used;
+        TZ_STAT(t, received, 1);
+        if (t->sink)
+            t->sink(t->sink_arg, from, env);
+        else
+            roost_env_free(env);
+    }
+}
+
+/* Reads one [routing id][frame] message; false when nothing is waiting. */
+static bool s_recv_one(tz_t *t)
+{
+    zmq_msg_t rid, body;
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, t->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return false;
+    }
+    zmq_msg_init(&body);
+    bool has_body = zmq_msg_more(&rid) && zmq_msg_recv(&body, t->router, ZMQ_DONTWAIT) >= 0;
+    while (has_body && zmq_msg_more(&body)) { /* extra parts: not ours; skip them */
+        zmq_msg_close(&body);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&body, t->router, ZMQ_DONTWAIT) < 0)
+            has_body = false;
+    }
+    peer_t *p = s_peer_of_routing_id(t, &rid);
+    if (!p || !has_body)
+        TZ_STAT(t, unknown, 1);
+    else if (!atomic_load_explicit(&p->blocked, memory_order_relaxed))
+        s_decode_frame(t, p->cfg.id, zmq_msg_data(&body), zmq_msg_size(&body));
+    zmq_msg_close(&body);
+    zmq_msg_close(&rid);
+    return true;
+}
+
+/* ---- the I/O thread ---------------------------------------------------------------------- */
+
+static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
+{
+    if (!t->cfg.heartbeat_ms)
+        return 100; /* wake now and then to notice stopping */
+    return t->next_tick_ns <= now_ns ? 0 : (long)((t->next_tick_ns - now_ns) / 1000000u) + 1;
+}
+
+static void s_wait(tz_t *t)
+{
+    zmq_pollitem_t items[2] = {{.socket = t->router, .events = ZMQ_POLLIN},
+                               {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
+    atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
+    if (mpsc_is_empty(&t->outbound))
+        zmq_poll(items, 2, s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock)));
+    atomic_store_explicit(&t->sleeping, 0, memory_order_seq_cst);
+    uint64_t drained;
+    ssize_t n = read(t->wake_fd, &drained, sizeof drained);
+    (void)n;
+}
+
+static void *s_io_main(void *arg)
+{
+    tz_t *t = arg;
+    while (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
+        s_wait(t);
+        for (int i = 0; i < RECV_PER_PASS_MAX && s_recv_one(t); i++)
+            ;
+        s_drain_outbound(t);
+        uint64_t now = roost_clock_now_ns(t->cfg.clock);
+        if (t->cfg.heartbeat_ms && now >= t->next_tick_ns) {
+            t->next_tick_ns = now + (uint64_t)t->cfg.heartbeat_ms * 1000000u;
+            s_heartbeat(t, now);
+        }
+    }
+    return NULL;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static void *s_socket(tz_t *t, int type)
+{
+    void *s = zmq_socket(t->zctx, type);
+    int zero = 0, hwm = ROOST_TRANSPORT_PEER_HWM;
+    int64_t max = ROOST_TRANSPORT_FRAME_BYTES_MAX;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max); /* larger frames drop the peer */
+    return s;
+}
+
+static int s_open_peers(tz_t *t)
+{
+    char rid[16];
+    int n = snprintf(rid, sizeof rid, "n%u", t->cfg.self_id);
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+        peer_t *p = &t->peers[i];
+        p->cfg = t->cfg.peers[i];
+        msgpack_sbuffer_init(&p->batch);
+        p->dealer = s_socket(t, ZMQ_DEALER);
+        zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, rid, (size_t)n);
+        if (zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
+            ROOST_ERROR("transport", "cannot connect", "peer=%u endpoint=%s err=\"%s\"",
+                        p->cfg.id, p->cfg.endpoint, zmq_strerror(errno));
+            return ROOST_EIO;
+        }
+    }
+    return ROOST_OK;
+}
+
+roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
+{
+    if (!cfg || cfg->npeers > ROOST_NODES_MAX)
+        return NULL;
+    tz_t *t = roost_xcalloc(1, sizeof *t);
+    t->base.ops = &s_ops;
+    t->cfg = *cfg;
+    if (!t->cfg.clock)
+        t->cfg.clock = roost_clock_real();
+    mpsc_init(&t->outbound);
+    t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    t->zctx = zmq_ctx_new();
+    t->peers = roost_xcalloc(cfg->npeers ? cfg->npeers : 1, sizeof *t->peers);
+    t->router = s_socket(t, ZMQ_ROUTER);
+    roost_transport_t *base = &t->base;
+    if (zmq_bind(t->router, cfg->bind_endpoint) != 0) {
+        ROOST_ERROR("transport", "cannot bind", "endpoint=%s err=\"%s\"", cfg->bind_endpoint,
+                    zmq_strerror(errno));
+        transport_zmq_destroy(&base);
+        return NULL;
+    }
+    if (s_open_peers(t) != ROOST_OK) {
+        transport_zmq_destroy(&base);
+        return NULL;
+    }
+    return base;
+}
+
+int transport_zmq_start(roost_transport_t *base)
+{
+    tz_t *t = (tz_t *)base;
+    assert(!t->started);
+    if (pthread_create(&t->thread, NULL, s_io_main, t) != 0)
+        return ROOST_EIO;
+    t->started = true;
+    return ROOST_OK;
+}
+
+void transport_zmq_destroy(roost_transport_t **t_p)
+{
+    tz_t *t = (tz_t *)*t_p;
+    if (!t)
+        return;
+    if (t->started) {
+        atomic_store_explicit(&t->stopping, true, memory_order_release);
+        uint64_t one = 1;
+        ssize_t w = write(t->wake_fd, &one, sizeof one);
+        (void)w;
+        pthread_join(t->thread, NULL);
+    }
+    mpsc_node_t *q;
+    while ((q = mpsc_pop(&t->outbound)) != NULL)
+        roost_env_free(roost_env_from_qnode(q));
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+        if (t->peers[i].dealer)
+            zmq_close(t->peers[i].dealer);
+        msgpack_sbuffer_destroy(&t->peers[i].batch);
+    }
+    zmq_close(t->router);
+    zmq_ctx_term(t->zctx);
+    close(t->wake_fd);
+    free(t->peers);
+    free(t);
+    *t_p = NULL;
+}
+
+void transport_zmq_stats(roost_transport_t *base, transport_zmq_stats_t *out)
+{
+    tz_t *t = (tz_t *)base;
+    out->sent = atomic_load_explicit(&t->st.sent, memory_order_relaxed);
+    out->received = atomic_load_explicit(&t->st.received, memory_order_relaxed);
+    out->batches_out = atomic_load_explicit(&t->st.batches_out, memory_order_relaxed);
+    out->batches_in = atomic_load_explicit(&t->st.batches_in, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&t->st.dropped, memory_order_relaxed);
+    out->malformed = atomic_load_explicit(&t->st.malformed, memory_order_relaxed);
+    out->unknown_peer = atomic_load_explicit(&t->st.unknown, memory_order_relaxed);
+}
+
+void transport_zmq_block(roost_transport_t *base, uint32_t peer, bool blocked)
+{
+    peer_t *p = s_peer((tz_t *)base, peer);
+    if (p)
+        atomic_store_explicit(&p->blocked, blocked, memory_order_relaxed);
+}

@@ -1,0 +1,62 @@
+/* runtime/transport_zmq.h — the real transport: ZeroMQ between nodes, batched, on one I/O thread.
+ *
+ * Sockets: one ROUTER bound on this node's endpoint receives from every peer; one DEALER per
+ * peer (routing id "n<self id>") sends to it. Workers never touch a socket: roost_transport_send
+ * pushes the envelope on a lock-free queue and wakes the I/O thread, which packs everything
+ * queued for a peer into frames of up to ROOST_TRANSPORT_BATCH_BYTES_MAX (a msgpack stream of
+ * envelopes) and sends them with ZMQ_DONTWAIT. Bounds: at most ROOST_TRANSPORT_OUTBOUND_MAX
+ * envelopes queued in all; at most ROOST_TRANSPORT_PEER_HWM frames held for one peer by ZeroMQ;
+ * beyond either, envelopes are dropped and counted — a dead peer never blocks the scheduler.
+ *
+ * Received frames are bounds-checked (mpguard), decoded, and handed to the sink on the I/O
+ * thread; a malformed envelope is counted, logged (at most once a second) and dropped with the
+ * rest of its frame. A frame from a routing id that is not a configured peer is dropped.
+ *
+ * Every heartbeat_ms the I/O thread sends a ROOST_MSG_HEARTBEAT to each peer and calls on_tick,
+ * so failure detection runs off the same loop and is never delayed by busy workers.
+ */
+#ifndef ROOST_TRANSPORT_ZMQ_H
+#define ROOST_TRANSPORT_ZMQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/clock.h"
+#include "runtime/limits.h"
+#include "runtime/transport.h"
+
+#define TRANSPORT_ENDPOINT_BYTES_MAX 128
+
+typedef struct {
+    uint32_t id;
+    char endpoint[TRANSPORT_ENDPOINT_BYTES_MAX]; /* "tcp://127.0.0.1:7101" */
+} transport_peer_t;
+
+typedef struct {
+    uint32_t self_id;
+    char bind_endpoint[TRANSPORT_ENDPOINT_BYTES_MAX];
+    transport_peer_t peers[ROOST_NODES_MAX];
+    uint32_t npeers;
+    uint32_t heartbeat_ms;  /* 0: no heartbeats, no ticks */
+    roost_clock_t *clock;   /* NULL → real */
+    /* Called on the I/O thread every heartbeat_ms. */
+    void (*on_tick)(void *arg, uint64_t now_ns);
+    void *tick_arg;
+} transport_zmq_config_t;
+
+typedef struct {
+    uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown_peer;
+} transport_zmq_stats_t;
+
+/* Binds and connects; NULL (with a log line naming the endpoint) if binding fails.
+ * Caller owns the result; destroy with transport_zmq_destroy. */
+roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg);
+/* Starts the I/O thread (after the node has registered its sink). */
+int transport_zmq_start(roost_transport_t *t);
+/* Stops the thread, closes the sockets, frees queued envelopes. Safe on NULL. */
+void transport_zmq_destroy(roost_transport_t **t_p);
+void transport_zmq_stats(roost_transport_t *t, transport_zmq_stats_t *out);
+/* Fault injection for tests: while blocked, every frame to or from `peer` is dropped. */
+void transport_zmq_block(roost_transport_t *t, uint32_t peer, bool blocked);
+
+#endif
