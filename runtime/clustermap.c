@@ -169,8 +169,7 @@ static bool s_part_valid(const clustermap_t *map, const part_t *part)
 {
     for (uint32_t r = 0; r < map->rf; r++) {
         uint32_t id = part->replicas[r];
-        if (map->n_members == 0 ? id != ROOST_NO_PRIMARY
-                                : clustermap_member_by_id(map, id) == NULL)
+        if (map->n_members == 0 ? id != ROOST_NO_PRIMARY : clustermap_member_by_id(map, id) == NULL)
             return false;
         for (uint32_t q = 0; q < r && map->n_members > 0; q++)
             if (part->replicas[q] == id)
@@ -522,16 +521,16 @@ typedef struct {
 
 /* Type bytes 0xc0..0xdf (the msgpack spec's table, in order). */
 static const hdr_t s_hdr[32] = {
-    {HDR_FIXED, 0}, {HDR_BAD, 0},   {HDR_FIXED, 0}, {HDR_FIXED, 0},  /* nil, -, false, true */
-    {HDR_BLOB, 1},  {HDR_BLOB, 2},  {HDR_BLOB, 4},                   /* bin 8/16/32 */
-    {HDR_EXT, 1},   {HDR_EXT, 2},   {HDR_EXT, 4},                    /* ext 8/16/32 */
-    {HDR_FIXED, 4}, {HDR_FIXED, 8},                                  /* float 32/64 */
-    {HDR_FIXED, 1}, {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8},  /* uint */
-    {HDR_FIXED, 1}, {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8},  /* int */
-    {HDR_FIXED, 2}, {HDR_FIXED, 3}, {HDR_FIXED, 5}, {HDR_FIXED, 9},  /* fixext 1/2/4/8 */
+    {HDR_FIXED, 0},  {HDR_BAD, 0},   {HDR_FIXED, 0}, {HDR_FIXED, 0}, /* nil, -, false, true */
+    {HDR_BLOB, 1},   {HDR_BLOB, 2},  {HDR_BLOB, 4},                  /* bin 8/16/32 */
+    {HDR_EXT, 1},    {HDR_EXT, 2},   {HDR_EXT, 4},                   /* ext 8/16/32 */
+    {HDR_FIXED, 4},  {HDR_FIXED, 8},                                 /* float 32/64 */
+    {HDR_FIXED, 1},  {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8}, /* uint */
+    {HDR_FIXED, 1},  {HDR_FIXED, 2}, {HDR_FIXED, 4}, {HDR_FIXED, 8}, /* int */
+    {HDR_FIXED, 2},  {HDR_FIXED, 3}, {HDR_FIXED, 5}, {HDR_FIXED, 9}, /* fixext 1/2/4/8 */
     {HDR_FIXED, 17},                                                 /* fixext 16 */
-    {HDR_BLOB, 1},  {HDR_BLOB, 2},  {HDR_BLOB, 4},                   /* str 8/16/32 */
-    {HDR_ARRAY, 2}, {HDR_ARRAY, 4}, {HDR_MAP, 2},   {HDR_MAP, 4},    /* array, map */
+    {HDR_BLOB, 1},   {HDR_BLOB, 2},  {HDR_BLOB, 4},                  /* str 8/16/32 */
+    {HDR_ARRAY, 2},  {HDR_ARRAY, 4}, {HDR_MAP, 2},   {HDR_MAP, 4},   /* array, map */
 };
 
 static bool s_read_be(const uint8_t *p, size_t len, size_t *pos, unsigned n, uint64_t *v)
@@ -572,11 +571,21 @@ static bool s_header(const uint8_t *p, size_t len, size_t *pos, uint8_t b, uint6
     if (h.kind == HDR_BAD || (h.kind != HDR_FIXED && !s_read_be(p, len, pos, h.n, &v)))
         return false;
     switch (h.kind) {
-    case HDR_FIXED: *skip = h.n; break;
-    case HDR_BLOB: *skip = v; break;
-    case HDR_EXT: *skip = v + 1; break; /* + the type byte */
-    case HDR_ARRAY: *children = v; break;
-    default: *children = 2 * v; break;
+    case HDR_FIXED:
+        *skip = h.n;
+        break;
+    case HDR_BLOB:
+        *skip = v;
+        break;
+    case HDR_EXT:
+        *skip = v + 1;
+        break; /* + the type byte */
+    case HDR_ARRAY:
+        *children = v;
+        break;
+    default:
+        *children = 2 * v;
+        break;
     }
     return true;
 }

@@ -226,17 +226,17 @@ static void s_on_applied(struct raft_apply *req, int status, void *result)
     free(req);
 }
 
-/* Proposes an encoded command; the bytes are copied. Returns 0 or a roost error. */
+/* Proposes an encoded command (framed into a fresh raft_malloc'd entry; `bytes` stays the
+ * caller's). Returns 0, ROOST_ENOTLEADER, ROOST_ENOMEM or ROOST_EIO. */
 static int s_propose(control_t *self, const void *bytes, size_t len)
 {
     struct raft_apply *req = malloc(sizeof *req);
-    struct raft_buffer buf = {.base = raft_malloc(len), .len = len};
-    if (req == NULL || buf.base == NULL) {
+    struct raft_buffer buf = {0};
+    int rc = req != NULL ? control_fsm_frame(bytes, len, &buf) : ROOST_ENOMEM;
+    if (rc != ROOST_OK) {
         free(req);
-        raft_free(buf.base);
-        return ROOST_ENOMEM;
+        return rc;
     }
-    memcpy(buf.base, bytes, len);
     req->data = self;
     int rv = raft_apply(&self->raft, req, &buf, 1, s_on_applied);
     if (rv != 0) {
@@ -317,8 +317,7 @@ static int s_bootstrap_if_pristine(control_t *self)
     raft_configuration_init(&conf);
     int rv = 0;
     for (uint32_t i = 0; i < self->n_voters && rv == 0; i++)
-        rv = raft_configuration_add(&conf, self->voters[i].id, self->voters[i].address,
-                                    RAFT_VOTER);
+        rv = raft_configuration_add(&conf, self->voters[i].id, self->voters[i].address, RAFT_VOTER);
     if (rv == 0)
         rv = raft_bootstrap(&self->raft, &conf);
     raft_configuration_close(&conf);
@@ -508,9 +507,9 @@ int control_submit(control_t *self, const clustermap_cmd_t *cmd)
     memcpy(item->bytes, bytes, len);
     free(bytes);
     pthread_mutex_lock(&self->lock);
-    rc = !self->accepting ? ROOST_ECLOSED
+    rc = !self->accepting                           ? ROOST_ECLOSED
          : self->queued >= CONTROL_SUBMIT_QUEUE_MAX ? ROOST_EAGAIN
-                                                     : ROOST_OK;
+                                                    : ROOST_OK;
     if (rc == ROOST_OK) {
         if (self->tail != NULL)
             self->tail->next = item;

@@ -18,6 +18,7 @@
  * Threads: everything is thread-safe from any thread except control_destroy (one caller, once,
  * not from on_map). on_map runs on the control thread after every command that changed the map
  * (and after a snapshot restore); it must not block and must not call control_destroy.
+ * The process must ignore SIGPIPE (libuv writes to peers that may have died).
  */
 #ifndef ROOST_CONTROL_H
 #define ROOST_CONTROL_H
@@ -61,10 +62,10 @@ typedef struct {
     uint32_t rf;
     uint32_t n_members; /* the initial member list, committed once by the first leader */
     const clustermap_member_t *members; /* copied by control_new; status is ignored */
-    unsigned heartbeat_ms;       /* 0: CONTROL_HEARTBEAT_MS_DEFAULT */
-    unsigned election_ms;        /* 0: CONTROL_ELECTION_MS_DEFAULT; > heartbeat_ms */
-    unsigned snapshot_threshold; /* 0: CONTROL_SNAPSHOT_THRESHOLD_DEFAULT */
-    control_on_map_fn on_map;    /* may be NULL */
+    unsigned heartbeat_ms;              /* 0: CONTROL_HEARTBEAT_MS_DEFAULT */
+    unsigned election_ms;               /* 0: CONTROL_ELECTION_MS_DEFAULT; > heartbeat_ms */
+    unsigned snapshot_threshold;        /* 0: CONTROL_SNAPSHOT_THRESHOLD_DEFAULT */
+    control_on_map_fn on_map;           /* may be NULL */
     void *on_map_arg;
 } control_config_t;
 

@@ -25,6 +25,48 @@ static void s_out_of_memory(const char *what)
     abort();
 }
 
+enum {
+    FRAME_HEADER_BYTES = 4,
+    FRAME_ALIGN_BYTES = 8,
+    /* Largest framed payload: a whole map, the bigger of the two things we frame. */
+    FRAME_PAYLOAD_BYTES_MAX = CLUSTERMAP_MAP_BYTES_MAX,
+};
+
+int control_fsm_frame(const void *payload, size_t len, struct raft_buffer *out)
+{
+    assert(payload != NULL && out != NULL);
+    if (len > FRAME_PAYLOAD_BYTES_MAX)
+        return ROOST_ETOOBIG;
+    size_t total = FRAME_HEADER_BYTES + len;
+    total += (FRAME_ALIGN_BYTES - total % FRAME_ALIGN_BYTES) % FRAME_ALIGN_BYTES;
+    unsigned char *base = raft_malloc(total);
+    if (base == NULL)
+        return ROOST_ENOMEM;
+    memset(base, 0, total);
+    for (int i = 0; i < FRAME_HEADER_BYTES; i++)
+        base[i] = (unsigned char)(len >> (8 * i));
+    memcpy(base + FRAME_HEADER_BYTES, payload, len);
+    out->base = base;
+    out->len = total;
+    return ROOST_OK;
+}
+
+/* Finds the payload inside a frame; false if the frame is malformed. */
+static bool s_unframe(const struct raft_buffer *buf, const void **payload, size_t *len)
+{
+    const unsigned char *p = buf->base;
+    if (p == NULL || buf->len < FRAME_HEADER_BYTES)
+        return false;
+    size_t n = 0;
+    for (int i = FRAME_HEADER_BYTES - 1; i >= 0; i--)
+        n = (n << 8) | p[i];
+    if (n > buf->len - FRAME_HEADER_BYTES)
+        return false;
+    *payload = p + FRAME_HEADER_BYTES;
+    *len = n;
+    return true;
+}
+
 static int s_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     control_fsm_t *self = fsm->data;
@@ -34,7 +76,10 @@ static int s_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **r
     uint64_t index = raft_last_applied(self->raft) + 1;
     static_assert(sizeof(clustermap_cmd_t) < 64 * 1024, "command lives on the control stack");
     clustermap_cmd_t cmd;
-    int rc = clustermap_cmd_decode(buf->base, buf->len, &cmd);
+    const void *payload = NULL;
+    size_t len = 0;
+    int rc =
+        s_unframe(buf, &payload, &len) ? clustermap_cmd_decode(payload, len, &cmd) : ROOST_EPROTO;
     if (rc == ROOST_ENOMEM)
         s_out_of_memory("decode");
     if (rc != ROOST_OK) {
@@ -63,17 +108,12 @@ static int s_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned
     if (clustermap_encode(self->map, &bytes, &len) != ROOST_OK)
         return RAFT_NOMEM;
     struct raft_buffer *out = raft_malloc(sizeof *out);
-    void *base = raft_malloc(len);
-    if (out == NULL || base == NULL) {
+    int rc = out != NULL ? control_fsm_frame(bytes, len, out) : ROOST_ENOMEM;
+    free(bytes);
+    if (rc != ROOST_OK) {
         raft_free(out);
-        raft_free(base);
-        free(bytes);
         return RAFT_NOMEM;
     }
-    memcpy(base, bytes, len);
-    free(bytes);
-    out->base = base;
-    out->len = len;
     *bufs = out;
     *n_bufs = 1;
     return 0;
@@ -84,7 +124,9 @@ static int s_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     control_fsm_t *self = fsm->data;
     clustermap_t *map = NULL;
-    int rc = clustermap_decode(buf->base, buf->len, &map);
+    const void *payload = NULL;
+    size_t len = 0;
+    int rc = s_unframe(buf, &payload, &len) ? clustermap_decode(payload, len, &map) : ROOST_EPROTO;
     if (rc == ROOST_OK && (clustermap_partitions(map) != clustermap_partitions(self->map) ||
                            clustermap_rf(map) != clustermap_rf(self->map)))
         rc = ROOST_EINVAL; /* a data dir from a cluster of another shape */

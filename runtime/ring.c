@@ -68,7 +68,8 @@ static void s_select(const char *const *names, uint32_t n, uint32_t partition, u
         for (uint32_t i = 0; i < n; i++) {
             if (taken & (UINT64_C(1) << i))
                 continue;
-            if (best == UINT32_MAX || s_ranks_before(scores[i], names[i], scores[best], names[best]))
+            if (best == UINT32_MAX ||
+                s_ranks_before(scores[i], names[i], scores[best], names[best]))
                 best = i;
         }
         assert(best < n);

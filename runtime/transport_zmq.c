@@ -343,18 +343,25 @@ int transport_zmq_start(roost_transport_t *base)
     return ROOST_OK;
 }
 
+void transport_zmq_stop(roost_transport_t *base)
+{
+    tz_t *t = (tz_t *)base;
+    if (!t || !t->started)
+        return;
+    atomic_store_explicit(&t->stopping, true, memory_order_release);
+    uint64_t one = 1;
+    ssize_t w = write(t->wake_fd, &one, sizeof one);
+    (void)w;
+    pthread_join(t->thread, NULL);
+    t->started = false;
+}
+
 void transport_zmq_destroy(roost_transport_t **t_p)
 {
     tz_t *t = (tz_t *)*t_p;
     if (!t)
         return;
-    if (t->started) {
-        atomic_store_explicit(&t->stopping, true, memory_order_release);
-        uint64_t one = 1;
-        ssize_t w = write(t->wake_fd, &one, sizeof one);
-        (void)w;
-        pthread_join(t->thread, NULL);
-    }
+    transport_zmq_stop(*t_p);
     mpsc_node_t *q;
     while ((q = mpsc_pop(&t->outbound)) != NULL)
         roost_env_free(roost_env_from_qnode(q));

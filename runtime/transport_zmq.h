@@ -53,6 +53,9 @@ typedef struct {
 roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg);
 /* Starts the I/O thread (after the node has registered its sink). */
 int transport_zmq_start(roost_transport_t *t);
+/* Stops the I/O thread: nothing more is delivered to the sink; sends still queue (and are
+ * freed by destroy). Safe on NULL and when not started. */
+void transport_zmq_stop(roost_transport_t *t);
 /* Stops the thread, closes the sockets, frees queued envelopes. Safe on NULL. */
 void transport_zmq_destroy(roost_transport_t **t_p);
 void transport_zmq_stats(roost_transport_t *t, transport_zmq_stats_t *out);

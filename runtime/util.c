@@ -1,6 +1,9 @@
 /* runtime/util.c — the one place out-of-memory is handled: abort with a message. */
 #include "runtime/util.h"
 
+#include "runtime/errors.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,4 +44,13 @@ char *roost_xstrdup(const char *s)
     char *d = roost_xmalloc(n);
     memcpy(d, s, n);
     return d;
+}
+
+int roost_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= cap ? ROOST_ETOOBIG : ROOST_OK;
 }

@@ -11,4 +11,8 @@ void *roost_xcalloc(size_t count, size_t size);
 void *roost_xrealloc(void *p, size_t n);
 char *roost_xstrdup(const char *s);
 
+/* snprintf that reports truncation: 0, or ROOST_ETOOBIG when the result did not fit (out then
+ * holds a truncated, NUL-terminated string that callers must not use). */
+int roost_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

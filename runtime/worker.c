@@ -24,7 +24,12 @@
 #include "runtime/node_internal.h"
 #include "runtime/util.h"
 
-enum { SCAN_INTERVAL_NS = 100 * 1000 * 1000 }; /* idle scans 10×/s: passivation is not urgent */
+enum {
+    SCAN_SWEEP_GAP_NS = 100 * 1000 * 1000, /* rest between full sweeps: passivation is not urgent */
+    SCAN_STEP_GAP_NS = 1000 * 1000,        /* ≤ one slice per ms: ~1M slots/s, off the hot path */
+    IDLE_SPIN_NS = 50 * 1000,              /* poll the queue this long before sleeping: a wake-up
+                                              through the kernel costs more than a short spin */
+};
 
 #define STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
 
@@ -318,10 +323,11 @@ static void s_scan_idle(roost_worker_t *w, uint64_t now_ns)
             continue;
         }
         if (++w->scan_cursor % cap == 0) {
-            w->next_scan_ns = now_ns + SCAN_INTERVAL_NS; /* a full sweep done: rest a while */
-            break;
+            w->next_scan_ns = now_ns + SCAN_SWEEP_GAP_NS; /* a full sweep done: rest a while */
+            return;
         }
     }
+    w->next_scan_ns = now_ns + SCAN_STEP_GAP_NS;
 }
 
 bool worker_has_work(roost_worker_t *w, uint64_t now_ns)
@@ -344,7 +350,7 @@ static void s_sleep(roost_worker_t *w, uint64_t now_ns)
 {
     uint64_t until = timers_next_deadline(&w->timers);
     if (w->table.count && w->next_scan_ns < until)
-        until = w->next_scan_ns > now_ns ? w->next_scan_ns : now_ns + SCAN_INTERVAL_NS;
+        until = w->next_scan_ns > now_ns ? w->next_scan_ns : now_ns + SCAN_STEP_GAP_NS;
     int timeout_ms = -1;
     if (until != UINT64_MAX)
         timeout_ms = until <= now_ns ? 0 : (int)((until - now_ns + 999999) / 1000000);
@@ -363,10 +369,17 @@ void *worker_thread_main(void *arg)
 {
     roost_worker_t *w = arg;
     roost_clock_t *clock = w->node->clock;
+    uint64_t idle_since = 0;
     while (!atomic_load_explicit(&w->node->stopping, memory_order_acquire)) {
         uint64_t now = roost_clock_now_ns(clock);
-        if (!worker_pass(w, now))
-            s_sleep(w, roost_clock_now_ns(clock));
+        if (worker_pass(w, now)) {
+            idle_since = 0;
+        } else if (idle_since == 0) {
+            idle_since = now;
+        } else if (now - idle_since >= IDLE_SPIN_NS) {
+            s_sleep(w, now);
+            idle_since = 0;
+        }
     }
     return NULL;
 }

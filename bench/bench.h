@@ -1,0 +1,35 @@
+/* bench/bench.h — shared pieces of roost-bench: option parsing, timing, RSS, JSON output and
+ * a latency histogram. Each subcommand lives in its own file and prints one JSON object. */
+#ifndef ROOST_BENCH_H
+#define ROOST_BENCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns the value of --name in argv (NULL if absent). */
+const char *bench_opt(int argc, char **argv, const char *name);
+/* --name as an unsigned number, or def; exits with a message on a malformed value. */
+uint64_t bench_opt_u64(int argc, char **argv, const char *name, uint64_t def);
+uint64_t bench_now_ns(void);
+/* Resident set size of this process in bytes (from /proc/self/statm). */
+uint64_t bench_rss_bytes(void);
+/* Progress line on stderr (stdout carries only the JSON result). */
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Latency histogram: 1 µs buckets up to 20 ms, one overflow bucket. Thread-safe (atomics). */
+enum { LAT_BUCKETS = 20000 };
+typedef struct {
+    _Atomic uint64_t b[LAT_BUCKETS + 1];
+} lat_hist_t;
+void lat_record(lat_hist_t *h, uint64_t ns);
+/* The q-quantile (0 < q < 1) in microseconds. */
+double lat_quantile_us(lat_hist_t *h, double q);
+
+int bench_skynet(int argc, char **argv);
+int bench_pingpong(int argc, char **argv);
+int bench_remote(int argc, char **argv);
+int bench_idle(int argc, char **argv);
+
+#endif

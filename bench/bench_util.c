@@ -1,0 +1,83 @@
+/* bench/bench_util.c — see bench.h. */
+#include "bench/bench.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *bench_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 2; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+uint64_t bench_opt_u64(int argc, char **argv, const char *name, uint64_t def)
+{
+    const char *v = bench_opt(argc, argv, name);
+    if (!v)
+        return def;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || *v == '-') {
+        fprintf(stderr, "roost-bench: %s wants a whole number, got \"%s\"\n", name, v);
+        exit(2);
+    }
+    return n;
+}
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void bench_progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("roost-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void lat_record(lat_hist_t *h, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    atomic_fetch_add_explicit(&h->b[us < LAT_BUCKETS ? us : LAT_BUCKETS], 1,
+                              memory_order_relaxed);
+}
+
+double lat_quantile_us(lat_hist_t *h, double q)
+{
+    uint64_t total = 0;
+    for (int i = 0; i <= LAT_BUCKETS; i++)
+        total += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+    if (total == 0)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)total), seen = 0;
+    for (int i = 0; i <= LAT_BUCKETS; i++) {
+        seen += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+        if (seen > want)
+            return (double)i + 0.5;
+    }
+    return LAT_BUCKETS;
+}

@@ -1,0 +1,206 @@
+/* bench/remote.c — two nodes in one process, each with its own ZeroMQ transport on loopback.
+ * Node 1 owns partition 0 and node 2 partition 1 (P = 2), so every ping crosses the network
+ * and every pong comes back over it.
+ *   phase 1 (peak): `pairs` pingers on node 1 keep `window` pings in flight each to their
+ *            ponger on node 2 for `seconds`: messages handled per second on both nodes.
+ *   phase 2 (latency): pingers send timestamped pings paced by a 1 ms timer so that the total
+ *            rate is half the measured peak; round-trip p50/p99 from the returned pongs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "runtime/hash.h"
+#include "runtime/node.h"
+#include "runtime/transport_zmq.h"
+
+enum { MSG_BALL = 1, MSG_PACE, PACERS = 100 };
+
+static _Atomic bool g_stop;
+static lat_hist_t g_lat;
+static double g_pings_per_tick; /* per pacer, set before phase 2 */
+
+typedef struct {
+    char peer[32];
+    double credit;
+} pacer_t;
+
+static void s_bounce(roost_ctx_t *ctx, roost_env_t *env)
+{
+    char tmp[ROOST_KEY_BYTES_MAX + 1];
+    if (env->target_len != env->sender_len)
+        return;
+    memcpy(tmp, env->target, env->target_len);
+    memcpy(env->target, env->sender, env->target_len);
+    memcpy(env->sender, tmp, env->target_len);
+    roost_ctx_send_env(ctx, env);
+}
+
+static void pong_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    if (!atomic_load_explicit(&g_stop, memory_order_relaxed))
+        s_bounce(ctx, env);
+}
+
+static void ping_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    pacer_t *p = state;
+    if (env->type == MSG_PACE) { /* phase 2: start pacing toward the sender of this message */
+        memcpy(p->peer, env->payload, env->payload_len < 31 ? env->payload_len : 31);
+        roost_ctx_timer_start(ctx, 1, 1, 0);
+        return;
+    }
+    if (env->payload_len == sizeof(uint64_t)) {
+        uint64_t sent;
+        memcpy(&sent, env->payload, sizeof sent);
+        lat_record(&g_lat, roost_ctx_now_ns(ctx) - sent);
+        return;
+    }
+    pong_message(ctx, state, env);
+}
+
+static void ping_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
+{
+    (void)id, (void)tag;
+    pacer_t *p = state;
+    if (atomic_load_explicit(&g_stop, memory_order_relaxed))
+        return;
+    for (p->credit += g_pings_per_tick; p->credit >= 1.0; p->credit -= 1.0) {
+        uint64_t now = roost_ctx_now_ns(ctx);
+        roost_ctx_send(ctx, p->peer, MSG_BALL, &now, sizeof now);
+    }
+}
+
+static int ping_activate(roost_ctx_t *ctx, void **state)
+{
+    (void)ctx;
+    *state = calloc(1, sizeof(pacer_t));
+    return 0;
+}
+
+static void ping_passivate(roost_ctx_t *ctx, void *state)
+{
+    (void)ctx;
+    free(state);
+}
+
+static const roost_behaviour_t s_ping = {.kind = "rp",
+                                         .on_activate = ping_activate,
+                                         .on_message = ping_message,
+                                         .on_timer = ping_timer,
+                                         .on_passivate = ping_passivate};
+static const roost_behaviour_t s_pong = {.kind = "rq", .on_message = pong_message};
+
+/* The n-th key "<kind>:<6 digits>" whose partition (of 2) is `want`. */
+static void s_key_in(char *out, const char *kind, uint32_t want, uint64_t *cursor)
+{
+    for (;;) {
+        int len = snprintf(out, 32, "%s:%06" PRIu64, kind, (*cursor)++);
+        if (roost_partition_of(out, (size_t)len, 2) == want)
+            return;
+    }
+}
+
+typedef struct {
+    roost_node_t *node[3];
+    roost_transport_t *tr[3];
+} duo_t;
+
+static int s_duo_start(duo_t *d, int base_port)
+{
+    for (uint32_t id = 1; id <= 2; id++) {
+        transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
+        snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d",
+                 base_port + (int)id);
+        tc.peers[0].id = 3 - id;
+        snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
+                 base_port + (int)(3 - id));
+        d->tr[id] = transport_zmq_new(&tc);
+        if (!d->tr[id])
+            return -1;
+        roost_node_config_t nc = {.node_id = id, .workers = 1, .partitions = 2};
+        d->node[id] = roost_node_new(&nc);
+        roost_node_register(d->node[id], &s_ping);
+        roost_node_register(d->node[id], &s_pong);
+        roost_node_set_transport(d->node[id], d->tr[id]);
+        roost_node_set_primary(d->node[id], 0, 1, 1);
+        roost_node_set_primary(d->node[id], 1, 2, 1);
+        roost_node_start(d->node[id]);
+        transport_zmq_start(d->tr[id]);
+    }
+    return 0;
+}
+
+static uint64_t s_handled(duo_t *d)
+{
+    uint64_t total = 0;
+    for (int id = 1; id <= 2; id++) {
+        roost_node_stats_t st;
+        roost_node_stats(d->node[id], &st);
+        total += st.messages;
+    }
+    return total;
+}
+
+/* Messages per second over `seconds`, with a progress line a second. */
+static double s_measure(duo_t *d, uint64_t seconds, const char *phase)
+{
+    uint64_t m0 = s_handled(d), t0 = bench_now_ns();
+    for (uint64_t s = 0; s < seconds; s++) {
+        struct timespec one = {1, 0};
+        nanosleep(&one, NULL);
+        bench_progress("remote %s: %" PRIu64 "/%" PRIu64 " s", phase, s + 1, seconds);
+    }
+    return (double)(s_handled(d) - m0) / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+int bench_remote(int argc, char **argv)
+{
+    uint64_t seconds = bench_opt_u64(argc, argv, "--seconds", 5);
+    uint64_t pairs = bench_opt_u64(argc, argv, "--pairs", 2000);
+    uint64_t window = bench_opt_u64(argc, argv, "--window", 8);
+    int base_port = (int)bench_opt_u64(argc, argv, "--port", 27100);
+    duo_t d = {0};
+    if (s_duo_start(&d, base_port) != 0) {
+        fprintf(stderr, "roost-bench remote: cannot bind 127.0.0.1:%d-%d\n", base_port + 1,
+                base_port + 2);
+        return 1;
+    }
+    char ping[32], pong[32];
+    uint64_t c0 = 0, c1 = 0;
+    for (uint64_t i = 0; i < pairs; i++) {
+        s_key_in(ping, "rp", 0, &c0);
+        s_key_in(pong, "rq", 1, &c1);
+        for (uint64_t w = 0; w < window; w++)
+            roost_node_send(d.node[1], roost_env_new(pong, ping, MSG_BALL, "ball", 4));
+    }
+    struct timespec warm = {0, 500000000};
+    nanosleep(&warm, NULL);
+    double peak = s_measure(&d, seconds, "peak");
+    atomic_store(&g_stop, true); /* drain phase 1's balls */
+    nanosleep(&warm, NULL);
+    g_pings_per_tick = peak / 2.0 / 2.0 / 1000.0 / PACERS; /* a ping and its pong: 2 msgs */
+    atomic_store(&g_stop, false);
+    c0 = c1 = 1000000 - 200000; /* fresh pacer keys */
+    for (int i = 0; i < PACERS; i++) {
+        s_key_in(ping, "rp", 0, &c0);
+        s_key_in(pong, "rq", 1, &c1);
+        roost_node_send(d.node[1], roost_env_new(ping, NULL, MSG_PACE, pong, strlen(pong)));
+    }
+    nanosleep(&warm, NULL);
+    memset(&g_lat, 0, sizeof g_lat);
+    double paced = s_measure(&d, seconds, "latency");
+    atomic_store(&g_stop, true);
+    printf("{\"msgs_per_s\":%.0f,\"pairs\":%" PRIu64 ",\"window\":%" PRIu64
+           ",\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+           peak, pairs, window, paced, lat_quantile_us(&g_lat, 0.50),
+           lat_quantile_us(&g_lat, 0.99));
+    for (int id = 1; id <= 2; id++) {
+        roost_node_stop(d.node[id]);
+        transport_zmq_destroy(&d.tr[id]);
+        roost_node_destroy(&d.node[id]);
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* bench/roost_bench.c — `roost-bench SUBCOMMAND [options]`: runs one benchmark and prints one
+ * JSON object on stdout (progress goes to stderr). Figures, not gates: see docs/benchmarks.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "runtime/log.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} subcommand_t;
+
+static const subcommand_t s_subcommands[] = {
+    {"skynet", bench_skynet, "skynet [--actors 1000000] [--workers N]   tree of actors summing 0..N-1"},
+    {"pingpong", bench_pingpong, "pingpong [--pairs 1000] [--seconds 5] [--workers N]   local actor pairs"},
+    {"remote", bench_remote, "remote [--seconds 5] [--pairs 2000]   two nodes over ZeroMQ on loopback"},
+    {"idle", bench_idle, "idle [--actors 1000000] [--workers N]   memory and rate of activating idle actors"},
+};
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "usage: roost-bench SUBCOMMAND [options]\n\nsubcommands:\n");
+    for (size_t i = 0; i < sizeof s_subcommands / sizeof *s_subcommands; i++)
+        fprintf(out, "  %s\n", s_subcommands[i].usage);
+    fprintf(out, "\nEach prints one JSON object on stdout; progress goes to stderr.\n");
+}
+
+int main(int argc, char **argv)
+{
+    roost_log_init("bench", ROOST_LOG_WARN);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof s_subcommands / sizeof *s_subcommands; i++) {
+        if (strcmp(argv[1], s_subcommands[i].name) == 0) {
+            if (argc > 2 && strcmp(argv[2], "--help") == 0) {
+                printf("usage: roost-bench %s\n", s_subcommands[i].usage);
+                return 0;
+            }
+            return s_subcommands[i].run(argc, argv);
+        }
+    }
+    fprintf(stderr, "roost-bench: unknown subcommand \"%s\"\n", argv[1]);
+    s_usage(stderr);
+    return 2;
+}

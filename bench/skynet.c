@@ -1,0 +1,130 @@
+/* bench/skynet.c — the skynet benchmark on virtual actors: actor (size, num) with size > 1
+ * activates 10 children (size/10, num + i·size/10) by sending to their keys; a leaf (size 1)
+ * reports num to its parent; each parent reports its children's sum and passivates. The root
+ * result for N leaves is N·(N−1)/2. Every actor is a real virtual actor: keyed, activated by
+ * its first message, passivated when done. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "runtime/node.h"
+
+enum { MSG_SPAWN = 1, MSG_RESULT };
+
+typedef struct {
+    uint64_t sum;
+    uint32_t waiting;
+} sky_t;
+
+static _Atomic uint64_t g_result;
+static _Atomic int g_done;
+static uint64_t g_total;
+
+static void s_key(char *out, size_t cap, uint64_t size, uint64_t num)
+{
+    snprintf(out, cap, "sky:%" PRIu64 ":%" PRIu64, size, num);
+}
+
+static void s_parse(const char *key, uint64_t *size, uint64_t *num)
+{
+    char *end;
+    *size = strtoull(key + 4, &end, 10);
+    *num = strtoull(end + 1, NULL, 10);
+}
+
+static void s_report(roost_ctx_t *ctx, uint64_t size, uint64_t num, uint64_t value)
+{
+    if (size == g_total) {
+        atomic_store(&g_result, value);
+        atomic_store(&g_done, 1);
+        return;
+    }
+    char parent[64];
+    uint64_t psize = size * 10;
+    s_key(parent, sizeof parent, psize, num - num % psize);
+    roost_ctx_send(ctx, parent, MSG_RESULT, &value, sizeof value);
+}
+
+static int sky_activate(roost_ctx_t *ctx, void **state)
+{
+    (void)ctx;
+    *state = calloc(1, sizeof(sky_t));
+    return 0;
+}
+
+static void sky_passivate(roost_ctx_t *ctx, void *state)
+{
+    (void)ctx;
+    free(state);
+}
+
+static void sky_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    sky_t *s = state;
+    uint64_t size, num;
+    s_parse(roost_ctx_self(ctx), &size, &num);
+    if (env->type == MSG_SPAWN) {
+        if (size == 1) {
+            s_report(ctx, size, num, num);
+            roost_ctx_passivate(ctx);
+            return;
+        }
+        s->waiting = 10;
+        char child[64];
+        for (uint64_t i = 0; i < 10; i++) {
+            s_key(child, sizeof child, size / 10, num + i * (size / 10));
+            roost_ctx_send(ctx, child, MSG_SPAWN, NULL, 0);
+        }
+        return;
+    }
+    uint64_t v;
+    memcpy(&v, env->payload, sizeof v);
+    s->sum += v;
+    if (--s->waiting == 0) {
+        s_report(ctx, size, num, s->sum);
+        roost_ctx_passivate(ctx);
+    }
+}
+
+static const roost_behaviour_t s_sky = {.kind = "sky",
+                                        .on_activate = sky_activate,
+                                        .on_message = sky_message,
+                                        .on_passivate = sky_passivate};
+
+int bench_skynet(int argc, char **argv)
+{
+    g_total = bench_opt_u64(argc, argv, "--actors", 1000000);
+    uint64_t check = g_total;
+    while (check > 1 && check % 10 == 0)
+        check /= 10;
+    if (check != 1) {
+        fprintf(stderr, "roost-bench skynet: --actors must be a power of ten\n");
+        return 2;
+    }
+    roost_node_config_t cfg = {.node_id = 1,
+                               .workers = (uint32_t)bench_opt_u64(argc, argv, "--workers", 0)};
+    roost_node_t *node = roost_node_new(&cfg);
+    roost_node_register(node, &s_sky);
+    roost_node_start(node);
+    char root[64];
+    s_key(root, sizeof root, g_total, 0);
+    uint64_t t0 = bench_now_ns();
+    roost_node_send(node, roost_env_new(root, NULL, MSG_SPAWN, NULL, 0));
+    struct timespec pause = {0, 100000};
+    while (!atomic_load(&g_done))
+        nanosleep(&pause, NULL);
+    uint64_t t1 = bench_now_ns();
+    roost_node_stats_t st;
+    roost_node_stop(node);
+    roost_node_stats(node, &st);
+    uint64_t expect = g_total * (g_total - 1) / 2;
+    printf("{\"actors\":%" PRIu64 ",\"activations\":%" PRIu64 ",\"ms\":%.1f,\"result\":%" PRIu64
+           ",\"ok\":%s,\"workers\":%u}\n",
+           g_total, st.activations, (double)(t1 - t0) / 1e6, atomic_load(&g_result),
+           atomic_load(&g_result) == expect ? "true" : "false", roost_node_workers(node));
+    roost_node_destroy(&node);
+    return atomic_load(&g_result) == expect ? 0 : 1;
+}

@@ -1,0 +1,23 @@
+/* cluster/ctl.h — roostctl's shared pieces: parsed options and helpers each subcommand uses. */
+#ifndef ROOST_CTL_H
+#define ROOST_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cluster/manifest.h"
+
+typedef struct {
+    const char *manifest; /* -m FILE, or the positional MANIFEST of `up` */
+    const char *data_dir; /* --data-dir */
+    bool json;            /* --json */
+} ctl_opts_t;
+
+/* Loads o->manifest; prints the error and returns NULL on failure. Caller frees. */
+manifest_t *ctl_load_manifest(const ctl_opts_t *o);
+/* Path of a program installed next to roostctl (same build directory). */
+void ctl_sibling_path(const char *name, char *out, size_t cap);
+
+int ctl_up(const ctl_opts_t *o);
+
+#endif

@@ -1,0 +1,195 @@
+/* cluster/ctl_up.c — `roostctl up MANIFEST`: starts every node of the manifest that lives on
+ * this host (one roostd process each), prints a row per node as it becomes ready, and stops
+ * them all on SIGINT/SIGTERM. A taken port or a bad manifest fails at once with the reason. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster/ctl.h"
+
+enum { READY_WAIT_MS = 15000, STOP_WAIT_MS = 10000 };
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static bool s_is_local(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
+/* 0 if host:port can be bound now (probe socket closed again), else errno. */
+static int s_port_free(const char *host, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a.sin_addr);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+static bool s_port_open(const char *host, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a.sin_addr);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static int s_check_ports(const manifest_t *m)
+{
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const manifest_node_t *n = &m->nodes[i];
+        const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
+        for (int k = 0; k < 4 && s_is_local(n->host); k++) {
+            int err = ports[k] ? s_port_free(n->host, ports[k]) : 0;
+            if (err) {
+                fprintf(stderr, "roostctl up: %s: port %s:%u is not free: %s\n", n->name,
+                        n->host, ports[k], strerror(err));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static pid_t s_spawn(const char *roostd, const char *manifest, const manifest_node_t *n,
+                     const char *data_root)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    const char *argv[10] = {roostd, "--manifest", manifest, "--node", n->name, NULL};
+    if (data_root) {
+        argv[5] = "--data-root";
+        argv[6] = data_root;
+        argv[7] = NULL;
+    }
+    execv(roostd, (char *const *)argv);
+    fprintf(stderr, "roostctl up: cannot run %s: %s\n", roostd, strerror(errno));
+    _exit(127);
+}
+
+static void s_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (bounded) for each started node's peer port to accept connections. */
+static int s_wait_ready(const manifest_t *m, const pid_t *pids)
+{
+    printf("%-12s %-6s %-8s %s\n", "NODE", "ROLE", "PID", "PEER");
+    fflush(stdout);
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const manifest_node_t *n = &m->nodes[i];
+        if (!pids[i])
+            continue;
+        int waited = 0;
+        while (!s_port_open(n->host, n->peer_port) && waited < READY_WAIT_MS && !s_stop) {
+            if (waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
+                fprintf(stderr, "roostctl up: %s exited during start-up\n", n->name);
+                return -1;
+            }
+            s_sleep_ms(50);
+            waited += 50;
+        }
+        if (waited >= READY_WAIT_MS) {
+            fprintf(stderr, "roostctl up: %s not ready after %d ms\n", n->name, READY_WAIT_MS);
+            return -1;
+        }
+        printf("%-12s %-6s %-8d tcp://%s:%u\n", n->name,
+               (n->roles & ROLE_SHARD) ? ((n->roles & ROLE_EDGE) ? "both" : "shard") : "edge",
+               (int)pids[i], n->host, n->peer_port);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* SIGTERM to every child we started, then wait (bounded; SIGKILL after STOP_WAIT_MS). */
+static void s_stop_all(const manifest_t *m, pid_t *pids)
+{
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    for (int waited = 0; waited <= STOP_WAIT_MS; waited += 50) {
+        bool any = false;
+        for (uint32_t i = 0; i < m->n_nodes; i++) {
+            if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i])
+                pids[i] = 0;
+            any |= pids[i] > 0;
+        }
+        if (!any)
+            return;
+        s_sleep_ms(50);
+    }
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
+}
+
+/* Runs until a signal or until a node exits on its own. */
+static int s_supervise(const manifest_t *m, pid_t *pids)
+{
+    while (!s_stop) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        for (uint32_t i = 0; pid > 0 && i < m->n_nodes; i++) {
+            if (pids[i] == pid) {
+                fprintf(stderr, "roostctl up: %s (pid %d) exited (status %d); stopping all\n",
+                        m->nodes[i].name, (int)pid, status);
+                pids[i] = 0;
+                return 1;
+            }
+        }
+        s_sleep_ms(100);
+    }
+    return 0;
+}
+
+int ctl_up(const ctl_opts_t *o)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    if (s_check_ports(m) != 0) {
+        free(m);
+        return 1;
+    }
+    char roostd[PATH_MAX];
+    ctl_sibling_path("roostd", roostd, sizeof roostd);
+    struct sigaction sa = {.sa_handler = s_on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    pid_t pids[ROOST_NODES_MAX] = {0};
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        if (s_is_local(m->nodes[i].host))
+            pids[i] = s_spawn(roostd, o->manifest, &m->nodes[i], o->data_dir);
+    int rc = s_wait_ready(m, pids) == 0 ? s_supervise(m, pids) : 1;
+    s_stop_all(m, pids);
+    if (rc == 0)
+        printf("roostctl up: all nodes stopped\n");
+    free(m);
+    return rc;
+}

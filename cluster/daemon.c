@@ -1,0 +1,263 @@
+/* cluster/daemon.c — see daemon.h. Wiring only: every mechanism lives in runtime/. */
+#include "cluster/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/control.h"
+#include "runtime/detector.h"
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "runtime/node.h"
+#include "runtime/transport_zmq.h"
+#include "runtime/util.h"
+
+struct daemon {
+    manifest_t manifest;
+    const manifest_node_t *self;
+    char data_dir[MANIFEST_PATH_BYTES_MAX + 1];
+    roost_node_t *node;
+    roost_transport_t *transport;
+    control_t *control;
+    detector_t *detector;
+    uint64_t last_version;
+};
+
+static const char *const COMP = "daemon";
+
+/* ---- the map → the routing table (control thread) ---------------------------------------- */
+
+static void s_log_map(daemon_t *d, const clustermap_t *map)
+{
+    char down[256] = "";
+    size_t used = 0;
+    for (uint32_t i = 0; i < clustermap_member_count(map); i++) {
+        const clustermap_member_t *m = clustermap_member_at(map, i);
+        if (m->status == CLUSTERMAP_DOWN && used < sizeof down - 70)
+            used += (size_t)snprintf(down + used, sizeof down - used, "%s%s", used ? "," : "",
+                                     m->name);
+    }
+    uint32_t primaries = 0;
+    for (uint32_t p = 0; p < clustermap_partitions(map); p++)
+        primaries += clustermap_primary_of(map, p) == d->self->id;
+    ROOST_INFO(COMP, "map applied", "version=%llu digest=%016llx leader=%u down=[%s] primaries=%u",
+               (unsigned long long)clustermap_version(map),
+               (unsigned long long)clustermap_digest(map), control_leader_id(d->control), down,
+               primaries);
+}
+
+static void s_on_map(void *arg, const clustermap_t *map)
+{
+    daemon_t *d = arg;
+    uint32_t parts = roost_node_partitions(d->node);
+    if (clustermap_partitions(map) != parts || clustermap_version(map) == 0)
+        return;
+    for (uint32_t p = 0; p < parts; p++)
+        roost_node_set_primary(d->node, p, clustermap_primary_of(map, p),
+                               clustermap_epoch_of(map, p));
+    d->last_version = clustermap_version(map);
+    s_log_map(d, map);
+}
+
+/* ---- transport thread hooks -------------------------------------------------------------- */
+
+static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
+{
+    daemon_t *d = arg;
+    if (env->type == ROOST_MSG_HEARTBEAT)
+        detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()));
+}
+
+static void s_on_tick(void *arg, uint64_t now_ns)
+{
+    daemon_t *d = arg;
+    if (d->detector)
+        detector_tick(d->detector, now_ns);
+}
+
+/* ---- construction ------------------------------------------------------------------------ */
+
+static int s_make_dirs(const char *path)
+{
+    char tmp[MANIFEST_PATH_BYTES_MAX + 1];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int s_open_transport(daemon_t *d)
+{
+    const manifest_t *m = &d->manifest;
+    transport_zmq_config_t tc = {.self_id = d->self->id,
+                                 .heartbeat_ms = m->heartbeat_ms,
+                                 .on_tick = s_on_tick,
+                                 .tick_arg = d};
+    snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://%s:%u", d->self->host,
+             d->self->peer_port);
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const manifest_node_t *n = &m->nodes[i];
+        if (n == d->self)
+            continue;
+        tc.peers[tc.npeers].id = n->id;
+        snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://%s:%u",
+                 n->host, n->peer_port);
+        tc.npeers++;
+    }
+    d->transport = transport_zmq_new(&tc);
+    return d->transport ? ROOST_OK : ROOST_EIO;
+}
+
+static bool s_is_voter(const manifest_t *m, const manifest_node_t *self,
+                       const manifest_node_t **voters, uint32_t *n)
+{
+    *n = manifest_voters(m, voters, CONTROL_VOTERS_MAX);
+    for (uint32_t i = 0; i < *n; i++)
+        if (voters[i] == self)
+            return true;
+    return false;
+}
+
+static int s_open_control(daemon_t *d)
+{
+    const manifest_t *m = &d->manifest;
+    const manifest_node_t *voters[CONTROL_VOTERS_MAX];
+    uint32_t nv;
+    if (!s_is_voter(m, d->self, voters, &nv))
+        return ROOST_OK; /* edges and non-voting shards follow the map from a voter (later) */
+    clustermap_member_t *members = roost_xcalloc(m->n_nodes, sizeof *members);
+    uint32_t nm = 0;
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const manifest_node_t *n = &m->nodes[i];
+        if (!(n->roles & ROLE_SHARD))
+            continue;
+        members[nm].id = n->id;
+        snprintf(members[nm].name, sizeof members[nm].name, "%s", n->name);
+        snprintf(members[nm].address, sizeof members[nm].address, "%s:%u", n->host,
+                 n->peer_port);
+        nm++;
+    }
+    char raft_dir[MANIFEST_PATH_BYTES_MAX + 8];
+    roost_fmt(raft_dir, sizeof raft_dir, "%s/raft", d->data_dir); /* sized to fit */
+    control_config_t cc = {.self_id = d->self->id, .data_dir = raft_dir, .n_voters = nv,
+                           .partitions = m->partitions, .rf = m->replication_factor,
+                           .n_members = nm, .members = members,
+                           .on_map = s_on_map, .on_map_arg = d};
+    bool fits = true;
+    for (uint32_t i = 0; i < nv; i++) {
+        cc.voters[i].id = voters[i]->id;
+        fits &= roost_fmt(cc.voters[i].address, sizeof cc.voters[i].address, "%s:%u",
+                          voters[i]->host, voters[i]->raft_port) == ROOST_OK;
+    }
+    d->control = fits ? control_new(&cc) : NULL;
+    free(members);
+    return d->control ? ROOST_OK : ROOST_EINVAL;
+}
+
+static int s_open_detector(daemon_t *d)
+{
+    const manifest_t *m = &d->manifest;
+    uint32_t peers[ROOST_NODES_MAX], np = 0;
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        if (&m->nodes[i] != d->self && (m->nodes[i].roles & ROLE_SHARD))
+            peers[np++] = m->nodes[i].id;
+    detector_config_t dc = {.self_id = d->self->id, .heartbeat_ms = m->heartbeat_ms,
+                            .down_after_ms = m->down_after_ms, .peers = peers, .npeers = np,
+                            .control = d->control};
+    d->detector = detector_new(&dc);
+    return d->detector ? ROOST_OK : ROOST_EINVAL;
+}
+
+static int s_open_node(daemon_t *d)
+{
+    roost_node_config_t nc = {.node_id = d->self->id, .workers = d->manifest.workers,
+                              .partitions = d->manifest.partitions,
+                              .passivate_after_ms = d->manifest.passivate_after_ms};
+    d->node = roost_node_new(&nc);
+    if (!d->node)
+        return ROOST_EINVAL;
+    for (uint32_t p = 0; p < d->manifest.partitions; p++)
+        roost_node_set_primary(d->node, p, ROOST_NO_NODE, 0); /* until the first map */
+    roost_node_set_transport(d->node, d->transport);
+    roost_node_set_system_handler(d->node, s_on_system, d);
+    return ROOST_OK;
+}
+
+daemon_t *daemon_new(const daemon_config_t *cfg)
+{
+    daemon_t *d = roost_xcalloc(1, sizeof *d);
+    d->manifest = *cfg->manifest;
+    d->self = manifest_node(&d->manifest, cfg->node_name);
+    if (!d->self) {
+        ROOST_ERROR(COMP, "no such node in the manifest", "node=%s manifest=%s",
+                    cfg->node_name, d->manifest.path);
+        free(d);
+        return NULL;
+    }
+    const char *dir = d->self->data_dir[0] ? d->self->data_dir : d->self->name;
+    int rc = cfg->data_root && dir[0] != '/'
+                 ? roost_fmt(d->data_dir, sizeof d->data_dir, "%s/%s", cfg->data_root, dir)
+                 : roost_fmt(d->data_dir, sizeof d->data_dir, "%s", dir);
+    if (rc != ROOST_OK)
+        ROOST_ERROR(COMP, "data dir path too long", "node=%s", d->self->name);
+    if (rc == ROOST_OK && (d->self->roles & ROLE_SHARD) && s_make_dirs(d->data_dir) != 0) {
+        ROOST_ERROR(COMP, "cannot create data dir", "dir=%s err=\"%s\"", d->data_dir,
+                    strerror(errno));
+        rc = ROOST_EIO;
+    }
+    if (rc == ROOST_OK)
+        rc = s_open_transport(d);
+    if (rc == ROOST_OK)
+        rc = s_open_control(d);
+    if (rc == ROOST_OK)
+        rc = s_open_detector(d);
+    if (rc == ROOST_OK)
+        rc = s_open_node(d);
+    if (rc != ROOST_OK)
+        daemon_destroy(&d);
+    return d;
+}
+
+int daemon_start(daemon_t *self)
+{
+    int rc = roost_node_start(self->node);
+    if (rc == ROOST_OK && self->control)
+        rc = control_start(self->control);
+    if (rc == ROOST_OK)
+        rc = transport_zmq_start(self->transport);
+    if (rc == ROOST_OK)
+        ROOST_INFO(COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d",
+                   self->self->name, self->self->id,
+                   (self->self->roles & ROLE_SHARD) ? "shard" : "",
+                   (self->self->roles & ROLE_EDGE) ? "edge" : "", self->self->peer_port,
+                   (int)getpid());
+    return rc;
+}
+
+void daemon_destroy(daemon_t **self_p)
+{
+    daemon_t *d = *self_p;
+    if (!d)
+        return;
+    /* Order: stop what delivers into the node (transport thread, control's on_map), then the
+     * workers that send into the transport, and only then free anything. */
+    transport_zmq_stop(d->transport);
+    control_destroy(&d->control);
+    if (d->node)
+        roost_node_stop(d->node);
+    transport_zmq_destroy(&d->transport);
+    roost_node_destroy(&d->node);
+    detector_destroy(&d->detector);
+    free(d);
+    *self_p = NULL;
+}

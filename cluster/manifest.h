@@ -1,0 +1,66 @@
+/* cluster/manifest.h — the cluster manifest (YAML, apiVersion roost/v1): what nodes exist,
+ * where they listen, and the cluster-wide settings. docs/manifest.md documents every field.
+ *
+ * manifest_load parses with libyaml and validates everything before returning: unknown fields,
+ * wrong types, out-of-range numbers, duplicate names/ids/ports, a replication factor above the
+ * number of shard nodes. Errors name the file, the line and the field:
+ *   local.yaml:14: nodes[1].peer_port: 7101 is already used by shard-1
+ * A manifest_t is plain data (no pointers), safe to copy.
+ */
+#ifndef ROOST_MANIFEST_H
+#define ROOST_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/limits.h"
+
+enum {
+    MANIFEST_NAME_BYTES_MAX = 63,
+    MANIFEST_HOST_BYTES_MAX = 63,
+    MANIFEST_PATH_BYTES_MAX = 255,
+    MANIFEST_ERR_BYTES_MAX = 512,
+    MANIFEST_FILE_BYTES_MAX = 1024 * 1024, /* a manifest is configuration, not data */
+};
+
+typedef enum { ROLE_SHARD = 1u << 0, ROLE_EDGE = 1u << 1 } manifest_role_t;
+
+typedef struct {
+    char name[MANIFEST_NAME_BYTES_MAX + 1];
+    uint32_t id;        /* stable member id, > 0, unique */
+    uint32_t roles;     /* manifest_role_t bits */
+    char host[MANIFEST_HOST_BYTES_MAX + 1];
+    uint16_t peer_port;   /* ZeroMQ data plane */
+    uint16_t raft_port;   /* control plane (shard nodes that vote) */
+    uint16_t admin_port;  /* /metrics, admin requests; 0 = none */
+    uint16_t client_port; /* edge: WebSocket + HTTP; 0 = none */
+    char data_dir[MANIFEST_PATH_BYTES_MAX + 1];
+    int line;             /* where it was declared, for later messages */
+} manifest_node_t;
+
+typedef struct {
+    char path[MANIFEST_PATH_BYTES_MAX + 1];
+    char cluster_name[MANIFEST_NAME_BYTES_MAX + 1];
+    uint32_t partitions;
+    uint32_t replication_factor;
+    char consistency[8]; /* ONE | QUORUM | ALL */
+    char sync[8];        /* batch | always | none */
+    uint32_t workers;    /* per node; 0 = one per core */
+    uint64_t passivate_after_ms;
+    uint32_t heartbeat_ms;
+    uint32_t down_after_ms;
+    uint32_t n_nodes;
+    manifest_node_t nodes[ROOST_NODES_MAX];
+} manifest_t;
+
+/* 0, or ROOST_EINVAL / ROOST_EIO with a one-line message in err (file:line: field: reason). */
+int manifest_load(const char *path, manifest_t *out, char *err, size_t errcap);
+/* Same from a string (tests); `path` only names it in messages. */
+int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,
+                   size_t errcap);
+const manifest_node_t *manifest_node(const manifest_t *m, const char *name);
+/* The shard nodes that vote in the control plane: the first (by id) up to 5. */
+uint32_t manifest_voters(const manifest_t *m, const manifest_node_t **out, uint32_t cap);
+
+#endif

@@ -1,0 +1,93 @@
+/* cluster/roostctl.c — the operator's CLI: `roostctl [-m MANIFEST] COMMAND [options]`.
+ * Exit codes: 0 success, 1 the operation failed, 2 bad usage or manifest. */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster/ctl.h"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: roostctl [-m MANIFEST] COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  up MANIFEST [--data-dir DIR]   start this host's nodes of MANIFEST in the\n"
+            "                                 foreground; Ctrl-C stops them all\n"
+            "\n"
+            "options:\n"
+            "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
+            "  --data-dir DIR        prefix for the nodes' relative data_dir paths\n"
+            "  --json                machine-readable output\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "exit codes: 0 success, 1 the operation failed, 2 bad usage or manifest\n");
+}
+
+manifest_t *ctl_load_manifest(const ctl_opts_t *o)
+{
+    if (!o->manifest) {
+        fprintf(stderr, "roostctl: no manifest given (-m FILE)\n");
+        return NULL;
+    }
+    manifest_t *m = malloc(sizeof *m);
+    char err[MANIFEST_ERR_BYTES_MAX];
+    if (!m || manifest_load(o->manifest, m, err, sizeof err) != 0) {
+        fprintf(stderr, "roostctl: %s\n", m ? err : "out of memory");
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void ctl_sibling_path(const char *name, char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(out, cap, "%s", name);
+        return;
+    }
+    self[n] = '\0';
+    snprintf(out, cap, "%s/%s", dirname(self), name);
+}
+
+int main(int argc, char **argv)
+{
+    ctl_opts_t o = {0};
+    const char *cmd = NULL, *positional = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            s_usage(stdout);
+            return 0;
+        } else if ((strcmp(a, "-m") == 0 || strcmp(a, "--manifest") == 0) && i + 1 < argc) {
+            o.manifest = argv[++i];
+        } else if (strcmp(a, "--data-dir") == 0 && i + 1 < argc) {
+            o.data_dir = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "roostctl: unknown option %s\n", a);
+            return 2;
+        } else if (!cmd) {
+            cmd = a;
+        } else if (!positional) {
+            positional = a;
+        } else {
+            fprintf(stderr, "roostctl: unexpected argument %s\n", a);
+            return 2;
+        }
+    }
+    if (cmd && strcmp(cmd, "up") == 0) {
+        if (positional)
+            o.manifest = positional;
+        return ctl_up(&o);
+    }
+    fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);
+    s_usage(stderr);
+    return 2;
+}

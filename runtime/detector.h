@@ -1,0 +1,47 @@
+/* runtime/detector.h — failure detection wired to the control plane.
+ *
+ * Feeds heartbeats into a phi-accrual detector per peer (plus a hard deadline) and,
+ * on every tick, reconciles the cluster map with what this node observes: while this node is
+ * the Raft leader, a member the map says is UP but the detector says is down gets NODE_DOWN
+ * submitted (the leader then commits epoch+1 and a live replica as primary for each of its
+ * partitions), and a member the map says is DOWN that heartbeats again gets NODE_UP (it rejoins
+ * as a replica; primaries do not move back). Reconciling toward the observed state, rather than
+ * acting on edges, makes a report lost during an election harmless: the next tick sends it
+ * again. Submissions per member are spaced by at least DETECTOR_RESUBMIT_MS.
+ *
+ * Threads: every function runs on the transport's I/O thread (heartbeats and ticks both come
+ * from it), so the detector needs no lock.
+ */
+#ifndef ROOST_DETECTOR_H
+#define ROOST_DETECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/control.h"
+
+/* A report is re-sent at most this often while the map disagrees with the observation. */
+#define DETECTOR_RESUBMIT_MS 1000
+
+typedef struct detector detector_t;
+
+typedef struct {
+    uint32_t self_id;
+    uint32_t heartbeat_ms;  /* the interval peers send heartbeats at */
+    uint32_t down_after_ms; /* silence that always means down */
+    const uint32_t *peers;  /* the members to watch (not self) */
+    uint32_t npeers;
+    control_t *control;     /* NULL: observe only (edges, non-voters) */
+} detector_config_t;
+
+detector_t *detector_new(const detector_config_t *cfg);
+void detector_destroy(detector_t **self_p);
+void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns);
+/* Marks peers down (phi over threshold, or silent for down_after_ms), then reconciles. */
+void detector_tick(detector_t *self, uint64_t now_ns);
+/* This node's observation of a peer (false for an unknown id). */
+bool detector_is_up(const detector_t *self, uint32_t peer);
+/* The peer's current suspicion level (0 when never heard from or unknown). */
+double detector_phi(const detector_t *self, uint32_t peer, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,107 @@
+/* tests/unit/test_manifest.c — manifests: the shipped ones load; bad ones are refused with a
+ * message naming the file, the line and the field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster/manifest.h"
+#include "runtime/errors.h"
+
+static const char *s_good =
+    "apiVersion: roost/v1\n"
+    "cluster: {name: t, partitions: 64, replication_factor: 2}\n"
+    "nodes:\n"
+    "  - {name: a, id: 1, roles: [shard], host: 127.0.0.1, peer_port: 1, raft_port: 2,"
+    " data_dir: /tmp/a}\n"
+    "  - {name: b, id: 2, roles: [shard, edge], host: 127.0.0.1, peer_port: 3, raft_port: 4,"
+    " data_dir: /tmp/b, client_port: 5}\n";
+
+static void test_shipped_local_manifest_loads(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    int rc = manifest_load(ROOST_SOURCE_DIR "/cluster/manifests/local.yaml", &m, err, sizeof err);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(m.n_nodes, 5);
+    assert_int_equal(m.replication_factor, 3);
+    assert_int_equal(m.partitions, 1024);
+    const manifest_node_t *v[5];
+    assert_int_equal(manifest_voters(&m, v, 5), 3);
+    assert_int_equal(v[0]->id, 1);
+    assert_non_null(manifest_node(&m, "edge-2"));
+    assert_true(manifest_node(&m, "edge-2")->roles & ROLE_EDGE);
+}
+
+static void test_a_good_manifest_parses(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    assert_int_equal(manifest_parse(s_good, strlen(s_good), "t.yaml", &m, err, sizeof err), 0);
+    assert_int_equal(m.partitions, 64);
+    assert_string_equal(m.consistency, "QUORUM"); /* the default */
+    assert_int_equal(m.nodes[1].roles, ROLE_SHARD | ROLE_EDGE);
+}
+
+static void s_refused(const char *text, const char *expect)
+{
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX] = "";
+    assert_int_equal(manifest_parse(text, strlen(text), "bad.yaml", &m, err, sizeof err),
+                     ROOST_EINVAL);
+    if (!strstr(err, expect))
+        fail_msg("expected \"%s\" in \"%s\"", expect, err);
+}
+
+static void test_bad_manifests_name_line_and_field(void **state)
+{
+    (void)state;
+    s_refused("apiVersion: roost/v1\ncluster: {colour: red}\nnodes: []\n",
+              "bad.yaml:2: cluster: unknown field \"colour\"");
+    s_refused("apiVersion: roost/v2\n", "bad.yaml:1: apiVersion:");
+    s_refused("cluster: {name: x}\n", "apiVersion: is required");
+    s_refused("apiVersion: roost/v1\ncluster:\n  partitions: 1000\n",
+              "bad.yaml:3: cluster.partitions: 1000 is not a power of two");
+    s_refused("apiVersion: roost/v1\ncluster: {partitions: lots}\n",
+              "cluster.partitions: \"lots\" is not a whole number");
+    s_refused("apiVersion: roost/v1\nnodes:\n"
+              "  - {name: a, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2,"
+              " data_dir: d}\n"
+              "  - {name: b, id: 2, roles: [shard], host: h, peer_port: 1, raft_port: 3,"
+              " data_dir: d}\n",
+              "bad.yaml:4: nodes[1]: port 1 is already used by a");
+    s_refused("apiVersion: roost/v1\nnodes:\n"
+              "  - {name: a, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2,"
+              " data_dir: d}\n",
+              "cluster.replication_factor: 3 is more than the 1 shard node(s)");
+    s_refused("apiVersion: roost/v1\nnodes:\n  - {name: a, id: 1, roles: [wizard]}\n",
+              "nodes[0].roles: unknown role \"wizard\"");
+    s_refused("apiVersion: [roost\n", "bad.yaml:2: invalid YAML");
+    s_refused("", "the manifest is empty");
+}
+
+static void test_missing_file_is_an_error(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    assert_int_equal(manifest_load("/nonexistent/x.yaml", &m, err, sizeof err), ROOST_EIO);
+    assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot open"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_local_manifest_loads),
+        cmocka_unit_test(test_a_good_manifest_parses),
+        cmocka_unit_test(test_bad_manifests_name_line_and_field),
+        cmocka_unit_test(test_missing_file_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
