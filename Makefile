@@ -1,6 +1,7 @@
 # Roost — the front door. `make run` and `make test` are the two commands the README promises;
 # everything else here is a convenience around CMake and ctest.
 JOBS        ?= $(shell nproc)
+MAKEFLAGS   += --no-print-directory
 BUILD       ?= build
 MANIFEST    ?= cluster/manifests/local.yaml
 CTEST_FLAGS ?= --output-on-failure --timeout 600
@@ -35,7 +36,7 @@ test-asan: asan
 
 # The runtime's concurrent parts under ThreadSanitizer.
 test-tsan: tsan
-	@cd $(BUILD)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	@cd $(BUILD)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	    ctest $(CTEST_FLAGS) -L tsan -j $(JOBS)
 
 test: test-asan test-tsan

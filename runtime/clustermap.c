@@ -235,7 +235,7 @@ static int s_set_members(clustermap_t *map, const clustermap_cmd_t *cmd)
     uint32_t n = cmd->n_members;
     if (n < map->rf || !s_member_list_valid(cmd->members, n))
         return ROOST_EINVAL;
-    const char *names[ROOST_MEMBERS_MAX];
+    const char *names[ROOST_MEMBERS_MAX] = {0};
     for (uint32_t i = 0; i < n; i++)
         names[i] = cmd->members[i].name;
     uint32_t idx[ROOST_RF_MAX];
