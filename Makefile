@@ -6,7 +6,9 @@ BUILD       ?= build
 MANIFEST    ?= cluster/manifests/local.yaml
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
-.PHONY: all deps release asan tsan run test test-asan test-tsan bench clean format
+.PHONY: all deps release asan tsan fuzz-build fuzz run test test-asan test-tsan test-fuzz bench \
+        clean format
+FUZZ_SECONDS ?= 60
 
 all: release
 
@@ -27,6 +29,16 @@ tsan: deps
 	    -DROOST_SANITIZE=thread >/dev/null
 	@cmake --build $(BUILD)/tsan -j $(JOBS)
 
+# libFuzzer targets (clang), one per decoder of untrusted input; corpus in tests/fuzz/corpus.
+fuzz-build: deps
+	@CC=clang cmake -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_FUZZ=ON \
+	    -DROOST_SANITIZE=address,undefined -DROOST_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(BUILD)/fuzz -j $(JOBS) --target fuzz_envelope fuzz_clustermap fuzz_manifest
+
+# Every fuzz target for FUZZ_SECONDS (60 s by default).
+fuzz: fuzz-build
+	@cd $(BUILD)/fuzz && ctest $(CTEST_FLAGS) -L fuzz -j $(JOBS)
+
 # Starts the local example cluster in the foreground (Ctrl-C stops every node).
 run: release
 	@$(BUILD)/release/cluster/roostctl up $(MANIFEST)
@@ -39,7 +51,11 @@ test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	    ctest $(CTEST_FLAGS) -L tsan -j $(JOBS)
 
-test: test-asan test-tsan
+# A short smoke of every fuzz target (10 s each) as part of `make test`.
+test-fuzz:
+	@$(MAKE) fuzz FUZZ_SECONDS=10
+
+test: test-asan test-tsan test-fuzz
 
 bench: release
 	@$(BUILD)/release/bench/roost-bench --help
