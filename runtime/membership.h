@@ -45,13 +45,13 @@ enum {
 };
 
 /* Defaults used for a config field left 0 (or a NULL config). */
-#define MEMBERSHIP_HEARTBEAT_MS_DEFAULT        500
-#define MEMBERSHIP_PHI_THRESHOLD_DEFAULT       8.0
-#define MEMBERSHIP_DOWN_AFTER_MS_DEFAULT       5000
+#define MEMBERSHIP_HEARTBEAT_MS_DEFAULT  500
+#define MEMBERSHIP_PHI_THRESHOLD_DEFAULT 8.0
+#define MEMBERSHIP_DOWN_AFTER_MS_DEFAULT 5000
 /* A pause of two heartbeats (a GC, a busy I/O thread) is not suspicious. */
 #define MEMBERSHIP_ACCEPTABLE_PAUSE_MS_DEFAULT 1000
 /* Floor of sigma: a very regular peer must not be judged on sub-millisecond lateness. */
-#define MEMBERSHIP_MIN_STD_DEV_MS_DEFAULT      100
+#define MEMBERSHIP_MIN_STD_DEV_MS_DEFAULT 100
 
 typedef struct {
     uint32_t heartbeat_ms;        /* the interval peers send heartbeats at */

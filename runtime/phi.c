@@ -56,8 +56,8 @@ int phi_init(phi_t *self, const phi_config_t *cfg)
     uint64_t mean_us = cfg->first_estimate_ns / NS_PER_US;
     uint64_t sigma_us = mean_us / 4;
     s_push(self, mean_us - sigma_us);
-    s_push(self, mean_us + sigma_us > PHI_INTERVAL_US_MAX ? PHI_INTERVAL_US_MAX
-                                                          : mean_us + sigma_us);
+    s_push(self,
+           mean_us + sigma_us > PHI_INTERVAL_US_MAX ? PHI_INTERVAL_US_MAX : mean_us + sigma_us);
     return ROOST_OK;
 }
 

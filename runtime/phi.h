@@ -41,7 +41,7 @@ enum {
  * that PHI_SAMPLES_MAX squared samples fit an exact uint64 sum (see the _Static_assert). */
 #define PHI_INTERVAL_US_MAX (60ull * 1000 * 1000)
 
-_Static_assert(PHI_SAMPLES_MAX * PHI_INTERVAL_US_MAX * PHI_INTERVAL_US_MAX < UINT64_MAX / 2,
+_Static_assert(PHI_INTERVAL_US_MAX <= UINT64_MAX / 2 / PHI_SAMPLES_MAX / PHI_INTERVAL_US_MAX,
                "the running sum of squared intervals must not overflow");
 
 typedef struct {

@@ -12,7 +12,7 @@
 #include "runtime/membership.h"
 #include "runtime/rng.h"
 
-#define MS 1000000ull
+#define MS      1000000ull
 #define TICK_MS 10 /* finer than the node's tick, to measure when a transition happens */
 
 enum { EVENTS_CAP = MEMBERSHIP_PEERS_MAX };
@@ -111,8 +111,8 @@ static void test_jittery_heartbeats_do_not_cause_false_downs(void **state)
         if (t >= next_beat) {
             assert_int_equal(membership_heartbeat(m, 1, t), ROOST_OK);
             /* 500 ms ± 200 ms, and one beat in 50 delayed to 1.2 s (a stalled sender). */
-            uint64_t gap_ms = roost_rng_below(&rng, 50) == 0 ? 1200
-                                                              : 300 + roost_rng_below(&rng, 401);
+            uint64_t gap_ms =
+                roost_rng_below(&rng, 50) == 0 ? 1200 : 300 + roost_rng_below(&rng, 401);
             next_beat = t + gap_ms * MS;
         }
         assert_int_equal(membership_tick(m, t, ev, EVENTS_CAP), 0);
