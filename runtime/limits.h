@@ -47,6 +47,9 @@
 #define ROOST_TRANSPORT_OUTBOUND_MAX (1024 * 1024)
 /* ZeroMQ send high-water mark per peer, in batches: a dead peer holds at most this many. */
 #define ROOST_TRANSPORT_PEER_HWM 1000
+/* Bytes held for one peer whose ZeroMQ pipe is full (sealed frames + the open batch): rides
+ * out a slow peer or a reconnect; beyond it new envelopes for that peer are dropped, counted. */
+#define ROOST_TRANSPORT_PEER_PENDING_BYTES_MAX (16 * 1024 * 1024)
 /* A received frame larger than this is dropped unread. */
 #define ROOST_TRANSPORT_FRAME_BYTES_MAX (ROOST_TRANSPORT_BATCH_BYTES_MAX + ROOST_PAYLOAD_BYTES_MAX + 4096)
 

@@ -26,11 +26,21 @@ enum {
     MALFORMED_LOG_GAP_MS = 1000, /* at most one malformed-frame log line a second */
 };
 
+/* A sealed batch waiting for ZeroMQ to take it (the peer's pipe was full). */
+typedef struct frame {
+    struct frame *next;
+    char *data; /* owned; from msgpack_sbuffer_release */
+    size_t len;
+    uint32_t count;
+} frame_t;
+
 typedef struct {
     transport_peer_t cfg;
     void *dealer;
-    msgpack_sbuffer batch;
+    msgpack_sbuffer batch; /* the open batch */
     uint32_t batch_count;
+    frame_t *head, *tail;  /* sealed, unsent */
+    size_t pending_bytes;  /* sealed + open */
     _Atomic bool blocked;
 } peer_t;
 
@@ -52,7 +62,7 @@ typedef struct {
     uint64_t next_tick_ns;
     uint64_t last_malformed_log_ms;
     struct {
-        _Atomic uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown;
+        _Atomic uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown, held;
     } st;
 } tz_t;
 
@@ -103,29 +113,75 @@ static const roost_transport_ops_t s_ops = {.send = s_send, .set_sink = s_set_si
 
 /* ---- outbound ---------------------------------------------------------------------------- */
 
-static void s_flush_peer(tz_t *t, peer_t *p)
+static void s_frame_free(frame_t *f)
+{
+    free(f->data);
+    free(f);
+}
+
+/* Closes the open batch into a frame at the tail of the peer's queue. */
+static void s_seal(peer_t *p)
 {
     if (p->batch.size == 0)
         return;
-    if (atomic_load_explicit(&p->blocked, memory_order_relaxed) ||
-        zmq_send(p->dealer, p->batch.data, p->batch.size, ZMQ_DONTWAIT) < 0) {
-        TZ_STAT(t, dropped, p->batch_count); /* HWM reached: the peer is slow or dead */
-    } else {
-        TZ_STAT(t, sent, p->batch_count);
-        TZ_STAT(t, batches_out, 1);
-    }
-    msgpack_sbuffer_clear(&p->batch);
+    frame_t *f = roost_xcalloc(1, sizeof *f);
+    f->len = p->batch.size;
+    f->count = p->batch_count;
+    f->data = msgpack_sbuffer_release(&p->batch);
     p->batch_count = 0;
+    if (p->tail)
+        p->tail->next = f;
+    else
+        p->head = f;
+    p->tail = f;
+}
+
+/* Hands sealed frames to ZeroMQ in order until its pipe to the peer is full. */
+static void s_pump_peer(tz_t *t, peer_t *p)
+{
+    bool blocked = atomic_load_explicit(&p->blocked, memory_order_relaxed);
+    while (p->head) {
+        frame_t *f = p->head;
+        if (blocked) {
+            TZ_STAT(t, dropped, f->count); /* fault injection: the link is cut */
+        } else if (zmq_send(p->dealer, f->data, f->len, ZMQ_DONTWAIT) < 0) {
+            return; /* full: keep it, zmq_poll tells us when the peer drains */
+        } else {
+            TZ_STAT(t, sent, f->count);
+            TZ_STAT(t, batches_out, 1);
+        }
+        p->head = f->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->pending_bytes -= f->len;
+        atomic_fetch_sub_explicit(&t->st.held, f->count, memory_order_relaxed);
+        s_frame_free(f);
+    }
 }
 
 static void s_append(tz_t *t, peer_t *p, const roost_env_t *env)
 {
+    size_t before = p->batch.size;
+    if (p->pending_bytes >= ROOST_TRANSPORT_PEER_PENDING_BYTES_MAX) {
+        TZ_STAT(t, dropped, 1); /* the peer has not drained for a long while: shed load */
+        return;
+    }
     msgpack_packer pk;
     msgpack_packer_init(&pk, &p->batch, msgpack_sbuffer_write);
     roost_env_encode(env, &pk);
     p->batch_count++;
+    p->pending_bytes += p->batch.size - before;
+    TZ_STAT(t, held, 1);
     if (p->batch.size >= ROOST_TRANSPORT_BATCH_BYTES_MAX)
-        s_flush_peer(t, p);
+        s_seal(p);
+}
+
+static void s_flush_all(tz_t *t)
+{
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+        s_seal(&t->peers[i]);
+        s_pump_peer(t, &t->peers[i]);
+    }
 }
 
 /* Moves everything queued into per-peer batches, then sends the batches. */
@@ -140,8 +196,7 @@ static void s_drain_outbound(tz_t *t)
         n++;
     }
     atomic_fetch_sub_explicit(&t->queued, n, memory_order_relaxed);
-    for (uint32_t i = 0; i < t->cfg.npeers; i++)
-        s_flush_peer(t, &t->peers[i]);
+    s_flush_all(t);
 }
 
 static void s_heartbeat(tz_t *t, uint64_t now_ns)
@@ -150,8 +205,7 @@ static void s_heartbeat(tz_t *t, uint64_t now_ns)
     for (uint32_t i = 0; i < t->cfg.npeers; i++)
         s_append(t, &t->peers[i], hb);
     roost_env_free(hb);
-    for (uint32_t i = 0; i < t->cfg.npeers; i++)
-        s_flush_peer(t, &t->peers[i]);
+    s_flush_all(t);
     if (t->cfg.on_tick)
         t->cfg.on_tick(t->cfg.tick_arg, now_ns);
 }
@@ -244,15 +298,19 @@ static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
 
 static void s_wait(tz_t *t)
 {
-    zmq_pollitem_t items[2] = {{.socket = t->router, .events = ZMQ_POLLIN},
-                               {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
+    zmq_pollitem_t items[2 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
+                                                 {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
+    int n = 2;
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) /* wake when a full pipe drains */
+        if (t->peers[i].head)
+            items[n++] = (zmq_pollitem_t){.socket = t->peers[i].dealer, .events = ZMQ_POLLOUT};
     atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
     if (mpsc_is_empty(&t->outbound))
-        zmq_poll(items, 2, s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock)));
+        zmq_poll(items, n, s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock)));
     atomic_store_explicit(&t->sleeping, 0, memory_order_seq_cst);
     uint64_t drained;
-    ssize_t n = read(t->wake_fd, &drained, sizeof drained);
-    (void)n;
+    ssize_t got = read(t->wake_fd, &drained, sizeof drained);
+    (void)got;
 }
 
 static void *s_io_main(void *arg)
@@ -262,7 +320,7 @@ static void *s_io_main(void *arg)
         s_wait(t);
         for (int i = 0; i < RECV_PER_PASS_MAX && s_recv_one(t); i++)
             ;
-        s_drain_outbound(t);
+        s_drain_outbound(t); /* also retries frames a full pipe refused */
         uint64_t now = roost_clock_now_ns(t->cfg.clock);
         if (t->cfg.heartbeat_ms && now >= t->next_tick_ns) {
             t->next_tick_ns = now + (uint64_t)t->cfg.heartbeat_ms * 1000000u;
@@ -366,9 +424,15 @@ void transport_zmq_destroy(roost_transport_t **t_p)
     while ((q = mpsc_pop(&t->outbound)) != NULL)
         roost_env_free(roost_env_from_qnode(q));
     for (uint32_t i = 0; i < t->cfg.npeers; i++) {
-        if (t->peers[i].dealer)
-            zmq_close(t->peers[i].dealer);
-        msgpack_sbuffer_destroy(&t->peers[i].batch);
+        peer_t *p = &t->peers[i];
+        if (p->dealer)
+            zmq_close(p->dealer);
+        msgpack_sbuffer_destroy(&p->batch);
+        while (p->head) {
+            frame_t *f = p->head;
+            p->head = f->next;
+            s_frame_free(f);
+        }
     }
     zmq_close(t->router);
     zmq_ctx_term(t->zctx);
@@ -388,6 +452,7 @@ void transport_zmq_stats(roost_transport_t *base, transport_zmq_stats_t *out)
     out->dropped = atomic_load_explicit(&t->st.dropped, memory_order_relaxed);
     out->malformed = atomic_load_explicit(&t->st.malformed, memory_order_relaxed);
     out->unknown_peer = atomic_load_explicit(&t->st.unknown, memory_order_relaxed);
+    out->held = atomic_load_explicit(&t->st.held, memory_order_relaxed);
 }
 
 void transport_zmq_block(roost_transport_t *base, uint32_t peer, bool blocked)

@@ -4,9 +4,12 @@
  * peer (routing id "n<self id>") sends to it. Workers never touch a socket: roost_transport_send
  * pushes the envelope on a lock-free queue and wakes the I/O thread, which packs everything
  * queued for a peer into frames of up to ROOST_TRANSPORT_BATCH_BYTES_MAX (a msgpack stream of
- * envelopes) and sends them with ZMQ_DONTWAIT. Bounds: at most ROOST_TRANSPORT_OUTBOUND_MAX
- * envelopes queued in all; at most ROOST_TRANSPORT_PEER_HWM frames held for one peer by ZeroMQ;
- * beyond either, envelopes are dropped and counted — a dead peer never blocks the scheduler.
+ * envelopes) and sends them with ZMQ_DONTWAIT. When ZeroMQ's pipe to a peer is full
+ * (ROOST_TRANSPORT_PEER_HWM frames) the frames wait, in order, in the transport until the pipe
+ * drains (zmq_poll reports POLLOUT), up to ROOST_TRANSPORT_PEER_PENDING_BYTES_MAX per peer.
+ * Bounds: at most ROOST_TRANSPORT_OUTBOUND_MAX envelopes queued in all, and that many bytes per
+ * peer; beyond either, envelopes are dropped and counted — a dead peer never blocks the
+ * scheduler and never grows memory without bound.
  *
  * Received frames are bounds-checked (mpguard), decoded, and handed to the sink on the I/O
  * thread; a malformed envelope is counted, logged (at most once a second) and dropped with the
@@ -46,6 +49,7 @@ typedef struct {
 
 typedef struct {
     uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown_peer;
+    uint64_t held; /* encoded, waiting for a full pipe to a peer to drain */
 } transport_zmq_stats_t;
 
 /* Binds and connects; NULL (with a log line naming the endpoint) if binding fails.
