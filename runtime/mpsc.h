@@ -19,14 +19,14 @@ typedef struct mpsc_node {
 typedef struct {
     _Atomic(mpsc_node_t *) head; /* producers' end */
     mpsc_node_t *tail;           /* consumer's end */
-    mpsc_node_t stub;
+    mpsc_node_t sentinel;
 } mpsc_t;
 
 static inline void mpsc_init(mpsc_t *q)
 {
-    atomic_store_explicit(&q->stub.next, NULL, memory_order_relaxed);
-    atomic_store_explicit(&q->head, &q->stub, memory_order_relaxed);
-    q->tail = &q->stub;
+    atomic_store_explicit(&q->sentinel.next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->head, &q->sentinel, memory_order_relaxed);
+    q->tail = &q->sentinel;
 }
 
 /* Thread-safe; never blocks, never allocates, can't fail. */
@@ -42,7 +42,7 @@ static inline mpsc_node_t *mpsc_pop(mpsc_t *q)
 {
     mpsc_node_t *tail = q->tail;
     mpsc_node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
-    if (tail == &q->stub) {
+    if (tail == &q->sentinel) {
         if (!next)
             return NULL;
         q->tail = next;
@@ -55,7 +55,7 @@ static inline mpsc_node_t *mpsc_pop(mpsc_t *q)
     }
     if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
         return NULL; /* a producer is mid-push */
-    mpsc_push(q, &q->stub);
+    mpsc_push(q, &q->sentinel);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next) {
         q->tail = next;
@@ -67,9 +67,9 @@ static inline mpsc_node_t *mpsc_pop(mpsc_t *q)
 /* Consumer only: true if nothing is queued (conservative: may say false while a push lands). */
 static inline int mpsc_is_empty(mpsc_t *q)
 {
-    return q->tail == &q->stub &&
-           atomic_load_explicit(&q->stub.next, memory_order_acquire) == NULL &&
-           atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
+    return q->tail == &q->sentinel &&
+           atomic_load_explicit(&q->sentinel.next, memory_order_acquire) == NULL &&
+           atomic_load_explicit(&q->head, memory_order_acquire) == &q->sentinel;
 }
 
 #endif
