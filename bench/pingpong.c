@@ -29,16 +29,59 @@ static void pp_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 
 static const roost_behaviour_t s_pp = {.kind = "pp", .on_message = pp_message};
 
+/* --timers N: TIMER_ACTORS actors hold N timers an hour out between them, so the workers'
+ * heaps hold N pending timers while the ping-pong runs (the "1M pending timers don't slow
+ * message processing" check) without also growing the actor table. */
+enum { TIMER_ACTORS = 1000 };
+
+static void tm_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    uint64_t n;
+    memcpy(&n, env->payload, sizeof n);
+    for (uint64_t i = 0; i < n; i++)
+        roost_ctx_timer_start(ctx, 3600 * 1000 + i % 1000, 0, 0);
+}
+
+static void tm_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
+{
+    (void)ctx, (void)state, (void)id, (void)tag;
+}
+
+static const roost_behaviour_t s_tm = {.kind = "tm", .on_message = tm_message,
+                                       .on_timer = tm_timer};
+
+static void s_arm_timers(roost_node_t *node, uint64_t n)
+{
+    char key[32];
+    for (uint64_t i = 0; i < TIMER_ACTORS; i++) {
+        uint64_t share = n / TIMER_ACTORS + (i < n % TIMER_ACTORS);
+        snprintf(key, sizeof key, "tm:%" PRIu64, i);
+        roost_node_send(node, roost_env_new(key, NULL, 1, &share, sizeof share));
+    }
+    roost_node_stats_t st = {0};
+    struct timespec pause = {0, 1000000};
+    while (st.timers_pending < n) {
+        nanosleep(&pause, NULL);
+        roost_node_stats(node, &st);
+    }
+    bench_progress("pingpong: %" PRIu64 " timers pending", st.timers_pending);
+}
+
 int bench_pingpong(int argc, char **argv)
 {
     uint64_t pairs = bench_opt_u64(argc, argv, "--pairs", 1000);
     uint64_t seconds = bench_opt_u64(argc, argv, "--seconds", 5);
     uint64_t window = bench_opt_u64(argc, argv, "--window", 4);
+    uint64_t timers = bench_opt_u64(argc, argv, "--timers", 0);
     roost_node_config_t cfg = {.node_id = 1,
                                .workers = (uint32_t)bench_opt_u64(argc, argv, "--workers", 0)};
     roost_node_t *node = roost_node_new(&cfg);
     roost_node_register(node, &s_pp);
+    roost_node_register(node, &s_tm);
     roost_node_start(node);
+    if (timers)
+        s_arm_timers(node, timers);
     for (uint64_t i = 0; i < pairs; i++) {
         char a[32], b[32];
         snprintf(a, sizeof a, "pp:%09" PRIu64 "a", i); /* equal lengths: bounce in place */
@@ -62,8 +105,8 @@ int bench_pingpong(int argc, char **argv)
     roost_node_stop(node);
     double rate = (double)(s1.messages - s0.messages) / ((double)(t1 - t0) / 1e9);
     printf("{\"pairs\":%" PRIu64 ",\"window\":%" PRIu64 ",\"seconds\":%" PRIu64
-           ",\"workers\":%u,\"msgs_per_s\":%.0f}\n",
-           pairs, window, seconds, roost_node_workers(node), rate);
+           ",\"workers\":%u,\"timers_pending\":%" PRIu64 ",\"msgs_per_s\":%.0f}\n",
+           pairs, window, seconds, roost_node_workers(node), s1.timers_pending, rate);
     roost_node_destroy(&node);
     return 0;
 }
