@@ -75,7 +75,8 @@ int bench_pingpong(int argc, char **argv)
     uint64_t window = bench_opt_u64(argc, argv, "--window", 4);
     uint64_t timers = bench_opt_u64(argc, argv, "--timers", 0);
     roost_node_config_t cfg = {.node_id = 1,
-                               .workers = (uint32_t)bench_opt_u64(argc, argv, "--workers", 0)};
+                               .workers = (uint32_t)bench_opt_u64(argc, argv, "--workers", 0),
+                               .idle_spin_us = (uint32_t)bench_opt_u64(argc, argv, "--spin-us", 0)};
     roost_node_t *node = roost_node_new(&cfg);
     roost_node_register(node, &s_pp);
     roost_node_register(node, &s_tm);

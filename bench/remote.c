@@ -15,7 +15,7 @@
 #include "runtime/node.h"
 #include "runtime/transport_zmq.h"
 
-enum { MSG_BALL = 1, MSG_PACE, PACERS = 100 };
+enum { MSG_BALL = 1, MSG_PACE, PACERS = 10 };
 
 static _Atomic bool g_stop;
 static lat_hist_t g_lat;
@@ -49,7 +49,8 @@ static void ping_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     pacer_t *p = state;
     if (env->type == MSG_PACE) { /* phase 2: start pacing toward the sender of this message */
         memcpy(p->peer, env->payload, env->payload_len < 31 ? env->payload_len : 31);
-        roost_ctx_timer_start(ctx, 1, 1, 0);
+        /* pacer i ticks at offset i·(1000/PACERS) µs: sends spread evenly, not in bursts */
+        roost_ctx_timer_start_us(ctx, 1000 + env->corr * (1000 / PACERS), 1000, 0);
         return;
     }
     if (env->payload_len == sizeof(uint64_t)) {
@@ -108,7 +109,7 @@ typedef struct {
     roost_transport_t *tr[3];
 } duo_t;
 
-static int s_duo_start(duo_t *d, int base_port)
+static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us)
 {
     for (uint32_t id = 1; id <= 2; id++) {
         transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
@@ -120,7 +121,8 @@ static int s_duo_start(duo_t *d, int base_port)
         d->tr[id] = transport_zmq_new(&tc);
         if (!d->tr[id])
             return -1;
-        roost_node_config_t nc = {.node_id = id, .workers = 1, .partitions = 2};
+        roost_node_config_t nc = {.node_id = id, .workers = 1, .partitions = 2,
+                                  .idle_spin_us = spin_us};
         d->node[id] = roost_node_new(&nc);
         roost_node_register(d->node[id], &s_ping);
         roost_node_register(d->node[id], &s_pong);
@@ -163,7 +165,8 @@ int bench_remote(int argc, char **argv)
     uint64_t window = bench_opt_u64(argc, argv, "--window", 8);
     int base_port = (int)bench_opt_u64(argc, argv, "--port", 27100);
     duo_t d = {0};
-    if (s_duo_start(&d, base_port) != 0) {
+    uint32_t spin_us = (uint32_t)bench_opt_u64(argc, argv, "--spin-us", 0);
+    if (s_duo_start(&d, base_port, spin_us) != 0) {
         fprintf(stderr, "roost-bench remote: cannot bind 127.0.0.1:%d-%d\n", base_port + 1,
                 base_port + 2);
         return 1;
@@ -181,13 +184,17 @@ int bench_remote(int argc, char **argv)
     double peak = s_measure(&d, seconds, "peak");
     atomic_store(&g_stop, true); /* drain phase 1's balls */
     nanosleep(&warm, NULL);
-    g_pings_per_tick = peak / 2.0 / 2.0 / 1000.0 / PACERS; /* a ping and its pong: 2 msgs */
+    /* half the peak unless --paced-rate says otherwise; a ping and its pong are 2 messages */
+    double paced_rate = (double)bench_opt_u64(argc, argv, "--paced-rate", (uint64_t)(peak / 2));
+    g_pings_per_tick = paced_rate / 2.0 / 1000.0 / PACERS;
     atomic_store(&g_stop, false);
     c0 = c1 = 1000000 - 200000; /* fresh pacer keys */
     for (int i = 0; i < PACERS; i++) {
         s_key_in(ping, "rp", 0, &c0);
         s_key_in(pong, "rq", 1, &c1);
-        roost_node_send(d.node[1], roost_env_new(ping, NULL, MSG_PACE, pong, strlen(pong)));
+        roost_env_t *pace = roost_env_new(ping, NULL, MSG_PACE, pong, strlen(pong));
+        pace->corr = (uint64_t)i; /* the pacer's index: its phase within each millisecond */
+        roost_node_send(d.node[1], pace);
     }
     nanosleep(&warm, NULL);
     memset(&g_lat, 0, sizeof g_lat);

@@ -67,6 +67,9 @@ int roost_ctx_reply_error(roost_ctx_t *ctx, const roost_env_t *req, int code);
  * Returns its id (never 0). A periodic timer keeps the actor active. */
 uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t period_ms,
                                uint64_t tag);
+/* The same with microsecond precision (pacing, fine-grained retries). */
+uint64_t roost_ctx_timer_start_us(roost_ctx_t *ctx, uint64_t delay_us, uint64_t period_us,
+                                  uint64_t tag);
 /* True if the timer existed and belonged to this actor; it will not fire. */
 bool roost_ctx_timer_cancel(roost_ctx_t *ctx, uint64_t timer_id);
 

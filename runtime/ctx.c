@@ -134,6 +134,13 @@ uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t per
                          TIMER_ACTOR, tag)->id;
 }
 
+uint64_t roost_ctx_timer_start_us(roost_ctx_t *ctx, uint64_t delay_us, uint64_t period_us,
+                                  uint64_t tag)
+{
+    return ctx_timer_add(ctx->w, ctx->actor, delay_us * 1000u, period_us * 1000u, TIMER_ACTOR,
+                         tag)->id;
+}
+
 bool roost_ctx_timer_cancel(roost_ctx_t *ctx, uint64_t timer_id)
 {
     roost_worker_t *w = ctx->w;

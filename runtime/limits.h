@@ -36,6 +36,8 @@
 #define ROOST_ENV_HOPS_MAX 3
 /* Default idle time before an actor is passivated. */
 #define ROOST_PASSIVATE_AFTER_MS_DEFAULT (5 * 60 * 1000)
+/* Default idle spin of a worker before it sleeps (see roost_node_config_t.idle_spin_us). */
+#define ROOST_IDLE_SPIN_US_DEFAULT 20
 /* Default request timeout when the caller passes 0. */
 #define ROOST_REQUEST_TIMEOUT_MS_DEFAULT 5000
 

@@ -39,6 +39,8 @@ roost_node_t *roost_node_new(const roost_node_config_t *cfg)
                                                     : ROOST_PASSIVATE_AFTER_MS_DEFAULT;
     n->passivate_after_ns = passivate_ms * 1000000u;
     n->clock = cfg->clock ? cfg->clock : roost_clock_real();
+    n->idle_spin_ns =
+        (uint64_t)(cfg->idle_spin_us ? cfg->idle_spin_us : ROOST_IDLE_SPIN_US_DEFAULT) * 1000u;
     n->primary = roost_xcalloc(partitions, sizeof *n->primary);
     n->epoch = roost_xcalloc(partitions, sizeof *n->epoch);
     for (uint32_t p = 0; p < partitions; p++)

@@ -33,6 +33,10 @@ typedef struct {
     uint64_t passivate_after_ms; /* 0 → ROOST_PASSIVATE_AFTER_MS_DEFAULT */
     roost_clock_t *clock;        /* NULL → the real clock */
     uint64_t seed;               /* 0 → random seeds for the workers' generators */
+    /* How long an idle worker polls its queue before sleeping: a kernel wake-up costs more
+     * than a short spin when messages are dense, but a spinning worker takes the core from
+     * I/O threads when cores are few. 0 → ROOST_IDLE_SPIN_US_DEFAULT. */
+    uint32_t idle_spin_us;
 } roost_node_config_t;
 
 typedef struct {

@@ -56,6 +56,7 @@ struct roost_node {
     uint32_t partitions;
     uint32_t nworkers;
     uint64_t passivate_after_ns;
+    uint64_t idle_spin_ns;
     roost_clock_t *clock;
     roost_transport_t *transport;
     roost_system_fn system_fn;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/errors.h"
@@ -27,8 +28,6 @@
 enum {
     SCAN_SWEEP_GAP_NS = 100 * 1000 * 1000, /* rest between full sweeps: passivation is not urgent */
     SCAN_STEP_GAP_NS = 1000 * 1000,        /* ≤ one slice per ms: ~1M slots/s, off the hot path */
-    IDLE_SPIN_NS = 50 * 1000,              /* poll the queue this long before sleeping: a wake-up
-                                              through the kernel costs more than a short spin */
 };
 
 #define STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
@@ -345,19 +344,24 @@ bool worker_pass(roost_worker_t *w, uint64_t now_ns)
     return worker_has_work(w, now_ns);
 }
 
-/* Sleeps until a producer wakes us or the next timer/scan is due. */
+/* Sleeps until a producer wakes us or the next timer/scan is due (ppoll: timers keep their
+ * sub-millisecond precision). */
 static void s_sleep(roost_worker_t *w, uint64_t now_ns)
 {
     uint64_t until = timers_next_deadline(&w->timers);
     if (w->table.count && w->next_scan_ns < until)
         until = w->next_scan_ns > now_ns ? w->next_scan_ns : now_ns + SCAN_STEP_GAP_NS;
-    int timeout_ms = -1;
-    if (until != UINT64_MAX)
-        timeout_ms = until <= now_ns ? 0 : (int)((until - now_ns + 999999) / 1000000);
+    struct timespec ts, *timeout = NULL;
+    if (until != UINT64_MAX) {
+        uint64_t wait = until <= now_ns ? 0 : until - now_ns;
+        ts.tv_sec = (time_t)(wait / 1000000000u);
+        ts.tv_nsec = (long)(wait % 1000000000u);
+        timeout = &ts;
+    }
     atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
     if (mpsc_is_empty(&w->inbound) && !atomic_load(&w->node->stopping)) {
         struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
-        poll(&pfd, 1, timeout_ms);
+        ppoll(&pfd, 1, timeout, NULL);
     }
     atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
     uint64_t drained;
@@ -376,7 +380,7 @@ void *worker_thread_main(void *arg)
             idle_since = 0;
         } else if (idle_since == 0) {
             idle_since = now;
-        } else if (now - idle_since >= IDLE_SPIN_NS) {
+        } else if (now - idle_since >= w->node->idle_spin_ns) {
             s_sleep(w, now);
             idle_since = 0;
         }
