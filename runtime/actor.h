@@ -43,6 +43,11 @@ const char *roost_ctx_self(const roost_ctx_t *ctx);
 uint64_t roost_ctx_now_ns(const roost_ctx_t *ctx);
 /* The worker's random generator (seeded by the simulator in sim runs). */
 roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx);
+/* A node-wide service registered with roost_node_set_service (NULL if none). */
+void *roost_ctx_service(const roost_ctx_t *ctx, const char *name);
+/* This node's member id, and the partition of this actor. */
+uint32_t roost_ctx_node_id(const roost_ctx_t *ctx);
+uint32_t roost_ctx_partition(const roost_ctx_t *ctx);
 /* The worker serving this actor (0-based); useful for metrics and tests only. */
 uint32_t roost_ctx_worker(const roost_ctx_t *ctx);
 

@@ -22,6 +22,21 @@ roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx)
     return &ctx->w->rng;
 }
 
+void *roost_ctx_service(const roost_ctx_t *ctx, const char *name)
+{
+    return roost_node_service(ctx->w->node, name);
+}
+
+uint32_t roost_ctx_node_id(const roost_ctx_t *ctx)
+{
+    return ctx->w->node->id;
+}
+
+uint32_t roost_ctx_partition(const roost_ctx_t *ctx)
+{
+    return roost_node_partition_of(ctx->w->node, ctx->actor->key);
+}
+
 uint32_t roost_ctx_worker(const roost_ctx_t *ctx)
 {
     return ctx->w->index;

@@ -26,6 +26,45 @@ bool roost_key_is_valid(const char *key, size_t len)
     return true;
 }
 
+/* Parses a decimal uint32 from [*p, end) up to `stop`; advances *p past it. */
+static bool s_u32(const char **p, const char *end, char stop, uint32_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+    if (s >= end || *s < '0' || *s > '9')
+        return false;
+    for (; s < end && *s != stop; s++) {
+        if (*s < '0' || *s > '9' || (v = v * 10 + (uint64_t)(*s - '0')) > UINT32_MAX)
+            return false;
+    }
+    if (s >= end)
+        return false;
+    *out = (uint32_t)v;
+    *p = s + 1;
+    return true;
+}
+
+bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out)
+{
+    const char *p = key + 1, *end = key + len;
+    if (len < 6 || key[0] != '@' || !roost_key_is_valid(key, len) ||
+        !s_u32(&p, end, ':', &out->node) || !s_u32(&p, end, '/', &out->partition))
+        return false;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    out->kind = p;
+    out->kind_len = slash ? (size_t)(slash - p) : (size_t)(end - p);
+    return out->kind_len > 0 && out->kind_len < ROOST_KIND_BYTES_MAX;
+}
+
+int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition,
+                         const char *kind, const char *rest)
+{
+    int n = rest ? snprintf(out, cap, "@%u:%u/%s/%s", node, partition, kind, rest)
+                 : snprintf(out, cap, "@%u:%u/%s", node, partition, kind);
+    return n < 0 || (size_t)n >= cap || (size_t)n > ROOST_KEY_BYTES_MAX ? ROOST_ETOOBIG
+                                                                        : ROOST_OK;
+}
+
 static roost_env_t *s_alloc(size_t tlen, size_t slen, size_t plen)
 {
     roost_env_t *env = roost_xmalloc(sizeof *env + tlen + 1 + slen + 1 + plen);

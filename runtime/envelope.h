@@ -82,6 +82,23 @@ int roost_env_decode(const msgpack_object *obj, roost_env_t **out);
  * msgpack-c allocates anything). */
 int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out);
 
+/* Node-local keys: "@<node>:<partition>/<kind>[/<rest>]" name an actor that lives on one
+ * node, whatever the cluster map says — a partition's log replica on that node, an edge's
+ * connection. The partition picks the worker (so a partition's log runs on the same thread as
+ * the partition's actors); the behaviour is the one registered for kind "@<kind>". */
+typedef struct {
+    uint32_t node;
+    uint32_t partition;
+    const char *kind; /* points into the key; not NUL-terminated */
+    size_t kind_len;
+} roost_local_key_t;
+
+/* True (and *out filled) if key is a well-formed node-local key. */
+bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out);
+/* Writes "@node:partition/kind" (+ "/rest" when rest is not NULL). 0 or ROOST_ETOOBIG. */
+int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition,
+                         const char *kind, const char *rest);
+
 /* True for "kind:rest" with a non-empty kind of at most ROOST_KIND_BYTES_MAX bytes, a
  * non-empty rest, printable ASCII only, at most ROOST_KEY_BYTES_MAX bytes. */
 bool roost_key_is_valid(const char *key, size_t len);

@@ -29,6 +29,8 @@
 #define ROOST_WORKER_PASS_SCAN_SLOTS 1024
 /* Worker threads per node: one per core is the default; more is a configuration error. */
 #define ROOST_WORKERS_MAX 64
+/* Node-wide services behaviours can look up by name (the store, the clock of record, …). */
+#define ROOST_SERVICES_MAX 8
 /* Nodes a transport can address: the cluster map's member ceiling. */
 #define ROOST_NODES_MAX 64
 /* How many times an envelope may be forwarded between nodes whose maps disagree before it is

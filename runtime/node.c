@@ -72,6 +72,16 @@ static size_t s_kind_len(const char *key)
     return colon ? (size_t)(colon - key) : 0;
 }
 
+/* A node-local key's partition is explicit; every other key's is the placement hash. */
+static uint32_t s_partition(const roost_node_t *n, const char *key, size_t len,
+                            roost_local_key_t *local, bool *is_local)
+{
+    *is_local = key[0] == '@' && roost_key_parse_local(key, len, local);
+    if (*is_local)
+        return local->partition & (n->partitions - 1);
+    return roost_partition_of(key, len, n->partitions);
+}
+
 int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
 {
     assert(!self->running);
@@ -89,12 +99,41 @@ int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
 
 const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key)
 {
+    const char *kind = key;
     size_t len = s_kind_len(key);
+    roost_local_key_t local;
+    bool is_local = key[0] == '@' && roost_key_parse_local(key, strlen(key), &local);
+    if (is_local) { /* registered as "@<kind>" */
+        kind = local.kind;
+        len = local.kind_len;
+    }
     for (uint32_t i = 0; i < n->nkinds; i++) {
-        const char *k = n->kinds[i]->kind;
-        if (strncmp(k, key, len) == 0 && k[len] == '\0')
+        const char *k = n->kinds[i]->kind + (is_local ? 1 : 0);
+        if ((n->kinds[i]->kind[0] == '@') == is_local && strncmp(k, kind, len) == 0 &&
+            k[len] == '\0')
             return n->kinds[i];
     }
+    return NULL;
+}
+
+int roost_node_set_service(roost_node_t *self, const char *name, void *ptr)
+{
+    assert(!self->running);
+    if (roost_node_service(self, name))
+        return ROOST_EEXIST;
+    if (self->nservices == ROOST_SERVICES_MAX)
+        return ROOST_ETOOBIG;
+    self->services[self->nservices].name = name;
+    self->services[self->nservices].ptr = ptr;
+    self->nservices++;
+    return ROOST_OK;
+}
+
+void *roost_node_service(const roost_node_t *self, const char *name)
+{
+    for (uint32_t i = 0; i < self->nservices; i++)
+        if (strcmp(self->services[i].name, name) == 0)
+            return self->services[i].ptr;
     return NULL;
 }
 
@@ -116,6 +155,18 @@ void roost_node_set_primary(roost_node_t *self, uint32_t partition, uint32_t pri
 uint32_t roost_node_primary(const roost_node_t *self, uint32_t partition)
 {
     return atomic_load_explicit(&self->primary[partition], memory_order_acquire);
+}
+
+uint64_t roost_node_epoch(const roost_node_t *self, uint32_t partition)
+{
+    return atomic_load_explicit(&self->epoch[partition], memory_order_relaxed);
+}
+
+uint32_t roost_node_partition_of(const roost_node_t *self, const char *key)
+{
+    roost_local_key_t local;
+    bool is_local;
+    return s_partition(self, key, strlen(key), &local, &is_local);
 }
 
 uint32_t roost_node_partitions(const roost_node_t *self)
@@ -165,8 +216,11 @@ void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *fr
 
 int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
 {
-    uint32_t p = roost_partition_of(env->target, env->target_len, n->partitions);
-    uint32_t primary = atomic_load_explicit(&n->primary[p], memory_order_acquire);
+    roost_local_key_t local;
+    bool is_local;
+    uint32_t p = s_partition(n, env->target, env->target_len, &local, &is_local);
+    uint32_t primary = is_local ? local.node
+                                : atomic_load_explicit(&n->primary[p], memory_order_acquire);
     if (primary == n->id) {
         s_worker_accept(n, env, p, from);
         return ROOST_OK;
@@ -193,8 +247,14 @@ static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
         roost_env_free(env);
         return;
     }
-    uint32_t p = roost_partition_of(env->target, env->target_len, n->partitions);
-    if (atomic_load_explicit(&n->primary[p], memory_order_acquire) != n->id) {
+    roost_local_key_t local;
+    bool is_local;
+    uint32_t p = s_partition(n, env->target, env->target_len, &local, &is_local);
+    if (is_local && local.node != n->id) { /* misaddressed: never forward node-local keys */
+        node_bounce(n, env, ROOST_ESTALE, NULL);
+        return;
+    }
+    if (!is_local && atomic_load_explicit(&n->primary[p], memory_order_acquire) != n->id) {
         if (env->hops >= ROOST_ENV_HOPS_MAX) { /* maps disagree for too long: stop the loop */
             node_bounce(n, env, ROOST_ESTALE, NULL);
             return;

@@ -64,10 +64,19 @@ void roost_node_set_transport(roost_node_t *self, roost_transport_t *transport);
 typedef void (*roost_system_fn)(void *arg, uint32_t from, const roost_env_t *env);
 void roost_node_set_system_handler(roost_node_t *self, roost_system_fn fn, void *arg);
 
+/* Before start: makes `ptr` available to behaviours as roost_ctx_service(ctx, name) — how
+ * actors reach node-wide facilities (the store) without globals. Not owned. ROOST_ETOOBIG past
+ * ROOST_SERVICES_MAX, ROOST_EEXIST for a name twice. */
+int roost_node_set_service(roost_node_t *self, const char *name, void *ptr);
+void *roost_node_service(const roost_node_t *self, const char *name);
+
 /* Thread-safe, any time: partition p is served by node `primary` at `epoch`. */
 void roost_node_set_primary(roost_node_t *self, uint32_t partition, uint32_t primary,
                             uint64_t epoch);
 uint32_t roost_node_primary(const roost_node_t *self, uint32_t partition);
+uint64_t roost_node_epoch(const roost_node_t *self, uint32_t partition);
+/* The partition a key belongs to (explicit for node-local keys "@node:partition/…"). */
+uint32_t roost_node_partition_of(const roost_node_t *self, const char *key);
 uint32_t roost_node_partitions(const roost_node_t *self);
 uint32_t roost_node_id(const roost_node_t *self);
 uint32_t roost_node_workers(const roost_node_t *self);

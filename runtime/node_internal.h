@@ -62,6 +62,11 @@ struct roost_node {
     roost_system_fn system_fn;
     void *system_arg;
     const roost_behaviour_t *kinds[ROOST_KINDS_MAX];
+    struct {
+        const char *name;
+        void *ptr;
+    } services[ROOST_SERVICES_MAX];
+    uint32_t nservices;
     uint32_t nkinds;
     _Atomic uint32_t *primary; /* [partitions] */
     _Atomic uint64_t *epoch;   /* [partitions] */

@@ -127,6 +127,16 @@ static const roost_behaviour_t t_beh = {.kind = "t",
                                         .on_passivate = t_passivate};
 static const roost_behaviour_t mute_beh = {.kind = "mute", .on_message = mute_message};
 
+static void local_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state, (void)env;
+    g.messages++;
+    g.last_timer = roost_ctx_partition(ctx); /* reuse a slot: the partition it ran in */
+    assert_int_equal(roost_ctx_node_id(ctx), 1);
+    assert_ptr_equal(roost_ctx_service(ctx, "answer"), &g);
+}
+static const roost_behaviour_t local_beh = {.kind = "@probe", .on_message = local_message};
+
 typedef struct {
     fake_clock_t clock;
     roost_node_t *node;
@@ -143,6 +153,9 @@ static int setup(void **state)
     assert_non_null(f->node);
     assert_int_equal(roost_node_register(f->node, &t_beh), 0);
     assert_int_equal(roost_node_register(f->node, &mute_beh), 0);
+    assert_int_equal(roost_node_register(f->node, &local_beh), 0);
+    assert_int_equal(roost_node_set_service(f->node, "answer", &g), 0);
+    assert_int_equal(roost_node_set_service(f->node, "answer", NULL), ROOST_EEXIST);
     *state = f;
     return 0;
 }
@@ -329,6 +342,27 @@ static void test_sends_with_bad_keys_are_refused(void **state)
     assert_int_equal(roost_node_send(f->node, NULL), ROOST_EINVAL);
 }
 
+static void test_node_local_keys_run_in_their_partition(void **state)
+{
+    fixture_t *f = *state;
+    /* This node owns no partition, yet its own node-local actors still run here. */
+    for (uint32_t p = 0; p < 64; p++)
+        roost_node_set_primary(f->node, p, 9, 1);
+    s_send(f, "@1:37/probe", 1, 0);
+    s_drain(f);
+    assert_int_equal(g.messages, 1);
+    assert_int_equal(g.last_timer, 37);
+    /* another node's local key, and no transport: refused, never delivered here */
+    assert_int_equal(roost_node_send(f->node, roost_env_new("@2:37/probe", NULL, 1, NULL, 0)),
+                     ROOST_EUNAVAIL);
+    s_drain(f);
+    assert_int_equal(g.messages, 1);
+    /* a kind registered without '@' does not serve local keys and vice versa */
+    s_send(f, "@1:3/t", 1, 0);
+    s_drain(f);
+    assert_int_equal(g.activations, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -345,6 +379,7 @@ int main(void)
         T(test_send_to_unknown_kind_answers_error_to_sender),
         T(test_register_refuses_duplicates_and_bad_kinds),
         T(test_sends_with_bad_keys_are_refused),
+        T(test_node_local_keys_run_in_their_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,6 +214,29 @@ static void test_guard_refuses_sizes_that_cannot_fit(void **state)
     assert_int_equal(used, 4);
 }
 
+static void test_local_keys_parse_and_build(void **state)
+{
+    (void)state;
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    assert_int_equal(roost_key_make_local(key, sizeof key, 3, 17, "log", NULL), 0);
+    assert_string_equal(key, "@3:17/log");
+    roost_local_key_t lk;
+    assert_true(roost_key_parse_local(key, strlen(key), &lk));
+    assert_int_equal(lk.node, 3);
+    assert_int_equal(lk.partition, 17);
+    assert_int_equal(lk.kind_len, 3);
+    assert_memory_equal(lk.kind, "log", 3);
+    assert_int_equal(roost_key_make_local(key, sizeof key, 12, 0, "conn", "77"), 0);
+    assert_true(roost_key_parse_local(key, strlen(key), &lk));
+    assert_int_equal(lk.kind_len, 4);
+    const char *bad[] = {"@x:1/log", "@1:/log", "@1:2/", "@1:2log", "@:2/log", "u:1",
+                         "@99999999999:1/log", "@1:2/averyveryverylongkindname"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(roost_key_parse_local(bad[i], strlen(bad[i]), &lk));
+    char tiny[8];
+    assert_int_equal(roost_key_make_local(tiny, sizeof tiny, 3, 17, "log", NULL), ROOST_ETOOBIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_malformed_headers_are_refused),
         cmocka_unit_test(test_key_validation),
         cmocka_unit_test(test_guard_refuses_sizes_that_cannot_fit),
+        cmocka_unit_test(test_local_keys_parse_and_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
