@@ -114,7 +114,8 @@ int engine_batch_delete_range(engine_batch_t *self, const void *lo, size_t lolen
                               size_t hilen)
 {
     assert(self != NULL);
-    if (!s_key_ok(lo, lolen) || !s_key_ok(hi, hilen) || engine_key_compare(lo, lolen, hi, hilen) > 0)
+    if (!s_key_ok(lo, lolen) || !s_key_ok(hi, hilen) ||
+        engine_key_compare(lo, lolen, hi, hilen) > 0)
         return ROOST_EINVAL;
     return s_batch_append(self, ENGINE_OP_DELETE_RANGE, lo, lolen, hi, hilen);
 }
@@ -221,6 +222,10 @@ static engine_iter_t *s_iter_new(engine_t *self, const void *lo, size_t lolen, c
     assert(self != NULL);
     assert(lo == NULL || lolen <= ENGINE_KEY_BYTES_MAX);
     assert(hi == NULL || hilen <= ENGINE_KEY_BYTES_MAX);
+    if (lo != NULL && hi != NULL && engine_key_compare(lo, lolen, hi, hilen) > 0) {
+        hi = lo; /* hi < lo is an empty range: make it [lo, lo) */
+        hilen = lolen;
+    }
     engine_iter_t *it = self->ops->iter_new(self, lo, lo ? lolen : 0, hi, hi ? hilen : 0, reverse);
     assert(it != NULL && it->engine == self);
     return it;
@@ -232,8 +237,8 @@ engine_iter_t *engine_iter_new(engine_t *self, const void *lo, size_t lolen, con
     return s_iter_new(self, lo, lolen, hi, hilen, false);
 }
 
-engine_iter_t *engine_iter_new_reverse(engine_t *self, const void *lo, size_t lolen,
-                                       const void *hi, size_t hilen)
+engine_iter_t *engine_iter_new_reverse(engine_t *self, const void *lo, size_t lolen, const void *hi,
+                                       size_t hilen)
 {
     return s_iter_new(self, lo, lolen, hi, hilen, true);
 }

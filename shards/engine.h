@@ -89,7 +89,11 @@ void engine_batch_clear(engine_batch_t *self);
 
 /* For engine implementations: one decoded operation. For ENGINE_OP_DELETE_RANGE, key is lo
  * and val is hi. Pointers are into the batch, valid until it is changed or destroyed. */
-typedef enum { ENGINE_OP_PUT = 1, ENGINE_OP_DELETE = 2, ENGINE_OP_DELETE_RANGE = 3 } engine_op_kind_t;
+typedef enum {
+    ENGINE_OP_PUT = 1,
+    ENGINE_OP_DELETE = 2,
+    ENGINE_OP_DELETE_RANGE = 3
+} engine_op_kind_t;
 typedef struct {
     engine_op_kind_t kind;
     const void *key;
@@ -139,7 +143,8 @@ typedef struct {
 struct engine {
     const engine_ops_t *ops;
     _Atomic int health;          /* 0, or the first error reported by any operation */
-    _Atomic bool writes_refused; /* set by the first failed write or sync; never cleared */
+    _Atomic bool writes_refused; /* set by the first failed write or sync; cleared only by a
+                                  * reopen (engine_mem_crash for the memory engine) */
     const char *name;            /* "rocksdb" | "mem", for log lines */
 };
 
@@ -167,8 +172,8 @@ int engine_get(engine_t *self, const void *key, size_t klen, void **val, size_t 
  * !valid with engine_iter_error != 0. Bounds longer than ENGINE_KEY_BYTES_MAX are a bug. */
 engine_iter_t *engine_iter_new(engine_t *self, const void *lo, size_t lolen, const void *hi,
                                size_t hilen);
-engine_iter_t *engine_iter_new_reverse(engine_t *self, const void *lo, size_t lolen,
-                                       const void *hi, size_t hilen);
+engine_iter_t *engine_iter_new_reverse(engine_t *self, const void *lo, size_t lolen, const void *hi,
+                                       size_t hilen);
 bool engine_iter_valid(const engine_iter_t *self);
 void engine_iter_next(engine_iter_t *self);
 /* Current key / value; valid until the next engine_iter_next or destroy. Only while valid. */

@@ -9,9 +9,9 @@
  *   undo    for every record changed since the last sync, (before, after) in write order; a
  *           crash restores `before` for each, newest first. A sync empties it.
  *
- * Invariants (s_invariants, fully checked on small tables): live->items strictly ascending by key; used_bytes is the sum of
- * key+value bytes of live's records; undo_len <= ENGINE_MEM_UNSYNCED_OPS_MAX; every undo entry
- * has before or after set.
+ * Invariants (s_invariants, fully checked on small tables): live->items strictly ascending by key;
+ * used_bytes is the sum of key+value bytes of live's records; undo_len <=
+ * ENGINE_MEM_UNSYNCED_OPS_MAX; every undo entry has before or after set.
  */
 #include "shards/engine_mem.h"
 

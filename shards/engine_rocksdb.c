@@ -143,8 +143,8 @@ static rocksdb_t *s_open_db(const char *dir, const engine_rocksdb_options_t *o, 
                             char **err)
 {
     rocksdb_options_t *opts = s_options(o, compress);
-    rocksdb_t *db = o->read_only ? rocksdb_open_for_read_only(opts, dir, 0, err)
-                                 : rocksdb_open(opts, dir, err);
+    rocksdb_t *db =
+        o->read_only ? rocksdb_open_for_read_only(opts, dir, 0, err) : rocksdb_open(opts, dir, err);
     rocksdb_options_destroy(opts);
     return db;
 }
@@ -174,7 +174,11 @@ engine_t *engine_rocksdb_open(const char *dir, const engine_rocksdb_options_t *o
     if (db == NULL) {
         if (errcap > 0)
             snprintf(err, errcap, "rocksdb open %s: %s", dir, rerr ? rerr : "unknown error");
-        ROOST_ERROR("engine", "rocksdb open failed", "dir=%s read_only=%d", dir, o->read_only);
+        for (char *p = rerr; p && *p; p++)
+            if (*p == '"' || *p == '\n')
+                *p = '\'';
+        ROOST_ERROR("engine", "rocksdb open failed", "dir=%s read_only=%d err=\"%s\"", dir,
+                    o->read_only, rerr ? rerr : "unknown error");
         rocksdb_free(rerr);
         return NULL;
     }
@@ -272,22 +276,17 @@ static engine_iter_t *s_iter_new(engine_t *e, const void *lo, size_t lolen, cons
     return &it->base;
 }
 
-/* Greater than every key a batch accepts (ENGINE_KEY_BYTES_MAX bytes of 0xFF and one more). */
-static const char *s_key_ceiling(size_t *len)
-{
-    static const char ceiling[ENGINE_KEY_BYTES_MAX + 1] = {[0 ... ENGINE_KEY_BYTES_MAX] = '\xff'};
-    *len = sizeof ceiling;
-    return ceiling;
-}
-
 static int s_approximate_size(engine_t *e, const void *lo, size_t lolen, const void *hi,
                               size_t hilen, uint64_t *bytes)
 {
     rdb_engine_t *self = s_cast(e);
+    /* No upper bound: a key greater than every key a batch accepts. */
+    char ceiling[ENGINE_KEY_BYTES_MAX + 1];
+    memset(ceiling, 0xFF, sizeof ceiling);
     const char *start = lo ? lo : "";
     size_t start_len = lo ? lolen : 0;
-    size_t limit_len = hilen;
-    const char *limit = hi ? hi : s_key_ceiling(&limit_len);
+    const char *limit = hi ? hi : ceiling;
+    size_t limit_len = hi ? hilen : sizeof ceiling;
     char *err = NULL;
     uint64_t size = 0;
     rocksdb_approximate_sizes(self->db, 1, &start, &start_len, &limit, &limit_len, &size, &err);
