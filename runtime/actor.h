@@ -55,6 +55,9 @@ uint32_t roost_ctx_worker(const roost_ctx_t *ctx);
  * ROOST_EAGAIN (a bounded queue toward a remote node is full). */
 int roost_ctx_send(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
                    size_t len);
+/* Takes ownership of the envelope being handled (the runtime will not free it): to answer a
+ * request later, once some other work completes. Free it with roost_env_free. Returns it. */
+roost_env_t *roost_ctx_keep(roost_ctx_t *ctx);
 /* Sends a prepared envelope (ownership moves to the runtime, whatever the result). The sender
  * field is left as the caller set it. */
 int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env);
@@ -62,7 +65,8 @@ int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env);
  * response. While a request is outstanding the actor is not passivated. */
 int roost_ctx_request(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
                       size_t len, uint32_t timeout_ms, uint64_t *corr_out);
-/* Answers `req` (which must carry ROOST_ENV_REQUEST) with a response of `type`. */
+/* Answers `req` (which must carry ROOST_ENV_REQUEST) with a response of `type`. `req` may be
+ * an envelope kept from an earlier handler call. */
 int roost_ctx_reply(roost_ctx_t *ctx, const roost_env_t *req, uint32_t type, const void *payload,
                     size_t len);
 /* Answers `req` with an error response (status = code < 0). */

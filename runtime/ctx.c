@@ -42,6 +42,13 @@ uint32_t roost_ctx_worker(const roost_ctx_t *ctx)
     return ctx->w->index;
 }
 
+roost_env_t *roost_ctx_keep(roost_ctx_t *ctx)
+{
+    assert(ctx->env && !ctx->env_taken);
+    ctx->env_taken = true;
+    return ctx->env;
+}
+
 int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env)
 {
     if (env == ctx->env)

@@ -1,0 +1,193 @@
+/* shards/proto.c — encoders and defensive decoders for shards/proto.h. */
+#include "shards/proto.h"
+
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/mpguard.h"
+
+static msgpack_packer s_packer(msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    return pk;
+}
+
+void msg_role_encode(msgpack_sbuffer *out, const msg_role_t *m)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint64(&pk, m->epoch);
+    msgpack_pack_uint32(&pk, m->primary);
+    msgpack_pack_array(&pk, m->nreplicas);
+    for (uint32_t i = 0; i < m->nreplicas; i++)
+        msgpack_pack_uint32(&pk, m->replicas[i]);
+}
+
+void msg_prepare_encode(msgpack_sbuffer *out, const msg_prepare_t *m)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, m->epoch);
+    msgpack_pack_uint64(&pk, m->from_lsn);
+}
+
+void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, m->epoch);
+    msgpack_pack_int(&pk, m->status);
+    msgpack_pack_uint64(&pk, m->lsn);
+    msgpack_pack_uint64(&pk, m->promised);
+}
+
+void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_uint64(&pk, m->epoch);
+    if (m->ok)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    msgpack_pack_uint64(&pk, m->promised);
+    msgpack_pack_uint64(&pk, m->last_epoch);
+    msgpack_pack_uint64(&pk, m->last_lsn);
+    msgpack_pack_array(&pk, nrecords);
+}
+
+void msg_append_begin(msgpack_sbuffer *out, const msg_append_t *m, uint32_t nrecords)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, m->epoch);
+    msgpack_pack_uint64(&pk, m->prev_lsn);
+    msgpack_pack_uint64(&pk, m->prev_epoch);
+    msgpack_pack_uint64(&pk, m->commit_lsn);
+    msgpack_pack_array(&pk, nrecords);
+}
+
+void msg_record_append(msgpack_sbuffer *out, const void *rec, size_t len)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_bin_with_body(&pk, rec, len);
+}
+
+/* ---- decoding --------------------------------------------------------------------------- */
+
+static int s_unpack(msgpack_unpacked *up, const void *data, size_t len, uint32_t items)
+{
+    size_t used, off = 0;
+    msgpack_unpacked_init(up);
+    if (len > PROTO_MSG_BYTES_MAX || !mpguard_check(data, len, 4, &used) || used != len ||
+        msgpack_unpack_next(up, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        up->data.type != MSGPACK_OBJECT_ARRAY || up->data.via.array.size < items)
+        return ROOST_EPROTO;
+    return ROOST_OK;
+}
+
+static bool s_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = o->via.u64;
+    return true;
+}
+
+static bool s_records(const msgpack_object *o, msg_view_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > PROTO_RECORDS_MAX)
+        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (o->via.array.ptr[i].type != MSGPACK_OBJECT_BIN)
+            return false;
+    v->records = o->via.array.ptr;
+    v->nrecords = o->via.array.size;
+    return true;
+}
+
+int msg_role_decode(const void *data, size_t len, msg_role_t *m)
+{
+    msgpack_unpacked up;
+    int rc = s_unpack(&up, data, len, 3);
+    const msgpack_object *f = up.data.via.array.ptr;
+    uint64_t primary = 0, r = 0;
+    if (rc == ROOST_OK &&
+        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &primary) || primary > UINT32_MAX ||
+         f[2].type != MSGPACK_OBJECT_ARRAY || f[2].via.array.size > PROTO_REPLICAS_MAX))
+        rc = ROOST_EPROTO;
+    for (uint32_t i = 0; rc == ROOST_OK && i < f[2].via.array.size; i++) {
+        if (!s_u64(&f[2].via.array.ptr[i], &r) || r > UINT32_MAX)
+            rc = ROOST_EPROTO;
+        m->replicas[i] = (uint32_t)r;
+    }
+    if (rc == ROOST_OK) {
+        m->primary = (uint32_t)primary;
+        m->nreplicas = f[2].via.array.size;
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int msg_prepare_decode(const void *data, size_t len, msg_prepare_t *m)
+{
+    msgpack_unpacked up;
+    int rc = s_unpack(&up, data, len, 2);
+    const msgpack_object *f = up.data.via.array.ptr;
+    if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &m->from_lsn)))
+        rc = ROOST_EPROTO;
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int msg_ack_decode(const void *data, size_t len, msg_ack_t *m)
+{
+    msgpack_unpacked up;
+    int rc = s_unpack(&up, data, len, 4);
+    const msgpack_object *f = up.data.via.array.ptr;
+    uint64_t status = 0;
+    if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &status) ||
+                           status > ACK_FAILED || !s_u64(&f[2], &m->lsn) ||
+                           !s_u64(&f[3], &m->promised)))
+        rc = ROOST_EPROTO;
+    m->status = (int)status;
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int msg_promise_decode(const void *data, size_t len, msg_promise_t *m, msg_view_t *v)
+{
+    int rc = s_unpack(&v->up, data, len, 6);
+    const msgpack_object *f = v->up.data.via.array.ptr;
+    if (rc == ROOST_OK &&
+        (!s_u64(&f[0], &m->epoch) || f[1].type != MSGPACK_OBJECT_BOOLEAN ||
+         !s_u64(&f[2], &m->promised) || !s_u64(&f[3], &m->last_epoch) ||
+         !s_u64(&f[4], &m->last_lsn) || !s_records(&f[5], v)))
+        rc = ROOST_EPROTO;
+    if (rc == ROOST_OK)
+        m->ok = f[1].via.boolean;
+    return rc;
+}
+
+int msg_append_decode(const void *data, size_t len, msg_append_t *m, msg_view_t *v)
+{
+    int rc = s_unpack(&v->up, data, len, 5);
+    const msgpack_object *f = v->up.data.via.array.ptr;
+    if (rc == ROOST_OK &&
+        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &m->prev_lsn) ||
+         !s_u64(&f[2], &m->prev_epoch) || !s_u64(&f[3], &m->commit_lsn) || !s_records(&f[4], v)))
+        rc = ROOST_EPROTO;
+    return rc;
+}
+
+const void *msg_view_record(const msg_view_t *v, uint32_t i, size_t *len)
+{
+    *len = v->records[i].via.bin.size;
+    return v->records[i].via.bin.ptr;
+}
+
+void msg_view_fini(msg_view_t *v)
+{
+    msgpack_unpacked_destroy(&v->up);
+}

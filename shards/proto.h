@@ -1,0 +1,88 @@
+/* shards/proto.h — the messages of the store: the store API's request, and the replication
+ * protocol between a partition's log replicas (`@<node>:<partition>/log` actors). Payloads are
+ * msgpack arrays (schemas/replication.md); every decoder refuses malformed input (ROOST_EPROTO).
+ *
+ *   STORE_APPEND  actor → own node's log   ops batch                  → response [lsn]
+ *   LOG_ROLE      daemon → log             [epoch, primary, [replicas…]]
+ *   LOG_PREPARE   primary → replica        [epoch, from_lsn]
+ *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, [records]]
+ *   LOG_APPEND    primary → replica        [epoch, prev_lsn, prev_epoch, commit_lsn, [records]]
+ *   LOG_ACK       replica → primary        [epoch, status, lsn, promised]
+ */
+#ifndef ROOST_PROTO_H
+#define ROOST_PROTO_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    MSG_STORE_APPEND = 0x5100,
+    MSG_STORE_APPENDED,
+    MSG_LOG_ROLE,
+    MSG_LOG_PREPARE,
+    MSG_LOG_PROMISE,
+    MSG_LOG_APPEND,
+    MSG_LOG_ACK,
+};
+
+enum {
+    PROTO_REPLICAS_MAX = 5,       /* RF ceiling */
+    PROTO_RECORDS_MAX = 1024,     /* entries per APPEND/PROMISE: larger gaps go in rounds */
+    PROTO_MSG_BYTES_MAX = 8 * 1024 * 1024,
+};
+
+enum { ACK_OK = 0, ACK_REFUSED = 1, ACK_GAP = 2, ACK_FAILED = 3 };
+
+typedef struct {
+    uint64_t epoch;
+    uint32_t primary;
+    uint32_t nreplicas;
+    uint32_t replicas[PROTO_REPLICAS_MAX];
+} msg_role_t;
+
+typedef struct {
+    uint64_t epoch, from_lsn;
+} msg_prepare_t;
+
+typedef struct {
+    uint64_t epoch, promised, last_epoch, last_lsn;
+    bool ok;
+} msg_promise_t;
+
+typedef struct {
+    uint64_t epoch, prev_lsn, prev_epoch, commit_lsn;
+} msg_append_t;
+
+typedef struct {
+    uint64_t epoch, lsn, promised;
+    int status;
+} msg_ack_t;
+
+/* Records travel as a msgpack array of bin (each an entry.h record). A view over received
+ * records: count and raw pointers into the message. */
+typedef struct {
+    msgpack_unpacked up;
+    const msgpack_object *records;
+    uint32_t nrecords;
+} msg_view_t;
+
+void msg_role_encode(msgpack_sbuffer *out, const msg_role_t *m);
+void msg_prepare_encode(msgpack_sbuffer *out, const msg_prepare_t *m);
+void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m);
+/* The records array is appended by the caller: pass nrecords, then msg_record_append each. */
+void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords);
+void msg_append_begin(msgpack_sbuffer *out, const msg_append_t *m, uint32_t nrecords);
+void msg_record_append(msgpack_sbuffer *out, const void *rec, size_t len);
+
+int msg_role_decode(const void *data, size_t len, msg_role_t *m);
+int msg_prepare_decode(const void *data, size_t len, msg_prepare_t *m);
+int msg_ack_decode(const void *data, size_t len, msg_ack_t *m);
+int msg_promise_decode(const void *data, size_t len, msg_promise_t *m, msg_view_t *v);
+int msg_append_decode(const void *data, size_t len, msg_append_t *m, msg_view_t *v);
+/* Record i of a view (bin bytes), after a successful decode. */
+const void *msg_view_record(const msg_view_t *v, uint32_t i, size_t *len);
+void msg_view_fini(msg_view_t *v);
+
+#endif

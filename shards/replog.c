@@ -1,0 +1,302 @@
+/* shards/replog.c — the log actor's activation (state loaded from the engine), message
+ * dispatch, and the helpers both roles use: durable promises, reading entries, applying
+ * committed entries to the state table, collecting records to ship. See replog.h. */
+#include "shards/replog_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "runtime/util.h"
+#include "shards/keys.h"
+#include "shards/ops.h"
+
+static const char *const COMP = "replog";
+
+int replog_key(char *out, size_t cap, uint32_t node, uint32_t partition)
+{
+    return roost_key_make_local(out, cap, node, partition, "log", NULL);
+}
+
+uint32_t replog_sender_node(const roost_env_t *env)
+{
+    roost_local_key_t lk;
+    return roost_key_parse_local(env->sender, env->sender_len, &lk) ? lk.node : UINT32_MAX;
+}
+
+int replog_replica_index(const replog_t *r, uint32_t node)
+{
+    for (uint32_t i = 0; i < r->nreplicas; i++)
+        if (r->replicas[i] == node)
+            return (int)i;
+    return -1;
+}
+
+static uint64_t s_meta(replog_t *r, uint8_t field)
+{
+    uint8_t key[KEY_META_BYTES];
+    key_meta(key, r->partition, field);
+    void *val;
+    size_t len;
+    uint64_t v = 0;
+    if (engine_get(r->engine, key, sizeof key, &val, &len) == ROOST_OK) {
+        if (len == 8)
+            v = key_get_be64(val);
+        free(val);
+    }
+    return v;
+}
+
+static void s_put_meta(engine_batch_t *b, uint32_t partition, uint8_t field, uint64_t v)
+{
+    uint8_t key[KEY_META_BYTES], val[8];
+    key_meta(key, partition, field);
+    key_be64(val, v);
+    engine_batch_put(b, key, sizeof key, val, sizeof val);
+}
+
+int replog_persist_promise(replog_t *r, uint64_t epoch)
+{
+    if (epoch <= r->promised)
+        return ROOST_OK;
+    engine_batch_t *b = engine_batch_new();
+    s_put_meta(b, r->partition, KEY_META_PROMISED, epoch);
+    int rc = engine_write(r->engine, b, true); /* promises are always synced */
+    engine_batch_destroy(&b);
+    if (rc == ROOST_OK)
+        r->promised = epoch;
+    return rc;
+}
+
+int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_entry_t *e)
+{
+    uint8_t key[KEY_LOG_BYTES];
+    key_log(key, r->partition, lsn);
+    int rc = engine_get(r->engine, key, sizeof key, rec, len);
+    if (rc != ROOST_OK)
+        return rc;
+    if (entry_decode(*rec, *len, e) != ROOST_OK || e->lsn != lsn) {
+        atomic_fetch_add(&r->store->stats.corrupt, 1);
+        ROOST_ERROR(COMP, "corrupt log entry", "partition=%u lsn=%llu", r->partition,
+                    (unsigned long long)lsn);
+        free(*rec);
+        *rec = NULL;
+        return ROOST_EPROTO;
+    }
+    return ROOST_OK;
+}
+
+/* Loads the durable state: promise, applied point, and the last entry of the log. */
+static int s_load(replog_t *r)
+{
+    r->promised = s_meta(r, KEY_META_PROMISED);
+    r->applied_lsn = s_meta(r, KEY_META_APPLIED);
+    r->commit_lsn = r->applied_lsn;
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, r->partition, KEY_TABLE_LOG);
+    key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
+    void *key;
+    size_t klen;
+    int rc = engine_last_key(r->engine, lo, sizeof lo, hi, sizeof hi, &key, &klen);
+    if (rc == ROOST_ENOTFOUND)
+        return ROOST_OK;
+    if (rc != ROOST_OK)
+        return rc;
+    uint64_t lsn = klen == KEY_LOG_BYTES ? key_get_be64((uint8_t *)key + KEY_PREFIX_BYTES) : 0;
+    free(key);
+    /* A corrupt tail entry is treated as missing: the primary sends it again (GAP). */
+    for (; lsn > r->commit_lsn; lsn--) {
+        void *rec;
+        size_t len;
+        log_entry_t e;
+        if (replog_read_entry(r, lsn, &rec, &len, &e) == ROOST_OK) {
+            r->last_lsn = lsn;
+            r->last_epoch = e.epoch;
+            free(rec);
+            return ROOST_OK;
+        }
+    }
+    r->last_lsn = r->commit_lsn; /* everything above the applied point was unreadable */
+    return ROOST_OK;
+}
+
+/* Applies committed entries (applied_lsn, lsn] to the state table, in one engine write with
+ * the new applied point. The log is the durable truth, so this write need not be synced: after
+ * a crash the entries are applied again (puts and deletes are idempotent). */
+int replog_apply_to(replog_t *r, uint64_t lsn)
+{
+    if (lsn <= r->applied_lsn)
+        return ROOST_OK;
+    engine_batch_t *b = engine_batch_new();
+    int rc = ROOST_OK;
+    for (uint64_t n = r->applied_lsn + 1; n <= lsn && rc == ROOST_OK; n++) {
+        void *rec;
+        size_t len;
+        log_entry_t e;
+        rc = replog_read_entry(r, n, &rec, &len, &e);
+        if (rc != ROOST_OK)
+            break;
+        store_ops_view_t v;
+        store_op_t op;
+        rc = store_ops_view_init(&v, e.ops, e.ops_len);
+        while (rc == ROOST_OK && store_ops_view_next(&v, &op)) {
+            uint8_t key[KEY_BYTES_MAX];
+            size_t klen = key_state(key, r->partition, op.key, op.klen);
+            if (op.kind == OP_PUT)
+                engine_batch_put(b, key, klen, op.val, op.vlen);
+            else
+                engine_batch_delete(b, key, klen);
+        }
+        store_ops_view_fini(&v);
+        free(rec);
+    }
+    if (rc == ROOST_OK) {
+        s_put_meta(b, r->partition, KEY_META_APPLIED, lsn);
+        rc = engine_write(r->engine, b, false);
+    }
+    engine_batch_destroy(&b);
+    if (rc == ROOST_OK)
+        r->applied_lsn = lsn;
+    return rc;
+}
+
+uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out)
+{
+    uint32_t n = 0;
+    for (uint64_t lsn = from; lsn <= to && n < PROTO_RECORDS_MAX; lsn++, n++) {
+        void *rec;
+        size_t len;
+        log_entry_t e;
+        if (replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+            break;
+        msg_record_append(out, rec, len);
+        free(rec);
+    }
+    return n;
+}
+
+void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
+                 const msgpack_sbuffer *payload)
+{
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    if (replog_key(key, sizeof key, node, r->partition) != ROOST_OK)
+        return;
+    roost_env_t *env = roost_env_new(key, roost_ctx_self(ctx), type, payload->data,
+                                     payload->size);
+    if (env)
+        roost_ctx_send_env(ctx, env); /* lost sends are repaired by the next tick */
+}
+
+void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code)
+{
+    while (r->deferred) {
+        roost_env_t *env = r->deferred;
+        r->deferred = env->next;
+        roost_ctx_reply_error(ctx, env, code);
+        roost_env_free(env);
+    }
+    r->deferred_tail = NULL;
+    r->ndeferred = 0;
+    while (r->pending) {
+        pending_t *p = r->pending;
+        r->pending = p->next;
+        roost_ctx_reply_error(ctx, p->req, code);
+        roost_env_free(p->req);
+        free(p);
+    }
+    r->pending_tail = NULL;
+}
+
+/* ---- the behaviour ---------------------------------------------------------------------- */
+
+static int s_activate(roost_ctx_t *ctx, void **state)
+{
+    store_t *store = roost_ctx_service(ctx, STORE_SERVICE);
+    if (!store)
+        return ROOST_EUNAVAIL;
+    replog_t *r = roost_xcalloc(1, sizeof *r);
+    r->store = store;
+    r->engine = store->engine;
+    r->partition = roost_ctx_partition(ctx);
+    r->self = roost_ctx_node_id(ctx);
+    r->role = ROLE_REPLICA;
+    r->gc = engine_batch_new();
+    msgpack_sbuffer_init(&r->gc_records);
+    int rc = s_load(r);
+    if (rc != ROOST_OK) {
+        engine_batch_destroy(&r->gc);
+        free(r);
+        return rc;
+    }
+    *state = r;
+    return ROOST_OK;
+}
+
+static void s_passivate(roost_ctx_t *ctx, void *state)
+{
+    replog_t *r = state;
+    replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
+    engine_batch_destroy(&r->gc);
+    msgpack_sbuffer_destroy(&r->gc_records);
+    free(r);
+}
+
+static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
+{
+    msg_role_t m;
+    if (msg_role_decode(env->payload, env->payload_len, &m) != ROOST_OK || m.epoch < r->epoch)
+        return; /* stale or malformed: the map only moves forward */
+    bool was_leading = r->role == ROLE_SERVING || r->role == ROLE_RECONCILING;
+    bool same = m.epoch == r->epoch && m.primary == r->primary;
+    r->nreplicas = m.nreplicas;
+    memcpy(r->replicas, m.replicas, sizeof m.replicas);
+    if (same && was_leading)
+        return; /* e.g. the replica list was re-sent unchanged */
+    r->epoch = m.epoch;
+    r->primary = m.primary;
+    if (m.primary == r->self) {
+        replog_become_primary(ctx, r);
+    } else {
+        if (was_leading)
+            replog_step_down(ctx, r, "map moved the primary");
+        r->role = ROLE_REPLICA;
+    }
+}
+
+static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    replog_t *r = state;
+    if (env->flags & ROOST_ENV_RESPONSE)
+        return; /* an error bounce of one of our sends: the tick repairs it */
+    switch (env->type) {
+    case MSG_STORE_APPEND: replog_on_append_request(ctx, r, env); break;
+    case MSG_LOG_ROLE: s_on_role(ctx, r, env); break;
+    case MSG_LOG_PREPARE: replog_on_prepare(ctx, r, env); break;
+    case MSG_LOG_PROMISE: replog_on_promise(ctx, r, env); break;
+    case MSG_LOG_APPEND: replog_on_append(ctx, r, env); break;
+    case MSG_LOG_ACK: replog_on_ack(ctx, r, env); break;
+    default:
+        if (env->flags & ROOST_ENV_REQUEST)
+            roost_ctx_reply_error(ctx, env, ROOST_EINVAL);
+    }
+}
+
+static void s_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
+{
+    (void)id;
+    replog_t *r = state;
+    if (tag == REPLOG_TIMER_FLUSH)
+        replog_flush(ctx, r);
+    else
+        replog_tick(ctx, r);
+}
+
+const roost_behaviour_t replog_behaviour = {
+    .kind = "@log",
+    .on_activate = s_activate,
+    .on_message = s_message,
+    .on_timer = s_timer,
+    .on_passivate = s_passivate,
+};

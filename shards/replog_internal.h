@@ -1,0 +1,102 @@
+/* shards/replog_internal.h — the log actor's state and the helpers shared by replog.c (common:
+ * activation, persistence, dispatch), replog_primary.c and replog_replica.c. */
+#ifndef ROOST_REPLOG_INTERNAL_H
+#define ROOST_REPLOG_INTERNAL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shards/engine.h"
+#include "shards/entry.h"
+#include "shards/proto.h"
+#include "shards/replog.h"
+#include "shards/store.h"
+
+enum {
+    REPLOG_TICK_MS = 100,        /* primary: resend to lagging replicas, re-prepare */
+    REPLOG_TIMER_FLUSH = 1,      /* timer tags */
+    REPLOG_TIMER_TICK = 2,
+    REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
+};
+
+typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } replog_role_t;
+
+typedef struct pending {
+    struct pending *next;
+    uint64_t lsn;
+    roost_env_t *req; /* the kept STORE_APPEND request, answered at commit */
+} pending_t;
+
+typedef struct {
+    store_t *store;
+    engine_t *engine;
+    uint32_t partition, self;
+    /* mirrors of the durable state */
+    uint64_t promised;            /* highest epoch promised (synced before answering) */
+    uint64_t last_lsn, last_epoch; /* the last entry in the local log */
+    uint64_t applied_lsn;         /* entries applied to the state table */
+    uint64_t commit_lsn;          /* highest entry known committed (>= applied) */
+    /* role, from the cluster map */
+    replog_role_t role;
+    uint64_t epoch;
+    uint32_t primary;
+    uint32_t nreplicas;
+    uint32_t replicas[PROTO_REPLICAS_MAX];
+    uint64_t acked[PROTO_REPLICAS_MAX]; /* primary: last lsn each replica has durably */
+    bool promised_by[PROTO_REPLICAS_MAX];
+    uint64_t recon_from;          /* reconciling: first lsn not known committed */
+    uint64_t best_epoch, best_lsn; /* reconciling: the most up-to-date tail seen */
+    uint32_t best_node;           /* whose it is */
+    uint64_t best_have;           /* last lsn of it already copied into our own log */
+    bool catchup[PROTO_REPLICAS_MAX]; /* primary: streaming missing entries to that replica */
+    uint64_t sent_commit[PROTO_REPLICAS_MAX]; /* primary: the commit point last told to it */
+    uint64_t acked_at_tick[PROTO_REPLICAS_MAX]; /* primary: acked[] at the previous tick */
+    /* group commit */
+    engine_batch_t *gc;
+    msgpack_sbuffer gc_records;   /* the same entries, as records for the replicas */
+    uint32_t gc_count;
+    uint64_t gc_prev_lsn, gc_prev_epoch;
+    bool flush_armed;
+    bool ticking;
+    pending_t *pending, *pending_tail;
+    /* appends that arrived while reconciling: served in order once serving (bounded) */
+    roost_env_t *deferred, *deferred_tail;
+    uint32_t ndeferred;
+} replog_t;
+
+/* replog.c */
+int replog_persist_promise(replog_t *r, uint64_t epoch);
+int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_entry_t *e);
+int replog_apply_to(replog_t *r, uint64_t lsn);
+void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
+                 const msgpack_sbuffer *payload);
+int replog_replica_index(const replog_t *r, uint32_t node);
+uint32_t replog_sender_node(const roost_env_t *env);
+/* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
+uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
+void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code);
+
+/* replog_primary.c */
+void replog_become_primary(roost_ctx_t *ctx, replog_t *r);
+void replog_on_append_request(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+/* Appends the batch of a kept STORE_APPEND request (takes ownership of env). */
+void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_flush(roost_ctx_t *ctx, replog_t *r);
+void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_tick(roost_ctx_t *ctx, replog_t *r);
+void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why);
+/* Becomes SERVING and serves the appends deferred while reconciling. */
+void replog_start_serving(roost_ctx_t *ctx, replog_t *r);
+
+/* replog_replica.c */
+void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+/* Writes the records of a view into the local log, in lsn order, replacing older-epoch entries
+ * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record, or one
+ * that would rewrite a committed entry) or ROOST_EIO. *matched (if not NULL) is the last lsn
+ * now known to equal the sender's (stored or already identical), 0 if none. */
+int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *matched);
+
+#endif

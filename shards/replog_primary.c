@@ -1,0 +1,436 @@
+/* shards/replog_primary.c — the log actor while it leads its partition: reconciliation on a new
+ * epoch, group-committed appends, acknowledgements and commit, catch-up of lagging replicas,
+ * stepping down. See replog.h for the protocol. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "runtime/util.h"
+#include "shards/keys.h"
+#include "shards/replog_internal.h"
+
+static const char *const COMP = "replog";
+
+static uint32_t s_majority(const replog_t *r)
+{
+    return r->nreplicas / 2 + 1;
+}
+
+static int s_self(const replog_t *r)
+{
+    return replog_replica_index(r, r->self);
+}
+
+void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
+{
+    if (r->gc_count) { /* entries numbered but never written: give their numbers back */
+        r->last_lsn = r->gc_prev_lsn;
+        r->last_epoch = r->gc_prev_epoch;
+        engine_batch_clear(r->gc);
+        msgpack_sbuffer_clear(&r->gc_records);
+        r->gc_count = 0;
+    }
+    replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
+    ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
+               (unsigned long long)r->epoch, why);
+    r->role = ROLE_REPLICA;
+}
+
+static uint64_t s_epoch_at(replog_t *r, uint64_t lsn)
+{
+    if (lsn == 0)
+        return 0;
+    void *rec;
+    size_t len;
+    log_entry_t e;
+    if (replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+        return 0;
+    free(rec);
+    return e.epoch;
+}
+
+/* LOG_APPEND of entries [from, last] (at most PROTO_RECORDS_MAX) to replica i. */
+static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
+{
+    msgpack_sbuffer recs, out;
+    msgpack_sbuffer_init(&recs);
+    msgpack_sbuffer_init(&out);
+    uint32_t n = from <= r->last_lsn ? replog_collect(r, from, r->last_lsn, &recs) : 0;
+    msg_append_t m = {.epoch = r->epoch, .prev_lsn = from - 1,
+                      .prev_epoch = s_epoch_at(r, from - 1), .commit_lsn = r->commit_lsn};
+    msg_append_begin(&out, &m, n);
+    msgpack_sbuffer_write(&out, recs.data, recs.size);
+    replog_send(ctx, r, r->replicas[i], MSG_LOG_APPEND, &out);
+    r->sent_commit[i] = r->commit_lsn;
+    msgpack_sbuffer_destroy(&recs);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_start_tick(roost_ctx_t *ctx, replog_t *r)
+{
+    if (!r->ticking) {
+        roost_ctx_timer_start(ctx, REPLOG_TICK_MS, REPLOG_TICK_MS, REPLOG_TIMER_TICK);
+        r->ticking = true;
+    }
+}
+
+static void s_send_prepare(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint64_t from)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_prepare_t m = {.epoch = r->epoch, .from_lsn = from};
+    msg_prepare_encode(&out, &m);
+    replog_send(ctx, r, node, MSG_LOG_PREPARE, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r);
+
+void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
+{
+    int me = s_self(r);
+    if (me < 0 || replog_persist_promise(r, r->epoch) != ROOST_OK) {
+        ROOST_ERROR(COMP, "cannot lead", "partition=%u epoch=%llu", r->partition,
+                    (unsigned long long)r->epoch);
+        r->role = ROLE_NONE;
+        return;
+    }
+    r->role = ROLE_RECONCILING;
+    memset(r->promised_by, 0, sizeof r->promised_by);
+    memset(r->acked, 0, sizeof r->acked);
+    memset(r->catchup, 0, sizeof r->catchup);
+    r->promised_by[me] = true;
+    r->recon_from = r->commit_lsn + 1;
+    r->best_epoch = r->last_epoch;
+    r->best_lsn = r->last_lsn;
+    r->best_node = r->self;
+    r->best_have = r->last_lsn;
+    for (uint32_t i = 0; i < r->nreplicas; i++)
+        if ((int)i != me)
+            s_send_prepare(ctx, r, r->replicas[i], r->recon_from);
+    s_start_tick(ctx, r);
+    s_maybe_adopt(ctx, r);
+}
+
+/* Reconciliation, once a quorum has promised and the best tail is in our log: drop what lies
+ * beyond it, re-stamp everything above the commit point with our epoch (synced), and send it
+ * to every replica. Serving starts when a quorum holds it (s_try_commit). */
+static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
+{
+    uint32_t promises = 0;
+    for (uint32_t i = 0; i < r->nreplicas; i++)
+        promises += r->promised_by[i];
+    if (r->role != ROLE_RECONCILING || promises < s_majority(r) || r->best_have < r->best_lsn)
+        return;
+    engine_batch_t *b = engine_batch_new();
+    uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
+    key_log(lo, r->partition, r->best_lsn + 1);
+    key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
+    engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    int rc = ROOST_OK;
+    for (uint64_t lsn = r->recon_from; lsn <= r->best_lsn && rc == ROOST_OK; lsn++) {
+        void *old;
+        size_t len;
+        log_entry_t e;
+        rc = replog_read_entry(r, lsn, &old, &len, &e);
+        if (rc != ROOST_OK)
+            break;
+        msgpack_sbuffer_clear(&rec);
+        entry_encode(&rec, r->epoch, lsn, e.ops, e.ops_len);
+        uint8_t key[KEY_LOG_BYTES];
+        key_log(key, r->partition, lsn);
+        engine_batch_put(b, key, sizeof key, rec.data, rec.size);
+        free(old);
+    }
+    if (rc == ROOST_OK)
+        rc = engine_write(r->engine, b, true);
+    msgpack_sbuffer_destroy(&rec);
+    engine_batch_destroy(&b);
+    if (rc != ROOST_OK) {
+        replog_step_down(ctx, r, "cannot rewrite the adopted tail");
+        r->role = ROLE_NONE;
+        return;
+    }
+    r->last_lsn = r->best_lsn;
+    if (r->best_lsn >= r->recon_from)
+        r->last_epoch = r->epoch;
+    r->acked[s_self(r)] = r->last_lsn;
+    for (uint32_t i = 0; i < r->nreplicas; i++) {
+        if ((int)i == s_self(r))
+            continue;
+        r->catchup[i] = true;
+        s_send_append(ctx, r, (int)i, r->recon_from);
+    }
+    ROOST_INFO(COMP, "reconciled", "partition=%u epoch=%llu from=%llu to=%llu source=%u",
+               r->partition, (unsigned long long)r->epoch, (unsigned long long)r->recon_from,
+               (unsigned long long)r->last_lsn, r->best_node);
+    r->best_node = 0; /* adoption done */
+    if (r->last_lsn < r->recon_from)
+        replog_start_serving(ctx, r);
+}
+
+void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    msg_promise_t m;
+    msg_view_t v;
+    int idx = replog_replica_index(r, replog_sender_node(env));
+    if (msg_promise_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK || idx < 0 ||
+        r->role != ROLE_RECONCILING || m.epoch != r->epoch || r->best_node == 0) {
+        msg_view_fini(&v);
+        return;
+    }
+    if (!m.ok) {
+        msg_view_fini(&v);
+        if (m.promised > r->epoch)
+            replog_step_down(ctx, r, "a replica promised a newer epoch");
+        return;
+    }
+    r->promised_by[idx] = true;
+    uint32_t node = r->replicas[idx];
+    bool better = m.last_epoch > r->best_epoch ||
+                  (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn);
+    if ((better || node == r->best_node) && node != r->self) {
+        uint64_t before = r->last_lsn;
+        if (replog_store_records(r, &v, false, NULL) == ROOST_OK) {
+            r->best_epoch = m.last_epoch;
+            r->best_lsn = m.last_lsn;
+            r->best_node = node;
+            r->best_have = v.nrecords ? r->last_lsn : (before < m.last_lsn ? before : m.last_lsn);
+            if (r->best_have < r->best_lsn) /* a long tail comes in rounds */
+                s_send_prepare(ctx, r, node, r->best_have + 1);
+        }
+    }
+    msg_view_fini(&v);
+    s_maybe_adopt(ctx, r);
+}
+
+static void s_answer_committed(roost_ctx_t *ctx, replog_t *r)
+{
+    while (r->pending && r->pending->lsn <= r->commit_lsn) {
+        pending_t *p = r->pending;
+        r->pending = p->next;
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_uint64(&pk, p->lsn);
+        roost_ctx_reply(ctx, p->req, MSG_STORE_APPENDED, out.data, out.size);
+        msgpack_sbuffer_destroy(&out);
+        roost_env_free(p->req);
+        free(p);
+        atomic_fetch_add_explicit(&r->store->stats.commits, 1, memory_order_relaxed);
+    }
+    if (!r->pending)
+        r->pending_tail = NULL;
+}
+
+/* The commit point is the highest lsn that store_acks_needed() replicas hold durably. */
+static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
+{
+    uint64_t sorted[PROTO_REPLICAS_MAX];
+    uint32_t n = r->nreplicas;
+    memcpy(sorted, r->acked, n * sizeof *sorted);
+    for (uint32_t i = 1; i < n; i++) /* descending insertion sort: n <= 5 */
+        for (uint32_t j = i; j > 0 && sorted[j] > sorted[j - 1]; j--) {
+            uint64_t t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    uint32_t need = store_acks_needed(r->store);
+    if (need > n)
+        need = n;
+    uint64_t candidate = sorted[need - 1];
+    if (candidate <= r->commit_lsn)
+        return;
+    r->commit_lsn = candidate;
+    if (replog_apply_to(r, candidate) != ROOST_OK) {
+        replog_step_down(ctx, r, "cannot apply committed entries");
+        r->role = ROLE_NONE;
+        return;
+    }
+    s_answer_committed(ctx, r);
+    if (r->role == ROLE_RECONCILING && r->commit_lsn >= r->last_lsn && r->best_node == 0)
+        replog_start_serving(ctx, r);
+}
+
+void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    msg_ack_t m;
+    int idx = replog_replica_index(r, replog_sender_node(env));
+    if (msg_ack_decode(env->payload, env->payload_len, &m) != ROOST_OK || idx < 0 ||
+        m.epoch != r->epoch || (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING))
+        return;
+    if (m.status == ACK_REFUSED) {
+        if (m.promised > r->epoch)
+            replog_step_down(ctx, r, "refused with a newer epoch");
+        return;
+    }
+    if (m.status == ACK_GAP) { /* behind or diverged: m.lsn is its commit point, which
+                                  * matches ours; stream from there */
+        r->catchup[idx] = true;
+        if (m.lsn > r->acked[idx] && m.lsn <= r->commit_lsn)
+            r->acked[idx] = m.lsn;
+        s_send_append(ctx, r, idx, m.lsn + 1);
+        return;
+    }
+    if (m.status != ACK_OK)
+        return; /* its disk failed: it cannot count toward a quorum */
+    if (m.lsn > r->acked[idx])
+        r->acked[idx] = m.lsn > r->last_lsn ? r->last_lsn : m.lsn;
+    if (r->catchup[idx] && r->acked[idx] < r->last_lsn)
+        s_send_append(ctx, r, idx, r->acked[idx] + 1);
+    else
+        r->catchup[idx] = false;
+    s_try_commit(ctx, r);
+}
+
+void replog_flush(roost_ctx_t *ctx, replog_t *r)
+{
+    r->flush_armed = false;
+    if (r->gc_count == 0 || r->role != ROLE_SERVING)
+        return;
+    int rc = engine_write(r->engine, r->gc, r->store->sync != SYNC_NONE);
+    atomic_fetch_add_explicit(&r->store->stats.syncs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count,
+                              memory_order_relaxed);
+    if (rc != ROOST_OK) { /* never acknowledge what the disk refused; stop taking writes */
+        ROOST_ERROR(COMP, "log write failed: partition read-only", "partition=%u err=%s",
+                    r->partition, roost_strerror(rc));
+        replog_step_down(ctx, r, "disk refused a write");
+        r->role = ROLE_NONE;
+        return;
+    }
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_append_t m = {.epoch = r->epoch, .prev_lsn = r->gc_prev_lsn,
+                      .prev_epoch = r->gc_prev_epoch, .commit_lsn = r->commit_lsn};
+    msg_append_begin(&out, &m, r->gc_count);
+    msgpack_sbuffer_write(&out, r->gc_records.data, r->gc_records.size);
+    int me = s_self(r);
+    for (uint32_t i = 0; i < r->nreplicas; i++) {
+        if ((int)i == me || r->catchup[i])
+            continue; /* a catching-up replica gets the entries in order from its stream */
+        replog_send(ctx, r, r->replicas[i], MSG_LOG_APPEND, &out);
+        r->sent_commit[i] = r->commit_lsn;
+    }
+    msgpack_sbuffer_destroy(&out);
+    engine_batch_clear(r->gc);
+    msgpack_sbuffer_clear(&r->gc_records);
+    r->gc_count = 0;
+    r->acked[me] = r->last_lsn;
+    s_try_commit(ctx, r);
+}
+
+void replog_start_serving(roost_ctx_t *ctx, replog_t *r)
+{
+    r->role = ROLE_SERVING;
+    ROOST_DEBUG(COMP, "serving", "partition=%u epoch=%llu lsn=%llu", r->partition,
+                (unsigned long long)r->epoch, (unsigned long long)r->last_lsn);
+    roost_env_t *env = r->deferred;
+    r->deferred = r->deferred_tail = NULL;
+    r->ndeferred = 0;
+    while (env) {
+        roost_env_t *next = env->next;
+        replog_append_kept(ctx, r, env);
+        env = next;
+    }
+}
+
+/* Holds an append that arrived while reconciling (takes the envelope). */
+static void s_defer(roost_ctx_t *ctx, replog_t *r)
+{
+    roost_env_t *env = roost_ctx_keep(ctx);
+    env->next = NULL;
+    if (r->deferred_tail)
+        r->deferred_tail->next = env;
+    else
+        r->deferred = env;
+    r->deferred_tail = env;
+    r->ndeferred++;
+}
+
+void replog_on_append_request(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    if (!(env->flags & ROOST_ENV_REQUEST))
+        return;
+    if (r->role == ROLE_RECONCILING && r->ndeferred < REPLOG_DEFERRED_MAX) {
+        s_defer(ctx, r);
+        return;
+    }
+    replog_append_kept(ctx, r, roost_ctx_keep(ctx));
+}
+
+void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    if (r->role != ROLE_SERVING) {
+        roost_ctx_reply_error(ctx, env, ROOST_EUNAVAIL);
+        roost_env_free(env);
+        return;
+    }
+    store_ops_view_t v;
+    int rc = store_ops_view_init(&v, env->payload, env->payload_len);
+    store_ops_view_fini(&v);
+    if (rc != ROOST_OK) {
+        roost_ctx_reply_error(ctx, env, ROOST_EINVAL);
+        roost_env_free(env);
+        return;
+    }
+    if (r->gc_count == 0) {
+        r->gc_prev_lsn = r->last_lsn;
+        r->gc_prev_epoch = r->last_epoch;
+    }
+    uint64_t lsn = ++r->last_lsn;
+    r->last_epoch = r->epoch;
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    entry_encode(&rec, r->epoch, lsn, env->payload, env->payload_len);
+    uint8_t key[KEY_LOG_BYTES];
+    key_log(key, r->partition, lsn);
+    engine_batch_put(r->gc, key, sizeof key, rec.data, rec.size);
+    msg_record_append(&r->gc_records, rec.data, rec.size);
+    msgpack_sbuffer_destroy(&rec);
+    r->gc_count++;
+    pending_t *p = roost_xcalloc(1, sizeof *p);
+    p->lsn = lsn;
+    p->req = env;
+    if (r->pending_tail)
+        r->pending_tail->next = p;
+    else
+        r->pending = p;
+    r->pending_tail = p;
+    atomic_fetch_add_explicit(&r->store->stats.appends, 1, memory_order_relaxed);
+    if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX)
+        replog_flush(ctx, r);
+    else if (!r->flush_armed) { /* group commit: everything this pass brings shares one sync */
+        roost_ctx_timer_start(ctx, 0, 0, REPLOG_TIMER_FLUSH);
+        r->flush_armed = true;
+    }
+}
+
+/* Every REPLOG_TICK_MS while leading: repeat what may have been lost — prepares not yet
+ * promised, entries a replica has not acknowledged since the last tick (stalled, not merely
+ * in flight), and the commit point to replicas that have not heard it. */
+void replog_tick(roost_ctx_t *ctx, replog_t *r)
+{
+    if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
+        return;
+    int me = s_self(r);
+    for (uint32_t i = 0; i < r->nreplicas; i++) {
+        if ((int)i == me)
+            continue;
+        bool stalled = r->acked[i] < r->last_lsn && r->acked[i] == r->acked_at_tick[i];
+        r->acked_at_tick[i] = r->acked[i];
+        if (r->role == ROLE_RECONCILING && !r->promised_by[i])
+            s_send_prepare(ctx, r, r->replicas[i], r->recon_from);
+        else if (r->role == ROLE_RECONCILING && r->best_node == r->replicas[i])
+            s_send_prepare(ctx, r, r->replicas[i], r->best_have + 1);
+        else if (stalled)
+            s_send_append(ctx, r, (int)i, r->acked[i] + 1);
+        else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])
+            s_send_append(ctx, r, (int)i, r->last_lsn + 1); /* no entries: the commit point */
+    }
+}

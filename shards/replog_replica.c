@@ -1,0 +1,191 @@
+/* shards/replog_replica.c — the log actor as a follower: promises, appends from the primary,
+ * truncation of an older epoch's tail, and the acknowledgements. See replog.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "shards/keys.h"
+#include "shards/replog_internal.h"
+
+static const char *const COMP = "replog";
+
+static void s_reply(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint32_t type,
+                    msgpack_sbuffer *payload)
+{
+    uint32_t to = replog_sender_node(env);
+    if (to != UINT32_MAX)
+        replog_send(ctx, r, to, type, payload);
+}
+
+static void s_ack(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint64_t epoch,
+                  int status, uint64_t lsn)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_ack_t m = {.epoch = epoch, .status = status, .lsn = lsn, .promised = r->promised};
+    msg_ack_encode(&out, &m);
+    s_reply(ctx, r, env, MSG_LOG_ACK, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    msg_prepare_t m;
+    if (msg_prepare_decode(env->payload, env->payload_len, &m) != ROOST_OK)
+        return;
+    bool ok = m.epoch >= r->promised && replog_persist_promise(r, m.epoch) == ROOST_OK;
+    if (ok && m.epoch > r->epoch && (r->role == ROLE_SERVING || r->role == ROLE_RECONCILING))
+        replog_step_down(ctx, r, "promised a newer epoch");
+    msgpack_sbuffer recs, out;
+    msgpack_sbuffer_init(&recs);
+    msgpack_sbuffer_init(&out);
+    uint32_t n = 0;
+    if (ok && m.from_lsn >= 1 && m.from_lsn <= r->last_lsn)
+        n = replog_collect(r, m.from_lsn, r->last_lsn, &recs);
+    msg_promise_t p = {.epoch = m.epoch, .ok = ok, .promised = r->promised,
+                       .last_epoch = r->last_epoch, .last_lsn = r->last_lsn};
+    msg_promise_begin(&out, &p, n);
+    msgpack_sbuffer_write(&out, recs.data, recs.size);
+    s_reply(ctx, r, env, MSG_LOG_PROMISE, &out);
+    msgpack_sbuffer_destroy(&recs);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* The epoch of our entry at lsn, 0 if we have none (or it is unreadable). */
+static uint64_t s_local_epoch(replog_t *r, uint64_t lsn)
+{
+    void *rec;
+    size_t len;
+    log_entry_t e;
+    if (lsn == 0 || lsn > r->last_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+        return 0;
+    free(rec);
+    return e.epoch;
+}
+
+/* True if our entry at lsn carries exactly these ops (a committed entry a new primary
+ * re-stamped with its epoch during reconciliation: same content, newer label). */
+static bool s_same_ops(replog_t *r, const log_entry_t *theirs)
+{
+    void *rec;
+    size_t len;
+    log_entry_t mine;
+    if (replog_read_entry(r, theirs->lsn, &rec, &len, &mine) != ROOST_OK)
+        return false;
+    bool same = mine.ops_len == theirs->ops_len &&
+                memcmp(mine.ops, theirs->ops, mine.ops_len) == 0;
+    free(rec);
+    return same;
+}
+
+int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *matched)
+{
+    engine_batch_t *b = engine_batch_new();
+    uint64_t last = r->last_lsn, last_epoch = r->last_epoch, match = 0;
+    bool truncated = false;
+    int rc = ROOST_OK;
+    for (uint32_t i = 0; i < v->nrecords && rc == ROOST_OK; i++) {
+        size_t len;
+        const void *rec = msg_view_record(v, i, &len);
+        log_entry_t e;
+        if (entry_decode(rec, len, &e) != ROOST_OK) {
+            rc = ROOST_EPROTO;
+            break;
+        }
+        if (e.lsn > last + 1)
+            break; /* a gap: keep what is contiguous */
+        if (e.lsn <= last && !truncated) {
+            uint64_t mine = s_local_epoch(r, e.lsn);
+            if (mine == e.epoch) {
+                match = e.lsn;
+                continue; /* already have it */
+            }
+            if (e.lsn <= r->commit_lsn) { /* a committed entry's content never changes */
+                if (!s_same_ops(r, &e)) {
+                    ROOST_ERROR(COMP, "committed entry differs from the primary's",
+                                "partition=%u lsn=%llu", r->partition,
+                                (unsigned long long)e.lsn);
+                    rc = ROOST_EPROTO;
+                    break;
+                }
+                uint8_t key[KEY_LOG_BYTES]; /* take the new label, keep the rest */
+                key_log(key, r->partition, e.lsn);
+                engine_batch_put(b, key, sizeof key, rec, len);
+                match = e.lsn;
+                if (e.lsn == last)
+                    last_epoch = e.epoch;
+                continue;
+            }
+            uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
+            key_log(lo, r->partition, e.lsn);
+            key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
+            engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+            truncated = true; /* everything after is new: no more comparing */
+        }
+        uint8_t key[KEY_LOG_BYTES];
+        key_log(key, r->partition, e.lsn);
+        engine_batch_put(b, key, sizeof key, rec, len);
+        last = e.lsn;
+        last_epoch = e.epoch;
+        match = e.lsn;
+    }
+    if (rc == ROOST_OK && engine_batch_count(b) > 0)
+        rc = engine_write(r->engine, b, sync);
+    engine_batch_destroy(&b);
+    if (rc == ROOST_OK) {
+        if (!truncated && last < r->last_lsn) { /* only skips: our longer tail stays */
+            last = r->last_lsn;
+            last_epoch = r->last_epoch;
+        }
+        r->last_lsn = last;
+        r->last_epoch = last_epoch;
+        if (matched)
+            *matched = match;
+    }
+    return rc;
+}
+
+void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    msg_append_t m;
+    msg_view_t v;
+    if (msg_append_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK) {
+        msg_view_fini(&v);
+        return;
+    }
+    if (m.epoch < r->promised) { /* a deposed primary: tell it the epoch that replaced it */
+        s_ack(ctx, r, env, m.epoch, ACK_REFUSED, r->last_lsn);
+        goto out;
+    }
+    if (replog_persist_promise(r, m.epoch) != ROOST_OK) {
+        s_ack(ctx, r, env, m.epoch, ACK_FAILED, 0);
+        goto out;
+    }
+    if (m.prev_lsn > r->last_lsn ||
+        (m.prev_lsn > r->commit_lsn && s_local_epoch(r, m.prev_lsn) != m.prev_epoch)) {
+        s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
+        goto out;
+    }
+    bool sync = r->store->sync != SYNC_NONE;
+    uint64_t matched = 0;
+    int rc = replog_store_records(r, &v, sync, &matched);
+    if (rc != ROOST_OK) {
+        ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition,
+                   roost_strerror(rc));
+        s_ack(ctx, r, env, m.epoch, rc == ROOST_EIO ? ACK_FAILED : ACK_GAP, r->commit_lsn);
+        goto out;
+    }
+    /* Acknowledge only what is known to equal the primary's log: the entries this message
+     * carried (or the matching prefix it built on), never an older epoch's tail beyond it. */
+    if (matched < m.prev_lsn)
+        matched = m.prev_lsn;
+    uint64_t commit = m.commit_lsn < matched ? m.commit_lsn : matched;
+    if (commit > r->commit_lsn) {
+        r->commit_lsn = commit;
+        replog_apply_to(r, commit);
+    }
+    s_ack(ctx, r, env, m.epoch, ACK_OK, matched);
+out:
+    msg_view_fini(&v);
+}

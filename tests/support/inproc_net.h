@@ -1,0 +1,78 @@
+/* tests/support/inproc_net.h — an in-process network for tests: a roost_transport_t per node
+ * that hands envelopes straight to the target node's sink (thread-safe: the sink only queues),
+ * with per-link cuts for partition tests. Header-only. */
+#ifndef ROOST_TEST_INPROC_NET_H
+#define ROOST_TEST_INPROC_NET_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "runtime/errors.h"
+#include "runtime/transport.h"
+
+enum { INPROC_NODES_MAX = 8 };
+
+typedef struct inproc_net inproc_net_t;
+
+typedef struct {
+    roost_transport_t base;
+    inproc_net_t *net;
+    uint32_t self;
+    roost_transport_sink_fn sink;
+    void *arg;
+} inproc_tr_t;
+
+struct inproc_net {
+    inproc_tr_t tr[INPROC_NODES_MAX];
+    _Atomic bool cut[INPROC_NODES_MAX][INPROC_NODES_MAX]; /* [from][to] */
+    _Atomic uint64_t dropped;
+};
+
+static inline int inproc_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
+{
+    inproc_tr_t *t = (inproc_tr_t *)base;
+    inproc_net_t *n = t->net;
+    if (to >= INPROC_NODES_MAX || !n->tr[to].sink || atomic_load(&n->cut[t->self][to])) {
+        roost_env_free(env);
+        atomic_fetch_add(&n->dropped, 1);
+        return ROOST_EAGAIN;
+    }
+    env->next = NULL;
+    n->tr[to].sink(n->tr[to].arg, t->self, env);
+    return ROOST_OK;
+}
+
+static inline void inproc_set_sink(roost_transport_t *base, roost_transport_sink_fn fn, void *arg)
+{
+    inproc_tr_t *t = (inproc_tr_t *)base;
+    t->sink = fn;
+    t->arg = arg;
+}
+
+static const roost_transport_ops_t inproc_ops = {.send = inproc_send, .set_sink = inproc_set_sink};
+
+static inline roost_transport_t *inproc_transport(inproc_net_t *n, uint32_t id)
+{
+    n->tr[id].base.ops = &inproc_ops;
+    n->tr[id].net = n;
+    n->tr[id].self = id;
+    return &n->tr[id].base;
+}
+
+/* Cuts (or heals) both directions between a and b. */
+static inline void inproc_cut(inproc_net_t *n, uint32_t a, uint32_t b, bool cut)
+{
+    atomic_store(&n->cut[a][b], cut);
+    atomic_store(&n->cut[b][a], cut);
+}
+
+/* Cuts (or heals) node a from every other node. */
+static inline void inproc_isolate(inproc_net_t *n, uint32_t a, bool cut)
+{
+    for (uint32_t b = 0; b < INPROC_NODES_MAX; b++)
+        if (b != a)
+            inproc_cut(n, a, b, cut);
+}
+
+#endif

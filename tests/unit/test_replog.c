@@ -1,0 +1,279 @@
+/* tests/unit/test_replog.c — the replicated log: three threaded nodes in one process, each
+ * with its own RocksDB, on an in-process network (tests/support/inproc_net.h), driven through the
+ * store probe (kv actors). Acknowledged writes are in every replica's log; a dead replica does
+ * not stop a quorum and catches up when it returns; a failover reconciles, the deposed primary
+ * cannot get writes acknowledged and its unacknowledged tail is dropped; corrupt entries are
+ * detected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "runtime/errors.h"
+#include "runtime/node.h"
+#include "shards/engine_rocksdb.h"
+#include "shards/entry.h"
+#include "shards/keys.h"
+#include "shards/kv.h"
+#include "shards/proto.h"
+#include "shards/replog.h"
+#include "shards/store.h"
+#include "tests/support/inproc_net.h"
+
+enum { N = 3, P = 8, MSG_GO = 1 };
+
+static _Atomic int g_done, g_failed;
+
+/* "@<node>:0/cli": sends `count` PUTs (payload [count, first]) to kv:<first..>, counts answers. */
+static void cli_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    if (env->flags & ROOST_ENV_RESPONSE) {
+        if (env->flags & ROOST_ENV_ERROR)
+            atomic_fetch_add(&g_failed, 1);
+        else
+            atomic_fetch_add(&g_done, 1);
+        return;
+    }
+    uint64_t arg[2];
+    memcpy(arg, env->payload, sizeof arg);
+    for (uint64_t i = arg[1]; i < arg[1] + arg[0]; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof key, "kv:%llu", (unsigned long long)(i % 97));
+        int n = snprintf(val, sizeof val, "v%llu", (unsigned long long)i);
+        roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)n, 3000, NULL);
+    }
+}
+
+static const roost_behaviour_t cli_beh = {.kind = "@cli", .on_message = cli_message};
+
+typedef struct {
+    char dir[64];
+    inproc_net_t net;
+    roost_node_t *node[N + 1];
+    engine_t *engine[N + 1];
+    store_t store[N + 1];
+} world_t;
+
+static world_t *W;
+
+static void s_route_all(uint32_t primary, uint64_t epoch)
+{
+    for (uint32_t id = 1; id <= N; id++)
+        for (uint32_t p = 0; p < P; p++)
+            roost_node_set_primary(W->node[id], p, primary, epoch);
+}
+
+/* Tells node `to`'s log actors their role for every partition. */
+static void s_role(uint32_t to, uint32_t primary, uint64_t epoch)
+{
+    msg_role_t m = {.epoch = epoch, .primary = primary, .nreplicas = N};
+    for (uint32_t i = 0; i < N; i++)
+        m.replicas[i] = i + 1;
+    for (uint32_t p = 0; p < P; p++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msg_role_encode(&sb, &m);
+        char key[64];
+        replog_key(key, sizeof key, to, p);
+        roost_node_send(W->node[to], roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    W = calloc(1, sizeof *W);
+    snprintf(W->dir, sizeof W->dir, "/tmp/roost-replog-XXXXXX");
+    assert_non_null(mkdtemp(W->dir));
+    for (uint32_t id = 1; id <= N; id++) {
+        char path[96], err[256];
+        snprintf(path, sizeof path, "%s/n%u", W->dir, id);
+        W->engine[id] = engine_rocksdb_open(path, NULL, err, sizeof err);
+        assert_non_null(W->engine[id]);
+        W->store[id] = (store_t){.engine = W->engine[id], .rf = N,
+                                 .consistency = CONSISTENCY_QUORUM, .sync = SYNC_BATCH,
+                                 .append_timeout_ms = 2000};
+        roost_node_config_t nc = {.node_id = id, .workers = 2, .partitions = P};
+        W->node[id] = roost_node_new(&nc);
+        roost_node_register(W->node[id], &replog_behaviour);
+        roost_node_register(W->node[id], &kv_behaviour);
+        roost_node_register(W->node[id], &cli_beh);
+        roost_node_set_service(W->node[id], STORE_SERVICE, &W->store[id]);
+        roost_node_set_transport(W->node[id], inproc_transport(&W->net, id));
+    }
+    s_route_all(1, 1);
+    for (uint32_t id = 1; id <= N; id++) {
+        assert_int_equal(roost_node_start(W->node[id]), 0);
+        s_role(id, 1, 1);
+    }
+    atomic_store(&g_done, 0);
+    atomic_store(&g_failed, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (uint32_t id = 1; id <= N; id++)
+        roost_node_stop(W->node[id]);
+    for (uint32_t id = 1; id <= N; id++) {
+        roost_node_destroy(&W->node[id]);
+        engine_destroy(&W->engine[id]);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", W->dir);
+    free(W);
+    return 0;
+}
+
+static void s_go(uint32_t via, uint64_t count, uint64_t first)
+{
+    uint64_t arg[2] = {count, first};
+    char key[64];
+    roost_key_make_local(key, sizeof key, via, 0, "cli", NULL);
+    roost_node_send(W->node[via], roost_env_new(key, NULL, MSG_GO, arg, sizeof arg));
+}
+
+static bool s_wait(bool (*cond)(void), int seconds)
+{
+    struct timespec pause = {0, 2000000};
+    for (int i = 0; i < seconds * 500; i++) {
+        if (cond())
+            return true;
+        nanosleep(&pause, NULL);
+    }
+    return cond();
+}
+
+static int g_want;
+static bool s_answered(void)
+{
+    return atomic_load(&g_done) + atomic_load(&g_failed) >= g_want;
+}
+
+/* The log of partition p on node id as (lsn, epoch, checksum) triples; returns the count. */
+static int s_log(uint32_t id, uint32_t p, uint64_t (*out)[3], int cap)
+{
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, p, KEY_TABLE_LOG);
+    key_prefix(hi, p, KEY_TABLE_LOG + 1);
+    engine_iter_t *it = engine_iter_new(W->engine[id], lo, sizeof lo, hi, sizeof hi);
+    int n = 0;
+    for (; engine_iter_valid(it) && n < cap; engine_iter_next(it), n++) {
+        size_t len;
+        const void *v = engine_iter_value(it, &len);
+        log_entry_t e;
+        assert_int_equal(entry_decode(v, len, &e), 0);
+        out[n][0] = e.lsn;
+        out[n][1] = e.epoch;
+        out[n][2] = entry_checksum(e.ops, e.ops_len);
+    }
+    engine_iter_destroy(&it);
+    return n;
+}
+
+enum { LOG_CAP = 20000 };
+static uint64_t g_a[LOG_CAP][3], g_b[LOG_CAP][3];
+
+/* Every replica's log of every partition is identical, entry for entry. */
+static bool s_logs_agree(void)
+{
+    for (uint32_t p = 0; p < P; p++) {
+        int na = s_log(1, p, g_a, LOG_CAP);
+        for (uint32_t id = 2; id <= N; id++) {
+            int nb = s_log(id, p, g_b, LOG_CAP);
+            if (na != nb || memcmp(g_a, g_b, (size_t)na * sizeof g_a[0]) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+static int s_total_entries(uint32_t id)
+{
+    int total = 0;
+    for (uint32_t p = 0; p < P; p++)
+        total += s_log(id, p, g_a, LOG_CAP);
+    return total;
+}
+
+static void test_acknowledged_writes_are_on_every_replica(void **state)
+{
+    (void)state;
+    g_want = 2000;
+    s_go(1, 2000, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_logs_agree, 10));
+    assert_int_equal(s_total_entries(2), 2000);
+    assert_true(atomic_load(&W->store[1].stats.syncs) < 2000); /* group commit shared syncs */
+}
+
+static void test_a_dead_replica_neither_blocks_nor_loses(void **state)
+{
+    (void)state;
+    inproc_isolate(&W->net, 3, true);
+    g_want = 1000;
+    s_go(1, 1000, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0); /* a quorum of 2 of 3 */
+    assert_int_equal(s_total_entries(3), 0);
+    inproc_isolate(&W->net, 3, false); /* it returns: catch-up by LSN */
+    assert_true(s_wait(s_logs_agree, 20));
+    assert_int_equal(s_total_entries(3), 1000);
+}
+
+/* The primary is cut off; the map moves partitions to node 2 at epoch 2. Node 1 cannot get a
+ * write acknowledged any more; node 2 can; after healing, node 1's unacknowledged tail is gone
+ * and every acknowledged write is in every log. */
+static void test_failover_fences_the_old_primary(void **state)
+{
+    (void)state;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+
+    inproc_isolate(&W->net, 1, true);
+    s_route_all(2, 2);
+    s_role(2, 2, 2);
+    s_role(3, 2, 2);
+    atomic_store(&g_done, 0);
+    g_want = 200;
+    s_go(1, 200, 1000); /* to the deposed primary: must never be acknowledged */
+    s_go(2, 200, 2000); /* to the new one: must be */
+    roost_node_set_primary(W->node[1], 0, 1, 1); /* node 1 still believes it leads */
+    assert_true(s_wait(s_answered, 30));
+    int ok_new = atomic_load(&g_done);
+    struct timespec settle = {3, 0}; /* past node 1's append timeout */
+    nanosleep(&settle, NULL);
+    assert_int_equal(atomic_load(&g_done), ok_new);
+    assert_true(ok_new >= 200 - 10); /* node 2's (a few may race the role change) */
+
+    inproc_isolate(&W->net, 1, false);
+    s_route_all(2, 2);
+    s_role(1, 2, 2);
+    assert_true(s_wait(s_logs_agree, 20));
+    assert_int_equal(s_total_entries(1), s_total_entries(2));
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_acknowledged_writes_are_on_every_replica),
+        T(test_a_dead_replica_neither_blocks_nor_loses),
+        T(test_failover_fences_the_old_primary),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
