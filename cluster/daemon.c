@@ -15,6 +15,11 @@
 #include "runtime/node.h"
 #include "runtime/transport_zmq.h"
 #include "runtime/util.h"
+#include "shards/engine_rocksdb.h"
+#include "shards/kv.h"
+#include "shards/proto.h"
+#include "shards/replog.h"
+#include "shards/store.h"
 
 struct daemon {
     manifest_t manifest;
@@ -25,6 +30,9 @@ struct daemon {
     control_t *control;
     detector_t *detector;
     uint64_t last_version;
+    engine_t *engine;     /* shard nodes: the node's RocksDB */
+    store_t store;
+    uint64_t *role_epoch; /* per partition: the epoch last told to our log replica */
 };
 
 static const char *const COMP = "daemon";
@@ -50,15 +58,38 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
                primaries);
 }
 
+/* Tells our log replica of partition p its role, when its epoch changed. */
+static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
+{
+    msg_role_t m = {.epoch = clustermap_epoch_of(map, p), .primary = clustermap_primary_of(map, p)};
+    m.nreplicas = clustermap_replicas_of(map, p, m.replicas, PROTO_REPLICAS_MAX);
+    bool mine = false;
+    for (uint32_t i = 0; i < m.nreplicas; i++)
+        mine |= m.replicas[i] == d->self->id;
+    if (!mine || m.epoch == d->role_epoch[p])
+        return;
+    d->role_epoch[p] = m.epoch;
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msg_role_encode(&sb, &m);
+    if (replog_key(key, sizeof key, d->self->id, p) == ROOST_OK)
+        roost_node_send(d->node, roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void s_on_map(void *arg, const clustermap_t *map)
 {
     daemon_t *d = arg;
     uint32_t parts = roost_node_partitions(d->node);
     if (clustermap_partitions(map) != parts || clustermap_version(map) == 0)
         return;
-    for (uint32_t p = 0; p < parts; p++)
+    for (uint32_t p = 0; p < parts; p++) {
         roost_node_set_primary(d->node, p, clustermap_primary_of(map, p),
                                clustermap_epoch_of(map, p));
+        if (d->engine)
+            s_tell_role(d, map, p);
+    }
     d->last_version = clustermap_version(map);
     s_log_map(d, map);
 }
@@ -178,6 +209,40 @@ static int s_open_detector(daemon_t *d)
     return d->detector ? ROOST_OK : ROOST_EINVAL;
 }
 
+static store_consistency_t s_consistency(const char *name)
+{
+    return strcmp(name, "ONE") == 0   ? CONSISTENCY_ONE
+           : strcmp(name, "ALL") == 0 ? CONSISTENCY_ALL
+                                      : CONSISTENCY_QUORUM;
+}
+
+static store_sync_t s_sync(const char *name)
+{
+    return strcmp(name, "always") == 0 ? SYNC_ALWAYS
+           : strcmp(name, "none") == 0 ? SYNC_NONE
+                                       : SYNC_BATCH;
+}
+
+/* Shard nodes: the RocksDB engine, the store service and the store's behaviours. */
+static int s_open_store(daemon_t *d)
+{
+    char path[MANIFEST_PATH_BYTES_MAX + 8], err[512];
+    roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
+    d->engine = engine_rocksdb_open(path, NULL, err, sizeof err);
+    if (!d->engine) {
+        ROOST_ERROR(COMP, "cannot open the store", "dir=%s err=\"%s\"", path, err);
+        return ROOST_EIO;
+    }
+    d->store = (store_t){.engine = d->engine, .rf = d->manifest.replication_factor,
+                         .consistency = s_consistency(d->manifest.consistency),
+                         .sync = s_sync(d->manifest.sync), .append_timeout_ms = 5000};
+    d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
+    roost_node_set_service(d->node, STORE_SERVICE, &d->store);
+    roost_node_register(d->node, &replog_behaviour);
+    roost_node_register(d->node, &kv_behaviour);
+    return ROOST_OK;
+}
+
 static int s_open_node(daemon_t *d)
 {
     roost_node_config_t nc = {.node_id = d->self->id, .workers = d->manifest.workers,
@@ -190,7 +255,7 @@ static int s_open_node(daemon_t *d)
         roost_node_set_primary(d->node, p, ROOST_NO_NODE, 0); /* until the first map */
     roost_node_set_transport(d->node, d->transport);
     roost_node_set_system_handler(d->node, s_on_system, d);
-    return ROOST_OK;
+    return (d->self->roles & ROLE_SHARD) ? s_open_store(d) : ROOST_OK;
 }
 
 daemon_t *daemon_new(const daemon_config_t *cfg)
@@ -256,7 +321,9 @@ void daemon_destroy(daemon_t **self_p)
     if (d->node)
         roost_node_stop(d->node);
     transport_zmq_destroy(&d->transport);
-    roost_node_destroy(&d->node);
+    roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */
+    engine_destroy(&d->engine);
+    free(d->role_epoch);
     detector_destroy(&d->detector);
     free(d);
     *self_p = NULL;
