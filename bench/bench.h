@@ -31,5 +31,6 @@ int bench_skynet(int argc, char **argv);
 int bench_pingpong(int argc, char **argv);
 int bench_remote(int argc, char **argv);
 int bench_idle(int argc, char **argv);
+int bench_store(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
+#include "shards/syncer.h"
 
 struct daemon {
     manifest_t manifest;
@@ -32,6 +33,7 @@ struct daemon {
     uint64_t last_version;
     engine_t *engine;     /* shard nodes: the node's RocksDB */
     store_t store;
+    syncer_t *syncer;     /* shard nodes: the group-commit thread */
     uint64_t *role_epoch; /* per partition: the epoch last told to our log replica */
 };
 
@@ -238,6 +240,8 @@ static int s_open_store(daemon_t *d)
                          .sync = s_sync(d->manifest.sync), .append_timeout_ms = 5000};
     d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
+    d->syncer = syncer_new(d->node, d->engine);
+    roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
     roost_node_register(d->node, &replog_behaviour);
     roost_node_register(d->node, &kv_behaviour);
     return ROOST_OK;
@@ -295,7 +299,9 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
 
 int daemon_start(daemon_t *self)
 {
-    int rc = roost_node_start(self->node);
+    int rc = self->syncer ? syncer_start(self->syncer) : ROOST_OK;
+    if (rc == ROOST_OK)
+        rc = roost_node_start(self->node);
     if (rc == ROOST_OK && self->control)
         rc = control_start(self->control);
     if (rc == ROOST_OK)
@@ -321,6 +327,7 @@ void daemon_destroy(daemon_t **self_p)
     if (d->node)
         roost_node_stop(d->node);
     transport_zmq_destroy(&d->transport);
+    syncer_destroy(&d->syncer); /* after the workers: nothing asks any more */
     roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */
     engine_destroy(&d->engine);
     free(d->role_epoch);

@@ -12,6 +12,7 @@
 #include "runtime/util.h"
 #include "shards/keys.h"
 #include "shards/ops.h"
+#include "shards/syncer.h"
 
 static const char *const COMP = "replog";
 
@@ -265,6 +266,13 @@ static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
     }
 }
 
+static void s_synced(roost_ctx_t *ctx, replog_t *r, int status)
+{
+    r->syncing = false;
+    replog_primary_synced(ctx, r, status);
+    replog_replica_synced(ctx, r, status);
+}
+
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     replog_t *r = state;
@@ -277,6 +285,7 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     case MSG_LOG_PROMISE: replog_on_promise(ctx, r, env); break;
     case MSG_LOG_APPEND: replog_on_append(ctx, r, env); break;
     case MSG_LOG_ACK: replog_on_ack(ctx, r, env); break;
+    case MSG_SYNC_DONE: s_synced(ctx, r, syncer_status(env)); break;
     default:
         if (env->flags & ROOST_ENV_REQUEST)
             roost_ctx_reply_error(ctx, env, ROOST_EINVAL);

@@ -28,6 +28,13 @@ typedef struct pending {
     roost_env_t *req; /* the kept STORE_APPEND request, answered at commit */
 } pending_t;
 
+/* An acknowledgement held until the entries it covers are synced. */
+typedef struct {
+    bool set;
+    uint32_t to;
+    msg_ack_t m;
+} held_ack_t;
+
 typedef struct {
     store_t *store;
     engine_t *engine;
@@ -59,6 +66,13 @@ typedef struct {
     uint64_t gc_prev_lsn, gc_prev_epoch;
     bool flush_armed;
     bool ticking;
+    /* cross-partition group commit (syncer.h): at most one sync request outstanding */
+    bool syncing;          /* a MSG_SYNC_REQ is outstanding */
+    bool flush_after_sync; /* primary: entries queued while syncing */
+    bool resync;           /* replica: entries written after the outstanding request */
+    uint64_t sync_upto;    /* primary: entries written before the outstanding request */
+    uint64_t write_upto;   /* primary: entries written (unsynced) so far */
+    held_ack_t ack_ready, ack_wait; /* replica: acks the outstanding / next sync releases */
     pending_t *pending, *pending_tail;
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
@@ -87,12 +101,16 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_tick(roost_ctx_t *ctx, replog_t *r);
 void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why);
+/* The primary's side of MSG_SYNC_DONE: its own copy of the entries is durable. */
+void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status);
 /* Becomes SERVING and serves the appends deferred while reconciling. */
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r);
 
 /* replog_replica.c */
 void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+/* The replica's side of MSG_SYNC_DONE: release the acks the sync covered. */
+void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status);
 /* Writes the records of a view into the local log, in lsn order, replacing older-epoch entries
  * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record, or one
  * that would rewrite a committed entry) or ROOST_EIO. *matched (if not NULL) is the last lsn

@@ -9,6 +9,7 @@
 #include "runtime/util.h"
 #include "shards/keys.h"
 #include "shards/replog_internal.h"
+#include "shards/syncer.h"
 
 static const char *const COMP = "replog";
 
@@ -288,20 +289,30 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     s_try_commit(ctx, r);
 }
 
+static void s_disk_failed(roost_ctx_t *ctx, replog_t *r, int rc)
+{
+    ROOST_ERROR(COMP, "log write failed: partition read-only", "partition=%u err=%s",
+                r->partition, roost_strerror(rc));
+    replog_step_down(ctx, r, "disk refused a write");
+    r->role = ROLE_NONE; /* never acknowledge what the disk refused; stop taking writes */
+}
+
+/* Writes the queued entries (unsynced), sends them to the replicas at once — their fsyncs run
+ * alongside ours — and asks the worker's syncer to make our copy durable. */
 void replog_flush(roost_ctx_t *ctx, replog_t *r)
 {
     r->flush_armed = false;
     if (r->gc_count == 0 || r->role != ROLE_SERVING)
         return;
-    int rc = engine_write(r->engine, r->gc, r->store->sync != SYNC_NONE);
-    atomic_fetch_add_explicit(&r->store->stats.syncs, 1, memory_order_relaxed);
+    if (r->syncing) {
+        r->flush_after_sync = true; /* these will share the next sync */
+        return;
+    }
+    int rc = engine_write(r->engine, r->gc, false);
     atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count,
                               memory_order_relaxed);
-    if (rc != ROOST_OK) { /* never acknowledge what the disk refused; stop taking writes */
-        ROOST_ERROR(COMP, "log write failed: partition read-only", "partition=%u err=%s",
-                    r->partition, roost_strerror(rc));
-        replog_step_down(ctx, r, "disk refused a write");
-        r->role = ROLE_NONE;
+    if (rc != ROOST_OK) {
+        s_disk_failed(ctx, r, rc);
         return;
     }
     msgpack_sbuffer out;
@@ -321,8 +332,34 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r)
     engine_batch_clear(r->gc);
     msgpack_sbuffer_clear(&r->gc_records);
     r->gc_count = 0;
-    r->acked[me] = r->last_lsn;
+    r->write_upto = r->last_lsn;
+    if (r->store->sync == SYNC_NONE) {
+        replog_primary_synced(ctx, r, ROOST_OK);
+        return;
+    }
+    r->sync_upto = r->last_lsn;
+    r->syncing = syncer_request(ctx) == ROOST_OK;
+    if (!r->syncing)
+        s_disk_failed(ctx, r, ROOST_EUNAVAIL);
+}
+
+void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status)
+{
+    if (r->role != ROLE_SERVING)
+        return;
+    if (status != ROOST_OK) {
+        s_disk_failed(ctx, r, status);
+        return;
+    }
+    int me = s_self(r);
+    uint64_t upto = r->store->sync == SYNC_NONE ? r->write_upto : r->sync_upto;
+    if (me >= 0 && upto > r->acked[me])
+        r->acked[me] = upto;
     s_try_commit(ctx, r);
+    if (r->flush_after_sync) {
+        r->flush_after_sync = false;
+        replog_flush(ctx, r);
+    }
 }
 
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r)

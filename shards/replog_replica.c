@@ -7,6 +7,7 @@
 #include "runtime/log.h"
 #include "shards/keys.h"
 #include "shards/replog_internal.h"
+#include "shards/syncer.h"
 
 static const char *const COMP = "replog";
 
@@ -146,6 +147,63 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
     return rc;
 }
 
+static void s_send_ack(roost_ctx_t *ctx, replog_t *r, uint32_t to, const msg_ack_t *m)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_ack_t a = *m;
+    a.promised = r->promised;
+    msg_ack_encode(&out, &a);
+    replog_send(ctx, r, to, MSG_LOG_ACK, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* Folds an acknowledgement into the one a sync will release (acks are cumulative). */
+static void s_hold_ack(held_ack_t *slot, uint32_t to, uint64_t epoch, uint64_t lsn)
+{
+    if (slot->set && slot->m.epoch == epoch && slot->to == to && slot->m.lsn >= lsn)
+        return;
+    slot->set = true;
+    slot->to = to;
+    slot->m = (msg_ack_t){.epoch = epoch, .status = ACK_OK, .lsn = lsn};
+}
+
+/* Our copy is written but not yet durable: acknowledge only after the syncer's fsync. */
+static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env,
+                             uint64_t epoch, uint64_t lsn)
+{
+    uint32_t to = replog_sender_node(env);
+    if (to == UINT32_MAX)
+        return;
+    if (r->store->sync == SYNC_NONE) {
+        msg_ack_t m = {.epoch = epoch, .status = ACK_OK, .lsn = lsn};
+        s_send_ack(ctx, r, to, &m);
+        return;
+    }
+    if (r->syncing) { /* the outstanding sync may predate this write: wait for the next */
+        s_hold_ack(&r->ack_wait, to, epoch, lsn);
+        r->resync = true;
+        return;
+    }
+    s_hold_ack(&r->ack_ready, to, epoch, lsn);
+    r->syncing = syncer_request(ctx) == ROOST_OK;
+}
+
+void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status)
+{
+    if (r->ack_ready.set) {
+        if (status == ROOST_OK)
+            s_send_ack(ctx, r, r->ack_ready.to, &r->ack_ready.m);
+        r->ack_ready.set = false;
+    }
+    if (r->resync) {
+        r->resync = false;
+        r->ack_ready = r->ack_wait;
+        r->ack_wait.set = false;
+        r->syncing = syncer_request(ctx) == ROOST_OK;
+    }
+}
+
 void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_append_t m;
@@ -167,9 +225,8 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
         goto out;
     }
-    bool sync = r->store->sync != SYNC_NONE;
     uint64_t matched = 0;
-    int rc = replog_store_records(r, &v, sync, &matched);
+    int rc = replog_store_records(r, &v, false, &matched); /* made durable by the syncer */
     if (rc != ROOST_OK) {
         ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition,
                    roost_strerror(rc));
@@ -185,7 +242,7 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         r->commit_lsn = commit;
         replog_apply_to(r, commit);
     }
-    s_ack(ctx, r, env, m.epoch, ACK_OK, matched);
+    s_ack_after_sync(ctx, r, env, m.epoch, matched);
 out:
     msg_view_fini(&v);
 }

@@ -24,6 +24,7 @@
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
+#include "shards/syncer.h"
 #include "tests/support/inproc_net.h"
 
 enum { N = 3, P = 8, MSG_GO = 1 };
@@ -57,6 +58,7 @@ typedef struct {
     char dir[64];
     inproc_net_t net;
     roost_node_t *node[N + 1];
+    syncer_t *syncer[N + 1];
     engine_t *engine[N + 1];
     store_t store[N + 1];
 } world_t;
@@ -107,6 +109,9 @@ static int setup(void **state)
         roost_node_register(W->node[id], &kv_behaviour);
         roost_node_register(W->node[id], &cli_beh);
         roost_node_set_service(W->node[id], STORE_SERVICE, &W->store[id]);
+        W->syncer[id] = syncer_new(W->node[id], W->engine[id]);
+        roost_node_set_service(W->node[id], SYNCER_SERVICE, W->syncer[id]);
+        assert_int_equal(syncer_start(W->syncer[id]), 0);
         roost_node_set_transport(W->node[id], inproc_transport(&W->net, id));
     }
     s_route_all(1, 1);
@@ -125,6 +130,7 @@ static int teardown(void **state)
     for (uint32_t id = 1; id <= N; id++)
         roost_node_stop(W->node[id]);
     for (uint32_t id = 1; id <= N; id++) {
+        syncer_destroy(&W->syncer[id]);
         roost_node_destroy(&W->node[id]);
         engine_destroy(&W->engine[id]);
     }
@@ -216,7 +222,7 @@ static void test_acknowledged_writes_are_on_every_replica(void **state)
     assert_int_equal(atomic_load(&g_failed), 0);
     assert_true(s_wait(s_logs_agree, 10));
     assert_int_equal(s_total_entries(2), 2000);
-    assert_true(atomic_load(&W->store[1].stats.syncs) < 2000); /* group commit shared syncs */
+    assert_true(syncer_syncs(W->syncer[1]) < 2000); /* group commit shared syncs */
 }
 
 static void test_a_dead_replica_neither_blocks_nor_loses(void **state)

@@ -1,0 +1,277 @@
+/* bench/store.c — `roost-bench store`: acknowledged writes per second through the replicated
+ * store of a real local cluster. Starts `--nodes` roostd shard processes (temp manifest, temp
+ * data), joins as the manifest's client node through the store probe, and writes `--value`-byte
+ * values to distinct kv keys with `--window` writes in flight:
+ *   phase 1, `--seconds`: peak acknowledged writes/s, p50/p99 latency;
+ *   phase 2, `--seconds`: paced at half that rate (open loop): p50/p99 latency.
+ * Then RocksDB's own ceiling on this machine (db_bench fillrandom, batches of 100, 200-byte
+ * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5). */
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "cluster/manifest.h"
+#include "cluster/probe.h"
+#include "runtime/errors.h"
+#include "runtime/log.h"
+
+enum { SLOTS = 1 << 20, NODES_MAX = 5 };
+
+typedef struct {
+    uint64_t sent_ns[SLOTS];
+    _Atomic uint64_t acked, failed, inflight;
+    lat_hist_t lat;
+    probe_t *probe;
+    char dir[64], manifest[96];
+    pid_t pids[NODES_MAX + 1];
+} store_bench_t;
+
+static store_bench_t *B;
+
+static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
+{
+    (void)arg, (void)lsn;
+    atomic_fetch_sub(&B->inflight, 1);
+    if (status != ROOST_OK) {
+        atomic_fetch_add(&B->failed, 1);
+        return;
+    }
+    lat_record(&B->lat, bench_now_ns() - B->sent_ns[tag % SLOTS]);
+    atomic_fetch_add(&B->acked, 1);
+}
+
+static void s_roostd_path(char *out, size_t cap)
+{
+    const char *env = getenv("ROOSTD");
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (env || n <= 0) {
+        snprintf(out, cap, "%s", env ? env : "roostd");
+        return;
+    }
+    self[n] = '\0';
+    snprintf(out, cap, "%s/../cluster/roostd", dirname(self));
+}
+
+static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync,
+                            int port)
+{
+    FILE *f = fopen(B->manifest, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "apiVersion: roost/v1\ncluster: {name: bench, partitions: 64,"
+               " replication_factor: %d, consistency: %s, sync: %s}\n"
+               "runtime: {workers: 1}\nnodes:\n",
+            rf, consistency, sync);
+    for (int i = 1; i <= nodes; i++)
+        fprintf(f, "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
+                   " raft_port: %d, data_dir: s%d}\n",
+                i, i, port + i, port + 100 + i, i);
+    fprintf(f, "  - {name: client, id: 50, roles: [edge], host: 127.0.0.1, peer_port: %d,"
+               " client_port: %d}\n",
+            port, port + 200);
+    return fclose(f);
+}
+
+static void s_start_nodes(int nodes)
+{
+    char roostd[PATH_MAX];
+    s_roostd_path(roostd, sizeof roostd);
+    for (int i = 1; i <= nodes; i++) {
+        char name[16], log[160];
+        snprintf(name, sizeof name, "s%d", i);
+        snprintf(log, sizeof log, "%s/s%d.log", B->dir, i);
+        pid_t pid = fork();
+        if (pid == 0) {
+            freopen(log, "w", stderr);
+            execl(roostd, roostd, "--manifest", B->manifest, "--node", name, "--data-root",
+                  B->dir, "--log-level", "warn", (char *)NULL);
+            _exit(127);
+        }
+        B->pids[i] = pid;
+    }
+}
+
+static void s_stop_nodes(int nodes)
+{
+    for (int i = 1; i <= nodes; i++)
+        if (B->pids[i] > 0)
+            kill(B->pids[i], SIGTERM);
+    for (int i = 1; i <= nodes; i++)
+        if (B->pids[i] > 0)
+            waitpid(B->pids[i], NULL, 0);
+}
+
+static uint64_t g_next_tag;
+
+static void s_put_one(size_t vlen)
+{
+    static char val[4096];
+    char key[32];
+    uint64_t tag = g_next_tag++;
+    snprintf(key, sizeof key, "b%" PRIu64, tag);
+    B->sent_ns[tag % SLOTS] = bench_now_ns();
+    atomic_fetch_add(&B->inflight, 1);
+    if (probe_put(B->probe, key, val, vlen, tag, 5000) != ROOST_OK)
+        atomic_fetch_sub(&B->inflight, 1);
+}
+
+/* Closed loop with `window` in flight for `seconds`: acknowledged writes per second. */
+static double s_closed_loop(uint64_t window, uint64_t seconds, size_t vlen)
+{
+    uint64_t a0 = atomic_load(&B->acked), t0 = bench_now_ns(), end = t0 + seconds * 1000000000u;
+    uint64_t next_report = t0 + 1000000000u;
+    while (bench_now_ns() < end) {
+        while (atomic_load(&B->inflight) < window)
+            s_put_one(vlen);
+        struct timespec pause = {0, 100000};
+        nanosleep(&pause, NULL);
+        if (bench_now_ns() >= next_report) {
+            bench_progress("store: %" PRIu64 " acknowledged", atomic_load(&B->acked) - a0);
+            next_report += 1000000000u;
+        }
+    }
+    return (double)(atomic_load(&B->acked) - a0) / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+/* Open loop at `rate` writes/s for `seconds` (sends every 200 µs). */
+static void s_paced(double rate, uint64_t seconds, size_t vlen)
+{
+    uint64_t t0 = bench_now_ns(), end = t0 + seconds * 1000000000u;
+    double credit = 0;
+    while (bench_now_ns() < end) {
+        for (credit += rate * 0.0002; credit >= 1.0; credit -= 1.0)
+            s_put_one(vlen);
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static bool s_warm_up(void)
+{
+    for (int i = 0; i < 600 && atomic_load(&B->acked) < 200; i++) { /* ≤ 60 s */
+        if (atomic_load(&B->inflight) < 16)
+            s_put_one(16);
+        struct timespec pause = {0, 100000000};
+        nanosleep(&pause, NULL);
+    }
+    return atomic_load(&B->acked) >= 200;
+}
+
+static uint64_t s_disk_bytes(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "du -sb %s 2>/dev/null", B->dir);
+    FILE *f = popen(cmd, "r");
+    unsigned long long bytes = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &bytes) != 1)
+            bytes = 0;
+        pclose(f);
+    }
+    return bytes;
+}
+
+/* db_bench's synced fillrandom rate on this machine (0 if db_bench is missing). */
+static double s_db_bench(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "db_bench --benchmarks=fillrandom --batch_size=100 --value_size=200 --sync=true "
+             "--num=100000 --db=%s/db_bench 2>/dev/null | grep '^fillrandom'",
+             B->dir);
+    FILE *f = popen(cmd, "r");
+    double rate = 0;
+    char line[512];
+    if (f && fgets(line, sizeof line, f)) {
+        char *ops = strstr(line, "micros/op ");
+        if (ops)
+            rate = strtod(ops + 10, NULL);
+    }
+    if (f)
+        pclose(f);
+    return rate;
+}
+
+static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, uint64_t window,
+                 size_t vlen)
+{
+    if (!s_warm_up()) {
+        fprintf(stderr, "roost-bench store: the cluster did not take writes within 60 s\n");
+        return 1;
+    }
+    memset(&B->lat, 0, sizeof B->lat);
+    double peak = s_closed_loop(window, seconds, vlen);
+    double p50 = lat_quantile_us(&B->lat, 0.5), p99 = lat_quantile_us(&B->lat, 0.99);
+    struct timespec drain = {1, 0};
+    nanosleep(&drain, NULL);
+    memset(&B->lat, 0, sizeof B->lat);
+    uint64_t a0 = atomic_load(&B->acked);
+    s_paced(peak / 2, seconds, vlen);
+    nanosleep(&drain, NULL);
+    double half_rate = (double)(atomic_load(&B->acked) - a0) / (double)seconds;
+    double hp50 = lat_quantile_us(&B->lat, 0.5), hp99 = lat_quantile_us(&B->lat, 0.99);
+    uint64_t disk = s_disk_bytes();
+    bench_progress("store: db_bench ceiling run");
+    double ceiling = s_db_bench();
+    printf("{\"nodes\":%d,\"rf\":%d,\"consistency\":\"%s\",\"value_bytes\":%zu,"
+           "\"window\":%" PRIu64 ",\"writes_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+           "\"half_load_writes_per_s\":%.0f,\"half_load_p50_us\":%.1f,"
+           "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
+           ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
+           nodes, rf, consistency, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
+           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed), ceiling,
+           ceiling > 0 ? peak * rf / ceiling : 0.0);
+    return 0;
+}
+
+int bench_store(int argc, char **argv)
+{
+    int nodes = (int)bench_opt_u64(argc, argv, "--nodes", 3);
+    int rf = (int)bench_opt_u64(argc, argv, "--rf", 3);
+    uint64_t seconds = bench_opt_u64(argc, argv, "--seconds", 10);
+    uint64_t window = bench_opt_u64(argc, argv, "--window", 256);
+    size_t vlen = (size_t)bench_opt_u64(argc, argv, "--value", 200);
+    int port = (int)bench_opt_u64(argc, argv, "--port", 28000);
+    const char *consistency = bench_opt(argc, argv, "--consistency");
+    const char *sync = bench_opt(argc, argv, "--sync");
+    consistency = consistency ? consistency : "QUORUM";
+    sync = sync ? sync : "batch";
+    if (nodes < 1 || nodes > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {
+        fprintf(stderr, "roost-bench store: need 1 <= rf <= nodes <= 5 and --value <= 4096\n");
+        return 2;
+    }
+    B = calloc(1, sizeof *B);
+    snprintf(B->dir, sizeof B->dir, "/tmp/roost-bench-store-XXXXXX");
+    snprintf(B->manifest, sizeof B->manifest, "%s/cluster.yaml", mkdtemp(B->dir));
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    if (s_write_manifest(nodes, rf, consistency, sync, port) != 0 ||
+        manifest_load(B->manifest, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "roost-bench store: %s\n", err);
+        return 2;
+    }
+    s_start_nodes(nodes);
+    B->probe = probe_new(&m, "client", s_result, NULL);
+    int rc = 1;
+    if (B->probe && probe_start(B->probe) == 0) {
+        probe_route(B->probe, 1);
+        rc = s_run(nodes, rf, consistency, seconds, window, vlen);
+    }
+    probe_destroy(&B->probe);
+    s_stop_nodes(nodes);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", B->dir);
+    if (system(cmd) != 0)
+        bench_progress("could not remove %s", B->dir);
+    free(B);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* shards/syncer.c — see syncer.h. Requests are requester keys on a mutex-protected list; the
+ * thread swaps the whole list out, syncs once, and answers each through the node. */
+#include "shards/syncer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "runtime/util.h"
+
+typedef struct request {
+    struct request *next;
+    char key[]; /* the requester */
+} request_t;
+
+struct syncer {
+    roost_node_t *node;
+    engine_t *engine;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    request_t *head; /* under lock */
+    bool stopping;   /* under lock */
+    bool started;
+    _Atomic uint64_t syncs;
+};
+
+syncer_t *syncer_new(roost_node_t *node, engine_t *engine)
+{
+    syncer_t *s = roost_xcalloc(1, sizeof *s);
+    s->node = node;
+    s->engine = engine;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    return s;
+}
+
+static void s_answer(syncer_t *s, request_t *list, int32_t status)
+{
+    while (list) {
+        request_t *r = list;
+        list = r->next;
+        roost_node_send(s->node, roost_env_new(r->key, NULL, MSG_SYNC_DONE, &status,
+                                               sizeof status));
+        free(r);
+    }
+}
+
+static void *s_main(void *arg)
+{
+    syncer_t *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        if (!s->head) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        request_t *batch = s->head;
+        s->head = NULL;
+        pthread_mutex_unlock(&s->lock);
+        int32_t status = engine_sync(s->engine); /* one fsync answers the whole batch */
+        atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
+        s_answer(s, batch, status);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int syncer_start(syncer_t *s)
+{
+    if (pthread_create(&s->thread, NULL, s_main, s) != 0)
+        return ROOST_EIO;
+    s->started = true;
+    return ROOST_OK;
+}
+
+void syncer_destroy(syncer_t **s_p)
+{
+    syncer_t *s = *s_p;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    if (s->started)
+        pthread_join(s->thread, NULL);
+    while (s->head) {
+        request_t *r = s->head;
+        s->head = r->next;
+        free(r);
+    }
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+    *s_p = NULL;
+}
+
+uint64_t syncer_syncs(const syncer_t *s)
+{
+    return atomic_load_explicit(&s->syncs, memory_order_relaxed);
+}
+
+int syncer_request(roost_ctx_t *ctx)
+{
+    syncer_t *s = roost_ctx_service(ctx, SYNCER_SERVICE);
+    if (!s)
+        return ROOST_EUNAVAIL;
+    const char *self = roost_ctx_self(ctx);
+    size_t len = strlen(self);
+    request_t *r = roost_xmalloc(sizeof *r + len + 1);
+    memcpy(r->key, self, len + 1);
+    pthread_mutex_lock(&s->lock);
+    r->next = s->head;
+    s->head = r;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return ROOST_OK;
+}
+
+int syncer_status(const roost_env_t *env)
+{
+    int32_t status = ROOST_EIO;
+    if (env->payload_len == sizeof status)
+        memcpy(&status, env->payload, sizeof status);
+    return status;
+}

@@ -1,0 +1,39 @@
+/* shards/syncer.h — group commit across partitions, off the actor threads.
+ *
+ * Log replicas write their entries unsynced (cheap: memtable + WAL append) and ask the node's
+ * syncer for durability; they continue when MSG_SYNC_DONE [status] arrives. The syncer is one
+ * thread per node: it takes every request queued so far, makes the WAL durable with one
+ * engine_sync, and answers them all — entries of every partition written meanwhile share that
+ * one fsync, and no worker ever blocks on the disk.
+ *
+ * Lifecycle: syncer_new (needs the node to answer through and the engine) → syncer_start →
+ * … → syncer_destroy (answers nothing more; pending requesters are passivated with the node).
+ * Registered on the node as service SYNCER_SERVICE.
+ */
+#ifndef ROOST_SYNCER_H
+#define ROOST_SYNCER_H
+
+#include "runtime/actor.h"
+#include "runtime/node.h"
+#include "shards/engine.h"
+
+#define SYNCER_SERVICE "syncer"
+
+enum { MSG_SYNC_REQ = 0x5300, MSG_SYNC_DONE };
+
+typedef struct syncer syncer_t;
+
+syncer_t *syncer_new(roost_node_t *node, engine_t *engine);
+int syncer_start(syncer_t *s);
+/* Stops the thread (after the sync in progress) and frees queued requests. Safe on NULL. */
+void syncer_destroy(syncer_t **s_p);
+/* Syncs done so far (each answers every request queued before it started). */
+uint64_t syncer_syncs(const syncer_t *s);
+
+/* Asks for the calling actor's writes so far to be made durable; MSG_SYNC_DONE answers.
+ * ROOST_EUNAVAIL when the node has no syncer. Thread: the actor's worker. */
+int syncer_request(roost_ctx_t *ctx);
+/* The status carried by MSG_SYNC_DONE (ROOST_EIO when the sync failed). */
+int syncer_status(const roost_env_t *env);
+
+#endif
