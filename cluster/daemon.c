@@ -102,7 +102,14 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
 {
     daemon_t *d = arg;
     if (env->type == ROOST_MSG_HEARTBEAT)
-        detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()));
+        detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()),
+                           env->payload, env->payload_len);
+}
+
+static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
+{
+    daemon_t *d = arg;
+    return d->detector ? detector_view_encode(d->detector, buf, cap) : 0;
 }
 
 static void s_on_tick(void *arg, uint64_t now_ns)
@@ -135,7 +142,8 @@ static int s_open_transport(daemon_t *d)
     transport_zmq_config_t tc = {.self_id = d->self->id,
                                  .heartbeat_ms = m->heartbeat_ms,
                                  .on_tick = s_on_tick,
-                                 .tick_arg = d};
+                                 .tick_arg = d,
+                                 .heartbeat_payload = s_heartbeat_payload};
     snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://%s:%u", d->self->host,
              d->self->peer_port);
     for (uint32_t i = 0; i < m->n_nodes; i++) {

@@ -4,6 +4,7 @@
  */
 #include "runtime/detector.h"
 
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +12,20 @@
 #include "runtime/limits.h"
 #include "runtime/log.h"
 #include "runtime/membership.h"
+#include "runtime/mpguard.h"
 #include "runtime/util.h"
 
-/* Added to the mean heartbeat interval (Akka's acceptable-heartbeat-pause): a loaded 2-core CI
- * machine can stall a process for a second; with the defaults phi passes 8 about 3 s into a
- * silence, and the hard deadline (down_after_ms, 5 s) bounds it in every case. */
-enum { DETECTOR_ACCEPTABLE_PAUSE_MS = 2000 };
+/* Added to the mean heartbeat interval (Akka's acceptable-heartbeat-pause): with the defaults
+ * phi passes 8 about 2 s into a silence, and the hard deadline (down_after_ms, 5 s) bounds it in
+ * every case. A single stalled observer cannot cause a failover: a report needs a majority. */
+enum { DETECTOR_ACCEPTABLE_PAUSE_MS = 1000 };
 
 typedef struct {
     uint32_t id;
     uint64_t last_submit_ns;
+    uint64_t view_at_ns;              /* when its last view arrived (0: never) */
+    uint32_t nsuspects;
+    uint32_t suspects[ROOST_NODES_MAX]; /* the peers it saw down then */
 } peer_t;
 
 struct detector {
@@ -72,11 +77,82 @@ static void s_start(detector_t *d, uint64_t now_ns)
     d->started = true;
 }
 
-void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns)
+static peer_t *s_peer(detector_t *d, uint32_t id)
+{
+    for (uint32_t i = 0; i < d->npeers; i++)
+        if (d->peers[i].id == id)
+            return &d->peers[i];
+    return NULL;
+}
+
+/* The view is a msgpack array of member ids (at most ROOST_NODES_MAX). */
+static void s_take_view(peer_t *p, const void *view, size_t len, uint64_t now_ns)
+{
+    size_t used, off = 0;
+    if (!view || len == 0 || !mpguard_check(view, len, 2, &used) || used != len)
+        return;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, view, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size <= ROOST_NODES_MAX) {
+        p->nsuspects = 0;
+        for (uint32_t i = 0; i < up.data.via.array.size; i++) {
+            const msgpack_object *o = &up.data.via.array.ptr[i];
+            if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= UINT32_MAX)
+                p->suspects[p->nsuspects++] = (uint32_t)o->via.u64;
+        }
+        p->view_at_ns = now_ns;
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns, const void *view,
+                        size_t len)
 {
     if (!self->started)
         s_start(self, now_ns);
-    membership_heartbeat(self->members, from, now_ns); /* an unknown peer is ignored */
+    peer_t *p = s_peer(self, from);
+    if (!p)
+        return; /* not a member we watch */
+    membership_heartbeat(self->members, from, now_ns);
+    s_take_view(p, view, len, now_ns);
+}
+
+size_t detector_view_encode(detector_t *self, uint8_t *buf, size_t cap)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    uint32_t down = 0;
+    for (uint32_t i = 0; i < self->npeers; i++)
+        down += !membership_is_up(self->members, self->peers[i].id);
+    msgpack_pack_array(&pk, down);
+    for (uint32_t i = 0; i < self->npeers; i++)
+        if (!membership_is_up(self->members, self->peers[i].id))
+            msgpack_pack_uint32(&pk, self->peers[i].id);
+    size_t len = sb.size <= cap ? sb.size : 0;
+    if (len)
+        memcpy(buf, sb.data, len);
+    msgpack_sbuffer_destroy(&sb);
+    return len;
+}
+
+bool detector_confirmed_down(const detector_t *self, uint32_t peer, uint64_t now_ns)
+{
+    if (membership_is_up(self->members, peer))
+        return false;
+    uint32_t votes = 1; /* ours */
+    uint64_t fresh_ns = 2ull * self->cfg.down_after_ms * 1000000u;
+    for (uint32_t i = 0; i < self->npeers; i++) {
+        const peer_t *p = &self->peers[i];
+        if (p->id == peer || !membership_is_up(self->members, p->id) || !p->view_at_ns ||
+            now_ns - p->view_at_ns > fresh_ns)
+            continue;
+        for (uint32_t k = 0; k < p->nsuspects; k++)
+            votes += p->suspects[k] == peer;
+    }
+    return votes >= (self->npeers + 1) / 2 + 1;
 }
 
 bool detector_is_up(const detector_t *self, uint32_t peer)
@@ -102,6 +178,8 @@ static void s_reconcile(detector_t *d, uint64_t now_ns)
         const clustermap_member_t *m = clustermap_member_by_id(map, p->id);
         if (!m || (m->status == CLUSTERMAP_UP) == up)
             continue;
+        if (!up && !detector_confirmed_down(d, p->id, now_ns))
+            continue; /* only our view so far: maybe it is us who are cut off */
         if (p->last_submit_ns && now_ns - p->last_submit_ns < DETECTOR_RESUBMIT_MS * 1000000ull)
             continue;
         clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);

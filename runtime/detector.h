@@ -5,7 +5,11 @@
  * the Raft leader, a member the map says is UP but the detector says is down gets NODE_DOWN
  * submitted (the leader then commits epoch+1 and a live replica as primary for each of its
  * partitions), and a member the map says is DOWN that heartbeats again gets NODE_UP (it rejoins
- * as a replica; primaries do not move back). Reconciling toward the observed state, rather than
+ * as a replica; primaries do not move back). A NODE_DOWN needs more than the leader's own
+ * view: every heartbeat carries its sender's suspects, and the leader reports a member down
+ * only when a majority of all members (itself included, counting only peers heard from
+ * recently) see it down — so a leader cut off on the data plane, which sees everyone silent,
+ * does not declare the rest of the cluster dead. Reconciling toward the observed state, rather than
  * acting on edges, makes a report lost during an election harmless: the next tick sends it
  * again. Submissions per member are spaced by at least DETECTOR_RESUBMIT_MS.
  *
@@ -36,7 +40,14 @@ typedef struct {
 
 detector_t *detector_new(const detector_config_t *cfg);
 void detector_destroy(detector_t **self_p);
-void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns);
+/* A heartbeat from `from`, with its payload (the sender's view; may be empty or malformed:
+ * then only the liveness counts). */
+void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns, const void *view,
+                        size_t len);
+/* This node's view for its own heartbeats: the peers it sees down. Returns the length. */
+size_t detector_view_encode(detector_t *self, uint8_t *buf, size_t cap);
+/* True when a majority of all members (this node included) currently see `peer` down. */
+bool detector_confirmed_down(const detector_t *self, uint32_t peer, uint64_t now_ns);
 /* Marks peers down (phi over threshold, or silent for down_after_ms), then reconciles. */
 void detector_tick(detector_t *self, uint64_t now_ns);
 /* This node's observation of a peer (false for an unknown id). */

@@ -24,6 +24,7 @@
 enum {
     RECV_PER_PASS_MAX = 256,   /* frames read per pass before the outbound side gets a turn */
     MALFORMED_LOG_GAP_MS = 1000, /* at most one malformed-frame log line a second */
+    HEARTBEAT_PAYLOAD_BYTES_MAX = 1024, /* a detector's view: up to 64 suspected ids */
 };
 
 /* A sealed batch waiting for ZeroMQ to take it (the peer's pipe was full). */
@@ -201,7 +202,11 @@ static void s_drain_outbound(tz_t *t)
 
 static void s_heartbeat(tz_t *t, uint64_t now_ns)
 {
-    roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, NULL, 0);
+    uint8_t payload[HEARTBEAT_PAYLOAD_BYTES_MAX];
+    size_t len = t->cfg.heartbeat_payload
+                     ? t->cfg.heartbeat_payload(t->cfg.tick_arg, payload, sizeof payload)
+                     : 0;
+    roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, payload, len);
     for (uint32_t i = 0; i < t->cfg.npeers; i++)
         s_append(t, &t->peers[i], hb);
     roost_env_free(hb);

@@ -45,6 +45,9 @@ typedef struct {
     /* Called on the I/O thread every heartbeat_ms. */
     void (*on_tick)(void *arg, uint64_t now_ns);
     void *tick_arg;
+    /* Optional: fills the heartbeat's payload (at most cap bytes; returns the length) — how a
+     * node shares its failure detector's view with its peers. Called on the I/O thread. */
+    size_t (*heartbeat_payload)(void *arg, uint8_t *buf, size_t cap);
 } transport_zmq_config_t;
 
 typedef struct {
