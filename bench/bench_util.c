@@ -62,8 +62,7 @@ void bench_progress(const char *fmt, ...)
 void lat_record(lat_hist_t *h, uint64_t ns)
 {
     uint64_t us = ns / 1000;
-    atomic_fetch_add_explicit(&h->b[us < LAT_BUCKETS ? us : LAT_BUCKETS], 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->b[us < LAT_BUCKETS ? us : LAT_BUCKETS], 1, memory_order_relaxed);
 }
 
 double lat_quantile_us(lat_hist_t *h, double q)

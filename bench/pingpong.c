@@ -48,8 +48,8 @@ static void tm_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
     (void)ctx, (void)state, (void)id, (void)tag;
 }
 
-static const roost_behaviour_t s_tm = {.kind = "tm", .on_message = tm_message,
-                                       .on_timer = tm_timer};
+static const roost_behaviour_t s_tm = {
+    .kind = "tm", .on_message = tm_message, .on_timer = tm_timer};
 
 static void s_arm_timers(roost_node_t *node, uint64_t n)
 {

@@ -121,8 +121,8 @@ static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us)
         d->tr[id] = transport_zmq_new(&tc);
         if (!d->tr[id])
             return -1;
-        roost_node_config_t nc = {.node_id = id, .workers = 1, .partitions = 2,
-                                  .idle_spin_us = spin_us};
+        roost_node_config_t nc = {
+            .node_id = id, .workers = 1, .partitions = 2, .idle_spin_us = spin_us};
         d->node[id] = roost_node_new(&nc);
         roost_node_register(d->node[id], &s_ping);
         roost_node_register(d->node[id], &s_pong);

@@ -13,11 +13,19 @@ typedef struct {
 } subcommand_t;
 
 static const subcommand_t s_subcommands[] = {
-    {"skynet", bench_skynet, "skynet [--actors 1000000] [--workers N]   tree of actors summing 0..N-1"},
-    {"pingpong", bench_pingpong, "pingpong [--pairs 1000] [--seconds 5] [--window 4] [--timers N] [--workers N] [--spin-us N]   local actor pairs"},
-    {"remote", bench_remote, "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N]   two nodes over ZeroMQ on loopback"},
-    {"store", bench_store, "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window 256] [--value 200] [--port 28000]   replicated writes through real roostd processes"},
-    {"idle", bench_idle, "idle [--actors 1000000] [--workers N]   memory and rate of activating idle actors"},
+    {"skynet", bench_skynet,
+     "skynet [--actors 1000000] [--workers N]   tree of actors summing 0..N-1"},
+    {"pingpong", bench_pingpong,
+     "pingpong [--pairs 1000] [--seconds 5] [--window 4] [--timers N] [--workers N] [--spin-us N]  "
+     " local actor pairs"},
+    {"remote", bench_remote,
+     "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N]   two nodes "
+     "over ZeroMQ on loopback"},
+    {"store", bench_store,
+     "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
+     "256] [--value 200] [--port 28000]   replicated writes through real roostd processes"},
+    {"idle", bench_idle,
+     "idle [--actors 1000000] [--workers N]   memory and rate of activating idle actors"},
 };
 
 static void s_usage(FILE *out)

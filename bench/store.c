@@ -61,22 +61,24 @@ static void s_roostd_path(char *out, size_t cap)
     snprintf(out, cap, "%s/../cluster/roostd", dirname(self));
 }
 
-static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync,
-                            int port)
+static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync, int port)
 {
     FILE *f = fopen(B->manifest, "w");
     if (!f)
         return -1;
-    fprintf(f, "apiVersion: roost/v1\ncluster: {name: bench, partitions: 64,"
-               " replication_factor: %d, consistency: %s, sync: %s}\n"
-               "runtime: {workers: 1}\nnodes:\n",
+    fprintf(f,
+            "apiVersion: roost/v1\ncluster: {name: bench, partitions: 64,"
+            " replication_factor: %d, consistency: %s, sync: %s}\n"
+            "runtime: {workers: 1}\nnodes:\n",
             rf, consistency, sync);
     for (int i = 1; i <= nodes; i++)
-        fprintf(f, "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                   " raft_port: %d, data_dir: s%d}\n",
+        fprintf(f,
+                "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
+                " raft_port: %d, data_dir: s%d}\n",
                 i, i, port + i, port + 100 + i, i);
-    fprintf(f, "  - {name: client, id: 50, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-               " client_port: %d}\n",
+    fprintf(f,
+            "  - {name: client, id: 50, roles: [edge], host: 127.0.0.1, peer_port: %d,"
+            " client_port: %d}\n",
             port, port + 200);
     return fclose(f);
 }
@@ -92,8 +94,8 @@ static void s_start_nodes(int nodes)
         pid_t pid = fork();
         if (pid == 0) {
             freopen(log, "w", stderr);
-            execl(roostd, roostd, "--manifest", B->manifest, "--node", name, "--data-root",
-                  B->dir, "--log-level", "warn", (char *)NULL);
+            execl(roostd, roostd, "--manifest", B->manifest, "--node", name, "--data-root", B->dir,
+                  "--log-level", "warn", (char *)NULL);
             _exit(127);
         }
         B->pids[i] = pid;

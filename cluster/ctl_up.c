@@ -63,8 +63,8 @@ static int s_check_ports(const manifest_t *m)
         for (int k = 0; k < 4 && s_is_local(n->host); k++) {
             int err = ports[k] ? s_port_free(n->host, ports[k]) : 0;
             if (err) {
-                fprintf(stderr, "roostctl up: %s: port %s:%u is not free: %s\n", n->name,
-                        n->host, ports[k], strerror(err));
+                fprintf(stderr, "roostctl up: %s: port %s:%u is not free: %s\n", n->name, n->host,
+                        ports[k], strerror(err));
                 return -1;
             }
         }

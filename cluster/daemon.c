@@ -31,7 +31,7 @@ struct daemon {
     control_t *control;
     detector_t *detector;
     uint64_t last_version;
-    engine_t *engine;     /* shard nodes: the node's RocksDB */
+    engine_t *engine; /* shard nodes: the node's RocksDB */
     store_t store;
     syncer_t *syncer;     /* shard nodes: the group-commit thread */
     uint64_t *role_epoch; /* per partition: the epoch last told to our log replica */
@@ -48,8 +48,8 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
     for (uint32_t i = 0; i < clustermap_member_count(map); i++) {
         const clustermap_member_t *m = clustermap_member_at(map, i);
         if (m->status == CLUSTERMAP_DOWN && used < sizeof down - 70)
-            used += (size_t)snprintf(down + used, sizeof down - used, "%s%s", used ? "," : "",
-                                     m->name);
+            used +=
+                (size_t)snprintf(down + used, sizeof down - used, "%s%s", used ? "," : "", m->name);
     }
     uint32_t primaries = 0;
     for (uint32_t p = 0; p < clustermap_partitions(map); p++)
@@ -102,8 +102,8 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
 {
     daemon_t *d = arg;
     if (env->type == ROOST_MSG_HEARTBEAT)
-        detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()),
-                           env->payload, env->payload_len);
+        detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()), env->payload,
+                           env->payload_len);
 }
 
 static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
@@ -151,8 +151,8 @@ static int s_open_transport(daemon_t *d)
         if (n == d->self)
             continue;
         tc.peers[tc.npeers].id = n->id;
-        snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://%s:%u",
-                 n->host, n->peer_port);
+        snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://%s:%u", n->host,
+                 n->peer_port);
         tc.npeers++;
     }
     d->transport = transport_zmq_new(&tc);
@@ -184,16 +184,20 @@ static int s_open_control(daemon_t *d)
             continue;
         members[nm].id = n->id;
         snprintf(members[nm].name, sizeof members[nm].name, "%s", n->name);
-        snprintf(members[nm].address, sizeof members[nm].address, "%s:%u", n->host,
-                 n->peer_port);
+        snprintf(members[nm].address, sizeof members[nm].address, "%s:%u", n->host, n->peer_port);
         nm++;
     }
     char raft_dir[MANIFEST_PATH_BYTES_MAX + 8];
     roost_fmt(raft_dir, sizeof raft_dir, "%s/raft", d->data_dir); /* sized to fit */
-    control_config_t cc = {.self_id = d->self->id, .data_dir = raft_dir, .n_voters = nv,
-                           .partitions = m->partitions, .rf = m->replication_factor,
-                           .n_members = nm, .members = members,
-                           .on_map = s_on_map, .on_map_arg = d};
+    control_config_t cc = {.self_id = d->self->id,
+                           .data_dir = raft_dir,
+                           .n_voters = nv,
+                           .partitions = m->partitions,
+                           .rf = m->replication_factor,
+                           .n_members = nm,
+                           .members = members,
+                           .on_map = s_on_map,
+                           .on_map_arg = d};
     bool fits = true;
     for (uint32_t i = 0; i < nv; i++) {
         cc.voters[i].id = voters[i]->id;
@@ -212,8 +216,11 @@ static int s_open_detector(daemon_t *d)
     for (uint32_t i = 0; i < m->n_nodes; i++)
         if (&m->nodes[i] != d->self && (m->nodes[i].roles & ROLE_SHARD))
             peers[np++] = m->nodes[i].id;
-    detector_config_t dc = {.self_id = d->self->id, .heartbeat_ms = m->heartbeat_ms,
-                            .down_after_ms = m->down_after_ms, .peers = peers, .npeers = np,
+    detector_config_t dc = {.self_id = d->self->id,
+                            .heartbeat_ms = m->heartbeat_ms,
+                            .down_after_ms = m->down_after_ms,
+                            .peers = peers,
+                            .npeers = np,
                             .control = d->control};
     d->detector = detector_new(&dc);
     return d->detector ? ROOST_OK : ROOST_EINVAL;
@@ -243,9 +250,11 @@ static int s_open_store(daemon_t *d)
         ROOST_ERROR(COMP, "cannot open the store", "dir=%s err=\"%s\"", path, err);
         return ROOST_EIO;
     }
-    d->store = (store_t){.engine = d->engine, .rf = d->manifest.replication_factor,
+    d->store = (store_t){.engine = d->engine,
+                         .rf = d->manifest.replication_factor,
                          .consistency = s_consistency(d->manifest.consistency),
-                         .sync = s_sync(d->manifest.sync), .append_timeout_ms = 5000};
+                         .sync = s_sync(d->manifest.sync),
+                         .append_timeout_ms = 5000};
     d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
@@ -257,7 +266,8 @@ static int s_open_store(daemon_t *d)
 
 static int s_open_node(daemon_t *d)
 {
-    roost_node_config_t nc = {.node_id = d->self->id, .workers = d->manifest.workers,
+    roost_node_config_t nc = {.node_id = d->self->id,
+                              .workers = d->manifest.workers,
                               .partitions = d->manifest.partitions,
                               .passivate_after_ms = d->manifest.passivate_after_ms};
     d->node = roost_node_new(&nc);
@@ -276,8 +286,8 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
     d->manifest = *cfg->manifest;
     d->self = manifest_node(&d->manifest, cfg->node_name);
     if (!d->self) {
-        ROOST_ERROR(COMP, "no such node in the manifest", "node=%s manifest=%s",
-                    cfg->node_name, d->manifest.path);
+        ROOST_ERROR(COMP, "no such node in the manifest", "node=%s manifest=%s", cfg->node_name,
+                    d->manifest.path);
         free(d);
         return NULL;
     }
@@ -315,11 +325,10 @@ int daemon_start(daemon_t *self)
     if (rc == ROOST_OK)
         rc = transport_zmq_start(self->transport);
     if (rc == ROOST_OK)
-        ROOST_INFO(COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d",
-                   self->self->name, self->self->id,
-                   (self->self->roles & ROLE_SHARD) ? "shard" : "",
-                   (self->self->roles & ROLE_EDGE) ? "edge" : "", self->self->peer_port,
-                   (int)getpid());
+        ROOST_INFO(
+            COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d", self->self->name,
+            self->self->id, (self->self->roles & ROLE_SHARD) ? "shard" : "",
+            (self->self->roles & ROLE_EDGE) ? "edge" : "", self->self->peer_port, (int)getpid());
     return rc;
 }
 
@@ -335,7 +344,7 @@ void daemon_destroy(daemon_t **self_p)
     if (d->node)
         roost_node_stop(d->node);
     transport_zmq_destroy(&d->transport);
-    syncer_destroy(&d->syncer); /* after the workers: nothing asks any more */
+    syncer_destroy(&d->syncer);   /* after the workers: nothing asks any more */
     roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */
     engine_destroy(&d->engine);
     free(d->role_epoch);

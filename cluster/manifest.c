@@ -28,8 +28,8 @@ static void s_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char
     if (c->failed)
         return;
     c->failed = true;
-    int k = snprintf(c->err, c->errcap, "%s:%zu: %s: ", c->m->path,
-                     n ? n->start_mark.line + 1 : 0, field);
+    int k = snprintf(c->err, c->errcap, "%s:%zu: %s: ", c->m->path, n ? n->start_mark.line + 1 : 0,
+                     field);
     if (k < 0 || (size_t)k >= c->errcap)
         return;
     va_list ap;
@@ -169,13 +169,12 @@ typedef struct {
 
 static void s_roles(ctx_t *c, yaml_node_t *v, manifest_node_t *n, const char *field)
 {
-    if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.start ==
-                                                   v->data.sequence.items.top) {
+    if (!v || v->type != YAML_SEQUENCE_NODE ||
+        v->data.sequence.items.start == v->data.sequence.items.top) {
         s_fail(c, v, field, "expected a list of roles (shard, edge)");
         return;
     }
-    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-         i++) {
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         const char *r = s_scalar(c, s_node(c, *i), field);
         if (!r)
             return;
@@ -214,9 +213,9 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
         s_string(c, v, f, n->data_dir, sizeof n->data_dir);
 }
 
-static const char *const s_node_keys[] = {"name",       "id",          "roles",    "host",
-                                          "peer_port",  "raft_port",   "admin_port",
-                                          "client_port", "data_dir",   NULL};
+static const char *const s_node_keys[] = {"name",      "id",        "roles",      "host",
+                                          "peer_port", "raft_port", "admin_port", "client_port",
+                                          "data_dir",  NULL};
 
 static void s_nodes(ctx_t *c, yaml_node_t *v)
 {
@@ -240,8 +239,8 @@ static void s_nodes(ctx_t *c, yaml_node_t *v)
     }
 }
 
-static const char *const s_cluster_keys[] = {"name", "partitions", "replication_factor",
-                                             "consistency", "sync", NULL};
+static const char *const s_cluster_keys[] = {"name",        "partitions", "replication_factor",
+                                             "consistency", "sync",       NULL};
 static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "heartbeat_ms",
                                              "down_after_ms", NULL};
 static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "nodes", NULL};
@@ -282,53 +281,46 @@ static void s_check_node(ctx_t *c, uint32_t k)
     char f[32];
     snprintf(f, sizeof f, "nodes[%u]", k);
     yaml_node_t at = {.start_mark = {.line = (size_t)(n->line - 1)}};
-    if (!n->name[0] || !n->id || !n->roles || !n->host[0] || !n->peer_port)
-        {
+    if (!n->name[0] || !n->id || !n->roles || !n->host[0] || !n->peer_port) {
         s_fail(c, &at, f, "name, id, roles, host and peer_port are required");
         return;
     }
-    if ((n->roles & ROLE_SHARD) && (!n->raft_port || !n->data_dir[0]))
-        {
+    if ((n->roles & ROLE_SHARD) && (!n->raft_port || !n->data_dir[0])) {
         s_fail(c, &at, f, "a shard node needs raft_port and data_dir");
         return;
     }
-    if ((n->roles & ROLE_EDGE) && !n->client_port)
-        {
+    if ((n->roles & ROLE_EDGE) && !n->client_port) {
         s_fail(c, &at, f, "an edge node needs client_port");
         return;
     }
     for (uint32_t j = 0; j < k; j++) {
         const manifest_node_t *o = &c->m->nodes[j];
-        if (strcmp(o->name, n->name) == 0)
-            {
-        s_fail(c, &at, f, "name \"%s\" is already used", n->name);
-        return;
-    }
-        if (o->id == n->id)
-            {
-        s_fail(c, &at, f, "id %u is already used by %s", n->id, o->name);
-        return;
-    }
+        if (strcmp(o->name, n->name) == 0) {
+            s_fail(c, &at, f, "name \"%s\" is already used", n->name);
+            return;
+        }
+        if (o->id == n->id) {
+            s_fail(c, &at, f, "id %u is already used by %s", n->id, o->name);
+            return;
+        }
         if (strcmp(o->host, n->host) != 0)
             continue;
         const uint16_t mine[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
         const uint16_t theirs[] = {o->peer_port, o->raft_port, o->admin_port, o->client_port};
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++)
-                if (mine[a] && mine[a] == theirs[b])
-                    {
-        s_fail(c, &at, f, "port %u is already used by %s", mine[a], o->name);
-        return;
-    }
+                if (mine[a] && mine[a] == theirs[b]) {
+                    s_fail(c, &at, f, "port %u is already used by %s", mine[a], o->name);
+                    return;
+                }
     }
     const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
     for (int a = 0; a < 4; a++)
         for (int b = a + 1; b < 4; b++)
-            if (ports[a] && ports[a] == ports[b])
-                {
-        s_fail(c, &at, f, "port %u is used twice by this node", ports[a]);
-        return;
-    }
+            if (ports[a] && ports[a] == ports[b]) {
+                s_fail(c, &at, f, "port %u is used twice by this node", ports[a]);
+                return;
+            }
 }
 
 static void s_validate(ctx_t *c, yaml_node_t *root)
@@ -342,8 +334,8 @@ static void s_validate(ctx_t *c, yaml_node_t *root)
         s_fail(c, root, "nodes", "at least one node is required");
     if (!c->failed && c->m->replication_factor > shards)
         s_fail(c, root, "cluster.replication_factor",
-               "%u is more than the %u shard node(s) in the manifest",
-               c->m->replication_factor, shards);
+               "%u is more than the %u shard node(s) in the manifest", c->m->replication_factor,
+               shards);
 }
 
 int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,

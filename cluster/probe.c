@@ -113,13 +113,12 @@ probe_t *probe_new(const manifest_t *m, const char *as_node, probe_result_fn fn,
         if (!(n->roles & ROLE_SHARD))
             continue;
         tc.peers[tc.npeers].id = n->id;
-        snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://%s:%u",
-                 n->host, n->peer_port);
+        snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://%s:%u", n->host,
+                 n->peer_port);
         tc.npeers++;
     }
     p->transport = transport_zmq_new(&tc);
-    roost_node_config_t nc = {.node_id = p->self->id, .workers = 1,
-                              .partitions = m->partitions};
+    roost_node_config_t nc = {.node_id = p->self->id, .workers = 1, .partitions = m->partitions};
     p->node = p->transport ? roost_node_new(&nc) : NULL;
     if (!p->node) {
         probe_destroy(&p);
@@ -164,8 +163,8 @@ int probe_put(probe_t *p, const char *key, const void *val, size_t len, uint64_t
     size_t klen = strlen(key);
     if (klen + 3 > ROOST_KEY_BYTES_MAX || len > ROOST_PAYLOAD_BYTES_MAX - 64)
         return ROOST_EINVAL;
-    put_hdr_t h = {.tag = tag, .timeout_ms = timeout_ms ? timeout_ms : 5000,
-                   .klen = (uint32_t)klen};
+    put_hdr_t h = {
+        .tag = tag, .timeout_ms = timeout_ms ? timeout_ms : 5000, .klen = (uint32_t)klen};
     uint8_t *buf = roost_xmalloc(sizeof h + klen + len);
     memcpy(buf, &h, sizeof h);
     memcpy(buf + sizeof h, key, klen);

@@ -11,20 +11,19 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: roostctl [-m MANIFEST] COMMAND [options]\n"
-            "\n"
-            "commands:\n"
-            "  up MANIFEST [--data-dir DIR]   start this host's nodes of MANIFEST in the\n"
-            "                                 foreground; Ctrl-C stops them all\n"
-            "\n"
-            "options:\n"
-            "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
-            "  --data-dir DIR        prefix for the nodes' relative data_dir paths\n"
-            "  --json                machine-readable output\n"
-            "  -h, --help            this text\n"
-            "\n"
-            "exit codes: 0 success, 1 the operation failed, 2 bad usage or manifest\n");
+    fprintf(out, "usage: roostctl [-m MANIFEST] COMMAND [options]\n"
+                 "\n"
+                 "commands:\n"
+                 "  up MANIFEST [--data-dir DIR]   start this host's nodes of MANIFEST in the\n"
+                 "                                 foreground; Ctrl-C stops them all\n"
+                 "\n"
+                 "options:\n"
+                 "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
+                 "  --data-dir DIR        prefix for the nodes' relative data_dir paths\n"
+                 "  --json                machine-readable output\n"
+                 "  -h, --help            this text\n"
+                 "\n"
+                 "exit codes: 0 success, 1 the operation failed, 2 bad usage or manifest\n");
 }
 
 manifest_t *ctl_load_manifest(const ctl_opts_t *o)

@@ -63,8 +63,7 @@ int main(int argc, char **argv)
     }
     int level = roost_log_level_parse(a.log_level);
     if (level < 0) {
-        fprintf(stderr, "roostd: --log-level: \"%s\" is not debug|info|warn|error\n",
-                a.log_level);
+        fprintf(stderr, "roostd: --log-level: \"%s\" is not debug|info|warn|error\n", a.log_level);
         return 2;
     }
     static manifest_t m;

@@ -15,8 +15,8 @@
 #include "runtime/timers.h"
 
 enum {
-    ACTOR_READY = 1u << 0,      /* in the worker's ready queue */
-    ACTOR_PASSIVATE = 1u << 1,  /* roost_ctx_passivate was called */
+    ACTOR_READY = 1u << 0,     /* in the worker's ready queue */
+    ACTOR_PASSIVATE = 1u << 1, /* roost_ctx_passivate was called */
 };
 
 typedef struct roost_actor roost_actor_t;
@@ -25,12 +25,12 @@ struct roost_actor {
     void *state;
     roost_env_t *mb_head, *mb_tail; /* mailbox: FIFO, intrusive through env->next */
     roost_actor_t *ready_next;
-    rtimer_t *timers;               /* pending timers and request timeouts; non-empty ⇒ not idle */
+    rtimer_t *timers; /* pending timers and request timeouts; non-empty ⇒ not idle */
     uint64_t last_active_ns;
     uint64_t hash;
     uint16_t key_len;
     uint8_t flags;
-    char key[];                     /* NUL-terminated */
+    char key[]; /* NUL-terminated */
 };
 
 typedef struct {

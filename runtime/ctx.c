@@ -60,8 +60,8 @@ int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env)
     return node_route(ctx->w->node, env, ctx->w);
 }
 
-static roost_env_t *s_new(roost_ctx_t *ctx, const char *target, uint32_t type,
-                          const void *payload, size_t len)
+static roost_env_t *s_new(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
+                          size_t len)
 {
     if (!target || !roost_key_is_valid(target, strlen(target)))
         return NULL;
@@ -88,8 +88,8 @@ void ctx_timer_unlink(roost_actor_t *a, rtimer_t *t)
     t->owner_prev = t->owner_next = NULL;
 }
 
-rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns,
-                        uint64_t period_ns, uint8_t kind, uint64_t tag)
+rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns, uint64_t period_ns,
+                        uint8_t kind, uint64_t tag)
 {
     uint64_t now = roost_clock_now_ns(w->node->clock);
     rtimer_t *t = timers_add(&w->timers, now + delay_ns, period_ns, a, kind, tag);
@@ -152,15 +152,16 @@ int roost_ctx_reply_error(roost_ctx_t *ctx, const roost_env_t *req, int code)
 uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t period_ms,
                                uint64_t tag)
 {
-    return ctx_timer_add(ctx->w, ctx->actor, delay_ms * 1000000u, period_ms * 1000000u,
-                         TIMER_ACTOR, tag)->id;
+    return ctx_timer_add(ctx->w, ctx->actor, delay_ms * 1000000u, period_ms * 1000000u, TIMER_ACTOR,
+                         tag)
+        ->id;
 }
 
 uint64_t roost_ctx_timer_start_us(roost_ctx_t *ctx, uint64_t delay_us, uint64_t period_us,
                                   uint64_t tag)
 {
-    return ctx_timer_add(ctx->w, ctx->actor, delay_us * 1000u, period_us * 1000u, TIMER_ACTOR,
-                         tag)->id;
+    return ctx_timer_add(ctx->w, ctx->actor, delay_us * 1000u, period_us * 1000u, TIMER_ACTOR, tag)
+        ->id;
 }
 
 bool roost_ctx_timer_cancel(roost_ctx_t *ctx, uint64_t timer_id)

@@ -23,7 +23,7 @@ enum { DETECTOR_ACCEPTABLE_PAUSE_MS = 1000 };
 typedef struct {
     uint32_t id;
     uint64_t last_submit_ns;
-    uint64_t view_at_ns;              /* when its last view arrived (0: never) */
+    uint64_t view_at_ns; /* when its last view arrived (0: never) */
     uint32_t nsuspects;
     uint32_t suspects[ROOST_NODES_MAX]; /* the peers it saw down then */
 } peer_t;

@@ -35,7 +35,7 @@ typedef struct {
     uint32_t down_after_ms; /* silence that always means down */
     const uint32_t *peers;  /* the members to watch (not self) */
     uint32_t npeers;
-    control_t *control;     /* NULL: observe only (edges, non-voters) */
+    control_t *control; /* NULL: observe only (edges, non-voters) */
 } detector_config_t;
 
 detector_t *detector_new(const detector_config_t *cfg);

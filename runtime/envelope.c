@@ -56,13 +56,12 @@ bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out)
     return out->kind_len > 0 && out->kind_len < ROOST_KIND_BYTES_MAX;
 }
 
-int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition,
-                         const char *kind, const char *rest)
+int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition, const char *kind,
+                         const char *rest)
 {
     int n = rest ? snprintf(out, cap, "@%u:%u/%s/%s", node, partition, kind, rest)
                  : snprintf(out, cap, "@%u:%u/%s", node, partition, kind);
-    return n < 0 || (size_t)n >= cap || (size_t)n > ROOST_KEY_BYTES_MAX ? ROOST_ETOOBIG
-                                                                        : ROOST_OK;
+    return n < 0 || (size_t)n >= cap || (size_t)n > ROOST_KEY_BYTES_MAX ? ROOST_ETOOBIG : ROOST_OK;
 }
 
 static roost_env_t *s_alloc(size_t tlen, size_t slen, size_t plen)

@@ -41,21 +41,21 @@ enum {
 
 typedef struct roost_env roost_env_t;
 struct roost_env {
-    mpsc_node_t qnode;   /* link while in a cross-thread queue */
-    roost_env_t *next;   /* link while in a mailbox (one thread) */
-    uint64_t corr;       /* correlation id; 0 when not part of a request/response */
-    uint64_t epoch;      /* the sender's view of the target partition's epoch; 0 = any */
-    uint32_t type;       /* message type */
+    mpsc_node_t qnode; /* link while in a cross-thread queue */
+    roost_env_t *next; /* link while in a mailbox (one thread) */
+    uint64_t corr;     /* correlation id; 0 when not part of a request/response */
+    uint64_t epoch;    /* the sender's view of the target partition's epoch; 0 = any */
+    uint32_t type;     /* message type */
     uint32_t payload_len;
-    uint32_t dest_node;  /* transport only: the node it is queued for */
-    int32_t status;      /* responses: 0 or a negative roost error */
-    uint16_t flags;      /* ROOST_ENV_* */
-    uint8_t hops;        /* forwards between nodes so far */
+    uint32_t dest_node; /* transport only: the node it is queued for */
+    int32_t status;     /* responses: 0 or a negative roost error */
+    uint16_t flags;     /* ROOST_ENV_* */
+    uint8_t hops;       /* forwards between nodes so far */
     uint8_t target_len;
     uint8_t sender_len;
-    char *target;        /* NUL-terminated; points into this allocation */
-    char *sender;        /* NUL-terminated, "" when none */
-    uint8_t *payload;    /* payload_len bytes; points into this allocation */
+    char *target;     /* NUL-terminated; points into this allocation */
+    char *sender;     /* NUL-terminated, "" when none */
+    uint8_t *payload; /* payload_len bytes; points into this allocation */
 };
 
 /* Allocates an envelope and copies target, sender (NULL → "") and payload into it.
@@ -96,8 +96,8 @@ typedef struct {
 /* True (and *out filled) if key is a well-formed node-local key. */
 bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out);
 /* Writes "@node:partition/kind" (+ "/rest" when rest is not NULL). 0 or ROOST_ETOOBIG. */
-int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition,
-                         const char *kind, const char *rest);
+int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition, const char *kind,
+                         const char *rest);
 
 /* True for "kind:rest" with a non-empty kind of at most ROOST_KIND_BYTES_MAX bytes, a
  * non-empty rest, printable ASCII only, at most ROOST_KEY_BYTES_MAX bytes. */

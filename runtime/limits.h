@@ -55,7 +55,8 @@
  * out a slow peer or a reconnect; beyond it new envelopes for that peer are dropped, counted. */
 #define ROOST_TRANSPORT_PEER_PENDING_BYTES_MAX (16 * 1024 * 1024)
 /* A received frame larger than this is dropped unread. */
-#define ROOST_TRANSPORT_FRAME_BYTES_MAX (ROOST_TRANSPORT_BATCH_BYTES_MAX + ROOST_PAYLOAD_BYTES_MAX + 4096)
+#define ROOST_TRANSPORT_FRAME_BYTES_MAX                                                            \
+    (ROOST_TRANSPORT_BATCH_BYTES_MAX + ROOST_PAYLOAD_BYTES_MAX + 4096)
 
 _Static_assert(ROOST_KEY_BYTES_MAX < 65535, "keys are length-prefixed with 16 bits");
 _Static_assert(ROOST_PAYLOAD_BYTES_MAX <= 16 * 1024 * 1024, "envelopes are not a bulk channel");

@@ -45,17 +45,45 @@ static bool s_items(cursor_t *c, uint64_t count, unsigned depth)
 static bool s_sized(cursor_t *c, uint8_t b, uint64_t *len)
 {
     switch (b) {
-    case 0xc4: case 0xd9: return s_len(c, 1, len);
-    case 0xc5: case 0xda: return s_len(c, 2, len);
-    case 0xc6: case 0xdb: return s_len(c, 4, len);
-    case 0xc7: if (!s_len(c, 1, len)) return false; (*len)++; return true;
-    case 0xc8: if (!s_len(c, 2, len)) return false; (*len)++; return true;
-    case 0xc9: if (!s_len(c, 4, len)) return false; (*len)++; return true;
-    case 0xd4: *len = 2; return true;
-    case 0xd5: *len = 3; return true;
-    case 0xd6: *len = 5; return true;
-    case 0xd7: *len = 9; return true;
-    case 0xd8: *len = 17; return true;
+    case 0xc4:
+    case 0xd9:
+        return s_len(c, 1, len);
+    case 0xc5:
+    case 0xda:
+        return s_len(c, 2, len);
+    case 0xc6:
+    case 0xdb:
+        return s_len(c, 4, len);
+    case 0xc7:
+        if (!s_len(c, 1, len))
+            return false;
+        (*len)++;
+        return true;
+    case 0xc8:
+        if (!s_len(c, 2, len))
+            return false;
+        (*len)++;
+        return true;
+    case 0xc9:
+        if (!s_len(c, 4, len))
+            return false;
+        (*len)++;
+        return true;
+    case 0xd4:
+        *len = 2;
+        return true;
+    case 0xd5:
+        *len = 3;
+        return true;
+    case 0xd6:
+        *len = 5;
+        return true;
+    case 0xd7:
+        *len = 9;
+        return true;
+    case 0xd8:
+        *len = 17;
+        return true;
     }
     return false;
 }
@@ -76,14 +104,28 @@ static bool s_value(cursor_t *c, unsigned depth)
         return s_items(c, 2u * (b & 0x0f), depth - 1); /* fixmap */
     uint64_t n;
     switch (b) {
-    case 0xcc: case 0xd0: return s_take(c, 1);
-    case 0xcd: case 0xd1: return s_take(c, 2);
-    case 0xca: case 0xce: case 0xd2: return s_take(c, 4);
-    case 0xcb: case 0xcf: case 0xd3: return s_take(c, 8);
-    case 0xdc: return s_len(c, 2, &n) && s_items(c, n, depth - 1);
-    case 0xdd: return s_len(c, 4, &n) && s_items(c, n, depth - 1);
-    case 0xde: return s_len(c, 2, &n) && n <= c->left && s_items(c, 2 * n, depth - 1);
-    case 0xdf: return s_len(c, 4, &n) && n <= c->left && s_items(c, 2 * n, depth - 1);
+    case 0xcc:
+    case 0xd0:
+        return s_take(c, 1);
+    case 0xcd:
+    case 0xd1:
+        return s_take(c, 2);
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        return s_take(c, 4);
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        return s_take(c, 8);
+    case 0xdc:
+        return s_len(c, 2, &n) && s_items(c, n, depth - 1);
+    case 0xdd:
+        return s_len(c, 4, &n) && s_items(c, n, depth - 1);
+    case 0xde:
+        return s_len(c, 2, &n) && n <= c->left && s_items(c, 2 * n, depth - 1);
+    case 0xdf:
+        return s_len(c, 4, &n) && n <= c->left && s_items(c, 2 * n, depth - 1);
     }
     return s_sized(c, b, &n) && s_take(c, n); /* 0xc1 (never used) fails here */
 }

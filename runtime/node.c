@@ -35,8 +35,8 @@ roost_node_t *roost_node_new(const roost_node_config_t *cfg)
     n->id = cfg->node_id;
     n->partitions = partitions;
     n->nworkers = workers;
-    uint64_t passivate_ms = cfg->passivate_after_ms ? cfg->passivate_after_ms
-                                                    : ROOST_PASSIVATE_AFTER_MS_DEFAULT;
+    uint64_t passivate_ms =
+        cfg->passivate_after_ms ? cfg->passivate_after_ms : ROOST_PASSIVATE_AFTER_MS_DEFAULT;
     n->passivate_after_ns = passivate_ms * 1000000u;
     n->clock = cfg->clock ? cfg->clock : roost_clock_real();
     n->idle_spin_ns =
@@ -219,8 +219,8 @@ int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
     roost_local_key_t local;
     bool is_local;
     uint32_t p = s_partition(n, env->target, env->target_len, &local, &is_local);
-    uint32_t primary = is_local ? local.node
-                                : atomic_load_explicit(&n->primary[p], memory_order_acquire);
+    uint32_t primary =
+        is_local ? local.node : atomic_load_explicit(&n->primary[p], memory_order_acquire);
     if (primary == n->id) {
         s_worker_accept(n, env, p, from);
         return ROOST_OK;
@@ -288,8 +288,8 @@ int roost_node_start(roost_node_t *self)
     assert(!self->running);
     atomic_store(&self->stopping, false);
     for (uint32_t i = 0; i < self->nworkers; i++) {
-        if (pthread_create(&self->workers[i].thread, NULL, worker_thread_main,
-                           &self->workers[i]) != 0) {
+        if (pthread_create(&self->workers[i].thread, NULL, worker_thread_main, &self->workers[i]) !=
+            0) {
             atomic_store(&self->stopping, true);
             for (uint32_t j = 0; j < i; j++) {
                 worker_wake(&self->workers[j]);
@@ -336,8 +336,7 @@ void roost_node_stats(roost_node_t *self, roost_node_stats_t *out)
         out->messages += atomic_load_explicit(&s->messages, memory_order_relaxed);
         out->dropped += atomic_load_explicit(&s->dropped, memory_order_relaxed);
         out->timers_fired += atomic_load_explicit(&s->timers_fired, memory_order_relaxed);
-        out->actors_active +=
-            (uint64_t)atomic_load_explicit(&s->active, memory_order_relaxed);
+        out->actors_active += (uint64_t)atomic_load_explicit(&s->active, memory_order_relaxed);
         out->timers_pending +=
             (uint64_t)atomic_load_explicit(&s->timers_pending, memory_order_relaxed);
     }

@@ -43,8 +43,8 @@ typedef struct {
     uint64_t actors_active;
     uint64_t activations;
     uint64_t passivations;
-    uint64_t messages;      /* handled by on_message */
-    uint64_t dropped;       /* undeliverable: no kind, late responses, transport refusals */
+    uint64_t messages; /* handled by on_message */
+    uint64_t dropped;  /* undeliverable: no kind, late responses, transport refusals */
     uint64_t timers_fired;
     uint64_t timers_pending;
 } roost_node_stats_t;

@@ -72,7 +72,7 @@ struct roost_node {
     _Atomic uint64_t *epoch;   /* [partitions] */
     _Atomic bool stopping;
     bool running;
-    roost_worker_t *workers;   /* [nworkers] */
+    roost_worker_t *workers; /* [nworkers] */
 };
 
 /* node.c */
@@ -96,8 +96,8 @@ void *worker_thread_main(void *arg);
 void worker_wake(roost_worker_t *w);
 
 /* ctx.c */
-rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns,
-                        uint64_t period_ns, uint8_t kind, uint64_t tag);
+rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns, uint64_t period_ns,
+                        uint8_t kind, uint64_t tag);
 void ctx_timer_unlink(roost_actor_t *a, rtimer_t *t);
 
 #endif

@@ -21,13 +21,13 @@ struct rtimer {
     uint64_t deadline_ns;
     uint64_t period_ns; /* 0 = one-shot */
     uint64_t id;
-    uint64_t tag;       /* the owner's meaning (a behaviour's tag, a request's corr) */
-    void *owner;        /* the actor it belongs to */
+    uint64_t tag; /* the owner's meaning (a behaviour's tag, a request's corr) */
+    void *owner;  /* the actor it belongs to */
     rtimer_t *owner_prev, *owner_next; /* the owner's list of timers, kept by the worker */
     uint32_t heap_idx;
-    uint8_t kind;       /* the worker's meaning: actor timer, request timeout, … */
-    bool in_heap;       /* false between timers_pop_due and timers_rearm/release */
-    bool cancelled;     /* cancelled while popped: the popper must release, not re-arm */
+    uint8_t kind;   /* the worker's meaning: actor timer, request timeout, … */
+    bool in_heap;   /* false between timers_pop_due and timers_rearm/release */
+    bool cancelled; /* cancelled while popped: the popper must release, not re-arm */
 };
 
 typedef struct {

@@ -22,7 +22,7 @@
 #include "runtime/util.h"
 
 enum {
-    RECV_PER_PASS_MAX = 256,   /* frames read per pass before the outbound side gets a turn */
+    RECV_PER_PASS_MAX = 256,     /* frames read per pass before the outbound side gets a turn */
     MALFORMED_LOG_GAP_MS = 1000, /* at most one malformed-frame log line a second */
     HEARTBEAT_PAYLOAD_BYTES_MAX = 1024, /* a detector's view: up to 64 suspected ids */
 };
@@ -40,8 +40,8 @@ typedef struct {
     void *dealer;
     msgpack_sbuffer batch; /* the open batch */
     uint32_t batch_count;
-    frame_t *head, *tail;  /* sealed, unsent */
-    size_t pending_bytes;  /* sealed + open */
+    frame_t *head, *tail; /* sealed, unsent */
+    size_t pending_bytes; /* sealed + open */
     _Atomic bool blocked;
 } peer_t;
 
@@ -360,8 +360,8 @@ static int s_open_peers(tz_t *t)
         p->dealer = s_socket(t, ZMQ_DEALER);
         zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, rid, (size_t)n);
         if (zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
-            ROOST_ERROR("transport", "cannot connect", "peer=%u endpoint=%s err=\"%s\"",
-                        p->cfg.id, p->cfg.endpoint, zmq_strerror(errno));
+            ROOST_ERROR("transport", "cannot connect", "peer=%u endpoint=%s err=\"%s\"", p->cfg.id,
+                        p->cfg.endpoint, zmq_strerror(errno));
             return ROOST_EIO;
         }
     }

@@ -40,8 +40,8 @@ typedef struct {
     char bind_endpoint[TRANSPORT_ENDPOINT_BYTES_MAX];
     transport_peer_t peers[ROOST_NODES_MAX];
     uint32_t npeers;
-    uint32_t heartbeat_ms;  /* 0: no heartbeats, no ticks */
-    roost_clock_t *clock;   /* NULL → real */
+    uint32_t heartbeat_ms; /* 0: no heartbeats, no ticks */
+    roost_clock_t *clock;  /* NULL → real */
     /* Called on the I/O thread every heartbeat_ms. */
     void (*on_tick)(void *arg, uint64_t now_ns);
     void *tick_arg;

@@ -30,7 +30,8 @@ enum {
     SCAN_STEP_GAP_NS = 1000 * 1000,        /* ≤ one slice per ms: ~1M slots/s, off the hot path */
 };
 
-#define STAT_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+#define STAT_ADD(w, field, n)                                                                      \
+    atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
 
 void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed)
 {

@@ -147,9 +147,9 @@ int msg_ack_decode(const void *data, size_t len, msg_ack_t *m)
     int rc = s_unpack(&up, data, len, 4);
     const msgpack_object *f = up.data.via.array.ptr;
     uint64_t status = 0;
-    if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &status) ||
-                           status > ACK_FAILED || !s_u64(&f[2], &m->lsn) ||
-                           !s_u64(&f[3], &m->promised)))
+    if (rc == ROOST_OK &&
+        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &status) || status > ACK_FAILED ||
+         !s_u64(&f[2], &m->lsn) || !s_u64(&f[3], &m->promised)))
         rc = ROOST_EPROTO;
     m->status = (int)status;
     msgpack_unpacked_destroy(&up);
@@ -160,10 +160,9 @@ int msg_promise_decode(const void *data, size_t len, msg_promise_t *m, msg_view_
 {
     int rc = s_unpack(&v->up, data, len, 6);
     const msgpack_object *f = v->up.data.via.array.ptr;
-    if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->epoch) || f[1].type != MSGPACK_OBJECT_BOOLEAN ||
-         !s_u64(&f[2], &m->promised) || !s_u64(&f[3], &m->last_epoch) ||
-         !s_u64(&f[4], &m->last_lsn) || !s_records(&f[5], v)))
+    if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || f[1].type != MSGPACK_OBJECT_BOOLEAN ||
+                           !s_u64(&f[2], &m->promised) || !s_u64(&f[3], &m->last_epoch) ||
+                           !s_u64(&f[4], &m->last_lsn) || !s_records(&f[5], v)))
         rc = ROOST_EPROTO;
     if (rc == ROOST_OK)
         m->ok = f[1].via.boolean;
@@ -175,8 +174,8 @@ int msg_append_decode(const void *data, size_t len, msg_append_t *m, msg_view_t 
     int rc = s_unpack(&v->up, data, len, 5);
     const msgpack_object *f = v->up.data.via.array.ptr;
     if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &m->prev_lsn) ||
-         !s_u64(&f[2], &m->prev_epoch) || !s_u64(&f[3], &m->commit_lsn) || !s_records(&f[4], v)))
+        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &m->prev_lsn) || !s_u64(&f[2], &m->prev_epoch) ||
+         !s_u64(&f[3], &m->commit_lsn) || !s_records(&f[4], v)))
         rc = ROOST_EPROTO;
     return rc;
 }

@@ -28,8 +28,8 @@ enum {
 };
 
 enum {
-    PROTO_REPLICAS_MAX = 5,       /* RF ceiling */
-    PROTO_RECORDS_MAX = 1024,     /* entries per APPEND/PROMISE: larger gaps go in rounds */
+    PROTO_REPLICAS_MAX = 5,   /* RF ceiling */
+    PROTO_RECORDS_MAX = 1024, /* entries per APPEND/PROMISE: larger gaps go in rounds */
     PROTO_MSG_BYTES_MAX = 8 * 1024 * 1024,
 };
 

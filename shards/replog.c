@@ -184,8 +184,7 @@ void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
     char key[ROOST_KEY_BYTES_MAX + 1];
     if (replog_key(key, sizeof key, node, r->partition) != ROOST_OK)
         return;
-    roost_env_t *env = roost_env_new(key, roost_ctx_self(ctx), type, payload->data,
-                                     payload->size);
+    roost_env_t *env = roost_env_new(key, roost_ctx_self(ctx), type, payload->data, payload->size);
     if (env)
         roost_ctx_send_env(ctx, env); /* lost sends are repaired by the next tick */
 }
@@ -279,13 +278,27 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     if (env->flags & ROOST_ENV_RESPONSE)
         return; /* an error bounce of one of our sends: the tick repairs it */
     switch (env->type) {
-    case MSG_STORE_APPEND: replog_on_append_request(ctx, r, env); break;
-    case MSG_LOG_ROLE: s_on_role(ctx, r, env); break;
-    case MSG_LOG_PREPARE: replog_on_prepare(ctx, r, env); break;
-    case MSG_LOG_PROMISE: replog_on_promise(ctx, r, env); break;
-    case MSG_LOG_APPEND: replog_on_append(ctx, r, env); break;
-    case MSG_LOG_ACK: replog_on_ack(ctx, r, env); break;
-    case MSG_SYNC_DONE: s_synced(ctx, r, syncer_status(env)); break;
+    case MSG_STORE_APPEND:
+        replog_on_append_request(ctx, r, env);
+        break;
+    case MSG_LOG_ROLE:
+        s_on_role(ctx, r, env);
+        break;
+    case MSG_LOG_PREPARE:
+        replog_on_prepare(ctx, r, env);
+        break;
+    case MSG_LOG_PROMISE:
+        replog_on_promise(ctx, r, env);
+        break;
+    case MSG_LOG_APPEND:
+        replog_on_append(ctx, r, env);
+        break;
+    case MSG_LOG_ACK:
+        replog_on_ack(ctx, r, env);
+        break;
+    case MSG_SYNC_DONE:
+        s_synced(ctx, r, syncer_status(env));
+        break;
     default:
         if (env->flags & ROOST_ENV_REQUEST)
             roost_ctx_reply_error(ctx, env, ROOST_EINVAL);

@@ -14,8 +14,8 @@
 #include "shards/store.h"
 
 enum {
-    REPLOG_TICK_MS = 100,        /* primary: resend to lagging replicas, re-prepare */
-    REPLOG_TIMER_FLUSH = 1,      /* timer tags */
+    REPLOG_TICK_MS = 100,   /* primary: resend to lagging replicas, re-prepare */
+    REPLOG_TIMER_FLUSH = 1, /* timer tags */
     REPLOG_TIMER_TICK = 2,
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
 };
@@ -40,10 +40,10 @@ typedef struct {
     engine_t *engine;
     uint32_t partition, self;
     /* mirrors of the durable state */
-    uint64_t promised;            /* highest epoch promised (synced before answering) */
+    uint64_t promised;             /* highest epoch promised (synced before answering) */
     uint64_t last_lsn, last_epoch; /* the last entry in the local log */
-    uint64_t applied_lsn;         /* entries applied to the state table */
-    uint64_t commit_lsn;          /* highest entry known committed (>= applied) */
+    uint64_t applied_lsn;          /* entries applied to the state table */
+    uint64_t commit_lsn;           /* highest entry known committed (>= applied) */
     /* role, from the cluster map */
     replog_role_t role;
     uint64_t epoch;
@@ -52,26 +52,26 @@ typedef struct {
     uint32_t replicas[PROTO_REPLICAS_MAX];
     uint64_t acked[PROTO_REPLICAS_MAX]; /* primary: last lsn each replica has durably */
     bool promised_by[PROTO_REPLICAS_MAX];
-    uint64_t recon_from;          /* reconciling: first lsn not known committed */
-    uint64_t best_epoch, best_lsn; /* reconciling: the most up-to-date tail seen */
-    uint32_t best_node;           /* whose it is */
-    uint64_t best_have;           /* last lsn of it already copied into our own log */
+    uint64_t recon_from;              /* reconciling: first lsn not known committed */
+    uint64_t best_epoch, best_lsn;    /* reconciling: the most up-to-date tail seen */
+    uint32_t best_node;               /* whose it is */
+    uint64_t best_have;               /* last lsn of it already copied into our own log */
     bool catchup[PROTO_REPLICAS_MAX]; /* primary: streaming missing entries to that replica */
-    uint64_t sent_commit[PROTO_REPLICAS_MAX]; /* primary: the commit point last told to it */
+    uint64_t sent_commit[PROTO_REPLICAS_MAX];   /* primary: the commit point last told to it */
     uint64_t acked_at_tick[PROTO_REPLICAS_MAX]; /* primary: acked[] at the previous tick */
     /* group commit */
     engine_batch_t *gc;
-    msgpack_sbuffer gc_records;   /* the same entries, as records for the replicas */
+    msgpack_sbuffer gc_records; /* the same entries, as records for the replicas */
     uint32_t gc_count;
     uint64_t gc_prev_lsn, gc_prev_epoch;
     bool flush_armed;
     bool ticking;
     /* cross-partition group commit (syncer.h): at most one sync request outstanding */
-    bool syncing;          /* a MSG_SYNC_REQ is outstanding */
-    bool flush_after_sync; /* primary: entries queued while syncing */
-    bool resync;           /* replica: entries written after the outstanding request */
-    uint64_t sync_upto;    /* primary: entries written before the outstanding request */
-    uint64_t write_upto;   /* primary: entries written (unsynced) so far */
+    bool syncing;                   /* a MSG_SYNC_REQ is outstanding */
+    bool flush_after_sync;          /* primary: entries queued while syncing */
+    bool resync;                    /* replica: entries written after the outstanding request */
+    uint64_t sync_upto;             /* primary: entries written before the outstanding request */
+    uint64_t write_upto;            /* primary: entries written (unsynced) so far */
     held_ack_t ack_ready, ack_wait; /* replica: acks the outstanding / next sync releases */
     pending_t *pending, *pending_tail;
     /* appends that arrived while reconciling: served in order once serving (bounded) */

@@ -58,8 +58,10 @@ static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
     msgpack_sbuffer_init(&recs);
     msgpack_sbuffer_init(&out);
     uint32_t n = from <= r->last_lsn ? replog_collect(r, from, r->last_lsn, &recs) : 0;
-    msg_append_t m = {.epoch = r->epoch, .prev_lsn = from - 1,
-                      .prev_epoch = s_epoch_at(r, from - 1), .commit_lsn = r->commit_lsn};
+    msg_append_t m = {.epoch = r->epoch,
+                      .prev_lsn = from - 1,
+                      .prev_epoch = s_epoch_at(r, from - 1),
+                      .commit_lsn = r->commit_lsn};
     msg_append_begin(&out, &m, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
     replog_send(ctx, r, r->replicas[i], MSG_LOG_APPEND, &out);
@@ -191,8 +193,8 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
     r->promised_by[idx] = true;
     uint32_t node = r->replicas[idx];
-    bool better = m.last_epoch > r->best_epoch ||
-                  (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn);
+    bool better =
+        m.last_epoch > r->best_epoch || (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn);
     if ((better || node == r->best_node) && node != r->self) {
         uint64_t before = r->last_lsn;
         if (replog_store_records(r, &v, false, NULL) == ROOST_OK) {
@@ -271,7 +273,7 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         return;
     }
     if (m.status == ACK_GAP) { /* behind or diverged: m.lsn is its commit point, which
-                                  * matches ours; stream from there */
+                                * matches ours; stream from there */
         r->catchup[idx] = true;
         if (m.lsn > r->acked[idx] && m.lsn <= r->commit_lsn)
             r->acked[idx] = m.lsn;
@@ -291,8 +293,8 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 
 static void s_disk_failed(roost_ctx_t *ctx, replog_t *r, int rc)
 {
-    ROOST_ERROR(COMP, "log write failed: partition read-only", "partition=%u err=%s",
-                r->partition, roost_strerror(rc));
+    ROOST_ERROR(COMP, "log write failed: partition read-only", "partition=%u err=%s", r->partition,
+                roost_strerror(rc));
     replog_step_down(ctx, r, "disk refused a write");
     r->role = ROLE_NONE; /* never acknowledge what the disk refused; stop taking writes */
 }
@@ -309,16 +311,17 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r)
         return;
     }
     int rc = engine_write(r->engine, r->gc, false);
-    atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count, memory_order_relaxed);
     if (rc != ROOST_OK) {
         s_disk_failed(ctx, r, rc);
         return;
     }
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
-    msg_append_t m = {.epoch = r->epoch, .prev_lsn = r->gc_prev_lsn,
-                      .prev_epoch = r->gc_prev_epoch, .commit_lsn = r->commit_lsn};
+    msg_append_t m = {.epoch = r->epoch,
+                      .prev_lsn = r->gc_prev_lsn,
+                      .prev_epoch = r->gc_prev_epoch,
+                      .commit_lsn = r->commit_lsn};
     msg_append_begin(&out, &m, r->gc_count);
     msgpack_sbuffer_write(&out, r->gc_records.data, r->gc_records.size);
     int me = s_self(r);

@@ -19,8 +19,8 @@ static void s_reply(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint3
         replog_send(ctx, r, to, type, payload);
 }
 
-static void s_ack(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint64_t epoch,
-                  int status, uint64_t lsn)
+static void s_ack(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint64_t epoch, int status,
+                  uint64_t lsn)
 {
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
@@ -44,8 +44,11 @@ void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint32_t n = 0;
     if (ok && m.from_lsn >= 1 && m.from_lsn <= r->last_lsn)
         n = replog_collect(r, m.from_lsn, r->last_lsn, &recs);
-    msg_promise_t p = {.epoch = m.epoch, .ok = ok, .promised = r->promised,
-                       .last_epoch = r->last_epoch, .last_lsn = r->last_lsn};
+    msg_promise_t p = {.epoch = m.epoch,
+                       .ok = ok,
+                       .promised = r->promised,
+                       .last_epoch = r->last_epoch,
+                       .last_lsn = r->last_lsn};
     msg_promise_begin(&out, &p, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
     s_reply(ctx, r, env, MSG_LOG_PROMISE, &out);
@@ -74,8 +77,7 @@ static bool s_same_ops(replog_t *r, const log_entry_t *theirs)
     log_entry_t mine;
     if (replog_read_entry(r, theirs->lsn, &rec, &len, &mine) != ROOST_OK)
         return false;
-    bool same = mine.ops_len == theirs->ops_len &&
-                memcmp(mine.ops, theirs->ops, mine.ops_len) == 0;
+    bool same = mine.ops_len == theirs->ops_len && memcmp(mine.ops, theirs->ops, mine.ops_len) == 0;
     free(rec);
     return same;
 }
@@ -105,8 +107,7 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
             if (e.lsn <= r->commit_lsn) { /* a committed entry's content never changes */
                 if (!s_same_ops(r, &e)) {
                     ROOST_ERROR(COMP, "committed entry differs from the primary's",
-                                "partition=%u lsn=%llu", r->partition,
-                                (unsigned long long)e.lsn);
+                                "partition=%u lsn=%llu", r->partition, (unsigned long long)e.lsn);
                     rc = ROOST_EPROTO;
                     break;
                 }
@@ -169,8 +170,8 @@ static void s_hold_ack(held_ack_t *slot, uint32_t to, uint64_t epoch, uint64_t l
 }
 
 /* Our copy is written but not yet durable: acknowledge only after the syncer's fsync. */
-static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env,
-                             uint64_t epoch, uint64_t lsn)
+static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint64_t epoch,
+                             uint64_t lsn)
 {
     uint32_t to = replog_sender_node(env);
     if (to == UINT32_MAX)
@@ -228,8 +229,7 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint64_t matched = 0;
     int rc = replog_store_records(r, &v, false, &matched); /* made durable by the syncer */
     if (rc != ROOST_OK) {
-        ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition,
-                   roost_strerror(rc));
+        ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition, roost_strerror(rc));
         s_ack(ctx, r, env, m.epoch, rc == ROOST_EIO ? ACK_FAILED : ACK_GAP, r->commit_lsn);
         goto out;
     }

@@ -13,9 +13,12 @@
 uint32_t store_acks_needed(const store_t *s)
 {
     switch (s->consistency) {
-    case CONSISTENCY_ONE: return 1;
-    case CONSISTENCY_ALL: return s->rf;
-    default: return s->rf / 2 + 1;
+    case CONSISTENCY_ONE:
+        return 1;
+    case CONSISTENCY_ALL:
+        return s->rf;
+    default:
+        return s->rf / 2 + 1;
     }
 }
 
@@ -32,8 +35,8 @@ int store_append(roost_ctx_t *ctx, const store_ops_t *ops, uint64_t *corr)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     store_ops_encode(ops, &pk);
-    int rc = roost_ctx_request(ctx, log, MSG_STORE_APPEND, sb.data, sb.size,
-                               s->append_timeout_ms, corr);
+    int rc =
+        roost_ctx_request(ctx, log, MSG_STORE_APPEND, sb.data, sb.size, s->append_timeout_ms, corr);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }

@@ -26,7 +26,7 @@ typedef enum { CONSISTENCY_ONE = 1, CONSISTENCY_QUORUM, CONSISTENCY_ALL } store_
 typedef enum { SYNC_BATCH = 1, SYNC_ALWAYS, SYNC_NONE } store_sync_t;
 
 typedef struct {
-    engine_t *engine;         /* not owned */
+    engine_t *engine; /* not owned */
     uint32_t rf;
     store_consistency_t consistency;
     store_sync_t sync;

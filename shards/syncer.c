@@ -43,8 +43,8 @@ static void s_answer(syncer_t *s, request_t *list, int32_t status)
     while (list) {
         request_t *r = list;
         list = r->next;
-        roost_node_send(s->node, roost_env_new(r->key, NULL, MSG_SYNC_DONE, &status,
-                                               sizeof status));
+        roost_node_send(s->node,
+                        roost_env_new(r->key, NULL, MSG_SYNC_DONE, &status, sizeof status));
         free(r);
     }
 }

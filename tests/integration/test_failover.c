@@ -29,8 +29,8 @@ enum {
     P = 64,
     MAPS_MAX = 512,
     START_WAIT_MS = 20000,
-    DOWN_BOUND_MS = 5000,  /* the default down_after_ms: the contract under test */
-    DOWN_SLACK_MS = 3000,  /* commit + sanitizer slowness on a 2-core machine */
+    DOWN_BOUND_MS = 5000, /* the default down_after_ms: the contract under test */
+    DOWN_SLACK_MS = 3000, /* commit + sanitizer slowness on a 2-core machine */
     REJOIN_WAIT_MS = 15000,
 };
 
@@ -82,8 +82,7 @@ static void s_on_line(void *arg, const char *line)
     m->version = strtoull(v, NULL, 10);
     m->digest = strtoull(s_field(line, " digest=", v, sizeof v) ? v : "0", NULL, 16);
     m->leader = (uint32_t)strtoul(s_field(line, " leader=", v, sizeof v) ? v : "0", NULL, 10);
-    m->primaries =
-        (uint32_t)strtoul(s_field(line, " primaries=", v, sizeof v) ? v : "0", NULL, 10);
+    m->primaries = (uint32_t)strtoul(s_field(line, " primaries=", v, sizeof v) ? v : "0", NULL, 10);
     s_field(line, " down=", m->down, sizeof m->down);
     n->nmaps++;
 }
@@ -104,8 +103,9 @@ static void s_write_manifest(void)
 {
     FILE *f = fopen(W->manifest, "w");
     assert_non_null(f);
-    fprintf(f, "apiVersion: roost/v1\ncluster: {name: t, partitions: %d, replication_factor: 3}\n"
-               "runtime: {workers: 1, heartbeat_ms: 500, down_after_ms: %d}\nnodes:\n",
+    fprintf(f,
+            "apiVersion: roost/v1\ncluster: {name: t, partitions: %d, replication_factor: 3}\n"
+            "runtime: {workers: 1, heartbeat_ms: 500, down_after_ms: %d}\nnodes:\n",
             P, DOWN_BOUND_MS);
     for (int i = 0; i < N; i++)
         fprintf(f,
@@ -121,7 +121,7 @@ static void s_start(int i)
     snprintf(name, sizeof name, "s%d", i + 1);
     snprintf(log, sizeof log, "%s/s%d.log", W->dir, i + 1);
     char *argv[] = {getenv("ROOSTD"), "--manifest", W->manifest, "--node", name,
-                    "--data-root", W->dir, NULL};
+                    "--data-root",    W->dir,       NULL};
     assert_true(proc_spawn(&W->nodes[i].proc, argv, log));
     W->nodes[i].id = i + 1;
 }

@@ -71,7 +71,7 @@ static void s_start(int i)
     snprintf(name, sizeof name, "s%d", i);
     snprintf(log, sizeof log, "%s/s%d.log", W->dir, i);
     char *argv[] = {getenv("ROOSTD"), "--manifest", W->manifest, "--node", name,
-                    "--data-root", W->dir, NULL};
+                    "--data-root",    W->dir,       NULL};
     W->maps[i] = 0;
     assert_true(proc_spawn(&W->node[i], argv, log));
 }
@@ -90,8 +90,9 @@ static void s_write_manifest(void)
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
                 " raft_port: %d, data_dir: s%d}\n",
                 i, i, W->ports[i][0], W->ports[i][1], i);
-    fprintf(f, "  - {name: client, id: 11, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-               " client_port: %d}\n",
+    fprintf(f,
+            "  - {name: client, id: 11, roles: [edge], host: 127.0.0.1, peer_port: %d,"
+            " client_port: %d}\n",
             W->ports[0][0], W->ports[0][1]);
     fclose(f);
 }
@@ -262,8 +263,8 @@ static int s_check_on_disk(char *err, size_t cap)
         uint64_t d1 = s_log_digest(e[1], p, &c1);
         for (int i = 2; i <= N && !bad; i++)
             if (s_log_digest(e[i], p, &ci) != d1 || ci != c1) {
-                snprintf(err, cap, "partition %u: s1 and s%d logs differ (%d vs %d entries)", p,
-                         i, c1, ci);
+                snprintf(err, cap, "partition %u: s1 and s%d logs differ (%d vs %d entries)", p, i,
+                         c1, ci);
                 bad = 1;
             }
     }

@@ -14,8 +14,17 @@
 #include "runtime/node.h"
 #include "tests/support/fake_clock.h"
 
-enum { MSG_PING = 1, MSG_PONG, MSG_SEQ, MSG_ASK, MSG_START_TIMER, MSG_CANCEL_TIMER, MSG_STOP,
-       MSG_ASK_NOBODY, MSG_SEND_UNKNOWN };
+enum {
+    MSG_PING = 1,
+    MSG_PONG,
+    MSG_SEQ,
+    MSG_ASK,
+    MSG_START_TIMER,
+    MSG_CANCEL_TIMER,
+    MSG_STOP,
+    MSG_ASK_NOBODY,
+    MSG_SEND_UNKNOWN
+};
 
 /* What the test behaviour saw (one process-wide record: tests run one at a time). */
 static struct {
@@ -147,8 +156,12 @@ static int setup(void **state)
     memset(&g, 0, sizeof g);
     fixture_t *f = calloc(1, sizeof *f);
     fake_clock_init(&f->clock, 1000000000u);
-    roost_node_config_t cfg = {.node_id = 1, .workers = 2, .partitions = 64,
-                               .passivate_after_ms = 1000, .clock = &f->clock.base, .seed = 1};
+    roost_node_config_t cfg = {.node_id = 1,
+                               .workers = 2,
+                               .partitions = 64,
+                               .passivate_after_ms = 1000,
+                               .clock = &f->clock.base,
+                               .seed = 1};
     f->node = roost_node_new(&cfg);
     assert_non_null(f->node);
     assert_int_equal(roost_node_register(f->node, &t_beh), 0);
@@ -272,7 +285,7 @@ static void test_periodic_timer_repeats_until_cancelled(void **state)
         fake_clock_advance_ms(&f->clock, 50);
         s_drain(f);
     }
-    assert_int_equal(g.timer_fires, 9); /* at 100, 150, …, 500 ms */
+    assert_int_equal(g.timer_fires, 9);  /* at 100, 150, …, 500 ms */
     assert_int_equal(g.passivations, 0); /* a periodic timer keeps the actor active */
     s_send(f, "t:1", MSG_CANCEL_TIMER, 0);
     s_drain(f);
@@ -337,8 +350,7 @@ static void test_sends_with_bad_keys_are_refused(void **state)
     fixture_t *f = *state;
     assert_int_equal(roost_node_send(f->node, roost_env_new("nocolon", NULL, 1, NULL, 0)),
                      ROOST_EINVAL);
-    assert_int_equal(roost_node_send(f->node, roost_env_new("t:", NULL, 1, NULL, 0)),
-                     ROOST_EINVAL);
+    assert_int_equal(roost_node_send(f->node, roost_env_new("t:", NULL, 1, NULL, 0)), ROOST_EINVAL);
     assert_int_equal(roost_node_send(f->node, NULL), ROOST_EINVAL);
 }
 

@@ -15,8 +15,8 @@ static const uint64_t MS = 1000000u;
 static detector_t *s_new(void)
 {
     uint32_t peers[] = {2, 3};
-    detector_config_t cfg = {.self_id = 1, .heartbeat_ms = 100, .down_after_ms = 1000,
-                             .peers = peers, .npeers = 2};
+    detector_config_t cfg = {
+        .self_id = 1, .heartbeat_ms = 100, .down_after_ms = 1000, .peers = peers, .npeers = 2};
     detector_t *d = detector_new(&cfg);
     assert_non_null(d);
     detector_tick(d, 1 * MS);

@@ -229,8 +229,14 @@ static void test_local_keys_parse_and_build(void **state)
     assert_int_equal(roost_key_make_local(key, sizeof key, 12, 0, "conn", "77"), 0);
     assert_true(roost_key_parse_local(key, strlen(key), &lk));
     assert_int_equal(lk.kind_len, 4);
-    const char *bad[] = {"@x:1/log", "@1:/log", "@1:2/", "@1:2log", "@:2/log", "u:1",
-                         "@99999999999:1/log", "@1:2/averyveryverylongkindname"};
+    const char *bad[] = {"@x:1/log",
+                         "@1:/log",
+                         "@1:2/",
+                         "@1:2log",
+                         "@:2/log",
+                         "u:1",
+                         "@99999999999:1/log",
+                         "@1:2/averyveryverylongkindname"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_false(roost_key_parse_local(bad[i], strlen(bad[i]), &lk));
     char tiny[8];

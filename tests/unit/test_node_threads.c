@@ -91,13 +91,15 @@ static void ponger_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     roost_ctx_reply(ctx, env, MSG_PONG, NULL, 0);
 }
 
-static const roost_behaviour_t sink_beh = {
-    .kind = "sink", .on_activate = sink_activate, .on_message = sink_message,
-    .on_passivate = free_state};
+static const roost_behaviour_t sink_beh = {.kind = "sink",
+                                           .on_activate = sink_activate,
+                                           .on_message = sink_message,
+                                           .on_passivate = free_state};
 static const roost_behaviour_t src_beh = {.kind = "src", .on_message = src_message};
-static const roost_behaviour_t pinger_beh = {
-    .kind = "pinger", .on_activate = pinger_activate, .on_message = pinger_message,
-    .on_passivate = free_state};
+static const roost_behaviour_t pinger_beh = {.kind = "pinger",
+                                             .on_activate = pinger_activate,
+                                             .on_message = pinger_message,
+                                             .on_passivate = free_state};
 static const roost_behaviour_t ponger_beh = {.kind = "ponger", .on_message = ponger_message};
 
 static roost_node_t *s_node(void)

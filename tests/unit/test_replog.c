@@ -100,8 +100,10 @@ static int setup(void **state)
         snprintf(path, sizeof path, "%s/n%u", W->dir, id);
         W->engine[id] = engine_rocksdb_open(path, NULL, err, sizeof err);
         assert_non_null(W->engine[id]);
-        W->store[id] = (store_t){.engine = W->engine[id], .rf = N,
-                                 .consistency = CONSISTENCY_QUORUM, .sync = SYNC_BATCH,
+        W->store[id] = (store_t){.engine = W->engine[id],
+                                 .rf = N,
+                                 .consistency = CONSISTENCY_QUORUM,
+                                 .sync = SYNC_BATCH,
                                  .append_timeout_ms = 2000};
         roost_node_config_t nc = {.node_id = id, .workers = 2, .partitions = P};
         W->node[id] = roost_node_new(&nc);
