@@ -1,5 +1,6 @@
 /* cluster/daemon.c — see daemon.h. Wiring only: every mechanism lives in runtime/. */
 #include "cluster/daemon.h"
+#include "cluster/faults.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ struct daemon {
     store_t store;
     syncer_t *syncer;     /* shard nodes: the group-commit thread */
     uint64_t *role_epoch; /* per partition: the epoch last told to our log replica */
+    faults_t *faults;     /* test builds: injected link cuts */
 };
 
 static const char *const COMP = "daemon";
@@ -115,6 +117,7 @@ static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
 static void s_on_tick(void *arg, uint64_t now_ns)
 {
     daemon_t *d = arg;
+    faults_poll(d->faults);
     if (d->detector)
         detector_tick(d->detector, now_ns);
 }
@@ -156,7 +159,13 @@ static int s_open_transport(daemon_t *d)
         tc.npeers++;
     }
     d->transport = transport_zmq_new(&tc);
-    return d->transport ? ROOST_OK : ROOST_EIO;
+    if (!d->transport)
+        return ROOST_EIO;
+    uint32_t ids[ROOST_NODES_MAX];
+    for (uint32_t i = 0; i < tc.npeers; i++)
+        ids[i] = tc.peers[i].id;
+    d->faults = faults_new(getenv("ROOST_FAULTS"), d->transport, ids, tc.npeers);
+    return ROOST_OK;
 }
 
 static bool s_is_voter(const manifest_t *m, const manifest_node_t *self,
@@ -349,6 +358,7 @@ void daemon_destroy(daemon_t **self_p)
     engine_destroy(&d->engine);
     free(d->role_epoch);
     detector_destroy(&d->detector);
+    faults_destroy(&d->faults);
     free(d);
     *self_p = NULL;
 }

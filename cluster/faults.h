@@ -1,0 +1,26 @@
+/* cluster/faults.h — fault injection for tests: cut this node's data-plane links to chosen
+ * peers while it runs, through the transport's block hook.
+ *
+ * Built only into test builds (CMake ROOST_FAULT_INJECTION, on with sanitizers); release
+ * builds link faults_off.c, where faults_new returns NULL and nothing can be injected.
+ * roostd reads $ROOST_FAULTS at start: the path of a file the test writes, re-read on every
+ * heartbeat tick. Its content: "block <id> <id> …" (the peers to cut, both directions on this
+ * side); an empty or missing file heals every link.
+ */
+#ifndef ROOST_FAULTS_H
+#define ROOST_FAULTS_H
+
+#include <stdint.h>
+
+#include "runtime/transport.h"
+
+typedef struct faults faults_t;
+
+/* NULL when path is NULL or fault injection is not built in. */
+faults_t *faults_new(const char *path, roost_transport_t *transport, const uint32_t *peers,
+                     uint32_t npeers);
+/* Applies the file's current content. Safe on NULL. */
+void faults_poll(faults_t *f);
+void faults_destroy(faults_t **f_p);
+
+#endif
