@@ -190,3 +190,42 @@ void msg_view_fini(msg_view_t *v)
 {
     msgpack_unpacked_destroy(&v->up);
 }
+
+void msg_fetch_encode(msgpack_sbuffer *out, uint64_t lsn)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint64(&pk, lsn);
+}
+
+void msg_fetched_encode(msgpack_sbuffer *out, uint64_t lsn, const void *rec, size_t len)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, lsn);
+    msgpack_pack_bin_with_body(&pk, rec, len);
+}
+
+int msg_fetch_decode(const void *data, size_t len, uint64_t *lsn)
+{
+    msgpack_unpacked up;
+    int rc = s_unpack(&up, data, len, 1);
+    if (rc == ROOST_OK && !s_u64(&up.data.via.array.ptr[0], lsn))
+        rc = ROOST_EPROTO;
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec,
+                       size_t *rlen, msgpack_unpacked *up)
+{
+    int rc = s_unpack(up, data, len, 2);
+    const msgpack_object *f = up->data.via.array.ptr;
+    if (rc == ROOST_OK && (!s_u64(&f[0], lsn) || f[1].type != MSGPACK_OBJECT_BIN))
+        rc = ROOST_EPROTO;
+    if (rc == ROOST_OK) {
+        *rec = f[1].via.bin.ptr;
+        *rlen = f[1].via.bin.size;
+    }
+    return rc;
+}

@@ -8,6 +8,8 @@
  *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, [records]]
  *   LOG_APPEND    primary → replica        [epoch, prev_lsn, prev_epoch, commit_lsn, [records]]
  *   LOG_ACK       replica → primary        [epoch, status, lsn, promised]
+ *   LOG_FETCH     any → other replicas     [lsn]                      (repair of a corrupt entry)
+ *   LOG_FETCHED   answer                   [lsn, record]
  */
 #ifndef ROOST_PROTO_H
 #define ROOST_PROTO_H
@@ -25,6 +27,8 @@ enum {
     MSG_LOG_PROMISE,
     MSG_LOG_APPEND,
     MSG_LOG_ACK,
+    MSG_LOG_FETCH,   /* [lsn]: send me your copy of entry lsn (mine is corrupt) */
+    MSG_LOG_FETCHED, /* [lsn, record]: a copy, or [lsn, nil] when yours is bad too */
 };
 
 enum {
@@ -75,6 +79,12 @@ void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m);
 void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords);
 void msg_append_begin(msgpack_sbuffer *out, const msg_append_t *m, uint32_t nrecords);
 void msg_record_append(msgpack_sbuffer *out, const void *rec, size_t len);
+void msg_fetch_encode(msgpack_sbuffer *out, uint64_t lsn);
+void msg_fetched_encode(msgpack_sbuffer *out, uint64_t lsn, const void *rec, size_t len);
+int msg_fetch_decode(const void *data, size_t len, uint64_t *lsn);
+/* The record points into data. */
+int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec,
+                       size_t *rlen, msgpack_unpacked *up);
 
 int msg_role_decode(const void *data, size_t len, msg_role_t *m);
 int msg_prepare_decode(const void *data, size_t len, msg_prepare_t *m);

@@ -80,8 +80,11 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
         return rc;
     if (entry_decode(*rec, *len, e) != ROOST_OK || e->lsn != lsn) {
         atomic_fetch_add(&r->store->stats.corrupt, 1);
-        ROOST_ERROR(COMP, "corrupt log entry", "partition=%u lsn=%llu", r->partition,
-                    (unsigned long long)lsn);
+        if (!r->corrupt_lsn || lsn < r->corrupt_lsn) { /* logged once per detection */
+            r->corrupt_lsn = lsn; /* replog_repair_poll fetches a good copy */
+            ROOST_ERROR(COMP, "corrupt log entry", "partition=%u lsn=%llu", r->partition,
+                        (unsigned long long)lsn);
+        }
         free(*rec);
         *rec = NULL;
         return ROOST_EPROTO;
@@ -298,6 +301,12 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         break;
     case MSG_SYNC_DONE:
         s_synced(ctx, r, syncer_status(env));
+        break;
+    case MSG_LOG_FETCH:
+        replog_on_fetch(ctx, r, env);
+        break;
+    case MSG_LOG_FETCHED:
+        replog_on_fetched(ctx, r, env);
         break;
     default:
         if (env->flags & ROOST_ENV_REQUEST)

@@ -18,6 +18,7 @@ enum {
     REPLOG_TIMER_FLUSH = 1, /* timer tags */
     REPLOG_TIMER_TICK = 2,
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
+    REPLOG_REPAIR_GAP_MS = 100,  /* between fetch requests for a corrupt entry */
 };
 
 typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } replog_role_t;
@@ -74,6 +75,9 @@ typedef struct {
     uint64_t write_upto;            /* primary: entries written (unsynced) so far */
     held_ack_t ack_ready, ack_wait; /* replica: acks the outstanding / next sync releases */
     pending_t *pending, *pending_tail;
+    /* repair: the lowest entry found corrupt, fetched from the other replicas */
+    uint64_t corrupt_lsn;
+    uint64_t repair_sent_ns;
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
     uint32_t ndeferred;
@@ -90,6 +94,12 @@ uint32_t replog_sender_node(const roost_env_t *env);
 /* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
 uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
 void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code);
+
+/* replog_repair.c */
+/* Asks the other replicas for a copy of the corrupt entry, if one is known (rate-limited). */
+void replog_repair_poll(roost_ctx_t *ctx, replog_t *r);
+void replog_on_fetch(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 
 /* replog_primary.c */
 void replog_become_primary(roost_ctx_t *ctx, replog_t *r);

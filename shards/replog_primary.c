@@ -250,7 +250,10 @@ static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
     if (candidate <= r->commit_lsn)
         return;
     r->commit_lsn = candidate;
-    if (replog_apply_to(r, candidate) != ROOST_OK) {
+    int rc = replog_apply_to(r, candidate);
+    if (rc == ROOST_EPROTO) { /* a corrupt entry: applied after its repair */
+        replog_repair_poll(ctx, r);
+    } else if (rc != ROOST_OK) {
         replog_step_down(ctx, r, "cannot apply committed entries");
         r->role = ROLE_NONE;
         return;
@@ -282,12 +285,15 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
     if (m.status != ACK_OK)
         return; /* its disk failed: it cannot count toward a quorum */
+    uint64_t before = r->acked[idx];
     if (m.lsn > r->acked[idx])
         r->acked[idx] = m.lsn > r->last_lsn ? r->last_lsn : m.lsn;
-    if (r->catchup[idx] && r->acked[idx] < r->last_lsn)
-        s_send_append(ctx, r, idx, r->acked[idx] + 1);
-    else
+    if (r->catchup[idx] && r->acked[idx] < r->last_lsn) {
+        if (r->acked[idx] > before) /* progress: stream the next chunk now; else the tick */
+            s_send_append(ctx, r, idx, r->acked[idx] + 1);
+    } else {
         r->catchup[idx] = false;
+    }
     s_try_commit(ctx, r);
 }
 
@@ -458,6 +464,9 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
 {
     if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
         return;
+    replog_repair_poll(ctx, r);
+    if (r->applied_lsn < r->commit_lsn && !r->corrupt_lsn)
+        replog_apply_to(r, r->commit_lsn);
     int me = s_self(r);
     for (uint32_t i = 0; i < r->nreplicas; i++) {
         if ((int)i == me)

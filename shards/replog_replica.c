@@ -243,6 +243,7 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         replog_apply_to(r, commit);
     }
     s_ack_after_sync(ctx, r, env, m.epoch, matched);
+    replog_repair_poll(ctx, r);
 out:
     msg_view_fini(&v);
 }

@@ -1,0 +1,81 @@
+/* shards/replog_repair.c — repair of a corrupt log entry from the other replicas.
+ *
+ * Reading an entry whose checksum fails records its lsn (replog_read_entry). The next tick
+ * (primary) or append (replica) asks every other replica for its copy; the first copy that
+ * passes its checksum, for an entry known committed (identical everywhere) or sent by the
+ * current primary, overwrites ours, synced. Until then the paths that need the entry (apply,
+ * catch-up streams) stop short of it and resume afterwards.
+ */
+#include <stdlib.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "shards/keys.h"
+#include "shards/replog_internal.h"
+
+static const char *const COMP = "replog";
+
+void replog_repair_poll(roost_ctx_t *ctx, replog_t *r)
+{
+    uint64_t now = roost_ctx_now_ns(ctx);
+    if (!r->corrupt_lsn || now - r->repair_sent_ns < REPLOG_REPAIR_GAP_MS * 1000000ull)
+        return;
+    r->repair_sent_ns = now;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_fetch_encode(&out, r->corrupt_lsn);
+    for (uint32_t i = 0; i < r->nreplicas; i++)
+        if (r->replicas[i] != r->self)
+            replog_send(ctx, r, r->replicas[i], MSG_LOG_FETCH, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+void replog_on_fetch(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    uint64_t lsn;
+    uint32_t to = replog_sender_node(env);
+    void *rec;
+    size_t len;
+    log_entry_t e;
+    if (msg_fetch_decode(env->payload, env->payload_len, &lsn) != ROOST_OK || to == UINT32_MAX ||
+        lsn == 0 || lsn > r->last_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+        return; /* nothing good to give: another replica may have it */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_fetched_encode(&out, lsn, rec, len);
+    replog_send(ctx, r, to, MSG_LOG_FETCHED, &out);
+    msgpack_sbuffer_destroy(&out);
+    free(rec);
+}
+
+void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    uint64_t lsn;
+    const void *rec;
+    size_t len;
+    msgpack_unpacked up;
+    log_entry_t e;
+    uint32_t from = replog_sender_node(env);
+    int rc = msg_fetched_decode(env->payload, env->payload_len, &lsn, &rec, &len, &up);
+    bool usable = rc == ROOST_OK && lsn == r->corrupt_lsn &&
+                  entry_decode(rec, len, &e) == ROOST_OK && e.lsn == lsn &&
+                  (lsn <= r->commit_lsn || from == r->primary);
+    if (usable) {
+        engine_batch_t *b = engine_batch_new();
+        uint8_t key[KEY_LOG_BYTES];
+        key_log(key, r->partition, lsn);
+        engine_batch_put(b, key, sizeof key, rec, len);
+        rc = engine_write(r->engine, b, true);
+        engine_batch_destroy(&b);
+        if (rc == ROOST_OK) {
+            r->corrupt_lsn = 0;
+            atomic_fetch_add(&r->store->stats.repaired, 1);
+            ROOST_WARN(COMP, "repaired a corrupt entry", "partition=%u lsn=%llu from=%u",
+                       r->partition, (unsigned long long)lsn, from);
+            if (r->applied_lsn < r->commit_lsn) /* apply what waited for it */
+                replog_apply_to(r, r->commit_lsn);
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    (void)ctx;
+}
