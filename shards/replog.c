@@ -246,22 +246,40 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     free(r);
 }
 
+/* The term a primary leads under: the map's epoch in the high bits, and an incarnation in the
+ * low bits that grows past anything this replica promised — so a primary that restarts within
+ * its map epoch (before anyone noticed it was gone) never reuses a term, and (term, lsn) always
+ * names one entry. Only the map's appointed primary issues terms within a map epoch. */
+static uint64_t s_term_for(const replog_t *r, uint64_t base)
+{
+    return r->promised >= base ? r->promised + 1 : base;
+}
+
 static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
 {
     msg_role_t m;
-    if (msg_role_decode(env->payload, env->payload_len, &m) != ROOST_OK || m.epoch < r->epoch)
-        return; /* stale or malformed: the map only moves forward */
+    if (msg_role_decode(env->payload, env->payload_len, &m) != ROOST_OK ||
+        m.epoch >= (UINT64_MAX >> REPLOG_TERM_SHIFT))
+        return;
+    uint64_t base = m.epoch << REPLOG_TERM_SHIFT;
+    if (base < r->role_base)
+        return; /* stale: the map only moves forward */
     bool was_leading = r->role == ROLE_SERVING || r->role == ROLE_RECONCILING;
-    bool same = m.epoch == r->epoch && m.primary == r->primary;
+    bool same = base == r->role_base && m.primary == r->primary;
     r->nreplicas = m.nreplicas;
     memcpy(r->replicas, m.replicas, sizeof m.replicas);
     if (same && was_leading)
         return; /* e.g. the replica list was re-sent unchanged */
-    r->epoch = m.epoch;
+    r->role_base = base;
     r->primary = m.primary;
-    if (m.primary == r->self) {
+    if (m.primary == r->self && r->promised >= base + (1ull << REPLOG_TERM_SHIFT)) {
+        r->epoch = base; /* a map replayed on restart: we promised a newer one already */
+        r->role = ROLE_REPLICA;
+    } else if (m.primary == r->self) {
+        r->epoch = s_term_for(r, base);
         replog_become_primary(ctx, r);
     } else {
+        r->epoch = base;
         if (was_leading)
             replog_step_down(ctx, r, "map moved the primary");
         r->role = ROLE_REPLICA;

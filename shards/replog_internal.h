@@ -19,6 +19,7 @@ enum {
     REPLOG_TIMER_TICK = 2,
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
     REPLOG_REPAIR_GAP_MS = 100,  /* between fetch requests for a corrupt entry */
+    REPLOG_TERM_SHIFT = 16,      /* term = map epoch << 16 | incarnation (see s_term_for) */
 };
 
 typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } replog_role_t;
@@ -47,7 +48,8 @@ typedef struct {
     uint64_t commit_lsn;           /* highest entry known committed (>= applied) */
     /* role, from the cluster map */
     replog_role_t role;
-    uint64_t epoch;
+    uint64_t role_base;           /* the map's epoch for this partition, << REPLOG_TERM_SHIFT */
+    uint64_t epoch;               /* the term: ours when leading, else role_base */
     uint32_t primary;
     uint32_t nreplicas;
     uint32_t replicas[PROTO_REPLICAS_MAX];

@@ -4,7 +4,8 @@
  * 127.0.0.1 ports; this process joins as the manifest's edge node through the store probe and
  * writes 10,000 distinct values (kv:w<i> = v<i>), up to 64 in flight, retrying any write that
  * fails. Mid-stream: kill -9 of one node (it leads a third of the partitions and follows the
- * rest) and its restart, then the same for another. Afterwards every node is stopped and its
+ * rest) and its restart, then the same for another, then a kill -9 and immediate restart
+ * (back before the failure detector noticed: the same map epoch). Afterwards every node is stopped and its
  * RocksDB opened directly: every acknowledged write is in every node's log, and the three
  * logs of every partition agree entry for entry (tests/support/store_cluster.h).
  */
@@ -30,6 +31,11 @@ static void test_acknowledged_writes_survive_kill_and_restart(void **state)
     proc_stop(&W->node[2], SIGKILL, 1000);
     assert_true(s_write_until(8000));
     s_start(2);
+    assert_true(s_write_until(9000));
+    /* a primary killed and back at once, before anyone notices: same map epoch, so it must
+     * lead under a fresh term (replog.c s_term_for) or two entries could share (term, lsn) */
+    proc_stop(&W->node[3], SIGKILL, 1000);
+    s_start(3);
     assert_true(s_write_until(WRITES));
     fprintf(stderr, "acknowledged %d writes; %d attempts failed and were retried\n",
             atomic_load(&W->acked), atomic_load(&W->failed));

@@ -313,10 +313,21 @@ static int s_check_on_disk(char *err, size_t cap)
     return bad;
 }
 
+/* Prints the last lines of node i's log to stderr (for a failure report). */
+static void s_log_tail(int i)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "tail -n 15 %s/s%d.log | cut -c1-300 >&2", W->dir, i);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log for s%d)\n", i);
+}
+
 static void s_stop_all_cleanly(void)
 {
     for (int i = 1; i <= N; i++) {
         int status = proc_stop(&W->node[i], SIGTERM, 30000);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            s_log_tail(i);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             fail_msg("s%d did not stop cleanly: status 0x%x (see %s/s%d.log)", i, status, W->dir,
                      i);
