@@ -7,14 +7,20 @@
 
 static const unsigned char s_key[crypto_shorthash_siphash24_KEYBYTES] = "roost.placement";
 
-uint64_t roost_hash64(const void *data, size_t len)
+uint64_t roost_siphash64(const unsigned char key[16], const void *data, size_t len)
 {
+    _Static_assert(crypto_shorthash_siphash24_KEYBYTES == 16, "SipHash keys are 16 bytes");
     unsigned char out[crypto_shorthash_siphash24_BYTES];
-    crypto_shorthash_siphash24(out, data, len, s_key);
+    crypto_shorthash_siphash24(out, data, len, key);
     uint64_t h = 0;
     for (int i = 7; i >= 0; i--)
         h = (h << 8) | out[i];
     return h;
+}
+
+uint64_t roost_hash64(const void *data, size_t len)
+{
+    return roost_siphash64(s_key, data, len);
 }
 
 uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions)

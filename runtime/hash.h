@@ -15,6 +15,10 @@
 
 uint64_t roost_hash64(const void *data, size_t len);
 
+/* SipHash-2-4 under a 16-byte key (a NUL-padded string literal), as a little-endian uint64:
+ * the building block of roost_hash64 and of the store's checksums (other keys, other uses). */
+uint64_t roost_siphash64(const unsigned char key[16], const void *data, size_t len);
+
 /* The partition of a key: roost_hash64(key) & (partitions - 1); partitions is a power of two. */
 uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions);
 

@@ -1,23 +1,18 @@
 /* shards/entry.c — see entry.h. */
 #include "shards/entry.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #include "runtime/errors.h"
+#include "runtime/hash.h"
 #include "runtime/mpguard.h"
 #include "shards/ops.h"
 
-static const unsigned char s_key[crypto_shorthash_siphash24_KEYBYTES] = "roost.checksum";
+static const unsigned char s_key[16] = "roost.checksum";
 
 uint64_t entry_checksum(const void *data, size_t len)
 {
-    unsigned char out[crypto_shorthash_siphash24_BYTES];
-    crypto_shorthash_siphash24(out, data, len, s_key);
-    uint64_t h = 0;
-    for (int i = 7; i >= 0; i--)
-        h = (h << 8) | out[i];
-    return h;
+    return roost_siphash64(s_key, data, len);
 }
 
 void entry_encode(msgpack_sbuffer *out, uint64_t epoch, uint64_t lsn, const void *ops,

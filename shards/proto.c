@@ -216,8 +216,8 @@ int msg_fetch_decode(const void *data, size_t len, uint64_t *lsn)
     return rc;
 }
 
-int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec,
-                       size_t *rlen, msgpack_unpacked *up)
+int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec, size_t *rlen,
+                       msgpack_unpacked *up)
 {
     int rc = s_unpack(up, data, len, 2);
     const msgpack_object *f = up->data.via.array.ptr;

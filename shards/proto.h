@@ -83,8 +83,8 @@ void msg_fetch_encode(msgpack_sbuffer *out, uint64_t lsn);
 void msg_fetched_encode(msgpack_sbuffer *out, uint64_t lsn, const void *rec, size_t len);
 int msg_fetch_decode(const void *data, size_t len, uint64_t *lsn);
 /* The record points into data. */
-int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec,
-                       size_t *rlen, msgpack_unpacked *up);
+int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec, size_t *rlen,
+                       msgpack_unpacked *up);
 
 int msg_role_decode(const void *data, size_t len, msg_role_t *m);
 int msg_prepare_decode(const void *data, size_t len, msg_prepare_t *m);

@@ -81,7 +81,7 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
     if (entry_decode(*rec, *len, e) != ROOST_OK || e->lsn != lsn) {
         atomic_fetch_add(&r->store->stats.corrupt, 1);
         if (!r->corrupt_lsn || lsn < r->corrupt_lsn) { /* logged once per detection */
-            r->corrupt_lsn = lsn; /* replog_repair_poll fetches a good copy */
+            r->corrupt_lsn = lsn;                      /* replog_repair_poll fetches a good copy */
             ROOST_ERROR(COMP, "corrupt log entry", "partition=%u lsn=%llu", r->partition,
                         (unsigned long long)lsn);
         }

@@ -48,8 +48,8 @@ typedef struct {
     uint64_t commit_lsn;           /* highest entry known committed (>= applied) */
     /* role, from the cluster map */
     replog_role_t role;
-    uint64_t role_base;           /* the map's epoch for this partition, << REPLOG_TERM_SHIFT */
-    uint64_t epoch;               /* the term: ours when leading, else role_base */
+    uint64_t role_base; /* the map's epoch for this partition, << REPLOG_TERM_SHIFT */
+    uint64_t epoch;     /* the term: ours when leading, else role_base */
     uint32_t primary;
     uint32_t nreplicas;
     uint32_t replicas[PROTO_REPLICAS_MAX];

@@ -16,13 +16,7 @@ static bool s_map_says_down(int observer, int victim)
 static void test_a_cut_off_primary_is_fenced(void **state)
 {
     (void)state;
-    for (int i = 1; i <= N; i++)
-        s_start(i);
-    for (int i = 1; i <= N; i++)
-        s_wait_maps(i, 1, 30);
-    W->probe = probe_new(&W->m, "client", s_result, NULL);
-    assert_non_null(W->probe);
-    assert_int_equal(probe_start(W->probe), 0);
+    s_start_cluster();
     int victim = W->leader % N + 1; /* not the Raft leader: the leader reports the failure */
     int other = victim % N + 1 == W->leader ? (victim + 1) % N + 1 : victim % N + 1;
     probe_route(W->probe, (uint32_t)victim); /* it leads a third of the partitions */

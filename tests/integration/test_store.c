@@ -5,8 +5,8 @@
  * writes 10,000 distinct values (kv:w<i> = v<i>), up to 64 in flight, retrying any write that
  * fails. Mid-stream: kill -9 of one node (it leads a third of the partitions and follows the
  * rest) and its restart, then the same for another, then a kill -9 and immediate restart
- * (back before the failure detector noticed: the same map epoch). Afterwards every node is stopped and its
- * RocksDB opened directly: every acknowledged write is in every node's log, and the three
+ * (back before the failure detector noticed: the same map epoch). Afterwards every node is stopped
+ * and its RocksDB opened directly: every acknowledged write is in every node's log, and the three
  * logs of every partition agree entry for entry (tests/support/store_cluster.h).
  */
 #include "tests/support/store_cluster.h"
@@ -14,13 +14,7 @@
 static void test_acknowledged_writes_survive_kill_and_restart(void **state)
 {
     (void)state;
-    for (int i = 1; i <= N; i++)
-        s_start(i);
-    for (int i = 1; i <= N; i++)
-        s_wait_maps(i, 1, 30);
-    W->probe = probe_new(&W->m, "client", s_result, NULL);
-    assert_non_null(W->probe);
-    assert_int_equal(probe_start(W->probe), 0);
+    s_start_cluster();
     probe_route(W->probe, 1); /* s1 forwards to each partition's primary; it is never killed */
 
     assert_true(s_write_until(2500));

@@ -41,9 +41,9 @@ typedef struct {
     char dir[64], manifest[96];
     int ports[N + 1][3];
     proc_t node[N + 1];
-    int maps[N + 1];      /* "map applied" lines seen */
-    int leader;           /* the Raft leader named by the latest map line */
-    char down[N + 1][64]; /* each node's latest map: its down=[…] list */
+    int maps[N + 1];        /* "map applied" lines seen */
+    int leader;             /* the Raft leader named by the latest map line */
+    char down[N + 1][64];   /* each node's latest map: its down=[…] list */
     char faults[N + 1][96]; /* each node's fault file (test builds: cluster/faults.h) */
     manifest_t m;
     probe_t *probe;
@@ -334,6 +334,17 @@ static void s_stop_all_cleanly(void)
     }
 }
 
+/* Starts the three nodes, waits for their first map, and joins the client probe through it. */
+static inline void s_start_cluster(void)
+{
+    for (int i = 1; i <= N; i++)
+        s_start(i);
+    for (int i = 1; i <= N; i++)
+        s_wait_maps(i, 1, 30);
+    W->probe = probe_new(&W->m, "client", s_result, NULL);
+    assert_non_null(W->probe);
+    assert_int_equal(probe_start(W->probe), 0);
+}
 
 /* Stops every node cleanly and checks the disks; a node still catching up gets up to two more
  * runs (a loaded machine must not turn replication lag into a false data-loss report). */

@@ -17,7 +17,7 @@ static void test_hash64_is_pinned(void **state)
     (void)state;
     /* If this value changes, every cluster's placement changes: the hash is a contract. */
     uint64_t h = roost_hash64("u:42", 4);
-    assert_int_equal(h, roost_hash64("u:42", 4));
+    assert_int_equal(h, 0x5b8e62c24cdb8979u); /* SipHash-2-4, key "roost.placement" */
     assert_int_not_equal(h, roost_hash64("u:43", 4));
     assert_int_equal(roost_partition_of("u:42", 4, 1024), (uint32_t)(h & 1023));
 }
