@@ -38,6 +38,20 @@ static void test_shipped_local_manifest_loads(void **state)
     assert_true(manifest_node(&m, "edge-2")->roles & ROLE_EDGE);
 }
 
+static void test_shipped_three_host_manifest_loads(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    int rc = manifest_load(ROOST_SOURCE_DIR "/cluster/manifests/example-3host.yaml", &m, err,
+                           sizeof err);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(m.n_nodes, 5);
+    /* the same ports on different hosts are fine */
+    assert_int_equal(manifest_node(&m, "shard-2")->peer_port, 7101);
+}
+
 static void test_a_good_manifest_parses(void **state)
 {
     (void)state;
@@ -99,6 +113,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_local_manifest_loads),
+        cmocka_unit_test(test_shipped_three_host_manifest_loads),
         cmocka_unit_test(test_a_good_manifest_parses),
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
         cmocka_unit_test(test_missing_file_is_an_error),
