@@ -18,8 +18,9 @@ uint64_t bench_rss_bytes(void);
 /* Progress line on stderr (stdout carries only the JSON result). */
 void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Latency histogram: 1 µs buckets up to 20 ms, one overflow bucket. Thread-safe (atomics). */
-enum { LAT_BUCKETS = 20000 };
+/* Latency histogram: 1 µs buckets up to 20 ms, then 1 ms buckets up to 10 s, then one
+ * overflow bucket. Thread-safe (atomics). */
+enum { LAT_FINE = 20000, LAT_COARSE = 9980, LAT_BUCKETS = LAT_FINE + LAT_COARSE };
 typedef struct {
     _Atomic uint64_t b[LAT_BUCKETS + 1];
 } lat_hist_t;

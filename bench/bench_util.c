@@ -59,10 +59,25 @@ void bench_progress(const char *fmt, ...)
     va_end(ap);
 }
 
+static uint64_t s_bucket(uint64_t us)
+{
+    if (us < LAT_FINE)
+        return us;
+    uint64_t coarse = LAT_FINE + (us - LAT_FINE) / 1000;
+    return coarse < LAT_BUCKETS ? coarse : LAT_BUCKETS;
+}
+
+/* The middle of bucket i, in microseconds. */
+static double s_bucket_us(uint64_t i)
+{
+    if (i < LAT_FINE)
+        return (double)i + 0.5;
+    return (double)LAT_FINE + ((double)(i - LAT_FINE) + 0.5) * 1000.0;
+}
+
 void lat_record(lat_hist_t *h, uint64_t ns)
 {
-    uint64_t us = ns / 1000;
-    atomic_fetch_add_explicit(&h->b[us < LAT_BUCKETS ? us : LAT_BUCKETS], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->b[s_bucket(ns / 1000)], 1, memory_order_relaxed);
 }
 
 double lat_quantile_us(lat_hist_t *h, double q)
@@ -76,7 +91,7 @@ double lat_quantile_us(lat_hist_t *h, double q)
     for (int i = 0; i <= LAT_BUCKETS; i++) {
         seen += atomic_load_explicit(&h->b[i], memory_order_relaxed);
         if (seen > want)
-            return (double)i + 0.5;
+            return s_bucket_us((uint64_t)i);
     }
-    return LAT_BUCKETS;
+    return s_bucket_us(LAT_BUCKETS);
 }
