@@ -3,6 +3,7 @@
  * them all on SIGINT/SIGTERM. A taken port or a bad manifest fails at once with the reason. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,10 +27,24 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
+/* True for loopback names and for any IPv4 address of this machine's interfaces: the nodes
+ * `up` starts here. */
 static bool s_is_local(const char *host)
 {
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
-           strcmp(host, "::1") == 0;
+    if (strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return true;
+    struct ifaddrs *ifs = NULL;
+    bool local = false;
+    if (getifaddrs(&ifs) != 0)
+        return false;
+    for (struct ifaddrs *i = ifs; i && !local; i = i->ifa_next) {
+        char addr[INET_ADDRSTRLEN];
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, sizeof addr))
+            local = strcmp(addr, host) == 0;
+    }
+    freeifaddrs(ifs);
+    return local;
 }
 
 /* 0 if host:port can be bound now (probe socket closed again), else errno. */
