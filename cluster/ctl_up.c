@@ -47,12 +47,18 @@ static bool s_is_local(const char *host)
     return local;
 }
 
+static struct sockaddr_in s_addr(const char *host, uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a.sin_addr);
+    return a;
+}
+
 /* 0 if host:port can be bound now (probe socket closed again), else errno. */
 static int s_port_free(const char *host, uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a.sin_addr);
+    struct sockaddr_in a = s_addr(host, port);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     int rc = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 ? 0 : errno;
@@ -63,8 +69,7 @@ static int s_port_free(const char *host, uint16_t port)
 static bool s_port_open(const char *host, uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a.sin_addr);
+    struct sockaddr_in a = s_addr(host, port);
     bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
     return ok;

@@ -32,7 +32,7 @@ typedef struct {
     store_sync_t sync;
     uint32_t append_timeout_ms;
     struct {
-        _Atomic uint64_t appends, commits, entries_written, syncs, refused, repaired, corrupt;
+        _Atomic uint64_t appends, commits, entries_written, repaired, corrupt;
     } stats;
 } store_t;
 

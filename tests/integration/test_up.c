@@ -16,6 +16,7 @@
 
 #include "tests/support/ports.h"
 #include "tests/support/procs.h"
+#include "tests/support/tmpdir.h"
 
 typedef struct {
     int rows, stopped_line;
@@ -42,12 +43,14 @@ static void s_write(const char *extra)
 {
     FILE *f = fopen(s_manifest, "w");
     assert_non_null(f);
-    fprintf(f, "apiVersion: roost/v1\ncluster: {name: up, partitions: 16, replication_factor: 3}\n"
-               "%snodes:\n",
+    fprintf(f,
+            "apiVersion: roost/v1\ncluster: {name: up, partitions: 16, replication_factor: 3}\n"
+            "%snodes:\n",
             extra);
     for (int i = 0; i < 3; i++)
-        fprintf(f, "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                   " raft_port: %d, data_dir: s%d}\n",
+        fprintf(f,
+                "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
+                " raft_port: %d, data_dir: s%d}\n",
                 i + 1, i + 1, s_ports[i][0], s_ports[i][1], i + 1);
     fclose(f);
 }
@@ -102,10 +105,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", s_dir);
+    test_rmtree(s_dir);
     return 0;
 }
 
@@ -154,8 +154,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_bad_manifest_fails_at_once_naming_the_line, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_a_taken_port_fails_at_once_naming_it, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_taken_port_fails_at_once_naming_it, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@
 #include "shards/ops.h"
 #include "tests/support/ports.h"
 #include "tests/support/procs.h"
+#include "tests/support/tmpdir.h"
 
 enum {
     N = 3,
@@ -213,10 +214,7 @@ static int teardown(void **state)
     for (int i = 1; i <= N; i++)
         if (W->node[i].pid > 0)
             proc_stop(&W->node[i], SIGKILL, 1000);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W->dir);
-    if (!getenv("ROOST_KEEP_TMP") && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", W->dir);
+    test_rmtree(W->dir);
     free(W);
     return 0;
 }

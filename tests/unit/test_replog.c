@@ -26,6 +26,7 @@
 #include "shards/store.h"
 #include "shards/syncer.h"
 #include "tests/support/inproc_net.h"
+#include "tests/support/tmpdir.h"
 
 enum { N = 3, P = 8, MSG_GO = 1 };
 
@@ -136,10 +137,7 @@ static int teardown(void **state)
         roost_node_destroy(&W->node[id]);
         engine_destroy(&W->engine[id]);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", W->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", W->dir);
+    test_rmtree(W->dir);
     free(W);
     return 0;
 }
