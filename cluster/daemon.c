@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/actors.h"
 #include "runtime/control.h"
 #include "runtime/detector.h"
 #include "runtime/errors.h"
@@ -263,14 +264,15 @@ static int s_open_store(daemon_t *d)
                          .rf = d->manifest.replication_factor,
                          .consistency = s_consistency(d->manifest.consistency),
                          .sync = s_sync(d->manifest.sync),
-                         .append_timeout_ms = 5000};
+                         .append_timeout_ms = 5000,
+                         .serving_hook = ACTORS_SERVING_HOOK};
     d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
     roost_node_register(d->node, &replog_behaviour);
     roost_node_register(d->node, &kv_behaviour);
-    return ROOST_OK;
+    return actors_register(d->node);
 }
 
 static int s_open_node(daemon_t *d)

@@ -41,6 +41,12 @@ typedef struct {
 const char *roost_ctx_self(const roost_ctx_t *ctx);
 /* Monotonic time from the node's clock (real or simulated). */
 uint64_t roost_ctx_now_ns(const roost_ctx_t *ctx);
+/* Unix wall time in ms (node's clock): for timestamps that are stored or shown, never order. */
+uint64_t roost_ctx_wall_ms(const roost_ctx_t *ctx);
+/* The cluster map's epoch of this actor's partition as this node last applied it. It changes
+ * whenever the partition's primary does: an actor that loaded its state under one epoch and
+ * sees another must reload (another primary may have written meanwhile). */
+uint64_t roost_ctx_epoch(const roost_ctx_t *ctx);
 /* The worker's random generator (seeded by the simulator in sim runs). */
 roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx);
 /* A node-wide service registered with roost_node_set_service (NULL if none). */
@@ -58,6 +64,10 @@ int roost_ctx_send(roost_ctx_t *ctx, const char *target, uint32_t type, const vo
 /* Takes ownership of the envelope being handled (the runtime will not free it): to answer a
  * request later, once some other work completes. Free it with roost_env_free. Returns it. */
 roost_env_t *roost_ctx_keep(roost_ctx_t *ctx);
+/* Stashing (an actor that is not ready yet, e.g. still loading its state): keep envelopes
+ * with roost_ctx_keep, link them through env->next in arrival order, and once ready hand the
+ * list back with roost_ctx_unstash — they are handled next, before anything that arrived since. */
+void roost_ctx_unstash(roost_ctx_t *ctx, roost_env_t *head);
 /* Sends a prepared envelope (ownership moves to the runtime, whatever the result). The sender
  * field is left as the caller set it. */
 int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env);

@@ -17,6 +17,16 @@ uint64_t roost_ctx_now_ns(const roost_ctx_t *ctx)
     return roost_clock_now_ns(ctx->w->node->clock);
 }
 
+uint64_t roost_ctx_wall_ms(const roost_ctx_t *ctx)
+{
+    return roost_clock_wall_ms(ctx->w->node->clock);
+}
+
+uint64_t roost_ctx_epoch(const roost_ctx_t *ctx)
+{
+    return roost_node_epoch(ctx->w->node, roost_ctx_partition(ctx));
+}
+
 roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx)
 {
     return &ctx->w->rng;
@@ -47,6 +57,11 @@ roost_env_t *roost_ctx_keep(roost_ctx_t *ctx)
     assert(ctx->env && !ctx->env_taken);
     ctx->env_taken = true;
     return ctx->env;
+}
+
+void roost_ctx_unstash(roost_ctx_t *ctx, roost_env_t *head)
+{
+    worker_prepend(ctx->w, ctx->actor, head);
 }
 
 int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env)

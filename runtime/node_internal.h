@@ -88,6 +88,8 @@ void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);
 /* The worker's own thread: put env in its actor's mailbox (activating the actor). */
+/* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
+void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);
 void worker_deliver(roost_worker_t *w, roost_env_t *env);
 /* One bounded pass; true if work remains. */
 bool worker_pass(roost_worker_t *w, uint64_t now_ns);

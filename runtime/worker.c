@@ -173,6 +173,20 @@ static void s_mailbox_append(roost_worker_t *w, roost_actor_t *a, roost_env_t *e
     s_make_ready(w, a);
 }
 
+void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head)
+{
+    if (!head)
+        return;
+    roost_env_t *last = head;
+    while (last->next)
+        last = last->next;
+    last->next = a->mb_head;
+    if (!a->mb_head)
+        a->mb_tail = last;
+    a->mb_head = head;
+    s_make_ready(w, a);
+}
+
 /* A response is delivered only to the live actor that is still waiting for it. */
 static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *env)
 {
@@ -236,7 +250,7 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
     a->last_active_ns = now_ns;
     if (a->mb_head)
         s_make_ready(w, a);
-    else if ((a->flags & ACTOR_PASSIVATE))
+    else if ((a->flags & ACTOR_PASSIVATE) && !(a->flags & ACTOR_READY))
         s_passivate(w, a);
 }
 

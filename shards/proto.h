@@ -29,6 +29,7 @@ enum {
     MSG_LOG_ACK,
     MSG_LOG_FETCH,   /* [lsn]: send me your copy of entry lsn (mine is corrupt) */
     MSG_LOG_FETCHED, /* [lsn, record]: a copy, or [lsn, nil] when yours is bad too */
+    MSG_STORE_OPEN,  /* actor → log: answer [lsn] once every entry so far is applied */
 };
 
 enum {

@@ -300,6 +300,7 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return; /* an error bounce of one of our sends: the tick repairs it */
     switch (env->type) {
     case MSG_STORE_APPEND:
+    case MSG_STORE_OPEN:
         replog_on_append_request(ctx, r, env);
         break;
     case MSG_LOG_ROLE:

@@ -27,7 +27,7 @@ typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } rep
 typedef struct pending {
     struct pending *next;
     uint64_t lsn;
-    roost_env_t *req; /* the kept STORE_APPEND request, answered at commit */
+    roost_env_t *req; /* the kept STORE_APPEND (or STORE_OPEN) request, answered at commit */
 } pending_t;
 
 /* An acknowledgement held until the entries it covers are synced. */

@@ -210,19 +210,27 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     s_maybe_adopt(ctx, r);
 }
 
+/* MSG_STORE_APPENDED [lsn] */
+static void s_reply_lsn(roost_ctx_t *ctx, const roost_env_t *req, uint64_t lsn)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint64(&pk, lsn);
+    roost_ctx_reply(ctx, req, MSG_STORE_APPENDED, out.data, out.size);
+    msgpack_sbuffer_destroy(&out);
+}
+
 static void s_answer_committed(roost_ctx_t *ctx, replog_t *r)
 {
     while (r->pending && r->pending->lsn <= r->commit_lsn) {
         pending_t *p = r->pending;
+        if (p->req->type == MSG_STORE_OPEN && p->lsn > r->applied_lsn)
+            break; /* a barrier promises applied state: wait for the repair */
         r->pending = p->next;
-        msgpack_sbuffer out;
-        msgpack_sbuffer_init(&out);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, 1);
-        msgpack_pack_uint64(&pk, p->lsn);
-        roost_ctx_reply(ctx, p->req, MSG_STORE_APPENDED, out.data, out.size);
-        msgpack_sbuffer_destroy(&out);
+        s_reply_lsn(ctx, p->req, p->lsn);
         roost_env_free(p->req);
         free(p);
         atomic_fetch_add_explicit(&r->store->stats.commits, 1, memory_order_relaxed);
@@ -376,6 +384,12 @@ void replog_start_serving(roost_ctx_t *ctx, replog_t *r)
     r->role = ROLE_SERVING;
     ROOST_DEBUG(COMP, "serving", "partition=%u epoch=%llu lsn=%llu", r->partition,
                 (unsigned long long)r->epoch, (unsigned long long)r->last_lsn);
+    if (r->store->serving_hook) {
+        char key[ROOST_KEY_BYTES_MAX + 1];
+        if (roost_key_make_local(key, sizeof key, r->self, r->partition, r->store->serving_hook,
+                                 NULL) == ROOST_OK)
+            roost_ctx_send(ctx, key, MSG_STORE_SERVING, NULL, 0);
+    }
     roost_env_t *env = r->deferred;
     r->deferred = r->deferred_tail = NULL;
     r->ndeferred = 0;
@@ -410,11 +424,38 @@ void replog_on_append_request(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     replog_append_kept(ctx, r, roost_ctx_keep(ctx));
 }
 
+static void s_add_pending(replog_t *r, uint64_t lsn, roost_env_t *env)
+{
+    pending_t *p = roost_xcalloc(1, sizeof *p);
+    p->lsn = lsn;
+    p->req = env;
+    if (r->pending_tail)
+        r->pending_tail->next = p;
+    else
+        r->pending = p;
+    r->pending_tail = p;
+}
+
+/* STORE_OPEN: answered once every entry appended so far is committed and applied. */
+static void s_barrier(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    if (!r->pending && r->applied_lsn >= r->last_lsn) {
+        s_reply_lsn(ctx, env, r->last_lsn);
+        roost_env_free(env);
+        return;
+    }
+    s_add_pending(r, r->last_lsn, env);
+}
+
 void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     if (r->role != ROLE_SERVING) {
         roost_ctx_reply_error(ctx, env, ROOST_EUNAVAIL);
         roost_env_free(env);
+        return;
+    }
+    if (env->type == MSG_STORE_OPEN) {
+        s_barrier(ctx, r, env);
         return;
     }
     store_ops_view_t v;
@@ -440,14 +481,7 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     msg_record_append(&r->gc_records, rec.data, rec.size);
     msgpack_sbuffer_destroy(&rec);
     r->gc_count++;
-    pending_t *p = roost_xcalloc(1, sizeof *p);
-    p->lsn = lsn;
-    p->req = env;
-    if (r->pending_tail)
-        r->pending_tail->next = p;
-    else
-        r->pending = p;
-    r->pending_tail = p;
+    s_add_pending(r, lsn, env);
     atomic_fetch_add_explicit(&r->store->stats.appends, 1, memory_order_relaxed);
     if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX)
         replog_flush(ctx, r);

@@ -6,7 +6,12 @@
  *                   receives a response (type MSG_STORE_APPENDED, payload [lsn]) once it is
  *                   durable at the configured consistency — or an error response (eunavail:
  *                   this node is not the serving primary; eio: the disk refused it).
+ *   store_open    — a barrier before loading state: answered (MSG_STORE_APPENDED [lsn]) once
+ *                   this node serves the partition and has applied every entry appended so
+ *                   far, so a following store_get sees everything ever acknowledged (after a
+ *                   failover it waits for reconciliation); eunavail where it is not primary.
  *   store_get     — read the partition's committed state (synchronous, local).
+ *   store_scan    — iterate the committed state under a key prefix (synchronous, local).
  * The service (store_t) is registered on the node as "store"; one per shard node: the engine,
  * the replication settings and the counters.
  */
@@ -21,6 +26,8 @@
 #include "shards/ops.h"
 
 #define STORE_SERVICE "store"
+/* To the serving hook (see store_t): this node now serves the partition; its state is complete. */
+#define MSG_STORE_SERVING 0x51F0u
 
 typedef enum { CONSISTENCY_ONE = 1, CONSISTENCY_QUORUM, CONSISTENCY_ALL } store_consistency_t;
 typedef enum { SYNC_BATCH = 1, SYNC_ALWAYS, SYNC_NONE } store_sync_t;
@@ -31,6 +38,9 @@ typedef struct {
     store_consistency_t consistency;
     store_sync_t sync;
     uint32_t append_timeout_ms;
+    /* The kind of a node-local actor ("@<node>:<p>/<kind>") told MSG_STORE_SERVING when this
+     * node starts serving partition p (NULL: none) — how actors/ resumes unfinished work. */
+    const char *serving_hook;
     struct {
         _Atomic uint64_t appends, commits, entries_written, repaired, corrupt;
     } stats;
@@ -45,6 +55,15 @@ int store_append(roost_ctx_t *ctx, const store_ops_t *ops, uint64_t *corr);
 /* Reads key (the actor's own key bytes in the state table) of the actor's partition; the
  * caller frees *val. 0, ROOST_ENOTFOUND, ROOST_EUNAVAIL or ROOST_EIO. */
 int store_get(roost_ctx_t *ctx, const void *key, size_t klen, void **val, size_t *vlen);
+/* Asks for the barrier described above; *corr identifies the response. */
+int store_open(roost_ctx_t *ctx, uint64_t *corr);
+/* Calls fn for each key (without the partition prefix) under `prefix` in the actor's partition,
+ * in byte order (reverse: descending), until fn returns false or `limit` keys were visited
+ * (0: no limit). Returns the number visited, or ROOST_EUNAVAIL / ROOST_EIO. */
+typedef bool (*store_scan_fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                              size_t vlen);
+int store_scan(roost_ctx_t *ctx, const void *prefix, size_t plen, bool reverse, uint32_t limit,
+               store_scan_fn fn, void *arg);
 /* The lsn carried by a MSG_STORE_APPENDED response (0 if malformed). */
 uint64_t store_appended_lsn(const roost_env_t *env);
 

@@ -1,0 +1,187 @@
+/* actors/user.h — the user actor (u:<id>): account, profile, privacy, contacts and blocks,
+ * devices with their cursors, the inbox, live sessions, presence. Its files:
+ *   user.c           behaviour, the durable layout, loading, dispatch, account requests
+ *   user_inbox.c     the inbox: deliver (idempotent on seq), receipts, group events
+ *   user_sessions.c  auth/resume, renewals, acks and cursors, pushing to sessions
+ *   user_presence.c  online/offline, last seen, watchers and their privacy filter, typing relay
+ *   user_misc.c      contacts, blocks, privacy, profile, prekeys, reports, group.create, delete
+ */
+#ifndef ROOST_ACTORS_USER_H
+#define ROOST_ACTORS_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "actors/akey.h"
+#include "actors/base.h"
+#include "actors/client.h"
+#include "actors/ids.h"
+#include "actors/mp.h"
+#include "actors/pend.h"
+#include "runtime/limits.h"
+
+enum {
+    USER_DEVICES_MAX = 5,
+    USER_SESSIONS_MAX = 16,
+    USER_CONTACTS_MAX = 5000,
+    USER_NAME_BYTES_MAX = 128,
+    USER_STATUS_BYTES_MAX = 256,
+    USER_WATCHERS_MAX = 1024,
+    USER_SUB_MAX = 100,              /* users per presence.sub */
+    USER_WATCHES_MAX = 256,          /* users one session watches */
+    USER_PUSH_WINDOW = 256,          /* events pushed beyond a device's cursor */
+    USER_CACHE_ENTRIES = 128,        /* conversation records kept for pushing */
+    USER_SESSION_TTL_MS = 30000,     /* a registration not renewed for this long ends */
+    USER_WATCH_TTL_MS = 60000,       /* a presence subscription not renewed */
+    USER_TICK_MS = 2500,             /* session expiry, watch renewals, retries */
+    USER_WATCH_RENEW_MS = 20000,
+    USER_FETCH_BATCH = 64,
+};
+
+enum { LS_EVERYONE = 0, LS_CONTACTS = 1, LS_NOBODY = 2 };
+
+enum { /* pend kinds */
+       PEND_READ = 1,
+       PEND_BLOCK,
+       PEND_GROUP_CREATE,
+       PEND_FETCH,
+       PEND_ACKED,
+       PEND_CONTACT_CHECK,
+};
+
+typedef struct {
+    char id[DEVICE_BYTES_MAX + 1];
+    uint64_t cursor;   /* last n acknowledged */
+    uint64_t from_n;   /* retention moved the cursor: told at the next auth, then 0 */
+    uint64_t added_ms;
+} device_t;
+
+typedef struct {
+    uint64_t user;
+    char name[USER_NAME_BYTES_MAX + 1];
+    bool contact, blocked;
+} contact_t;
+
+typedef struct {
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    char device[DEVICE_BYTES_MAX + 1];
+    uint64_t expires_ns;
+    uint64_t pushed;    /* highest n pushed (or skipped) on this connection */
+    uint32_t fetching;  /* record fetches outstanding for it */
+    bool stalled;       /* a push could not be queued: retried on the tick */
+    bool authed;        /* its auth was answered: pushes may follow */
+    uint64_t *watches;  /* users it subscribed to */
+    uint32_t nwatches;
+} session_t;
+
+typedef struct {
+    uint64_t user;
+    char session[ROOST_KEY_BYTES_MAX + 1];
+    uint64_t expires_ns;
+} watcher_t;
+
+typedef struct {
+    char conv[CONV_KEY_BYTES_MAX + 1];
+    uint64_t seq;
+    void *rec; /* NULL: known unavailable */
+    size_t len;
+} cached_t;
+
+typedef struct {
+    char conv[CONV_KEY_BYTES_MAX + 1];
+    uint64_t last_seq;
+} conv_seen_t;
+
+typedef struct {
+    base_t base;
+    uint64_t id;
+    char id_s[ID_BYTES_MAX + 1];
+    char key[ID_BYTES_MAX + 3];
+    bool exists, deleted;
+    char phone[PHONE_BYTES_MAX + 1];
+    uint64_t created_ms;
+    char display_name[USER_NAME_BYTES_MAX + 1];
+    char status_message[USER_STATUS_BYTES_MAX + 1];
+    uint8_t ls_privacy;
+    bool read_receipts;
+    device_t devices[USER_DEVICES_MAX];
+    uint32_t ndevices;
+    contact_t *contacts;
+    uint32_t ncontacts, contacts_cap;
+    /* inbox */
+    uint64_t next_n;    /* the next position to assign */
+    uint64_t durable_n; /* every position up to here is durable (pushable) */
+    uint64_t first_n;   /* the lowest position still held */
+    uint64_t last_seen_ms;
+    conv_seen_t *seen; /* last_seq per conversation, loaded on demand */
+    uint32_t nseen, seen_cap;
+    /* live */
+    session_t sessions[USER_SESSIONS_MAX];
+    uint32_t nsessions;
+    watcher_t *watchers;
+    uint32_t nwatchers, watchers_cap;
+    cached_t cache[USER_CACHE_ENTRIES];
+    uint32_t cache_next;
+    pend_t *pend;
+    bool ticking;
+    bool acks_retry; /* a delivered watermark was not confirmed: resend on the tick */
+    uint64_t last_renew_ns;
+} user_t;
+
+/* user.c */
+extern const roost_behaviour_t user_behaviour; /* kind "u" */
+device_t *user_device(user_t *u, const char *id);
+contact_t *user_contact(user_t *u, uint64_t user, bool create);
+bool user_blocks(const user_t *u, uint64_t other);
+/* The main record (profile, privacy, devices, contacts, blocks) into ops. */
+void user_put_record(user_t *u, store_ops_t *ops);
+void user_put_cursor(user_t *u, store_ops_t *ops, const device_t *d);
+/* A be64 value at u:<id>/<table>. */
+void user_put_u64(user_t *u, store_ops_t *ops, const char *table, uint64_t v);
+void user_ensure_tick(roost_ctx_t *ctx, user_t *u);
+/* Answers a kept client request when every write so far is durable (ok, or unavailable). */
+void user_ok_after(roost_ctx_t *ctx, user_t *u, roost_env_t *kept);
+
+/* user_inbox.c */
+void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_expired(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_entry_key(const user_t *u, uint64_t n, akey_t *k);
+/* The entry at n (caller destroys *up); false if absent or unreadable. */
+bool user_read_entry(roost_ctx_t *ctx, user_t *u, uint64_t n, msgpack_unpacked *up);
+void user_seen_reset(user_t *u);
+/* Retention: moves lagging cursors past what is no longer held (from_n tells the device). */
+void user_retention(roost_ctx_t *ctx, user_t *u);
+
+/* user_sessions.c */
+void user_on_auth(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_ack(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+void user_on_read(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+/* Pushes what each session has not seen yet (durable entries only). */
+void user_pump(roost_ctx_t *ctx, user_t *u);
+void user_sessions_tick(roost_ctx_t *ctx, user_t *u);
+/* A MSG_CONV_FETCH or MSG_ACKED answer. */
+bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
+void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len);
+void user_kick_all(roost_ctx_t *ctx, user_t *u, const char *reason);
+/* Resends the delivered watermarks not yet confirmed by their conversations. */
+int user_load_pending_acks(roost_ctx_t *ctx, user_t *u);
+
+/* user_presence.c */
+void user_on_presence_sub(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+void user_on_watch(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_unwatch(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+void user_on_relay(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+/* Online ↔ offline: tells every watcher allowed to see it. */
+void user_presence_changed(roost_ctx_t *ctx, user_t *u);
+void user_unwatch_all(roost_ctx_t *ctx, user_t *u, session_t *s);
+void user_watchers_tick(roost_ctx_t *ctx, user_t *u);
+void user_renew_watches(roost_ctx_t *ctx, user_t *u);
+
+/* user_misc.c */
+bool user_misc_client(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+bool user_misc_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
+
+#endif

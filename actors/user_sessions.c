@@ -1,0 +1,667 @@
+/* actors/user_sessions.c — live sessions: auth/resume, renewals and expiry, acknowledgements
+ * and cursors (with the delivered watermarks they report), read, and pushing.
+ *
+ * A session is one connection of one device on some edge (its node-local key). It is pushed
+ * every durable entry after what it already got, at most USER_PUSH_WINDOW beyond the device's
+ * cursor (the client's acks open the window), never twice on one connection, and never the
+ * sender's own message back to the device that sent it. A msg entry is a reference: its record
+ * comes from a small cache (filled by deliver) or from the conversation (MSG_CONV_FETCH).
+ * Registrations last USER_SESSION_TTL_MS unless renewed; the edge renews every 10 s (and a
+ * renewal of a session this actor does not know re-creates it: after a failover the sessions
+ * come back by themselves).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/msgs.h"
+#include "actors/record.h"
+#include "actors/user.h"
+#include "runtime/errors.h"
+#include "runtime/util.h"
+#include "shards/store.h"
+
+/* ---- the record cache ---------------------------------------------------------------------- */
+
+void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len)
+{
+    cached_t *c = &u->cache[u->cache_next++ % USER_CACHE_ENTRIES];
+    free(c->rec);
+    snprintf(c->conv, sizeof c->conv, "%s", conv);
+    c->seq = seq;
+    c->rec = NULL;
+    c->len = 0;
+    if (rec) {
+        c->rec = roost_xmalloc(len);
+        memcpy(c->rec, rec, len);
+        c->len = len;
+    }
+}
+
+static cached_t *s_cached(user_t *u, const char *conv, uint64_t seq)
+{
+    for (uint32_t i = 0; i < USER_CACHE_ENTRIES; i++)
+        if (u->cache[i].seq == seq && strcmp(u->cache[i].conv, conv) == 0)
+            return &u->cache[i];
+    return NULL;
+}
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+static session_t *s_session(user_t *u, const char *key)
+{
+    for (uint32_t i = 0; i < u->nsessions; i++)
+        if (strcmp(u->sessions[i].key, key) == 0)
+            return &u->sessions[i];
+    return NULL;
+}
+
+static void s_kick_key(roost_ctx_t *ctx, const char *key, const char *reason)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_uint32(&b.pk, 1008);
+    mp_pack_str(&b.pk, reason);
+    roost_ctx_send(ctx, key, MSG_KICK, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
+static void s_kick(roost_ctx_t *ctx, const session_t *s, const char *reason)
+{
+    s_kick_key(ctx, s->key, reason);
+}
+
+static void s_drop_session(roost_ctx_t *ctx, user_t *u, session_t *s)
+{
+    user_unwatch_all(ctx, u, s);
+    free(s->watches);
+    *s = u->sessions[--u->nsessions];
+}
+
+static void s_went_offline(roost_ctx_t *ctx, user_t *u)
+{
+    u->last_seen_ms = roost_ctx_wall_ms(ctx);
+    store_ops_t ops;
+    store_ops_init(&ops);
+    user_put_u64(u, &ops, "s", u->last_seen_ms);
+    base_write(ctx, &u->base, &ops, NULL, NULL);
+    store_ops_fini(&ops);
+    user_presence_changed(ctx, u);
+}
+
+static session_t *s_register(roost_ctx_t *ctx, user_t *u, const char *key, const char *device,
+                             uint64_t pushed)
+{
+    session_t *s = s_session(u, key);
+    bool was_online = u->nsessions > 0;
+    if (!s) {
+        if (u->nsessions == USER_SESSIONS_MAX) { /* the oldest registration gives way */
+            session_t *old = &u->sessions[0];
+            for (uint32_t i = 1; i < u->nsessions; i++)
+                if (u->sessions[i].expires_ns < old->expires_ns)
+                    old = &u->sessions[i];
+            s_kick(ctx, old, "too many sessions");
+            s_drop_session(ctx, u, old);
+        }
+        s = &u->sessions[u->nsessions++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->key, sizeof s->key, "%s", key);
+    }
+    snprintf(s->device, sizeof s->device, "%s", device);
+    s->expires_ns = roost_ctx_now_ns(ctx) + USER_SESSION_TTL_MS * 1000000ull;
+    s->pushed = pushed;
+    s->stalled = false;
+    s->authed = true; /* auth clears it until its answer is out */
+    user_ensure_tick(ctx, u);
+    if (!was_online)
+        user_presence_changed(ctx, u);
+    return s;
+}
+
+/* ---- cursors and delivered watermarks ----------------------------------------------------- */
+
+typedef struct {
+    char conv[CONV_KEY_BYTES_MAX + 1];
+    uint64_t seq;
+} mark_t;
+
+/* Moves d's cursor to n; puts the cursor and, per conversation, the highest seq of others'
+ * messages it covers (the delivered watermark, reported to the conversation once durable). */
+static uint32_t s_advance(roost_ctx_t *ctx, user_t *u, device_t *d, uint64_t n,
+                          store_ops_t *ops, mark_t *marks, uint32_t cap)
+{
+    uint32_t nmarks = 0;
+    for (uint64_t i = d->cursor + 1 > u->first_n ? d->cursor + 1 : u->first_n; i <= n; i++) {
+        msgpack_unpacked e;
+        if (!user_read_entry(ctx, u, i, &e))
+            continue;
+        mp_str_t t, conv, from;
+        uint64_t seq = 0;
+        if (mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg") &&
+            mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &conv) == MP_OK &&
+            mp_get_str(&e.data, "from", 1, ID_BYTES_MAX, &from) == MP_OK &&
+            id_parse(from.ptr, from.len) != u->id && mp_get_u64(&e.data, "seq", &seq) == MP_OK) {
+            uint32_t j = 0;
+            while (j < nmarks && !mp_str_eq(conv, marks[j].conv))
+                j++;
+            if (j == nmarks && nmarks < cap)
+                mp_str_copy(conv, marks[nmarks++].conv, sizeof marks[0].conv);
+            if (j < nmarks && seq > marks[j].seq)
+                marks[j].seq = seq;
+        }
+        msgpack_unpacked_destroy(&e);
+    }
+    d->cursor = n;
+    user_put_cursor(u, ops, d);
+    for (uint32_t j = 0; j < nmarks; j++) {
+        akey_t k, v = {.n = 0};
+        akey_init(&k, u->key, "w/");
+        akey_str(&k, marks[j].conv);
+        akey_be64(&v, marks[j].seq);
+        store_ops_put(ops, k.b, k.n, v.b, v.n);
+    }
+    return nmarks;
+}
+
+static void s_send_acked(roost_ctx_t *ctx, user_t *u, const char *conv, uint64_t seq)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, u->id_s);
+    msgpack_pack_uint64(&b.pk, seq);
+    uint64_t corr = 0;
+    if (roost_ctx_request(ctx, conv, MSG_ACKED, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
+        pend_t *p = pend_add(&u->pend, corr, PEND_ACKED, NULL);
+        snprintf(p->s, sizeof p->s, "%s", conv);
+        p->a = seq;
+        user_ensure_tick(ctx, u);
+    }
+    mp_buf_fini(&b);
+}
+
+typedef struct {
+    user_t *u;
+    roost_ctx_t *ctx;
+    size_t prefix;
+} acks_scan_t;
+
+static bool s_pending_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    acks_scan_t *s = arg;
+    char conv[CONV_KEY_BYTES_MAX + 1];
+    size_t len = klen - s->prefix;
+    if (vlen != 8 || len == 0 || len > CONV_KEY_BYTES_MAX)
+        return true;
+    memcpy(conv, key + s->prefix, len);
+    conv[len] = '\0';
+    s_send_acked(s->ctx, s->u, conv, akey_get_be64(val));
+    return true;
+}
+
+int user_load_pending_acks(roost_ctx_t *ctx, user_t *u)
+{
+    akey_t k;
+    akey_init(&k, u->key, "w/");
+    acks_scan_t scan = {.u = u, .ctx = ctx, .prefix = k.n};
+    int n = store_scan(ctx, k.b, k.n, false, 1000, s_pending_row, &scan);
+    return n < 0 ? n : ROOST_OK;
+}
+
+typedef struct {
+    roost_env_t *req; /* NULL: nothing to answer */
+    mark_t marks[16];
+    uint32_t nmarks;
+    uint64_t from_n;
+    bool auth;
+    char session[ROOST_KEY_BYTES_MAX + 1];
+} acked_t;
+
+static void s_reply_auth(roost_ctx_t *ctx, user_t *u, const acked_t *a)
+{
+    creq_t r;
+    if (!creq_parse(&r, a->req))
+        return;
+    mp_buf_t b;
+    client_ok_begin(&b, 2 + (a->from_n > 0));
+    mp_kv_str(&b.pk, "user", u->id_s);
+    mp_kv_str(&b.pk, "device", r.device);
+    if (a->from_n)
+        mp_kv_u64(&b.pk, "from_n", a->from_n);
+    client_reply(ctx, a->req, &b);
+    mp_buf_fini(&b);
+    creq_fini(&r);
+}
+
+static void s_cursor_stored(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    user_t *u = self;
+    acked_t *a = arg;
+    if (a->req && status != ROOST_OK)
+        client_err(ctx, a->req, CODE_UNAVAILABLE, "not stored; try again");
+    else if (a->req && a->auth)
+        s_reply_auth(ctx, u, a);
+    session_t *s = a->auth ? s_session(u, a->session) : NULL;
+    if (s)
+        s->authed = true;
+    else if (a->req)
+        client_ok(ctx, a->req);
+    if (status == ROOST_OK)
+        for (uint32_t i = 0; i < a->nmarks; i++)
+            s_send_acked(ctx, u, a->marks[i].conv, a->marks[i].seq);
+    roost_env_free(a->req);
+    free(a);
+    user_pump(ctx, u);
+}
+
+/* Cursor to n (if ahead), then answer req once durable. */
+static void s_ack_to(roost_ctx_t *ctx, user_t *u, device_t *d, uint64_t n, acked_t *a,
+                     bool write_anyway)
+{
+    if (n <= d->cursor && write_anyway) {
+        store_ops_t ops;
+        store_ops_init(&ops);
+        user_put_cursor(u, &ops, d);
+        base_write(ctx, &u->base, &ops, s_cursor_stored, a);
+        store_ops_fini(&ops);
+        return;
+    }
+    if (n <= d->cursor) {
+        base_after(ctx, &u->base, s_cursor_stored, a);
+        return;
+    }
+    store_ops_t ops;
+    store_ops_init(&ops);
+    a->nmarks = s_advance(ctx, u, d, n, &ops, a->marks, 16);
+    base_write(ctx, &u->base, &ops, s_cursor_stored, a);
+    store_ops_fini(&ops);
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+void user_on_auth(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
+{
+    uint64_t resume = 0;
+    mp_rc_t rc = mp_get_u64(r->frame, "resume", &resume);
+    if (rc == MP_BADTYPE)
+        return client_bad_field(ctx, env, "resume");
+    device_t *d = user_device(u, r->device);
+    if (!d)
+        return client_err(ctx, env, CODE_UNAUTHORIZED, "device not registered");
+    if (resume > u->durable_n)
+        return client_err(ctx, env, CODE_BAD_REQUEST, "resume is above the inbox head");
+    if (!r->session[0])
+        return client_bad_field(ctx, env, "session");
+    acked_t *a = roost_xcalloc(1, sizeof *a);
+    a->req = roost_ctx_keep(ctx);
+    a->auth = true;
+    uint64_t start = resume > d->cursor ? resume : d->cursor;
+    if (start + 1 < u->first_n) {
+        a->from_n = u->first_n;
+        start = u->first_n - 1;
+    }
+    if (d->from_n) {
+        a->from_n = d->from_n > a->from_n ? d->from_n : a->from_n;
+        d->from_n = 0;
+    }
+    s_register(ctx, u, r->session, r->device, start)->authed = false;
+    snprintf(a->session, sizeof a->session, "%s", r->session);
+    s_ack_to(ctx, u, d, resume, a, a->from_n > 0);
+}
+
+void user_on_ack(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
+{
+    uint64_t n;
+    if (mp_get_u64(r->frame, "n", &n) != MP_OK)
+        return client_bad_field(ctx, env, "n");
+    device_t *d = user_device(u, r->device);
+    if (!d)
+        return client_err(ctx, env, CODE_UNAUTHORIZED, "device not registered");
+    if (n > u->durable_n)
+        return client_err(ctx, env, CODE_BAD_REQUEST, "n is above the inbox head");
+    acked_t *a = roost_xcalloc(1, sizeof *a);
+    a->req = roost_ctx_keep(ctx);
+    s_ack_to(ctx, u, d, n, a, false);
+}
+
+void user_on_read(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
+{
+    mp_str_t conv;
+    uint64_t seq, lo, hi, gid;
+    if (mp_get_str(r->frame, "conv", 3, CONV_KEY_BYTES_MAX, &conv) != MP_OK ||
+        !conv_parse(conv.ptr, conv.len, &lo, &hi, &gid))
+        return client_bad_field(ctx, env, "conv");
+    if (mp_get_u64(r->frame, "seq", &seq) != MP_OK || seq == 0)
+        return client_bad_field(ctx, env, "seq");
+    if (!gid && lo != u->id && hi != u->id)
+        return client_err(ctx, env, CODE_FORBIDDEN, "not a member of this conversation");
+    char key[CONV_KEY_BYTES_MAX + 1];
+    mp_str_copy(conv, key, sizeof key);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 3);
+    mp_pack_str(&b.pk, u->id_s);
+    msgpack_pack_uint64(&b.pk, seq);
+    if (u->read_receipts)
+        msgpack_pack_true(&b.pk);
+    else
+        msgpack_pack_false(&b.pk);
+    uint64_t corr = 0;
+    if (roost_ctx_request(ctx, key, MSG_READ, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK)
+        pend_add(&u->pend, corr, PEND_READ, roost_ctx_keep(ctx));
+    else
+        client_err(ctx, env, CODE_UNAVAILABLE, "try again");
+    mp_buf_fini(&b);
+}
+
+void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const msgpack_object *a = &up.data;
+    mp_str_t dev, key;
+    char device[DEVICE_BYTES_MAX + 1], skey[ROOST_KEY_BYTES_MAX + 1];
+    uint64_t pushed = 0;
+    if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size >= 2 && mp_as_str(&a->via.array.ptr[0], &dev) &&
+        mp_as_str(&a->via.array.ptr[1], &key) && mp_str_copy(dev, device, sizeof device) &&
+        mp_str_copy(key, skey, sizeof skey) && key.len > 0) {
+        if (a->via.array.size >= 3)
+            mp_as_u64(&a->via.array.ptr[2], &pushed);
+        session_t *s = s_session(u, skey);
+        device_t *d = user_device(u, device);
+        if (s) {
+            s->expires_ns = roost_ctx_now_ns(ctx) + USER_SESSION_TTL_MS * 1000000ull;
+        } else if (d) { /* we lost it (failover, passivation): it comes back */
+            uint64_t start = pushed > d->cursor && pushed <= u->durable_n ? pushed : d->cursor;
+            s_register(ctx, u, skey, device, start);
+            user_pump(ctx, u);
+        } else {
+            s_kick_key(ctx, skey, "device not registered");
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const msgpack_object *a = &up.data;
+    mp_str_t key;
+    char skey[ROOST_KEY_BYTES_MAX + 1];
+    if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size >= 2 && mp_as_str(&a->via.array.ptr[1], &key) &&
+        mp_str_copy(key, skey, sizeof skey)) {
+        session_t *s = s_session(u, skey);
+        if (s) {
+            s_drop_session(ctx, u, s);
+            if (u->nsessions == 0)
+                s_went_offline(ctx, u);
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+void user_kick_all(roost_ctx_t *ctx, user_t *u, const char *reason)
+{
+    while (u->nsessions) {
+        s_kick(ctx, &u->sessions[0], reason);
+        s_drop_session(ctx, u, &u->sessions[0]);
+    }
+}
+
+/* ---- pushing ----------------------------------------------------------------------------- */
+
+/* Asks the conversation for the records of the msg entries from n on (one conversation, up
+ * to USER_FETCH_BATCH) that the cache lacks. */
+static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv, uint64_t n)
+{
+    mp_buf_t seqs;
+    mp_buf_init(&seqs);
+    uint32_t count = 0;
+    for (uint64_t i = n; i <= u->durable_n && i < n + USER_FETCH_BATCH; i++) {
+        msgpack_unpacked e;
+        if (!user_read_entry(ctx, u, i, &e))
+            continue;
+        mp_str_t t, c;
+        uint64_t seq;
+        if (mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg") &&
+            mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK &&
+            mp_str_eq(c, conv) && mp_get_u64(&e.data, "seq", &seq) == MP_OK &&
+            !s_cached(u, conv, seq)) {
+            msgpack_pack_uint64(&seqs.pk, seq);
+            count++;
+        }
+        msgpack_unpacked_destroy(&e);
+    }
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, u->id_s);
+    msgpack_pack_array(&b.pk, count);
+    msgpack_sbuffer_write(&b.sb, seqs.sb.data, seqs.sb.size);
+    uint64_t corr = 0;
+    if (roost_ctx_request(ctx, conv, MSG_CONV_FETCH, b.sb.data, b.sb.size, 0, &corr) ==
+        ROOST_OK) {
+        pend_t *p = pend_add(&u->pend, corr, PEND_FETCH, NULL);
+        snprintf(p->s, sizeof p->s, "%s", s->key);
+        s->fetching++;
+        user_ensure_tick(ctx, u);
+    } else {
+        s->stalled = true;
+    }
+    mp_buf_fini(&b);
+    mp_buf_fini(&seqs);
+}
+
+/* Packs an entry as its event frame with n (everything but the internal "at"). */
+static void s_pack_event(msgpack_packer *pk, const msgpack_object *e, uint64_t n)
+{
+    uint32_t count = 1;
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        mp_str_t k;
+        count += !(mp_as_str(&e->via.map.ptr[i].key, &k) && mp_str_eq(k, "at"));
+    }
+    msgpack_pack_map(pk, count);
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        mp_str_t k;
+        if (mp_as_str(&e->via.map.ptr[i].key, &k) && mp_str_eq(k, "at"))
+            continue;
+        mp_pack_obj(pk, &e->via.map.ptr[i].key);
+        mp_pack_obj(pk, &e->via.map.ptr[i].val);
+    }
+    mp_kv_u64(pk, "n", n);
+}
+
+typedef enum { PUSH_SENT, PUSH_SKIP, PUSH_WAIT, PUSH_STALL } push_rc_t;
+
+static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t n)
+{
+    msgpack_unpacked e;
+    if (!user_read_entry(ctx, u, n, &e))
+        return PUSH_SKIP; /* no longer held */
+    push_rc_t rc = PUSH_SKIP;
+    mp_str_t t, conv, from, dev;
+    uint64_t seq = 0;
+    mp_buf_t b;
+    mp_buf_init(&b);
+    bool is_msg = mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg");
+    if (!is_msg) {
+        s_pack_event(&b.pk, &e.data, n);
+    } else if (mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &conv) != MP_OK ||
+               mp_get_u64(&e.data, "seq", &seq) != MP_OK ||
+               mp_get_str(&e.data, "from", 1, ID_BYTES_MAX, &from) != MP_OK ||
+               mp_get_str(&e.data, "device", 1, DEVICE_BYTES_MAX, &dev) != MP_OK) {
+        goto out;
+    } else if (id_parse(from.ptr, from.len) == u->id && mp_str_eq(dev, s->device)) {
+        goto out; /* its own message: not pushed back to the device that sent it */
+    } else {
+        char ckey[CONV_KEY_BYTES_MAX + 1];
+        mp_str_copy(conv, ckey, sizeof ckey);
+        cached_t *c = s_cached(u, ckey, seq);
+        if (!c) {
+            s_fetch(ctx, u, s, ckey, n);
+            rc = PUSH_WAIT;
+            goto out;
+        }
+        if (!c->rec)
+            goto out; /* the conversation no longer has it for us */
+        msgpack_unpacked rec;
+        msgpack_unpacked_init(&rec);
+        bool ok = mp_parse(&rec, c->rec, c->len);
+        if (ok)
+            record_pack_msg(&b.pk, ckey, &rec.data, u->id, s->device, n);
+        msgpack_unpacked_destroy(&rec);
+        if (!ok)
+            goto out;
+    }
+    rc = roost_ctx_send(ctx, s->key, MSG_PUSH, b.sb.data, b.sb.size) == ROOST_OK ? PUSH_SENT
+                                                                                  : PUSH_STALL;
+out:
+    mp_buf_fini(&b);
+    msgpack_unpacked_destroy(&e);
+    return rc;
+}
+
+static void s_pump_session(roost_ctx_t *ctx, user_t *u, session_t *s)
+{
+    device_t *d = user_device(u, s->device);
+    if (!d)
+        return;
+    while (s->authed && !s->fetching && !s->stalled && s->pushed < u->durable_n &&
+           s->pushed < d->cursor + USER_PUSH_WINDOW) {
+        uint64_t n = s->pushed + 1;
+        if (n < u->first_n) {
+            s->pushed = u->first_n - 1;
+            continue;
+        }
+        push_rc_t rc = s_push_one(ctx, u, s, n);
+        if (rc == PUSH_WAIT)
+            return;
+        if (rc == PUSH_STALL) {
+            s->stalled = true;
+            return;
+        }
+        s->pushed = n;
+    }
+}
+
+void user_pump(roost_ctx_t *ctx, user_t *u)
+{
+    for (uint32_t i = 0; i < u->nsessions; i++)
+        s_pump_session(ctx, u, &u->sessions[i]);
+}
+
+/* [[seq, record]…] */
+static void s_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
+{
+    session_t *s = s_session(u, p->s);
+    if (s && s->fetching)
+        s->fetching--;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (!(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
+        up.data.type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < up.data.via.array.size; i++) {
+            const msgpack_object *it = &up.data.via.array.ptr[i];
+            uint64_t seq;
+            if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size == 2 &&
+                mp_as_u64(&it->via.array.ptr[0], &seq) &&
+                it->via.array.ptr[1].type == MSGPACK_OBJECT_BIN) {
+                msgpack_unpacked rec;
+                msgpack_unpacked_init(&rec);
+                bool ok = mp_parse(&rec, it->via.array.ptr[1].via.bin.ptr,
+                                   it->via.array.ptr[1].via.bin.size);
+                msgpack_unpacked_destroy(&rec);
+                if (ok) /* need a conv name: the pend holds the session, the request the conv */
+                    user_cache_put(u, env->sender, seq, it->via.array.ptr[1].via.bin.ptr,
+                                   it->via.array.ptr[1].via.bin.size);
+            }
+        }
+        if (s && s->pushed < u->durable_n) { /* asked but not returned: not ours to see */
+            msgpack_unpacked e;
+            if (user_read_entry(ctx, u, s->pushed + 1, &e)) {
+                uint64_t seq;
+                mp_str_t c;
+                if (mp_get_u64(&e.data, "seq", &seq) == MP_OK &&
+                    mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK &&
+                    mp_str_eq(c, env->sender) && !s_cached(u, env->sender, seq))
+                    user_cache_put(u, env->sender, seq, NULL, 0);
+                msgpack_unpacked_destroy(&e);
+            }
+        }
+    } else if (s) {
+        s->stalled = true; /* the conversation did not answer: the tick retries */
+    }
+    msgpack_unpacked_destroy(&up);
+    user_pump(ctx, u);
+}
+
+bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
+{
+    if (p->kind == PEND_FETCH) {
+        s_fetched(ctx, u, p, env);
+        return true;
+    }
+    if (p->kind == PEND_ACKED) {
+        if (env->flags & ROOST_ENV_ERROR) {
+            u->acks_retry = true;
+            return true;
+        }
+        store_ops_t ops; /* confirmed: forget it, unless a newer watermark replaced it */
+        store_ops_init(&ops);
+        akey_t k;
+        akey_init(&k, u->key, "w/");
+        akey_str(&k, p->s);
+        uint64_t pending = 0;
+        if (base_get_u64(ctx, k.b, k.n, &pending) == ROOST_OK && pending && pending <= p->a)
+            store_ops_delete(&ops, k.b, k.n);
+        if (ops.count)
+            base_write(ctx, &u->base, &ops, NULL, NULL);
+        store_ops_fini(&ops);
+        return true;
+    }
+    if (p->kind == PEND_READ) {
+        const char *code = NULL;
+        if (env->flags & ROOST_ENV_ERROR)
+            code = env->status == ROOST_EINVAL      ? CODE_FORBIDDEN
+                   : env->status == ROOST_ENOTFOUND ? CODE_NOT_FOUND
+                                                    : CODE_UNAVAILABLE;
+        if (code)
+            client_err(ctx, p->req, code,
+                       strcmp(code, CODE_FORBIDDEN) == 0 ? "not a member of this conversation"
+                       : strcmp(code, CODE_NOT_FOUND) == 0 ? "no such message"
+                                                          : "try again");
+        else
+            client_ok(ctx, p->req);
+        return true;
+    }
+    return false;
+}
+
+void user_sessions_tick(roost_ctx_t *ctx, user_t *u)
+{
+    uint64_t now = roost_ctx_now_ns(ctx);
+    bool dropped = false;
+    for (uint32_t i = 0; i < u->nsessions;) {
+        session_t *s = &u->sessions[i];
+        if (s->expires_ns <= now) {
+            s_drop_session(ctx, u, s);
+            dropped = true;
+            continue;
+        }
+        s->stalled = false;
+        i++;
+    }
+    if (dropped && u->nsessions == 0)
+        s_went_offline(ctx, u);
+    if (u->acks_retry) {
+        u->acks_retry = false;
+        user_load_pending_acks(ctx, u);
+    }
+    user_retention(ctx, u);
+    user_pump(ctx, u);
+}
