@@ -2,6 +2,10 @@
 #ifndef ROOST_ACTORS_ACTORS_H
 #define ROOST_ACTORS_ACTORS_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "runtime/actor.h"
 #include "runtime/node.h"
 
@@ -14,9 +18,10 @@ extern const roost_behaviour_t sweep_behaviour;
 /* Operator settings (the manifest's `messaging:` section), a node service; absent → defaults. */
 #define ACTORS_CONFIG_SERVICE "messaging"
 typedef struct {
-    uint64_t retention_ms;     /* undelivered events kept per device (default 30 days) */
-    uint32_t retention_count;  /* … and at most this many (default 10,000) */
+    uint64_t retention_ms;      /* undelivered events kept per device (default 30 days) */
+    uint32_t retention_count;   /* … and at most this many (default 10,000) */
     uint32_t group_max_members; /* default for new groups (default 256) */
+    atomic_bool hold_fanout;    /* fault injection (test builds): acknowledge, deliver nothing */
 } actors_config_t;
 
 /* The node's settings, or the defaults. */

@@ -18,7 +18,7 @@ typedef struct {
 static inline void akey_add(akey_t *k, const void *p, size_t len)
 {
     if (k->n + len > AKEY_BYTES_MAX) { /* callers bound their ids: a bug, not input */
-        k->n = 0; /* an empty key: every store call refuses it */
+        k->n = 0;                      /* an empty key: every store call refuses it */
         return;
     }
     memcpy(k->b + k->n, p, len);

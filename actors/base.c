@@ -88,8 +88,8 @@ static void s_opened(roost_ctx_t *ctx, base_t *b, const roost_env_t *env)
         return;
     }
     b->reset(ctx, b->self);
-    bool retry = (rc == ROOST_EUNAVAIL || rc == ROOST_ETIMEDOUT) &&
-                 b->open_attempts < BASE_OPEN_ATTEMPTS;
+    bool retry =
+        (rc == ROOST_EUNAVAIL || rc == ROOST_ETIMEDOUT) && b->open_attempts < BASE_OPEN_ATTEMPTS;
     if (retry) {
         roost_ctx_timer_start(ctx, BASE_OPEN_RETRY_MS, 0, BASE_TIMER_OPEN);
         return;

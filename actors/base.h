@@ -72,8 +72,8 @@ bool base_filter(roost_ctx_t *ctx, base_t *b, roost_env_t *env);
 /* First thing in on_timer: true if the tag was the base's. */
 bool base_timer(roost_ctx_t *ctx, base_t *b, uint64_t tag);
 
-/* Commits ops; fn(status) (may be NULL) runs once answered, in issue order. If the append cannot even be
- * sent, fn runs now with the error. */
+/* Commits ops; fn(status) (may be NULL) runs once answered, in issue order. If the append cannot
+ * even be sent, fn runs now with the error. */
 void base_write(roost_ctx_t *ctx, base_t *b, const store_ops_t *ops, base_fn fn, void *arg);
 /* fn(0) once every write issued so far is answered (now, if none is outstanding). */
 void base_after(roost_ctx_t *ctx, base_t *b, base_fn fn, void *arg);

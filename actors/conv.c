@@ -201,8 +201,8 @@ static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8
         s->rc = ROOST_EPROTO;
         return false;
     }
-    member_t *m = conv_add_member(s->c, user, s_u64(&up.data, "joined"),
-                                  (uint8_t)s_u64(&up.data, "role"));
+    member_t *m =
+        conv_add_member(s->c, user, s_u64(&up.data, "joined"), (uint8_t)s_u64(&up.data, "role"));
     m->left = s_u64(&up.data, "left");
     m->fanout = s_u64(&up.data, "fanout");
     m->delivered = s_u64(&up.data, "delivered");

@@ -28,8 +28,8 @@ enum {
     CONV_META_ENTRIES_MAX = 16,
     CONV_META_BYTES_MAX = 256,
     CONV_HISTORY_MAX = 100,
-    CONV_DELIVER_RECORDS_MAX = 64,        /* records per deliver */
-    CONV_DELIVER_BYTES_MAX = 512 * 1024,  /* bytes of records per deliver */
+    CONV_DELIVER_RECORDS_MAX = 64,       /* records per deliver */
+    CONV_DELIVER_BYTES_MAX = 512 * 1024, /* bytes of records per deliver */
     CONV_DELIVER_TIMEOUT_MS = 5000,
     CONV_RETRY_MIN_MS = 100,
     CONV_RETRY_MAX_MS = 5000,
@@ -50,15 +50,15 @@ enum { /* timer tags */
 
 typedef struct {
     uint64_t user;
-    uint64_t joined;      /* seq of the event that added it (0: from the start) */
-    uint64_t left;        /* seq of the event that removed it; 0 while a member */
+    uint64_t joined; /* seq of the event that added it (0: from the start) */
+    uint64_t left;   /* seq of the event that removed it; 0 while a member */
     uint8_t role;
     /* durable (the member record, written at checkpoints or before answering) */
-    uint64_t fanout;      /* highest seq known to be in its inbox */
-    uint64_t delivered;   /* watermarks its devices reported */
+    uint64_t fanout;    /* highest seq known to be in its inbox */
+    uint64_t delivered; /* watermarks its devices reported */
     uint64_t read;
     uint64_t rcpt_delivered, rcpt_read; /* receipt events already handed to senders */
-    uint64_t last_sent;   /* its latest message's seq */
+    uint64_t last_sent;                 /* its latest message's seq */
     /* in memory */
     uint64_t sending_upto; /* a deliver for (fanout, sending_upto] is outstanding */
     uint64_t deliver_corr;
@@ -84,7 +84,7 @@ typedef struct {
     char key[CONV_KEY_BYTES_MAX + 1];
     bool group;
     uint64_t lo, hi, gid;
-    bool exists;             /* direct: both users checked; group: created */
+    bool exists; /* direct: both users checked; group: created */
     /* users known to exist, known not to (until a time), and existence checks outstanding */
     uint64_t *known;
     uint32_t nknown, known_cap;
@@ -94,14 +94,14 @@ typedef struct {
     uint32_t missing_next;
     struct user_check {
         uint64_t user, corr;
-    } *checks;
+    } * checks;
     uint32_t nchecks, checks_cap;
     bool check_failed;
     roost_env_t *parked, *parked_tail; /* requests waiting for those checks */
-    uint64_t head;           /* last seq assigned */
-    uint64_t durable;        /* last seq durably committed */
-    uint64_t fanout_done;    /* every member's inbox holds everything up to here (durable) */
-    bool indexed;            /* this conversation is in the partition's unfinished index */
+    uint64_t head;                     /* last seq assigned */
+    uint64_t durable;                  /* last seq durably committed */
+    uint64_t fanout_done; /* every member's inbox holds everything up to here (durable) */
+    bool indexed;         /* this conversation is in the partition's unfinished index */
     /* direct: who blocks whom */
     bool lo_blocks_hi, hi_blocks_lo;
     /* group settings */

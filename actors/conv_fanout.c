@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "actors/actors.h"
 #include "actors/conv.h"
 #include "actors/msgs.h"
 #include "runtime/errors.h"
@@ -77,6 +78,11 @@ static uint64_t s_done_point(const conv_t *c)
 void conv_fanout_kick(roost_ctx_t *ctx, conv_t *c)
 {
     uint64_t now = roost_ctx_now_ns(ctx);
+    if (atomic_load_explicit(&((actors_config_t *)actors_config(ctx))->hold_fanout,
+                             memory_order_relaxed)) {
+        conv_arm(ctx, c, CONV_TIMER_FANOUT, &c->fanout_armed, CONV_RETRY_MAX_MS);
+        return; /* fault injection: held */
+    }
     bool waiting = false;
     for (uint32_t i = 0; i < c->nmembers; i++) {
         member_t *m = &c->members[i];

@@ -26,8 +26,7 @@ static void s_answer(roost_ctx_t *ctx, void *self, void *arg, int status)
 }
 
 /* [user, seq, …] */
-static bool s_user_seq(const roost_env_t *env, msgpack_unpacked *up, uint64_t *user,
-                       uint64_t *seq)
+static bool s_user_seq(const roost_env_t *env, msgpack_unpacked *up, uint64_t *user, uint64_t *seq)
 {
     mp_str_t u;
     const msgpack_object *a = &up->data;

@@ -163,8 +163,8 @@ static void s_dedupe_key(const conv_t *c, uint64_t user, const char *device, mp_
     akey_add(k, cmid.ptr, cmid.len);
 }
 
-static void s_reply_sent(roost_ctx_t *ctx, const conv_t *c, const roost_env_t *env,
-                         const char *mid, uint64_t seq, uint64_t ts)
+static void s_reply_sent(roost_ctx_t *ctx, const conv_t *c, const roost_env_t *env, const char *mid,
+                         uint64_t seq, uint64_t ts)
 {
     mp_buf_t b;
     client_ok_begin(&b, 4);
@@ -368,7 +368,8 @@ void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     mp_buf_init(&items);
     uint32_t count = 0;
     for (uint64_t seq = top, scanned = 0;
-         seq >= 1 && seq >= floor && count < limit && scanned < HISTORY_SCAN_MAX; seq--, scanned++) {
+         seq >= 1 && seq >= floor && count < limit && scanned < HISTORY_SCAN_MAX;
+         seq--, scanned++) {
         void *val;
         size_t len;
         if (conv_read_record(ctx, c, seq, &val, &len) != ROOST_OK)

@@ -48,9 +48,8 @@ static void s_noop(roost_ctx_t *ctx, void *self, void *arg, int status)
 
 /* Appends event `ev` by `by` naming users; the members' changes are already in c. `req` (kept,
  * or NULL) is answered when durable. Member records of `users` go in the same batch. */
-static void s_event(roost_ctx_t *ctx, conv_t *c, const char *ev, uint64_t by,
-                    const uint64_t *users, uint32_t n, roost_env_t *req, bool internal,
-                    store_ops_t *ops)
+static void s_event(roost_ctx_t *ctx, conv_t *c, const char *ev, uint64_t by, const uint64_t *users,
+                    uint32_t n, roost_env_t *req, bool internal, store_ops_t *ops)
 {
     uint64_t seq = ++c->head;
     char id[ID_BYTES_MAX + 1];
@@ -297,8 +296,8 @@ static void s_role(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env, boo
     m->role = role;
     store_ops_t ops;
     store_ops_init(&ops);
-    s_event(ctx, c, promote ? "promoted" : "demoted", r->user, &user, 1, roost_ctx_keep(ctx),
-            false, &ops);
+    s_event(ctx, c, promote ? "promoted" : "demoted", r->user, &user, 1, roost_ctx_keep(ctx), false,
+            &ops);
 }
 
 static void s_leave(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 enum {
-    ID_BYTES_MAX = 16,        /* "9007199254740991" */
-    CONV_KEY_BYTES_MAX = 40,  /* "d:" id ":" id */
+    ID_BYTES_MAX = 16,       /* "9007199254740991" */
+    CONV_KEY_BYTES_MAX = 40, /* "d:" id ":" id */
     DEVICE_BYTES_MAX = 64,
-    PHONE_BYTES_MAX = 16,     /* "+" and up to 15 digits */
+    PHONE_BYTES_MAX = 16, /* "+" and up to 15 digits */
 };
 #define ID_MAX ((UINT64_C(1) << 53) - 1)
 

@@ -37,28 +37,28 @@ enum {
     MSG_RELAY,                /* conv → u: [frame] push to every live session, store nothing */
     MSG_WATCH,                /* u → u: [watcher, session] presence subscription (lease 60 s) */
     MSG_UNWATCH,              /* u → u: [session] */
-    MSG_BLOCK_SET,            /* u → d: [user, blocked(bool)] → [] (recorded before answering) */
-    MSG_GROUP_CREATE,         /* u → g: [creator, cmid, name, [members…]] → [] or eexist */
-    MSG_MEMBER_OF,            /* g/d → u: [conv, member(bool)] the user's list of conversations */
-    MSG_FANOUT_WAKE,          /* sweep → conv: resume an unfinished fan-out */
-    MSG_USER_EXISTS,          /* → u: [] ok, or enotfound (never created, or deleted) */
-    MSG_READ,                 /* u → conv: [user, seq, receipts(bool)] → [] once durable */
-    MSG_PHONE_RELEASE,        /* u → p: [user] the account is deleted */
-    MSG_DEVICES_GET,          /* conv → u: [] → [device…] */
-    MSG_DEVICES_CHANGED,      /* u → conv: [user] drop the cached device list */
-    MSG_EXPIRED,              /* u → u: [conv, seq, user] your message reached none of user's
-                               * devices before retention dropped it (one-way) */
+    MSG_BLOCK_SET,       /* u → d: [user, blocked(bool)] → [] (recorded before answering) */
+    MSG_GROUP_CREATE,    /* u → g: [creator, cmid, name, [members…]] → [] or eexist */
+    MSG_MEMBER_OF,       /* g/d → u: [conv, member(bool)] the user's list of conversations */
+    MSG_FANOUT_WAKE,     /* sweep → conv: resume an unfinished fan-out */
+    MSG_USER_EXISTS,     /* → u: [] ok, or enotfound (never created, or deleted) */
+    MSG_READ,            /* u → conv: [user, seq, receipts(bool)] → [] once durable */
+    MSG_PHONE_RELEASE,   /* u → p: [user] the account is deleted */
+    MSG_DEVICES_GET,     /* conv → u: [] → [device…] */
+    MSG_DEVICES_CHANGED, /* u → conv: [user] drop the cached device list */
+    MSG_EXPIRED,         /* u → u: [conv, seq, user] your message reached none of user's
+                          * devices before retention dropped it (one-way) */
 };
 
 /* Client error codes (PROTOCOL.md), in precedence order. */
-#define CODE_BAD_REQUEST "bad_request"
+#define CODE_BAD_REQUEST  "bad_request"
 #define CODE_UNAUTHORIZED "unauthorized"
-#define CODE_FORBIDDEN "forbidden"
-#define CODE_NOT_FOUND "not_found"
-#define CODE_CONFLICT "conflict"
+#define CODE_FORBIDDEN    "forbidden"
+#define CODE_NOT_FOUND    "not_found"
+#define CODE_CONFLICT     "conflict"
 #define CODE_RATE_LIMITED "rate_limited"
-#define CODE_TOO_LARGE "too_large"
-#define CODE_UNAVAILABLE "unavailable"
-#define CODE_INTERNAL "internal"
+#define CODE_TOO_LARGE    "too_large"
+#define CODE_UNAVAILABLE  "unavailable"
+#define CODE_INTERNAL     "internal"
 
 #endif

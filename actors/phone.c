@@ -124,8 +124,7 @@ static void s_ask_user(roost_ctx_t *ctx, phone_t *p, uint64_t id)
     msgpack_pack_array(&b.pk, 2);
     mp_pack_str(&b.pk, p->phone);
     mp_pack_str(&b.pk, p->device);
-    if (roost_ctx_request(ctx, key, MSG_USER_CREATE, b.sb.data, b.sb.size, 0, &p->corr) !=
-        ROOST_OK)
+    if (roost_ctx_request(ctx, key, MSG_USER_CREATE, b.sb.data, b.sb.size, 0, &p->corr) != ROOST_OK)
         s_fail(ctx, p, ROOST_EUNAVAIL);
     mp_buf_fini(&b);
 }

@@ -57,8 +57,8 @@ static const msgpack_object *s_body_for(const msgpack_object *bodies, uint64_t u
     return mp_get(bodies, want);
 }
 
-void record_pack_msg(msgpack_packer *pk, const char *conv, const msgpack_object *rec,
-                     uint64_t user, const char *device, uint64_t n)
+void record_pack_msg(msgpack_packer *pk, const char *conv, const msgpack_object *rec, uint64_t user,
+                     const char *device, uint64_t n)
 {
     static const char *const copy[] = {"seq", "mid", "from", "device", "kind", "ts"};
     const msgpack_object *meta = mp_get(rec, "meta");

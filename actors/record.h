@@ -26,7 +26,7 @@ bool record_event_names(const msgpack_object *rec, uint64_t user);
 
 /* Packs the client's `msg` map (with n when n > 0) for `user`'s `device`: with bodies, that
  * device's own entry becomes `body` (empty when it has none). */
-void record_pack_msg(msgpack_packer *pk, const char *conv, const msgpack_object *rec,
-                     uint64_t user, const char *device, uint64_t n);
+void record_pack_msg(msgpack_packer *pk, const char *conv, const msgpack_object *rec, uint64_t user,
+                     const char *device, uint64_t n);
 
 #endif

@@ -2,14 +2,12 @@
  * messages (create, exists, device check). Durable layout (schemas/messaging.md), keys in the
  * user's partition:
  *   u:<id>                    {phone, created, deleted, name, status, lsp, rr,
- *                              devices: [[id, added]…], contacts: [[user, name, contact, blocked]…]}
- *   u:<id>/d/<device>         cursor: the last n the device acknowledged
- *   u:<id>/n                  next_n                  u:<id>/f   first_n (retention)
- *   u:<id>/s                  last_seen (ms)
- *   u:<id>/i/<be64 n>         an inbox entry (the event frame without n; msg: a reference)
- *   u:<id>/c/<conv>           last_seq delivered from that conversation
- *   u:<id>/r/<conv>/<by>/<st> [seq, n] the latest receipt event of that kind
- *   u:<id>/w/<conv>           a delivered watermark its conversation has not confirmed yet
+ *                              devices: [[id, added]…], contacts: [[user, name, contact,
+ * blocked]…]} u:<id>/d/<device>         cursor: the last n the device acknowledged u:<id>/n next_n
+ * u:<id>/f   first_n (retention) u:<id>/s                  last_seen (ms) u:<id>/i/<be64 n> an
+ * inbox entry (the event frame without n; msg: a reference) u:<id>/c/<conv>           last_seq
+ * delivered from that conversation u:<id>/r/<conv>/<by>/<st> [seq, n] the latest receipt event of
+ * that kind u:<id>/w/<conv>           a delivered watermark its conversation has not confirmed yet
  *   u:<id>/gc/<cmid>          the group a group.create with that cmid made
  *   u:<id>/k/<device>, u:<id>/o/<device>/<be64 id>   prekey bundle, one-time prekeys
  */
@@ -342,8 +340,7 @@ static void s_on_device_check(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     char device[DEVICE_BYTES_MAX + 1] = "";
     bool ok = mp_parse(&up, env->payload, env->payload_len) &&
               up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 1 &&
-              mp_as_str(&up.data.via.array.ptr[0], &dev) &&
-              mp_str_copy(dev, device, sizeof device);
+              mp_as_str(&up.data.via.array.ptr[0], &dev) && mp_str_copy(dev, device, sizeof device);
     msgpack_unpacked_destroy(&up);
     if (ok && u->exists && !u->deleted && user_device(u, device))
         roost_ctx_reply(ctx, env, MSG_DEVICE_CHECK, NULL, 0);

@@ -27,13 +27,13 @@ enum {
     USER_NAME_BYTES_MAX = 128,
     USER_STATUS_BYTES_MAX = 256,
     USER_WATCHERS_MAX = 1024,
-    USER_SUB_MAX = 100,              /* users per presence.sub */
-    USER_WATCHES_MAX = 256,          /* users one session watches */
-    USER_PUSH_WINDOW = 256,          /* events pushed beyond a device's cursor */
-    USER_CACHE_ENTRIES = 128,        /* conversation records kept for pushing */
-    USER_SESSION_TTL_MS = 30000,     /* a registration not renewed for this long ends */
-    USER_WATCH_TTL_MS = 60000,       /* a presence subscription not renewed */
-    USER_TICK_MS = 2500,             /* session expiry, watch renewals, retries */
+    USER_SUB_MAX = 100,          /* users per presence.sub */
+    USER_WATCHES_MAX = 256,      /* users one session watches */
+    USER_PUSH_WINDOW = 256,      /* events pushed beyond a device's cursor */
+    USER_CACHE_ENTRIES = 128,    /* conversation records kept for pushing */
+    USER_SESSION_TTL_MS = 30000, /* a registration not renewed for this long ends */
+    USER_WATCH_TTL_MS = 60000,   /* a presence subscription not renewed */
+    USER_TICK_MS = 2500,         /* session expiry, watch renewals, retries */
     USER_WATCH_RENEW_MS = 20000,
     USER_FETCH_BATCH = 64,
 };
@@ -51,8 +51,8 @@ enum { /* pend kinds */
 
 typedef struct {
     char id[DEVICE_BYTES_MAX + 1];
-    uint64_t cursor;   /* last n acknowledged */
-    uint64_t from_n;   /* retention moved the cursor: told at the next auth, then 0 */
+    uint64_t cursor; /* last n acknowledged */
+    uint64_t from_n; /* retention moved the cursor: told at the next auth, then 0 */
     uint64_t added_ms;
 } device_t;
 
@@ -66,11 +66,11 @@ typedef struct {
     char key[ROOST_KEY_BYTES_MAX + 1];
     char device[DEVICE_BYTES_MAX + 1];
     uint64_t expires_ns;
-    uint64_t pushed;    /* highest n pushed (or skipped) on this connection */
-    uint32_t fetching;  /* record fetches outstanding for it */
-    bool stalled;       /* a push could not be queued: retried on the tick */
-    bool authed;        /* its auth was answered: pushes may follow */
-    uint64_t *watches;  /* users it subscribed to */
+    uint64_t pushed;   /* highest n pushed (or skipped) on this connection */
+    uint32_t fetching; /* record fetches outstanding for it */
+    bool stalled;      /* a push could not be queued: retried on the tick */
+    bool authed;       /* its auth was answered: pushes may follow */
+    uint64_t *watches; /* users it subscribed to */
     uint32_t nwatches;
 } session_t;
 

@@ -195,8 +195,7 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         msgpack_unpacked_init(&rec);
         seq++;
         if (seq <= seen->last_seq || bin->type != MSGPACK_OBJECT_BIN ||
-            !mp_parse(&rec, bin->via.bin.ptr, bin->via.bin.size) ||
-            record_seq(&rec.data) != seq) {
+            !mp_parse(&rec, bin->via.bin.ptr, bin->via.bin.size) || record_seq(&rec.data) != seq) {
             msgpack_unpacked_destroy(&rec);
             if (seq > seen->last_seq)
                 break; /* malformed: keep what came before it */
@@ -230,7 +229,8 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     if (u->next_n != first_n)
         user_put_u64(u, &ops, "n", u->next_n);
     delivered_t *dd = roost_xcalloc(1, sizeof *dd);
-    *dd = (delivered_t){.req = roost_ctx_keep(ctx), .last = seen->last_seq, .upto_n = u->next_n - 1};
+    *dd =
+        (delivered_t){.req = roost_ctx_keep(ctx), .last = seen->last_seq, .upto_n = u->next_n - 1};
     base_write(ctx, &u->base, &ops, s_delivered, dd);
     store_ops_fini(&ops);
 out:

@@ -174,7 +174,7 @@ static void s_privacy_set(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *e
     mp_rc_t b = mp_get_bool(r->frame, "read_receipts", &rr);
     int lsp = -1;
     if (a == MP_OK)
-        lsp = mp_str_eq(ls, "everyone") ? LS_EVERYONE
+        lsp = mp_str_eq(ls, "everyone")   ? LS_EVERYONE
               : mp_str_eq(ls, "contacts") ? LS_CONTACTS
               : mp_str_eq(ls, "nobody")   ? LS_NOBODY
                                           : -1;
@@ -579,10 +579,10 @@ static void s_group_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_e
                        : st == ROOST_EPROTO  ? CODE_BAD_REQUEST
                                              : CODE_UNAVAILABLE;
     client_err(ctx, p->req, code,
-               st == ROOST_ENOTFOUND  ? "no such user"
-               : st == ROOST_ETOOBIG  ? "more members than the group allows"
-               : st == ROOST_EPROTO   ? "invalid group"
-                                      : "try again with the same cmid");
+               st == ROOST_ENOTFOUND ? "no such user"
+               : st == ROOST_ETOOBIG ? "more members than the group allows"
+               : st == ROOST_EPROTO  ? "invalid group"
+                                     : "try again with the same cmid");
 }
 
 /* ---- account.delete ------------------------------------------------------------------------ */

@@ -128,8 +128,8 @@ typedef struct {
 
 /* Moves d's cursor to n; puts the cursor and, per conversation, the highest seq of others'
  * messages it covers (the delivered watermark, reported to the conversation once durable). */
-static uint32_t s_advance(roost_ctx_t *ctx, user_t *u, device_t *d, uint64_t n,
-                          store_ops_t *ops, mark_t *marks, uint32_t cap)
+static uint32_t s_advance(roost_ctx_t *ctx, user_t *u, device_t *d, uint64_t n, store_ops_t *ops,
+                          mark_t *marks, uint32_t cap)
 {
     uint32_t nmarks = 0;
     for (uint64_t i = d->cursor + 1 > u->first_n ? d->cursor + 1 : u->first_n; i <= n; i++) {
@@ -429,9 +429,8 @@ static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv,
         mp_str_t t, c;
         uint64_t seq;
         if (mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg") &&
-            mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK &&
-            mp_str_eq(c, conv) && mp_get_u64(&e.data, "seq", &seq) == MP_OK &&
-            !s_cached(u, conv, seq)) {
+            mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK && mp_str_eq(c, conv) &&
+            mp_get_u64(&e.data, "seq", &seq) == MP_OK && !s_cached(u, conv, seq)) {
             msgpack_pack_uint64(&seqs.pk, seq);
             count++;
         }
@@ -444,8 +443,7 @@ static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv,
     msgpack_pack_array(&b.pk, count);
     msgpack_sbuffer_write(&b.sb, seqs.sb.data, seqs.sb.size);
     uint64_t corr = 0;
-    if (roost_ctx_request(ctx, conv, MSG_CONV_FETCH, b.sb.data, b.sb.size, 0, &corr) ==
-        ROOST_OK) {
+    if (roost_ctx_request(ctx, conv, MSG_CONV_FETCH, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
         pend_t *p = pend_add(&u->pend, corr, PEND_FETCH, NULL);
         snprintf(p->s, sizeof p->s, "%s", s->key);
         s->fetching++;
@@ -519,7 +517,7 @@ static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t 
             goto out;
     }
     rc = roost_ctx_send(ctx, s->key, MSG_PUSH, b.sb.data, b.sb.size) == ROOST_OK ? PUSH_SENT
-                                                                                  : PUSH_STALL;
+                                                                                 : PUSH_STALL;
 out:
     mp_buf_fini(&b);
     msgpack_unpacked_destroy(&e);
@@ -632,9 +630,9 @@ bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_en
                                                     : CODE_UNAVAILABLE;
         if (code)
             client_err(ctx, p->req, code,
-                       strcmp(code, CODE_FORBIDDEN) == 0 ? "not a member of this conversation"
+                       strcmp(code, CODE_FORBIDDEN) == 0   ? "not a member of this conversation"
                        : strcmp(code, CODE_NOT_FOUND) == 0 ? "no such message"
-                                                          : "try again");
+                                                           : "try again");
         else
             client_ok(ctx, p->req);
         return true;

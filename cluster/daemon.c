@@ -35,9 +35,10 @@ struct daemon {
     uint64_t last_version;
     engine_t *engine; /* shard nodes: the node's RocksDB */
     store_t store;
-    syncer_t *syncer;     /* shard nodes: the group-commit thread */
-    uint64_t *role_epoch; /* per partition: the epoch last told to our log replica */
-    faults_t *faults;     /* test builds: injected link cuts */
+    syncer_t *syncer;          /* shard nodes: the group-commit thread */
+    uint64_t *role_epoch;      /* per partition: the epoch last told to our log replica */
+    faults_t *faults;          /* test builds: injected link cuts */
+    actors_config_t messaging; /* the messaging actors' settings (a node service) */
 };
 
 static const char *const COMP = "daemon";
@@ -55,12 +56,24 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
                 (size_t)snprintf(down + used, sizeof down - used, "%s%s", used ? "," : "", m->name);
     }
     uint32_t primaries = 0;
-    for (uint32_t p = 0; p < clustermap_partitions(map); p++)
-        primaries += clustermap_primary_of(map, p) == d->self->id;
-    ROOST_INFO(COMP, "map applied", "version=%llu digest=%016llx leader=%u down=[%s] primaries=%u",
+    char serving[512] = "";
+    size_t sused = 0;
+    bool cut = false;
+    for (uint32_t p = 0; p < clustermap_partitions(map); p++) {
+        if (clustermap_primary_of(map, p) != d->self->id)
+            continue;
+        primaries++;
+        if (sused < sizeof serving - 16)
+            sused += (size_t)snprintf(serving + sused, sizeof serving - sused, "%s%u",
+                                      sused ? "," : "", p);
+        else if (!cut)
+            cut = snprintf(serving + sused, sizeof serving - sused, ",…") > 0;
+    }
+    ROOST_INFO(COMP, "map applied",
+               "version=%llu digest=%016llx leader=%u down=[%s] primaries=%u serving=[%s]",
                (unsigned long long)clustermap_version(map),
                (unsigned long long)clustermap_digest(map), control_leader_id(d->control), down,
-               primaries);
+               primaries, serving);
 }
 
 /* Tells our log replica of partition p its role, when its epoch changed. */
@@ -272,6 +285,11 @@ static int s_open_store(daemon_t *d)
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
     roost_node_register(d->node, &replog_behaviour);
     roost_node_register(d->node, &kv_behaviour);
+    d->messaging = (actors_config_t){.retention_ms = 30ull * 24 * 3600 * 1000,
+                                     .retention_count = 10000,
+                                     .group_max_members = 256};
+    roost_node_set_service(d->node, ACTORS_CONFIG_SERVICE, &d->messaging);
+    faults_hold_fanout(d->faults, &d->messaging.hold_fanout);
     return actors_register(d->node);
 }
 

@@ -17,7 +17,14 @@ struct faults {
     uint32_t peers[ROOST_NODES_MAX];
     bool blocked[ROOST_NODES_MAX];
     uint32_t npeers;
+    atomic_bool *hold_fanout;
 };
+
+void faults_hold_fanout(faults_t *f, atomic_bool *flag)
+{
+    if (f)
+        f->hold_fanout = flag;
+}
 
 faults_t *faults_new(const char *path, roost_transport_t *transport, const uint32_t *peers,
                      uint32_t npeers)
@@ -33,15 +40,22 @@ faults_t *faults_new(const char *path, roost_transport_t *transport, const uint3
     return f;
 }
 
-/* Reads the ids after "block" in the file; false when the file is missing or says nothing. */
-static void s_read(const faults_t *f, bool *want)
+/* Reads the file: the ids after "block" into want, and whether it says "hold-fanout". */
+static void s_read(const faults_t *f, bool *want, bool *hold)
 {
     memset(want, 0, ROOST_NODES_MAX * sizeof *want);
+    *hold = false;
     FILE *in = fopen(f->path, "r");
     char word[16];
     if (!in)
         return;
-    if (fscanf(in, "%15s", word) == 1 && strcmp(word, "block") == 0) {
+    while (fscanf(in, "%15s", word) == 1) {
+        if (strcmp(word, "hold-fanout") == 0) {
+            *hold = true;
+            continue;
+        }
+        if (strcmp(word, "block") != 0)
+            continue;
         unsigned id;
         while (fscanf(in, "%u", &id) == 1)
             for (uint32_t i = 0; i < f->npeers; i++)
@@ -54,8 +68,12 @@ void faults_poll(faults_t *f)
 {
     if (!f)
         return;
-    bool want[ROOST_NODES_MAX];
-    s_read(f, want);
+    bool want[ROOST_NODES_MAX], hold;
+    s_read(f, want, &hold);
+    if (f->hold_fanout && atomic_load(f->hold_fanout) != hold) {
+        atomic_store(f->hold_fanout, hold);
+        ROOST_WARN("faults", hold ? "fan-out held" : "fan-out released", "file=%s", f->path);
+    }
     for (uint32_t i = 0; i < f->npeers; i++) {
         if (want[i] == f->blocked[i])
             continue;

@@ -131,6 +131,11 @@ probe_t *probe_new(const manifest_t *m, const char *as_node, probe_result_fn fn,
     return p;
 }
 
+roost_node_t *probe_node(probe_t *p)
+{
+    return p->node;
+}
+
 int probe_start(probe_t *p)
 {
     int rc = roost_node_start(p->node);

@@ -20,6 +20,8 @@ typedef void (*probe_result_fn)(void *arg, uint64_t tag, int status, uint64_t ls
 
 /* as_node: the manifest node this process acts as (not a shard). NULL on failure (logged). */
 probe_t *probe_new(const manifest_t *m, const char *as_node, probe_result_fn fn, void *arg);
+/* The probe's node: to register more behaviours (client sessions in tests) before start. */
+struct roost_node *probe_node(probe_t *p);
 int probe_start(probe_t *p);
 void probe_destroy(probe_t **p_p);
 /* Sends every request through shard `shard_id` from now on. */

@@ -3,6 +3,7 @@
  * drives them: accounts, 1:1 send/deliver/ack/receipts, dedupe, offline delivery and resume,
  * multi-device cursors, history, blocking, groups, typing, presence and privacy, errors. */
 #include "tests/support/msg_world.h"
+#include "tests/support/procs.h"
 
 typedef struct {
     char id[32];
@@ -12,8 +13,9 @@ typedef struct {
 static void s_user(uint32_t sess, const char *phone, const char *device, user_ref_t *u)
 {
     sess_claim(sess, phone, device, u->id);
-    assert_true(u->id[0] != '\0');
-    snprintf(u->key, sizeof u->key, "u:%s", u->id);
+    assert_true(u->id[0] != '\0' && strlen(u->id) < sizeof u->id);
+    memcpy(u->key, "u:", 2);
+    memcpy(u->key + 2, u->id, strlen(u->id) + 1);
 }
 
 /* auth on session i as user/device; returns from_n (0 if none). */
@@ -48,8 +50,8 @@ static uint64_t s_send(uint32_t i, const user_ref_t *from, const char *device, c
 {
     char json[512];
     snprintf(json, sizeof json,
-             "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"%s\",\"kind\":\"text\",\"body\":\"%s\"}",
-             to, cmid, text);
+             "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"%s\",\"kind\":\"text\",\"body\":\"%s\"}", to,
+             cmid, text);
     msgpack_unpacked up;
     const char *t = sess_call(i, conv, from->id, device, json, &up);
     assert_non_null(t);
@@ -319,9 +321,10 @@ static void test_groups(void **state)
     for (uint32_t i = 0; i < 3; i++)
         s_auth(i, i == 0 ? &a : i == 1 ? &b : &c, i == 0 ? "a1" : i == 1 ? "b1" : "c1", -1);
     char json[256], gid[32], gid2[32], gconv[40], gto[40], buf[64];
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"team\",\"members\":[\"%s\",\"%s\"],\"cmid\":\"g1\"}",
-             b.id, c.id);
+    snprintf(
+        json, sizeof json,
+        "{\"t\":\"group.create\",\"name\":\"team\",\"members\":[\"%s\",\"%s\"],\"cmid\":\"g1\"}",
+        b.id, c.id);
     msgpack_unpacked up;
     assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
     sess_str(&up.data, "group", gid, sizeof gid);
@@ -347,8 +350,8 @@ static void test_groups(void **state)
     snprintf(json, sizeof json, "{\"t\":\"group.add\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
              a.id);
     s_err(1, gconv, &b, "b1", json, "forbidden"); /* not an admin */
-    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}",
-             gid, c.id);
+    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             c.id);
     s_ok(0, gconv, &a, "a1", json);
     for (uint32_t i = 0; i < 3; i++) {
         s_expect(i, "group.event", &up);
@@ -362,7 +365,8 @@ static void test_groups(void **state)
     snprintf(json, sizeof json, "{\"t\":\"history\",\"conv\":\"%s\",\"limit\":10}", gconv);
     s_err(2, gconv, &c, "c1", json, "forbidden");
     snprintf(json, sizeof json,
-             "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"x\",\"kind\":\"text\",\"body\":\"no\"}", gto);
+             "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"x\",\"kind\":\"text\",\"body\":\"no\"}",
+             gto);
     s_err(2, gconv, &c, "c1", json, "forbidden");
     snprintf(json, sizeof json, "{\"t\":\"group.info\",\"group\":\"%s\"}", gid);
     assert_string_equal(sess_call(1, gconv, b.id, "b1", json, &up), "ok");
@@ -454,13 +458,16 @@ static void test_errors(void **state)
     s_err(0, conv, &a, "a1", "{\"t\":\"send\",\"to\":\"u:1\",\"kind\":\"text\",\"body\":\"x\"}",
           "bad_request"); /* no cmid */
     snprintf(json, sizeof json,
-             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"c\",\"kind\":\"gif\",\"body\":\"x\"}", b.id);
+             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"c\",\"kind\":\"gif\",\"body\":\"x\"}",
+             b.id);
     s_err(0, conv, &a, "a1", json, "bad_request");
     snprintf(json, sizeof json, "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"c\",\"kind\":\"text\"}",
              b.id);
     s_err(0, conv, &a, "a1", json, "bad_request"); /* neither body nor bodies */
     char *big = malloc(70000 + 200);
-    int n = snprintf(big, 200, "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"c\",\"kind\":\"text\",\"body\":\"", b.id);
+    int n = snprintf(big, 200,
+                     "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"c\",\"kind\":\"text\",\"body\":\"",
+                     b.id);
     memset(big + n, 'x', 66000);
     strcpy(big + n + 66000, "\"}");
     s_err(0, conv, &a, "a1", big, "too_large");
@@ -520,6 +527,75 @@ static void test_retention_expired(void **state)
     s_expect_msgs(1, 4, "r", 4, 6);
 }
 
+/* Waits until the store has been quiet (no new appends) for quiet_ms; returns the count. */
+static uint64_t s_settled_appends(int quiet_ms)
+{
+    uint64_t last = atomic_load(&MW->store.stats.appends);
+    for (int still = 0; still < quiet_ms; still += 50) {
+        proc_sleep_ms(50);
+        uint64_t now = atomic_load(&MW->store.stats.appends);
+        if (now != last)
+            still = 0, last = now;
+    }
+    return last;
+}
+
+static void test_group_256_fanout_and_receipts(void **state)
+{
+    (void)state;
+    enum { M = 256 };
+    static user_ref_t u[M];
+    char phone[32], dev[16];
+    for (int k = 0; k < M; k++) {
+        snprintf(phone, sizeof phone, "+1556%07d", k);
+        snprintf(dev, sizeof dev, "d%d", k);
+        s_user(0, phone, dev, &u[k]);
+    }
+    size_t cap = 64 + (size_t)M * 20;
+    char *json = malloc(cap);
+    int n = snprintf(json, cap, "{\"t\":\"group.create\",\"name\":\"all\",\"members\":[");
+    for (int k = 1; k < M; k++)
+        n += snprintf(json + n, cap - (size_t)n, "%s\"%s\"", k > 1 ? "," : "", u[k].id);
+    snprintf(json + n, cap - (size_t)n, "]}");
+    msgpack_unpacked up;
+    char gid[32], gconv[40];
+    assert_string_equal(sess_call(0, u[0].key, u[0].id, "d0", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    free(json);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    uint64_t before = s_settled_appends(300);
+    assert_int_equal(s_send(0, &u[0], "d0", gconv, gconv, "big", "to everyone"), 2);
+    uint64_t after = s_settled_appends(300);
+    fprintf(stderr, "one message to a group of %d: %llu replicated writes\n", M,
+            (unsigned long long)(after - before));
+    assert_true(after - before <= M + 2); /* the message's batch, then one per inbox */
+    /* every member has it (after the group's creation event), and acknowledges it */
+    for (int k = 1; k < M; k++) {
+        char d[16];
+        snprintf(d, sizeof d, "d%d", k);
+        uint32_t sess = 1 + (uint32_t)(k % 8);
+        s_auth(sess, &u[k], d, -1);
+        s_expect(sess, "group.event", &up);
+        msgpack_unpacked_destroy(&up);
+        s_expect(sess, "msg", &up);
+        assert_int_equal(sess_u64(&up.data, "n"), 2);
+        msgpack_unpacked_destroy(&up);
+        s_ok(sess, u[k].key, &u[k], d, "{\"t\":\"recv.ack\",\"n\":2}");
+        sess_drain(sess);
+    }
+    /* the sender hears from each of them: one delivered receipt per reader */
+    s_auth(9, &u[0], "d0", 1);
+    int receipts = 0;
+    while (receipts < M - 1) {
+        s_expect(9, "receipt", &up);
+        assert_int_equal(sess_u64(&up.data, "seq"), 2);
+        msgpack_unpacked_destroy(&up);
+        receipts++;
+    }
+    s_no_push(9, 1500); /* coalesced: no more than one per reader */
+}
+
 int main(void)
 
 {
@@ -533,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_typing_presence_privacy, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_errors, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
