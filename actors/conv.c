@@ -54,12 +54,13 @@ member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t rol
     return m;
 }
 
-void conv_drop_member(conv_t *c, uint64_t user)
+void conv_members_free(conv_t *c)
 {
-    member_t *m = conv_member(c, user);
-    if (!m)
-        return;
-    *m = c->members[--c->nmembers];
+    for (uint32_t i = 0; i < c->nmembers; i++)
+        free(c->members[i].devs);
+    free(c->members);
+    c->members = NULL;
+    c->nmembers = c->cap = 0;
 }
 
 void conv_message_key(const conv_t *c, uint64_t seq, akey_t *k)
@@ -247,7 +248,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     conv_t *c = self;
     conv_inflight_free(c);
     conv_users_reset(c);
-    free(c->members);
+    conv_members_free(c);
     base_t base = c->base;
     char key[sizeof c->key];
     memcpy(key, c->key, sizeof key);
@@ -339,6 +340,9 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         break;
     case MSG_FANOUT_WAKE:
         conv_fanout_kick(ctx, c);
+        break;
+    case MSG_DEVICES_CHANGED:
+        conv_on_devices_changed(c, env);
         break;
     default:
         if (env->flags & ROOST_ENV_REQUEST)

@@ -37,6 +37,7 @@ enum {
     CONV_RECEIPT_MS = 1000,    /* at most one receipt per (reader, status) per second */
     CONV_TYPING_MS = 10000,
     CONV_DEDUPE_INFLIGHT_MAX = 4096,
+    CONV_DEVICES_TTL_MS = 60000,
 };
 
 enum { ROLE_MEMBER = 0, ROLE_ADMIN = 1 };
@@ -65,6 +66,9 @@ typedef struct {
     uint32_t retry_ms;
     uint64_t retry_at_ns;
     uint64_t typing_until_ns;
+    char *devs;             /* its devices (NUL-separated), for checking `bodies`; NULL: unknown */
+    uint32_t ndevs;
+    uint64_t devs_until_ns; /* the cached list is trusted until then */
     bool dirty;
 } member_t;
 
@@ -94,7 +98,8 @@ typedef struct {
     uint32_t missing_next;
     struct user_check {
         uint64_t user, corr;
-    } * checks;
+        bool devices; /* MSG_DEVICES_GET (else MSG_USER_EXISTS) */
+    } *checks;
     uint32_t nchecks, checks_cap;
     bool check_failed;
     roost_env_t *parked, *parked_tail; /* requests waiting for those checks */
@@ -124,7 +129,7 @@ member_t *conv_member(conv_t *c, uint64_t user);
 /* A current member (not left) who may send, read history, see the members. */
 bool conv_is_member(conv_t *c, uint64_t user);
 member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t role);
-void conv_drop_member(conv_t *c, uint64_t user);
+void conv_members_free(conv_t *c);
 /* Adds the puts of the conversation's small head record (head, fanout_done, blocks). */
 void conv_put_head(conv_t *c, store_ops_t *ops);
 void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m);
@@ -151,6 +156,10 @@ void conv_inflight_free(conv_t *c);
  * not to) or parks it until the checks (MSG_USER_EXISTS) are answered and then handles it
  * again; false either way. */
 bool conv_users_exist(roost_ctx_t *ctx, conv_t *c, const uint64_t *users, uint32_t n);
+/* `bodies` sends: true once every member's current devices are known (cached for a minute,
+ * dropped on MSG_DEVICES_CHANGED); otherwise parks env like conv_users_exist. */
+bool conv_devices_known(roost_ctx_t *ctx, conv_t *c);
+void conv_on_devices_changed(conv_t *c, const roost_env_t *env);
 /* Direct conversations: both users exist (conv_users_exist of lo and hi). */
 bool conv_direct_ready(roost_ctx_t *ctx, conv_t *c, const roost_env_t *env);
 /* A MSG_USER_EXISTS answer; false if env is not one. */

@@ -282,6 +282,67 @@ static void s_pack_record(roost_ctx_t *ctx, conv_t *c, creq_t *r, const send_t *
     }
 }
 
+/* Calls fn for every "<user>:<device>" a `bodies` map must hold: each member's devices but the
+ * sending one. Returns how many. */
+static uint32_t s_each_recipient_device(const conv_t *c, const creq_t *r,
+                                        void (*fn)(void *arg, const char *key), void *arg)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->nmembers; i++) {
+        const member_t *m = &c->members[i];
+        const char *d = m->devs;
+        for (uint32_t k = 0; !m->left && d && k < m->ndevs; k++, d += strlen(d) + 1) {
+            if (m->user == r->user && strcmp(d, r->device) == 0)
+                continue;
+            char key[ID_BYTES_MAX + DEVICE_BYTES_MAX + 2];
+            snprintf(key, sizeof key, "%llu:%s", (unsigned long long)m->user, d);
+            if (fn)
+                fn(arg, key);
+            n++;
+        }
+    }
+    return n;
+}
+
+typedef struct {
+    const msgpack_object *bodies;
+    uint32_t missing;
+} bodies_check_t;
+
+static void s_count_missing(void *arg, const char *key)
+{
+    bodies_check_t *b = arg;
+    b->missing += mp_get(b->bodies, key) == NULL;
+}
+
+static void s_pack_key(void *arg, const char *key)
+{
+    mp_pack_str(arg, key);
+}
+
+/* A `bodies` map must hold exactly the recipients' current devices; else `conflict` with
+ * them listed. */
+static bool s_bodies_match(roost_ctx_t *ctx, conv_t *c, creq_t *r, const msgpack_object *bodies,
+                           const roost_env_t *env)
+{
+    bodies_check_t b = {.bodies = bodies};
+    uint32_t want = s_each_recipient_device(c, r, s_count_missing, &b);
+    if (b.missing == 0 && want == bodies->via.map.size)
+        return true;
+    mp_buf_t out;
+    mp_buf_init(&out);
+    msgpack_pack_map(&out.pk, 4);
+    mp_kv_str(&out.pk, "t", "err");
+    mp_kv_str(&out.pk, "code", CODE_CONFLICT);
+    mp_kv_str(&out.pk, "msg", "'bodies' does not match the recipients' devices");
+    mp_pack_str(&out.pk, "devices");
+    msgpack_pack_array(&out.pk, want);
+    s_each_recipient_device(c, r, s_pack_key, &out.pk);
+    client_reply(ctx, env, &out);
+    mp_buf_fini(&out);
+    return false;
+}
+
 void conv_on_send(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
 {
     send_t s;
@@ -294,6 +355,8 @@ void conv_on_send(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     if (!conv_is_member(c, r->user))
         return client_err(ctx, env, CODE_FORBIDDEN, "not a member of this conversation");
     if (s_dedupe(ctx, c, r, &s, env))
+        return;
+    if (s.bodies && (!conv_devices_known(ctx, c) || !s_bodies_match(ctx, c, r, s.bodies, env)))
         return;
     if (c->ninflight >= CONV_DEDUPE_INFLIGHT_MAX)
         return client_err(ctx, env, CODE_RATE_LIMITED, "too many sends in flight");

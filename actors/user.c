@@ -271,6 +271,56 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     free(u);
 }
 
+static void s_on_devices_get(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+{
+    if (!u->exists || u->deleted) {
+        roost_ctx_reply_error(ctx, env, ROOST_ENOTFOUND);
+        return;
+    }
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, u->ndevices);
+    for (uint32_t i = 0; i < u->ndevices; i++)
+        mp_pack_str(&b.pk, u->devices[i].id);
+    roost_ctx_reply(ctx, env, MSG_DEVICES_GET, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
+typedef struct {
+    roost_ctx_t *ctx;
+    user_t *u;
+    size_t prefix;
+} conv_scan_t;
+
+static bool s_tell_conv(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                        size_t vlen)
+{
+    (void)val, (void)vlen;
+    conv_scan_t *s = arg;
+    char conv[CONV_KEY_BYTES_MAX + 1];
+    size_t len = klen - s->prefix;
+    if (len == 0 || len > CONV_KEY_BYTES_MAX)
+        return true;
+    memcpy(conv, key + s->prefix, len);
+    conv[len] = '\0';
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 1);
+    mp_pack_str(&b.pk, s->u->id_s);
+    roost_ctx_send(s->ctx, conv, MSG_DEVICES_CHANGED, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+    return true;
+}
+
+/* Every conversation this user is in forgets the device list it may have cached. */
+static void s_devices_changed(roost_ctx_t *ctx, user_t *u)
+{
+    akey_t k;
+    akey_init(&k, u->key, "c/");
+    conv_scan_t scan = {.ctx = ctx, .u = u, .prefix = k.n};
+    store_scan(ctx, k.b, k.n, false, 0, s_tell_conv, &scan);
+}
+
 /* ---- account messages -------------------------------------------------------------------- */
 
 static void s_created(roost_ctx_t *ctx, void *self, void *arg, int status)
@@ -322,6 +372,7 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     memcpy(d->id, device, sizeof d->id);
     d->added_ms = roost_ctx_wall_ms(ctx);
     d->cursor = u->next_n - 1; /* a new device starts at the head */
+    s_devices_changed(ctx, u);
     store_ops_t ops;
     store_ops_init(&ops);
     user_put_record(u, &ops);
@@ -424,6 +475,9 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return;
     case MSG_DEVICE_CHECK:
         s_on_device_check(ctx, u, env);
+        return;
+    case MSG_DEVICES_GET:
+        s_on_devices_get(ctx, u, env);
         return;
     }
     if (!u->exists || u->deleted) { /* everything else is for live accounts only */

@@ -596,7 +596,60 @@ static void test_group_256_fanout_and_receipts(void **state)
     s_no_push(9, 1500); /* coalesced: no more than one per reader */
 }
 
+static void test_bodies_per_device(void **state)
+{
+    (void)state;
+    user_ref_t a, a2, b, b2;
+    s_user(0, "+15550000081", "a1", &a);
+    s_user(1, "+15550000081", "a2", &a2);
+    s_user(2, "+15550000082", "b1", &b);
+    s_user(3, "+15550000082", "b2", &b2);
+    s_auth(1, &a, "a2", -1);
+    s_auth(2, &b, "b1", -1);
+    s_auth(3, &b, "b2", -1);
+    char conv[48], json[512], buf[32];
+    s_conv_of(&a, &b, conv);
+    snprintf(json, sizeof json,
+             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"e1\",\"kind\":\"text\",\"meta\":{\"enc\":"
+             "\"signal\"},\"bodies\":{\"%s:b1\":\"for-b1\",\"%s:b2\":\"for-b2\",\"%s:a2\":\"for-a2\"}}",
+             b.id, b.id, b.id, a.id);
+    s_ok(0, conv, &a, "a1", json);
+    const char *want[] = {NULL, "for-a2", "for-b1", "for-b2"};
+    for (uint32_t i = 1; i <= 3; i++) {
+        msgpack_unpacked up;
+        s_expect(i, "msg", &up);
+        mp_str_t body;
+        assert_int_equal(mp_get_bin(&up.data, "body", 100, &body), MP_OK);
+        assert_true(mp_str_eq(body, want[i]));
+        const msgpack_object *meta;
+        assert_int_equal(mp_get_map(&up.data, "meta", &meta), MP_OK);
+        assert_string_equal(sess_str(meta, "enc", buf, sizeof buf), "signal");
+        msgpack_unpacked_destroy(&up);
+    }
+    /* one device missing: conflict, with the current list */
+    snprintf(json, sizeof json,
+             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"e2\",\"kind\":\"text\","
+             "\"bodies\":{\"%s:b1\":\"x\",\"%s:a2\":\"y\"}}",
+             b.id, b.id, a.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, conv, a.id, "a1", json, &up), "err");
+    assert_string_equal(sess_str(&up.data, "code", buf, sizeof buf), "conflict");
+    const msgpack_object *devices;
+    assert_int_equal(mp_get_array(&up.data, "devices", &devices), MP_OK);
+    assert_int_equal(devices->via.array.size, 3);
+    msgpack_unpacked_destroy(&up);
+    /* b adds a device: the map that was right is not any more */
+    user_ref_t b3;
+    s_user(4, "+15550000082", "b3", &b3);
+    snprintf(json, sizeof json,
+             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"e3\",\"kind\":\"text\","
+             "\"bodies\":{\"%s:b1\":\"x\",\"%s:b2\":\"x\",\"%s:a2\":\"y\"}}",
+             b.id, b.id, b.id, a.id);
+    s_err(0, conv, &a, "a1", json, "conflict");
+}
+
 int main(void)
+
 
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_typing_presence_privacy, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_errors, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_bodies_per_device, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
