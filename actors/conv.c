@@ -249,6 +249,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     conv_inflight_free(c);
     conv_users_reset(c);
     conv_members_free(c);
+    pend_clear(&c->pend);
     base_t base = c->base;
     char key[sizeof c->key];
     memcpy(key, c->key, sizeof key);
@@ -313,7 +314,8 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     if (base_filter(ctx, &c->base, env))
         return;
     if (env->flags & ROOST_ENV_RESPONSE) {
-        conv_fanout_answer(ctx, c, env);
+        if (!conv_receipt_answer(ctx, c, env))
+            conv_fanout_answer(ctx, c, env);
         return;
     }
     switch (env->type) {

@@ -19,6 +19,7 @@
 #include "actors/client.h"
 #include "actors/ids.h"
 #include "actors/mp.h"
+#include "actors/pend.h"
 
 enum {
     CONV_GROUP_MAX_LIMIT = 1024,
@@ -66,7 +67,7 @@ typedef struct {
     uint32_t retry_ms;
     uint64_t retry_at_ns;
     uint64_t typing_until_ns;
-    char *devs;             /* its devices (NUL-separated), for checking `bodies`; NULL: unknown */
+    char *devs; /* its devices (NUL-separated), for checking `bodies`; NULL: unknown */
     uint32_t ndevs;
     uint64_t devs_until_ns; /* the cached list is trusted until then */
     bool dirty;
@@ -99,7 +100,7 @@ typedef struct {
     struct user_check {
         uint64_t user, corr;
         bool devices; /* MSG_DEVICES_GET (else MSG_USER_EXISTS) */
-    } *checks;
+    } * checks;
     uint32_t nchecks, checks_cap;
     bool check_failed;
     roost_env_t *parked, *parked_tail; /* requests waiting for those checks */
@@ -116,6 +117,7 @@ typedef struct {
     char create_cmid[CONV_CMID_BYTES_MAX + 1];
     member_t *members;
     uint32_t nmembers, cap;
+    pend_t *pend; /* receipts awaiting their answer */
     inflight_t *inflight;
     uint32_t ninflight;
     bool checkpoint_armed, receipts_armed, typing_armed, fanout_armed;
@@ -177,6 +179,8 @@ void conv_checkpoint(roost_ctx_t *ctx, conv_t *c);
 void conv_on_acked(roost_ctx_t *ctx, conv_t *c, roost_env_t *env);
 void conv_on_read(roost_ctx_t *ctx, conv_t *c, roost_env_t *env);
 void conv_receipts_timer(roost_ctx_t *ctx, conv_t *c);
+/* A MSG_RECEIPT answer; false if env is not one. */
+bool conv_receipt_answer(roost_ctx_t *ctx, conv_t *c, const roost_env_t *env);
 void conv_on_typing(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env);
 void conv_typing_timer(roost_ctx_t *ctx, conv_t *c);
 void conv_on_block_set(roost_ctx_t *ctx, conv_t *c, roost_env_t *env);

@@ -1,5 +1,6 @@
 /* actors/conv_receipts.c — per-member watermarks and the receipt events they cause, typing,
- * and the block flags of a direct conversation.
+ * and the block flags of a direct conversation. A receipt is a request to the sender's user
+ * actor; one not answered is sent again (the inbox keeps only the newest per reader).
  *
  * `delivered` moves when the member's user actor reports that a device acknowledged messages
  * from others (MSG_ACKED); `read` on the member's `read` (MSG_READ). Both are durable before
@@ -90,7 +91,7 @@ void conv_on_read(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
 }
 
 static void s_send_receipt(roost_ctx_t *ctx, conv_t *c, const member_t *by, uint64_t to,
-                           uint64_t seq, const char *status)
+                           uint64_t seq, const char *status, uint64_t from)
 {
     char key[ID_BYTES_MAX + 3], id[ID_BYTES_MAX + 1];
     id_key(key, 'u', to);
@@ -103,8 +104,31 @@ static void s_send_receipt(roost_ctx_t *ctx, conv_t *c, const member_t *by, uint
     mp_pack_str(&b.pk, id);
     mp_pack_str(&b.pk, status);
     msgpack_pack_uint64(&b.pk, roost_ctx_wall_ms(ctx));
-    roost_ctx_send(ctx, key, MSG_RECEIPT, b.sb.data, b.sb.size);
+    uint64_t corr = 0;
+    if (roost_ctx_request(ctx, key, MSG_RECEIPT, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
+        pend_t *p = pend_add(&c->pend, corr, status[0] == 'r', NULL);
+        p->a = by->user;
+        p->b = from;
+    }
     mp_buf_fini(&b);
+}
+
+bool conv_receipt_answer(roost_ctx_t *ctx, conv_t *c, const roost_env_t *env)
+{
+    pend_t *p = pend_take(&c->pend, env->corr);
+    if (!p)
+        return false;
+    member_t *m = conv_member(c, p->a);
+    bool retry = (env->flags & ROOST_ENV_ERROR) && env->status != ROOST_ENOTFOUND &&
+                 env->status != ROOST_EPROTO; /* not for an account that is gone */
+    if (retry && m) {                         /* not stored: sent again (deduped there) */
+        uint64_t *sent = p->kind ? &m->rcpt_read : &m->rcpt_delivered;
+        if (*sent > p->b)
+            *sent = p->b;
+        conv_arm(ctx, c, CONV_TIMER_RECEIPTS, &c->receipts_armed, CONV_RECEIPT_MS);
+    }
+    pend_free(p);
+    return true;
 }
 
 /* Everyone else who sent above `from` hears that `by` reached `upto`. */
@@ -114,7 +138,7 @@ static void s_emit(roost_ctx_t *ctx, conv_t *c, member_t *by, uint64_t from, uin
     for (uint32_t i = 0; i < c->nmembers; i++) {
         member_t *s = &c->members[i];
         if (s->user != by->user && s->last_sent > from)
-            s_send_receipt(ctx, c, by, s->user, upto, status);
+            s_send_receipt(ctx, c, by, s->user, upto, status, from);
     }
 }
 

@@ -221,6 +221,8 @@ static int s_load(roost_ctx_t *ctx, void *self)
     u->first_n = first ? first : 1;
     if (rc == ROOST_OK && u->exists && !u->deleted)
         rc = user_load_pending_acks(ctx, u);
+    if (rc == ROOST_OK && u->exists && !u->deleted)
+        rc = user_send_expired(ctx, u);
     return rc;
 }
 
@@ -292,8 +294,7 @@ typedef struct {
     size_t prefix;
 } conv_scan_t;
 
-static bool s_tell_conv(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                        size_t vlen)
+static bool s_tell_conv(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     (void)val, (void)vlen;
     conv_scan_t *s = arg;

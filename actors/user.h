@@ -47,6 +47,7 @@ enum { /* pend kinds */
        PEND_FETCH,
        PEND_ACKED,
        PEND_CONTACT_CHECK,
+       PEND_EXPIRED,
 };
 
 typedef struct {
@@ -146,6 +147,8 @@ void user_ok_after(roost_ctx_t *ctx, user_t *u, roost_env_t *kept);
 void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_expired(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+/* Sends the `expired` notices recorded but not yet confirmed (u:<id>/e/…). */
+int user_send_expired(roost_ctx_t *ctx, user_t *u);
 void user_entry_key(const user_t *u, uint64_t n, akey_t *k);
 /* The entry at n (caller destroys *up); false if absent or unreadable. */
 bool user_read_entry(roost_ctx_t *ctx, user_t *u, uint64_t n, msgpack_unpacked *up);

@@ -255,7 +255,19 @@ static bool s_untouched(const user_t *u, uint64_t n)
 
 typedef struct {
     uint64_t upto_n;
+    roost_env_t *req; /* answered once stored (may be NULL) */
 } pushed_t;
+
+static void s_answer_receipt(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    (void)self;
+    roost_env_t *req = arg;
+    if (status == ROOST_OK)
+        roost_ctx_reply(ctx, req, req->type, NULL, 0);
+    else
+        roost_ctx_reply_error(ctx, req, status);
+    roost_env_free(req);
+}
 
 static void s_receipt_stored(roost_ctx_t *ctx, void *self, void *arg, int status)
 {
@@ -263,6 +275,8 @@ static void s_receipt_stored(roost_ctx_t *ctx, void *self, void *arg, int status
     pushed_t *p = arg;
     if (status == ROOST_OK && p->upto_n > u->durable_n)
         u->durable_n = p->upto_n;
+    if (p->req)
+        s_answer_receipt(ctx, self, p->req, status);
     free(p);
     if (status == ROOST_OK)
         user_pump(ctx, u);
@@ -282,8 +296,10 @@ void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         !mp_as_str(&a->via.array.ptr[2], &by) || !id_parse(by.ptr, by.len) ||
         !mp_as_str(&a->via.array.ptr[3], &status) ||
         !(mp_str_eq(status, "delivered") || mp_str_eq(status, "read")) ||
-        !mp_as_u64(&a->via.array.ptr[4], &ts))
+        !mp_as_u64(&a->via.array.ptr[4], &ts)) {
+        roost_ctx_reply_error(ctx, env, ROOST_EPROTO);
         goto out;
+    }
     akey_t rk;
     akey_init(&rk, u->key, "r/");
     akey_add(&rk, conv.ptr, conv.len);
@@ -301,8 +317,10 @@ void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         }
         free(val);
     }
-    if (seq <= old_seq)
-        goto out; /* an older or the same watermark */
+    if (seq <= old_seq) {
+        base_after(ctx, &u->base, s_answer_receipt, roost_ctx_keep(ctx)); /* known already */
+        goto out;
+    }
     bool replace = old_n && s_untouched(u, old_n);
     uint64_t n = replace ? old_n : u->next_n++;
     mp_buf_t e;
@@ -329,6 +347,7 @@ void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         user_put_u64(u, &ops, "n", u->next_n);
     pushed_t *p = roost_xcalloc(1, sizeof *p);
     p->upto_n = replace ? 0 : n;
+    p->req = roost_ctx_keep(ctx);
     base_write(ctx, &u->base, &ops, s_receipt_stored, p);
     store_ops_fini(&ops);
     mp_buf_fini(&e);
@@ -340,7 +359,10 @@ out:
 
 enum { RETENTION_STEP_MAX = 1000 }; /* entries examined or dropped per call */
 
-static void s_send_expired(roost_ctx_t *ctx, user_t *u, const msgpack_object *e)
+/* A dropped, never-acknowledged message from someone else: its sender must hear `expired`.
+ * Recorded (u:<id>/e/<n> → [sender, conv, seq]) in the batch that drops it, sent once that is
+ * durable, forgotten once the sender's actor has stored it. */
+static void s_note_expired(user_t *u, uint64_t n, const msgpack_object *e, store_ops_t *ops)
 {
     mp_str_t t, conv, from;
     uint64_t seq;
@@ -349,16 +371,76 @@ static void s_send_expired(roost_ctx_t *ctx, user_t *u, const msgpack_object *e)
         mp_get_str(e, "from", 1, ID_BYTES_MAX, &from) != MP_OK ||
         id_parse(from.ptr, from.len) == u->id || mp_get_u64(e, "seq", &seq) != MP_OK)
         return;
-    char key[ID_BYTES_MAX + 3];
-    snprintf(key, sizeof key, "u:%.*s", (int)from.len, from.ptr);
     mp_buf_t b;
     mp_buf_init(&b);
     msgpack_pack_array(&b.pk, 3);
+    mp_pack_strn(&b.pk, from.ptr, from.len);
     mp_pack_strn(&b.pk, conv.ptr, conv.len);
     msgpack_pack_uint64(&b.pk, seq);
-    mp_pack_str(&b.pk, u->id_s);
-    roost_ctx_send(ctx, key, MSG_EXPIRED, b.sb.data, b.sb.size);
+    akey_t k;
+    akey_init(&k, u->key, "e/");
+    akey_be64(&k, n);
+    store_ops_put(ops, k.b, k.n, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
+}
+
+typedef struct {
+    roost_ctx_t *ctx;
+    user_t *u;
+    size_t prefix;
+} expired_scan_t;
+
+static bool s_expired_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    expired_scan_t *s = arg;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const msgpack_object *a = &up.data;
+    mp_str_t from, conv;
+    uint64_t seq;
+    uint64_t n = klen == s->prefix + 8 ? akey_get_be64(key + s->prefix) : 0;
+    for (pend_t *p = s->u->pend; p && n; p = p->next)
+        if (p->kind == PEND_EXPIRED && p->a == n)
+            n = 0; /* already on its way */
+    if (n && mp_parse(&up, val, vlen) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size == 3 && mp_as_str(&a->via.array.ptr[0], &from) &&
+        id_parse(from.ptr, from.len) && mp_as_str(&a->via.array.ptr[1], &conv) &&
+        mp_as_u64(&a->via.array.ptr[2], &seq)) {
+        char target[ID_BYTES_MAX + 3];
+        id_key(target, 'u', id_parse(from.ptr, from.len));
+        mp_buf_t b;
+        mp_buf_init(&b);
+        msgpack_pack_array(&b.pk, 3);
+        mp_pack_strn(&b.pk, conv.ptr, conv.len);
+        msgpack_pack_uint64(&b.pk, seq);
+        mp_pack_str(&b.pk, s->u->id_s);
+        uint64_t corr = 0;
+        if (roost_ctx_request(s->ctx, target, MSG_EXPIRED, b.sb.data, b.sb.size, 0, &corr) ==
+            ROOST_OK)
+            pend_add(&s->u->pend, corr, PEND_EXPIRED, NULL)->a = n;
+        mp_buf_fini(&b);
+    }
+    msgpack_unpacked_destroy(&up);
+    return true;
+}
+
+int user_send_expired(roost_ctx_t *ctx, user_t *u)
+{
+    akey_t k;
+    akey_init(&k, u->key, "e/");
+    expired_scan_t scan = {.ctx = ctx, .u = u, .prefix = k.n};
+    int n = store_scan(ctx, k.b, k.n, false, 1000, s_expired_row, &scan);
+    if (n > 0)
+        user_ensure_tick(ctx, u);
+    return n < 0 ? n : ROOST_OK;
+}
+
+static void s_dropped(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    (void)arg;
+    if (status == ROOST_OK)
+        user_send_expired(ctx, self);
 }
 
 /* Moves every device's cursor to at least n, remembering where it was dropped to. */
@@ -421,7 +503,7 @@ void user_retention(roost_ctx_t *ctx, user_t *u)
         msgpack_unpacked e;
         if (user_read_entry(ctx, u, n, &e)) {
             if (n > max_acked)
-                s_send_expired(ctx, u, &e.data);
+                s_note_expired(u, n, &e.data, &ops);
             msgpack_unpacked_destroy(&e);
         }
         akey_t k;
@@ -434,7 +516,7 @@ void user_retention(roost_ctx_t *ctx, user_t *u)
         changed = true;
     }
     if (changed)
-        base_write(ctx, &u->base, &ops, NULL, NULL);
+        base_write(ctx, &u->base, &ops, s_dropped, NULL);
     store_ops_fini(&ops);
 }
 
@@ -450,6 +532,19 @@ void user_on_expired(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         a->via.array.size == 3 && mp_as_str(&a->via.array.ptr[0], &conv) &&
         conv.len <= CONV_KEY_BYTES_MAX && mp_as_u64(&a->via.array.ptr[1], &seq) &&
         mp_as_str(&a->via.array.ptr[2], &user) && id_parse(user.ptr, user.len)) {
+        akey_t xk; /* told once: a resend finds it */
+        akey_init(&xk, u->key, "x/");
+        akey_add(&xk, conv.ptr, conv.len);
+        akey_str(&xk, "/");
+        akey_add(&xk, user.ptr, user.len);
+        akey_str(&xk, "/");
+        akey_be64(&xk, seq);
+        uint64_t seen = 0;
+        if (base_get_u64(ctx, xk.b, xk.n, &seen) == ROOST_OK && seen) {
+            base_after(ctx, &u->base, s_answer_receipt, roost_ctx_keep(ctx));
+            msgpack_unpacked_destroy(&up);
+            return;
+        }
         mp_buf_t e;
         mp_buf_init(&e);
         msgpack_pack_map(&e.pk, 5);
@@ -465,11 +560,17 @@ void user_on_expired(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         uint64_t n = u->next_n++;
         s_put_entry(u, &ops, n, &e);
         user_put_u64(u, &ops, "n", u->next_n);
+        akey_t one = {.n = 0};
+        akey_be64(&one, n);
+        store_ops_put(&ops, xk.b, xk.n, one.b, one.n);
         pushed_t *p = roost_xcalloc(1, sizeof *p);
         p->upto_n = n;
+        p->req = roost_ctx_keep(ctx);
         base_write(ctx, &u->base, &ops, s_receipt_stored, p);
         store_ops_fini(&ops);
         mp_buf_fini(&e);
+    } else {
+        roost_ctx_reply_error(ctx, env, ROOST_EPROTO);
     }
     msgpack_unpacked_destroy(&up);
 }

@@ -622,6 +622,23 @@ bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_en
         store_ops_fini(&ops);
         return true;
     }
+    if (p->kind == PEND_EXPIRED) {
+        if (env->flags & ROOST_ENV_ERROR) {
+            if (env->status != ROOST_ENOTFOUND) /* the sender's account is gone: forget it */
+                u->acks_retry = true;
+            if (env->status != ROOST_ENOTFOUND)
+                return true;
+        }
+        store_ops_t ops;
+        store_ops_init(&ops);
+        akey_t k;
+        akey_init(&k, u->key, "e/");
+        akey_be64(&k, p->a);
+        store_ops_delete(&ops, k.b, k.n);
+        base_write(ctx, &u->base, &ops, NULL, NULL);
+        store_ops_fini(&ops);
+        return true;
+    }
     if (p->kind == PEND_READ) {
         const char *code = NULL;
         if (env->flags & ROOST_ENV_ERROR)
@@ -656,9 +673,10 @@ void user_sessions_tick(roost_ctx_t *ctx, user_t *u)
     }
     if (dropped && u->nsessions == 0)
         s_went_offline(ctx, u);
-    if (u->acks_retry) {
+    if (u->acks_retry) { /* watermarks and expired notices not confirmed yet */
         u->acks_retry = false;
         user_load_pending_acks(ctx, u);
+        user_send_expired(ctx, u);
     }
     user_retention(ctx, u);
     user_pump(ctx, u);

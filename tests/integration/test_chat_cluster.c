@@ -226,8 +226,7 @@ static void *s_sender(void *arg)
 }
 
 /* Reads `count` msg pushes on session i (acking as it goes); their mids by seq into mids. */
-static void s_collect(uint32_t i, const user_t *u, const char *device, int count,
-                      char (*mids)[40])
+static void s_collect(uint32_t i, const user_t *u, const char *device, int count, char (*mids)[40])
 {
     uint64_t last_seq = 0, last_n = 0;
     for (int got = 0; got < count;) {
@@ -386,8 +385,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_primary_between_ok_and_fanout, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kill_primary_between_ok_and_fanout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -523,6 +523,7 @@ static void test_retention_expired(void **state)
         assert_int_equal(sess_u64(&up.data, "seq"), (uint64_t)k);
         msgpack_unpacked_destroy(&up);
     }
+    s_no_push(0, 1000);                           /* each told once */
     assert_int_equal(s_auth(1, &b, "b1", -1), 4); /* from_n: the first still held */
     s_expect_msgs(1, 4, "r", 4, 6);
 }
@@ -609,10 +610,11 @@ static void test_bodies_per_device(void **state)
     s_auth(3, &b, "b2", -1);
     char conv[48], json[512], buf[32];
     s_conv_of(&a, &b, conv);
-    snprintf(json, sizeof json,
-             "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"e1\",\"kind\":\"text\",\"meta\":{\"enc\":"
-             "\"signal\"},\"bodies\":{\"%s:b1\":\"for-b1\",\"%s:b2\":\"for-b2\",\"%s:a2\":\"for-a2\"}}",
-             b.id, b.id, b.id, a.id);
+    snprintf(
+        json, sizeof json,
+        "{\"t\":\"send\",\"to\":\"u:%s\",\"cmid\":\"e1\",\"kind\":\"text\",\"meta\":{\"enc\":"
+        "\"signal\"},\"bodies\":{\"%s:b1\":\"for-b1\",\"%s:b2\":\"for-b2\",\"%s:a2\":\"for-a2\"}}",
+        b.id, b.id, b.id, a.id);
     s_ok(0, conv, &a, "a1", json);
     const char *want[] = {NULL, "for-a2", "for-b1", "for-b2"};
     for (uint32_t i = 1; i <= 3; i++) {
@@ -649,7 +651,6 @@ static void test_bodies_per_device(void **state)
 }
 
 int main(void)
-
 
 {
     const struct CMUnitTest tests[] = {
