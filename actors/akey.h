@@ -17,6 +17,8 @@ typedef struct {
 
 static inline void akey_add(akey_t *k, const void *p, size_t len)
 {
+    if (len == 0)
+        return;
     if (k->n + len > AKEY_BYTES_MAX) { /* callers bound their ids: a bug, not input */
         k->n = 0;                      /* an empty key: every store call refuses it */
         return;

@@ -24,7 +24,11 @@ bool creq_parse(creq_t *r, const roost_env_t *env)
     }
     r->user = id_parse(user.ptr, user.len);
     r->frame = &a->via.array.ptr[3];
-    return r->user != 0;
+    if (r->user == 0) {
+        msgpack_unpacked_destroy(&r->up);
+        return false;
+    }
+    return true;
 }
 
 void creq_fini(creq_t *r)

@@ -23,8 +23,15 @@ bool mp_parse(msgpack_unpacked *up, const void *data, size_t len)
     char *copy = roost_xmalloc(len);
     memcpy(copy, data, len);
     size_t off = 0;
-    if (msgpack_unpack_next(up, copy, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
-        !msgpack_zone_push_finalizer(up->zone, s_free, copy)) {
+    if (msgpack_unpack_next(up, copy, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        free(copy);
+        return false;
+    }
+    if (!up->zone) { /* a lone scalar: nothing points into the copy */
+        free(copy);
+        return true;
+    }
+    if (!msgpack_zone_push_finalizer(up->zone, s_free, copy)) {
         free(copy);
         return false;
     }
@@ -64,14 +71,15 @@ bool mp_as_u64(const msgpack_object *o, uint64_t *out)
 bool mp_str_eq(mp_str_t s, const char *lit)
 {
     size_t n = strlen(lit);
-    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+    return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
 }
 
 bool mp_str_copy(mp_str_t s, char *out, size_t cap)
 {
     if (s.len >= cap)
         return false;
-    memcpy(out, s.ptr, s.len);
+    if (s.len) /* an empty msgpack str may have a NULL pointer */
+        memcpy(out, s.ptr, s.len);
     out[s.len] = '\0';
     return true;
 }
@@ -145,7 +153,8 @@ mp_rc_t mp_get_array(const msgpack_object *map, const char *key, const msgpack_o
 void mp_pack_strn(msgpack_packer *pk, const char *s, size_t len)
 {
     msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
+    if (len)
+        msgpack_pack_str_body(pk, s, len);
 }
 
 void mp_pack_str(msgpack_packer *pk, const char *s)
@@ -156,7 +165,8 @@ void mp_pack_str(msgpack_packer *pk, const char *s)
 void mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 {
     msgpack_pack_bin(pk, len);
-    msgpack_pack_bin_body(pk, p, len);
+    if (len)
+        msgpack_pack_bin_body(pk, p, len);
 }
 
 void mp_kv_str(msgpack_packer *pk, const char *key, const char *val)
