@@ -285,9 +285,10 @@ static int s_open_store(daemon_t *d)
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
     roost_node_register(d->node, &replog_behaviour);
     roost_node_register(d->node, &kv_behaviour);
-    d->messaging = (actors_config_t){.retention_ms = 30ull * 24 * 3600 * 1000,
-                                     .retention_count = 10000,
-                                     .group_max_members = 256};
+    d->messaging =
+        (actors_config_t){.retention_ms = (uint64_t)d->manifest.retention_days * 24 * 3600 * 1000,
+                          .retention_count = d->manifest.retention_count,
+                          .group_max_members = d->manifest.group_max_members};
     roost_node_set_service(d->node, ACTORS_CONFIG_SERVICE, &d->messaging);
     faults_hold_fanout(d->faults, &d->messaging.hold_fanout);
     return actors_register(d->node);

@@ -162,6 +162,18 @@ static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         m->down_after_ms = (uint32_t)s_uint(c, v, "runtime.down_after_ms", 100, 600000);
 }
 
+static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
+{
+    (void)arg;
+    manifest_t *m = c->m;
+    if (strcmp(key, "retention_days") == 0)
+        m->retention_days = (uint32_t)s_uint(c, v, "messaging.retention_days", 1, 3650);
+    else if (strcmp(key, "retention_count") == 0)
+        m->retention_count = (uint32_t)s_uint(c, v, "messaging.retention_count", 1, 10000000);
+    else if (strcmp(key, "group_max_members") == 0)
+        m->group_max_members = (uint32_t)s_uint(c, v, "messaging.group_max_members", 2, 1024);
+}
+
 typedef struct {
     manifest_node_t *node;
     char field[48];
@@ -243,7 +255,10 @@ static const char *const s_cluster_keys[] = {"name",        "partitions", "repli
                                              "consistency", "sync",       NULL};
 static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "heartbeat_ms",
                                              "down_after_ms", NULL};
-static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "nodes", NULL};
+static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
+                                               "group_max_members", NULL};
+static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime",
+                                         "messaging",  "nodes",   NULL};
 
 static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
@@ -257,6 +272,8 @@ static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
         s_each(c, v, "cluster", s_cluster_keys, s_cluster_field, NULL);
     } else if (strcmp(key, "runtime") == 0) {
         s_each(c, v, "runtime", s_runtime_keys, s_runtime_field, NULL);
+    } else if (strcmp(key, "messaging") == 0) {
+        s_each(c, v, "messaging", s_messaging_keys, s_messaging_field, NULL);
     } else {
         s_nodes(c, v);
     }
@@ -272,6 +289,9 @@ static void s_defaults(manifest_t *m)
     m->passivate_after_ms = 5 * 60 * 1000;
     m->heartbeat_ms = 500;
     m->down_after_ms = 5000;
+    m->retention_days = 30;
+    m->retention_count = 10000;
+    m->group_max_members = 256;
 }
 
 /* Checks one node against itself and every earlier node. */

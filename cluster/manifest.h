@@ -50,6 +50,10 @@ typedef struct {
     uint64_t passivate_after_ms;
     uint32_t heartbeat_ms;
     uint32_t down_after_ms;
+    /* messaging: */
+    uint32_t retention_days;    /* undelivered events kept per device this long (default 30) */
+    uint32_t retention_count;   /* … and at most this many (default 10,000) */
+    uint32_t group_max_members; /* default for new groups (256; at most 1,024) */
     uint32_t n_nodes;
     manifest_node_t nodes[ROOST_NODES_MAX];
 } manifest_t;

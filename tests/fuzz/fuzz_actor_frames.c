@@ -15,9 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void s_fields(const msgpack_object *m)
 {
-    static const char *const names[] = {"t",    "to",    "cmid",   "kind", "body",
-                                        "conv", "seq",   "before", "limit", "users",
-                                        "n",    "resume", "bodies", "meta", "group"};
+    static const char *const names[] = {"t",    "to",     "cmid",   "kind",  "body",
+                                        "conv", "seq",    "before", "limit", "users",
+                                        "n",    "resume", "bodies", "meta",  "group"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         mp_str_t s;
         uint64_t v;

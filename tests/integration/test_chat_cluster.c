@@ -6,155 +6,10 @@
  *     fault injection): the recipient still gets the message, exactly once.
  */
 #include <pthread.h>
-#include <signal.h>
 
-#include "cluster/manifest.h"
-#include "cluster/probe.h"
-#include "runtime/hash.h"
-#include "tests/support/ports.h"
-#include "tests/support/procs.h"
-#include "tests/support/sessions.h"
-#include "tests/support/tmpdir.h"
+#include "tests/support/msg_cluster.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
-
-enum { N = 3, P = 32, CLIENT = 11, PER_SIDE = 1000 };
-
-typedef struct {
-    char dir[64], manifest[96];
-    int ports[N + 1][3];
-    proc_t node[N + 1];
-    char serving[N + 1][600]; /* each node's latest map line: its serving=[…] */
-    int maps[N + 1];
-    char faults[N + 1][96];
-    manifest_t m;
-    probe_t *probe;
-} world_t;
-
-static world_t *W;
-
-static void s_on_line(void *arg, const char *line)
-{
-    int i = (int)(intptr_t)arg;
-    if (!strstr(line, "msg=\"map applied\""))
-        return;
-    W->maps[i]++;
-    const char *s = strstr(line, " serving=[");
-    if (s)
-        sscanf(s + 10, "%599[^]]", W->serving[i]);
-    else
-        W->serving[i][0] = '\0';
-}
-
-static void s_pump(void)
-{
-    for (int i = 1; i <= N; i++)
-        if (W->node[i].pid > 0)
-            proc_read_lines(&W->node[i], s_on_line, (void *)(intptr_t)i);
-}
-
-static void s_fault(int i, const char *what)
-{
-    FILE *f = fopen(W->faults[i], "w");
-    assert_non_null(f);
-    fputs(what, f);
-    fclose(f);
-}
-
-static void s_start(int i)
-{
-    char name[16], log[128];
-    snprintf(name, sizeof name, "s%d", i);
-    snprintf(log, sizeof log, "%s/s%d.log", W->dir, i);
-    char *argv[] = {getenv("ROOSTD"), "--manifest", W->manifest, "--node", name,
-                    "--data-root",    W->dir,       NULL};
-    setenv("ROOST_FAULTS", W->faults[i], 1);
-    assert_true(proc_spawn(&W->node[i], argv, log));
-    unsetenv("ROOST_FAULTS");
-}
-
-static void s_write_manifest(void)
-{
-    FILE *f = fopen(W->manifest, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "apiVersion: roost/v1\n"
-            "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
-            "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\nnodes:\n",
-            P);
-    for (int i = 1; i <= N; i++)
-        fprintf(f,
-                "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, data_dir: s%d}\n",
-                i, i, W->ports[i][0], W->ports[i][1], i);
-    fprintf(f,
-            "  - {name: client, id: %d, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-            " client_port: %d}\n",
-            CLIENT, W->ports[0][0], W->ports[0][1]);
-    fclose(f);
-}
-
-/* Claims a phone, retrying while the cluster settles. */
-static void s_claim(uint32_t sess, const char *phone, const char *device, char out[32])
-{
-    uint64_t deadline = proc_now_ms() + 60000;
-    do {
-        s_pump();
-        sess_claim(sess, phone, device, out);
-        if (out[0])
-            return;
-        proc_sleep_ms(200);
-    } while (proc_now_ms() < deadline);
-    fail_msg("could not claim %s", phone);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_non_null(getenv("ROOSTD"));
-    W = calloc(1, sizeof *W);
-    snprintf(W->dir, sizeof W->dir, "/tmp/roost-chat-XXXXXX");
-    assert_non_null(mkdtemp(W->dir));
-    snprintf(W->manifest, sizeof W->manifest, "%s/cluster.yaml", W->dir);
-    char dir[sizeof W->dir];
-    memcpy(dir, W->dir, sizeof dir);
-    for (int i = 1; i <= N; i++)
-        snprintf(W->faults[i], sizeof W->faults[i], "%s/s%d.faults", dir, i);
-    for (int i = 0; i <= N; i++)
-        for (int k = 0; k < 3; k++)
-            W->ports[i][k] = test_free_port();
-    s_write_manifest();
-    char err[MANIFEST_ERR_BYTES_MAX];
-    assert_int_equal(manifest_load(W->manifest, &W->m, err, sizeof err), 0);
-    for (int i = 1; i <= N; i++)
-        s_start(i);
-    W->probe = probe_new(&W->m, "client", NULL, NULL);
-    assert_non_null(W->probe);
-    roost_node_register(probe_node(W->probe), &sess_behaviour);
-    g_hub.node = probe_node(W->probe);
-    g_hub.node_id = CLIENT;
-    probe_route(W->probe, 1);
-    assert_int_equal(probe_start(W->probe), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    probe_destroy(&W->probe);
-    for (int i = 1; i <= N; i++)
-        if (W->node[i].pid > 0)
-            proc_stop(&W->node[i], SIGTERM, 10000);
-    for (uint32_t i = 0; i < SESS_MAX; i++)
-        sess_drain(i);
-    test_rmtree(W->dir);
-    free(W);
-    return 0;
-}
+enum { PER_SIDE = 1000 };
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -164,7 +19,8 @@ typedef struct {
 
 static void s_user(uint32_t sess, const char *phone, const char *device, user_t *u)
 {
-    s_claim(sess, phone, device, u->id);
+    sess_claim(sess, phone, device, u->id);
+    assert_true(u->id[0] != '\0');
     snprintf(u->key, sizeof u->key, "u:%s", u->id);
 }
 
@@ -312,22 +168,6 @@ static void test_concurrent_order(void **state)
     }
 }
 
-/* The node whose latest map line lists partition p as served by it (0 if none). */
-static int s_primary_of(uint32_t p)
-{
-    for (int i = 1; i <= N; i++) {
-        if (W->node[i].pid <= 0)
-            continue;
-        char list[600];
-        snprintf(list, sizeof list, ",%s,", W->serving[i]);
-        char want[16];
-        snprintf(want, sizeof want, ",%u,", p);
-        if (strstr(list, want))
-            return i;
-    }
-    return 0;
-}
-
 static void test_kill_primary_between_ok_and_fanout(void **state)
 {
     (void)state;
@@ -336,30 +176,28 @@ static void test_kill_primary_between_ok_and_fanout(void **state)
     s_user(1, "+15552000002", "b1", &b);
     char conv[48];
     s_conv(&a, &b, conv);
-    for (int i = 1; i <= N; i++)
-        s_fault(i, "hold-fanout\n");
+    for (int i = 1; i <= MW_N; i++)
+        mw_fault(i, "hold-fanout\n");
     proc_sleep_ms(600); /* the fault files are read on the heartbeat tick */
     assert_int_equal(s_send(0, &a, "a1", conv, &b, "held"), 1);
     s_auth(1, &b, "b1");
     msgpack_unpacked up;
     assert_false(sess_next(1, &up, 1000)); /* acknowledged, not delivered */
     msgpack_unpacked_destroy(&up);
-    s_pump();
-    uint32_t part = roost_partition_of(conv, strlen(conv), P);
-    int victim = s_primary_of(part);
+    uint32_t part = roost_partition_of(conv, strlen(conv), MW_P);
+    int victim = mw_primary_of(part);
     assert_true(victim > 0);
     fprintf(stderr, "conversation %s: partition %u, primary s%d: kill -9\n", conv, part, victim);
-    proc_stop(&W->node[victim], SIGKILL, 1000);
-    int via = victim == 1 ? 2 : 1;
-    probe_route(W->probe, (uint32_t)via);
-    for (int i = 1; i <= N; i++)
+    mw_kill(victim);
+    mw_route(victim == 1 ? 2 : 1);
+    for (int i = 1; i <= MW_N; i++)
         if (i != victim)
-            s_fault(i, "");
+            mw_fault(i, "");
     /* the new primary resumes the fan-out by itself (its index); b reconnects and gets it */
     uint64_t deadline = proc_now_ms() + 30000;
     bool got = false;
     for (uint32_t sess = 2; !got && proc_now_ms() < deadline; sess++) {
-        s_pump();
+        mw_pump();
         msgpack_unpacked r;
         const char *t = sess_call(sess % SESS_MAX, b.key, b.id, "b1", "{\"t\":\"auth\"}", &r);
         msgpack_unpacked_destroy(&r);
@@ -378,14 +216,15 @@ static void test_kill_primary_between_ok_and_fanout(void **state)
     }
     assert_true(got);
     assert_int_equal(s_send(0, &a, "a1", conv, &b, "after"), 2);
-    s_start(victim); /* it comes back and catches up */
+    mw_start(victim); /* it comes back and catches up */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_concurrent_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_primary_between_ok_and_fanout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_order, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_primary_between_ok_and_fanout, mw_setup,
+                                        mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

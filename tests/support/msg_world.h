@@ -96,6 +96,17 @@ static void mw_close(void)
         sess_drain(i);
 }
 
+/* The store's acknowledged appends so far (0 where it cannot be known). */
+static inline uint64_t mw_appends(void)
+{
+    return atomic_load(&MW->store.stats.appends);
+}
+
+static inline void mw_set_retention_count(uint32_t n)
+{
+    MW->cfg.retention_count = n;
+}
+
 static int mw_setup(void **state)
 {
     (void)state;

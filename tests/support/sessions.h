@@ -67,9 +67,13 @@ static void sess_push_item(uint32_t i, bool reply, int status, uint32_t type, co
     pthread_mutex_unlock(&g_hub.mu);
 }
 
+/* The session's number: the partition field of its key "@<node>:<i>/sess" as written (the
+ * node masks it to its partition count for scheduling only). */
 static uint32_t sess_index(const roost_ctx_t *ctx)
 {
-    return roost_ctx_partition(ctx) % SESS_MAX;
+    roost_local_key_t k;
+    const char *self = roost_ctx_self(ctx);
+    return roost_key_parse_local(self, strlen(self), &k) ? k.partition % SESS_MAX : 0;
 }
 
 /* MSG_SESS_DO [target, type, payload]: make that request. Answers and pushes are queued. */

@@ -61,6 +61,9 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.partitions, 64);
     assert_string_equal(m.consistency, "QUORUM"); /* the default */
     assert_int_equal(m.nodes[1].roles, ROLE_SHARD | ROLE_EDGE);
+    assert_int_equal(m.retention_days, 30); /* messaging defaults */
+    assert_int_equal(m.retention_count, 10000);
+    assert_int_equal(m.group_max_members, 256);
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -98,6 +101,10 @@ static void test_bad_manifests_name_line_and_field(void **state)
               "nodes[0].roles: unknown role \"wizard\"");
     s_refused("apiVersion: [roost\n", "bad.yaml:2: invalid YAML");
     s_refused("", "the manifest is empty");
+    s_refused("apiVersion: roost/v1\nmessaging: {group_max_members: 5000}\n",
+              "bad.yaml:2: messaging.group_max_members:");
+    s_refused("apiVersion: roost/v1\nmessaging:\n  retention: 3\n",
+              "bad.yaml:3: messaging: unknown field \"retention\"");
 }
 
 static void test_missing_file_is_an_error(void **state)
