@@ -24,13 +24,16 @@ void base_fini(roost_ctx_t *ctx, base_t *b)
         next = e->next;
         roost_env_free(e);
     }
-    for (base_wait_t *w = b->waits, *next; w; w = next) {
+    b->stash = b->stash_tail = NULL;
+    base_wait_t *waits = b->waits; /* detached: callbacks may try to write again */
+    b->waits = b->waits_tail = NULL;
+    b->closing = true;
+    for (base_wait_t *w = waits, *next; w; w = next) {
         next = w->next;
         if (w->fn) /* lets the callback free what it holds; its answer goes nowhere useful */
             w->fn(ctx, b->self, w->arg, w->done ? w->status : ROOST_ECLOSED);
         free(w);
     }
-    b->stash = b->stash_tail = NULL;
     b->waits = b->waits_tail = NULL;
 }
 
@@ -191,6 +194,11 @@ static base_wait_t *s_push(base_t *b, uint64_t corr, base_fn fn, void *arg)
 
 void base_write(roost_ctx_t *ctx, base_t *b, const store_ops_t *ops, base_fn fn, void *arg)
 {
+    if (b->closing) {
+        if (fn)
+            fn(ctx, b->self, arg, ROOST_ECLOSED);
+        return;
+    }
     uint64_t corr = 0;
     int rc = store_append(ctx, ops, &corr);
     if (rc != ROOST_OK) {
@@ -207,8 +215,8 @@ void base_write(roost_ctx_t *ctx, base_t *b, const store_ops_t *ops, base_fn fn,
 
 void base_after(roost_ctx_t *ctx, base_t *b, base_fn fn, void *arg)
 {
-    if (!b->waits) {
-        fn(ctx, b->self, arg, ROOST_OK);
+    if (b->closing || !b->waits) {
+        fn(ctx, b->self, arg, b->closing ? ROOST_ECLOSED : ROOST_OK);
         return;
     }
     s_push(b, 0, fn, arg);

@@ -58,6 +58,7 @@ typedef struct {
     roost_env_t *stash, *stash_tail;
     uint32_t nstash;
     base_wait_t *waits, *waits_tail;
+    bool closing; /* base_fini ran: writes fail at once with ROOST_ECLOSED */
 } base_t;
 
 void base_init(base_t *b, void *self, int (*load)(roost_ctx_t *, void *),

@@ -33,7 +33,9 @@ typedef struct {
      * roost_ctx_send_env (ownership moves with it). */
     void (*on_message)(roost_ctx_t *ctx, void *state, roost_env_t *env);
     void (*on_timer)(roost_ctx_t *ctx, void *state, uint64_t timer_id, uint64_t tag);
-    /* Frees the state; the actor's timers are already cancelled. */
+    /* Frees the state; the actor's timers are already cancelled. While it runs the actor can
+     * still send and reply, but not start timers or requests (0 / ROOST_ECLOSED), and what it
+     * unstashes is freed. */
     void (*on_passivate)(roost_ctx_t *ctx, void *state);
 } roost_behaviour_t;
 
@@ -83,7 +85,8 @@ int roost_ctx_reply(roost_ctx_t *ctx, const roost_env_t *req, uint32_t type, con
 int roost_ctx_reply_error(roost_ctx_t *ctx, const roost_env_t *req, int code);
 
 /* Starts a timer firing on_timer(tag) after delay_ms, then every period_ms if period_ms > 0.
- * Returns its id (never 0). A periodic timer keeps the actor active. */
+ * Returns its id (never 0; 0 only during on_passivate). A periodic timer keeps the actor
+ * active. */
 uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t period_ms,
                                uint64_t tag);
 /* The same with microsecond precision (pacing, fine-grained retries). */

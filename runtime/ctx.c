@@ -61,7 +61,14 @@ roost_env_t *roost_ctx_keep(roost_ctx_t *ctx)
 
 void roost_ctx_unstash(roost_ctx_t *ctx, roost_env_t *head)
 {
-    worker_prepend(ctx->w, ctx->actor, head);
+    if (!ctx->closing) {
+        worker_prepend(ctx->w, ctx->actor, head);
+        return;
+    }
+    for (roost_env_t *e = head, *next; e; e = next) { /* the actor is going: so are they */
+        next = e->next;
+        roost_env_free(e);
+    }
 }
 
 int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env)
@@ -119,6 +126,8 @@ rtimer_t *ctx_timer_add(roost_worker_t *w, roost_actor_t *a, uint64_t delay_ns, 
 int roost_ctx_request(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
                       size_t len, uint32_t timeout_ms, uint64_t *corr_out)
 {
+    if (ctx->closing)
+        return ROOST_ECLOSED;
     roost_env_t *env = s_new(ctx, target, type, payload, len);
     if (!env)
         return ROOST_EINVAL;
@@ -167,6 +176,8 @@ int roost_ctx_reply_error(roost_ctx_t *ctx, const roost_env_t *req, int code)
 uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t period_ms,
                                uint64_t tag)
 {
+    if (ctx->closing)
+        return 0;
     return ctx_timer_add(ctx->w, ctx->actor, delay_ms * 1000000u, period_ms * 1000000u, TIMER_ACTOR,
                          tag)
         ->id;
@@ -175,6 +186,8 @@ uint64_t roost_ctx_timer_start(roost_ctx_t *ctx, uint64_t delay_ms, uint64_t per
 uint64_t roost_ctx_timer_start_us(roost_ctx_t *ctx, uint64_t delay_us, uint64_t period_us,
                                   uint64_t tag)
 {
+    if (ctx->closing)
+        return 0;
     return ctx_timer_add(ctx->w, ctx->actor, delay_us * 1000u, period_us * 1000u, TIMER_ACTOR, tag)
         ->id;
 }

@@ -49,6 +49,7 @@ struct roost_ctx {
     roost_actor_t *actor;
     roost_env_t *env; /* being handled; NULL in on_timer/on_activate */
     bool env_taken;
+    bool closing; /* in on_passivate: no new timers, requests or ready turns */
 };
 
 struct roost_node {

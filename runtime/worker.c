@@ -59,6 +59,7 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
     ctx->actor = a;
     ctx->env = NULL;
     ctx->env_taken = false;
+    ctx->closing = false;
 }
 
 /* Cancels the actor's timers and outstanding requests, calls on_passivate, frees it. */
@@ -75,6 +76,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
     }
     roost_ctx_t ctx;
     s_ctx_init(&ctx, w, a);
+    ctx.closing = true;
     if (a->beh->on_passivate)
         a->beh->on_passivate(&ctx, a->state);
     for (roost_env_t *e = a->mb_head, *next; e; e = next) {

@@ -122,7 +122,18 @@ static int s_load(replog_t *r)
             return ROOST_OK;
         }
     }
-    r->last_lsn = r->commit_lsn; /* everything above the applied point was unreadable */
+    /* Everything above the applied point was unreadable, or there was nothing above it: the
+     * last entry is the applied one, and its epoch must be known — a new primary compares
+     * tails by (last epoch, length), and an epoch of 0 would make any replica's shorter tail
+     * look newer and cost committed entries. */
+    r->last_lsn = r->commit_lsn;
+    void *rec;
+    size_t len;
+    log_entry_t e;
+    if (r->last_lsn && replog_read_entry(r, r->last_lsn, &rec, &len, &e) == ROOST_OK) {
+        r->last_epoch = e.epoch;
+        free(rec);
+    }
     return ROOST_OK;
 }
 

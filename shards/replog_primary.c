@@ -193,8 +193,11 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
     r->promised_by[idx] = true;
     uint32_t node = r->replicas[idx];
-    bool better =
-        m.last_epoch > r->best_epoch || (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn);
+    /* A tail shorter than what we know is committed cannot be the newer log (every later
+     * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
+    bool better = m.last_lsn >= r->commit_lsn &&
+                  (m.last_epoch > r->best_epoch ||
+                   (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn));
     if ((better || node == r->best_node) && node != r->self) {
         uint64_t before = r->last_lsn;
         if (replog_store_records(r, &v, false, NULL) == ROOST_OK) {

@@ -33,7 +33,7 @@ typedef struct {
     char faults[MW_N + 1][96];
     manifest_t m;
     probe_t *probe;
-    roost_node_t *node; /* the client node */
+    roost_node_t *node;  /* the client node */
     actors_config_t cfg; /* written into the manifest's messaging section */
 } msg_world_t;
 
@@ -73,6 +73,28 @@ static inline int mw_primary_of(uint32_t p)
     return 0;
 }
 
+/* True once the live nodes' latest maps give every partition a primary. */
+static inline bool mw_all_served(void)
+{
+    mw_pump();
+    bool served[MW_P] = {false};
+    for (int i = 1; i <= MW_N; i++) {
+        if (MW->proc[i].pid <= 0)
+            continue;
+        for (const char *c = MW->serving[i]; *c;) {
+            unsigned p = (unsigned)strtoul(c, (char **)&c, 10);
+            if (p < MW_P)
+                served[p] = true;
+            while (*c && (*c < '0' || *c > '9'))
+                c++;
+        }
+    }
+    for (uint32_t p = 0; p < MW_P; p++)
+        if (!served[p])
+            return false;
+    return true;
+}
+
 /* Writes node i's fault file (cluster/faults.h): "hold-fanout", "block 2 3", "" … */
 static inline void mw_fault(int i, const char *what)
 {
@@ -88,7 +110,7 @@ static void mw_start(int i)
     snprintf(name, sizeof name, "s%d", i);
     snprintf(log, sizeof log, "%s/s%d.log", MW->dir, i);
     char *argv[] = {getenv("ROOSTD"), "--manifest", MW->manifest, "--node", name,
-                    "--data-root",    MW->dir,       NULL};
+                    "--data-root",    MW->dir,      NULL};
     setenv("ROOST_FAULTS", MW->faults[i], 1);
     assert_true(proc_spawn(&MW->proc[i], argv, log));
     unsetenv("ROOST_FAULTS");
@@ -159,8 +181,10 @@ static void mw_open(bool fresh)
     mw_route(1);
     assert_int_equal(probe_start(MW->probe), 0);
     char id[32] = "";
-    for (uint64_t deadline = proc_now_ms() + 60000; !id[0] && proc_now_ms() < deadline;) {
-        mw_pump();
+    uint64_t deadline = proc_now_ms() + 60000;
+    while (!mw_all_served() && proc_now_ms() < deadline)
+        proc_sleep_ms(50);
+    while (!id[0] && proc_now_ms() < deadline) {
         sess_claim(SESS_MAX - 1, "+19999999999", "ready", id);
         if (!id[0])
             proc_sleep_ms(200);

@@ -88,6 +88,11 @@ static inline void proc_read_lines(proc_t *p, void (*fn)(void *arg, const char *
     }
 }
 
+static inline void proc_ignore_line(void *arg, const char *line)
+{
+    (void)arg, (void)line;
+}
+
 /* Sends sig to our child and reaps it (bounded: SIGKILL after wait_ms). Returns its status. */
 static inline int proc_stop(proc_t *p, int sig, long wait_ms)
 {
@@ -104,6 +109,7 @@ static inline int proc_stop(proc_t *p, int sig, long wait_ms)
     waitpid(p->pid, &status, 0);
 out_reaped:
     p->pid = 0;
+    proc_read_lines(p, proc_ignore_line, NULL); /* what it wrote last, into its log */
     close(p->out_fd);
     p->out_fd = -1;
     if (p->log)

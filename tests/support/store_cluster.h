@@ -280,22 +280,43 @@ static uint64_t s_log_digest(engine_t *e, uint32_t p, int *count)
     return h;
 }
 
+/* For a failure report: each partition whose logs differ, with every node's entry count. */
+static void s_report_partitions(engine_t **e)
+{
+    for (uint32_t p = 0; p < P; p++) {
+        int count[N + 1] = {0};
+        uint64_t digest[N + 1] = {0};
+        bool differ = false;
+        for (int i = 1; i <= N; i++) {
+            if (!e[i])
+                continue;
+            digest[i] = s_log_digest(e[i], p, &count[i]);
+            differ |= i > 1 && e[1] && digest[i] != digest[1];
+        }
+        if (differ)
+            fprintf(stderr, "partition %u: entries s1=%d s2=%d s3=%d\n", p, count[1], count[2],
+                    count[3]);
+    }
+}
+
 /* Opens every node's RocksDB; 0 when every acknowledged write is in every log and the logs
  * of every partition agree, else a message in err. */
 static int s_check_on_disk(char *err, size_t cap)
 {
     engine_t *e[N + 1] = {0};
     int bad = 0;
-    for (int i = 1; i <= N && !bad; i++) {
+    for (int i = 1; i <= N; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/s%d/db", W->dir, i);
         e[i] = engine_rocksdb_open(path, NULL, err, cap);
         int missing = e[i] ? s_missing(e[i]) : -1;
-        if (missing) {
+        if (missing && !bad) {
             snprintf(err, cap, "s%d lacks %d acknowledged writes", i, missing);
             bad = 1;
         }
     }
+    if (bad)
+        s_report_partitions(e);
     for (uint32_t p = 0; p < P && !bad; p++) {
         int c1, ci;
         uint64_t d1 = s_log_digest(e[1], p, &c1);

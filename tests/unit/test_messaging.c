@@ -9,6 +9,10 @@
 #endif
 #include "tests/support/procs.h"
 
+#include <signal/curve.h>
+#include <signal/signal_protocol.h>
+#include <sodium.h>
+
 typedef struct {
     char id[32];
     char key[40]; /* u:<id> */
@@ -431,7 +435,13 @@ static void test_typing_presence_privacy(void **state)
     assert_true(on);
     assert_string_equal(sess_str(&up.data, "user", buf, sizeof buf), b.id);
     msgpack_unpacked_destroy(&up);
-    s_no_push(1, 200); /* not to the typist */
+    s_no_push(1, 200);             /* not to the typist */
+    if (!sess_next(0, &up, 12000)) /* on by itself ends after 10 s */
+        fail_msg("typing did not turn itself off");
+    assert_string_equal(sess_str(&up.data, "t", buf, sizeof buf), "typing");
+    assert_int_equal(mp_get_bool(&up.data, "on", &on), MP_OK);
+    assert_false(on);
+    msgpack_unpacked_destroy(&up);
     /* b's connection ends: offline with last_seen */
     char key[ROOST_KEY_BYTES_MAX + 1];
     sess_key(1, key);
@@ -661,6 +671,186 @@ static void test_bodies_per_device(void **state)
     s_err(0, conv, &a, "a1", json, "conflict");
 }
 
+/* ---- prekeys: real keys and XEdDSA signatures made with libsignal-protocol-c ------------- */
+
+/* A crypto provider over libsodium: what key generation and XEdDSA signing need (random
+ * bytes, SHA-512); the ciphers are not used here. */
+static int s_random(uint8_t *data, size_t len, void *user)
+{
+    (void)user;
+    randombytes_buf(data, len);
+    return 0;
+}
+
+static int s_hmac_init(void **c, const uint8_t *key, size_t klen, void *user)
+{
+    (void)user;
+    *c = malloc(sizeof(crypto_auth_hmacsha256_state));
+    return crypto_auth_hmacsha256_init(*c, key, klen);
+}
+
+static int s_hmac_update(void *c, const uint8_t *d, size_t len, void *user)
+{
+    (void)user;
+    return crypto_auth_hmacsha256_update(c, d, len);
+}
+
+static int s_hmac_final(void *c, signal_buffer **out, void *user)
+{
+    (void)user;
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_final(c, mac);
+    *out = signal_buffer_create(mac, sizeof mac);
+    return 0;
+}
+
+static int s_sha_init(void **c, void *user)
+{
+    (void)user;
+    *c = malloc(sizeof(crypto_hash_sha512_state));
+    return crypto_hash_sha512_init(*c);
+}
+
+static int s_sha_update(void *c, const uint8_t *d, size_t len, void *user)
+{
+    (void)user;
+    return crypto_hash_sha512_update(c, d, len);
+}
+
+static int s_sha_final(void *c, signal_buffer **out, void *user)
+{
+    (void)user;
+    uint8_t h[crypto_hash_sha512_BYTES];
+    crypto_hash_sha512_final(c, h);
+    crypto_hash_sha512_init(c); /* the library reuses a digest context */
+    *out = signal_buffer_create(h, sizeof h);
+    return 0;
+}
+
+static void s_cleanup(void *c, void *user)
+{
+    (void)user;
+    free(c);
+}
+
+static int s_no_cipher(signal_buffer **out, int cipher, const uint8_t *key, size_t klen,
+                       const uint8_t *iv, size_t ivlen, const uint8_t *in, size_t inlen, void *user)
+{
+    (void)out, (void)cipher, (void)key, (void)klen, (void)iv, (void)ivlen, (void)in, (void)inlen,
+        (void)user;
+    return -1;
+}
+
+typedef struct {
+    signal_context *sc;
+    ec_key_pair *identity, *spk, *pre[2];
+} keys_t;
+
+static void s_b64(signal_buffer *b, char *out, size_t cap)
+{
+    sodium_bin2base64(out, cap, signal_buffer_data(b), signal_buffer_len(b),
+                      sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void s_pub_b64(const ec_key_pair *k, char *out, size_t cap)
+{
+    signal_buffer *b = NULL;
+    assert_int_equal(ec_public_key_serialize(&b, ec_key_pair_get_public(k)), 0);
+    s_b64(b, out, cap);
+    signal_buffer_free(b);
+}
+
+static void test_prekeys(void **state)
+{
+    (void)state;
+    keys_t k = {0};
+    signal_crypto_provider cp = {.random_func = s_random,
+                                 .hmac_sha256_init_func = s_hmac_init,
+                                 .hmac_sha256_update_func = s_hmac_update,
+                                 .hmac_sha256_final_func = s_hmac_final,
+                                 .hmac_sha256_cleanup_func = s_cleanup,
+                                 .sha512_digest_init_func = s_sha_init,
+                                 .sha512_digest_update_func = s_sha_update,
+                                 .sha512_digest_final_func = s_sha_final,
+                                 .sha512_digest_cleanup_func = s_cleanup,
+                                 .encrypt_func = s_no_cipher,
+                                 .decrypt_func = s_no_cipher};
+    assert_int_equal(signal_context_create(&k.sc, NULL), 0);
+    assert_int_equal(signal_context_set_crypto_provider(k.sc, &cp), 0);
+    assert_int_equal(curve_generate_key_pair(k.sc, &k.identity), 0);
+    assert_int_equal(curve_generate_key_pair(k.sc, &k.spk), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(curve_generate_key_pair(k.sc, &k.pre[i]), 0);
+    signal_buffer *spk_pub = NULL, *sig = NULL;
+    ec_public_key_serialize(&spk_pub, ec_key_pair_get_public(k.spk));
+    assert_int_equal(curve_calculate_signature(k.sc, &sig, ec_key_pair_get_private(k.identity),
+                                               signal_buffer_data(spk_pub),
+                                               signal_buffer_len(spk_pub)),
+                     0);
+    char id_b64[64], spk_b64[64], sig_b64[128], p1[64], p2[64];
+    s_pub_b64(k.identity, id_b64, sizeof id_b64);
+    s_pub_b64(k.spk, spk_b64, sizeof spk_b64);
+    s_b64(sig, sig_b64, sizeof sig_b64);
+    s_pub_b64(k.pre[0], p1, sizeof p1);
+    s_pub_b64(k.pre[1], p2, sizeof p2);
+
+    user_ref_t a, b;
+    s_user(0, "+15550000091", "a1", &a);
+    s_user(1, "+15550000092", "b1", &b);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"t\":\"keys.put\",\"registration_id\":77,\"identity\":\"b64:%s\","
+             "\"signed_prekey\":{\"id\":1,\"key\":\"b64:%s\",\"sig\":\"b64:%s\"},"
+             "\"prekeys\":[{\"id\":1,\"key\":\"b64:%s\"},{\"id\":2,\"key\":\"b64:%s\"}]}",
+             id_b64, spk_b64, sig_b64, p1, p2);
+    s_ok(0, a.key, &a, "a1", json);
+    /* a signature by another key is refused */
+    char bad[1024];
+    snprintf(bad, sizeof bad,
+             "{\"t\":\"keys.put\",\"registration_id\":77,\"identity\":\"b64:%s\","
+             "\"signed_prekey\":{\"id\":1,\"key\":\"b64:%s\",\"sig\":\"b64:%s\"}}",
+             spk_b64, spk_b64, sig_b64);
+    s_err(0, a.key, &a, "a1", bad, "bad_request");
+    snprintf(bad, sizeof bad, "{\"t\":\"keys.put\",\"registration_id\":77,\"identity\":\"short\"}");
+    s_err(0, a.key, &a, "a1", bad, "bad_request");
+    /* each one-time prekey is handed out once */
+    snprintf(json, sizeof json, "{\"t\":\"keys.get\",\"user\":\"%s\"}", a.id);
+    for (uint64_t want = 1; want <= 3; want++) {
+        msgpack_unpacked up;
+        assert_string_equal(sess_call(1, a.key, b.id, "b1", json, &up), "ok");
+        const msgpack_object *bundles, *pre, *spk;
+        assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
+        assert_int_equal(bundles->via.array.size, 1);
+        const msgpack_object *bd = &bundles->via.array.ptr[0];
+        char buf[32];
+        assert_string_equal(sess_str(bd, "device", buf, sizeof buf), "a1");
+        assert_int_equal(sess_u64(bd, "registration_id"), 77);
+        mp_str_t ident;
+        assert_int_equal(mp_get_bin(bd, "identity", 64, &ident), MP_OK);
+        assert_int_equal(ident.len, 33);
+        assert_int_equal(mp_get_map(bd, "signed_prekey", &spk), MP_OK);
+        if (want <= 2) {
+            assert_int_equal(mp_get_map(bd, "prekey", &pre), MP_OK);
+            assert_int_equal(sess_u64(pre, "id"), want);
+        } else {
+            assert_null(mp_get(bd, "prekey")); /* none left */
+        }
+        msgpack_unpacked_destroy(&up);
+    }
+    signal_buffer_free(spk_pub);
+    signal_buffer_free(sig);
+    SIGNAL_UNREF(k.identity);
+    SIGNAL_UNREF(k.spk);
+    SIGNAL_UNREF(k.pre[0]);
+    SIGNAL_UNREF(k.pre[1]);
+    signal_context_destroy(k.sc);
+    /* reports land with the reported user */
+    snprintf(json, sizeof json, "{\"t\":\"report\",\"user\":\"%s\",\"reason\":\"spam\"}", a.id);
+    s_ok(1, a.key, &b, "b1", json);
+    snprintf(json, sizeof json, "{\"t\":\"report\",\"user\":\"%s\"}", a.id);
+    s_err(1, a.key, &b, "b1", json, "bad_request");
+}
+
 int main(void)
 
 {
@@ -675,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_bodies_per_device, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_prekeys, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
