@@ -311,9 +311,9 @@ static void test_a_corrupt_entry_is_repaired_from_a_replica(void **state)
     assert_int_equal(s_total_entries(3), 300);
 }
 
-/* A primary restarts with its log fully applied (its last entry at its applied point) and
- * leads again with a lagging replica as its only promise: it must keep its committed tail,
- * not adopt the shorter one. (It once forgot its last entry's epoch in exactly this case and
+/* A primary restarts (with everyone else) with its log fully applied (its last entry at its applied
+ * point) and leads again with a lagging replica as its only promise: it must keep its committed
+ * tail, not adopt the shorter one. (It once forgot its last entry's epoch in exactly this case and
  * dropped acknowledged writes.) */
 static void test_a_restarted_primary_keeps_its_committed_tail(void **state)
 {
@@ -330,20 +330,22 @@ static void test_a_restarted_primary_keeps_its_committed_tail(void **state)
     int committed = s_total_entries(1);
     assert_int_equal(committed, 300);
 
-    inproc_isolate(&W->net, 1, true); /* node 1 restarts */
-    struct timespec settle = {0, 300 * 1000000L};
-    nanosleep(&settle, NULL);
-    roost_node_stop(W->node[1]);
-    syncer_destroy(&W->syncer[1]);
-    roost_node_destroy(&W->node[1]);
-    s_open_node(1);
-    assert_int_equal(roost_node_start(W->node[1]), 0);
-    inproc_isolate(&W->net, 1, false);
+    /* every node restarts (stopped first, so none sends into a node being torn down) */
+    for (uint32_t id = 1; id <= N; id++)
+        roost_node_stop(W->node[id]);
+    for (uint32_t id = 1; id <= N; id++) {
+        syncer_destroy(&W->syncer[id]);
+        roost_node_destroy(&W->node[id]);
+        s_open_node(id);
+    }
+    for (uint32_t id = 1; id <= N; id++)
+        assert_int_equal(roost_node_start(W->node[id]), 0);
     inproc_isolate(&W->net, 2, false);
     inproc_isolate(&W->net, 3, true); /* only node 2 (lagging) can promise */
     s_route_all(1, 2);
     s_role(1, 1, 2);
     s_role(2, 1, 2);
+    struct timespec settle = {0, 300 * 1000000L};
     nanosleep(&settle, NULL);
     inproc_isolate(&W->net, 3, false);
     s_role(3, 1, 2);
@@ -353,7 +355,6 @@ static void test_a_restarted_primary_keeps_its_committed_tail(void **state)
 }
 
 int main(void)
-
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
