@@ -85,6 +85,10 @@ const char *client_code_for(int err)
         return CODE_CONFLICT;
     case ROOST_ETOOBIG:
         return CODE_TOO_LARGE;
+    case ROOST_EACCES:
+        return CODE_UNAUTHORIZED;
+    case ROOST_ELIMIT:
+        return CODE_RATE_LIMITED;
     case ROOST_EINVAL:
     case ROOST_EPROTO:
         return CODE_BAD_REQUEST;

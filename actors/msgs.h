@@ -48,6 +48,13 @@ enum {
     MSG_DEVICES_CHANGED, /* u → conv: [user] drop the cached device list */
     MSG_EXPIRED,         /* u → u: [conv, seq, user] your message reached none of user's
                           * devices before retention dropped it (one-way) */
+    /* edge → actors: accounts and tokens */
+    MSG_OTP_REQUEST = 0x6200, /* → p: [] → [code] (6 digits, for the SMS); elimit: 3 an hour */
+    MSG_OTP_VERIFY,    /* → p: [code, device] → as MSG_PHONE_CLAIM; eacces: wrong/expired */
+    MSG_TOKEN_ISSUE,   /* → u: [device] → [refresh token, gen]: a new token family */
+    MSG_TOKEN_REFRESH, /* → u: [device, token] → [new token, gen]; eacces (a spent token
+                        * revokes the device's family) */
+    MSG_TOKEN_CHECK,   /* → u: [device, gen] → [] or eacces: is that generation current */
 };
 
 /* Client error codes (PROTOCOL.md), in precedence order. */

@@ -6,10 +6,15 @@
  * before u:<id> is asked to create itself, so a claim retried after a crash reuses it, and an id
  * another account holds (u:<id> answers eexist) is replaced by a fresh one. Two claims of one
  * number can therefore never make two accounts.
- * Durable layout: p:<phone> → {user, pending}.
+ * One-time codes (MSG_OTP_REQUEST / MSG_OTP_VERIFY): 6 digits from libsodium's generator,
+ * stored only as a salted BLAKE2b hash, valid 5 minutes, used once, void after 5 wrong tries,
+ * at most 3 requested per number an hour; a right code becomes a claim.
+ * Durable layout: p:<phone> → {user, pending, oh (hash), os (salt), oe (expiry), ot (wrong
+ * tries), rq (the latest request times)}.
  */
 #include "actors/phone.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,13 @@
 #include "runtime/util.h"
 #include "shards/store.h"
 
-enum { CLAIM_TRIES = 5 };
+enum {
+    CLAIM_TRIES = 5,
+    OTP_REQUESTS_PER_HOUR = 3,
+    OTP_TRIES_MAX = 5, /* wrong codes before the code is void */
+    OTP_VALID_MS = 5 * 60 * 1000,
+    HOUR_MS = 3600 * 1000,
+};
 
 typedef struct {
     base_t base;
@@ -33,15 +44,30 @@ typedef struct {
     uint64_t corr;
     uint32_t tries;
     roost_env_t *queue, *queue_tail; /* claims waiting their turn */
+    /* the current one-time code, hashed (BLAKE2b of salt | phone | code) */
+    uint8_t otp_hash[32], otp_salt[16];
+    uint64_t otp_expires_ms;
+    uint32_t otp_tries;
+    uint64_t requests_ms[OTP_REQUESTS_PER_HOUR]; /* the latest code requests */
 } phone_t;
 
 static void s_put(phone_t *p, store_ops_t *ops)
 {
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_map(&b.pk, 2);
+    msgpack_pack_map(&b.pk, 7);
     mp_kv_u64(&b.pk, "user", p->user);
     mp_kv_u64(&b.pk, "pending", p->pending);
+    mp_pack_str(&b.pk, "oh");
+    mp_pack_bin(&b.pk, p->otp_hash, sizeof p->otp_hash);
+    mp_pack_str(&b.pk, "os");
+    mp_pack_bin(&b.pk, p->otp_salt, sizeof p->otp_salt);
+    mp_kv_u64(&b.pk, "oe", p->otp_expires_ms);
+    mp_kv_u64(&b.pk, "ot", p->otp_tries);
+    mp_pack_str(&b.pk, "rq");
+    msgpack_pack_array(&b.pk, OTP_REQUESTS_PER_HOUR);
+    for (int i = 0; i < OTP_REQUESTS_PER_HOUR; i++)
+        msgpack_pack_uint64(&b.pk, p->requests_ms[i]);
     char key[PHONE_BYTES_MAX + 3];
     snprintf(key, sizeof key, "p:%s", p->phone);
     store_ops_put(ops, key, strlen(key), b.sb.data, b.sb.size);
@@ -58,6 +84,20 @@ static int s_load(roost_ctx_t *ctx, void *self)
     if (rc == ROOST_OK) {
         mp_get_u64(&up.data, "user", &p->user);
         mp_get_u64(&up.data, "pending", &p->pending);
+        mp_str_t h, salt;
+        if (mp_get_bin(&up.data, "oh", 32, &h) == MP_OK && h.len == 32 &&
+            mp_get_bin(&up.data, "os", 16, &salt) == MP_OK && salt.len == 16) {
+            memcpy(p->otp_hash, h.ptr, 32);
+            memcpy(p->otp_salt, salt.ptr, 16);
+            mp_get_u64(&up.data, "oe", &p->otp_expires_ms);
+            uint64_t tries = 0;
+            mp_get_u64(&up.data, "ot", &tries);
+            p->otp_tries = (uint32_t)tries;
+        }
+        const msgpack_object *rq;
+        if (mp_get_array(&up.data, "rq", &rq) == MP_OK)
+            for (uint32_t i = 0; i < rq->via.array.size && i < OTP_REQUESTS_PER_HOUR; i++)
+                mp_as_u64(&rq->via.array.ptr[i], &p->requests_ms[i]);
     }
     msgpack_unpacked_destroy(&up);
     return rc == ROOST_ENOTFOUND ? ROOST_OK : rc;
@@ -81,6 +121,10 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     s_drop_claims(p);
     p->user = p->pending = p->corr = 0;
     p->tries = 0;
+    memset(p->otp_hash, 0, sizeof p->otp_hash);
+    p->otp_expires_ms = 0;
+    p->otp_tries = 0;
+    memset(p->requests_ms, 0, sizeof p->requests_ms);
 }
 
 static void s_reply(roost_ctx_t *ctx, phone_t *p, bool created)
@@ -195,18 +239,147 @@ static void s_on_user_answer(roost_ctx_t *ctx, phone_t *p, const roost_env_t *en
     store_ops_fini(&ops);
 }
 
-static void s_on_claim(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
+/* Serves the envelope being handled as a claim for p->device. */
+static void s_start_claim(roost_ctx_t *ctx, phone_t *p)
 {
-    if (p->claim) { /* one at a time */
-        roost_env_t *kept = roost_ctx_keep(ctx);
-        kept->next = NULL;
-        if (p->queue_tail)
-            p->queue_tail->next = kept;
-        else
-            p->queue = kept;
-        p->queue_tail = kept;
+    p->claim = roost_ctx_keep(ctx);
+    p->tries = 0;
+    if (p->user)
+        s_ask_user(ctx, p, p->user);
+    else
+        s_new_account(ctx, p);
+}
+
+/* Claims, and code checks that become claims, wait their turn. */
+static bool s_queue_if_busy(roost_ctx_t *ctx, phone_t *p)
+{
+    if (!p->claim)
+        return false;
+    roost_env_t *kept = roost_ctx_keep(ctx);
+    kept->next = NULL;
+    if (p->queue_tail)
+        p->queue_tail->next = kept;
+    else
+        p->queue = kept;
+    p->queue_tail = kept;
+    return true;
+}
+
+/* ---- one-time codes ---------------------------------------------------------------------- */
+
+static void s_otp_hash(const phone_t *p, const char *code, size_t len, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, p->otp_salt, sizeof p->otp_salt);
+    crypto_generichash_update(&st, (const uint8_t *)p->phone, strlen(p->phone));
+    crypto_generichash_update(&st, (const uint8_t *)code, len);
+    crypto_generichash_final(&st, out, 32);
+}
+
+typedef struct {
+    roost_env_t *req;
+    char code[8];
+} otp_reply_t;
+
+static void s_otp_stored(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    (void)self;
+    otp_reply_t *o = arg;
+    if (status == ROOST_OK) {
+        mp_buf_t b;
+        mp_buf_init(&b);
+        msgpack_pack_array(&b.pk, 1);
+        mp_pack_str(&b.pk, o->code);
+        roost_ctx_reply(ctx, o->req, MSG_OTP_REQUEST, b.sb.data, b.sb.size);
+        mp_buf_fini(&b);
+    } else {
+        roost_ctx_reply_error(ctx, o->req, status);
+    }
+    roost_env_free(o->req);
+    sodium_memzero(o->code, sizeof o->code);
+    free(o);
+}
+
+/* A new code (3 an hour per number): stored hashed, answered in clear for the SMS. */
+static void s_on_otp_request(roost_ctx_t *ctx, phone_t *p)
+{
+    uint64_t now = roost_ctx_wall_ms(ctx);
+    uint32_t recent = 0, oldest = 0;
+    for (uint32_t i = 0; i < OTP_REQUESTS_PER_HOUR; i++) {
+        recent += p->requests_ms[i] && p->requests_ms[i] + HOUR_MS > now;
+        if (p->requests_ms[i] < p->requests_ms[oldest])
+            oldest = i;
+    }
+    roost_env_t *req = roost_ctx_keep(ctx);
+    if (recent >= OTP_REQUESTS_PER_HOUR) {
+        roost_ctx_reply_error(ctx, req, ROOST_ELIMIT);
+        roost_env_free(req);
         return;
     }
+    otp_reply_t *o = roost_xcalloc(1, sizeof *o);
+    o->req = req;
+    snprintf(o->code, sizeof o->code, "%06u", (unsigned)randombytes_uniform(1000000));
+    randombytes_buf(p->otp_salt, sizeof p->otp_salt);
+    s_otp_hash(p, o->code, 6, p->otp_hash);
+    p->otp_expires_ms = now + OTP_VALID_MS;
+    p->otp_tries = 0;
+    p->requests_ms[oldest] = now;
+    store_ops_t ops;
+    store_ops_init(&ops);
+    s_put(p, &ops);
+    base_write(ctx, &p->base, &ops, s_otp_stored, o);
+    store_ops_fini(&ops);
+}
+
+static void s_refused(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    (void)self, (void)status;
+    roost_env_t *req = arg;
+    roost_ctx_reply_error(ctx, req, ROOST_EACCES);
+    roost_env_free(req);
+}
+
+/* [code, device]: the right code, in time, once, within 5 tries — then a claim. */
+static void s_on_otp_verify(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
+{
+    if (s_queue_if_busy(ctx, p))
+        return;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t code, dev;
+    bool ok = mp_parse(&up, env->payload, env->payload_len) &&
+              up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 2 &&
+              mp_as_str(&up.data.via.array.ptr[0], &code) && code.len <= 16 &&
+              mp_as_str(&up.data.via.array.ptr[1], &dev) && device_valid(dev.ptr, dev.len);
+    if (!ok) {
+        msgpack_unpacked_destroy(&up);
+        roost_ctx_reply_error(ctx, env, ROOST_EPROTO);
+        return;
+    }
+    mp_str_copy(dev, p->device, sizeof p->device);
+    uint8_t h[32];
+    s_otp_hash(p, code.ptr, code.len, h);
+    msgpack_unpacked_destroy(&up);
+    bool live = p->otp_expires_ms && roost_ctx_wall_ms(ctx) < p->otp_expires_ms;
+    bool match = live && sodium_memcmp(h, p->otp_hash, sizeof h) == 0;
+    if (!match && live && ++p->otp_tries >= OTP_TRIES_MAX)
+        p->otp_expires_ms = 0; /* too many wrong tries: the code is void */
+    if (match)
+        p->otp_expires_ms = 0; /* used once */
+    store_ops_t ops;
+    store_ops_init(&ops);
+    s_put(p, &ops);
+    base_write(ctx, &p->base, &ops, match ? NULL : s_refused, match ? NULL : roost_ctx_keep(ctx));
+    store_ops_fini(&ops);
+    if (match)
+        s_start_claim(ctx, p); /* answered after the claim, which writes after this */
+}
+
+static void s_on_claim(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
+{
+    if (s_queue_if_busy(ctx, p)) /* one at a time */
+        return;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     mp_str_t dev;
@@ -220,12 +393,7 @@ static void s_on_claim(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
         roost_ctx_reply_error(ctx, env, ROOST_EPROTO);
         return;
     }
-    p->claim = roost_ctx_keep(ctx);
-    p->tries = 0;
-    if (p->user)
-        s_ask_user(ctx, p, p->user);
-    else
-        s_new_account(ctx, p);
+    s_start_claim(ctx, p);
 }
 
 static void s_released(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
@@ -258,6 +426,10 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     }
     if (env->type == MSG_PHONE_CLAIM)
         s_on_claim(ctx, p, env);
+    else if (env->type == MSG_OTP_REQUEST)
+        s_on_otp_request(ctx, p);
+    else if (env->type == MSG_OTP_VERIFY)
+        s_on_otp_verify(ctx, p, env);
     else if (env->type == MSG_PHONE_RELEASE)
         s_released(ctx, p, env);
     else if (env->flags & ROOST_ENV_REQUEST)

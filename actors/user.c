@@ -209,6 +209,8 @@ static int s_load(roost_ctx_t *ctx, void *self)
     int rc = s_load_record(ctx, u);
     for (uint32_t i = 0; rc == ROOST_OK && i < u->ndevices; i++)
         rc = s_load_cursor(ctx, u, &u->devices[i]);
+    for (uint32_t i = 0; rc == ROOST_OK && i < u->ndevices; i++)
+        rc = user_load_tokens(ctx, u, &u->devices[i]);
     uint64_t next = 0, first = 0;
     if (rc == ROOST_OK)
         rc = s_get_u64(ctx, u, "n", &next);
@@ -495,6 +497,11 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         break;
     case MSG_EXPIRED:
         user_on_expired(ctx, u, env);
+        break;
+    case MSG_TOKEN_ISSUE:
+    case MSG_TOKEN_REFRESH:
+    case MSG_TOKEN_CHECK:
+        user_on_token(ctx, u, env);
         break;
     case MSG_SESSION_RENEW:
         user_on_renew(ctx, u, env);

@@ -55,6 +55,9 @@ typedef struct {
     uint64_t cursor; /* last n acknowledged */
     uint64_t from_n; /* retention moved the cursor: told at the next auth, then 0 */
     uint64_t added_ms;
+    /* refresh tokens (user_tokens.c): the family's generation, the live and the spent one */
+    uint64_t gen;
+    uint8_t token[32], spent[32]; /* BLAKE2b of the secrets; zero: none */
 } device_t;
 
 typedef struct {
@@ -182,6 +185,10 @@ void user_presence_changed(roost_ctx_t *ctx, user_t *u);
 void user_unwatch_all(roost_ctx_t *ctx, user_t *u, session_t *s);
 void user_watchers_tick(roost_ctx_t *ctx, user_t *u);
 void user_renew_watches(roost_ctx_t *ctx, user_t *u);
+
+/* user_tokens.c */
+void user_on_token(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+int user_load_tokens(roost_ctx_t *ctx, user_t *u, device_t *d);
 
 /* user_misc.c */
 bool user_misc_client(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);

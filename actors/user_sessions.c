@@ -290,6 +290,9 @@ void user_on_auth(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
     device_t *d = user_device(u, r->device);
     if (!d)
         return client_err(ctx, env, CODE_UNAUTHORIZED, "device not registered");
+    uint64_t gen = 0; /* the access token's family generation, put in by the edge */
+    if (mp_get_u64(r->frame, "gen", &gen) == MP_OK && gen != d->gen)
+        return client_err(ctx, env, CODE_UNAUTHORIZED, "token revoked");
     if (resume > u->durable_n)
         return client_err(ctx, env, CODE_BAD_REQUEST, "resume is above the inbox head");
     if (!r->session[0])

@@ -288,8 +288,8 @@ static void s_with_rid(msgpack_packer *pk, const msgpack_object *m, const msgpac
     }
 }
 
-int codec_encode(codec_kind_t kind, const void *map, size_t len, const uint8_t *rid,
-                 size_t rid_len, char **out, size_t *out_len)
+int codec_encode(codec_kind_t kind, const void *map, size_t len, const uint8_t *rid, size_t rid_len,
+                 char **out, size_t *out_len)
 {
     msgpack_unpacked up, r;
     msgpack_unpacked_init(&up);

@@ -48,8 +48,8 @@ void frame_fini(frame_t *f);
 /* Writes the client's frame for `map` (a msgpack map from an actor) into out (caller frees
  * *out): JSON text or msgpack bytes. With rid (msgpack bytes; NULL for events) the frame
  * carries it. 0, or -1 if map is not a msgpack map. */
-int codec_encode(codec_kind_t kind, const void *map, size_t len, const uint8_t *rid,
-                 size_t rid_len, char **out, size_t *out_len);
+int codec_encode(codec_kind_t kind, const void *map, size_t len, const uint8_t *rid, size_t rid_len,
+                 char **out, size_t *out_len);
 
 /* The client's error frame {"t":"err","rid":…,"code":…,"msg":…} (rid NULL → null). */
 int codec_error(codec_kind_t kind, const uint8_t *rid, size_t rid_len, const char *code,

@@ -14,15 +14,30 @@ static const struct {
     const char *t;
     to_t to;
 } ROUTES[] = {
-    {"auth", TO_SELF},           {"recv.ack", TO_SELF},        {"read", TO_SELF},
-    {"presence.sub", TO_SELF},   {"contacts.add", TO_SELF},    {"contacts.list", TO_SELF},
-    {"block", TO_SELF},          {"unblock", TO_SELF},         {"privacy.set", TO_SELF},
-    {"profile.set", TO_SELF},    {"keys.put", TO_SELF},        {"group.create", TO_SELF},
-    {"account.delete", TO_SELF}, {"keys.get", TO_USER_FIELD},  {"report", TO_USER_FIELD},
-    {"send", TO_SEND},           {"history", TO_CONV_FIELD},   {"typing", TO_CONV_FIELD},
-    {"group.add", TO_GROUP_FIELD},     {"group.remove", TO_GROUP_FIELD},
-    {"group.promote", TO_GROUP_FIELD}, {"group.demote", TO_GROUP_FIELD},
-    {"group.leave", TO_GROUP_FIELD},   {"group.rename", TO_GROUP_FIELD},
+    {"auth", TO_SELF},
+    {"recv.ack", TO_SELF},
+    {"read", TO_SELF},
+    {"presence.sub", TO_SELF},
+    {"contacts.add", TO_SELF},
+    {"contacts.list", TO_SELF},
+    {"block", TO_SELF},
+    {"unblock", TO_SELF},
+    {"privacy.set", TO_SELF},
+    {"profile.set", TO_SELF},
+    {"keys.put", TO_SELF},
+    {"group.create", TO_SELF},
+    {"account.delete", TO_SELF},
+    {"keys.get", TO_USER_FIELD},
+    {"report", TO_USER_FIELD},
+    {"send", TO_SEND},
+    {"history", TO_CONV_FIELD},
+    {"typing", TO_CONV_FIELD},
+    {"group.add", TO_GROUP_FIELD},
+    {"group.remove", TO_GROUP_FIELD},
+    {"group.promote", TO_GROUP_FIELD},
+    {"group.demote", TO_GROUP_FIELD},
+    {"group.leave", TO_GROUP_FIELD},
+    {"group.rename", TO_GROUP_FIELD},
     {"group.info", TO_GROUP_FIELD},
 };
 
@@ -63,8 +78,7 @@ static int s_target(to_t to, const msgpack_object *m, uint64_t user, char *out, 
         mp_str_copy(s, out, ROOST_KEY_BYTES_MAX + 1);
         return 0;
     default:
-        if (mp_get_str(m, "group", 1, ID_BYTES_MAX, &s) != MP_OK ||
-            !(id = id_parse(s.ptr, s.len)))
+        if (mp_get_str(m, "group", 1, ID_BYTES_MAX, &s) != MP_OK || !(id = id_parse(s.ptr, s.len)))
             return s_bad(err, "missing or invalid field '%s'", "group");
         id_key(out, 'g', id);
         return 0;

@@ -2,8 +2,9 @@
 #include "runtime/errors.h"
 
 static const char *const s_names[] = {
-    "ok",     "enomem",  "einval", "enotfound", "eexist",  "eagain",  "etimedout",  "eio",
-    "eproto", "enokind", "estale", "eunavail",  "eclosed", "etoobig", "enotleader",
+    "ok",        "enomem",  "einval",     "enotfound", "eexist", "eagain",
+    "etimedout", "eio",     "eproto",     "enokind",   "estale", "eunavail",
+    "eclosed",   "etoobig", "enotleader", "eacces",    "elimit",
 };
 
 const char *roost_strerror(int code)

@@ -23,7 +23,9 @@ typedef enum {
     ROOST_ECLOSED = -12,    /* the component is shutting down */
     ROOST_ETOOBIG = -13,    /* over a size limit */
     ROOST_ENOTLEADER = -14, /* a control-plane change went to a follower */
-    ROOST_ERROR_MIN = -14,
+    ROOST_EACCES = -15,     /* refused: wrong or spent credentials */
+    ROOST_ELIMIT = -16,     /* a rate limit was reached; retry later */
+    ROOST_ERROR_MIN = -16,
 } roost_err_t;
 
 /* Short stable name for a code ("etimedout"); "unknown" for anything outside the table.

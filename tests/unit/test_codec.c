@@ -39,9 +39,10 @@ static void test_json_frames_become_actor_maps(void **state)
 {
     (void)state;
     frame_t f;
-    s_decode_ok("{\"t\":\"send\",\"rid\":7,\"to\":\"u:42\",\"cmid\":\"c1\",\"kind\":\"text\","
-                "\"body\":\"aGVsbG8=\",\"bodies\":{\"1:d\":\"AAE=\"},\"meta\":{\"enc\":\"signal\"}}",
-                &f);
+    s_decode_ok(
+        "{\"t\":\"send\",\"rid\":7,\"to\":\"u:42\",\"cmid\":\"c1\",\"kind\":\"text\","
+        "\"body\":\"aGVsbG8=\",\"bodies\":{\"1:d\":\"AAE=\"},\"meta\":{\"enc\":\"signal\"}}",
+        &f);
     assert_string_equal(f.t, "send");
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -131,8 +132,8 @@ static void test_answers_and_events_out(void **state)
     free(out);
     /* an answer with its rid, in msgpack: rid right after t */
     const uint8_t rid[] = {0xa2, 'r', '1'};
-    assert_int_equal(
-        codec_encode(CODEC_MSGPACK, b.sb.data, b.sb.size, rid, sizeof rid, &out, &len), 0);
+    assert_int_equal(codec_encode(CODEC_MSGPACK, b.sb.data, b.sb.size, rid, sizeof rid, &out, &len),
+                     0);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     assert_true(mp_parse(&up, out, len));
@@ -143,9 +144,8 @@ static void test_answers_and_events_out(void **state)
     msgpack_unpacked_destroy(&up);
     free(out);
     mp_buf_fini(&b);
-    assert_int_equal(codec_error(CODEC_JSON, NULL, 0, "too_large", "frame over the limit", &out,
-                                 &len),
-                     0);
+    assert_int_equal(
+        codec_error(CODEC_JSON, NULL, 0, "too_large", "frame over the limit", &out, &len), 0);
     assert_string_equal(out, "{\"t\":\"err\",\"rid\":null,\"code\":\"too_large\","
                              "\"msg\":\"frame over the limit\"}");
     free(out);

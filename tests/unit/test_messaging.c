@@ -13,6 +13,8 @@
 #include <signal/signal_protocol.h>
 #include <sodium.h>
 
+#include "runtime/errors.h"
+
 typedef struct {
     char id[32];
     char key[40]; /* u:<id> */
@@ -851,6 +853,154 @@ static void test_prekeys(void **state)
     s_err(1, a.key, &b, "b1", json, "bad_request");
 }
 
+/* ---- accounts: one-time codes and refresh tokens ---------------------------------------- */
+
+/* A raw request's answer: status (0 or an error) and the first string of an array answer. */
+static int s_raw(uint32_t sess, const char *target, uint32_t type, const mp_buf_t *b, char *first,
+                 size_t cap, uint64_t *second)
+{
+    sess_item_t *it = sess_raw(sess, target, type, b->sb.data, b->sb.size);
+    assert_non_null(it);
+    int status = it->status;
+    if (first)
+        first[0] = '\0';
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (status == 0 && it->len && mp_parse(&up, it->data, it->len) &&
+        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size >= 1) {
+        mp_str_t s;
+        if (first && mp_as_str(&up.data.via.array.ptr[0], &s))
+            mp_str_copy(s, first, cap);
+        if (second && up.data.via.array.size >= 2)
+            mp_as_u64(&up.data.via.array.ptr[1], second);
+    }
+    msgpack_unpacked_destroy(&up);
+    free(it);
+    return status;
+}
+
+static int s_otp_request(const char *phone, char code[8])
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 0);
+    char target[32];
+    snprintf(target, sizeof target, "p:%s", phone);
+    int rc = s_raw(0, target, MSG_OTP_REQUEST, &b, code, 8, NULL);
+    mp_buf_fini(&b);
+    return rc;
+}
+
+/* The user id on success ("" and the status otherwise). */
+static int s_otp_verify(const char *phone, const char *code, const char *device, char user[32])
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, code);
+    mp_pack_str(&b.pk, device);
+    char target[32];
+    snprintf(target, sizeof target, "p:%s", phone);
+    sess_item_t *it = sess_raw(0, target, MSG_OTP_VERIFY, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+    assert_non_null(it);
+    int status = it->status;
+    user[0] = '\0';
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (status == 0 && mp_parse(&up, it->data, it->len))
+        sess_str(&up.data, "user", user, 32);
+    msgpack_unpacked_destroy(&up);
+    free(it);
+    return status;
+}
+
+static void test_one_time_codes(void **state)
+{
+    (void)state;
+    const char *phone = "+15550000101";
+    char code[8], user[32], wrong[8];
+    assert_int_equal(s_otp_request(phone, code), 0);
+    assert_int_equal(strlen(code), 6);
+    snprintf(wrong, sizeof wrong, "%06d", (atoi(code) + 1) % 1000000);
+    assert_int_equal(s_otp_verify(phone, wrong, "d1", user), ROOST_EACCES);
+    assert_int_equal(s_otp_verify(phone, code, "d1", user), 0);
+    assert_true(user[0] != '\0');
+    assert_int_equal(s_otp_verify(phone, code, "d1", user), ROOST_EACCES); /* used once */
+    /* five wrong tries void the code */
+    assert_int_equal(s_otp_request(phone, code), 0);
+    snprintf(wrong, sizeof wrong, "%06d", (atoi(code) + 1) % 1000000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s_otp_verify(phone, wrong, "d2", user), ROOST_EACCES);
+    assert_int_equal(s_otp_verify(phone, code, "d2", user), ROOST_EACCES);
+    /* three codes an hour per number */
+    assert_int_equal(s_otp_request(phone, code), 0);
+    assert_int_equal(s_otp_request(phone, code), ROOST_ELIMIT);
+    /* the same number verified again: the same account, another device */
+    char first[32];
+    assert_int_equal(s_otp_request("+15550000102", code), 0);
+    assert_int_equal(s_otp_verify("+15550000102", code, "x1", first), 0);
+    assert_int_equal(s_otp_request("+15550000102", code), 0);
+    assert_int_equal(s_otp_verify("+15550000102", code, "x2", user), 0);
+    assert_string_equal(user, first);
+}
+
+static int s_token(uint32_t type, const user_ref_t *u, const char *device, const char *token,
+                   char out[200], uint64_t *gen)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, token ? 2 : 1);
+    mp_pack_str(&b.pk, device);
+    if (token)
+        mp_pack_str(&b.pk, token);
+    int rc = s_raw(0, u->key, type, &b, out, 200, gen);
+    mp_buf_fini(&b);
+    return rc;
+}
+
+static int s_check_gen(const user_ref_t *u, const char *device, uint64_t gen)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, device);
+    msgpack_pack_uint64(&b.pk, gen);
+    int rc = s_raw(0, u->key, MSG_TOKEN_CHECK, &b, NULL, 0, NULL);
+    mp_buf_fini(&b);
+    return rc;
+}
+
+static void test_refresh_tokens(void **state)
+{
+    (void)state;
+    user_ref_t a;
+    s_user(0, "+15550000111", "a1", &a);
+    char t1[200], t2[200], t3[200];
+    uint64_t g1 = 0, g2 = 0, g3 = 0;
+    assert_int_equal(s_token(MSG_TOKEN_ISSUE, &a, "a1", NULL, t1, &g1), 0);
+    assert_true(strncmp(t1, "rt1.", 4) == 0 && strstr(t1, a.id));
+    assert_int_equal(s_check_gen(&a, "a1", g1), 0);
+    assert_int_equal(s_token(MSG_TOKEN_REFRESH, &a, "a1", t1, t2, &g2), 0); /* rotated */
+    assert_true(strcmp(t1, t2) != 0 && g2 > g1);
+    assert_int_equal(s_check_gen(&a, "a1", g1), ROOST_EACCES); /* the old generation */
+    assert_int_equal(s_check_gen(&a, "a1", g2), 0);
+    assert_int_equal(s_token(MSG_TOKEN_REFRESH, &a, "a9", t2, t3, &g3), ROOST_EACCES);
+    /* the spent one again: the whole family goes, the live one with it */
+    assert_int_equal(s_token(MSG_TOKEN_REFRESH, &a, "a1", t1, t3, &g3), ROOST_EACCES);
+    assert_int_equal(s_token(MSG_TOKEN_REFRESH, &a, "a1", t2, t3, &g3), ROOST_EACCES);
+    assert_int_equal(s_check_gen(&a, "a1", g2), ROOST_EACCES);
+    char json[64];
+    snprintf(json, sizeof json, "{\"t\":\"auth\",\"gen\":%llu}", (unsigned long long)g2);
+    s_err(1, a.key, &a, "a1", json, "unauthorized"); /* its access tokens stop working */
+    /* a new login starts a new family */
+    assert_int_equal(s_token(MSG_TOKEN_ISSUE, &a, "a1", NULL, t3, &g3), 0);
+    assert_int_equal(s_check_gen(&a, "a1", g3), 0);
+    snprintf(json, sizeof json, "{\"t\":\"auth\",\"gen\":%llu}", (unsigned long long)g3);
+    s_ok(1, a.key, &a, "a1", json);
+    assert_int_equal(s_token(MSG_TOKEN_REFRESH, &a, "a1", "rt1.junk", t2, &g2), ROOST_EACCES);
+}
+
 int main(void)
 
 {
@@ -866,6 +1016,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_bodies_per_device, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_prekeys, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_one_time_codes, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_tokens, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
