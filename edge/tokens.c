@@ -12,10 +12,11 @@ static jwt_alg_t s_alg(tokens_alg_t a)
     return a == TOKENS_ES256 ? JWT_ALG_ES256 : JWT_ALG_HS256;
 }
 
-int tokens_sign(const tokens_t *t, uint64_t user, const char *device, uint64_t gen,
-                uint64_t now_s, char **out)
+int tokens_sign(const tokens_t *t, uint64_t user, const char *device, uint64_t gen, uint64_t now_s,
+                char **out)
 {
-    if (t->signing >= t->nkeys || !t->keys[t->signing].sign_key || !device_valid(device, strlen(device)))
+    if (t->signing >= t->nkeys || !t->keys[t->signing].sign_key ||
+        !device_valid(device, strlen(device)))
         return -1;
     const tokens_key_t *k = &t->keys[t->signing];
     jwt_t *j = NULL;
@@ -49,7 +50,7 @@ int tokens_verify(const tokens_t *t, const char *token, uint64_t now_s, access_t
     const tokens_key_t *k = NULL;
     if (!token || strlen(token) > 4096 || jwt_decode(&j, token, NULL, 0) != 0)
         return -1;
-    k = s_key(t, jwt_get_header(j, "kid")); /* unverified: only to choose the key */
+    k = s_key(t, jwt_get_header(j, "kid"));     /* unverified: only to choose the key */
     const char *alg = jwt_get_header(j, "alg"); /* (unverified decoding reports alg none) */
     bool alg_ok = k && alg && strcmp(alg, k->alg == TOKENS_ES256 ? "ES256" : "HS256") == 0;
     jwt_free(j);

@@ -45,8 +45,8 @@ typedef struct {
 } access_t;
 
 /* A signed access token (caller frees *out); 0 or -1. */
-int tokens_sign(const tokens_t *t, uint64_t user, const char *device, uint64_t gen,
-                uint64_t now_s, char **out);
+int tokens_sign(const tokens_t *t, uint64_t user, const char *device, uint64_t gen, uint64_t now_s,
+                char **out);
 /* 0 with *a filled, or -1: the token is not one of ours, or has expired. */
 int tokens_verify(const tokens_t *t, const char *token, uint64_t now_s, access_t *a);
 

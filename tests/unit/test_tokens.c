@@ -21,10 +21,18 @@ static const uint8_t SECRET_B[] = "fedcba9876543210fedcba9876543210";
 static tokens_t s_hs(void)
 {
     tokens_t t = {.nkeys = 2, .signing = 0};
-    t.keys[0] = (tokens_key_t){.kid = "a", .alg = TOKENS_HS256, .sign_key = SECRET_A,
-                               .sign_len = 32, .verify_key = SECRET_A, .verify_len = 32};
-    t.keys[1] = (tokens_key_t){.kid = "b", .alg = TOKENS_HS256, .sign_key = SECRET_B,
-                               .sign_len = 32, .verify_key = SECRET_B, .verify_len = 32};
+    t.keys[0] = (tokens_key_t){.kid = "a",
+                               .alg = TOKENS_HS256,
+                               .sign_key = SECRET_A,
+                               .sign_len = 32,
+                               .verify_key = SECRET_A,
+                               .verify_len = 32};
+    t.keys[1] = (tokens_key_t){.kid = "b",
+                               .alg = TOKENS_HS256,
+                               .sign_key = SECRET_B,
+                               .sign_len = 32,
+                               .verify_key = SECRET_B,
+                               .verify_len = 32};
     return t;
 }
 
@@ -105,9 +113,12 @@ static void test_es256_and_no_alg_confusion(void **state)
     assert_int_equal(a.user, 7);
     /* an HS256 token signed with the public key as its secret, claiming the ES key's kid */
     tokens_t forge = {.nkeys = 1};
-    forge.keys[0] = (tokens_key_t){.kid = "es", .alg = TOKENS_HS256,
-                                   .sign_key = (const uint8_t *)pub, .sign_len = strlen(pub),
-                                   .verify_key = (const uint8_t *)pub, .verify_len = strlen(pub)};
+    forge.keys[0] = (tokens_key_t){.kid = "es",
+                                   .alg = TOKENS_HS256,
+                                   .sign_key = (const uint8_t *)pub,
+                                   .sign_len = strlen(pub),
+                                   .verify_key = (const uint8_t *)pub,
+                                   .verify_len = strlen(pub)};
     char *forged = NULL;
     assert_int_equal(tokens_sign(&forge, 7, "d", 1, 5000, &forged), 0);
     assert_int_equal(tokens_verify(&t, forged, 5001, &a), -1);
