@@ -33,5 +33,6 @@ int bench_pingpong(int argc, char **argv);
 int bench_remote(int argc, char **argv);
 int bench_idle(int argc, char **argv);
 int bench_store(int argc, char **argv);
+int bench_chat(int argc, char **argv);
 
 #endif

@@ -24,6 +24,9 @@ static const subcommand_t s_subcommands[] = {
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
      "256] [--value 200] [--port 28000]   replicated writes through real roostd processes"},
+    {"chat", bench_chat,
+     "chat [--pairs 200] [--seconds 10] [--workers N]   1:1 messages through the messaging "
+     "actors on one in-process node (RocksDB, RF 1)"},
     {"idle", bench_idle,
      "idle [--actors 1000000] [--workers N]   memory and rate of activating idle actors"},
 };

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-
 int sms_file_send(const char *path, const char *phone, const char *code)
 {
     char line[64];

@@ -20,8 +20,8 @@ static void test_limit_per_key_with_a_sliding_window(void **state)
     ratelimit_t *rl = ratelimit_new(3, 1000, 64);
     for (int i = 0; i < 3; i++)
         assert_true(ratelimit_take(rl, "10.0.0.1", 8, 100));
-    assert_false(ratelimit_take(rl, "10.0.0.1", 8, 200)); /* the 4th in the window */
-    assert_true(ratelimit_take(rl, "10.0.0.2", 8, 200));  /* another key is its own */
+    assert_false(ratelimit_take(rl, "10.0.0.1", 8, 200));  /* the 4th in the window */
+    assert_true(ratelimit_take(rl, "10.0.0.2", 8, 200));   /* another key is its own */
     assert_false(ratelimit_take(rl, "10.0.0.1", 8, 1010)); /* the last window still counts */
     assert_true(ratelimit_take(rl, "10.0.0.1", 8, 1600));  /* 3 x 0.4 + 0 < 3 - 1 */
     assert_false(ratelimit_take(rl, "10.0.0.1", 8, 1600));
