@@ -152,8 +152,8 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         s_pushed(ctx, p, env);
     } else if ((env->flags & ROOST_ENV_RESPONSE) && p->step < 3) {
         s_setup_answer(ctx, p, env);
-    } else if ((env->flags & ROOST_ENV_RESPONSE) && p->sent_ns &&
-               env->payload_len > 8 && memmem(env->payload, env->payload_len, "seq", 3)) {
+    } else if ((env->flags & ROOST_ENV_RESPONSE) && p->sent_ns && env->payload_len > 8 &&
+               memmem(env->payload, env->payload_len, "seq", 3)) {
         lat_record(&G.ok_lat, bench_now_ns() - p->sent_ns); /* a send's ok */
         atomic_fetch_add(&G.sent, 1);
         p->sent_ns = 0;
@@ -178,8 +178,10 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     free(state);
 }
 
-static const roost_behaviour_t s_pair_beh = {
-    .kind = "@chat", .on_activate = s_activate, .on_message = s_message, .on_passivate = s_passivate};
+static const roost_behaviour_t s_pair_beh = {.kind = "@chat",
+                                             .on_activate = s_activate,
+                                             .on_message = s_message,
+                                             .on_passivate = s_passivate};
 
 static void s_broadcast(roost_node_t *node, uint32_t pairs, uint32_t type)
 {
@@ -207,8 +209,11 @@ int bench_chat(int argc, char **argv)
         fprintf(stderr, "roost-bench chat: %s\n", err);
         return 1;
     }
-    store_t store = {.engine = engine, .rf = 1, .consistency = CONSISTENCY_QUORUM,
-                     .sync = SYNC_BATCH, .append_timeout_ms = 10000,
+    store_t store = {.engine = engine,
+                     .rf = 1,
+                     .consistency = CONSISTENCY_QUORUM,
+                     .sync = SYNC_BATCH,
+                     .append_timeout_ms = 10000,
                      .serving_hook = ACTORS_SERVING_HOOK};
     roost_node_config_t nc = {.node_id = 1, .workers = workers, .partitions = P};
     roost_node_t *node = roost_node_new(&nc);

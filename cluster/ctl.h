@@ -19,5 +19,7 @@ manifest_t *ctl_load_manifest(const ctl_opts_t *o);
 void ctl_sibling_path(const char *name, char *out, size_t cap);
 
 int ctl_up(const ctl_opts_t *o);
+/* `ring [--partition P | --key KEY]`: placement from the manifest alone. */
+int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);
 
 #endif

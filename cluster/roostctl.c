@@ -16,6 +16,8 @@ static void s_usage(FILE *out)
                  "commands:\n"
                  "  up MANIFEST [--data-dir DIR]   start this host's nodes of MANIFEST in the\n"
                  "                                 foreground; Ctrl-C stops them all\n"
+                 "  ring [--partition P | --key K] where partitions live: per node, or one\n"
+                 "                                 partition's (or key's) replica list\n"
                  "\n"
                  "options:\n"
                  "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
@@ -57,7 +59,7 @@ void ctl_sibling_path(const char *name, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
-    const char *cmd = NULL, *positional = NULL;
+    const char *cmd = NULL, *positional = NULL, *partition = NULL, *key = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -67,6 +69,10 @@ int main(int argc, char **argv)
             o.manifest = argv[++i];
         } else if (strcmp(a, "--data-dir") == 0 && i + 1 < argc) {
             o.data_dir = argv[++i];
+        } else if (strcmp(a, "--partition") == 0 && i + 1 < argc) {
+            partition = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             o.json = true;
         } else if (a[0] == '-') {
@@ -85,6 +91,11 @@ int main(int argc, char **argv)
         if (positional)
             o.manifest = positional;
         return ctl_up(&o);
+    }
+    if (cmd && strcmp(cmd, "ring") == 0) {
+        if (positional)
+            o.manifest = positional;
+        return ctl_ring(&o, partition, key);
     }
     fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);
     s_usage(stderr);
