@@ -2,7 +2,8 @@
  * devices with their cursors, the inbox, live sessions, presence. Its files:
  *   user.c           behaviour, the durable layout, loading, dispatch, account requests
  *   user_inbox.c     the inbox: deliver (idempotent on seq), receipts, group events
- *   user_sessions.c  auth/resume, renewals, acks and cursors, pushing to sessions
+ *   user_sessions.c  auth/resume, renewals, acks and cursors
+ *   user_push.c      pushing the inbox to live sessions
  *   user_presence.c  online/offline, last seen, watchers and their privacy filter, typing relay
  *   user_misc.c      contacts, blocks, privacy, profile, prekeys, reports, group.create, delete
  */
@@ -165,12 +166,17 @@ void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_ack(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
 void user_on_read(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+
+void user_sessions_tick(roost_ctx_t *ctx, user_t *u);
+/* A MSG_CONV_FETCH, MSG_ACKED, MSG_EXPIRED or MSG_READ answer. */
+bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
+session_t *user_session(user_t *u, const char *key);
+
+/* user_push.c */
+void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len);
+void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
 /* Pushes what each session has not seen yet (durable entries only). */
 void user_pump(roost_ctx_t *ctx, user_t *u);
-void user_sessions_tick(roost_ctx_t *ctx, user_t *u);
-/* A MSG_CONV_FETCH or MSG_ACKED answer. */
-bool user_sessions_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
-void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len);
 void user_kick_all(roost_ctx_t *ctx, user_t *u, const char *reason);
 /* Resends the delivered watermarks not yet confirmed by their conversations. */
 int user_load_pending_acks(roost_ctx_t *ctx, user_t *u);

@@ -86,8 +86,8 @@ static int s_all(const ctl_opts_t *o, const manifest_t *m, const shards_t *s)
     printf("%u partitions, replication factor %u, %u shard nodes\n", parts, rf, s->n);
     printf("%-20s %-6s %12s %18s %8s\n", "NODE", "ID", "REPLICA OF", "PREFERRED PRIMARY", "SHARE");
     for (uint32_t i = 0; i < s->n; i++)
-        printf("%-20s %-6u %12u %18u %7.1f%%\n", s->name[i], s->node[i]->id, replica[i],
-               primary[i], 100.0 * replica[i] / ((double)parts * rf));
+        printf("%-20s %-6u %12u %18u %7.1f%%\n", s->name[i], s->node[i]->id, replica[i], primary[i],
+               100.0 * replica[i] / ((double)parts * rf));
     return 0;
 }
 

@@ -1,0 +1,225 @@
+/* actors/user_push.c — pushing the inbox to live sessions. A session gets every durable entry
+ * after what it already got: at most USER_PUSH_WINDOW beyond its device's cursor (acks open
+ * the window), never twice on one connection, never the sender's own message back to the
+ * device that sent it. A msg entry is a reference: its record comes from a small cache (filled
+ * by deliver) or from the conversation (MSG_CONV_FETCH, up to USER_FETCH_BATCH at a time). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/msgs.h"
+#include "actors/record.h"
+#include "actors/user.h"
+#include "runtime/errors.h"
+#include "runtime/util.h"
+
+/* ---- the record cache ---------------------------------------------------------------------- */
+
+void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len)
+{
+    cached_t *c = &u->cache[u->cache_next++ % USER_CACHE_ENTRIES];
+    free(c->rec);
+    snprintf(c->conv, sizeof c->conv, "%s", conv);
+    c->seq = seq;
+    c->rec = NULL;
+    c->len = 0;
+    if (rec) {
+        c->rec = roost_xmalloc(len);
+        memcpy(c->rec, rec, len);
+        c->len = len;
+    }
+}
+
+static cached_t *s_cached(user_t *u, const char *conv, uint64_t seq)
+{
+    for (uint32_t i = 0; i < USER_CACHE_ENTRIES; i++)
+        if (u->cache[i].seq == seq && strcmp(u->cache[i].conv, conv) == 0)
+            return &u->cache[i];
+    return NULL;
+}
+
+/* ---- pushing ----------------------------------------------------------------------------- */
+
+/* Asks the conversation for the records of the msg entries from n on (one conversation, up
+ * to USER_FETCH_BATCH) that the cache lacks. */
+static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv, uint64_t n)
+{
+    mp_buf_t seqs;
+    mp_buf_init(&seqs);
+    uint32_t count = 0;
+    for (uint64_t i = n; i <= u->durable_n && i < n + USER_FETCH_BATCH; i++) {
+        msgpack_unpacked e;
+        if (!user_read_entry(ctx, u, i, &e))
+            continue;
+        mp_str_t t, c;
+        uint64_t seq;
+        if (mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg") &&
+            mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK && mp_str_eq(c, conv) &&
+            mp_get_u64(&e.data, "seq", &seq) == MP_OK && !s_cached(u, conv, seq)) {
+            msgpack_pack_uint64(&seqs.pk, seq);
+            count++;
+        }
+        msgpack_unpacked_destroy(&e);
+    }
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, u->id_s);
+    msgpack_pack_array(&b.pk, count);
+    msgpack_sbuffer_write(&b.sb, seqs.sb.data, seqs.sb.size);
+    uint64_t corr = 0;
+    if (roost_ctx_request(ctx, conv, MSG_CONV_FETCH, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
+        pend_t *p = pend_add(&u->pend, corr, PEND_FETCH, NULL);
+        snprintf(p->s, sizeof p->s, "%s", s->key);
+        s->fetching++;
+        user_ensure_tick(ctx, u);
+    } else {
+        s->stalled = true;
+    }
+    mp_buf_fini(&b);
+    mp_buf_fini(&seqs);
+}
+
+/* Packs an entry as its event frame with n (everything but the internal "at"). */
+static void s_pack_event(msgpack_packer *pk, const msgpack_object *e, uint64_t n)
+{
+    uint32_t count = 1;
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        mp_str_t k;
+        count += !(mp_as_str(&e->via.map.ptr[i].key, &k) && mp_str_eq(k, "at"));
+    }
+    msgpack_pack_map(pk, count);
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        mp_str_t k;
+        if (mp_as_str(&e->via.map.ptr[i].key, &k) && mp_str_eq(k, "at"))
+            continue;
+        mp_pack_obj(pk, &e->via.map.ptr[i].key);
+        mp_pack_obj(pk, &e->via.map.ptr[i].val);
+    }
+    mp_kv_u64(pk, "n", n);
+}
+
+typedef enum { PUSH_SENT, PUSH_SKIP, PUSH_WAIT, PUSH_STALL } push_rc_t;
+
+static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t n)
+{
+    msgpack_unpacked e;
+    if (!user_read_entry(ctx, u, n, &e))
+        return PUSH_SKIP; /* no longer held */
+    push_rc_t rc = PUSH_SKIP;
+    mp_str_t t, conv, from, dev;
+    uint64_t seq = 0;
+    mp_buf_t b;
+    mp_buf_init(&b);
+    bool is_msg = mp_get_str(&e.data, "t", 1, 16, &t) == MP_OK && mp_str_eq(t, "msg");
+    if (!is_msg) {
+        s_pack_event(&b.pk, &e.data, n);
+    } else if (mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &conv) != MP_OK ||
+               mp_get_u64(&e.data, "seq", &seq) != MP_OK ||
+               mp_get_str(&e.data, "from", 1, ID_BYTES_MAX, &from) != MP_OK ||
+               mp_get_str(&e.data, "device", 1, DEVICE_BYTES_MAX, &dev) != MP_OK) {
+        goto out;
+    } else if (id_parse(from.ptr, from.len) == u->id && mp_str_eq(dev, s->device)) {
+        goto out; /* its own message: not pushed back to the device that sent it */
+    } else {
+        char ckey[CONV_KEY_BYTES_MAX + 1];
+        mp_str_copy(conv, ckey, sizeof ckey);
+        cached_t *c = s_cached(u, ckey, seq);
+        if (!c) {
+            s_fetch(ctx, u, s, ckey, n);
+            rc = PUSH_WAIT;
+            goto out;
+        }
+        if (!c->rec)
+            goto out; /* the conversation no longer has it for us */
+        msgpack_unpacked rec;
+        msgpack_unpacked_init(&rec);
+        bool ok = mp_parse(&rec, c->rec, c->len);
+        if (ok)
+            record_pack_msg(&b.pk, ckey, &rec.data, u->id, s->device, n);
+        msgpack_unpacked_destroy(&rec);
+        if (!ok)
+            goto out;
+    }
+    rc = roost_ctx_send(ctx, s->key, MSG_PUSH, b.sb.data, b.sb.size) == ROOST_OK ? PUSH_SENT
+                                                                                 : PUSH_STALL;
+out:
+    mp_buf_fini(&b);
+    msgpack_unpacked_destroy(&e);
+    return rc;
+}
+
+static void s_pump_session(roost_ctx_t *ctx, user_t *u, session_t *s)
+{
+    device_t *d = user_device(u, s->device);
+    if (!d)
+        return;
+    while (s->authed && !s->fetching && !s->stalled && s->pushed < u->durable_n &&
+           s->pushed < d->cursor + USER_PUSH_WINDOW) {
+        uint64_t n = s->pushed + 1;
+        if (n < u->first_n) {
+            s->pushed = u->first_n - 1;
+            continue;
+        }
+        push_rc_t rc = s_push_one(ctx, u, s, n);
+        if (rc == PUSH_WAIT)
+            return;
+        if (rc == PUSH_STALL) {
+            s->stalled = true;
+            return;
+        }
+        s->pushed = n;
+    }
+}
+
+void user_pump(roost_ctx_t *ctx, user_t *u)
+{
+    for (uint32_t i = 0; i < u->nsessions; i++)
+        s_pump_session(ctx, u, &u->sessions[i]);
+}
+
+/* [[seq, record]…] */
+void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
+{
+    session_t *s = user_session(u, p->s);
+    if (s && s->fetching)
+        s->fetching--;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (!(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
+        up.data.type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < up.data.via.array.size; i++) {
+            const msgpack_object *it = &up.data.via.array.ptr[i];
+            uint64_t seq;
+            if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size == 2 &&
+                mp_as_u64(&it->via.array.ptr[0], &seq) &&
+                it->via.array.ptr[1].type == MSGPACK_OBJECT_BIN) {
+                msgpack_unpacked rec;
+                msgpack_unpacked_init(&rec);
+                bool ok = mp_parse(&rec, it->via.array.ptr[1].via.bin.ptr,
+                                   it->via.array.ptr[1].via.bin.size);
+                msgpack_unpacked_destroy(&rec);
+                if (ok) /* need a conv name: the pend holds the session, the request the conv */
+                    user_cache_put(u, env->sender, seq, it->via.array.ptr[1].via.bin.ptr,
+                                   it->via.array.ptr[1].via.bin.size);
+            }
+        }
+        if (s && s->pushed < u->durable_n) { /* asked but not returned: not ours to see */
+            msgpack_unpacked e;
+            if (user_read_entry(ctx, u, s->pushed + 1, &e)) {
+                uint64_t seq;
+                mp_str_t c;
+                if (mp_get_u64(&e.data, "seq", &seq) == MP_OK &&
+                    mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK &&
+                    mp_str_eq(c, env->sender) && !s_cached(u, env->sender, seq))
+                    user_cache_put(u, env->sender, seq, NULL, 0);
+                msgpack_unpacked_destroy(&e);
+            }
+        }
+    } else if (s) {
+        s->stalled = true; /* the conversation did not answer: the tick retries */
+    }
+    msgpack_unpacked_destroy(&up);
+    user_pump(ctx, u);
+}
+
