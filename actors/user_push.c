@@ -222,4 +222,3 @@ void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t
     msgpack_unpacked_destroy(&up);
     user_pump(ctx, u);
 }
-

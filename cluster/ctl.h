@@ -21,5 +21,7 @@ void ctl_sibling_path(const char *name, char *out, size_t cap);
 int ctl_up(const ctl_opts_t *o);
 /* `ring [--partition P | --key KEY]`: placement from the manifest alone. */
 int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);
+/* `keys gen`: a new CurveZMQ key pair. */
+int ctl_keys(const ctl_opts_t *o, const char *sub);
 
 #endif

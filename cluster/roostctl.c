@@ -18,6 +18,7 @@ static void s_usage(FILE *out)
                  "                                 foreground; Ctrl-C stops them all\n"
                  "  ring [--partition P | --key K] where partitions live: per node, or one\n"
                  "                                 partition's (or key's) replica list\n"
+                 "  keys gen                       a new CurveZMQ key pair for a node\n"
                  "\n"
                  "options:\n"
                  "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
             o.manifest = positional;
         return ctl_up(&o);
     }
+    if (cmd && strcmp(cmd, "keys") == 0)
+        return ctl_keys(&o, positional);
     if (cmd && strcmp(cmd, "ring") == 0) {
         if (positional)
             o.manifest = positional;
