@@ -121,7 +121,6 @@ typedef struct {
     inflight_t *inflight;
     uint32_t ninflight;
     bool checkpoint_armed, receipts_armed, typing_armed, fanout_armed;
-    uint64_t dirty_meta; /* group meta changed since the last write */
 } conv_t;
 
 /* conv.c */

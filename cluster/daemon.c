@@ -371,8 +371,12 @@ void daemon_destroy(daemon_t **self_p)
      * workers that send into the transport, and only then free anything. */
     transport_zmq_stop(d->transport);
     control_destroy(&d->control);
-    if (d->node)
+    if (d->node) {
         roost_node_stop(d->node);
+        /* passivation below may still answer (a kv actor fails its pending requests): those
+         * answers must find no transport, not a freed one */
+        roost_node_set_transport(d->node, NULL);
+    }
     transport_zmq_destroy(&d->transport);
     syncer_destroy(&d->syncer);   /* after the workers: nothing asks any more */
     roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */

@@ -33,7 +33,19 @@ static inline uint64_t s_auth(uint32_t i, const user_ref_t *u, const char *devic
     else
         snprintf(json, sizeof json, "{\"t\":\"auth\"}");
     msgpack_unpacked up;
-    const char *t = sess_call(i, u->key, u->id, device, json, &up);
+    const char *t;
+    /* a partition still reconciling after a restart answers `unavailable` (or nothing in
+     * time): a client tries again */
+    for (uint64_t deadline = proc_now_ms() + 30000;; proc_sleep_ms(200)) {
+        t = sess_call(i, u->key, u->id, device, json, &up);
+        char code[32] = "";
+        if (t && strcmp(t, "err") == 0)
+            sess_str(&up.data, "code", code, sizeof code);
+        bool again = (!t || strcmp(code, "unavailable") == 0) && proc_now_ms() < deadline;
+        if (!again)
+            break;
+        msgpack_unpacked_destroy(&up);
+    }
     assert_non_null(t);
     assert_string_equal(t, "ok");
     uint64_t from = sess_u64(&up.data, "from_n");
@@ -51,8 +63,8 @@ static inline void s_conv_of(const user_ref_t *a, const user_ref_t *b, char out[
 }
 
 /* from sends text to `to` (a user or "g:<id>" conversation key given as target). */
-static inline uint64_t s_send(uint32_t i, const user_ref_t *from, const char *device, const char *conv,
-                       const char *to, const char *cmid, const char *text)
+static inline uint64_t s_send(uint32_t i, const user_ref_t *from, const char *device,
+                              const char *conv, const char *to, const char *cmid, const char *text)
 {
     char json[512];
     snprintf(json, sizeof json,
@@ -94,7 +106,7 @@ static inline void s_no_push(uint32_t i, int ms)
 
 /* A request that must fail with `code`. */
 static inline void s_err(uint32_t i, const char *target, const user_ref_t *u, const char *device,
-                  const char *json, const char *code)
+                         const char *json, const char *code)
 {
     msgpack_unpacked up;
     const char *t = sess_call(i, target, u->id, device, json, &up);
@@ -107,7 +119,7 @@ static inline void s_err(uint32_t i, const char *target, const user_ref_t *u, co
 }
 
 static inline void s_ok(uint32_t i, const char *target, const user_ref_t *u, const char *device,
-                 const char *json)
+                        const char *json)
 {
     msgpack_unpacked up;
     const char *t = sess_call(i, target, u->id, device, json, &up);

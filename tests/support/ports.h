@@ -29,6 +29,8 @@ static inline bool test_port_bindable(int port)
 
 static inline int test_free_port(void)
 {
+    static int given[256]; /* never the same port twice in one process (one manifest) */
+    static unsigned ngiven;
     static uint64_t state;
     if (!state) {
         struct timespec ts;
@@ -38,8 +40,13 @@ static inline int test_free_port(void)
     for (int tries = 0; tries < 1000; tries++) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         int port = 20000 + (int)((state >> 33) % 12000);
-        if (test_port_bindable(port))
-            return port;
+        bool seen = false;
+        for (unsigned i = 0; i < ngiven && i < 256; i++)
+            seen |= given[i] == port;
+        if (seen || !test_port_bindable(port))
+            continue;
+        given[ngiven++ % 256] = port;
+        return port;
     }
     return -1;
 }

@@ -335,8 +335,12 @@ static int s_check_on_disk(char *err, size_t cap)
 /* Prints the last lines of node i's log to stderr (for a failure report). */
 static void s_log_tail(int i)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "tail -n 15 %s/s%d.log | cut -c1-300 >&2", W->dir, i);
+    char cmd[400];
+    /* a sanitizer's report when there is one (its first 60 lines), else the log's tail */
+    snprintf(cmd, sizeof cmd,
+             "f=%s/s%d.log; grep -q Sanitizer $f && grep -A60 -m1 'ERROR: .*Sanitizer' $f >&2 "
+             "|| tail -n 15 $f | cut -c1-300 >&2",
+             W->dir, i);
     if (system(cmd) != 0)
         fprintf(stderr, "(no log for s%d)\n", i);
 }
