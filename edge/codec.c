@@ -213,6 +213,8 @@ static json_t *s_to_json(const msgpack_object *o);
 
 static json_t *s_string(const char *p, size_t len)
 {
+    if (len == 0)
+        return json_string("");
     json_t *s = json_stringn(p, len);
     if (s)
         return s;
@@ -234,7 +236,8 @@ static json_t *s_to_json(const msgpack_object *o)
             if (kv->key.type != MSGPACK_OBJECT_STR)
                 continue;
             char *k = roost_xmalloc(kv->key.via.str.size + 1);
-            memcpy(k, kv->key.via.str.ptr, kv->key.via.str.size);
+            if (kv->key.via.str.size) /* an empty msgpack str may have a NULL pointer */
+                memcpy(k, kv->key.via.str.ptr, kv->key.via.str.size);
             k[kv->key.via.str.size] = '\0';
             json_object_set_new(m, k, s_to_json(&kv->val));
             free(k);

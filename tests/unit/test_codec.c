@@ -151,6 +151,24 @@ static void test_answers_and_events_out(void **state)
     free(out);
 }
 
+/* Found by fuzz_frame: an empty key (msgpack may hand it over with a NULL pointer) and empty
+ * strings must go back out through both encoders without undefined behaviour. */
+static void test_empty_keys_and_strings_round_trip(void **state)
+{
+    (void)state;
+    frame_t f;
+    s_decode_ok("{\"\":\"history\",\"t\":\"history\",\"conv\":\"\"}", &f);
+    char *out;
+    size_t len;
+    assert_int_equal(codec_encode(CODEC_JSON, f.map.data, f.map.size, NULL, 0, &out, &len), 0);
+    assert_non_null(strstr(out, "\"\":\"history\""));
+    assert_non_null(strstr(out, "\"conv\":\"\""));
+    free(out);
+    assert_int_equal(codec_encode(CODEC_MSGPACK, f.map.data, f.map.size, NULL, 0, &out, &len), 0);
+    free(out);
+    frame_fini(&f);
+}
+
 static void s_route(const char *json, uint64_t user, const char *want)
 {
     frame_t f;
@@ -193,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames_are_refused_naming_the_field),
         cmocka_unit_test(test_answers_and_events_out),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_empty_keys_and_strings_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
