@@ -1,5 +1,6 @@
 /* cluster/daemon.c — see daemon.h. Wiring only: every mechanism lives in runtime/. */
 #include "cluster/daemon.h"
+#include "cluster/edge_setup.h"
 #include "cluster/faults.h"
 
 #include <errno.h>
@@ -39,6 +40,11 @@ struct daemon {
     uint64_t *role_epoch;      /* per partition: the epoch last told to our log replica */
     faults_t *faults;          /* test builds: injected link cuts */
     actors_config_t messaging; /* the messaging actors' settings (a node service) */
+    edge_t *edge;              /* edge nodes: the client front door */
+    edge_keys_t edge_keys;
+    char data_root[MANIFEST_PATH_BYTES_MAX + 1];
+    uint64_t map_sent_ns; /* leader: when the map last went to the non-voters */
+    uint64_t map_sent_version;
 };
 
 static const char *const COMP = "daemon";
@@ -72,8 +78,8 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
     ROOST_INFO(COMP, "map applied",
                "version=%llu digest=%016llx leader=%u down=[%s] primaries=%u serving=[%s]",
                (unsigned long long)clustermap_version(map),
-               (unsigned long long)clustermap_digest(map), control_leader_id(d->control), down,
-               primaries, serving);
+               (unsigned long long)clustermap_digest(map),
+               d->control ? control_leader_id(d->control) : 0, down, primaries, serving);
 }
 
 /* Tells our log replica of partition p its role, when its epoch changed. */
@@ -112,7 +118,21 @@ static void s_on_map(void *arg, const clustermap_t *map)
     s_log_map(d, map);
 }
 
+static bool s_is_voter(const manifest_t *m, const manifest_node_t *self,
+                       const manifest_node_t **voters, uint32_t *n);
+
 /* ---- transport thread hooks -------------------------------------------------------------- */
+
+/* Non-voters (edges) have no Raft: they apply the map the leader pushes, if it is newer. */
+static void s_on_pushed_map(daemon_t *d, const roost_env_t *env)
+{
+    clustermap_t *map = NULL;
+    if (d->control || clustermap_decode(env->payload, env->payload_len, &map) != ROOST_OK)
+        return;
+    if (clustermap_version(map) > d->last_version)
+        s_on_map(d, map);
+    clustermap_release(&map);
+}
 
 static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
 {
@@ -120,6 +140,40 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
     if (env->type == ROOST_MSG_HEARTBEAT)
         detector_heartbeat(d->detector, from, roost_clock_now_ns(roost_clock_real()), env->payload,
                            env->payload_len);
+    else if (env->type == ROOST_MSG_MAP)
+        s_on_pushed_map(d, env);
+}
+
+/* The leader sends its map to every node outside the control plane when it changes and every
+ * MAP_PUSH_MS (a restarted edge learns it within that). */
+enum { MAP_PUSH_MS = 2000 };
+
+static void s_push_map(daemon_t *d, uint64_t now_ns)
+{
+    if (!d->control || !control_is_leader(d->control))
+        return;
+    clustermap_t *map = control_map_get(d->control);
+    uint64_t version = map ? clustermap_version(map) : 0;
+    bool due = now_ns - d->map_sent_ns >= (uint64_t)MAP_PUSH_MS * 1000000u;
+    void *buf = NULL;
+    size_t len = 0;
+    if (version && (due || version != d->map_sent_version) &&
+        clustermap_encode(map, &buf, &len) == ROOST_OK) {
+        const manifest_node_t *voters[CONTROL_VOTERS_MAX];
+        uint32_t nv;
+        for (uint32_t i = 0; i < d->manifest.n_nodes; i++) {
+            const manifest_node_t *n = &d->manifest.nodes[i];
+            if (n == d->self || s_is_voter(&d->manifest, n, voters, &nv))
+                continue;
+            roost_env_t *env = roost_env_new("", "", ROOST_MSG_MAP, buf, len);
+            if (env)
+                roost_transport_send(d->transport, n->id, env);
+        }
+        d->map_sent_ns = now_ns;
+        d->map_sent_version = version;
+        free(buf);
+    }
+    clustermap_release(&map);
 }
 
 static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
@@ -134,6 +188,7 @@ static void s_on_tick(void *arg, uint64_t now_ns)
     faults_poll(d->faults);
     if (d->detector)
         detector_tick(d->detector, now_ns);
+    s_push_map(d, now_ns);
 }
 
 /* ---- construction ------------------------------------------------------------------------ */
@@ -307,7 +362,13 @@ static int s_open_node(daemon_t *d)
         roost_node_set_primary(d->node, p, ROOST_NO_NODE, 0); /* until the first map */
     roost_node_set_transport(d->node, d->transport);
     roost_node_set_system_handler(d->node, s_on_system, d);
-    return (d->self->roles & ROLE_SHARD) ? s_open_store(d) : ROOST_OK;
+    int rc = (d->self->roles & ROLE_SHARD) ? s_open_store(d) : ROOST_OK;
+    if (rc == ROOST_OK && (d->self->roles & ROLE_EDGE)) {
+        d->edge = edge_setup(&d->manifest, d->self, d->data_root[0] ? d->data_root : NULL, d->node,
+                             &d->edge_keys);
+        rc = d->edge ? ROOST_OK : ROOST_EINVAL;
+    }
+    return rc;
 }
 
 daemon_t *daemon_new(const daemon_config_t *cfg)
@@ -321,6 +382,8 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
         free(d);
         return NULL;
     }
+    if (cfg->data_root)
+        snprintf(d->data_root, sizeof d->data_root, "%s", cfg->data_root);
     const char *dir = d->self->data_dir[0] ? d->self->data_dir : d->self->name;
     int rc = cfg->data_root && dir[0] != '/'
                  ? roost_fmt(d->data_dir, sizeof d->data_dir, "%s/%s", cfg->data_root, dir)
@@ -354,6 +417,8 @@ int daemon_start(daemon_t *self)
         rc = control_start(self->control);
     if (rc == ROOST_OK)
         rc = transport_zmq_start(self->transport);
+    if (rc == ROOST_OK && self->edge)
+        rc = edge_start(self->edge) == 0 ? ROOST_OK : ROOST_EIO;
     if (rc == ROOST_OK)
         ROOST_INFO(
             COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d", self->self->name,
@@ -362,13 +427,26 @@ int daemon_start(daemon_t *self)
     return rc;
 }
 
+void daemon_drain(daemon_t *self)
+{
+    if (self->edge)
+        edge_drain(self->edge);
+}
+
+bool daemon_drained(daemon_t *self)
+{
+    return !self->edge || edge_drained(self->edge);
+}
+
 void daemon_destroy(daemon_t **self_p)
 {
     daemon_t *d = *self_p;
     if (!d)
         return;
     /* Order: stop what delivers into the node (transport thread, control's on_map), then the
-     * workers that send into the transport, and only then free anything. */
+     * workers that send into the transport, and only then free anything. The edge's loop goes
+     * first: closing its connections tells their sessions while everything still runs. */
+    edge_stop(d->edge);
     transport_zmq_stop(d->transport);
     control_destroy(&d->control);
     if (d->node) {
@@ -380,6 +458,8 @@ void daemon_destroy(daemon_t **self_p)
     transport_zmq_destroy(&d->transport);
     syncer_destroy(&d->syncer);   /* after the workers: nothing asks any more */
     roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */
+    edge_destroy(&d->edge);       /* after its actors */
+    edge_keys_fini(&d->edge_keys);
     engine_destroy(&d->engine);
     free(d->role_epoch);
     detector_destroy(&d->detector);

@@ -10,6 +10,8 @@
 #ifndef ROOST_DAEMON_H
 #define ROOST_DAEMON_H
 
+#include <stdbool.h>
+
 #include "cluster/manifest.h"
 
 typedef struct daemon daemon_t;
@@ -23,6 +25,10 @@ typedef struct {
 /* NULL with a log line saying why (unknown node, bind failure, bad data dir). */
 daemon_t *daemon_new(const daemon_config_t *cfg);
 int daemon_start(daemon_t *self);
+/* Edge nodes: stop taking connections and send clients goaway (no-op on other nodes). */
+void daemon_drain(daemon_t *self);
+/* True once a draining edge has no connection left (always true on other nodes). */
+bool daemon_drained(daemon_t *self);
 void daemon_destroy(daemon_t **self_p);
 
 #endif

@@ -2,28 +2,17 @@
  * API gives every node its line; each field is read by a small typed helper that reports
  * "file:line: field: reason" and stops at the first error. */
 #include "cluster/manifest.h"
+#include "cluster/manifest_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "runtime/errors.h"
 
-typedef struct {
-    yaml_document_t *doc;
-    manifest_t *m;
-    char *err;
-    size_t errcap;
-    bool failed;
-} ctx_t;
-
-static void s_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void s_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char *fmt, ...)
+void mf_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char *fmt, ...)
 {
     if (c->failed)
         return;
@@ -38,56 +27,56 @@ static void s_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char
     va_end(ap);
 }
 
-static yaml_node_t *s_node(ctx_t *c, int id)
+yaml_node_t *mf_node(ctx_t *c, int id)
 {
     return yaml_document_get_node(c->doc, id);
 }
 
-static const char *s_scalar(ctx_t *c, yaml_node_t *n, const char *field)
+const char *mf_scalar(ctx_t *c, yaml_node_t *n, const char *field)
 {
     if (!n || n->type != YAML_SCALAR_NODE) {
-        s_fail(c, n, field, "expected a scalar value");
+        mf_fail(c, n, field, "expected a scalar value");
         return NULL;
     }
     return (const char *)n->data.scalar.value;
 }
 
-static void s_string(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap)
+void mf_string(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap)
 {
-    const char *v = s_scalar(c, n, field);
+    const char *v = mf_scalar(c, n, field);
     if (!v)
         return;
     if (strlen(v) == 0 || strlen(v) >= cap) {
-        s_fail(c, n, field, "must be 1 to %zu characters", cap - 1);
+        mf_fail(c, n, field, "must be 1 to %zu characters", cap - 1);
         return;
     }
     memcpy(out, v, strlen(v) + 1);
 }
 
-static uint64_t s_uint(ctx_t *c, yaml_node_t *n, const char *field, uint64_t min, uint64_t max)
+uint64_t mf_uint(ctx_t *c, yaml_node_t *n, const char *field, uint64_t min, uint64_t max)
 {
-    const char *v = s_scalar(c, n, field);
+    const char *v = mf_scalar(c, n, field);
     if (!v)
         return 0;
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     if (*v < '0' || *v > '9' || *end != '\0' || errno) {
-        s_fail(c, n, field, "\"%s\" is not a whole number", v);
+        mf_fail(c, n, field, "\"%s\" is not a whole number", v);
         return 0;
     }
     if (x < min || x > max) {
-        s_fail(c, n, field, "%llu is out of range [%llu, %llu]", x, (unsigned long long)min,
-               (unsigned long long)max);
+        mf_fail(c, n, field, "%llu is out of range [%llu, %llu]", x, (unsigned long long)min,
+                (unsigned long long)max);
         return 0;
     }
     return x;
 }
 
-static void s_oneof(ctx_t *c, yaml_node_t *n, const char *field, const char *const *allowed,
-                    char *out, size_t cap)
+void mf_oneof(ctx_t *c, yaml_node_t *n, const char *field, const char *const *allowed, char *out,
+              size_t cap)
 {
-    const char *v = s_scalar(c, n, field);
+    const char *v = mf_scalar(c, n, field);
     if (!v)
         return;
     for (int i = 0; allowed[i]; i++) {
@@ -96,33 +85,30 @@ static void s_oneof(ctx_t *c, yaml_node_t *n, const char *field, const char *con
             return;
         }
     }
-    s_fail(c, n, field, "\"%s\" is not one of the allowed values", v);
+    mf_fail(c, n, field, "\"%s\" is not one of the allowed values", v);
 }
 
-typedef void (*field_fn)(ctx_t *c, const char *key, yaml_node_t *value, void *arg);
-
-/* Calls fn for each key of a mapping; `known` lists the accepted keys (NULL-terminated). */
-static void s_each(ctx_t *c, yaml_node_t *map, const char *where, const char *const *known,
-                   field_fn fn, void *arg)
+void mf_each(ctx_t *c, yaml_node_t *map, const char *where, const char *const *known, field_fn fn,
+             void *arg)
 {
     if (!map || map->type != YAML_MAPPING_NODE) {
-        s_fail(c, map, where, "expected a mapping");
+        mf_fail(c, map, where, "expected a mapping");
         return;
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top && !c->failed; p++) {
-        yaml_node_t *k = s_node(c, p->key);
-        const char *key = s_scalar(c, k, where);
+        yaml_node_t *k = mf_node(c, p->key);
+        const char *key = mf_scalar(c, k, where);
         if (!key)
             return;
         bool ok = false;
         for (int i = 0; known[i]; i++)
             ok |= strcmp(known[i], key) == 0;
         if (!ok) {
-            s_fail(c, k, where, "unknown field \"%s\"", key);
+            mf_fail(c, k, where, "unknown field \"%s\"", key);
             return;
         }
-        fn(c, key, s_node(c, p->value), arg);
+        fn(c, key, mf_node(c, p->value), arg);
     }
 }
 
@@ -134,18 +120,18 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
     (void)arg;
     manifest_t *m = c->m;
     if (strcmp(key, "name") == 0)
-        s_string(c, v, "cluster.name", m->cluster_name, sizeof m->cluster_name);
+        mf_string(c, v, "cluster.name", m->cluster_name, sizeof m->cluster_name);
     else if (strcmp(key, "partitions") == 0)
-        m->partitions = (uint32_t)s_uint(c, v, "cluster.partitions", 1, 65536);
+        m->partitions = (uint32_t)mf_uint(c, v, "cluster.partitions", 1, 65536);
     else if (strcmp(key, "replication_factor") == 0)
-        m->replication_factor = (uint32_t)s_uint(c, v, "cluster.replication_factor", 1, 5);
+        m->replication_factor = (uint32_t)mf_uint(c, v, "cluster.replication_factor", 1, 5);
     else if (strcmp(key, "consistency") == 0)
-        s_oneof(c, v, "cluster.consistency", s_consistencies, m->consistency,
-                sizeof m->consistency);
+        mf_oneof(c, v, "cluster.consistency", s_consistencies, m->consistency,
+                 sizeof m->consistency);
     else if (strcmp(key, "sync") == 0)
-        s_oneof(c, v, "cluster.sync", s_syncs, m->sync, sizeof m->sync);
+        mf_oneof(c, v, "cluster.sync", s_syncs, m->sync, sizeof m->sync);
     if (!c->failed && strcmp(key, "partitions") == 0 && (m->partitions & (m->partitions - 1)))
-        s_fail(c, v, "cluster.partitions", "%u is not a power of two", m->partitions);
+        mf_fail(c, v, "cluster.partitions", "%u is not a power of two", m->partitions);
 }
 
 static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
@@ -153,13 +139,13 @@ static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
     (void)arg;
     manifest_t *m = c->m;
     if (strcmp(key, "workers") == 0)
-        m->workers = (uint32_t)s_uint(c, v, "runtime.workers", 0, ROOST_WORKERS_MAX);
+        m->workers = (uint32_t)mf_uint(c, v, "runtime.workers", 0, ROOST_WORKERS_MAX);
     else if (strcmp(key, "passivate_after_ms") == 0)
-        m->passivate_after_ms = s_uint(c, v, "runtime.passivate_after_ms", 1000, 86400000);
+        m->passivate_after_ms = mf_uint(c, v, "runtime.passivate_after_ms", 1000, 86400000);
     else if (strcmp(key, "heartbeat_ms") == 0)
-        m->heartbeat_ms = (uint32_t)s_uint(c, v, "runtime.heartbeat_ms", 10, 10000);
+        m->heartbeat_ms = (uint32_t)mf_uint(c, v, "runtime.heartbeat_ms", 10, 10000);
     else if (strcmp(key, "down_after_ms") == 0)
-        m->down_after_ms = (uint32_t)s_uint(c, v, "runtime.down_after_ms", 100, 600000);
+        m->down_after_ms = (uint32_t)mf_uint(c, v, "runtime.down_after_ms", 100, 600000);
 }
 
 static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
@@ -167,11 +153,11 @@ static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *a
     (void)arg;
     manifest_t *m = c->m;
     if (strcmp(key, "retention_days") == 0)
-        m->retention_days = (uint32_t)s_uint(c, v, "messaging.retention_days", 1, 3650);
+        m->retention_days = (uint32_t)mf_uint(c, v, "messaging.retention_days", 1, 3650);
     else if (strcmp(key, "retention_count") == 0)
-        m->retention_count = (uint32_t)s_uint(c, v, "messaging.retention_count", 1, 10000000);
+        m->retention_count = (uint32_t)mf_uint(c, v, "messaging.retention_count", 1, 10000000);
     else if (strcmp(key, "group_max_members") == 0)
-        m->group_max_members = (uint32_t)s_uint(c, v, "messaging.group_max_members", 2, 1024);
+        m->group_max_members = (uint32_t)mf_uint(c, v, "messaging.group_max_members", 2, 1024);
 }
 
 typedef struct {
@@ -183,11 +169,11 @@ static void s_roles(ctx_t *c, yaml_node_t *v, manifest_node_t *n, const char *fi
 {
     if (!v || v->type != YAML_SEQUENCE_NODE ||
         v->data.sequence.items.start == v->data.sequence.items.top) {
-        s_fail(c, v, field, "expected a list of roles (shard, edge)");
+        mf_fail(c, v, field, "expected a list of roles (shard, edge)");
         return;
     }
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        const char *r = s_scalar(c, s_node(c, *i), field);
+        const char *r = mf_scalar(c, mf_node(c, *i), field);
         if (!r)
             return;
         if (strcmp(r, "shard") == 0)
@@ -195,7 +181,7 @@ static void s_roles(ctx_t *c, yaml_node_t *v, manifest_node_t *n, const char *fi
         else if (strcmp(r, "edge") == 0)
             n->roles |= ROLE_EDGE;
         else
-            s_fail(c, s_node(c, *i), field, "unknown role \"%s\" (shard, edge)", r);
+            mf_fail(c, mf_node(c, *i), field, "unknown role \"%s\" (shard, edge)", r);
     }
 }
 
@@ -206,23 +192,23 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
     char f[96];
     snprintf(f, sizeof f, "%s.%s", a->field, key);
     if (strcmp(key, "name") == 0)
-        s_string(c, v, f, n->name, sizeof n->name);
+        mf_string(c, v, f, n->name, sizeof n->name);
     else if (strcmp(key, "id") == 0)
-        n->id = (uint32_t)s_uint(c, v, f, 1, 65535);
+        n->id = (uint32_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "roles") == 0)
         s_roles(c, v, n, f);
     else if (strcmp(key, "host") == 0)
-        s_string(c, v, f, n->host, sizeof n->host);
+        mf_string(c, v, f, n->host, sizeof n->host);
     else if (strcmp(key, "peer_port") == 0)
-        n->peer_port = (uint16_t)s_uint(c, v, f, 1, 65535);
+        n->peer_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "raft_port") == 0)
-        n->raft_port = (uint16_t)s_uint(c, v, f, 1, 65535);
+        n->raft_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "admin_port") == 0)
-        n->admin_port = (uint16_t)s_uint(c, v, f, 1, 65535);
+        n->admin_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "client_port") == 0)
-        n->client_port = (uint16_t)s_uint(c, v, f, 1, 65535);
+        n->client_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "data_dir") == 0)
-        s_string(c, v, f, n->data_dir, sizeof n->data_dir);
+        mf_string(c, v, f, n->data_dir, sizeof n->data_dir);
 }
 
 static const char *const s_node_keys[] = {"name",      "id",        "roles",      "host",
@@ -232,21 +218,21 @@ static const char *const s_node_keys[] = {"name",      "id",        "roles",    
 static void s_nodes(ctx_t *c, yaml_node_t *v)
 {
     if (!v || v->type != YAML_SEQUENCE_NODE) {
-        s_fail(c, v, "nodes", "expected a list of nodes");
+        mf_fail(c, v, "nodes", "expected a list of nodes");
         return;
     }
     for (yaml_node_item_t *i = v->data.sequence.items.start;
          i < v->data.sequence.items.top && !c->failed; i++) {
         if (c->m->n_nodes == ROOST_NODES_MAX) {
-            s_fail(c, s_node(c, *i), "nodes", "more than %d nodes", ROOST_NODES_MAX);
+            mf_fail(c, mf_node(c, *i), "nodes", "more than %d nodes", ROOST_NODES_MAX);
             return;
         }
         manifest_node_t *n = &c->m->nodes[c->m->n_nodes];
         memset(n, 0, sizeof *n);
-        n->line = (int)s_node(c, *i)->start_mark.line + 1;
+        n->line = (int)mf_node(c, *i)->start_mark.line + 1;
         node_arg_t a = {.node = n};
         snprintf(a.field, sizeof a.field, "nodes[%u]", c->m->n_nodes);
-        s_each(c, s_node(c, *i), a.field, s_node_keys, s_node_field, &a);
+        mf_each(c, mf_node(c, *i), a.field, s_node_keys, s_node_field, &a);
         c->m->n_nodes++;
     }
 }
@@ -257,23 +243,29 @@ static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "h
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", NULL};
-static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime",
-                                         "messaging",  "nodes",   NULL};
+static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging", "auth",
+                                         "limits",     "edge",    "nodes",   NULL};
 
 static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
     bool *saw_api = arg;
     if (strcmp(key, "apiVersion") == 0) {
-        const char *api = s_scalar(c, v, "apiVersion");
+        const char *api = mf_scalar(c, v, "apiVersion");
         if (api && strcmp(api, "roost/v1") != 0)
-            s_fail(c, v, "apiVersion", "\"%s\" is not supported (roost/v1)", api);
+            mf_fail(c, v, "apiVersion", "\"%s\" is not supported (roost/v1)", api);
         *saw_api = true;
     } else if (strcmp(key, "cluster") == 0) {
-        s_each(c, v, "cluster", s_cluster_keys, s_cluster_field, NULL);
+        mf_each(c, v, "cluster", s_cluster_keys, s_cluster_field, NULL);
     } else if (strcmp(key, "runtime") == 0) {
-        s_each(c, v, "runtime", s_runtime_keys, s_runtime_field, NULL);
+        mf_each(c, v, "runtime", s_runtime_keys, s_runtime_field, NULL);
     } else if (strcmp(key, "messaging") == 0) {
-        s_each(c, v, "messaging", s_messaging_keys, s_messaging_field, NULL);
+        mf_each(c, v, "messaging", s_messaging_keys, s_messaging_field, NULL);
+    } else if (strcmp(key, "auth") == 0) {
+        mf_auth(c, v);
+    } else if (strcmp(key, "limits") == 0) {
+        mf_limits(c, v);
+    } else if (strcmp(key, "edge") == 0) {
+        mf_edge(c, v);
     } else {
         s_nodes(c, v);
     }
@@ -292,6 +284,7 @@ static void s_defaults(manifest_t *m)
     m->retention_days = 30;
     m->retention_count = 10000;
     m->group_max_members = 256;
+    mf_edge_defaults(m);
 }
 
 /* Checks one node against itself and every earlier node. */
@@ -302,25 +295,25 @@ static void s_check_node(ctx_t *c, uint32_t k)
     snprintf(f, sizeof f, "nodes[%u]", k);
     yaml_node_t at = {.start_mark = {.line = (size_t)(n->line - 1)}};
     if (!n->name[0] || !n->id || !n->roles || !n->host[0] || !n->peer_port) {
-        s_fail(c, &at, f, "name, id, roles, host and peer_port are required");
+        mf_fail(c, &at, f, "name, id, roles, host and peer_port are required");
         return;
     }
     if ((n->roles & ROLE_SHARD) && (!n->raft_port || !n->data_dir[0])) {
-        s_fail(c, &at, f, "a shard node needs raft_port and data_dir");
+        mf_fail(c, &at, f, "a shard node needs raft_port and data_dir");
         return;
     }
     if ((n->roles & ROLE_EDGE) && !n->client_port) {
-        s_fail(c, &at, f, "an edge node needs client_port");
+        mf_fail(c, &at, f, "an edge node needs client_port");
         return;
     }
     for (uint32_t j = 0; j < k; j++) {
         const manifest_node_t *o = &c->m->nodes[j];
         if (strcmp(o->name, n->name) == 0) {
-            s_fail(c, &at, f, "name \"%s\" is already used", n->name);
+            mf_fail(c, &at, f, "name \"%s\" is already used", n->name);
             return;
         }
         if (o->id == n->id) {
-            s_fail(c, &at, f, "id %u is already used by %s", n->id, o->name);
+            mf_fail(c, &at, f, "id %u is already used by %s", n->id, o->name);
             return;
         }
         if (strcmp(o->host, n->host) != 0)
@@ -330,7 +323,7 @@ static void s_check_node(ctx_t *c, uint32_t k)
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++)
                 if (mine[a] && mine[a] == theirs[b]) {
-                    s_fail(c, &at, f, "port %u is already used by %s", mine[a], o->name);
+                    mf_fail(c, &at, f, "port %u is already used by %s", mine[a], o->name);
                     return;
                 }
     }
@@ -338,7 +331,7 @@ static void s_check_node(ctx_t *c, uint32_t k)
     for (int a = 0; a < 4; a++)
         for (int b = a + 1; b < 4; b++)
             if (ports[a] && ports[a] == ports[b]) {
-                s_fail(c, &at, f, "port %u is used twice by this node", ports[a]);
+                mf_fail(c, &at, f, "port %u is used twice by this node", ports[a]);
                 return;
             }
 }
@@ -351,11 +344,13 @@ static void s_validate(ctx_t *c, yaml_node_t *root)
         shards += (c->m->nodes[k].roles & ROLE_SHARD) ? 1 : 0;
     }
     if (!c->failed && c->m->n_nodes == 0)
-        s_fail(c, root, "nodes", "at least one node is required");
+        mf_fail(c, root, "nodes", "at least one node is required");
     if (!c->failed && c->m->replication_factor > shards)
-        s_fail(c, root, "cluster.replication_factor",
-               "%u is more than the %u shard node(s) in the manifest", c->m->replication_factor,
-               shards);
+        mf_fail(c, root, "cluster.replication_factor",
+                "%u is more than the %u shard node(s) in the manifest", c->m->replication_factor,
+                shards);
+    if (!c->failed)
+        mf_edge_validate(c, root);
 }
 
 int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,
@@ -378,11 +373,11 @@ int manifest_parse(const char *text, size_t len, const char *path, manifest_t *o
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     bool saw_api = false;
     if (!root)
-        s_fail(&c, NULL, "(document)", "the manifest is empty");
+        mf_fail(&c, NULL, "(document)", "the manifest is empty");
     else
-        s_each(&c, root, "(top level)", s_top_keys, s_top_field, &saw_api);
+        mf_each(&c, root, "(top level)", s_top_keys, s_top_field, &saw_api);
     if (!c.failed && !saw_api)
-        s_fail(&c, root, "apiVersion", "is required (roost/v1)");
+        mf_fail(&c, root, "apiVersion", "is required (roost/v1)");
     if (!c.failed)
         s_validate(&c, root);
     yaml_document_delete(&doc);

@@ -24,6 +24,43 @@ enum {
     MANIFEST_FILE_BYTES_MAX = 1024 * 1024, /* a manifest is configuration, not data */
 };
 
+enum { MANIFEST_JWT_KEYS_MAX = 4, MANIFEST_KID_BYTES_MAX = 32, MANIFEST_URL_BYTES_MAX = 255 };
+
+/* auth.jwt_keys[]: one access-token key. The secret is never in the manifest: `file` names it
+ * (HS256: the shared secret, ≥ 32 bytes; ES256: the P-256 private key PEM, whose public key is
+ * in `public_file`). Files must not be readable by group or others. */
+typedef struct {
+    char kid[MANIFEST_KID_BYTES_MAX + 1];
+    char alg[8]; /* HS256 | ES256 */
+    char file[MANIFEST_PATH_BYTES_MAX + 1];
+    char public_file[MANIFEST_PATH_BYTES_MAX + 1]; /* ES256 only */
+    bool generate;                                 /* HS256: roostctl up creates a missing file */
+} manifest_jwt_key_t;
+
+typedef struct {
+    manifest_jwt_key_t jwt_keys[MANIFEST_JWT_KEYS_MAX];
+    uint32_t n_jwt_keys;
+    char signing_kid[MANIFEST_KID_BYTES_MAX + 1]; /* default: the first key */
+    uint32_t otp_per_ip_per_hour;                 /* default 100 */
+    uint32_t access_ttl_s;                        /* access tokens live this long; default 900 */
+    char sms_driver[8];                           /* file | webhook */
+    char sms_path[MANIFEST_PATH_BYTES_MAX + 1];   /* file: where codes are appended */
+    char sms_url[MANIFEST_URL_BYTES_MAX + 1];     /* webhook: http://host:port/path */
+} manifest_auth_t;
+
+typedef struct {
+    uint32_t frame_bytes;           /* a client frame; default 128 KiB */
+    uint32_t send_queue_bytes;      /* per connection; default 1 MiB */
+    uint32_t bad_frames_per_minute; /* more closes the connection (1008); default 20 */
+    uint32_t http_body_bytes;       /* auth request bodies; default 4 KiB */
+} manifest_limits_t;
+
+typedef struct {
+    uint32_t ping_ms;           /* WebSocket pings; two missed close; default 15000 */
+    uint32_t drain_deadline_ms; /* a draining edge exits by then; default 30000 */
+    uint32_t reconnect_ms;      /* goaway: clients wait a jittered 0.5–1.5× this; default 2000 */
+} manifest_edge_t;
+
 typedef enum { ROLE_SHARD = 1u << 0, ROLE_EDGE = 1u << 1 } manifest_role_t;
 
 typedef struct {
@@ -54,6 +91,9 @@ typedef struct {
     uint32_t retention_days;    /* undelivered events kept per device this long (default 30) */
     uint32_t retention_count;   /* … and at most this many (default 10,000) */
     uint32_t group_max_members; /* default for new groups (256; at most 1,024) */
+    manifest_auth_t auth;
+    manifest_limits_t limits;
+    manifest_edge_t edge;
     uint32_t n_nodes;
     manifest_node_t nodes[ROOST_NODES_MAX];
 } manifest_t;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/daemon.h"
 #include "cluster/manifest.h"
@@ -21,7 +22,9 @@ static void s_usage(FILE *out)
             "  --node NAME        which node of the manifest this process is\n"
             "  --data-root DIR    prefix for relative data_dir paths (default: current dir)\n"
             "  --log-level LEVEL  debug | info | warn | error (default info)\n"
-            "Stops cleanly on SIGINT or SIGTERM. Exit: 0 stopped, 1 failed, 2 bad usage.\n");
+            "Stops cleanly on SIGINT or SIGTERM. SIGUSR1 drains an edge node (clients get goaway)\n"
+            "and stops it once no connection is left (or at edge.drain_deadline_ms).\n"
+            "Exit: 0 stopped, 1 failed, 2 bad usage.\n");
 }
 
 typedef struct {
@@ -54,6 +57,25 @@ static int s_args(int argc, char **argv, args_t *a)
     return 0;
 }
 
+/* Waits for SIGINT/SIGTERM, or after SIGUSR1 (drain) for the drain to finish; the signal. */
+static int s_wait(daemon_t *d, const sigset_t *set)
+{
+    bool draining = false;
+    for (;;) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (sig == SIGUSR1 && !draining) {
+            ROOST_INFO("roostd", "drain requested", "signal=%d", sig);
+            daemon_drain(d);
+            draining = true;
+        }
+        if (draining && daemon_drained(d))
+            return SIGUSR1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {.log_level = "info"};
@@ -80,6 +102,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     daemon_config_t dc = {.manifest = &m, .node_name = a.node, .data_root = a.data_root};
     daemon_t *d = daemon_new(&dc);
@@ -87,8 +110,7 @@ int main(int argc, char **argv)
         daemon_destroy(&d);
         return 1;
     }
-    int sig = 0;
-    sigwait(&stop, &sig);
+    int sig = s_wait(d, &stop);
     ROOST_INFO("roostd", "stopping", "signal=%d", sig);
     daemon_destroy(&d);
     ROOST_INFO("roostd", "stopped", NULL);

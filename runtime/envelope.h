@@ -37,6 +37,8 @@ enum {
 enum {
     ROOST_MSG_ERROR = ROOST_MSG_SYSTEM_BASE, /* a runtime-made error response */
     ROOST_MSG_HEARTBEAT,                     /* node-to-node liveness; no target */
+    ROOST_MSG_MAP, /* the cluster map (clustermap_encode), from the control leader to the
+                      nodes that do not vote (edges); no target */
 };
 
 typedef struct roost_env roost_env_t;
