@@ -27,6 +27,7 @@ typedef struct {
     proc_t proc[EC_NODES + 1]; /* 1..3 shards, 4..5 edges */
     char extra[512];           /* more manifest sections from the test */
     uint32_t ip_limit;         /* auth.otp_per_ip_per_hour */
+    uint32_t ttl_s;            /* auth.access_ttl_s */
 } edge_cluster_t;
 
 static edge_cluster_t *EC;
@@ -54,8 +55,9 @@ static void ec_write_files(void)
             "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
             "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\n"
             "auth:\n  jwt_keys: [{kid: k1, alg: HS256, file: jwt.key}]\n"
-            "  sms: {driver: file, path: sms.log}\n  otp_per_ip_per_hour: %u\n%s\nnodes:\n",
-            EC_P, EC->ip_limit, EC->extra);
+            "  sms: {driver: file, path: sms.log}\n  otp_per_ip_per_hour: %u\n"
+            "  access_ttl_s: %u\n%s\nnodes:\n",
+            EC_P, EC->ip_limit, EC->ttl_s, EC->extra);
     for (int i = 1; i <= EC_SHARDS; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
@@ -113,14 +115,15 @@ static void ec_login(rc_session_t *s, int k, bool msgpack, const char *phone, co
     assert_int_equal(rc_login(s, phone, code, device), 200);
 }
 
-/* Starts everything; waits until an edge issues codes (the map has reached it). ip_limit 0:
- * 10,000 code requests an hour per address. */
-static void ec_open(const char *extra, uint32_t ip_limit)
+/* Starts everything; waits until an edge issues codes (the map has reached it). ttl_s: the
+ * access tokens' lifetime (0: 900 s). */
+static void ec_open(const char *extra, uint32_t ttl_s)
 {
     assert_non_null(getenv("ROOSTD"));
     EC = calloc(1, sizeof *EC);
     snprintf(EC->extra, sizeof EC->extra, "%s", extra ? extra : "");
-    EC->ip_limit = ip_limit ? ip_limit : 10000;
+    EC->ip_limit = 10000;
+    EC->ttl_s = ttl_s ? ttl_s : 900;
     snprintf(EC->dir, sizeof EC->dir, "/tmp/roost-edge-XXXXXX");
     assert_non_null(mkdtemp(EC->dir));
     snprintf(EC->manifest, sizeof EC->manifest, "%s/cluster.yaml", EC->dir);
