@@ -408,7 +408,9 @@ void conv_inflight_free(conv_t *c)
 
 /* ---- history ----------------------------------------------------------------------------- */
 
-enum { HISTORY_SCAN_MAX = 1000 };
+/* A page stops at `limit` messages or once it holds HISTORY_BYTES_MAX (at least one message):
+ * an answer must fit an envelope and a client's send queue; the client pages on with before. */
+enum { HISTORY_SCAN_MAX = 1000, HISTORY_BYTES_MAX = 192 * 1024 };
 
 void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
 {
@@ -431,7 +433,8 @@ void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     mp_buf_init(&items);
     uint32_t count = 0;
     for (uint64_t seq = top, scanned = 0;
-         seq >= 1 && seq >= floor && count < limit && scanned < HISTORY_SCAN_MAX;
+         seq >= 1 && seq >= floor && count < limit && scanned < HISTORY_SCAN_MAX &&
+         items.sb.size < HISTORY_BYTES_MAX;
          seq--, scanned++) {
         void *val;
         size_t len;

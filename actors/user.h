@@ -28,9 +28,12 @@ enum {
     USER_NAME_BYTES_MAX = 128,
     USER_STATUS_BYTES_MAX = 256,
     USER_WATCHERS_MAX = 1024,
-    USER_SUB_MAX = 100,          /* users per presence.sub */
-    USER_WATCHES_MAX = 256,      /* users one session watches */
-    USER_PUSH_WINDOW = 256,      /* events pushed beyond a device's cursor */
+    USER_SUB_MAX = 100,     /* users per presence.sub */
+    USER_WATCHES_MAX = 256, /* users one session watches */
+    USER_PUSH_WINDOW = 256, /* events pushed beyond a device's cursor */
+    /* … and about this many bytes of them unacknowledged (at least one event): a backlog of
+     * large messages must not overflow the edge's send queue of a reader that keeps up */
+    USER_PUSH_BYTES = 128 * 1024,
     USER_CACHE_ENTRIES = 128,    /* conversation records kept for pushing */
     USER_SESSION_TTL_MS = 30000, /* a registration not renewed for this long ends */
     USER_WATCH_TTL_MS = 60000,   /* a presence subscription not renewed */
@@ -72,6 +75,8 @@ typedef struct {
     char device[DEVICE_BYTES_MAX + 1];
     uint64_t expires_ns;
     uint64_t pushed;   /* highest n pushed (or skipped) on this connection */
+    uint64_t released; /* the cursor when inflight was last reduced */
+    uint64_t inflight; /* bytes pushed after `released` (estimated as acks come) */
     uint32_t fetching; /* record fetches outstanding for it */
     bool stalled;      /* a push could not be queued: retried on the tick */
     bool authed;       /* its auth was answered: pushes may follow */

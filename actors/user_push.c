@@ -1,8 +1,9 @@
 /* actors/user_push.c — pushing the inbox to live sessions. A session gets every durable entry
- * after what it already got: at most USER_PUSH_WINDOW beyond its device's cursor (acks open
- * the window), never twice on one connection, never the sender's own message back to the
- * device that sent it. A msg entry is a reference: its record comes from a small cache (filled
- * by deliver) or from the conversation (MSG_CONV_FETCH, up to USER_FETCH_BATCH at a time). */
+ * after what it already got: at most USER_PUSH_WINDOW events and about USER_PUSH_BYTES bytes
+ * beyond its device's cursor (acks open the window), never twice on one connection, never the
+ * sender's own message back to the device that sent it. A msg entry is a reference: its record
+ * comes from a small cache (filled by deliver) or from the conversation (MSG_CONV_FETCH, up to
+ * USER_FETCH_BATCH at a time). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static void s_pack_event(msgpack_packer *pk, const msgpack_object *e, uint64_t n
 
 typedef enum { PUSH_SENT, PUSH_SKIP, PUSH_WAIT, PUSH_STALL } push_rc_t;
 
-static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t n)
+static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t n, size_t *bytes)
 {
     msgpack_unpacked e;
     if (!user_read_entry(ctx, u, n, &e))
@@ -141,6 +142,7 @@ static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t 
         if (!ok)
             goto out;
     }
+    *bytes = b.sb.size;
     rc = roost_ctx_send(ctx, s->key, MSG_PUSH, b.sb.data, b.sb.size) == ROOST_OK ? PUSH_SENT
                                                                                  : PUSH_STALL;
 out:
@@ -149,26 +151,45 @@ out:
     return rc;
 }
 
+/* Acks released part of what is in flight: the share of the events acknowledged (sizes are
+ * not kept per event; the estimate errs by the spread of sizes, bounded by the count window). */
+static void s_release(session_t *s, uint64_t cursor)
+{
+    if (cursor <= s->released)
+        return;
+    if (cursor >= s->pushed)
+        s->inflight = 0;
+    else
+        s->inflight -= s->inflight * (cursor - s->released) / (s->pushed - s->released);
+    s->released = cursor;
+}
+
 static void s_pump_session(roost_ctx_t *ctx, user_t *u, session_t *s)
 {
     device_t *d = user_device(u, s->device);
     if (!d)
         return;
+    s_release(s, d->cursor);
     while (s->authed && !s->fetching && !s->stalled && s->pushed < u->durable_n &&
-           s->pushed < d->cursor + USER_PUSH_WINDOW) {
+           s->pushed < d->cursor + USER_PUSH_WINDOW &&
+           (s->inflight < USER_PUSH_BYTES || s->pushed <= d->cursor)) {
         uint64_t n = s->pushed + 1;
         if (n < u->first_n) {
             s->pushed = u->first_n - 1;
             continue;
         }
-        push_rc_t rc = s_push_one(ctx, u, s, n);
+        size_t bytes = 0;
+        push_rc_t rc = s_push_one(ctx, u, s, n, &bytes);
         if (rc == PUSH_WAIT)
             return;
         if (rc == PUSH_STALL) {
             s->stalled = true;
             return;
         }
+        if (s->pushed < s->released) /* a resume or a skip moved past the released point */
+            s->released = s->pushed;
         s->pushed = n;
+        s->inflight += rc == PUSH_SENT ? bytes : 0;
     }
 }
 

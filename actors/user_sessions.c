@@ -85,6 +85,8 @@ static session_t *s_register(roost_ctx_t *ctx, user_t *u, const char *key, const
     snprintf(s->device, sizeof s->device, "%s", device);
     s->expires_ns = roost_ctx_now_ns(ctx) + USER_SESSION_TTL_MS * 1000000ull;
     s->pushed = pushed;
+    s->released = pushed;
+    s->inflight = 0;
     s->stalled = false;
     s->authed = true; /* auth clears it until its answer is out */
     user_ensure_tick(ctx, u);

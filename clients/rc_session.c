@@ -92,8 +92,8 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     (void)sul;
 }
 
-int rc_http(const char *host, uint16_t port, const char *method, const char *path,
-            const char *body, int timeout_ms, int *status, char **resp)
+int rc_http(const char *host, uint16_t port, const char *method, const char *path, const char *body,
+            int timeout_ms, int *status, char **resp)
 {
     http_t h = {.body = body, .body_len = body ? strlen(body) : 0};
     struct lws_context_creation_info info;
@@ -171,10 +171,9 @@ int rc_login(rc_session_t *s, const char *phone, const char *code, const char *d
 {
     snprintf(s->device, sizeof s->device, "%s", device);
     json_t *a = NULL;
-    int st = s_post_json(s->host, s->port, "/v1/auth/otp/verify",
-                         json_pack("{s:s, s:s, s:s}", "phone", phone, "code", code, "device",
-                                   device),
-                         &a);
+    int st = s_post_json(
+        s->host, s->port, "/v1/auth/otp/verify",
+        json_pack("{s:s, s:s, s:s}", "phone", phone, "code", code, "device", device), &a);
     return s_take_pair(s, st, a);
 }
 
@@ -196,9 +195,8 @@ json_t *rc_session_connect(rc_session_t *s, int timeout_ms)
     rc_free(&s->conn);
     while (s_now_ms() < until) {
         s->conn = rc_open(url, s->msgpack, 2000);
-        json_t *a = s->conn ? rc_auth(s->conn, s->access, s->last_n ? (int64_t)s->last_n : -1,
-                                      5000)
-                            : NULL;
+        json_t *a =
+            s->conn ? rc_auth(s->conn, s->access, s->last_n ? (int64_t)s->last_n : -1, 5000) : NULL;
         const char *t = json_string_value(json_object_get(a, "t"));
         if (t && strcmp(t, "ok") == 0)
             return a;

@@ -172,6 +172,12 @@ void rc_pump(rc_t *c, int ms)
     while (s_now_ms() < until);
 }
 
+void rc_pause_reading(rc_t *c, bool paused)
+{
+    if (c->wsi)
+        lws_rx_flow_control(c->wsi, paused ? 0 : 1);
+}
+
 rc_t *rc_open(const char *url, bool msgpack, int timeout_ms)
 {
     char buf[256];
@@ -281,8 +287,8 @@ int rc_send(rc_t *c, const json_t *frame)
         char *out = NULL;
         size_t len = 0;
         rc = codec_decode(CODEC_JSON, text, strlen(text), FRAME_BYTES_MAX, &f, &err) == 0 &&
-                     codec_encode(CODEC_MSGPACK, f.map.data, f.map.size,
-                                  f.rid_len ? f.rid : NULL, f.rid_len, &out, &len) == 0
+                     codec_encode(CODEC_MSGPACK, f.map.data, f.map.size, f.rid_len ? f.rid : NULL,
+                                  f.rid_len, &out, &len) == 0
                  ? rc_send_raw(c, out, len)
                  : -1;
         free(out);

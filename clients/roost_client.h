@@ -41,6 +41,8 @@ json_t *rc_auth(rc_t *c, const char *token, int64_t resume, int timeout_ms);
 int rc_ack(rc_t *c, uint64_t n);
 /* 0 while open; the close code once the server closed (1006 when no code came). */
 int rc_closed(rc_t *c);
+/* Stops (or resumes) reading from the socket: a reader that fell behind, for tests. */
+void rc_pause_reading(rc_t *c, bool paused);
 /* Services the connection for up to ms (answers pings, reads frames into the queue). A client
  * that stops calling into its rc_t answers no pings: what a frozen client looks like. */
 void rc_pump(rc_t *c, int ms);
@@ -49,8 +51,8 @@ void rc_pump(rc_t *c, int ms);
 
 /* method "GET"/"POST" to http://host:port/path with an optional body; *status and *body (the
  * answer's body, caller frees) filled. 0, or -1 if no answer came within timeout_ms. */
-int rc_http(const char *host, uint16_t port, const char *method, const char *path,
-            const char *body, int timeout_ms, int *status, char **resp);
+int rc_http(const char *host, uint16_t port, const char *method, const char *path, const char *body,
+            int timeout_ms, int *status, char **resp);
 
 /* ---- sessions (login, tokens, resume, reconnect) --------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * them all on SIGINT/SIGTERM. A taken port or a bad manifest fails at once with the reason. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -10,12 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cluster/ctl.h"
+#include "cluster/edge_setup.h"
+#include "runtime/errors.h"
 
 enum { READY_WAIT_MS = 15000, STOP_WAIT_MS = 10000 };
 
@@ -188,12 +193,46 @@ static int s_supervise(const manifest_t *m, pid_t *pids)
     return 0;
 }
 
+/* Creates the missing HS256 key files the manifest marks `generate: true` (development): 32
+ * random bytes, base64, mode 0600. */
+static int s_generate_keys(const manifest_t *m, const char *root)
+{
+    for (uint32_t i = 0; i < m->auth.n_jwt_keys; i++) {
+        const manifest_jwt_key_t *k = &m->auth.jwt_keys[i];
+        char path[PATH_MAX];
+        if (!k->generate || edge_path(root, k->file, path, sizeof path) != ROOST_OK ||
+            access(path, F_OK) == 0)
+            continue;
+        uint8_t secret[32];
+        char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+        randombytes_buf(secret, sizeof secret);
+        sodium_bin2base64(b64, sizeof b64, secret, sizeof secret, sodium_base64_VARIANT_ORIGINAL);
+        char *slash = strrchr(path, '/');
+        if (slash) { /* its directory, one level, as the data dirs */
+            *slash = '\0';
+            mkdir(path, 0700);
+            *slash = '/';
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        bool ok = fd >= 0 && write(fd, b64, strlen(b64)) == (ssize_t)strlen(b64);
+        if (fd >= 0)
+            close(fd);
+        if (!ok) {
+            fprintf(stderr, "roostctl up: auth.jwt_keys[%u]: cannot create %s: %s\n", i, path,
+                    strerror(errno));
+            return -1;
+        }
+        printf("roostctl up: generated access-token key %s (kid %s)\n", path, k->kid);
+    }
+    return 0;
+}
+
 int ctl_up(const ctl_opts_t *o)
 {
     manifest_t *m = ctl_load_manifest(o);
     if (!m)
         return 2;
-    if (s_check_ports(m) != 0) {
+    if (s_check_ports(m) != 0 || s_generate_keys(m, o->data_dir) != 0) {
         free(m);
         return 1;
     }

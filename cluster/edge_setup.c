@@ -58,8 +58,8 @@ static int s_read_secret(const char *path, uint8_t **out, size_t *len, char *err
     return 0;
 }
 
-static int s_load_key(const manifest_jwt_key_t *mk, const char *root, edge_keys_t *keys,
-                      uint32_t i, char *err, size_t cap)
+static int s_load_key(const manifest_jwt_key_t *mk, const char *root, edge_keys_t *keys, uint32_t i,
+                      char *err, size_t cap)
 {
     tokens_key_t *k = &keys->tokens.keys[i];
     char path[MANIFEST_PATH_BYTES_MAX * 2];
@@ -80,7 +80,7 @@ static int s_load_key(const manifest_jwt_key_t *mk, const char *root, edge_keys_
         return 0;
     }
     if (edge_path(root, mk->public_file, path, sizeof path) != ROOST_OK ||
-        s_read_secret(path, &keys->public[i], &k->verify_len, err, cap) != 0)
+        s_read_secret(path, &keys->public[i], &k -> verify_len, err, cap) != 0)
         return -1;
     k->verify_key = keys->public[i];
     return 0;
@@ -96,8 +96,8 @@ static int s_tokens(const manifest_t *m, const char *root, edge_keys_t *keys)
     }
     for (uint32_t i = 0; i < m->auth.n_jwt_keys; i++) {
         if (s_load_key(&m->auth.jwt_keys[i], root, keys, i, err, sizeof err) != 0) {
-            ROOST_ERROR(COMP, "cannot load an access-token key", "field=auth.jwt_keys[%u] err=\"%s\"",
-                        i, err);
+            ROOST_ERROR(COMP, "cannot load an access-token key",
+                        "field=auth.jwt_keys[%u] err=\"%s\"", i, err);
             return -1;
         }
         if (strcmp(m->auth.jwt_keys[i].kid, m->auth.signing_kid) == 0)

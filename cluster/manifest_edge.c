@@ -101,8 +101,8 @@ static void s_auth_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
         mf_each(c, v, "auth.sms", s_sms_keys, s_sms_field, NULL);
 }
 
-static const char *const s_auth_keys[] = {"jwt_keys", "signing_kid", "otp_per_ip_per_hour",
-                                          "access_ttl_s", "sms", NULL};
+static const char *const s_auth_keys[] = {"jwt_keys",     "signing_kid", "otp_per_ip_per_hour",
+                                          "access_ttl_s", "sms",         NULL};
 
 void mf_auth(ctx_t *c, yaml_node_t *v)
 {
@@ -117,9 +117,10 @@ static void s_limits_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
         l->frame_bytes = (uint32_t)mf_uint(c, v, "limits.frame_bytes", 1024, 1024 * 1024);
     else if (strcmp(key, "send_queue_bytes") == 0)
         l->send_queue_bytes =
-            (uint32_t)mf_uint(c, v, "limits.send_queue_bytes", 64 * 1024, 64 * 1024 * 1024);
+            (uint32_t)mf_uint(c, v, "limits.send_queue_bytes", 512 * 1024, 64 * 1024 * 1024);
     else if (strcmp(key, "bad_frames_per_minute") == 0)
-        l->bad_frames_per_minute = (uint32_t)mf_uint(c, v, "limits.bad_frames_per_minute", 1, 10000);
+        l->bad_frames_per_minute =
+            (uint32_t)mf_uint(c, v, "limits.bad_frames_per_minute", 1, 10000);
     else
         l->http_body_bytes = (uint32_t)mf_uint(c, v, "limits.http_body_bytes", 256, 65536);
 }

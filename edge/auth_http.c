@@ -48,8 +48,7 @@ static void s_answer(roost_ctx_t *ctx, req_t *r, uint16_t status, const char *bo
     roost_ctx_passivate(ctx);
 }
 
-static void s_error(roost_ctx_t *ctx, req_t *r, uint16_t status, const char *code,
-                    const char *msg)
+static void s_error(roost_ctx_t *ctx, req_t *r, uint16_t status, const char *code, const char *msg)
 {
     json_t *j = json_pack("{s:s, s:s}", "code", code, "msg", msg);
     char *body = json_dumps(j, JSON_COMPACT);
@@ -63,7 +62,7 @@ static void s_failed(roost_ctx_t *ctx, req_t *r, int status)
 {
     if (status == ROOST_EACCES)
         s_error(ctx, r, 401, "unauthorized",
-                r->op == HTTP_REFRESH ? "invalid or spent refresh token"
+                r->op == AUTH_REFRESH ? "invalid or spent refresh token"
                                       : "wrong, expired or used code");
     else if (status == ROOST_ELIMIT)
         s_error(ctx, r, 429, "rate_limited", "too many codes requested for this number");
@@ -91,11 +90,11 @@ static void s_start(roost_ctx_t *ctx, req_t *r)
     char target[ROOST_KEY_BYTES_MAX + 1];
     mp_buf_t b;
     mp_buf_init(&b);
-    if (r->op == HTTP_OTP_REQUEST) {
+    if (r->op == AUTH_OTP_REQUEST) {
         snprintf(target, sizeof target, "p:%s", r->phone);
         msgpack_pack_array(&b.pk, 0);
         s_ask(ctx, r, target, MSG_OTP_REQUEST, &b);
-    } else if (r->op == HTTP_OTP_VERIFY) {
+    } else if (r->op == AUTH_OTP_VERIFY) {
         snprintf(target, sizeof target, "p:%s", r->phone);
         msgpack_pack_array(&b.pk, 2);
         mp_pack_str(&b.pk, r->code);
@@ -181,7 +180,7 @@ static void s_reply(roost_ctx_t *ctx, req_t *r, const roost_env_t *env)
         char code[8];
         mp_str_copy(s, code, sizeof code);
         s_send_code(ctx, r, code);
-    } else if (r->op == HTTP_OTP_VERIFY && !r->user && up.data.type == MSGPACK_OBJECT_MAP &&
+    } else if (r->op == AUTH_OTP_VERIFY && !r->user && up.data.type == MSGPACK_OBJECT_MAP &&
                mp_get_str(&up.data, "user", 1, ID_BYTES_MAX, &s) == MP_OK) { /* the claim */
         s_issue(ctx, r, id_parse(s.ptr, s.len));
     } else if (env->type == MSG_TOKEN_ISSUE || env->type == MSG_TOKEN_REFRESH) {
@@ -221,16 +220,16 @@ static void s_begin(roost_ctx_t *ctx, req_t *r, const roost_env_t *env)
               mp_as_u64(&a->via.array.ptr[0], &op) && mp_as_str(&a->via.array.ptr[1], &x) &&
               mp_as_str(&a->via.array.ptr[2], &y) && mp_as_str(&a->via.array.ptr[3], &z);
     r->op = (uint8_t)op;
-    if (ok && op == HTTP_REFRESH)
+    if (ok && op == AUTH_REFRESH)
         ok = mp_str_copy(x, r->token, sizeof r->token) && s_parse_refresh(r);
     else if (ok)
         ok = mp_str_copy(x, r->phone, sizeof r->phone) && mp_str_copy(y, r->code, sizeof r->code) &&
              mp_str_copy(z, r->device, sizeof r->device);
     msgpack_unpacked_destroy(&up);
     if (!ok)
-        return s_error(ctx, r, r->op == HTTP_REFRESH ? 401 : 400,
-                       r->op == HTTP_REFRESH ? "unauthorized" : "bad_request",
-                       r->op == HTTP_REFRESH ? "invalid refresh token" : "malformed request");
+        return s_error(ctx, r, r->op == AUTH_REFRESH ? 401 : 400,
+                       r->op == AUTH_REFRESH ? "unauthorized" : "bad_request",
+                       r->op == AUTH_REFRESH ? "invalid refresh token" : "malformed request");
     s_start(ctx, r);
 }
 

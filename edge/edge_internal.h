@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "edge/auth_body.h"
 #include "edge/codec.h"
 #include "edge/edge.h"
 #include "edge/ratelimit.h"
@@ -27,7 +28,6 @@ enum {
     MSG_EDGE_HTTP,        /* to an HTTP actor: [op, ip, json body (str)] */
 };
 enum { EDGE_IN_TOO_LARGE = 0x80, EDGE_IN_CODEC_MASK = 0x0f };
-typedef enum { HTTP_OTP_REQUEST = 1, HTTP_OTP_VERIFY, HTTP_REFRESH } http_op_t;
 
 /* Actors → loop. */
 typedef enum {

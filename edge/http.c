@@ -9,6 +9,7 @@
 
 #include "actors/ids.h"
 #include "actors/mp.h"
+#include "edge/auth_body.h"
 #include "edge/edge_internal.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
@@ -60,45 +61,17 @@ static int s_write_answer(edge_t *e, struct lws *wsi, uint32_t *slotp)
 
 /* ---- request bodies ------------------------------------------------------------------------ */
 
-static const char *s_str_field(json_t *j, const char *name)
-{
-    json_t *v = json_object_get(j, name);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* Checks the op's fields; NULL, or the name of the first bad one. Fills a/b/c. */
-static const char *s_fields(uint8_t op, json_t *j, const char **a, const char **b, const char **c)
-{
-    *a = *b = *c = "";
-    if (op == HTTP_REFRESH) {
-        *a = s_str_field(j, "refresh_token");
-        return *a && strlen(*a) <= 256 ? NULL : "refresh_token";
-    }
-    *a = s_str_field(j, "phone");
-    if (!*a || !phone_valid(*a, strlen(*a)))
-        return "phone";
-    if (op == HTTP_OTP_REQUEST)
-        return NULL;
-    *b = s_str_field(j, "code");
-    if (!*b || strlen(*b) != 6 || strspn(*b, "0123456789") != 6)
-        return "code";
-    *c = s_str_field(j, "device");
-    return *c && device_valid(*c, strlen(*c)) ? NULL : "device";
-}
-
 static void s_body_done(edge_t *e, struct lws *wsi, uint32_t slot, conn_t *c)
 {
     if (c->rx_over)
         return s_error(e, c, slot, 413, "too_large", "request body over the limit");
-    json_error_t jerr;
-    json_t *j = json_loadb(c->rx ? (const char *)c->rx : "", c->rx_len, JSON_REJECT_DUPLICATES,
-                           &jerr);
-    if (!json_is_object(j)) {
-        json_decref(j);
+    auth_body_t req;
+    const char *bad = NULL;
+    if (auth_body_parse((auth_op_t)c->http_op, (const char *)c->rx, c->rx_len, &req, &bad) != 0 &&
+        strcmp(bad, "body") == 0) {
+        conn_rx_reset(c);
         return s_error(e, c, slot, 400, "bad_request", "the body is not a JSON object");
     }
-    const char *a, *b, *d;
-    const char *bad = s_fields(c->http_op, j, &a, &b, &d);
     if (bad) {
         char msg[64];
         snprintf(msg, sizeof msg, "missing or invalid field '%s'", bad);
@@ -106,7 +79,7 @@ static void s_body_done(edge_t *e, struct lws *wsi, uint32_t slot, conn_t *c)
     } else {
         char ip[64] = "";
         lws_get_peer_simple(wsi, ip, sizeof ip);
-        if (c->http_op == HTTP_OTP_REQUEST &&
+        if (c->http_op == AUTH_OTP_REQUEST &&
             !ratelimit_take(e->otp_ip, ip, strlen(ip), edge_now_ms())) {
             s_error(e, c, slot, 429, "rate_limited", "too many code requests from this address");
         } else {
@@ -114,14 +87,13 @@ static void s_body_done(edge_t *e, struct lws *wsi, uint32_t slot, conn_t *c)
             mp_buf_init(&m);
             msgpack_pack_array(&m.pk, 4);
             msgpack_pack_uint8(&m.pk, c->http_op);
-            mp_pack_str(&m.pk, a);
-            mp_pack_str(&m.pk, b);
-            mp_pack_str(&m.pk, d);
+            mp_pack_str(&m.pk, c->http_op == AUTH_REFRESH ? req.refresh : req.phone);
+            mp_pack_str(&m.pk, req.code);
+            mp_pack_str(&m.pk, req.device);
             edge_to_actor(e, slot, MSG_EDGE_HTTP, m.sb.data, m.sb.size);
             mp_buf_fini(&m);
         }
     }
-    json_decref(j);
     conn_rx_reset(c);
 }
 
@@ -129,11 +101,11 @@ static void s_body_done(edge_t *e, struct lws *wsi, uint32_t slot, conn_t *c)
 
 static const struct {
     const char *path;
-    http_op_t op;
+    auth_op_t op;
 } s_posts[] = {
-    {"/v1/auth/otp/request", HTTP_OTP_REQUEST},
-    {"/v1/auth/otp/verify", HTTP_OTP_VERIFY},
-    {"/v1/auth/refresh", HTTP_REFRESH},
+    {"/v1/auth/otp/request", AUTH_OTP_REQUEST},
+    {"/v1/auth/otp/verify", AUTH_OTP_VERIFY},
+    {"/v1/auth/refresh", AUTH_REFRESH},
 };
 
 static int s_request(edge_t *e, struct lws *wsi, uint32_t *slotp, const char *path)
@@ -209,7 +181,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 /* ---- the webhook SMS driver (client requests) ------------------------------------------------ */
 
 int http_sms_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                          size_t len)
+                      size_t len)
 {
     out_item_t *it = user;
     switch (reason) {

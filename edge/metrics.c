@@ -34,8 +34,8 @@ void edge_metrics_init(edge_t *e)
                            "WebSocket connections refused (draining, or the table is full).");
     m->frames_in = s_counter(e, "roost_edge_frames_in_total", "Frames received from clients.");
     m->frames_out = s_counter(e, "roost_edge_frames_out_total", "Frames sent to clients.");
-    m->bad_frames = s_counter(e, "roost_edge_bad_frames_total",
-                              "Frames answered bad_request or too_large.");
+    m->bad_frames =
+        s_counter(e, "roost_edge_bad_frames_total", "Frames answered bad_request or too_large.");
     m->too_large = s_counter(e, "roost_edge_too_large_total",
                              "Frames over the frame limit, discarded unread.");
     m->auth_ok = s_counter(e, "roost_edge_auth_ok_total", "Sessions authenticated.");

@@ -191,7 +191,8 @@ void conn_enqueue(edge_t *e, conn_t *c, out_item_t *it)
         free(it); /* a slow reader: its events stay in its inbox for the next connection */
         metrics_counter_add(e->m.slow_closed, 1);
         conn_tx_clear(c);
-        it = out_new(0, c->gen, OUT_CLOSE, 1013, "send queue full", 15);
+        it = out_new(0, c->gen, OUT_CLOSE, 1008, "send queue full",
+                     15); /* 1013 is refused by lws clients */
     }
     if (it->op == OUT_CLOSE)
         c->closing = true;
@@ -238,10 +239,11 @@ static void s_frame_done(edge_t *e, uint32_t slot, conn_t *c)
 
 static int s_write_next(edge_t *e, conn_t *c)
 {
-    if (c->ping_due) {
-        uint8_t ping[LWS_PRE + 1];
+    if (c->ping_due) { /* with a payload: some clients never answer an empty ping */
+        uint8_t ping[LWS_PRE + 8];
+        memcpy(ping + LWS_PRE, "roostpng", 8);
         c->ping_due = false;
-        if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+        if (lws_write(c->wsi, ping + LWS_PRE, 8, LWS_WRITE_PING) < 0)
             return -1;
     } else if (c->txh) {
         out_item_t *it = c->txh;
@@ -292,8 +294,12 @@ static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     uint32_t *slotp = s_slot_of(user);
     conn_t *c = slotp && *slotp ? conn_get(e, *slotp - 1) : NULL;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: { /* only /v1/ws, and not while draining */
         char uri[16];
+        if (atomic_load(&e->draining)) {
+            metrics_counter_add(e->m.refused, 1);
+            return -1;
+        }
         return lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) > 0 &&
                        strcmp(uri, "/v1/ws") == 0
                    ? 0
@@ -304,6 +310,7 @@ static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_RECEIVE:
         if (!c)
             return -1;
+        c->missed_pings = 0; /* traffic proves it is alive as well as a pong */
         conn_rx_append(c, in, len, e->cfg.frame_bytes);
         if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
             s_frame_done(e, *slotp - 1, c);
@@ -382,8 +389,8 @@ static void s_drain_step(edge_t *e, uint64_t now)
     } else if (now >= e->drain_deadline_ms) {
         for (uint32_t i = 0; i < e->nslots; i++)
             if (e->conns[i].kind == CONN_WS && !e->conns[i].closing)
-                conn_enqueue(e, &e->conns[i], out_new(0, e->conns[i].gen, OUT_CLOSE, 1001,
-                                                     "edge drained", 12));
+                conn_enqueue(e, &e->conns[i],
+                             out_new(0, e->conns[i].gen, OUT_CLOSE, 1001, "edge drained", 12));
     }
     if (atomic_load(&e->nconns) == 0 && !atomic_load(&e->drained)) {
         atomic_store(&e->drained, true);

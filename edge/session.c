@@ -97,8 +97,8 @@ static void s_close(sess_t *s, uint16_t code, const char *reason)
 }
 
 /* A refused frame: its error, and the connection closed past the per-minute limit. */
-static void s_bad(roost_ctx_t *ctx, sess_t *s, const uint8_t *rid, size_t rid_len,
-                  const char *code, const char *msg)
+static void s_bad(roost_ctx_t *ctx, sess_t *s, const uint8_t *rid, size_t rid_len, const char *code,
+                  const char *msg)
 {
     metrics_counter_add(s->edge->m.bad_frames, 1);
     s_send_err(s, rid, rid_len, code, msg);
@@ -351,7 +351,7 @@ static void s_answer(roost_ctx_t *ctx, sess_t *s, const roost_env_t *env)
             s_authed(ctx, s);
         } else {
             metrics_counter_add(s->edge->m.auth_failed, 1);
-            s_close(s, ok ? 1008 : 1013, ok ? "unauthorized" : "try again");
+            s_close(s, ok ? 1008 : 1011, ok ? "unauthorized" : "try again");
         }
     } else if (!p->quiet) {
         if (ok)

@@ -3,6 +3,8 @@
  * messages both ways in JSON and msgpack, offline delivery and resume, retried cmids, tokens
  * (expiry, refresh, reuse revoking the family), every error code, bad input, pings, slow
  * readers and draining. */
+#include <sys/wait.h>
+
 #include "tests/support/edge_cluster.h"
 
 static int s_setup(void **state)
@@ -184,11 +186,13 @@ static void test_http_endpoints(void **state)
     (void)state;
     int st;
     char *body;
-    assert_int_equal(rc_http("127.0.0.1", ec_port(0), "GET", "/healthz", NULL, 5000, &st, &body), 0);
+    assert_int_equal(rc_http("127.0.0.1", ec_port(0), "GET", "/healthz", NULL, 5000, &st, &body),
+                     0);
     assert_int_equal(st, 200);
     assert_string_equal(body, "ok");
     free(body);
-    assert_int_equal(rc_http("127.0.0.1", ec_port(0), "GET", "/metrics", NULL, 5000, &st, &body), 0);
+    assert_int_equal(rc_http("127.0.0.1", ec_port(0), "GET", "/metrics", NULL, 5000, &st, &body),
+                     0);
     assert_int_equal(st, 200);
     assert_non_null(strstr(body, "roost_edge_connections"));
     free(body);
@@ -203,9 +207,8 @@ static void test_http_endpoints(void **state)
         {"/v1/auth/otp/request", "{not json", 400, "not a JSON object"},
         {"/v1/auth/otp/request", "{\"phone\":\"555\"}", 400, "'phone'"},
         {"/v1/auth/otp/verify", "{\"phone\":\"+15550000041\",\"code\":\"12\"}", 400, "'code'"},
-        {"/v1/auth/otp/verify",
-         "{\"phone\":\"+15550000041\",\"code\":\"123456\",\"device\":\"d\"}", 401,
-         "code"},
+        {"/v1/auth/otp/verify", "{\"phone\":\"+15550000041\",\"code\":\"123456\",\"device\":\"d\"}",
+         401, "code"},
         {"/v1/auth/refresh", "{\"refresh_token\":\"rt1.1.d.x\"}", 401, "unauthorized"},
         {"/v1/auth/refresh", "{\"refresh_token\":\"garbage\"}", 401, "unauthorized"},
     };
@@ -232,6 +235,66 @@ static void test_http_endpoints(void **state)
     assert_int_equal(ec_code(1, "+15550000042", code), 429);
 }
 
+/* Runs roost-chat with HOME-independent state in dir; its stdout (caller frees) and exit. */
+static char *s_chat(const char *home, const char *args, int *status)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' --home '%s' %s 2>&1", getenv("ROOST_CHAT"), home, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 65536);
+    size_t n = fread(out, 1, 65535, p);
+    out[n] = '\0';
+    *status = WEXITSTATUS(pclose(p));
+    return out;
+}
+
+/* roost-chat as a script would use it: login with the dev SMS sink, whoami, send, listen. */
+static void test_roost_chat_cli(void **state)
+{
+    (void)state;
+    char ha[128], hb[128], args[512];
+    snprintf(ha, sizeof ha, "%s/chat-a", EC->dir);
+    snprintf(hb, sizeof hb, "%s/chat-b", EC->dir);
+    int st;
+    char *out;
+    snprintf(args, sizeof args,
+             "--edge ws://127.0.0.1:%u login +15550000051 --code-from-file '%s' --device cli-a",
+             ec_port(0), EC->sms);
+    out = s_chat(ha, args, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "logged in as"));
+    free(out);
+    snprintf(args, sizeof args,
+             "--edge ws://127.0.0.1:%u --msgpack login +15550000052 --code-from-file '%s'",
+             ec_port(1), EC->sms);
+    free(s_chat(hb, args, &st));
+    assert_int_equal(st, 0);
+    char *b_user = s_chat(hb, "whoami", &st);
+    assert_int_equal(st, 0);
+    b_user[strcspn(b_user, "\n")] = '\0';
+    snprintf(args, sizeof args, "send u:%s 'hello from the cli'", b_user);
+    out = s_chat(ha, args, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "seq 1"));
+    free(out);
+    out = s_chat(hb, "listen --once", &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, ": hello from the cli"));
+    free(out);
+    out = s_chat(hb, "listen --once", &st); /* acknowledged: not again */
+    assert_null(strstr(out, "hello from the cli"));
+    free(out);
+    out = s_chat(ha, "send u:1 x", &st); /* a refusal: exit 1 and the code */
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(out, "not_found"));
+    free(out);
+    out = s_chat(ha, "frobnicate", &st);
+    assert_int_equal(st, 2);
+    free(out);
+    free(b_user);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_retried_cmid_is_one_message),
         cmocka_unit_test(test_tokens_expire_refresh_and_reuse_revokes),
         cmocka_unit_test(test_http_endpoints),
+        cmocka_unit_test(test_roost_chat_cli),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

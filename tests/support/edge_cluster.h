@@ -76,8 +76,8 @@ static void ec_start(int i)
     char name[16], log[128];
     snprintf(name, sizeof name, i <= EC_SHARDS ? "s%d" : "e%d", i);
     snprintf(log, sizeof log, "%s/%s.log", EC->dir, name);
-    char *argv[] = {getenv("ROOSTD"), "--manifest", EC->manifest, "--node", name, "--data-root",
-                    EC->dir,          "--log-level", "warn",      NULL};
+    char *argv[] = {getenv("ROOSTD"), "--manifest", EC->manifest,  "--node", name,
+                    "--data-root",    EC->dir,      "--log-level", "warn",   NULL};
     assert_true(proc_spawn(&EC->proc[i], argv, log));
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "actors/mp.h"
+#include "edge/auth_body.h"
 #include "edge/codec.h"
 #include "edge/route.h"
 
@@ -169,6 +170,38 @@ static void test_empty_keys_and_strings_round_trip(void **state)
     frame_fini(&f);
 }
 
+static void s_body_bad(auth_op_t op, const char *body, const char *want)
+{
+    auth_body_t b;
+    const char *bad = NULL;
+    assert_int_equal(auth_body_parse(op, body, strlen(body), &b, &bad), -1);
+    if (strcmp(bad, want) != 0)
+        fail_msg("%s: expected '%s', got '%s'", body, want, bad);
+}
+
+/* The HTTP auth bodies: each field checked and named; JSON that is not one object is "body". */
+static void test_auth_bodies(void **state)
+{
+    (void)state;
+    auth_body_t b;
+    const char *bad;
+    const char *v = "{\"phone\":\"+15551234567\",\"code\":\"012345\",\"device\":\"p-1\"}";
+    assert_int_equal(auth_body_parse(AUTH_OTP_VERIFY, v, strlen(v), &b, &bad), 0);
+    assert_string_equal(b.phone, "+15551234567");
+    assert_string_equal(b.code, "012345");
+    assert_string_equal(b.device, "p-1");
+    s_body_bad(AUTH_OTP_REQUEST, "", "body");
+    s_body_bad(AUTH_OTP_REQUEST, "[1]", "body");
+    s_body_bad(AUTH_OTP_REQUEST, "{\"phone\":1}", "phone");
+    s_body_bad(AUTH_OTP_REQUEST, "{\"phone\":\"+0123\"}", "phone");
+    s_body_bad(AUTH_OTP_REQUEST, "{\"phone\":\"+1555\",\"phone\":\"+1666\"}", "body");
+    s_body_bad(AUTH_OTP_VERIFY, "{\"phone\":\"+15551234567\",\"code\":\"12a456\"}", "code");
+    s_body_bad(AUTH_OTP_VERIFY,
+               "{\"phone\":\"+15551234567\",\"code\":\"123456\",\"device\":\"a b\"}", "device");
+    s_body_bad(AUTH_REFRESH, "{\"refresh_token\":\"\"}", "refresh_token");
+    s_body_bad(AUTH_REFRESH, "{\"refresh_token\":\"a\\u0000b\"}", "body"); /* NUL: malformed */
+}
+
 static void s_route(const char *json, uint64_t user, const char *want)
 {
     frame_t f;
@@ -212,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_answers_and_events_out),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_empty_keys_and_strings_round_trip),
+        cmocka_unit_test(test_auth_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,312 @@
+/* tests/integration/test_edge_faults.c — the edge under bad and hard conditions, end to end
+ * over real sockets (3 shards, 2 edges): every error code of the protocol, bad and oversized
+ * frames (the connection stays; too many bad ones close it with 1008), a slow reader cut off
+ * without hurting others (its events wait in its inbox), a drained edge whose clients move to
+ * the other edge without losing an event; then, in a cluster with fast pings and a small per-IP
+ * code limit: a frozen client closed after two missed pings, the per-IP 429, and `unavailable`
+ * once the shards are gone. */
+#include <signal.h>
+
+#include "tests/support/edge_cluster.h"
+
+static void s_to(char out[32], const rc_session_t *s)
+{
+    snprintf(out, 32, "u:%s", s->user);
+}
+
+static rc_t *s_open(int k)
+{
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%u/v1/ws", ec_port(k));
+    return rc_open(url, false, 5000);
+}
+
+/* ---- group 1: default pings, a 64 KiB send queue ------------------------------------------ */
+
+static int s_setup(void **state)
+{
+    (void)state;
+    ec_open("limits: {send_queue_bytes: 524288}\nedge: {drain_deadline_ms: 8000, reconnect_ms: 300}",
+            0);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    ec_close();
+    return 0;
+}
+
+/* bad_request, unauthorized, forbidden, not_found, conflict, too_large (both kinds) and
+ * rate_limited; the connection survives each of the in-session ones. */
+static void test_every_error_code(void **state)
+{
+    (void)state;
+    rc_t *c = s_open(0);
+    json_t *f = json_pack("{s:s, s:i}", "t", "history", "rid", 1);
+    ec_err(rc_call(c, f, 5000), "unauthorized"); /* anything before auth */
+    rc_pump(c, 300);
+    assert_int_not_equal(rc_closed(c), 0);
+    rc_free(&c);
+    rc_session_t a, b;
+    ec_login(&a, 0, false, "+15550001001", "a1");
+    ec_login(&b, 0, false, "+15550001002", "b1");
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    ec_err(rc_call(a.conn, json_pack("{s:s}", "t", "fly"), 5000), "bad_request");
+    ec_err(rc_call(a.conn, json_pack("{s:s, s:i}", "t", "send", "to", 5), 5000), "bad_request");
+    ec_err(rc_call(a.conn, json_pack("{s:s, s:s}", "t", "group.info", "group", "777777"), 10000),
+           "forbidden");
+    ec_err(ec_send(a.conn, "u:123456789012", "nf", "eA=="), "not_found");
+    char to_b[32], wrong[64];
+    s_to(to_b, &b);
+    snprintf(wrong, sizeof wrong, "%s:nosuchdevice", b.user);
+    json_t *conflict = rc_call(a.conn,
+                               json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "t", "send", "to", to_b,
+                                         "cmid", "cf", "kind", "text", "bodies", wrong, "eA=="),
+                               15000);
+    assert_string_equal(ec_str(conflict, "code"), "conflict");
+    assert_true(json_is_array(json_object_get(conflict, "devices")));
+    json_decref(conflict);
+    /* a frame over 128 KiB: discarded unread, rid null, the connection stays */
+    size_t big = 140 * 1024;
+    char *raw = malloc(big + 64);
+    int n = snprintf(raw, 64, "{\"t\":\"send\",\"rid\":9,\"body\":\"");
+    memset(raw + n, 'A', big - (size_t)n - 2);
+    memcpy(raw + big - 2, "\"}", 3);
+    assert_int_equal(rc_send_raw(a.conn, raw, big), 0);
+    json_t *tl = rc_next(a.conn, 5000);
+    assert_string_equal(ec_str(tl, "code"), "too_large");
+    assert_true(json_is_null(json_object_get(tl, "rid")));
+    json_decref(tl);
+    /* a body over 64 KiB in a frame under the limit: too_large with its rid */
+    size_t b64 = 90 * 1024;
+    memset(raw, 'A', b64);
+    raw[b64] = '\0';
+    ec_err(ec_send(a.conn, to_b, "big", raw), "too_large");
+    free(raw);
+    json_decref(ec_ok(ec_send(a.conn, to_b, "after", "eA==")));
+    /* rate_limited: the HTTP side's 429 carries the code */
+    char code[8];
+    for (int i = 0; i < 3; i++)
+        ec_code(1, "+15550001003", code);
+    int st;
+    char *body;
+    rc_http("127.0.0.1", ec_port(1), "POST", "/v1/auth/otp/request",
+            "{\"phone\":\"+15550001003\"}", 5000, &st, &body);
+    assert_int_equal(st, 429);
+    assert_non_null(strstr(body, "\"rate_limited\""));
+    free(body);
+    rc_free(&a.conn);
+}
+
+/* Every bad frame is answered and the connection kept, until more than 20 in a minute. */
+static void test_bad_frames_then_1008(void **state)
+{
+    (void)state;
+    rc_session_t a;
+    ec_login(&a, 0, true, "+15550001011", "a1");
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    const uint8_t not_a_map[] = {0x93, 1, 2, 3};
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(rc_send_raw(a.conn, not_a_map, sizeof not_a_map), 0);
+        json_t *e = rc_next(a.conn, 5000);
+        assert_string_equal(ec_str(e, "code"), "bad_request");
+        json_decref(e);
+    }
+    assert_int_equal(rc_closed(a.conn), 0);
+    rc_send_raw(a.conn, not_a_map, sizeof not_a_map);
+    json_decref(rc_next(a.conn, 5000));
+    for (int i = 0; i < 20 && !rc_closed(a.conn); i++)
+        rc_pump(a.conn, 100);
+    assert_int_equal(rc_closed(a.conn), 1008);
+    rc_free(&a.conn);
+}
+
+/* A reader that stops reading is cut off once its send queue passes the limit; others are
+ * not slowed, and its events wait in its inbox for its next connection. Inbox pushes are
+ * flow-controlled by acks (they never fill a queue by themselves), so the reader here asks for
+ * large history pages without reading the answers. */
+static void test_slow_reader_is_disconnected(void **state)
+{
+    (void)state;
+    rc_session_t a, b;
+    ec_login(&a, 0, false, "+15550001021", "a1");
+    ec_login(&b, 1, false, "+15550001022", "b1");
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    json_decref(ec_ok(rc_session_connect(&b, 10000)));
+    char to_b[32];
+    s_to(to_b, &b);
+    size_t len = 60 * 1024;
+    char *body = malloc(len + 1);
+    memset(body, 'Q', len);
+    body[len] = '\0';
+    char conv[48] = "";
+    for (int i = 0; i < 10; i++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "s%d", i);
+        json_t *ok = ec_ok(ec_send(a.conn, to_b, cmid, body));
+        snprintf(conv, sizeof conv, "%s", ec_str(ok, "conv"));
+        json_decref(ok);
+    }
+    free(body);
+    for (int i = 0; i < 10; i++) { /* a reader that keeps up gets the large backlog whole */
+        json_t *m = ec_event(b.conn, "msg", 10000);
+        assert_non_null(m);
+        rc_ack(b.conn, (uint64_t)ec_int(m, "n"));
+        json_decref(m);
+    }
+    rc_pause_reading(b.conn, true);
+    json_t *h = json_pack("{s:s, s:s, s:i}", "t", "history", "conv", conv, "limit", 100);
+    for (int i = 0; i < 200 && !rc_closed(b.conn); i++)
+        rc_send(b.conn, h); /* ~250 KB answers, never read */
+    json_decref(h);
+    json_decref(ec_ok(ec_send(a.conn, to_b, "while", "eA=="))); /* the sender is not slowed */
+    rc_pause_reading(b.conn, false);
+    int closed = 0;
+    for (int i = 0; i < 400 && !closed; i++) {
+        json_decref(rc_next(b.conn, 50));
+        closed = rc_closed(b.conn);
+    }
+    assert_int_equal(closed, 1008);
+    json_decref(ec_ok(rc_session_connect(&b, 10000)));
+    json_t *m = ec_event(b.conn, "msg", 10000); /* it waited in the inbox */
+    assert_non_null(m);
+    assert_string_equal(ec_str(m, "body"), "eA==");
+    json_decref(m);
+    rc_free(&a.conn);
+    rc_free(&b.conn);
+}
+
+/* Draining edge 0: its clients get goaway naming edge 1, new connections are refused, clients
+ * resume on edge 1 with nothing lost, and the edge exits once empty. */
+static void test_drain_moves_clients_without_loss(void **state)
+{
+    (void)state;
+    rc_session_t a, b;
+    ec_login(&a, 0, true, "+15550001031", "a1");
+    ec_login(&b, 1, false, "+15550001032", "b1");
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    json_decref(ec_ok(rc_session_connect(&b, 10000)));
+    char to_a[32];
+    s_to(to_a, &a);
+    json_decref(ec_ok(ec_send(b.conn, to_a, "d0", "MA==")));
+    json_t *m = ec_event(a.conn, "msg", 10000);
+    assert_non_null(m);
+    a.last_n = (uint64_t)ec_int(m, "n");
+    rc_ack(a.conn, a.last_n);
+    json_decref(m);
+    kill(EC->proc[EC_SHARDS + 1].pid, SIGUSR1);
+    json_t *g = ec_event(a.conn, "goaway", 10000);
+    assert_non_null(g);
+    char want[64];
+    snprintf(want, sizeof want, "ws://127.0.0.1:%u/v1/ws", ec_port(1));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(g, "edges"), 0)), want);
+    assert_true(ec_int(g, "reconnect_ms") >= 150 && ec_int(g, "reconnect_ms") <= 450);
+    json_decref(g);
+    assert_null(s_open(0)); /* no new connections */
+    for (int i = 0; i < 5; i++) { /* sent while a moves */
+        char cmid[8];
+        snprintf(cmid, sizeof cmid, "d%d", i + 1);
+        json_decref(ec_ok(ec_send(b.conn, to_a, cmid, "MQ==")));
+    }
+    rc_free(&a.conn);
+    a.port = ec_port(1);
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    for (int i = 0; i < 5; i++) {
+        m = ec_event(a.conn, "msg", 10000);
+        assert_non_null(m);
+        assert_true((uint64_t)ec_int(m, "n") == a.last_n + 1 + (uint64_t)i);
+        json_decref(m);
+    }
+    int status = proc_stop(&EC->proc[EC_SHARDS + 1], 0, 15000); /* it exits by itself */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rc_free(&a.conn);
+    rc_free(&b.conn);
+}
+
+/* ---- group 2: fast pings, 3 code requests an hour per address ------------------------------- */
+
+static int s_setup_fast(void **state)
+{
+    (void)state;
+    ec_open("edge: {ping_ms: 300}", 0);
+    EC->ip_limit = 3;
+    for (int i = 1; i <= EC_NODES; i++) /* restart with the small per-IP limit */
+        proc_stop(&EC->proc[i], SIGTERM, 10000);
+    ec_write_files();
+    for (int i = 1; i <= EC_NODES; i++)
+        ec_start(i);
+    return 0;
+}
+
+/* A client that stops answering pings is closed after two of them. */
+static void test_frozen_client_closed_after_two_missed_pings(void **state)
+{
+    (void)state;
+    rc_t *c = NULL;
+    for (int i = 0; i < 100 && !c; i++) {
+        c = s_open(0);
+        if (!c)
+            proc_sleep_ms(100);
+    }
+    assert_non_null(c);
+    rc_pump(c, 1500); /* answering: still open after several pings */
+    assert_int_equal(rc_closed(c), 0);
+    proc_sleep_ms(1500); /* frozen */
+    rc_pump(c, 500);
+    assert_int_not_equal(rc_closed(c), 0);
+    rc_free(&c);
+}
+
+/* The per-IP limit on code requests (whatever the number). */
+static void test_per_ip_code_limit(void **state)
+{
+    (void)state;
+    char code[8];
+    int st = 0;
+    for (int i = 0; i < 50 && st != 202; i++) { /* wait for the restarted cluster */
+        st = ec_code(0, "+15550002001", code);
+        if (st != 202)
+            proc_sleep_ms(200);
+    }
+    assert_int_equal(st, 202);
+    assert_int_equal(ec_code(0, "+15550002002", code), 202);
+    assert_int_equal(ec_code(0, "+15550002003", code), 202);
+    assert_int_equal(ec_code(0, "+15550002004", code), 429);
+    assert_int_equal(ec_code(1, "+15550002004", code), 202); /* the other edge counts its own */
+}
+
+/* With every shard gone, a request is answered unavailable. */
+static void test_unavailable_without_shards(void **state)
+{
+    (void)state;
+    rc_session_t a;
+    ec_session(&a, 1, false);
+    char code[8];
+    assert_int_equal(ec_code(1, "+15550002011", code), 202);
+    assert_int_equal(rc_login(&a, "+15550002011", code, "a1"), 200);
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    for (int i = 1; i <= EC_SHARDS; i++)
+        proc_stop(&EC->proc[i], SIGKILL, 5000);
+    json_t *r = rc_call(a.conn, json_pack("{s:s}", "t", "contacts.list"), 30000);
+    ec_err(r, "unavailable");
+    rc_free(&a.conn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_error_code),
+        cmocka_unit_test(test_bad_frames_then_1008),
+        cmocka_unit_test(test_slow_reader_is_disconnected),
+        cmocka_unit_test(test_drain_moves_clients_without_loss),
+    };
+    const struct CMUnitTest fast[] = {
+        cmocka_unit_test(test_frozen_client_closed_after_two_missed_pings),
+        cmocka_unit_test(test_per_ip_code_limit),
+        cmocka_unit_test(test_unavailable_without_shards),
+    };
+    int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return failed + cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
+}
