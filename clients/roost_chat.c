@@ -28,27 +28,28 @@ typedef struct {
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: roost-chat [options] COMMAND [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  login PHONE            request a code and log this device in (prompts for the code)\n"
-            "  whoami                 print the logged-in user id\n"
-            "  send TO TEXT           send TEXT to u:<user> or g:<group>\n"
-            "  listen [--once]        print messages as they come and acknowledge them\n"
-            "                         (--once: what is queued now, then exit)\n"
-            "  history CONV           the latest messages of a conversation (--limit N)\n"
-            "  group create NAME [USER...] | group add GROUP USER... | group info GROUP\n"
-            "\n"
-            "options:\n"
-            "  --edge URL             ws://host:port of an edge (login; kept in the session)\n"
-            "  --code CODE            the one-time code (login)\n"
-            "  --code-from-file FILE  read the newest code for PHONE from a dev SMS sink file\n"
-            "  --device NAME          this device's id (login; default: cli-<random>)\n"
-            "  --msgpack              use the msgpack subprotocol\n"
-            "  --json                 print frames as JSON lines (for scripts)\n"
-            "  --home DIR             where the session is kept (default ~/.config/roost)\n"
-            "exit: 0 done, 1 refused or failed, 2 bad usage\n");
+    fprintf(
+        out,
+        "usage: roost-chat [options] COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  login PHONE            request a code and log this device in (prompts for the code)\n"
+        "  whoami                 print the logged-in user id\n"
+        "  send TO TEXT           send TEXT to u:<user> or g:<group>\n"
+        "  listen [--once]        print messages as they come and acknowledge them\n"
+        "                         (--once: what is queued now, then exit)\n"
+        "  history CONV           the latest messages of a conversation (--limit N)\n"
+        "  group create NAME [USER...] | group add GROUP USER... | group info GROUP\n"
+        "\n"
+        "options:\n"
+        "  --edge URL             ws://host:port of an edge (login; kept in the session)\n"
+        "  --code CODE            the one-time code (login)\n"
+        "  --code-from-file FILE  read the newest code for PHONE from a dev SMS sink file\n"
+        "  --device NAME          this device's id (login; default: cli-<random>)\n"
+        "  --msgpack              use the msgpack subprotocol\n"
+        "  --json                 print frames as JSON lines (for scripts)\n"
+        "  --home DIR             where the session is kept (default ~/.config/roost)\n"
+        "exit: 0 done, 1 refused or failed, 2 bad usage\n");
 }
 
 /* ---- the session file --------------------------------------------------------------------- */
@@ -77,10 +78,10 @@ static int s_save(const opts_t *o, const rc_session_t *s)
     }
     mkdir(path, 0700);
     *slash = '/';
-    json_t *j = json_pack("{s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:I}", "host", s->host, "port",
-                          s->port, "msgpack", s->msgpack, "user", s->user, "device", s->device,
-                          "access", s->access, "refresh", s->refresh, "last_n",
-                          (json_int_t)s->last_n);
+    json_t *j =
+        json_pack("{s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:I}", "host", s->host, "port", s->port,
+                  "msgpack", s->msgpack, "user", s->user, "device", s->device, "access", s->access,
+                  "refresh", s->refresh, "last_n", (json_int_t)s->last_n);
     char tmp[520];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     umask(077);
@@ -315,10 +316,9 @@ static int s_history(const opts_t *o, rc_session_t *s)
 {
     if (o->argc != 2)
         return 2;
-    json_t *a = rc_call(s->conn,
-                        json_pack("{s:s, s:s, s:i}", "t", "history", "conv", o->argv[1], "limit",
-                                  o->limit),
-                        15000);
+    json_t *a = rc_call(
+        s->conn,
+        json_pack("{s:s, s:s, s:i}", "t", "history", "conv", o->argv[1], "limit", o->limit), 15000);
     json_t *msgs = json_object_get(a, "msgs");
     for (size_t i = json_array_size(msgs); !o->json && i > 0; i--)
         s_print_msg(o, json_array_get(msgs, i - 1));

@@ -23,5 +23,9 @@ int ctl_up(const ctl_opts_t *o);
 int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);
 /* `keys gen`: a new CurveZMQ key pair. */
 int ctl_keys(const ctl_opts_t *o, const char *sub);
+/* `status`: every node over its admin channel (down when it does not answer). */
+int ctl_status(const ctl_opts_t *o);
+/* `drain NODE`: asks an edge to drain and follows it until it is empty. */
+int ctl_drain(const ctl_opts_t *o, const char *node);
 
 #endif

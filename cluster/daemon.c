@@ -1,9 +1,11 @@
 /* cluster/daemon.c — see daemon.h. Wiring only: every mechanism lives in runtime/. */
 #include "cluster/daemon.h"
+#include "cluster/admin.h"
 #include "cluster/edge_setup.h"
 #include "cluster/faults.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "actors/actors.h"
+#include "actors/mp.h"
 #include "runtime/control.h"
 #include "runtime/detector.h"
 #include "runtime/errors.h"
@@ -41,6 +44,8 @@ struct daemon {
     faults_t *faults;          /* test builds: injected link cuts */
     actors_config_t messaging; /* the messaging actors' settings (a node service) */
     edge_t *edge;              /* edge nodes: the client front door */
+    admin_t *admin;            /* the admin channel (admin_port) */
+    atomic_bool draining;
     edge_keys_t edge_keys;
     char data_root[MANIFEST_PATH_BYTES_MAX + 1];
     uint64_t map_sent_ns; /* leader: when the map last went to the non-voters */
@@ -408,6 +413,40 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
     return d;
 }
 
+/* ---- the admin channel ------------------------------------------------------------------- */
+
+static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
+{
+    daemon_t *d = arg;
+    roost_node_stats_t st;
+    roost_node_stats(d->node, &st);
+    mp_kv_str(pk, "name", d->self->name);
+    mp_kv_u64(pk, "id", d->self->id);
+    mp_kv_str(pk, "roles",
+              (d->self->roles & ROLE_SHARD) && (d->self->roles & ROLE_EDGE) ? "shard,edge"
+              : (d->self->roles & ROLE_SHARD)                               ? "shard"
+                                                                            : "edge");
+    mp_kv_u64(pk, "pid", (uint64_t)getpid());
+    mp_kv_u64(pk, "map_version", d->last_version);
+    mp_kv_u64(pk, "actors", st.actors_active);
+    mp_kv_u64(pk, "messages", st.messages);
+    mp_kv_u64(pk, "connections", d->edge ? edge_connections(d->edge) : 0);
+    mp_kv_bool(pk, "draining", atomic_load(&d->draining));
+    mp_kv_bool(pk, "drained", atomic_load(&d->draining) && daemon_drained(d));
+    return 10;
+}
+
+static int s_admin_drain(void *arg, const char **reason)
+{
+    daemon_t *d = arg;
+    if (!d->edge) {
+        *reason = "only edge nodes drain yet (a shard's handoff is the store issue's)";
+        return -1;
+    }
+    daemon_drain(d);
+    return 0;
+}
+
 int daemon_start(daemon_t *self)
 {
     int rc = self->syncer ? syncer_start(self->syncer) : ROOST_OK;
@@ -419,6 +458,11 @@ int daemon_start(daemon_t *self)
         rc = transport_zmq_start(self->transport);
     if (rc == ROOST_OK && self->edge)
         rc = edge_start(self->edge) == 0 ? ROOST_OK : ROOST_EIO;
+    if (rc == ROOST_OK && self->self->admin_port) {
+        admin_hooks_t h = {.status = s_admin_status, .drain = s_admin_drain, .arg = self};
+        self->admin = admin_start(self->self->host, self->self->admin_port, &h);
+        rc = self->admin ? ROOST_OK : ROOST_EIO;
+    }
     if (rc == ROOST_OK)
         ROOST_INFO(
             COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d", self->self->name,
@@ -429,8 +473,15 @@ int daemon_start(daemon_t *self)
 
 void daemon_drain(daemon_t *self)
 {
-    if (self->edge)
+    if (self->edge) {
+        atomic_store(&self->draining, true);
         edge_drain(self->edge);
+    }
+}
+
+bool daemon_draining(daemon_t *self)
+{
+    return atomic_load(&self->draining);
 }
 
 bool daemon_drained(daemon_t *self)
@@ -446,6 +497,7 @@ void daemon_destroy(daemon_t **self_p)
     /* Order: stop what delivers into the node (transport thread, control's on_map), then the
      * workers that send into the transport, and only then free anything. The edge's loop goes
      * first: closing its connections tells their sessions while everything still runs. */
+    admin_stop(&d->admin);
     edge_stop(d->edge);
     transport_zmq_stop(d->transport);
     control_destroy(&d->control);

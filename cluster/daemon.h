@@ -27,6 +27,8 @@ daemon_t *daemon_new(const daemon_config_t *cfg);
 int daemon_start(daemon_t *self);
 /* Edge nodes: stop taking connections and send clients goaway (no-op on other nodes). */
 void daemon_drain(daemon_t *self);
+/* True once a drain was asked for (SIGUSR1 or the admin channel). */
+bool daemon_draining(daemon_t *self);
 /* True once a draining edge has no connection left (always true on other nodes). */
 bool daemon_drained(daemon_t *self);
 void daemon_destroy(daemon_t **self_p);

@@ -19,6 +19,10 @@ static void s_usage(FILE *out)
                  "  ring [--partition P | --key K] where partitions live: per node, or one\n"
                  "                                 partition's (or key's) replica list\n"
                  "  keys gen                       a new CurveZMQ key pair for a node\n"
+                 "  status                         every node: role, address, up/down, pid,\n"
+                 "                                 map version, actors, connections\n"
+                 "  drain NODE                     an edge stops taking connections, sends its\n"
+                 "                                 clients goaway and exits once empty\n"
                  "\n"
                  "options:\n"
                  "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
@@ -100,6 +104,10 @@ int main(int argc, char **argv)
             o.manifest = positional;
         return ctl_ring(&o, partition, key);
     }
+    if (cmd && strcmp(cmd, "status") == 0)
+        return ctl_status(&o);
+    if (cmd && strcmp(cmd, "drain") == 0)
+        return ctl_drain(&o, positional);
     fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);
     s_usage(stderr);
     return 2;

@@ -69,8 +69,8 @@ static int s_wait(daemon_t *d, const sigset_t *set)
         if (sig == SIGUSR1 && !draining) {
             ROOST_INFO("roostd", "drain requested", "signal=%d", sig);
             daemon_drain(d);
-            draining = true;
         }
+        draining = daemon_draining(d); /* or asked through the admin channel */
         if (draining && daemon_drained(d))
             return SIGUSR1;
     }

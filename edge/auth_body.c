@@ -34,8 +34,7 @@ static const char *s_fields(auth_op_t op, json_t *j, auth_body_t *out)
     return NULL;
 }
 
-int auth_body_parse(auth_op_t op, const char *body, size_t len, auth_body_t *out,
-                    const char **bad)
+int auth_body_parse(auth_op_t op, const char *body, size_t len, auth_body_t *out, const char **bad)
 {
     memset(out, 0, sizeof *out);
     json_error_t err;

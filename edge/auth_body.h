@@ -14,15 +14,14 @@ typedef enum { AUTH_OTP_REQUEST = 1, AUTH_OTP_VERIFY, AUTH_REFRESH } auth_op_t;
 enum { AUTH_TOKEN_BYTES_MAX = 256 };
 
 typedef struct {
-    char phone[PHONE_BYTES_MAX + 1];         /* otp/request, otp/verify: E.164 */
-    char code[8];                            /* otp/verify: 6 digits */
-    char device[DEVICE_BYTES_MAX + 1];       /* otp/verify */
-    char refresh[AUTH_TOKEN_BYTES_MAX + 1];  /* refresh */
+    char phone[PHONE_BYTES_MAX + 1];        /* otp/request, otp/verify: E.164 */
+    char code[8];                           /* otp/verify: 6 digits */
+    char device[DEVICE_BYTES_MAX + 1];      /* otp/verify */
+    char refresh[AUTH_TOKEN_BYTES_MAX + 1]; /* refresh */
 } auth_body_t;
 
 /* 0 with *out filled; -1 with *bad naming what is wrong: "body" (not a JSON object) or the
  * first missing or invalid field. */
-int auth_body_parse(auth_op_t op, const char *body, size_t len, auth_body_t *out,
-                    const char **bad);
+int auth_body_parse(auth_op_t op, const char *body, size_t len, auth_body_t *out, const char **bad);
 
 #endif

@@ -6,6 +6,7 @@
  * code limit: a frozen client closed after two missed pings, the per-IP 429, and `unavailable`
  * once the shards are gone. */
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "tests/support/edge_cluster.h"
 
@@ -26,8 +27,9 @@ static rc_t *s_open(int k)
 static int s_setup(void **state)
 {
     (void)state;
-    ec_open("limits: {send_queue_bytes: 524288}\nedge: {drain_deadline_ms: 8000, reconnect_ms: 300}",
-            0);
+    ec_open(
+        "limits: {send_queue_bytes: 524288}\nedge: {drain_deadline_ms: 8000, reconnect_ms: 300}",
+        0);
     return 0;
 }
 
@@ -92,8 +94,8 @@ static void test_every_error_code(void **state)
         ec_code(1, "+15550001003", code);
     int st;
     char *body;
-    rc_http("127.0.0.1", ec_port(1), "POST", "/v1/auth/otp/request",
-            "{\"phone\":\"+15550001003\"}", 5000, &st, &body);
+    rc_http("127.0.0.1", ec_port(1), "POST", "/v1/auth/otp/request", "{\"phone\":\"+15550001003\"}",
+            5000, &st, &body);
     assert_int_equal(st, 429);
     assert_non_null(strstr(body, "\"rate_limited\""));
     free(body);
@@ -178,6 +180,28 @@ static void test_slow_reader_is_disconnected(void **state)
     rc_free(&b.conn);
 }
 
+/* `roostctl status` sees every node up, with the edges' connections. */
+static void test_roostctl_status(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(ec_int(j, "down"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "nodes")), EC_NODES);
+    json_t *e4 = json_array_get(json_object_get(j, "nodes"), EC_SHARDS);
+    assert_string_equal(ec_str(e4, "name"), "e4");
+    assert_string_equal(ec_str(e4, "status"), "up");
+    assert_int_equal(ec_int(e4, "pid"), EC->proc[EC_SHARDS + 1].pid);
+    json_decref(j);
+}
+
 /* Draining edge 0: its clients get goaway naming edge 1, new connections are refused, clients
  * resume on edge 1 with nothing lost, and the edge exits once empty. */
 static void test_drain_moves_clients_without_loss(void **state)
@@ -196,7 +220,9 @@ static void test_drain_moves_clients_without_loss(void **state)
     a.last_n = (uint64_t)ec_int(m, "n");
     rc_ack(a.conn, a.last_n);
     json_decref(m);
-    kill(EC->proc[EC_SHARDS + 1].pid, SIGUSR1);
+    proc_t ctl; /* `roostctl drain e4` follows the drain until the edge is empty */
+    char *argv[] = {getenv("ROOSTCTL"), "-m", EC->manifest, "drain", "e4", NULL};
+    assert_true(proc_spawn(&ctl, argv, NULL));
     json_t *g = ec_event(a.conn, "goaway", 10000);
     assert_non_null(g);
     char want[64];
@@ -204,7 +230,7 @@ static void test_drain_moves_clients_without_loss(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(g, "edges"), 0)), want);
     assert_true(ec_int(g, "reconnect_ms") >= 150 && ec_int(g, "reconnect_ms") <= 450);
     json_decref(g);
-    assert_null(s_open(0)); /* no new connections */
+    assert_null(s_open(0));       /* no new connections */
     for (int i = 0; i < 5; i++) { /* sent while a moves */
         char cmid[8];
         snprintf(cmid, sizeof cmid, "d%d", i + 1);
@@ -220,6 +246,8 @@ static void test_drain_moves_clients_without_loss(void **state)
         json_decref(m);
     }
     int status = proc_stop(&EC->proc[EC_SHARDS + 1], 0, 15000); /* it exits by itself */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    status = proc_stop(&ctl, 0, 15000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     rc_free(&a.conn);
     rc_free(&b.conn);
@@ -300,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_every_error_code),
         cmocka_unit_test(test_bad_frames_then_1008),
         cmocka_unit_test(test_slow_reader_is_disconnected),
+        cmocka_unit_test(test_roostctl_status),
         cmocka_unit_test(test_drain_moves_clients_without_loss),
     };
     const struct CMUnitTest fast[] = {

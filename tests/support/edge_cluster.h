@@ -23,7 +23,7 @@ enum { EC_SHARDS = 3, EC_EDGES = 2, EC_NODES = EC_SHARDS + EC_EDGES, EC_P = 32 }
 
 typedef struct {
     char dir[64], manifest[96], sms[96];
-    int peer[EC_NODES + 1], raft[EC_NODES + 1], client[EC_NODES + 1];
+    int peer[EC_NODES + 1], raft[EC_NODES + 1], client[EC_NODES + 1], admin[EC_NODES + 1];
     proc_t proc[EC_NODES + 1]; /* 1..3 shards, 4..5 edges */
     char extra[512];           /* more manifest sections from the test */
     uint32_t ip_limit;         /* auth.otp_per_ip_per_hour */
@@ -61,13 +61,13 @@ static void ec_write_files(void)
     for (int i = 1; i <= EC_SHARDS; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, data_dir: s%d}\n",
-                i, i, EC->peer[i], EC->raft[i], i);
+                " raft_port: %d, admin_port: %d, data_dir: s%d}\n",
+                i, i, EC->peer[i], EC->raft[i], EC->admin[i], i);
     for (int i = EC_SHARDS + 1; i <= EC_NODES; i++)
         fprintf(f,
                 "  - {name: e%d, id: %d, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-                " client_port: %d}\n",
-                i, 10 + i, EC->peer[i], EC->client[i]);
+                " client_port: %d, admin_port: %d}\n",
+                i, 10 + i, EC->peer[i], EC->client[i], EC->admin[i]);
     fclose(f);
 }
 
@@ -132,6 +132,7 @@ static void ec_open(const char *extra, uint32_t ttl_s)
         EC->peer[i] = test_free_port();
         EC->raft[i] = test_free_port();
         EC->client[i] = test_free_port();
+        EC->admin[i] = test_free_port();
     }
     ec_write_files();
     for (int i = 1; i <= EC_NODES; i++)

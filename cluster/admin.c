@@ -1,0 +1,149 @@
+/* cluster/admin.c — the admin channel (see admin.h): one thread polling a REP socket. */
+#include "cluster/admin.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "actors/mp.h"
+#include "runtime/log.h"
+#include "runtime/util.h"
+
+static const char *const COMP = "admin";
+
+enum { POLL_MS = 100, REQUEST_BYTES_MAX = 4096 };
+
+struct admin {
+    void *zctx, *rep;
+    pthread_t thread;
+    atomic_bool stop;
+    admin_hooks_t hooks;
+};
+
+static void s_error(mp_buf_t *b, const char *reason)
+{
+    msgpack_pack_map(&b->pk, 2);
+    mp_kv_bool(&b->pk, "ok", false);
+    mp_kv_str(&b->pk, "error", reason);
+}
+
+/* One request → its answer in b. */
+static void s_handle(admin_t *a, const void *req, size_t len, mp_buf_t *b)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t cmd;
+    if (len > REQUEST_BYTES_MAX || !mp_parse(&up, req, len) ||
+        mp_get_str(&up.data, "cmd", 1, 32, &cmd) != MP_OK) {
+        s_error(b, "expected a map with a string cmd");
+    } else if (mp_str_eq(cmd, "status")) {
+        mp_buf_t fields;
+        mp_buf_init(&fields);
+        uint32_t n = a->hooks.status(a->hooks.arg, &fields.pk);
+        msgpack_pack_map(&b->pk, n + 1);
+        mp_kv_bool(&b->pk, "ok", true);
+        msgpack_sbuffer_write(&b->sb, fields.sb.data, fields.sb.size);
+        mp_buf_fini(&fields);
+    } else if (mp_str_eq(cmd, "drain")) {
+        const char *reason = NULL;
+        if (a->hooks.drain(a->hooks.arg, &reason) == 0) {
+            msgpack_pack_map(&b->pk, 1);
+            mp_kv_bool(&b->pk, "ok", true);
+        } else {
+            s_error(b, reason ? reason : "cannot drain");
+        }
+    } else {
+        s_error(b, "unknown cmd (status, drain)");
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+static void *s_thread(void *arg)
+{
+    admin_t *a = arg;
+    while (!atomic_load(&a->stop)) {
+        zmq_pollitem_t item = {.socket = a->rep, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, POLL_MS) <= 0)
+            continue;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, a->rep, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        mp_buf_t b;
+        mp_buf_init(&b);
+        s_handle(a, zmq_msg_data(&msg), zmq_msg_size(&msg), &b);
+        zmq_msg_close(&msg);
+        zmq_send(a->rep, b.sb.data, b.sb.size, 0);
+        mp_buf_fini(&b);
+    }
+    return NULL;
+}
+
+admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks)
+{
+    admin_t *a = roost_xcalloc(1, sizeof *a);
+    a->hooks = *hooks;
+    a->zctx = zmq_ctx_new();
+    a->rep = zmq_socket(a->zctx, ZMQ_REP);
+    int linger = 0;
+    zmq_setsockopt(a->rep, ZMQ_LINGER, &linger, sizeof linger);
+    char ep[128];
+    snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
+    if (zmq_bind(a->rep, ep) != 0 || pthread_create(&a->thread, NULL, s_thread, a) != 0) {
+        ROOST_ERROR(COMP, "cannot bind the admin port", "endpoint=%s err=\"%s\"", ep,
+                    zmq_strerror(zmq_errno()));
+        zmq_close(a->rep);
+        zmq_ctx_term(a->zctx);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void admin_stop(admin_t **a_p)
+{
+    admin_t *a = *a_p;
+    if (!a)
+        return;
+    atomic_store(&a->stop, true);
+    pthread_join(a->thread, NULL);
+    zmq_close(a->rep);
+    zmq_ctx_term(a->zctx);
+    free(a);
+    *a_p = NULL;
+}
+
+char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len)
+{
+    void *zctx = zmq_ctx_new();
+    void *req = zmq_socket(zctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(req, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    char ep[128];
+    snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
+    char *out = NULL;
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_kv_str(&b.pk, "cmd", cmd);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_connect(req, ep) == 0 && zmq_send(req, b.sb.data, b.sb.size, 0) >= 0 &&
+        zmq_msg_recv(&msg, req, 0) >= 0) {
+        *len = zmq_msg_size(&msg);
+        out = roost_xmalloc(*len + 1);
+        memcpy(out, zmq_msg_data(&msg), *len);
+    }
+    zmq_msg_close(&msg);
+    mp_buf_fini(&b);
+    zmq_close(req);
+    zmq_ctx_term(zctx);
+    return out;
+}

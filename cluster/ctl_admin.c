@@ -1,0 +1,154 @@
+/* cluster/ctl_admin.c — roostctl's commands over the nodes' admin channels (cluster/admin.h):
+ * `status` (one row per node) and `drain NODE` (with progress until the node is empty). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actors/mp.h"
+#include "cluster/admin.h"
+#include "cluster/ctl.h"
+
+enum { CALL_MS = 1500, POLL_MS = 500 };
+
+typedef struct {
+    bool up, draining, drained;
+    uint64_t pid, map_version, actors, messages, connections;
+    char roles[16];
+} node_status_t;
+
+static bool s_status(const manifest_node_t *n, node_status_t *st)
+{
+    memset(st, 0, sizeof *st);
+    size_t len = 0;
+    char *raw = n->admin_port ? admin_call(n->host, n->admin_port, "status", CALL_MS, &len) : NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool ok = false;
+    if (raw && mp_parse(&up, raw, len) && mp_get_bool(&up.data, "ok", &ok) == MP_OK && ok) {
+        mp_str_t roles;
+        if (mp_get_str(&up.data, "roles", 1, sizeof st->roles - 1, &roles) == MP_OK)
+            mp_str_copy(roles, st->roles, sizeof st->roles);
+        mp_get_u64(&up.data, "pid", &st->pid);
+        mp_get_u64(&up.data, "map_version", &st->map_version);
+        mp_get_u64(&up.data, "actors", &st->actors);
+        mp_get_u64(&up.data, "messages", &st->messages);
+        mp_get_u64(&up.data, "connections", &st->connections);
+        mp_get_bool(&up.data, "draining", &st->draining);
+        mp_get_bool(&up.data, "drained", &st->drained);
+        st->up = true;
+    }
+    msgpack_unpacked_destroy(&up);
+    free(raw);
+    return st->up;
+}
+
+static const char *s_role(const manifest_node_t *n)
+{
+    return (n->roles & ROLE_SHARD) && (n->roles & ROLE_EDGE) ? "shard,edge"
+           : (n->roles & ROLE_SHARD)                         ? "shard"
+                                                             : "edge";
+}
+
+int ctl_status(const ctl_opts_t *o)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    if (o->json)
+        printf("{\"cluster\":\"%s\",\"nodes\":[", m->cluster_name);
+    else
+        printf("%-12s %-10s %-21s %-6s %-8s %-6s %-8s %-11s\n", "NAME", "ROLE", "ADDRESS",
+               "STATUS", "PID", "MAP", "ACTORS", "CONNECTIONS");
+    uint32_t down = 0;
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const manifest_node_t *n = &m->nodes[i];
+        node_status_t st;
+        bool up = s_status(n, &st);
+        down += up ? 0 : 1;
+        const char *status = !up ? "down" : st.draining ? "draining" : "up";
+        if (o->json)
+            printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"address\":\"%s:%u\",\"status\":\"%s\","
+                   "\"pid\":%llu,\"map_version\":%llu,\"actors\":%llu,\"messages\":%llu,"
+                   "\"connections\":%llu}",
+                   i ? "," : "", n->name, s_role(n), n->host, n->peer_port, status,
+                   (unsigned long long)st.pid, (unsigned long long)st.map_version,
+                   (unsigned long long)st.actors, (unsigned long long)st.messages,
+                   (unsigned long long)st.connections);
+        else
+            printf("%-12s %-10s %-15s:%-5u %-6s %-8llu %-6llu %-8llu %-11llu\n", n->name,
+                   s_role(n), n->host, n->peer_port, status, (unsigned long long)st.pid,
+                   (unsigned long long)st.map_version, (unsigned long long)st.actors,
+                   (unsigned long long)st.connections);
+    }
+    if (o->json)
+        printf("],\"down\":%u}\n", down);
+    free(m);
+    return 0;
+}
+
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Polls until the node is empty or gone; progress on stderr. 0 drained, 1 not. */
+static int s_follow(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n)
+{
+    uint64_t deadline = s_now_ms() + m->edge.drain_deadline_ms + 10000;
+    uint64_t last = UINT64_MAX;
+    while (s_now_ms() < deadline) {
+        node_status_t st;
+        if (!s_status(n, &st) || st.drained) { /* a drained edge exits */
+            if (o->json)
+                printf("{\"node\":\"%s\",\"drained\":true}\n", n->name);
+            else
+                printf("roostctl drain: %s drained\n", n->name);
+            return 0;
+        }
+        if (st.connections != last)
+            fprintf(stderr, "roostctl drain: %s: %llu connection(s) left\n", n->name,
+                    (unsigned long long)st.connections);
+        last = st.connections;
+        usleep(POLL_MS * 1000);
+    }
+    fprintf(stderr, "roostctl drain: %s still has connections after the deadline\n", n->name);
+    return 1;
+}
+
+int ctl_drain(const ctl_opts_t *o, const char *node)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    const manifest_node_t *n = node ? manifest_node(m, node) : NULL;
+    int rc = 2;
+    if (!n) {
+        fprintf(stderr, "roostctl drain: %s: no such node in %s\n", node ? node : "(none)",
+                m->path);
+    } else if (!n->admin_port) {
+        fprintf(stderr, "roostctl drain: %s has no admin_port in %s\n", n->name, m->path);
+    } else {
+        size_t len = 0;
+        char *raw = admin_call(n->host, n->admin_port, "drain", CALL_MS, &len);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        bool ok = false;
+        mp_str_t why = {"no answer from its admin port", 29};
+        if (raw && mp_parse(&up, raw, len) && mp_get_bool(&up.data, "ok", &ok) == MP_OK && !ok)
+            mp_get_str(&up.data, "error", 1, 256, &why);
+        if (ok)
+            rc = s_follow(o, m, n);
+        else {
+            fprintf(stderr, "roostctl drain: %s: %.*s\n", n->name, (int)why.len, why.ptr);
+            rc = 1;
+        }
+        msgpack_unpacked_destroy(&up);
+        free(raw);
+    }
+    free(m);
+    return rc;
+}
