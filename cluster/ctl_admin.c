@@ -59,8 +59,8 @@ int ctl_status(const ctl_opts_t *o)
     if (o->json)
         printf("{\"cluster\":\"%s\",\"nodes\":[", m->cluster_name);
     else
-        printf("%-12s %-10s %-21s %-6s %-8s %-6s %-8s %-11s\n", "NAME", "ROLE", "ADDRESS",
-               "STATUS", "PID", "MAP", "ACTORS", "CONNECTIONS");
+        printf("%-12s %-10s %-21s %-8s %-8s %-6s %-8s %-11s\n", "NAME", "ROLE", "ADDRESS", "STATUS",
+               "PID", "MAP", "ACTORS", "CONNECTIONS");
     uint32_t down = 0;
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
@@ -76,11 +76,13 @@ int ctl_status(const ctl_opts_t *o)
                    (unsigned long long)st.pid, (unsigned long long)st.map_version,
                    (unsigned long long)st.actors, (unsigned long long)st.messages,
                    (unsigned long long)st.connections);
-        else
-            printf("%-12s %-10s %-15s:%-5u %-6s %-8llu %-6llu %-8llu %-11llu\n", n->name,
-                   s_role(n), n->host, n->peer_port, status, (unsigned long long)st.pid,
-                   (unsigned long long)st.map_version, (unsigned long long)st.actors,
-                   (unsigned long long)st.connections);
+        else {
+            char addr[MANIFEST_HOST_BYTES_MAX + 8];
+            snprintf(addr, sizeof addr, "%s:%u", n->host, n->peer_port);
+            printf("%-12s %-10s %-21s %-8s %-8llu %-6llu %-8llu %-11llu\n", n->name, s_role(n),
+                   addr, status, (unsigned long long)st.pid, (unsigned long long)st.map_version,
+                   (unsigned long long)st.actors, (unsigned long long)st.connections);
+        }
     }
     if (o->json)
         printf("],\"down\":%u}\n", down);
