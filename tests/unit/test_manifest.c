@@ -107,6 +107,59 @@ static void test_bad_manifests_name_line_and_field(void **state)
               "bad.yaml:3: messaging: unknown field \"retention\"");
 }
 
+#define ONE_NODE                                                                                   \
+    "cluster: {replication_factor: 1}\nnodes:\n"                                                   \
+    "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2, data_dir: d}\n"
+
+/* auth, limits and edge: defaults, values, and errors naming the field; edges may share a
+ * client port on one host, nothing else may. */
+static void test_edge_sections(void **state)
+{
+    (void)state;
+    const char *text =
+        "apiVersion: roost/v1\ncluster: {replication_factor: 1}\n"
+        "auth:\n  jwt_keys:\n    - {kid: a, alg: HS256, file: k1}\n"
+        "    - {kid: b, alg: ES256, file: k2.pem, public_file: k2.pub}\n"
+        "  signing_kid: b\n  access_ttl_s: 60\n  sms: {driver: webhook, url: \"http://h:1/s\"}\n"
+        "limits: {frame_bytes: 65536, bad_frames_per_minute: 5}\nedge: {ping_ms: 1000}\nnodes:\n"
+        "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2, data_dir: d}\n"
+        "  - {name: e1, id: 2, roles: [edge], host: h, peer_port: 3, client_port: 80}\n"
+        "  - {name: e2, id: 3, roles: [edge], host: h, peer_port: 4, client_port: 80}\n";
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX] = "";
+    if (manifest_parse(text, strlen(text), "e.yaml", &m, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(m.auth.n_jwt_keys, 2);
+    assert_string_equal(m.auth.signing_kid, "b");
+    assert_string_equal(m.auth.jwt_keys[1].public_file, "k2.pub");
+    assert_int_equal(m.auth.access_ttl_s, 60);
+    assert_string_equal(m.auth.sms_driver, "webhook");
+    assert_int_equal(m.auth.otp_per_ip_per_hour, 100); /* defaults */
+    assert_int_equal(m.limits.frame_bytes, 65536);
+    assert_int_equal(m.limits.send_queue_bytes, 1024 * 1024);
+    assert_int_equal(m.limits.bad_frames_per_minute, 5);
+    assert_int_equal(m.edge.ping_ms, 1000);
+    assert_int_equal(m.edge.drain_deadline_ms, 30000);
+    s_refused("apiVersion: roost/v1\nauth:\n  jwt_keys:\n    - {kid: a, alg: RS256, file: k}\n",
+              "bad.yaml:4: auth.jwt_keys[0].alg: \"RS256\" is not one of the allowed values");
+    s_refused("apiVersion: roost/v1\nauth:\n  jwt_keys:\n    - {kid: a, alg: ES256, file: k}\n",
+              "auth.jwt_keys[0]: an ES256 key needs public_file");
+    s_refused("apiVersion: roost/v1\nauth:\n  jwt_keys:\n    - {kid: a, alg: HS256, file: k}\n"
+              "    - {kid: a, alg: HS256, file: j}\n",
+              "kid \"a\" is already used");
+    s_refused("apiVersion: roost/v1\nauth: {signing_kid: z}\n" ONE_NODE,
+              "auth.signing_kid: \"z\" is not one of auth.jwt_keys");
+    s_refused("apiVersion: roost/v1\nlimits: {send_queue_bytes: 1000}\n",
+              "bad.yaml:2: limits.send_queue_bytes: 1000 is out of range");
+    s_refused("apiVersion: roost/v1\nauth: {sms: {url: \"ftp://x\"}}\n" ONE_NODE,
+              "auth.sms.url: \"ftp://x\" is not an http:// URL");
+    s_refused("apiVersion: roost/v1\ncluster: {replication_factor: 1}\nnodes:\n"
+              "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2,"
+              " data_dir: d, client_port: 9}\n"
+              "  - {name: e, id: 2, roles: [edge], host: h, peer_port: 3, client_port: 9}\n",
+              "port 9 is already used by s");
+}
+
 static void test_missing_file_is_an_error(void **state)
 {
     (void)state;
@@ -124,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_a_good_manifest_parses),
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
         cmocka_unit_test(test_missing_file_is_an_error),
+        cmocka_unit_test(test_edge_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
