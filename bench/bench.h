@@ -34,5 +34,7 @@ int bench_remote(int argc, char **argv);
 int bench_idle(int argc, char **argv);
 int bench_store(int argc, char **argv);
 int bench_chat(int argc, char **argv);
+int bench_connections(int argc, char **argv);
+int bench_conn_worker(int argc, char **argv);
 
 #endif

@@ -27,6 +27,12 @@ static const subcommand_t s_subcommands[] = {
     {"chat", bench_chat,
      "chat [--pairs 200] [--seconds 10] [--workers N]   1:1 messages through the messaging "
      "actors on one in-process node (RocksDB, RF 1)"},
+    {"connections", bench_connections,
+     "connections [--count 20000] [--edges N] [--clients N] [--sources N] [--hold 10] "
+     "[--base-port 29000]   idle authenticated WebSockets held by local edges: memory per "
+     "connection"},
+    {"connections-worker", bench_conn_worker,
+     "connections-worker …   (internal: one client process of `connections`)"},
     {"idle", bench_idle,
      "idle [--actors 1000000] [--workers N]   memory and rate of activating idle actors"},
 };

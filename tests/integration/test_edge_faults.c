@@ -5,7 +5,11 @@
  * the other edge without losing an event; then, in a cluster with fast pings and a small per-IP
  * code limit: a frozen client closed after two missed pings, the per-IP 429, and `unavailable`
  * once the shards are gone. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "tests/support/edge_cluster.h"
@@ -322,6 +326,85 @@ static void test_unavailable_without_shards(void **state)
     rc_free(&a.conn);
 }
 
+/* ---- group 3: the webhook SMS driver ------------------------------------------------------- */
+
+static int s_hook_fd = -1;
+
+static int s_setup_webhook(void **state)
+{
+    (void)state;
+    int port = test_free_port();
+    s_hook_fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s_hook_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s_hook_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s_hook_fd, 8), 0);
+    ec_prepare();
+    snprintf(EC->sms_url, sizeof EC->sms_url, "http://127.0.0.1:%d/sms/hook", port);
+    ec_launch(); /* ready once codes are accepted (they queue at the hook, answered below) */
+    return 0;
+}
+
+static int s_teardown_webhook(void **state)
+{
+    close(s_hook_fd);
+    return s_teardown(state);
+}
+
+static void s_hook_answer(int c, char *req, size_t cap);
+
+/* Answers the hook's POSTs until one names `phone`: its request line, headers and body. */
+static void s_hook_next(const char *phone, char *req, size_t cap)
+{
+    for (int tries = 0; tries < 20 && !strstr(req, phone); tries++) {
+        req[0] = '\0';
+        struct pollfd p = {.fd = s_hook_fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        int c = accept(s_hook_fd, NULL, NULL);
+        s_hook_answer(c, req, cap);
+    }
+    assert_non_null(strstr(req, phone));
+}
+
+static void s_hook_answer(int c, char *req, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < 50 && !strstr(req, "}"); i++) {
+        ssize_t k = recv(c, req + n, cap - 1 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        req[n] = '\0';
+    }
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    assert_true(send(c, ok, strlen(ok), 0) > 0);
+    close(c);
+}
+
+/* A code requested over HTTP arrives at the operator's webhook as JSON, and logs in. */
+static void test_webhook_sms_driver(void **state)
+{
+    (void)state;
+    char req[4096] = "";
+    assert_int_equal(rc_otp_request("127.0.0.1", ec_port(0), "+15550003001"), 202);
+    s_hook_next("+15550003001", req, sizeof req);
+    assert_non_null(strstr(req, "POST /sms/hook HTTP/1.1"));
+    assert_non_null(strstr(req, "application/json"));
+    const char *body = strstr(req, "\r\n\r\n");
+    assert_non_null(body);
+    json_t *j = json_loads(body + 4, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(ec_str(j, "phone"), "+15550003001");
+    assert_int_equal(strlen(ec_str(j, "code")), 6);
+    assert_non_null(strstr(ec_str(j, "text"), ec_str(j, "code")));
+    rc_session_t s;
+    ec_session(&s, 0, false);
+    assert_int_equal(rc_login(&s, "+15550003001", ec_str(j, "code"), "w1"), 200);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +419,10 @@ int main(void)
         cmocka_unit_test(test_per_ip_code_limit),
         cmocka_unit_test(test_unavailable_without_shards),
     };
+    const struct CMUnitTest hook[] = {
+        cmocka_unit_test(test_webhook_sms_driver),
+    };
     int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
-    return failed + cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
+    failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
+    return failed + cmocka_run_group_tests(hook, s_setup_webhook, s_teardown_webhook);
 }

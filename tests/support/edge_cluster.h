@@ -28,6 +28,7 @@ typedef struct {
     char extra[512];           /* more manifest sections from the test */
     uint32_t ip_limit;         /* auth.otp_per_ip_per_hour */
     uint32_t ttl_s;            /* auth.access_ttl_s */
+    char sms_url[128];         /* set: the webhook SMS driver instead of the file */
 } edge_cluster_t;
 
 static edge_cluster_t *EC;
@@ -55,9 +56,11 @@ static void ec_write_files(void)
             "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
             "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\n"
             "auth:\n  jwt_keys: [{kid: k1, alg: HS256, file: jwt.key}]\n"
-            "  sms: {driver: file, path: sms.log}\n  otp_per_ip_per_hour: %u\n"
+            "  sms: {driver: %s, path: sms.log, url: \"%s\"}\n  otp_per_ip_per_hour: %u\n"
             "  access_ttl_s: %u\n%s\nnodes:\n",
-            EC_P, EC->ip_limit, EC->ttl_s, EC->extra);
+            EC_P, EC->sms_url[0] ? "webhook" : "file",
+            EC->sms_url[0] ? EC->sms_url : "http://127.0.0.1:1/", EC->ip_limit, EC->ttl_s,
+            EC->extra);
     for (int i = 1; i <= EC_SHARDS; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
@@ -115,15 +118,13 @@ static void ec_login(rc_session_t *s, int k, bool msgpack, const char *phone, co
     assert_int_equal(rc_login(s, phone, code, device), 200);
 }
 
-/* Starts everything; waits until an edge issues codes (the map has reached it). ttl_s: the
- * access tokens' lifetime (0: 900 s). */
-static void ec_open(const char *extra, uint32_t ttl_s)
+/* The cluster's directory, ports and defaults, nothing started (the test may change EC). */
+static void ec_prepare(void)
 {
     assert_non_null(getenv("ROOSTD"));
     EC = calloc(1, sizeof *EC);
-    snprintf(EC->extra, sizeof EC->extra, "%s", extra ? extra : "");
     EC->ip_limit = 10000;
-    EC->ttl_s = ttl_s ? ttl_s : 900;
+    EC->ttl_s = 900;
     snprintf(EC->dir, sizeof EC->dir, "/tmp/roost-edge-XXXXXX");
     assert_non_null(mkdtemp(EC->dir));
     snprintf(EC->manifest, sizeof EC->manifest, "%s/cluster.yaml", EC->dir);
@@ -134,6 +135,12 @@ static void ec_open(const char *extra, uint32_t ttl_s)
         EC->client[i] = test_free_port();
         EC->admin[i] = test_free_port();
     }
+}
+
+/* Writes the files, starts every node and waits until both edges issue codes (the map has
+ * reached them). */
+static void ec_launch(void)
+{
     ec_write_files();
     for (int i = 1; i <= EC_NODES; i++)
         ec_start(i);
@@ -147,6 +154,16 @@ static void ec_open(const char *extra, uint32_t ttl_s)
         proc_sleep_ms(200);
     }
     assert_true(ready[0] && ready[1]);
+}
+
+/* ec_prepare + ec_launch with extra manifest sections; ttl_s: the access tokens' lifetime
+ * (0: 900 s). */
+static void ec_open(const char *extra, uint32_t ttl_s)
+{
+    ec_prepare();
+    snprintf(EC->extra, sizeof EC->extra, "%s", extra ? extra : "");
+    EC->ttl_s = ttl_s ? ttl_s : 900;
+    ec_launch();
 }
 
 static void ec_close(void)
