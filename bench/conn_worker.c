@@ -43,11 +43,12 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (c->sent)
             return 0;
         char buf[LWS_PRE + TOKEN_BYTES_MAX + 64];
-        int n = snprintf(buf + LWS_PRE, sizeof buf - LWS_PRE, "{\"t\":\"auth\",\"rid\":1,\"token\":\"%s\"}",
+        int n = snprintf(buf + LWS_PRE, sizeof buf - LWS_PRE,
+                         "{\"t\":\"auth\",\"rid\":1,\"token\":\"%s\"}",
                          w->tokens[(c->index / PER_USER) % w->ntokens]);
         c->sent = true;
         return lws_write(wsi, (unsigned char *)buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < 0 ? -1
-                                                                                            : 0;
+                                                                                             : 0;
     }
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!c->done) {
@@ -160,8 +161,7 @@ int bench_conn_worker(int argc, char **argv)
             next = now + 500000000u;
         }
         if (!ready && w.started == w.count && w.pending == 0) {
-            printf("ready %llu %llu\n", (unsigned long long)w.authed,
-                   (unsigned long long)w.failed);
+            printf("ready %llu %llu\n", (unsigned long long)w.authed, (unsigned long long)w.failed);
             fflush(stdout);
             ready = true;
         }

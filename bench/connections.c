@@ -282,8 +282,9 @@ int bench_connections(int argc, char **argv)
     uint64_t hold = bench_opt_u64(argc, argv, "--hold", 10);
     if (b->edges > EDGES_MAX || b->clients > CLIENTS_MAX || !b->sources || !count ||
         count / b->clients > 19000) {
-        fprintf(stderr, "connections: at most %d edges and %d clients, each client at most "
-                        "19,000 connections\n",
+        fprintf(stderr,
+                "connections: at most %d edges and %d clients, each client at most "
+                "19,000 connections\n",
                 EDGES_MAX, CLIENTS_MAX);
         return 2;
     }

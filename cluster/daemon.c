@@ -36,8 +36,8 @@ struct daemon {
     roost_transport_t *transport;
     control_t *control;
     detector_t *detector;
-    uint64_t last_version;
-    engine_t *engine; /* shard nodes: the node's RocksDB */
+    _Atomic uint64_t last_version; /* written by the map's thread, read by the admin one */
+    engine_t *engine;              /* shard nodes: the node's RocksDB */
     store_t store;
     syncer_t *syncer;          /* shard nodes: the group-commit thread */
     uint64_t *role_epoch;      /* per partition: the epoch last told to our log replica */
@@ -119,7 +119,7 @@ static void s_on_map(void *arg, const clustermap_t *map)
         if (d->engine)
             s_tell_role(d, map, p);
     }
-    d->last_version = clustermap_version(map);
+    atomic_store(&d->last_version, clustermap_version(map));
     s_log_map(d, map);
 }
 
@@ -134,7 +134,7 @@ static void s_on_pushed_map(daemon_t *d, const roost_env_t *env)
     clustermap_t *map = NULL;
     if (d->control || clustermap_decode(env->payload, env->payload_len, &map) != ROOST_OK)
         return;
-    if (clustermap_version(map) > d->last_version)
+    if (clustermap_version(map) > atomic_load(&d->last_version))
         s_on_map(d, map);
     clustermap_release(&map);
 }
@@ -427,7 +427,7 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
               : (d->self->roles & ROLE_SHARD)                               ? "shard"
                                                                             : "edge");
     mp_kv_u64(pk, "pid", (uint64_t)getpid());
-    mp_kv_u64(pk, "map_version", d->last_version);
+    mp_kv_u64(pk, "map_version", atomic_load(&d->last_version));
     mp_kv_u64(pk, "actors", st.actors_active);
     mp_kv_u64(pk, "messages", st.messages);
     mp_kv_u64(pk, "connections", d->edge ? edge_connections(d->edge) : 0);

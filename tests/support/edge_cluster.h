@@ -166,11 +166,34 @@ static void ec_open(const char *extra, uint32_t ttl_s)
     ec_launch();
 }
 
+/* A sanitizer's report in any node's log fails the test (after the cluster is gone). */
+static void ec_check_logs(void)
+{
+    char bad[800] = "";
+    for (int i = 1; i <= EC_NODES && !bad[0]; i++) {
+        char path[128], line[512];
+        snprintf(path, sizeof path, i <= EC_SHARDS ? "%s/s%d.log" : "%s/e%d.log", EC->dir, i);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) {
+                snprintf(bad, sizeof bad, "%s: %s", path, line);
+                break;
+            }
+        if (f)
+            fclose(f);
+    }
+    if (bad[0]) {
+        setenv("ROOST_KEEP_TMP", "1", 1);
+        fail_msg("a node's sanitizer spoke (directory kept): %s", bad);
+    }
+}
+
 static void ec_close(void)
 {
     for (int i = EC_NODES; i >= 1; i--)
         if (EC->proc[i].pid > 0)
             proc_stop(&EC->proc[i], SIGTERM, 10000);
+    ec_check_logs();
     if (!getenv("ROOST_KEEP_TMP"))
         test_rmtree(EC->dir);
     free(EC);
