@@ -82,7 +82,9 @@ typedef struct {
 struct edge {
     edge_config_t cfg;
     struct lws_context *lws;
-    pthread_mutex_t lws_mu; /* guards lws against its destruction while actors wake the loop */
+    struct lws_vhost *vhost;
+    int listen_fd, spare_fd; /* our SO_REUSEPORT listener; a reserved descriptor */
+    pthread_mutex_t lws_mu;  /* guards lws against its destruction while actors wake the loop */
     pthread_t thread;
     bool started;
     uint64_t boot; /* random per process: session keys never repeat across restarts */
@@ -136,6 +138,12 @@ int http_sms_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
                       size_t len);
 /* The webhook SMS driver: POSTs the JSON body to cfg.sms_url (a client connection). */
 void http_sms_post(edge_t *e, out_item_t *it);
+
+/* edge/listen.c: the shared listener (SO_REUSEPORT), adopted into the loop. */
+int listen_open(const char *host, uint16_t port);
+int listen_adopt(edge_t *e);
+int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
 
 /* edge/metrics.c */
 void edge_metrics_init(edge_t *e);

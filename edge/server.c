@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "actors/mp.h"
 #include "edge/edge_internal.h"
@@ -417,6 +418,7 @@ static const struct lws_protocols s_protocols[] = {
     {"roost.v1.json", s_ws_callback, sizeof(uint32_t), RX_BUFFER_BYTES, 1, NULL, 0},
     {"roost.v1.msgpack", s_ws_callback, sizeof(uint32_t), RX_BUFFER_BYTES, 2, NULL, 0},
     {"roost-sms", http_sms_callback, 0, 0, 3, NULL, 0},
+    {"roost-listen", listen_callback, 0, 0, 4, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -452,13 +454,12 @@ static struct lws_context *s_context(edge_t *e)
     lws_set_log_level(LLL_ERR, s_lws_log);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = e->cfg.port;
-    info.iface = e->cfg.host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves (listen.c) */
     info.protocols = s_protocols;
     info.user = e;
     /* no UTF-8 validation by lws: it would close the connection, where the protocol answers
      * bad_request and keeps it (jansson refuses invalid UTF-8) */
-    info.options = LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.count_threads = 1;
     info.timeout_secs = 10;
     info.ka_time = 0;
@@ -471,6 +472,7 @@ edge_t *edge_new(const edge_config_t *cfg)
     e->cfg = *cfg;
     e->free_head = UINT32_MAX;
     randombytes_buf(&e->boot, sizeof e->boot);
+    e->listen_fd = e->spare_fd = -1;
     mpsc_init(&e->outbox);
     pthread_mutex_init(&e->lws_mu, NULL);
     e->otp_ip = ratelimit_new(cfg->otp_per_ip_per_hour, 3600 * 1000, 1u << 16);
@@ -482,8 +484,11 @@ edge_t *edge_new(const edge_config_t *cfg)
         edge_destroy(&e);
         return NULL;
     }
-    e->lws = s_context(e);
-    if (!e->lws) {
+    e->listen_fd = listen_open(cfg->host, cfg->port);
+    e->spare_fd = -1;
+    e->lws = e->listen_fd >= 0 ? s_context(e) : NULL;
+    e->vhost = e->lws ? lws_get_vhost_by_name(e->lws, "default") : NULL;
+    if (!e->vhost || listen_adopt(e) != 0) {
         ROOST_ERROR(COMP, "cannot listen on the client port", "host=%s port=%u", cfg->host,
                     cfg->port);
         edge_destroy(&e);
@@ -526,6 +531,11 @@ void edge_stop(edge_t *e)
     pthread_mutex_unlock(&e->lws_mu);
     if (lws)
         lws_context_destroy(lws); /* closes every connection (their CLOSED callbacks run) */
+    if (e->listen_fd >= 0)
+        close(e->listen_fd);
+    if (e->spare_fd >= 0)
+        close(e->spare_fd);
+    e->listen_fd = e->spare_fd = -1;
 }
 
 void edge_destroy(edge_t **e_p)
