@@ -289,6 +289,10 @@ static void s_with_rid(msgpack_packer *pk, const msgpack_object *m, const msgpac
             rid = NULL;
         }
     }
+    if (rid) { /* an empty map: rid is its only entry (the header counted it) */
+        mp_pack_str(pk, "rid");
+        mp_pack_obj(pk, rid);
+    }
 }
 
 int codec_encode(codec_kind_t kind, const void *map, size_t len, const uint8_t *rid, size_t rid_len,

@@ -168,6 +168,18 @@ static void test_empty_keys_and_strings_round_trip(void **state)
     assert_int_equal(codec_encode(CODEC_MSGPACK, f.map.data, f.map.size, NULL, 0, &out, &len), 0);
     free(out);
     frame_fini(&f);
+    /* an empty map with a rid: the rid is its one entry (found by reading, not fuzzing) */
+    const uint8_t empty[] = {0x80}, rid[] = {0x07};
+    assert_int_equal(codec_encode(CODEC_MSGPACK, empty, 1, rid, 1, &out, &len), 0);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_true(mp_parse(&up, out, len));
+    assert_int_equal(up.data.via.map.size, 1);
+    uint64_t r;
+    assert_int_equal(mp_get_u64(&up.data, "rid", &r), MP_OK);
+    assert_int_equal(r, 7);
+    msgpack_unpacked_destroy(&up);
+    free(out);
 }
 
 static void s_body_bad(auth_op_t op, const char *body, const char *want)
