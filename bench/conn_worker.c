@@ -22,18 +22,24 @@ typedef struct {
     int port;
     lws_sorted_usec_list_t tick;
     struct lws_context *ctx;
+    struct conn *retry; /* connections to open again (a refused or timed-out connect) */
 } worker_t;
 
-typedef struct {
+enum { TRIES_MAX = 8 };
+
+typedef struct conn {
+    struct conn *next_retry;
     uint64_t index;
+    uint32_t tries;
     bool sent, done, ok;
-} conn_t; /* allocated here, handed to lws as the connection's user data (kept to the end) */
+} conn_t; /* ours, reached through lws's opaque user data (kept to the end) */
 
 static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
+    (void)user;
     worker_t *w = lws_context_user(lws_get_context(wsi));
-    conn_t *c = user;
+    conn_t *c = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         w->open++;
@@ -59,15 +65,23 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             w->failed += !c->ok;
         }
         return 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
     case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c && !c->done) {
-            c->done = true;
-            w->pending--;
-            w->failed++;
-        } else if (c && c->ok && reason == LWS_CALLBACK_CLIENT_CLOSED) {
-            c->ok = false; /* an authenticated connection dropped */
+        if (c && c->ok) { /* an authenticated connection dropped */
+            c->ok = false;
             w->authed--;
+            w->failed++;
+        }
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY: /* once per connection, however it ended */
+        if (!c || c->done)
+            return 0;
+        w->pending--;
+        if (++c->tries < TRIES_MAX) { /* refused, timed out or cut before auth: again */
+            c->sent = false;
+            c->next_retry = w->retry;
+            w->retry = c;
+        } else {
+            c->done = true;
             w->failed++;
         }
         return 0;
@@ -86,9 +100,12 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     (void)sul;
 }
 
+static const lws_retry_bo_t s_no_idle_policy = {.secs_since_valid_ping = 0,
+                                                .secs_since_valid_hangup = 0};
+
 static void s_open_more(worker_t *w)
 {
-    while (w->started < w->count && w->pending < PENDING_MAX) {
+    while ((w->retry || w->started < w->count) && w->pending < PENDING_MAX) {
         struct lws_client_connect_info ci;
         memset(&ci, 0, sizeof ci);
         ci.context = w->ctx;
@@ -99,9 +116,15 @@ static void s_open_more(worker_t *w)
         ci.origin = "127.0.0.1";
         ci.protocol = "roost.v1.json";
         ci.iface = w->iface;
-        conn_t *c = calloc(1, sizeof *c);
-        c->index = w->started++;
-        ci.userdata = c;
+        ci.retry_and_idle_policy = &s_no_idle_policy; /* see edge/server.c */
+        conn_t *c = w->retry;
+        if (c) {
+            w->retry = c->next_retry;
+        } else {
+            c = calloc(1, sizeof *c);
+            c->index = w->started++;
+        }
+        ci.opaque_user_data = c;
         w->pending++;
         if (!lws_client_connect_via_info(&ci)) {
             w->pending--;
@@ -146,12 +169,13 @@ int bench_conn_worker(int argc, char **argv)
     info.protocols = s_protocols;
     info.user = &w;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.retry_and_idle_policy = &s_no_idle_policy;
     w.ctx = lws_create_context(&info);
     uint64_t next = 0;
     bool ready = false;
     for (;;) {
         s_open_more(&w);
-        lws_sul_schedule(w.ctx, 0, &w.tick, s_tick, 20000);
+        lws_sul_schedule(w.ctx, 0, &w.tick, s_tick, ready ? 200000 : 20000);
         lws_service(w.ctx, 0);
         uint64_t now = bench_now_ns();
         if (now >= next) {
@@ -160,7 +184,7 @@ int bench_conn_worker(int argc, char **argv)
             fflush(stdout);
             next = now + 500000000u;
         }
-        if (!ready && w.started == w.count && w.pending == 0) {
+        if (!ready && w.started == w.count && w.pending == 0 && !w.retry) {
             printf("ready %llu %llu\n", (unsigned long long)w.authed, (unsigned long long)w.failed);
             fflush(stdout);
             ready = true;

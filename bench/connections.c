@@ -29,10 +29,26 @@ typedef struct {
     char dir[64], manifest[128], sms[128], tokens[128];
     uint32_t edges, clients, sources;
     uint16_t port, base;
+    uint32_t ping_ms;
     pid_t nodes[SHARDS + EDGES_MAX + 1];
     pid_t workers[CLIENTS_MAX];
     int wout[CLIENTS_MAX], win[CLIENTS_MAX];
 } cb_t;
+
+static cb_t *g_cb;
+
+/* Ctrl-C or a timeout's SIGTERM: take every process we started down with us. */
+static void s_on_signal(int sig)
+{
+    for (uint32_t k = 0; g_cb && k < CLIENTS_MAX; k++)
+        if (g_cb->workers[k] > 0)
+            kill(g_cb->workers[k], SIGKILL);
+    for (uint32_t i = 0; g_cb && i <= SHARDS + EDGES_MAX; i++)
+        if (g_cb->nodes[i] > 0)
+            kill(g_cb->nodes[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static void s_sibling(const char *rel, char *out, size_t cap)
 {
@@ -60,7 +76,8 @@ static int s_write_files(cb_t *b)
             "runtime: {workers: 1}\n"
             "auth:\n  jwt_keys: [{kid: b, alg: HS256, file: jwt.key}]\n"
             "  otp_per_ip_per_hour: 1000000\n  access_ttl_s: 3600\n"
-            "  sms: {driver: file, path: sms.log}\nnodes:\n");
+            "  sms: {driver: file, path: sms.log}\nedge: {ping_ms: %u}\nnodes:\n",
+            b->ping_ms);
     for (uint32_t i = 1; i <= SHARDS; i++)
         fprintf(f,
                 "  - {name: s%u, id: %u, roles: [shard], host: 127.0.0.1, peer_port: %u,"
@@ -191,7 +208,7 @@ static void s_start_workers(cb_t *b, uint64_t count)
         snprintf(from, sizeof from, "%" PRIu64, u0);
         snprintf(cnt, sizeof cnt, "%" PRIu64, c);
         snprintf(port, sizeof port, "%u", b->port);
-        snprintf(iface, sizeof iface, "127.0.0.%u", 1 + k % b->sources);
+        snprintf(iface, sizeof iface, "127.0.0.%u", 1 + k * b->sources / b->clients);
         pid_t pid = fork();
         if (pid == 0) {
             dup2(o[1], 1);
@@ -276,18 +293,23 @@ int bench_connections(int argc, char **argv)
     cb_t *b = calloc(1, sizeof *b);
     b->edges = (uint32_t)bench_opt_u64(argc, argv, "--edges", 1 + count / 18000);
     b->clients = (uint32_t)bench_opt_u64(argc, argv, "--clients", 1 + count / 18000);
-    b->sources = (uint32_t)bench_opt_u64(argc, argv, "--sources", 1 + count / 25000);
+    b->sources = (uint32_t)bench_opt_u64(argc, argv, "--sources", b->clients);
     b->base = (uint16_t)bench_opt_u64(argc, argv, "--base-port", 29000);
     b->port = (uint16_t)(b->base + 500);
     uint64_t hold = bench_opt_u64(argc, argv, "--hold", 10);
+    b->ping_ms = (uint32_t)bench_opt_u64(argc, argv, "--ping-ms", 15000);
     if (b->edges > EDGES_MAX || b->clients > CLIENTS_MAX || !b->sources || !count ||
-        count / b->clients > 19000) {
+        count / b->clients > 19000 || count / b->sources > 28000 || count / b->edges > 19000) {
         fprintf(stderr,
-                "connections: at most %d edges and %d clients, each client at most "
-                "19,000 connections\n",
+                "connections: at most %d edges and %d clients, each edge and client at "
+                "most 19,000 connections (descriptors), each source address 28,000 "
+                "(local ports)\n",
                 EDGES_MAX, CLIENTS_MAX);
         return 2;
     }
+    g_cb = b;
+    signal(SIGINT, s_on_signal);
+    signal(SIGTERM, s_on_signal);
     snprintf(b->dir, sizeof b->dir, "/tmp/roost-conns-XXXXXX");
     if (!mkdtemp(b->dir))
         return 1;

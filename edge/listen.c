@@ -72,8 +72,7 @@ int listen_adopt(edge_t *e)
 {
     e->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     lws_sock_file_fd_type fd = {.filefd = e->listen_fd};
-    return lws_adopt_descriptor_vhost(e->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "roost-listen",
-                                      NULL)
+    return lws_adopt_descriptor_vhost(e->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "roost-listen", NULL)
                ? 0
                : -1;
 }

@@ -449,6 +449,12 @@ int edge_start(edge_t *e)
     return 0;
 }
 
+/* No lws idle policy: the edge pings itself (s_ping). lws 4.1 keeps each connection's
+ * validity timer in one sorted list and re-inserts it on every frame, O(connections) each:
+ * with thousands of connections the loop spent its time there and stopped answering. */
+static const lws_retry_bo_t s_no_idle_policy = {.secs_since_valid_ping = 0,
+                                                .secs_since_valid_hangup = 0};
+
 static struct lws_context *s_context(edge_t *e)
 {
     lws_set_log_level(LLL_ERR, s_lws_log);
@@ -461,6 +467,7 @@ static struct lws_context *s_context(edge_t *e)
      * bad_request and keeps it (jansson refuses invalid UTF-8) */
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.count_threads = 1;
+    info.retry_and_idle_policy = &s_no_idle_policy;
     info.timeout_secs = 10;
     info.ka_time = 0;
     return lws_create_context(&info);
