@@ -55,8 +55,16 @@ static void s_handle(admin_t *a, const void *req, size_t len, mp_buf_t *b)
         } else {
             s_error(b, reason ? reason : "cannot drain");
         }
+    } else if (mp_str_eq(cmd, "metrics")) {
+        size_t n = 0;
+        char *text = a->hooks.metrics(a->hooks.arg, &n);
+        msgpack_pack_map(&b->pk, 2);
+        mp_kv_bool(&b->pk, "ok", true);
+        mp_pack_str(&b->pk, "text");
+        mp_pack_strn(&b->pk, text ? text : "", text ? n : 0);
+        free(text);
     } else {
-        s_error(b, "unknown cmd (status, drain)");
+        s_error(b, "unknown cmd (status, drain, metrics)");
     }
     msgpack_unpacked_destroy(&up);
 }

@@ -1,6 +1,7 @@
 /* cluster/admin.h — a node's admin channel: a ZeroMQ REP socket on the manifest's admin_port
- * taking one msgpack map per request, {"cmd": "status" | "drain"}, and answering one msgpack
- * map ({"ok": true, …} or {"ok": false, "error": "…"}). roostctl is its client (admin_call).
+ * taking one msgpack map per request, {"cmd": "status" | "drain" | "metrics"}, and answering
+ * one msgpack map ({"ok": true, …} or {"ok": false, "error": "…"}; metrics: {"ok", "text"}).
+ * roostctl is its client (admin_call).
  *
  * Not yet authenticated: CurveZMQ with the manifest's operator keys is the operations issue's;
  * until then bind admin ports to addresses only operators reach (the examples use the nodes'
@@ -21,6 +22,8 @@ typedef struct {
     uint32_t (*status)(void *arg, msgpack_packer *pk);
     /* drain: 0, or -1 with a reason (e.g. a shard node: handoff is not built). */
     int (*drain)(void *arg, const char **reason);
+    /* metrics: the node's Prometheus text (caller frees), or NULL. */
+    char *(*metrics)(void *arg, size_t *len);
     void *arg;
 } admin_hooks_t;
 

@@ -25,6 +25,8 @@ int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);
 int ctl_keys(const ctl_opts_t *o, const char *sub);
 /* `status`: every node over its admin channel (down when it does not answer). */
 int ctl_status(const ctl_opts_t *o);
+/* `metrics [NODE]`: every node's (or one node's) Prometheus text. */
+int ctl_metrics(const ctl_opts_t *o, const char *node);
 /* `drain NODE`: asks an edge to drain and follows it until it is empty. */
 int ctl_drain(const ctl_opts_t *o, const char *node);
 

@@ -1,5 +1,6 @@
 /* cluster/ctl_admin.c — roostctl's commands over the nodes' admin channels (cluster/admin.h):
- * `status` (one row per node) and `drain NODE` (with progress until the node is empty). */
+ * `status` (one row per node), `metrics [NODE]` (Prometheus text) and `drain NODE` (with
+ * progress until the node is empty). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,42 @@ int ctl_status(const ctl_opts_t *o)
         printf("],\"down\":%u}\n", down);
     free(m);
     return 0;
+}
+
+/* One node's Prometheus text, prefixed by a comment naming it; false if it did not answer. */
+static bool s_metrics_of(const manifest_node_t *n)
+{
+    size_t len = 0;
+    char *raw = n->admin_port ? admin_call(n->host, n->admin_port, "metrics", CALL_MS, &len) : NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t text;
+    bool ok = raw && mp_parse(&up, raw, len) &&
+              mp_get_str(&up.data, "text", 0, 64 * 1024 * 1024, &text) == MP_OK;
+    if (ok)
+        printf("# node: %s\n%.*s", n->name, (int)text.len, text.ptr);
+    else
+        fprintf(stderr, "roostctl metrics: %s did not answer on its admin port\n", n->name);
+    msgpack_unpacked_destroy(&up);
+    free(raw);
+    return ok;
+}
+
+int ctl_metrics(const ctl_opts_t *o, const char *node)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    int rc = 0;
+    if (node && !manifest_node(m, node)) {
+        fprintf(stderr, "roostctl metrics: %s: no such node in %s\n", node, m->path);
+        rc = 2;
+    }
+    for (uint32_t i = 0; i < m->n_nodes && rc != 2; i++)
+        if (!node || strcmp(node, m->nodes[i].name) == 0)
+            rc |= s_metrics_of(&m->nodes[i]) ? 0 : 1;
+    free(m);
+    return rc;
 }
 
 static uint64_t s_now_ms(void)

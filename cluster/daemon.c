@@ -18,6 +18,7 @@
 #include "runtime/detector.h"
 #include "runtime/errors.h"
 #include "runtime/log.h"
+#include "runtime/metrics.h"
 #include "runtime/node.h"
 #include "runtime/transport_zmq.h"
 #include "runtime/util.h"
@@ -436,6 +437,50 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     return 10;
 }
 
+/* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
+ * runtime and store figures. */
+static char *s_admin_metrics(void *arg, size_t *len)
+{
+    daemon_t *d = arg;
+    if (d->edge)
+        return edge_metrics_render(d->edge, len);
+    roost_node_stats_t st;
+    roost_node_stats(d->node, &st);
+    metrics_registry_t *r = metrics_registry_new();
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } g[] = {
+        {"roost_node_actors_active", "Actors active on this node.", st.actors_active},
+        {"roost_node_activations_total", "Actor activations.", st.activations},
+        {"roost_node_passivations_total", "Actor passivations.", st.passivations},
+        {"roost_node_messages_total", "Messages handled by actors.", st.messages},
+        {"roost_node_dropped_total", "Undeliverable envelopes.", st.dropped},
+        {"roost_node_timers_pending", "Timers pending.", st.timers_pending},
+        {"roost_node_map_version", "Cluster-map version applied.", atomic_load(&d->last_version)},
+        {"roost_store_appends_total", "Batches appended to partition logs.",
+         d->engine ? atomic_load(&d->store.stats.appends) : 0},
+        {"roost_store_commits_total", "Log entries committed.",
+         d->engine ? atomic_load(&d->store.stats.commits) : 0},
+        {"roost_store_corrupt_total", "Corrupt log entries found.",
+         d->engine ? atomic_load(&d->store.stats.corrupt) : 0},
+        {"roost_store_repaired_total", "Corrupt log entries repaired from replicas.",
+         d->engine ? atomic_load(&d->store.stats.repaired) : 0},
+    };
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) { /* a fresh registry: counters from 0 */
+        if (strstr(g[i].name, "_total"))
+            metrics_counter_add(metrics_register_counter(r, g[i].name, g[i].help, NULL, 0), g[i].v);
+        else
+            metrics_gauge_set(metrics_register_gauge(r, g[i].name, g[i].help, NULL, 0),
+                              (int64_t)g[i].v);
+    }
+    char *out = NULL;
+    if (metrics_render(r, &out, len) != ROOST_OK)
+        out = NULL;
+    metrics_registry_destroy(&r);
+    return out;
+}
+
 static int s_admin_drain(void *arg, const char **reason)
 {
     daemon_t *d = arg;
@@ -459,7 +504,10 @@ int daemon_start(daemon_t *self)
     if (rc == ROOST_OK && self->edge)
         rc = edge_start(self->edge) == 0 ? ROOST_OK : ROOST_EIO;
     if (rc == ROOST_OK && self->self->admin_port) {
-        admin_hooks_t h = {.status = s_admin_status, .drain = s_admin_drain, .arg = self};
+        admin_hooks_t h = {.status = s_admin_status,
+                           .drain = s_admin_drain,
+                           .metrics = s_admin_metrics,
+                           .arg = self};
         self->admin = admin_start(self->self->host, self->self->admin_port, &h);
         rc = self->admin ? ROOST_OK : ROOST_EIO;
     }

@@ -21,6 +21,7 @@ static void s_usage(FILE *out)
                  "  keys gen                       a new CurveZMQ key pair for a node\n"
                  "  status                         every node: role, address, up/down, pid,\n"
                  "                                 map version, actors, connections\n"
+                 "  metrics [NODE]                 Prometheus text of every node (or one)\n"
                  "  drain NODE                     an edge stops taking connections, sends its\n"
                  "                                 clients goaway and exits once empty\n"
                  "\n"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
     }
     if (cmd && strcmp(cmd, "status") == 0)
         return ctl_status(&o);
+    if (cmd && strcmp(cmd, "metrics") == 0)
+        return ctl_metrics(&o, positional);
     if (cmd && strcmp(cmd, "drain") == 0)
         return ctl_drain(&o, positional);
     fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);

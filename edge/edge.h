@@ -53,6 +53,8 @@ void edge_drain(edge_t *e);
 bool edge_drained(edge_t *e);
 /* Open WebSocket connections (approximate; any thread). */
 uint64_t edge_connections(edge_t *e);
+/* The Prometheus text of the edge and its node (caller frees); also served at /metrics. */
+char *edge_metrics_render(edge_t *e, size_t *len);
 /* Ends the event loop thread and closes every socket. Idempotent. */
 void edge_stop(edge_t *e);
 /* Frees everything; after the node is destroyed (its actors hold the edge as a service). */

@@ -148,8 +148,6 @@ int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 /* edge/metrics.c */
 void edge_metrics_init(edge_t *e);
 void edge_metrics_fini(edge_t *e);
-/* The Prometheus text of the edge and its node (caller frees). */
-char *edge_metrics_render(edge_t *e, size_t *len);
 
 /* The actors (edge/session.c, edge/auth_http.c). */
 extern const roost_behaviour_t session_behaviour;

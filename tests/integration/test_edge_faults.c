@@ -204,6 +204,17 @@ static void test_roostctl_status(void **state)
     assert_string_equal(ec_str(e4, "status"), "up");
     assert_int_equal(ec_int(e4, "pid"), EC->proc[EC_SHARDS + 1].pid);
     json_decref(j);
+    /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' metrics", getenv("ROOSTCTL"), EC->manifest);
+    p = popen(cmd, "r");
+    char *text = calloc(1, 1 << 20);
+    n = fread(text, 1, (1 << 20) - 1, p);
+    assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+    assert_non_null(strstr(text, "# node: s1\n"));
+    assert_non_null(strstr(text, "# TYPE roost_store_commits_total counter"));
+    assert_non_null(strstr(text, "# node: e4\n"));
+    assert_non_null(strstr(text, "roost_edge_connections "));
+    free(text);
 }
 
 /* Draining edge 0: its clients get goaway naming edge 1, new connections are refused, clients
