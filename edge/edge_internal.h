@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <uv.h>
 
 #include "edge/auth_body.h"
 #include "edge/codec.h"
@@ -82,6 +83,8 @@ typedef struct {
 struct edge {
     edge_config_t cfg;
     struct lws_context *lws;
+    uv_loop_t loop; /* the event loop lws runs in (libuv: epoll, not poll) */
+    bool loop_ready;
     struct lws_vhost *vhost;
     int listen_fd, spare_fd; /* our SO_REUSEPORT listener; a reserved descriptor */
     pthread_mutex_t lws_mu;  /* guards lws against its destruction while actors wake the loop */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <time.h>
+#include <uv.h>
 #include <unistd.h>
 
 #include "actors/mp.h"
@@ -248,8 +249,13 @@ static int s_write_next(edge_t *e, conn_t *c)
             return -1;
     } else if (c->txh) {
         out_item_t *it = c->txh;
-        if (it->op == OUT_CLOSE) {
-            lws_close_reason(c->wsi, (enum lws_close_status)it->code, out_data(it), it->len);
+        if (it->op == OUT_CLOSE) { /* the close frame ourselves: lws on libuv drops its own */
+            uint8_t frame[LWS_PRE + 125];
+            size_t rlen = it->len < 123 ? it->len : 123;
+            frame[LWS_PRE] = (uint8_t)(it->code >> 8);
+            frame[LWS_PRE + 1] = (uint8_t)it->code;
+            memcpy(frame + LWS_PRE + 2, out_data(it), rlen);
+            lws_write(c->wsi, frame + LWS_PRE, 2 + rlen, (enum lws_write_protocol)4); /* close */
             return -1;
         }
         c->txh = it->next;
@@ -333,6 +339,8 @@ static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         s_drain_outbox(e);
+        if (atomic_load(&e->stop)) /* edge_stop: let uv_run return */
+            uv_stop(&e->loop);
         return 0;
     default:
         return 0;
@@ -436,8 +444,7 @@ static void *s_thread(void *arg)
     edge_t *e = arg;
     lws_sul_schedule(e->lws, 0, &e->tick, s_tick, (lws_usec_t)TICK_MS * 1000);
     while (!atomic_load(&e->stop))
-        if (lws_service(e->lws, 0) < 0)
-            break;
+        uv_run(&e->loop, UV_RUN_DEFAULT); /* returns on uv_stop (edge_stop) */
     return NULL;
 }
 
@@ -465,7 +472,11 @@ static struct lws_context *s_context(edge_t *e)
     info.user = e;
     /* no UTF-8 validation by lws: it would close the connection, where the protocol answers
      * bad_request and keeps it (jansson refuses invalid UTF-8) */
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* libuv (epoll) rather than lws's poll(): a wake-up costs the events it has, not the
+     * number of connections held */
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    void *loops[1] = {&e->loop}; /* our loop: we run it, and finish it after lws is gone */
+    info.foreign_loops = loops;
     info.count_threads = 1;
     info.retry_and_idle_policy = &s_no_idle_policy;
     info.timeout_secs = 10;
@@ -491,6 +502,7 @@ edge_t *edge_new(const edge_config_t *cfg)
         edge_destroy(&e);
         return NULL;
     }
+    e->loop_ready = uv_loop_init(&e->loop) == 0;
     e->listen_fd = listen_open(cfg->host, cfg->port);
     e->spare_fd = -1;
     e->lws = e->listen_fd >= 0 ? s_context(e) : NULL;
@@ -536,8 +548,13 @@ void edge_stop(edge_t *e)
     struct lws_context *lws = e->lws;
     e->lws = NULL;
     pthread_mutex_unlock(&e->lws_mu);
-    if (lws)
-        lws_context_destroy(lws); /* closes every connection (their CLOSED callbacks run) */
+    if (lws) {
+        lws_context_destroy(lws);         /* closes every connection (their CLOSED callbacks run) */
+        uv_run(&e->loop, UV_RUN_DEFAULT); /* until lws's handles have closed */
+        lws_context_destroy(lws);         /* a foreign loop's context finishes on a 2nd call */
+    }
+    if (e->loop_ready && uv_loop_close(&e->loop) == 0)
+        e->loop_ready = false;
     if (e->listen_fd >= 0)
         close(e->listen_fd);
     if (e->spare_fd >= 0)
