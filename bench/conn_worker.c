@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "bench/bench.h"
 
@@ -168,7 +169,11 @@ int bench_conn_worker(int argc, char **argv)
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = s_protocols;
     info.user = &w;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    uv_loop_t loop; /* libuv (epoll): poll() over thousands of sockets made pongs late */
+    uv_loop_init(&loop);
+    void *loops[1] = {&loop};
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = loops;
     info.retry_and_idle_policy = &s_no_idle_policy;
     w.ctx = lws_create_context(&info);
     uint64_t next = 0;
@@ -176,7 +181,7 @@ int bench_conn_worker(int argc, char **argv)
     for (;;) {
         s_open_more(&w);
         lws_sul_schedule(w.ctx, 0, &w.tick, s_tick, ready ? 200000 : 20000);
-        lws_service(w.ctx, 0);
+        uv_run(&loop, UV_RUN_ONCE);
         uint64_t now = bench_now_ns();
         if (now >= next) {
             printf("progress %llu %llu %llu\n", (unsigned long long)w.open,
@@ -194,7 +199,10 @@ int bench_conn_worker(int argc, char **argv)
         if (ready && poll(&p, 1, 0) == 1 && read(0, &b, 1) <= 0)
             break; /* the parent is done */
     }
+    lws_context_destroy(w.ctx); /* with a foreign loop: run it, then finish the destroy */
+    uv_run(&loop, UV_RUN_DEFAULT);
     lws_context_destroy(w.ctx);
+    uv_loop_close(&loop);
     for (uint32_t i = 0; i < w.ntokens; i++)
         free(w.tokens[i]);
     free(w.tokens);

@@ -67,16 +67,6 @@ static void s_post(sess_t *s, out_op_t op, uint16_t code, const void *data, size
     edge_post(s->edge, out_new(s->slot, s->gen, op, code, data, len));
 }
 
-static void s_send_map(sess_t *s, const void *map, size_t len, const uint8_t *rid, size_t rid_len)
-{
-    char *out;
-    size_t olen;
-    if (codec_encode((codec_kind_t)s->codec, map, len, rid, rid_len, &out, &olen) != 0)
-        return;
-    s_post(s, OUT_DATA, 0, out, olen);
-    free(out);
-}
-
 static void s_send_err(sess_t *s, const uint8_t *rid, size_t rid_len, const char *code,
                        const char *msg)
 {
@@ -84,6 +74,21 @@ static void s_send_err(sess_t *s, const uint8_t *rid, size_t rid_len, const char
     size_t olen;
     if (codec_error((codec_kind_t)s->codec, rid, rid_len, code, msg, &out, &olen) != 0)
         return;
+    s_post(s, OUT_DATA, 0, out, olen);
+    free(out);
+}
+
+/* An actor's answer or event for the client; an answer that is not a map (a server bug) still
+ * gets its answer: internal. */
+static void s_send_map(sess_t *s, const void *map, size_t len, const uint8_t *rid, size_t rid_len)
+{
+    char *out;
+    size_t olen;
+    if (codec_encode((codec_kind_t)s->codec, map, len, rid, rid_len, &out, &olen) != 0) {
+        if (rid_len)
+            s_send_err(s, rid, rid_len, "internal", "the server could not encode its answer");
+        return;
+    }
     s_post(s, OUT_DATA, 0, out, olen);
     free(out);
 }
