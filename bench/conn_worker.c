@@ -23,7 +23,8 @@ typedef struct {
     int port;
     lws_sorted_usec_list_t tick;
     struct lws_context *ctx;
-    struct conn *retry; /* connections to open again (a refused or timed-out connect) */
+    struct conn *retry;   /* connections to open again (a refused or timed-out connect) */
+    uint64_t rate, t0_ns; /* opens per second (0: as fast as PENDING_MAX allows) */
 } worker_t;
 
 enum { TRIES_MAX = 8 };
@@ -106,7 +107,10 @@ static const lws_retry_bo_t s_no_idle_policy = {.secs_since_valid_ping = 0,
 
 static void s_open_more(worker_t *w)
 {
-    while ((w->retry || w->started < w->count) && w->pending < PENDING_MAX) {
+    uint64_t allowed =
+        w->rate ? (bench_now_ns() - w->t0_ns) / 1000 * w->rate / 1000000 : UINT64_MAX;
+    while ((w->retry || w->started < w->count) && w->pending < PENDING_MAX &&
+           w->started < allowed) {
         struct lws_client_connect_info ci;
         memset(&ci, 0, sizeof ci);
         ci.context = w->ctx;
@@ -155,7 +159,9 @@ int bench_conn_worker(int argc, char **argv)
 {
     worker_t w = {.iface = bench_opt(argc, argv, "--iface"),
                   .port = (int)bench_opt_u64(argc, argv, "--port", 0),
-                  .count = bench_opt_u64(argc, argv, "--count", 0)};
+                  .count = bench_opt_u64(argc, argv, "--count", 0),
+                  .rate = bench_opt_u64(argc, argv, "--rate", 0),
+                  .t0_ns = bench_now_ns()};
     const char *tokens = bench_opt(argc, argv, "--tokens");
     uint64_t from = bench_opt_u64(argc, argv, "--from", 0);
     if (!tokens || !w.port || !w.count ||

@@ -30,6 +30,7 @@ typedef struct {
     uint32_t edges, clients, sources;
     uint16_t port, base;
     uint32_t ping_ms;
+    uint64_t rate; /* connections opened per second, all workers (0: no pacing) */
     pid_t nodes[SHARDS + EDGES_MAX + 1];
     pid_t workers[CLIENTS_MAX];
     int wout[CLIENTS_MAX], win[CLIENTS_MAX];
@@ -204,7 +205,8 @@ static void s_start_workers(cb_t *b, uint64_t count)
         int o[2], i[2];
         if (pipe(o) != 0 || pipe(i) != 0)
             return;
-        char from[24], cnt[24], port[8], iface[24];
+        char from[24], cnt[24], port[8], iface[24], rate[24];
+        snprintf(rate, sizeof rate, "%" PRIu64, b->rate / b->clients);
         snprintf(from, sizeof from, "%" PRIu64, u0);
         snprintf(cnt, sizeof cnt, "%" PRIu64, c);
         snprintf(port, sizeof port, "%u", b->port);
@@ -216,7 +218,7 @@ static void s_start_workers(cb_t *b, uint64_t count)
             close(o[0]);
             close(i[1]);
             execl(self, self, "connections-worker", "--tokens", b->tokens, "--from", from,
-                  "--count", cnt, "--port", port, "--iface", iface, (char *)NULL);
+                  "--count", cnt, "--port", port, "--iface", iface, "--rate", rate, (char *)NULL);
             _exit(127);
         }
         close(o[1]);
@@ -298,6 +300,7 @@ int bench_connections(int argc, char **argv)
     b->port = (uint16_t)(b->base + 500);
     uint64_t hold = bench_opt_u64(argc, argv, "--hold", 10);
     b->ping_ms = (uint32_t)bench_opt_u64(argc, argv, "--ping-ms", 15000);
+    b->rate = bench_opt_u64(argc, argv, "--rate", 0);
     if (b->edges > EDGES_MAX || b->clients > CLIENTS_MAX || !b->sources || !count ||
         count / b->clients > 19000 || count / b->sources > 28000 || count / b->edges > 19000) {
         fprintf(stderr,

@@ -29,7 +29,8 @@ static const subcommand_t s_subcommands[] = {
      "actors on one in-process node (RocksDB, RF 1)"},
     {"connections", bench_connections,
      "connections [--count 20000] [--edges N] [--clients N] [--sources N] [--hold 10] "
-     "[--base-port 29000] [--ping-ms 15000]   idle authenticated WebSockets held by local edges: "
+     "[--base-port 29000] [--ping-ms 15000] [--rate N]   idle authenticated WebSockets held by "
+     "local edges: "
      "memory per "
      "connection"},
     {"connections-worker", bench_conn_worker,
