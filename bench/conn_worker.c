@@ -19,7 +19,8 @@ typedef struct {
     char **tokens;
     uint32_t ntokens;
     uint64_t count, started, open, authed, failed, pending;
-    const char *iface;
+    const char *iface; /* unused when sources > 0 */
+    uint32_t sources;  /* spread connections over 127.0.0.1 … 127.0.0.<sources> */
     int port;
     lws_sorted_usec_list_t tick;
     struct lws_context *ctx;
@@ -120,7 +121,14 @@ static void s_open_more(worker_t *w)
         ci.host = "127.0.0.1";
         ci.origin = "127.0.0.1";
         ci.protocol = "roost.v1.json";
-        ci.iface = w->iface;
+        char iface[24];
+        if (w->sources) { /* each connect binds a local port: keep every address's range sparse,
+                             the kernel's search for a free port grows costly as it fills */
+            snprintf(iface, sizeof iface, "127.0.0.%u", 1 + (unsigned)(w->started % w->sources));
+            ci.iface = iface;
+        } else {
+            ci.iface = w->iface;
+        }
         ci.retry_and_idle_policy = &s_no_idle_policy; /* see edge/server.c */
         conn_t *c = w->retry;
         if (c) {
@@ -161,6 +169,7 @@ int bench_conn_worker(int argc, char **argv)
                   .port = (int)bench_opt_u64(argc, argv, "--port", 0),
                   .count = bench_opt_u64(argc, argv, "--count", 0),
                   .rate = bench_opt_u64(argc, argv, "--rate", 0),
+                  .sources = (uint32_t)bench_opt_u64(argc, argv, "--sources", 0),
                   .t0_ns = bench_now_ns()};
     const char *tokens = bench_opt(argc, argv, "--tokens");
     uint64_t from = bench_opt_u64(argc, argv, "--from", 0);

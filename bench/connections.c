@@ -207,6 +207,8 @@ static void s_start_workers(cb_t *b, uint64_t count)
             return;
         char from[24], cnt[24], port[8], iface[24], rate[24];
         snprintf(rate, sizeof rate, "%" PRIu64, b->rate / b->clients);
+        char srcs[16];
+        snprintf(srcs, sizeof srcs, "%u", b->sources);
         snprintf(from, sizeof from, "%" PRIu64, u0);
         snprintf(cnt, sizeof cnt, "%" PRIu64, c);
         snprintf(port, sizeof port, "%u", b->port);
@@ -302,7 +304,8 @@ int bench_connections(int argc, char **argv)
     b->ping_ms = (uint32_t)bench_opt_u64(argc, argv, "--ping-ms", 15000);
     b->rate = bench_opt_u64(argc, argv, "--rate", 0);
     if (b->edges > EDGES_MAX || b->clients > CLIENTS_MAX || !b->sources || !count ||
-        count / b->clients > 19000 || count / b->sources > 28000 || count / b->edges > 19000) {
+        count / b->clients > 19000 || count / b->sources > 28000 || count / b->edges > 19000 ||
+        b->sources > 250) {
         fprintf(stderr,
                 "connections: at most %d edges and %d clients, each edge and client at "
                 "most 19,000 connections (descriptors), each source address 28,000 "
