@@ -121,11 +121,11 @@ static void s_open_more(worker_t *w)
         ci.host = "127.0.0.1";
         ci.origin = "127.0.0.1";
         ci.protocol = "roost.v1.json";
-        char iface[24];
-        if (w->sources) { /* each connect binds a local port: keep every address's range sparse,
-                             the kernel's search for a free port grows costly as it fills */
-            snprintf(iface, sizeof iface, "127.0.0.%u", 1 + (unsigned)(w->started % w->sources));
-            ci.iface = iface;
+        char dest[24];
+        if (w->sources) { /* spread the destination address, not the source: binding a source
+                             address makes the kernel search its whole port range per connect */
+            snprintf(dest, sizeof dest, "127.0.0.%u", 1 + (unsigned)(w->started % w->sources));
+            ci.address = dest;
         } else {
             ci.iface = w->iface;
         }

@@ -87,7 +87,7 @@ static int s_write_files(cb_t *b)
     for (uint32_t i = 1; i <= b->edges; i++)
         fprintf(f,
                 "  - {name: e%u, id: %u, roles: [edge], host: 127.0.0.1, peer_port: %u,"
-                " client_port: %u, admin_port: %u}\n",
+                " client_port: %u, admin_port: %u, client_host: 0.0.0.0}\n",
                 i, 20 + i, b->base + 20 + i, b->port, b->base + 200 + i);
     return fclose(f);
 }

@@ -126,7 +126,7 @@ edge_t *edge_setup(const manifest_t *m, const manifest_node_t *self, const char 
     edge_config_t *c = roost_xcalloc(1, sizeof *c);
     c->node = node;
     c->node_id = self->id;
-    c->host = self->host;
+    c->host = self->client_host[0] ? self->client_host : self->host;
     c->port = self->client_port;
     c->tokens = keys->tokens;
     c->frame_bytes = m->limits.frame_bytes;

@@ -209,11 +209,13 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
         n->client_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "data_dir") == 0)
         mf_string(c, v, f, n->data_dir, sizeof n->data_dir);
+    else if (strcmp(key, "client_host") == 0)
+        mf_string(c, v, f, n->client_host, sizeof n->client_host);
 }
 
-static const char *const s_node_keys[] = {"name",      "id",        "roles",      "host",
-                                          "peer_port", "raft_port", "admin_port", "client_port",
-                                          "data_dir",  NULL};
+static const char *const s_node_keys[] = {"name",      "id",          "roles",      "host",
+                                          "peer_port", "raft_port",   "admin_port", "client_port",
+                                          "data_dir",  "client_host", NULL};
 
 static void s_nodes(ctx_t *c, yaml_node_t *v)
 {

@@ -68,10 +68,11 @@ typedef struct {
     uint32_t id;    /* stable member id, > 0, unique */
     uint32_t roles; /* manifest_role_t bits */
     char host[MANIFEST_HOST_BYTES_MAX + 1];
-    uint16_t peer_port;   /* ZeroMQ data plane */
-    uint16_t raft_port;   /* control plane (shard nodes that vote) */
-    uint16_t admin_port;  /* /metrics, admin requests; 0 = none */
-    uint16_t client_port; /* edge: WebSocket + HTTP; 0 = none */
+    uint16_t peer_port;                            /* ZeroMQ data plane */
+    uint16_t raft_port;                            /* control plane (shard nodes that vote) */
+    uint16_t admin_port;                           /* /metrics, admin requests; 0 = none */
+    uint16_t client_port;                          /* edge: WebSocket + HTTP; 0 = none */
+    char client_host[MANIFEST_HOST_BYTES_MAX + 1]; /* edge: address it listens on; "" = host */
     char data_dir[MANIFEST_PATH_BYTES_MAX + 1];
     int line; /* where it was declared, for later messages */
 } manifest_node_t;

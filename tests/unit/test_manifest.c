@@ -124,7 +124,8 @@ static void test_edge_sections(void **state)
         "limits: {frame_bytes: 65536, bad_frames_per_minute: 5}\nedge: {ping_ms: 1000}\nnodes:\n"
         "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2, data_dir: d}\n"
         "  - {name: e1, id: 2, roles: [edge], host: h, peer_port: 3, client_port: 80}\n"
-        "  - {name: e2, id: 3, roles: [edge], host: h, peer_port: 4, client_port: 80}\n";
+        "  - {name: e2, id: 3, roles: [edge], host: h, peer_port: 4, client_port: 80,"
+        " client_host: 0.0.0.0}\n";
     manifest_t m;
     char err[MANIFEST_ERR_BYTES_MAX] = "";
     if (manifest_parse(text, strlen(text), "e.yaml", &m, err, sizeof err) != 0)
@@ -140,6 +141,8 @@ static void test_edge_sections(void **state)
     assert_int_equal(m.limits.bad_frames_per_minute, 5);
     assert_int_equal(m.edge.ping_ms, 1000);
     assert_int_equal(m.edge.drain_deadline_ms, 30000);
+    assert_string_equal(m.nodes[2].client_host, "0.0.0.0");
+    assert_string_equal(m.nodes[1].client_host, ""); /* listens on its host */
     s_refused("apiVersion: roost/v1\nauth:\n  jwt_keys:\n    - {kid: a, alg: RS256, file: k}\n",
               "bad.yaml:4: auth.jwt_keys[0].alg: \"RS256\" is not one of the allowed values");
     s_refused("apiVersion: roost/v1\nauth:\n  jwt_keys:\n    - {kid: a, alg: ES256, file: k}\n",
