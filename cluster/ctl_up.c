@@ -174,20 +174,32 @@ static void s_stop_all(const manifest_t *m, pid_t *pids)
         }
 }
 
-/* Runs until a signal or until a node exits on its own. */
+/* Runs until a signal, or until a node fails (exits non-zero or is killed). A node that
+ * exits cleanly on its own — a drained edge — leaves the others running. */
 static int s_supervise(const manifest_t *m, pid_t *pids)
 {
     while (!s_stop) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
-        for (uint32_t i = 0; pid > 0 && i < m->n_nodes; i++) {
-            if (pids[i] == pid) {
+        bool any = false;
+        for (uint32_t i = 0; i < m->n_nodes; i++) {
+            if (pid > 0 && pids[i] == pid) {
+                pids[i] = 0;
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                    printf("roostctl up: %s (pid %d) exited cleanly (drained); the others keep "
+                           "running\n",
+                           m->nodes[i].name, (int)pid);
+                    fflush(stdout);
+                    continue;
+                }
                 fprintf(stderr, "roostctl up: %s (pid %d) exited (status %d); stopping all\n",
                         m->nodes[i].name, (int)pid, status);
-                pids[i] = 0;
                 return 1;
             }
+            any |= pids[i] > 0;
         }
+        if (!any)
+            return 0;
         s_sleep_ms(100);
     }
     return 0;
