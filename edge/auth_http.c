@@ -235,15 +235,13 @@ static void s_begin(roost_ctx_t *ctx, req_t *r, const roost_env_t *env)
 
 static int s_activate(roost_ctx_t *ctx, void **state)
 {
-    const char *self = roost_ctx_self(ctx);
-    roost_local_key_t k;
-    const char *gen = strrchr(self, '/');
-    if (!roost_key_parse_local(self, strlen(self), &k) || !gen)
+    uint32_t slot, gen;
+    if (!conn_of_key(roost_ctx_self(ctx), &slot, &gen))
         return ROOST_EINVAL;
     req_t *r = roost_xcalloc(1, sizeof *r);
     r->edge = roost_ctx_service(ctx, EDGE_SERVICE);
-    r->slot = k.partition;
-    r->gen = (uint32_t)strtoul(gen + 1, NULL, 10);
+    r->slot = slot;
+    r->gen = gen;
     *state = r;
     return r->edge ? ROOST_OK : ROOST_EINVAL;
 }

@@ -119,8 +119,10 @@ uint64_t edge_now_ms(void);
 uint32_t conn_alloc(edge_t *e, struct lws *wsi, conn_kind_t kind);
 void conn_free(edge_t *e, uint32_t slot);
 conn_t *conn_get(edge_t *e, uint32_t slot);
-/* The actor key of a connection ("@node:slot/ws/gen" or ".../http/gen"). */
+/* The actor key of a connection ("@node:slot/ws/gen-boot" or ".../http/gen-boot"). */
 void conn_key(const edge_t *e, uint32_t slot, char out[ROOST_KEY_BYTES_MAX + 1]);
+/* Any thread: the slot and generation a connection's key names; false if it is not one. */
+bool conn_of_key(const char *key, uint32_t *slot, uint32_t *gen);
 /* Appends to the receive buffer, up to `limit` bytes; false once over it (then it stops). */
 bool conn_rx_append(conn_t *c, const void *in, size_t len, size_t limit);
 void conn_rx_reset(conn_t *c);

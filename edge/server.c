@@ -161,6 +161,17 @@ void conn_key(const edge_t *e, uint32_t slot, char out[ROOST_KEY_BYTES_MAX + 1])
                          c->kind == CONN_WS ? "ws" : "http", gen);
 }
 
+bool conn_of_key(const char *key, uint32_t *slot, uint32_t *gen)
+{
+    roost_local_key_t k;
+    const char *g = strrchr(key, '/');
+    if (!g || !roost_key_parse_local(key, strlen(key), &k))
+        return false;
+    *slot = k.partition;
+    *gen = (uint32_t)strtoul(g + 1, NULL, 10);
+    return true;
+}
+
 bool conn_rx_append(conn_t *c, const void *in, size_t len, size_t limit)
 {
     if (c->rx_over || len > limit - c->rx_len) {

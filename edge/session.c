@@ -431,15 +431,13 @@ static void s_gone(roost_ctx_t *ctx, sess_t *s)
 
 static int s_activate(roost_ctx_t *ctx, void **state)
 {
-    const char *self = roost_ctx_self(ctx);
-    roost_local_key_t k;
-    const char *gen = strrchr(self, '/');
-    if (!roost_key_parse_local(self, strlen(self), &k) || !gen)
+    uint32_t slot, gen;
+    if (!conn_of_key(roost_ctx_self(ctx), &slot, &gen))
         return ROOST_EINVAL;
     sess_t *s = roost_xcalloc(1, sizeof *s);
     s->edge = roost_ctx_service(ctx, EDGE_SERVICE);
-    s->slot = k.partition;
-    s->gen = (uint32_t)strtoul(gen + 1, NULL, 10);
+    s->slot = slot;
+    s->gen = gen;
     s->codec = CODEC_JSON;
     *state = s;
     return s->edge ? ROOST_OK : ROOST_EINVAL;
