@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Returns the value of --name in argv (NULL if absent). */
 const char *bench_opt(int argc, char **argv, const char *name);
@@ -27,6 +28,10 @@ typedef struct {
 void lat_record(lat_hist_t *h, uint64_t ns);
 /* The q-quantile (0 < q < 1) in microseconds. */
 double lat_quantile_us(lat_hist_t *h, double q);
+
+/* Starts `roostd --manifest M --node NODE --data-root DIR` ($ROOSTD, or the roostd built next
+ * to roost-bench), its output in DIR/NODE.log; the child's pid (or -1). */
+pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir);
 
 int bench_skynet(int argc, char **argv);
 int bench_pingpong(int argc, char **argv);

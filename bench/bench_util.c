@@ -1,6 +1,8 @@
 /* bench/bench_util.c — see bench.h. */
 #include "bench/bench.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +96,27 @@ double lat_quantile_us(lat_hist_t *h, double q)
             return s_bucket_us((uint64_t)i);
     }
     return s_bucket_us(LAT_BUCKETS);
+}
+
+pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir)
+{
+    char roostd[PATH_MAX], self[PATH_MAX], log[PATH_MAX];
+    const char *env = getenv("ROOSTD");
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (env || n <= 0) {
+        snprintf(roostd, sizeof roostd, "%s", env ? env : "roostd");
+    } else {
+        self[n] = '\0';
+        snprintf(roostd, sizeof roostd, "%s/../cluster/roostd", dirname(self));
+    }
+    snprintf(log, sizeof log, "%s/%s.log", dir, node);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
+            _exit(126);
+        execl(roostd, roostd, "--manifest", manifest, "--node", node, "--data-root", dir,
+              "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
 }

@@ -51,14 +51,6 @@ static void s_on_signal(int sig)
     raise(sig);
 }
 
-static void s_sibling(const char *rel, char *out, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = '\0';
-    snprintf(out, cap, "%s/%s", dirname(self), rel);
-}
-
 static int s_write_files(cb_t *b)
 {
     char key[160];
@@ -94,21 +86,10 @@ static int s_write_files(cb_t *b)
 
 static void s_start_nodes(cb_t *b)
 {
-    char roostd[PATH_MAX];
-    s_sibling("../cluster/roostd", roostd, sizeof roostd);
     for (uint32_t i = 1; i <= SHARDS + b->edges; i++) {
-        char name[16], log[160];
+        char name[16];
         snprintf(name, sizeof name, i <= SHARDS ? "s%u" : "e%u", i <= SHARDS ? i : i - SHARDS);
-        snprintf(log, sizeof log, "%s/%s.log", b->dir, name);
-        pid_t pid = fork();
-        if (pid == 0) {
-            freopen(log, "w", stdout);
-            freopen(log, "a", stderr);
-            execl(roostd, roostd, "--manifest", b->manifest, "--node", name, "--data-root", b->dir,
-                  "--log-level", "warn", (char *)NULL);
-            _exit(127);
-        }
-        b->nodes[i] = pid;
+        b->nodes[i] = bench_spawn_roostd(b->manifest, name, b->dir);
     }
 }
 

@@ -48,19 +48,6 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
     atomic_fetch_add(&B->acked, 1);
 }
 
-static void s_roostd_path(char *out, size_t cap)
-{
-    const char *env = getenv("ROOSTD");
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (env || n <= 0) {
-        snprintf(out, cap, "%s", env ? env : "roostd");
-        return;
-    }
-    self[n] = '\0';
-    snprintf(out, cap, "%s/../cluster/roostd", dirname(self));
-}
-
 static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync, int port)
 {
     FILE *f = fopen(B->manifest, "w");
@@ -85,20 +72,10 @@ static int s_write_manifest(int nodes, int rf, const char *consistency, const ch
 
 static void s_start_nodes(int nodes)
 {
-    char roostd[PATH_MAX];
-    s_roostd_path(roostd, sizeof roostd);
     for (int i = 1; i <= nodes; i++) {
-        char name[16], log[160];
+        char name[16];
         snprintf(name, sizeof name, "s%d", i);
-        snprintf(log, sizeof log, "%s/s%d.log", B->dir, i);
-        pid_t pid = fork();
-        if (pid == 0) {
-            freopen(log, "w", stderr);
-            execl(roostd, roostd, "--manifest", B->manifest, "--node", name, "--data-root", B->dir,
-                  "--log-level", "warn", (char *)NULL);
-            _exit(127);
-        }
-        B->pids[i] = pid;
+        B->pids[i] = bench_spawn_roostd(B->manifest, name, B->dir);
     }
 }
 
