@@ -71,7 +71,20 @@ static inline uint64_t s_send(uint32_t i, const user_ref_t *from, const char *de
              "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"%s\",\"kind\":\"text\",\"body\":\"%s\"}", to,
              cmid, text);
     msgpack_unpacked up;
-    const char *t = sess_call(i, conv, from->id, device, json, &up);
+    const char *t;
+    /* as a client does: a partition still reconciling after a restart answers `unavailable`
+     * (or nothing in time), and the same cmid is sent again (it can never make a second
+     * message) */
+    for (uint64_t deadline = proc_now_ms() + 30000;; proc_sleep_ms(200)) {
+        t = sess_call(i, conv, from->id, device, json, &up);
+        char code[32] = "";
+        if (t && strcmp(t, "err") == 0)
+            sess_str(&up.data, "code", code, sizeof code);
+        if (!((!t || strcmp(code, "unavailable") == 0) && proc_now_ms() < deadline))
+            break;
+        if (t)
+            msgpack_unpacked_destroy(&up);
+    }
     assert_non_null(t);
     char buf[64];
     if (strcmp(t, "ok") != 0)
