@@ -4,11 +4,17 @@
  * Starts a real local cluster (3 shards, `--edges` edge processes sharing one client port
  * through SO_REUSEPORT), registers count/16 users over HTTP (16 sessions each: the user actor's
  * limit), then `--clients` worker processes (bench/conn_worker.c) open and authenticate the
- * connections from `--sources` 127.0.0.x addresses (each address pair has ~28k local ports; each
- * process at most 20,000 descriptors). Once all are authenticated and held `--hold` seconds, it
+ * connections to `--sources` destination addresses 127.0.0.1–N (the edges listen on 0.0.0.0;
+ * each destination has ~28k local ports, each process at most 20,000 descriptors; the kernel
+ * picks the source port at connect, which stays cheap, where binding first searched the whole
+ * range on every connect). Once all are authenticated and held `--hold` seconds, it
  * reads the edges' resident memory and prints
- *   {"connections", "failed", "edge_procs", "edge_rss_bytes", "bytes_per_conn", "connect_per_s"}.
+ *   {"connections", "failed", "held_after_hold", "edge_procs", "edge_rss_bytes",
+ *    "edge_rss_idle_bytes", "bytes_per_conn", "connect_per_s"}
+ * where held_after_hold counts the connections still open at the end of the hold (the edges
+ * close one that misses two pings).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -33,7 +39,8 @@ typedef struct {
     uint64_t rate; /* connections opened per second, all workers (0: no pacing) */
     pid_t nodes[SHARDS + EDGES_MAX + 1];
     pid_t workers[CLIENTS_MAX];
-    int wout[CLIENTS_MAX], win[CLIENTS_MAX];
+    int win[CLIENTS_MAX];
+    FILE *wout[CLIENTS_MAX]; /* the workers' progress lines */
 } cb_t;
 
 static cb_t *g_cb;
@@ -201,13 +208,14 @@ static void s_start_workers(cb_t *b, uint64_t count)
             close(o[0]);
             close(i[1]);
             execl(self, self, "connections-worker", "--tokens", b->tokens, "--from", from,
-                  "--count", cnt, "--port", port, "--iface", iface, "--rate", rate, (char *)NULL);
+                  "--count", cnt, "--port", port, "--iface", iface, "--sources", srcs, "--rate",
+                  rate, (char *)NULL);
             _exit(127);
         }
         close(o[1]);
         close(i[0]);
         b->workers[k] = pid;
-        b->wout[k] = o[0];
+        b->wout[k] = fdopen(o[0], "r");
         b->win[k] = i[1];
     }
 }
@@ -217,9 +225,7 @@ static bool s_wait_workers(cb_t *b, uint64_t timeout_s, uint64_t *authed, uint64
 {
     uint64_t a[CLIENTS_MAX] = {0}, f[CLIENTS_MAX] = {0};
     bool ready[CLIENTS_MAX] = {false};
-    FILE *in[CLIENTS_MAX];
-    for (uint32_t k = 0; k < b->clients; k++)
-        in[k] = fdopen(b->wout[k], "r");
+    FILE **in = b->wout;
     uint64_t end = bench_now_ns() + timeout_s * 1000000000u, next = 0;
     uint32_t nready = 0;
     char line[128];
@@ -252,11 +258,30 @@ static bool s_wait_workers(cb_t *b, uint64_t timeout_s, uint64_t *authed, uint64
     return nready == b->clients;
 }
 
+/* Authenticated connections still open now, from each worker's latest progress line (they
+ * report every 500 ms; a connection the edge closed during the hold is no longer counted). */
+static uint64_t s_still_held(cb_t *b)
+{
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < b->clients; k++) {
+        int fd = fileno(b->wout[k]);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        char line[128];
+        unsigned long long x, y = 0, z, last = 0;
+        while (fgets(line, sizeof line, b->wout[k]))
+            if (sscanf(line, "progress %llu %llu %llu", &x, &y, &z) == 3)
+                last = y;
+        sum += last;
+    }
+    return sum;
+}
+
 static void s_stop(cb_t *b)
 {
     for (uint32_t k = 0; k < b->clients; k++)
         if (b->workers[k] > 0) {
             close(b->win[k]);
+            fclose(b->wout[k]);
             kill(b->workers[k], SIGTERM);
             waitpid(b->workers[k], NULL, 0);
         }
@@ -320,11 +345,12 @@ int bench_connections(int argc, char **argv)
         bench_progress("connections: holding %" PRIu64 " for %" PRIu64 " s", authed, hold);
         sleep((unsigned)hold);
     }
-    uint64_t rss1 = s_edges_rss(b);
-    printf("{\"connections\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"edge_procs\":%u,"
+    uint64_t rss1 = s_edges_rss(b), held = rc == 0 ? s_still_held(b) : 0;
+    printf("{\"connections\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"held_after_hold\":%" PRIu64
+           ",\"edge_procs\":%u,"
            "\"edge_rss_bytes\":%" PRIu64 ",\"edge_rss_idle_bytes\":%" PRIu64
            ",\"bytes_per_conn\":%" PRIu64 ",\"connect_per_s\":%.0f}\n",
-           authed, failed, b->edges, rss1, rss0, authed ? (rss1 - rss0) / authed : 0,
+           authed, failed, held, b->edges, rss1, rss0, authed ? (rss1 - rss0) / authed : 0,
            (double)authed / ((double)(t1 - t0) / 1e9));
     s_stop(b);
     free(b);
