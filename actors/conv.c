@@ -15,6 +15,7 @@
 #include "actors/actors.h"
 #include "actors/msgs.h"
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
 #include "shards/store.h"
@@ -73,7 +74,13 @@ int conv_read_record(roost_ctx_t *ctx, conv_t *c, uint64_t seq, void **val, size
 {
     akey_t k;
     conv_message_key(c, seq, &k);
-    return store_get(ctx, k.b, k.n, val, vlen);
+    int rc = store_get(ctx, k.b, k.n, val, vlen);
+    if (rc == ROOST_OK && roost_fault("conv.read_record")) { /* a disk read error */
+        free(*val);
+        *val = NULL;
+        rc = ROOST_EIO;
+    }
+    return rc;
 }
 
 void conv_put_head(conv_t *c, store_ops_t *ops)

@@ -136,7 +136,8 @@ void conv_put_head(conv_t *c, store_ops_t *ops);
 void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m);
 void conv_put_meta(conv_t *c, store_ops_t *ops);
 void conv_message_key(const conv_t *c, uint64_t seq, akey_t *k);
-/* Reads the record of seq (caller frees *val). */
+/* Reads the record of seq (caller frees *val): ROOST_OK, ROOST_ENOTFOUND (retention removed it)
+ * or another error (the disk could not read it: never to be taken for "gone"). */
 int conv_read_record(roost_ctx_t *ctx, conv_t *c, uint64_t seq, void **val, size_t *vlen);
 void conv_arm(roost_ctx_t *ctx, conv_t *c, int tag, bool *armed, uint64_t ms);
 

@@ -438,8 +438,16 @@ void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
          seq--, scanned++) {
         void *val;
         size_t len;
-        if (conv_read_record(ctx, c, seq, &val, &len) != ROOST_OK)
-            continue;
+        int rc = conv_read_record(ctx, c, seq, &val, &len);
+        if (rc == ROOST_ENOTFOUND)
+            continue;         /* retention removed it */
+        if (rc != ROOST_OK) { /* a page with a silent hole would read as history */
+            mp_buf_fini(&items);
+            char msg[96];
+            snprintf(msg, sizeof msg, "could not read message %llu; retry",
+                     (unsigned long long)seq);
+            return client_err(ctx, env, client_code_for(rc), msg);
+        }
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
         if (mp_parse(&up, val, len) && !record_is_event(&up.data) &&
@@ -492,8 +500,16 @@ void conv_on_fetch(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
             continue;
         void *val;
         size_t len;
-        if (conv_read_record(ctx, c, seq, &val, &len) != ROOST_OK)
-            continue;
+        int rc = conv_read_record(ctx, c, seq, &val, &len);
+        if (rc == ROOST_ENOTFOUND)
+            continue;         /* retention removed it: the inbox skips it */
+        if (rc != ROOST_OK) { /* not "gone": the user actor asks again later */
+            mp_buf_fini(&items);
+            mp_buf_fini(&b);
+            msgpack_unpacked_destroy(&up);
+            roost_ctx_reply_error(ctx, env, rc);
+            return;
+        }
         msgpack_pack_array(&items.pk, 2);
         msgpack_pack_uint64(&items.pk, seq);
         mp_pack_bin(&items.pk, val, len);

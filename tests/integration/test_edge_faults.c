@@ -270,17 +270,62 @@ static void test_drain_moves_clients_without_loss(void **state)
 
 /* ---- group 2: fast pings, 3 code requests an hour per address ------------------------------- */
 
+static rc_session_t s_fa, s_fb; /* signed up before the restart: no codes from the small limit */
+
+/* Restarted with the small per-IP limit, and the shards with a disk that cannot read message
+ * records (the fault point conv.read_record; nothing else in this group reads them). */
 static int s_setup_fast(void **state)
 {
     (void)state;
     ec_open("edge: {ping_ms: 300}", 0);
+    ec_login(&s_fa, 0, false, "+15550002021", "a1");
+    ec_login(&s_fb, 0, false, "+15550002022", "b1");
     EC->ip_limit = 3;
-    for (int i = 1; i <= EC_NODES; i++) /* restart with the small per-IP limit */
+    for (int i = 1; i <= EC_NODES; i++)
         proc_stop(&EC->proc[i], SIGTERM, 10000);
     ec_write_files();
-    for (int i = 1; i <= EC_NODES; i++)
+    for (int i = 1; i <= EC_NODES; i++) {
+        if (i <= EC_SHARDS)
+            setenv("ROOST_FAULTS", "conv.read_record", 1);
         ec_start(i);
+        unsetenv("ROOST_FAULTS");
+    }
     return 0;
+}
+
+/* internal: a history page whose records the disk cannot read is an error, not a page with
+ * holes; the connection stays. */
+static void test_read_error_is_internal(void **state)
+{
+    (void)state;
+    json_t *r = NULL;
+    for (int i = 0; i < 100; i++) { /* the restarted cluster reconciles first */
+        r = rc_session_connect(&s_fa, 5000);
+        if (r && strcmp(ec_str(r, "t"), "ok") == 0)
+            break;
+        json_decref(r);
+        r = NULL;
+        rc_free(&s_fa.conn);
+        proc_sleep_ms(200);
+    }
+    json_decref(ec_ok(r));
+    char to_b[32], conv[48] = "";
+    s_to(to_b, &s_fb);
+    for (int i = 0; i < 100 && !conv[0]; i++) { /* its partition may still be reconciling */
+        json_t *ok = ec_send(s_fa.conn, to_b, "x1", "eA==");
+        if (ok && strcmp(ec_str(ok, "t"), "ok") == 0)
+            snprintf(conv, sizeof conv, "%s", ec_str(ok, "conv"));
+        else
+            proc_sleep_ms(200);
+        json_decref(ok);
+    }
+    assert_true(conv[0]);
+    json_t *h = json_pack("{s:s, s:s}", "t", "history", "conv", conv);
+    json_t *e = rc_call(s_fa.conn, h, 15000);
+    assert_non_null(strstr(ec_str(e, "msg"), "could not read message 1"));
+    ec_err(e, "internal");
+    json_decref(ec_ok(rc_call(s_fa.conn, json_pack("{s:s}", "t", "contacts.list"), 15000)));
+    rc_free(&s_fa.conn);
 }
 
 /* A client that stops answering pings is closed after two of them. */
@@ -426,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_drain_moves_clients_without_loss),
     };
     const struct CMUnitTest fast[] = {
+        cmocka_unit_test(test_read_error_is_internal),
         cmocka_unit_test(test_frozen_client_closed_after_two_missed_pings),
         cmocka_unit_test(test_per_ip_code_limit),
         cmocka_unit_test(test_unavailable_without_shards),
