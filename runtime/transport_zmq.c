@@ -20,6 +20,7 @@
 #include "runtime/mpguard.h"
 #include "runtime/mpsc.h"
 #include "runtime/util.h"
+#include "runtime/zap.h"
 
 enum {
     RECV_PER_PASS_MAX = 256,     /* frames read per pass before the outbound side gets a turn */
@@ -50,6 +51,7 @@ typedef struct {
     transport_zmq_config_t cfg;
     void *zctx;
     void *router;
+    zap_t *zap; /* with CURVE: answers the router's handshakes */
     peer_t *peers;
     roost_transport_sink_fn sink;
     void *sink_arg;
@@ -63,7 +65,8 @@ typedef struct {
     uint64_t next_tick_ns;
     uint64_t last_malformed_log_ms;
     struct {
-        _Atomic uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown, held;
+        _Atomic uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown, held,
+            impostor;
     } st;
 } tz_t;
 
@@ -265,6 +268,17 @@ static void s_decode_frame(tz_t *t, uint32_t from, const uint8_t *data, size_t l
     }
 }
 
+/* With CURVE: was the frame's connection authenticated as the node its routing id names? */
+static bool s_authentic(tz_t *t, const peer_t *p, zmq_msg_t *body)
+{
+    if (!t->cfg.curve.on)
+        return true;
+    const char *user = zmq_msg_gets(body, "User-Id");
+    char want[16];
+    snprintf(want, sizeof want, "n%u", p->cfg.id);
+    return user && strcmp(user, want) == 0;
+}
+
 /* Reads one [routing id][frame] message; false when nothing is waiting. */
 static bool s_recv_one(tz_t *t)
 {
@@ -285,6 +299,8 @@ static bool s_recv_one(tz_t *t)
     peer_t *p = s_peer_of_routing_id(t, &rid);
     if (!p || !has_body)
         TZ_STAT(t, unknown, 1);
+    else if (!s_authentic(t, p, &body))
+        TZ_STAT(t, impostor, 1);
     else if (!atomic_load_explicit(&p->blocked, memory_order_relaxed))
         s_decode_frame(t, p->cfg.id, zmq_msg_data(&body), zmq_msg_size(&body));
     zmq_msg_close(&body);
@@ -303,9 +319,11 @@ static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
 
 static void s_wait(tz_t *t)
 {
-    zmq_pollitem_t items[2 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
+    zmq_pollitem_t items[3 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
                                                  {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
     int n = 2;
+    if (t->zap)
+        items[n++] = (zmq_pollitem_t){.socket = zap_socket(t->zap), .events = ZMQ_POLLIN};
     for (uint32_t i = 0; i < t->cfg.npeers; i++) /* wake when a full pipe drains */
         if (t->peers[i].head)
             items[n++] = (zmq_pollitem_t){.socket = t->peers[i].dealer, .events = ZMQ_POLLOUT};
@@ -323,6 +341,8 @@ static void *s_io_main(void *arg)
     tz_t *t = arg;
     while (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
         s_wait(t);
+        if (t->zap)
+            zap_serve(t->zap);
         for (int i = 0; i < RECV_PER_PASS_MAX && s_recv_one(t); i++)
             ;
         s_drain_outbound(t); /* also retries frames a full pipe refused */
@@ -359,12 +379,40 @@ static int s_open_peers(tz_t *t)
         msgpack_sbuffer_init(&p->batch);
         p->dealer = s_socket(t, ZMQ_DEALER);
         zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, rid, (size_t)n);
+        if (t->cfg.curve.on) {
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->cfg.curve_public,
+                           TRANSPORT_KEY_BYTES);
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, t->cfg.curve.public_key,
+                           TRANSPORT_KEY_BYTES);
+            zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, t->cfg.curve.secret_key,
+                           TRANSPORT_KEY_BYTES);
+        }
         if (zmq_connect(p->dealer, p->cfg.endpoint) != 0) {
             ROOST_ERROR("transport", "cannot connect", "peer=%u endpoint=%s err=\"%s\"", p->cfg.id,
                         p->cfg.endpoint, zmq_strerror(errno));
             return ROOST_EIO;
         }
     }
+    return ROOST_OK;
+}
+
+/* The router as a CURVE server whose handler accepts exactly the peers' keys, each tagged with
+ * its node's routing id. */
+static int s_curve_server(tz_t *t)
+{
+    zap_allow_t *allow = roost_xcalloc(t->cfg.npeers ? t->cfg.npeers : 1, sizeof *allow);
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+        memcpy(allow[i].key, t->cfg.peers[i].curve_public, ZAP_KEY_BYTES);
+        snprintf(allow[i].user, sizeof allow[i].user, "n%u", t->cfg.peers[i].id);
+    }
+    t->zap = zap_new(t->zctx, "transport", allow, t->cfg.npeers);
+    free(allow);
+    if (!t->zap)
+        return ROOST_EIO;
+    int one = 1;
+    zmq_setsockopt(t->router, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(t->router, ZMQ_CURVE_SECRETKEY, t->cfg.curve.secret_key, TRANSPORT_KEY_BYTES);
+    zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, "roost", 5);
     return ROOST_OK;
 }
 
@@ -383,6 +431,10 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     t->peers = roost_xcalloc(cfg->npeers ? cfg->npeers : 1, sizeof *t->peers);
     t->router = s_socket(t, ZMQ_ROUTER);
     roost_transport_t *base = &t->base;
+    if (cfg->curve.on && s_curve_server(t) != ROOST_OK) {
+        transport_zmq_destroy(&base);
+        return NULL;
+    }
     if (zmq_bind(t->router, cfg->bind_endpoint) != 0) {
         ROOST_ERROR("transport", "cannot bind", "endpoint=%s err=\"%s\"", cfg->bind_endpoint,
                     zmq_strerror(errno));
@@ -440,6 +492,7 @@ void transport_zmq_destroy(roost_transport_t **t_p)
         }
     }
     zmq_close(t->router);
+    zap_destroy(&t->zap);
     zmq_ctx_term(t->zctx);
     close(t->wake_fd);
     free(t->peers);
@@ -458,6 +511,8 @@ void transport_zmq_stats(roost_transport_t *base, transport_zmq_stats_t *out)
     out->malformed = atomic_load_explicit(&t->st.malformed, memory_order_relaxed);
     out->unknown_peer = atomic_load_explicit(&t->st.unknown, memory_order_relaxed);
     out->held = atomic_load_explicit(&t->st.held, memory_order_relaxed);
+    out->impostor = atomic_load_explicit(&t->st.impostor, memory_order_relaxed);
+    out->refused = t->zap ? zap_refused(t->zap) : 0;
 }
 
 void transport_zmq_block(roost_transport_t *base, uint32_t peer, bool blocked)

@@ -13,7 +13,8 @@
  *
  * Received frames are bounds-checked (mpguard), decoded, and handed to the sink on the I/O
  * thread; a malformed envelope is counted, logged (at most once a second) and dropped with the
- * rest of its frame. A frame from a routing id that is not a configured peer is dropped.
+ * rest of its frame. A frame from a routing id that is not a configured peer is dropped; with
+ * CURVE, so is one whose authenticated key belongs to another peer than its routing id says.
  *
  * Every heartbeat_ms the I/O thread sends a ROOST_MSG_HEARTBEAT to each peer and calls on_tick,
  * so failure detection runs off the same loop and is never delayed by busy workers.
@@ -30,16 +31,28 @@
 
 #define TRANSPORT_ENDPOINT_BYTES_MAX 128
 
+enum { TRANSPORT_KEY_BYTES = 32 };
+
 typedef struct {
     uint32_t id;
     char endpoint[TRANSPORT_ENDPOINT_BYTES_MAX]; /* "tcp://127.0.0.1:7101" */
+    uint8_t curve_public[TRANSPORT_KEY_BYTES];   /* with curve.on: the peer's public key */
 } transport_peer_t;
+
+/* CurveZMQ on every socket: the ROUTER is a CURVE server that accepts only the peers' public
+ * keys (runtime/zap.h) and only under their own routing ids; each DEALER is a CURVE client
+ * that checks its peer's key. Off: plain TCP (the node logs that it is unauthenticated). */
+typedef struct {
+    bool on;
+    uint8_t public_key[TRANSPORT_KEY_BYTES], secret_key[TRANSPORT_KEY_BYTES];
+} transport_curve_t;
 
 typedef struct {
     uint32_t self_id;
     char bind_endpoint[TRANSPORT_ENDPOINT_BYTES_MAX];
     transport_peer_t peers[ROOST_NODES_MAX];
     uint32_t npeers;
+    transport_curve_t curve;
     uint32_t heartbeat_ms; /* 0: no heartbeats, no ticks */
     roost_clock_t *clock;  /* NULL → real */
     /* Called on the I/O thread every heartbeat_ms. */
@@ -52,7 +65,9 @@ typedef struct {
 
 typedef struct {
     uint64_t sent, received, batches_out, batches_in, dropped, malformed, unknown_peer;
-    uint64_t held; /* encoded, waiting for a full pipe to a peer to drain */
+    uint64_t held;     /* encoded, waiting for a full pipe to a peer to drain */
+    uint64_t refused;  /* CURVE handshakes with a key that is not a peer's */
+    uint64_t impostor; /* frames from a listed key under another node's routing id */
 } transport_zmq_stats_t;
 
 /* Binds and connects; NULL (with a log line naming the endpoint) if binding fails.

@@ -83,18 +83,38 @@ static uint32_t s_partition(const char *key)
 
 /* Node 1 and node 2; "answer:1" lives on node 2, the rest on node 1. Node 0 is configured as
  * a peer but never started (a dead peer). */
-static pair_t *s_pair(void)
+typedef struct {
+    char pub[41], sec[41]; /* Z85 */
+    uint8_t pub_bin[32], sec_bin[32];
+} keys_t;
+
+static keys_t g_keys[3]; /* with CURVE: every node's pair (node 0's too: it is listed) */
+
+static void s_keys(keys_t *k)
+{
+    assert_int_equal(zmq_curve_keypair(k->pub, k->sec), 0);
+    zmq_z85_decode(k->pub_bin, k->pub);
+    zmq_z85_decode(k->sec_bin, k->sec);
+}
+
+static pair_t *s_pair_with(bool curve)
 {
     pair_t *pp = calloc(1, sizeof *pp);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         pp->port[i] = test_free_port();
+        s_keys(&g_keys[i]);
+    }
     for (uint32_t id = 1; id <= 2; id++) {
         transport_zmq_config_t tc = {.self_id = id, .heartbeat_ms = 50};
+        tc.curve.on = curve;
+        memcpy(tc.curve.public_key, g_keys[id].pub_bin, 32);
+        memcpy(tc.curve.secret_key, g_keys[id].sec_bin, 32);
         snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d", pp->port[id]);
         for (uint32_t j = 0; j < 3; j++) {
             if (j == id)
                 continue;
             tc.peers[tc.npeers].id = j;
+            memcpy(tc.peers[tc.npeers].curve_public, g_keys[j].pub_bin, 32);
             snprintf(tc.peers[tc.npeers].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX,
                      "tcp://127.0.0.1:%d", pp->port[j]);
             tc.npeers++;
@@ -114,6 +134,11 @@ static pair_t *s_pair(void)
         assert_int_equal(transport_zmq_start(pp->tr[id]), 0);
     }
     return pp;
+}
+
+static pair_t *s_pair(void)
+{
+    return s_pair_with(false);
 }
 
 static void s_pair_free(pair_t *pp)
@@ -204,6 +229,79 @@ static void test_malformed_frames_are_counted_and_dropped(void **state)
     assert_true(s_wait_for(&g_pongs, ROUNDS, 30));
     zmq_close(liar);
     zmq_close(stranger);
+    zmq_ctx_term(zctx);
+    s_pair_free(pp);
+}
+
+/* A DEALER to node 1 as a CURVE client with keys k and routing id rid, sending heartbeats. */
+static void *s_curve_client(void *zctx, const pair_t *pp, const keys_t *k, const char *rid)
+{
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, rid, strlen(rid));
+    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, g_keys[1].pub, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, k->pub, 40);
+    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, k->sec, 40);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", pp->port[1]);
+    zmq_connect(d, ep);
+    return d;
+}
+
+static void s_send_heartbeats(void *d)
+{
+    roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, NULL, 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    roost_env_encode(hb, &pk);
+    for (int i = 0; i < 20; i++)
+        zmq_send(d, sb.data, sb.size, ZMQ_DONTWAIT);
+    msgpack_sbuffer_destroy(&sb);
+    roost_env_free(hb);
+}
+
+/* With CURVE: the nodes talk as before (listed keys under their own routing ids); a key that
+ * is not listed is refused at the handshake (counted), plain TCP gets nowhere, and a listed
+ * key speaking as another node is dropped (counted). The dead node 0's name is the one abused:
+ * anything accepted under it would show in its heartbeat count. */
+static void test_curve_admits_only_listed_keys_as_themselves(void **state)
+{
+    (void)state;
+    pair_t *pp = s_pair_with(true);
+    atomic_store(&g_pongs, 0);
+    roost_node_send(pp->node[1], roost_env_new("ask:1", NULL, MSG_GO, NULL, 0));
+    assert_true(s_wait_for(&g_pongs, ROUNDS, 30));
+    atomic_store(&g_heartbeats[0], 0);
+    void *zctx = zmq_ctx_new();
+    keys_t outsider;
+    s_keys(&outsider);
+    void *a = s_curve_client(zctx, pp, &outsider, "n0");
+    void *b = s_curve_client(zctx, pp, &g_keys[2], "n0"); /* node 2's key, node 0's name */
+    void *plain = zmq_socket(zctx, ZMQ_DEALER);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", pp->port[1]);
+    zmq_setsockopt(plain, ZMQ_ROUTING_ID, "n0", 2);
+    zmq_connect(plain, ep);
+    s_send_heartbeats(a);
+    s_send_heartbeats(b);
+    s_send_heartbeats(plain);
+    transport_zmq_stats_t st = {0};
+    for (int i = 0; i < 5000 && (st.refused < 1 || st.impostor < 1); i++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+        transport_zmq_stats(pp->tr[1], &st);
+    }
+    assert_true(st.refused >= 1);
+    assert_true(st.impostor >= 1);
+    struct timespec settle = {0, 300000000};
+    nanosleep(&settle, NULL);
+    assert_int_equal(atomic_load(&g_heartbeats[0]), 0); /* nothing got through as node 0 */
+    zmq_close(a);
+    zmq_close(b);
+    zmq_close(plain);
     zmq_ctx_term(zctx);
     s_pair_free(pp);
 }
@@ -308,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_a_stream_arrives_in_order_across_nodes),
         cmocka_unit_test(test_heartbeats_flow_both_ways),
         cmocka_unit_test(test_malformed_frames_are_counted_and_dropped),
+        cmocka_unit_test(test_curve_admits_only_listed_keys_as_themselves),
         cmocka_unit_test(test_a_dead_peer_never_blocks_the_sender),
         cmocka_unit_test(test_a_late_peer_gets_everything_in_order),
     };
