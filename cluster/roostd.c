@@ -98,8 +98,8 @@ int main(int argc, char **argv)
     roost_log_init(a.node, (roost_log_level_t)level);
     char faults[512];
     if (roost_fault_describe(faults, sizeof faults) > 0)
-        ROOST_WARN("roostd", "fault points armed (ROOST_FAULTS): not for production", "sites=%s",
-                   faults);
+        ROOST_WARN("roostd", "fault points armed (ROOST_FAULT_POINTS): not for production",
+                   "sites=%s", faults);
     /* A peer that dies mid-write must cost an EPIPE, not this process (libraft writes raw TCP). */
     signal(SIGPIPE, SIG_IGN);
     /* Block the stop signals in every thread; this one waits for them. */

@@ -61,10 +61,15 @@ static int s_arm_locked(const char *site, size_t len, int64_t count)
     return ROOST_OK;
 }
 
-/* ROOST_FAULTS="site[:count],…"; a malformed entry is skipped (roostd reports what is armed). */
+/* ROOST_FAULT_POINTS="site[:count],…"; a malformed entry is skipped (roostd reports what is armed).
+ */
 static void s_read_env(void)
 {
-    const char *env = getenv("ROOST_FAULTS");
+#ifdef ROOST_FAULT_ENV
+    const char *env = getenv("ROOST_FAULT_POINTS");
+#else
+    const char *env = NULL; /* a release build cannot be armed from outside */
+#endif
     pthread_mutex_lock(&s_lock);
     for (const char *p = env; p && *p;) {
         size_t len = strcspn(p, ",");

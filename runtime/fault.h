@@ -8,10 +8,11 @@
  *     if (rc == ROOST_OK && roost_fault("conv.read_record")) { free(val); rc = ROOST_EIO; }
  *
  * Every point is off — one relaxed atomic load — unless armed:
- *   - by the environment, read once at the first check: ROOST_FAULTS="site[:count],…" (count:
- *     how many times the point fires before it disarms; omitted: every time). This is how an
- *     integration test arms a real roostd; roostd logs the armed sites at startup. Never set it
- *     in production: the sites are listed in docs/operations.md.
+ *   - by the environment, read once at the first check, in test builds only (CMake
+ *     ROOST_FAULT_INJECTION, on with sanitizers, like cluster/faults.h):
+ *     ROOST_FAULT_POINTS="site[:count],…" (count: how many times the point fires before it
+ *     disarms; omitted: every time). This is how an integration test arms a real roostd;
+ *     roostd logs the armed sites at startup. The sites are listed in docs/operations.md.
  *   - in-process by roost_fault_arm (unit tests);
  *   - by a hook that decides every check (the simulator's seeded choice), which replaces the
  *     table while installed.

@@ -49,8 +49,8 @@ void *zap_socket(zap_t *z)
 
 /* Receives one multipart request into parts (each up to PART_BYTES_MAX); false if there was
  * nothing to read. *count: parts seen (more than REQUEST_PARTS are read and dropped). */
-static bool s_recv(zap_t *z, char parts[REQUEST_PARTS][PART_BYTES_MAX],
-                   size_t lens[REQUEST_PARTS], int *count)
+static bool s_recv(zap_t *z, char parts[REQUEST_PARTS][PART_BYTES_MAX], size_t lens[REQUEST_PARTS],
+                   int *count)
 {
     *count = 0;
     for (int more = 1; more;) {
@@ -93,8 +93,8 @@ static const zap_allow_t *s_lookup(const zap_t *z, const char *key, size_t len)
     return NULL;
 }
 
-static void s_log_refusal(zap_t *z, const char *address, size_t alen, const char *mech,
-                          size_t mlen, const char *key, size_t klen)
+static void s_log_refusal(zap_t *z, const char *address, size_t alen, const char *mech, size_t mlen,
+                          const char *key, size_t klen)
 {
     uint64_t now = roost_clock_now_ms(roost_clock_real());
     if (now - z->last_log_ms < REFUSED_LOG_GAP_MS)
@@ -103,9 +103,9 @@ static void s_log_refusal(zap_t *z, const char *address, size_t alen, const char
     char z85[41] = "-";
     if (klen == ZAP_KEY_BYTES)
         zmq_z85_encode(z85, (const uint8_t *)key, ZAP_KEY_BYTES);
-    ROOST_WARN("zap", "connection refused: key not in the manifest", "who=%s address=%.*s mech=%.*s key=%s refused=%llu", z->who,
-               (int)alen, address, (int)mlen, mech, z85,
-               (unsigned long long)atomic_load(&z->refused));
+    ROOST_WARN("zap", "connection refused: key not in the manifest",
+               "who=%s address=%.*s mech=%.*s key=%s refused=%llu", z->who, (int)alen, address,
+               (int)mlen, mech, z85, (unsigned long long)atomic_load(&z->refused));
 }
 
 /* Request: version, request id, domain, address, identity, mechanism, credentials. */

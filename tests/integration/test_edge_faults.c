@@ -286,9 +286,9 @@ static int s_setup_fast(void **state)
     ec_write_files();
     for (int i = 1; i <= EC_NODES; i++) {
         if (i <= EC_SHARDS)
-            setenv("ROOST_FAULTS", "conv.read_record", 1);
+            setenv("ROOST_FAULT_POINTS", "conv.read_record", 1);
         ec_start(i);
-        unsetenv("ROOST_FAULTS");
+        unsetenv("ROOST_FAULT_POINTS");
     }
     return 0;
 }

@@ -16,7 +16,7 @@
 static void test_environment_list(void **state)
 {
     (void)state;
-    setenv("ROOST_FAULTS", "disk.read,net.drop:2,,bad name,zero:0,neg:-1,x:3y", 1);
+    setenv("ROOST_FAULT_POINTS", "disk.read,net.drop:2,,bad name,zero:0,neg:-1,x:3y", 1);
     char out[128];
     assert_int_equal(roost_fault_describe(out, sizeof out), 2);
     assert_string_equal(out, "disk.read,net.drop:2");
