@@ -18,6 +18,7 @@ enum { POLL_MS = 100, REQUEST_BYTES_MAX = 4096 };
 
 struct admin {
     void *zctx, *rep;
+    zap_t *zap; /* with CURVE: accepts the operators' keys */
     pthread_t thread;
     atomic_bool stop;
     admin_hooks_t hooks;
@@ -31,7 +32,7 @@ static void s_error(mp_buf_t *b, const char *reason)
 }
 
 /* One request → its answer in b. */
-static void s_handle(admin_t *a, const void *req, size_t len, mp_buf_t *b)
+static void s_handle(admin_t *a, const void *req, size_t len, const char *who, mp_buf_t *b)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -48,6 +49,7 @@ static void s_handle(admin_t *a, const void *req, size_t len, mp_buf_t *b)
         msgpack_sbuffer_write(&b->sb, fields.sb.data, fields.sb.size);
         mp_buf_fini(&fields);
     } else if (mp_str_eq(cmd, "drain")) {
+        ROOST_INFO(COMP, "drain requested", "operator=%s", who ? who : "-");
         const char *reason = NULL;
         if (a->hooks.drain(a->hooks.arg, &reason) == 0) {
             msgpack_pack_map(&b->pk, 1);
@@ -73,9 +75,13 @@ static void *s_thread(void *arg)
 {
     admin_t *a = arg;
     while (!atomic_load(&a->stop)) {
-        zmq_pollitem_t item = {.socket = a->rep, .events = ZMQ_POLLIN};
-        if (zmq_poll(&item, 1, POLL_MS) <= 0)
+        zmq_pollitem_t items[2] = {{.socket = a->rep, .events = ZMQ_POLLIN}};
+        if (a->zap)
+            items[1] = (zmq_pollitem_t){.socket = zap_socket(a->zap), .events = ZMQ_POLLIN};
+        if (zmq_poll(items, a->zap ? 2 : 1, POLL_MS) <= 0)
             continue;
+        if (a->zap)
+            zap_serve(a->zap);
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, a->rep, ZMQ_DONTWAIT) < 0) {
@@ -84,7 +90,7 @@ static void *s_thread(void *arg)
         }
         mp_buf_t b;
         mp_buf_init(&b);
-        s_handle(a, zmq_msg_data(&msg), zmq_msg_size(&msg), &b);
+        s_handle(a, zmq_msg_data(&msg), zmq_msg_size(&msg), zmq_msg_gets(&msg, "User-Id"), &b);
         zmq_msg_close(&msg);
         zmq_send(a->rep, b.sb.data, b.sb.size, 0);
         mp_buf_fini(&b);
@@ -92,7 +98,21 @@ static void *s_thread(void *arg)
     return NULL;
 }
 
-admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks)
+/* The REP as a CURVE server whose ZAP handler accepts exactly the operators. */
+static int s_curve_server(admin_t *a, const admin_curve_t *curve)
+{
+    a->zap = zap_new(a->zctx, "admin", curve->operators, curve->n_operators);
+    if (!a->zap)
+        return -1;
+    int one = 1;
+    zmq_setsockopt(a->rep, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(a->rep, ZMQ_CURVE_SECRETKEY, curve->secret_key, ZAP_KEY_BYTES);
+    zmq_setsockopt(a->rep, ZMQ_ZAP_DOMAIN, "roost-admin", 11);
+    return 0;
+}
+
+admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks,
+                     const admin_curve_t *curve)
 {
     admin_t *a = roost_xcalloc(1, sizeof *a);
     a->hooks = *hooks;
@@ -102,15 +122,22 @@ admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks
     zmq_setsockopt(a->rep, ZMQ_LINGER, &linger, sizeof linger);
     char ep[128];
     snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
-    if (zmq_bind(a->rep, ep) != 0 || pthread_create(&a->thread, NULL, s_thread, a) != 0) {
+    if ((curve && curve->on && s_curve_server(a, curve) != 0) || zmq_bind(a->rep, ep) != 0 ||
+        pthread_create(&a->thread, NULL, s_thread, a) != 0) {
         ROOST_ERROR(COMP, "cannot bind the admin port", "endpoint=%s err=\"%s\"", ep,
                     zmq_strerror(zmq_errno()));
         zmq_close(a->rep);
+        zap_destroy(&a->zap);
         zmq_ctx_term(a->zctx);
         free(a);
         return NULL;
     }
     return a;
+}
+
+uint64_t admin_refused(const admin_t *a)
+{
+    return a && a->zap ? zap_refused(a->zap) : 0;
 }
 
 void admin_stop(admin_t **a_p)
@@ -121,18 +148,54 @@ void admin_stop(admin_t **a_p)
     atomic_store(&a->stop, true);
     pthread_join(a->thread, NULL);
     zmq_close(a->rep);
+    zap_destroy(&a->zap);
     zmq_ctx_term(a->zctx);
     free(a);
     *a_p = NULL;
 }
 
-char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len)
+/* Waits for the answer on req, watching the monitor for a refused handshake. */
+static bool s_await(void *req, void *mon, int timeout_ms, zmq_msg_t *msg, bool *refused)
 {
+    zmq_pollitem_t items[2] = {{.socket = req, .events = ZMQ_POLLIN},
+                               {.socket = mon, .events = ZMQ_POLLIN}};
+    for (int left = timeout_ms; left > 0 && !*refused; left -= POLL_MS) {
+        if (zmq_poll(items, mon ? 2 : 1, left < POLL_MS ? left : POLL_MS) <= 0)
+            continue;
+        if (items[0].revents & ZMQ_POLLIN)
+            return zmq_msg_recv(msg, req, 0) >= 0;
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
+            uint16_t event;
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            *refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+        }
+        while (zmq_msg_more(&ev) && zmq_msg_recv(&ev, mon, 0) >= 0) /* the endpoint frame */
+            ;
+        zmq_msg_close(&ev);
+    }
+    return false;
+}
+
+char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len,
+                 const admin_client_curve_t *curve, bool *refused)
+{
+    *refused = false;
     void *zctx = zmq_ctx_new();
-    void *req = zmq_socket(zctx, ZMQ_REQ);
+    void *req = zmq_socket(zctx, ZMQ_REQ), *mon = NULL;
+    if (curve && curve->on) {
+        zmq_setsockopt(req, ZMQ_CURVE_SERVERKEY, curve->server_key, ZAP_KEY_BYTES);
+        zmq_setsockopt(req, ZMQ_CURVE_PUBLICKEY, curve->public_key, ZAP_KEY_BYTES);
+        zmq_setsockopt(req, ZMQ_CURVE_SECRETKEY, curve->secret_key, ZAP_KEY_BYTES);
+        if (zmq_socket_monitor(req, "inproc://admin-call-monitor",
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+            mon = zmq_socket(zctx, ZMQ_PAIR);
+            zmq_connect(mon, "inproc://admin-call-monitor");
+        }
+    }
     int linger = 0;
     zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(req, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt(req, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
     char ep[128];
     snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
@@ -144,13 +207,18 @@ char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_m
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     if (zmq_connect(req, ep) == 0 && zmq_send(req, b.sb.data, b.sb.size, 0) >= 0 &&
-        zmq_msg_recv(&msg, req, 0) >= 0) {
+        s_await(req, mon, timeout_ms, &msg, refused)) {
         *len = zmq_msg_size(&msg);
         out = roost_xmalloc(*len + 1);
         memcpy(out, zmq_msg_data(&msg), *len);
     }
     zmq_msg_close(&msg);
     mp_buf_fini(&b);
+    if (mon) {
+        zmq_socket_monitor(req, NULL, 0);
+        zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(mon);
+    }
     zmq_close(req);
     zmq_ctx_term(zctx);
     return out;

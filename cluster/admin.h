@@ -3,9 +3,10 @@
  * one msgpack map ({"ok": true, …} or {"ok": false, "error": "…"}; metrics: {"ok", "text"}).
  * roostctl is its client (admin_call).
  *
- * Not yet authenticated: CurveZMQ with the manifest's operator keys is the operations issue's;
- * until then bind admin ports to addresses only operators reach (the examples use the nodes'
- * own host).
+ * With security.curve on, the socket is a CURVE server (the node's own key pair) that accepts
+ * only the manifest's operator keys (runtime/zap.h); a request is logged with the operator's
+ * name when it changes something (drain). Off: anyone who reaches the port may use it (bind
+ * admin ports to addresses only operators reach).
  */
 #ifndef ROOST_ADMIN_H
 #define ROOST_ADMIN_H
@@ -13,6 +14,8 @@
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "runtime/zap.h"
 
 typedef struct admin admin_t;
 
@@ -27,12 +30,32 @@ typedef struct {
     void *arg;
 } admin_hooks_t;
 
-/* Binds tcp://host:port and starts the thread; NULL (logged) if it cannot bind. */
-admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks);
+/* The server's CURVE setup: its secret key and the operators it accepts (user = name). */
+typedef struct {
+    bool on;
+    uint8_t secret_key[ZAP_KEY_BYTES];
+    const zap_allow_t *operators;
+    uint32_t n_operators;
+} admin_curve_t;
+
+/* The client's: the node's public key and the operator's pair. */
+typedef struct {
+    bool on;
+    uint8_t server_key[ZAP_KEY_BYTES], public_key[ZAP_KEY_BYTES], secret_key[ZAP_KEY_BYTES];
+} admin_client_curve_t;
+
+/* Binds tcp://host:port and starts the thread; NULL (logged) if it cannot bind. curve may be
+ * NULL (off). */
+admin_t *admin_start(const char *host, uint16_t port, const admin_hooks_t *hooks,
+                     const admin_curve_t *curve);
 void admin_stop(admin_t **a_p);
+/* CURVE handshakes refused on this admin port (keys that are not operators'). */
+uint64_t admin_refused(const admin_t *a);
 
 /* roostctl's side: sends {"cmd": cmd} to host:port and waits up to timeout_ms. The answer's
- * bytes (caller frees) or NULL when nothing answered. */
-char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len);
+ * bytes (caller frees), or NULL when nothing answered; then, with CURVE, *refused says whether
+ * the node refused our key (it is up) rather than staying silent. curve may be NULL (off). */
+char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len,
+                 const admin_client_curve_t *curve, bool *refused);
 
 #endif

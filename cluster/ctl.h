@@ -10,6 +10,8 @@
 typedef struct {
     const char *manifest; /* -m FILE, or the positional MANIFEST of `up` */
     const char *data_dir; /* --data-dir */
+    const char *cert;     /* --cert: the operator certificate for admin ports (CURVE) */
+    const char *out;      /* keys gen --out: where to save the certificate */
     bool json;            /* --json */
 } ctl_opts_t;
 

@@ -10,20 +10,76 @@
 #include "actors/mp.h"
 #include "cluster/admin.h"
 #include "cluster/ctl.h"
+#include "cluster/curve_keys.h"
 
 enum { CALL_MS = 1500, POLL_MS = 500 };
 
 typedef struct {
-    bool up, draining, drained;
-    uint64_t pid, map_version, actors, messages, connections;
+    bool up, draining, drained, refused;
+    uint64_t pid, map_version, actors, messages, connections, peer_refused, admin_refused;
     char roles[16];
 } node_status_t;
 
-static bool s_status(const manifest_node_t *n, node_status_t *st)
+/* The operator's key pair, loaded once: --cert, or the first operator of the manifest whose
+ * secret half is readable here. false (said once) when there is none. */
+static bool s_operator_pair(const ctl_opts_t *o, const manifest_t *m, curve_pair_t *out)
+{
+    static int state; /* 0 not tried, 1 loaded, -1 none */
+    static curve_pair_t pair;
+    if (state == 0) {
+        char err[512] = "";
+        state = -1;
+        if (o->cert)
+            state = curve_load_pair(o->data_dir, o->cert, &pair, err, sizeof err) == 0 ? 1 : -1;
+        for (uint32_t i = 0; !o->cert && state != 1 && i < m->security.n_operators; i++)
+            if (m->security.operators[i].cert[0] &&
+                curve_load_pair(o->data_dir, m->security.operators[i].cert, &pair, err,
+                                sizeof err) == 0)
+                state = 1;
+        if (state != 1)
+            fprintf(stderr,
+                    "roostctl: security.curve is on and no operator certificate could be read "
+                    "(--cert PATH, or an operator's cert in the manifest)%s%s\n",
+                    err[0] ? ": " : "", err);
+    }
+    *out = pair;
+    return state == 1;
+}
+
+/* admin_call with CURVE when the manifest says so; NULL when the node did not answer. */
+static char *s_call(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
+                    const char *cmd, size_t *len, bool *refused)
+{
+    *refused = false;
+    if (!n->admin_port)
+        return NULL;
+    admin_client_curve_t cc = {.on = m->security.curve};
+    curve_pair_t op;
+    char err[512] = "";
+    if (cc.on) {
+        if (!s_operator_pair(o, m, &op))
+            return NULL;
+        if (curve_public_key(o->data_dir, n->curve_public, n->curve_cert, cc.server_key, err,
+                             sizeof err) != 0) {
+            fprintf(stderr, "roostctl: %s: no CURVE public key: %s\n", n->name, err);
+            return NULL;
+        }
+        memcpy(cc.public_key, op.public_key, sizeof cc.public_key);
+        memcpy(cc.secret_key, op.secret_key, sizeof cc.secret_key);
+    }
+    char *raw = admin_call(n->host, n->admin_port, cmd, CALL_MS, len, &cc, refused);
+    if (*refused)
+        fprintf(stderr, "roostctl: %s refused our operator key (not in security.operators of %s)\n",
+                n->name, m->path);
+    return raw;
+}
+
+static bool s_status(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
+                     node_status_t *st)
 {
     memset(st, 0, sizeof *st);
     size_t len = 0;
-    char *raw = n->admin_port ? admin_call(n->host, n->admin_port, "status", CALL_MS, &len) : NULL;
+    char *raw = s_call(o, m, n, "status", &len, &st->refused);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     bool ok = false;
@@ -38,6 +94,8 @@ static bool s_status(const manifest_node_t *n, node_status_t *st)
         mp_get_u64(&up.data, "connections", &st->connections);
         mp_get_bool(&up.data, "draining", &st->draining);
         mp_get_bool(&up.data, "drained", &st->drained);
+        mp_get_u64(&up.data, "peer_refused", &st->peer_refused);
+        mp_get_u64(&up.data, "admin_refused", &st->admin_refused);
         st->up = true;
     }
     msgpack_unpacked_destroy(&up);
@@ -66,17 +124,21 @@ int ctl_status(const ctl_opts_t *o)
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
         node_status_t st;
-        bool up = s_status(n, &st);
+        bool up = s_status(o, m, n, &st);
         down += up ? 0 : 1;
-        const char *status = !up ? "down" : st.draining ? "draining" : "up";
+        const char *status = st.refused    ? "refused"
+                             : !up         ? "down"
+                             : st.draining ? "draining"
+                                           : "up";
         if (o->json)
             printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"address\":\"%s:%u\",\"status\":\"%s\","
                    "\"pid\":%llu,\"map_version\":%llu,\"actors\":%llu,\"messages\":%llu,"
-                   "\"connections\":%llu}",
+                   "\"connections\":%llu,\"peer_refused\":%llu,\"admin_refused\":%llu}",
                    i ? "," : "", n->name, s_role(n), n->host, n->peer_port, status,
                    (unsigned long long)st.pid, (unsigned long long)st.map_version,
                    (unsigned long long)st.actors, (unsigned long long)st.messages,
-                   (unsigned long long)st.connections);
+                   (unsigned long long)st.connections, (unsigned long long)st.peer_refused,
+                   (unsigned long long)st.admin_refused);
         else {
             char addr[MANIFEST_HOST_BYTES_MAX + 8];
             snprintf(addr, sizeof addr, "%s:%u", n->host, n->peer_port);
@@ -92,10 +154,11 @@ int ctl_status(const ctl_opts_t *o)
 }
 
 /* One node's Prometheus text, prefixed by a comment naming it; false if it did not answer. */
-static bool s_metrics_of(const manifest_node_t *n)
+static bool s_metrics_of(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n)
 {
     size_t len = 0;
-    char *raw = n->admin_port ? admin_call(n->host, n->admin_port, "metrics", CALL_MS, &len) : NULL;
+    bool refused;
+    char *raw = s_call(o, m, n, "metrics", &len, &refused);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     mp_str_t text;
@@ -122,7 +185,7 @@ int ctl_metrics(const ctl_opts_t *o, const char *node)
     }
     for (uint32_t i = 0; i < m->n_nodes && rc != 2; i++)
         if (!node || strcmp(node, m->nodes[i].name) == 0)
-            rc |= s_metrics_of(&m->nodes[i]) ? 0 : 1;
+            rc |= s_metrics_of(o, m, &m->nodes[i]) ? 0 : 1;
     free(m);
     return rc;
 }
@@ -141,7 +204,7 @@ static int s_follow(const ctl_opts_t *o, const manifest_t *m, const manifest_nod
     uint64_t last = UINT64_MAX;
     while (s_now_ms() < deadline) {
         node_status_t st;
-        if (!s_status(n, &st) || st.drained) { /* a drained edge exits */
+        if (!s_status(o, m, n, &st) || st.drained) { /* a drained edge exits */
             if (o->json)
                 printf("{\"node\":\"%s\",\"drained\":true}\n", n->name);
             else
@@ -172,11 +235,13 @@ int ctl_drain(const ctl_opts_t *o, const char *node)
         fprintf(stderr, "roostctl drain: %s has no admin_port in %s\n", n->name, m->path);
     } else {
         size_t len = 0;
-        char *raw = admin_call(n->host, n->admin_port, "drain", CALL_MS, &len);
+        bool refused;
+        char *raw = s_call(o, m, n, "drain", &len, &refused);
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
         bool ok = false;
-        mp_str_t why = {"no answer from its admin port", 29};
+        mp_str_t why = refused ? (mp_str_t){"our operator key was refused", 28}
+                               : (mp_str_t){"no answer from its admin port", 29};
         if (raw && mp_parse(&up, raw, len) && mp_get_bool(&up.data, "ok", &ok) == MP_OK && !ok)
             mp_get_str(&up.data, "error", 1, 256, &why);
         if (ok)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cluster/ctl.h"
+#include "cluster/curve_keys.h"
 #include "cluster/edge_setup.h"
 #include "runtime/errors.h"
 
@@ -239,12 +240,38 @@ static int s_generate_keys(const manifest_t *m, const char *root)
     return 0;
 }
 
+/* security.generate_keys (development): a CURVE certificate for every local node and every
+ * operator with a cert path that lacks one. */
+static int s_generate_certs(const manifest_t *m, const char *root)
+{
+    if (!m->security.curve || !m->security.generate_keys)
+        return 0;
+    for (uint32_t i = 0; i < m->n_nodes + m->security.n_operators; i++) {
+        bool node = i < m->n_nodes;
+        const char *cert =
+            node ? m->nodes[i].curve_cert : m->security.operators[i - m->n_nodes].cert;
+        const char *who = node ? m->nodes[i].name : m->security.operators[i - m->n_nodes].name;
+        if (!cert[0] || (node && !s_is_local(m->nodes[i].host)))
+            continue;
+        char err[512] = "";
+        bool made = false;
+        if (curve_generate(root, cert, &made, err, sizeof err) != 0) {
+            fprintf(stderr, "roostctl up: %s: %s\n", who, err);
+            return -1;
+        }
+        if (made)
+            printf("roostctl up: generated CURVE certificate %s for %s\n", cert, who);
+    }
+    return 0;
+}
+
 int ctl_up(const ctl_opts_t *o)
 {
     manifest_t *m = ctl_load_manifest(o);
     if (!m)
         return 2;
-    if (s_check_ports(m) != 0 || s_generate_keys(m, o->data_dir) != 0) {
+    if (s_check_ports(m) != 0 || s_generate_keys(m, o->data_dir) != 0 ||
+        s_generate_certs(m, o->data_dir) != 0) {
         free(m);
         return 1;
     }

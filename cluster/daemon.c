@@ -1,6 +1,7 @@
 /* cluster/daemon.c — see daemon.h. Wiring only: every mechanism lives in runtime/. */
 #include "cluster/daemon.h"
 #include "cluster/admin.h"
+#include "cluster/curve_keys.h"
 #include "cluster/edge_setup.h"
 #include "cluster/faults.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "actors/actors.h"
@@ -48,6 +50,7 @@ struct daemon {
     admin_t *admin;            /* the admin channel (admin_port) */
     atomic_bool draining;
     edge_keys_t edge_keys;
+    curve_pair_t curve; /* security.curve: this node's own key pair */
     char data_root[MANIFEST_PATH_BYTES_MAX + 1];
     uint64_t map_sent_ns; /* leader: when the map last went to the non-voters */
     uint64_t map_sent_version;
@@ -214,6 +217,44 @@ static int s_make_dirs(const char *path)
     return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+static const char *s_root(const daemon_t *d)
+{
+    return d->data_root[0] ? d->data_root : NULL;
+}
+
+/* security.curve: our pair from our certificate, every peer's public key; or a warning that
+ * the data plane is not authenticated. */
+static int s_curve_transport(daemon_t *d, transport_zmq_config_t *tc)
+{
+    const manifest_t *m = &d->manifest;
+    if (!m->security.curve) {
+        ROOST_WARN(COMP, "inter-node traffic is not authenticated (security.curve is off)",
+                   "manifest=%s", m->path);
+        return ROOST_OK;
+    }
+    char err[512] = "";
+    if (curve_load_pair(s_root(d), d->self->curve_cert, &d->curve, err, sizeof err) != 0) {
+        ROOST_ERROR(COMP, "cannot load this node's CURVE certificate", "node=%s err=\"%s\"",
+                    d->self->name, err);
+        return ROOST_EINVAL;
+    }
+    tc->curve.on = true;
+    memcpy(tc->curve.public_key, d->curve.public_key, CURVE_KEY_BYTES);
+    memcpy(tc->curve.secret_key, d->curve.secret_key, CURVE_KEY_BYTES);
+    for (uint32_t i = 0; i < tc->npeers; i++) {
+        const manifest_node_t *n = NULL;
+        for (uint32_t k = 0; k < m->n_nodes && !n; k++)
+            n = m->nodes[k].id == tc->peers[i].id ? &m->nodes[k] : NULL;
+        err[0] = '\0';
+        if (curve_public_key(s_root(d), n->curve_public, n->curve_cert, tc->peers[i].curve_public,
+                             err, sizeof err) != 0) {
+            ROOST_ERROR(COMP, "no CURVE public key for a peer", "peer=%s err=\"%s\"", n->name, err);
+            return ROOST_EINVAL;
+        }
+    }
+    return ROOST_OK;
+}
+
 static int s_open_transport(daemon_t *d)
 {
     const manifest_t *m = &d->manifest;
@@ -233,7 +274,10 @@ static int s_open_transport(daemon_t *d)
                  n->peer_port);
         tc.npeers++;
     }
+    if (s_curve_transport(d, &tc) != ROOST_OK)
+        return ROOST_EINVAL;
     d->transport = transport_zmq_new(&tc);
+    sodium_memzero(tc.curve.secret_key, sizeof tc.curve.secret_key);
     if (!d->transport)
         return ROOST_EIO;
     uint32_t ids[ROOST_NODES_MAX];
@@ -434,16 +478,70 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     mp_kv_u64(pk, "connections", d->edge ? edge_connections(d->edge) : 0);
     mp_kv_bool(pk, "draining", atomic_load(&d->draining));
     mp_kv_bool(pk, "drained", atomic_load(&d->draining) && daemon_drained(d));
-    return 10;
+    transport_zmq_stats_t ts;
+    transport_zmq_stats(d->transport, &ts);
+    mp_kv_bool(pk, "curve", d->manifest.security.curve);
+    mp_kv_u64(pk, "peer_refused", ts.refused + ts.impostor);
+    mp_kv_u64(pk, "admin_refused", admin_refused(d->admin));
+    return 13;
 }
 
 /* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
  * runtime and store figures. */
+/* The security series every node has: refused handshakes and impostor frames. */
+static char *s_security_metrics(daemon_t *d, size_t *len)
+{
+    transport_zmq_stats_t ts;
+    transport_zmq_stats(d->transport, &ts);
+    metrics_registry_t *r = metrics_registry_new();
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_peer_refused_total",
+                            "CURVE handshakes on the peer port with a key not in the manifest.",
+                            NULL, 0),
+                        ts.refused);
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_peer_impostor_total",
+                            "Frames from a listed key under another node's routing id.", NULL, 0),
+                        ts.impostor);
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_admin_refused_total",
+                            "CURVE handshakes on the admin port with a non-operator key.", NULL, 0),
+                        admin_refused(d->admin));
+    char *out = NULL;
+    if (metrics_render(r, &out, len) != ROOST_OK)
+        out = NULL;
+    metrics_registry_destroy(&r);
+    return out;
+}
+
+/* a then b in one malloc'd text (either may be NULL). */
+static char *s_concat(char *a, size_t alen, char *b, size_t blen, size_t *len)
+{
+    char *out = roost_xmalloc((a ? alen : 0) + (b ? blen : 0) + 1);
+    *len = 0;
+    if (a)
+        memcpy(out, a, alen), *len += alen;
+    if (b)
+        memcpy(out + *len, b, blen), *len += blen;
+    out[*len] = '\0';
+    free(a);
+    free(b);
+    return out;
+}
+
+static char *s_node_metrics(daemon_t *d, size_t *len);
+
 static char *s_admin_metrics(void *arg, size_t *len)
 {
     daemon_t *d = arg;
-    if (d->edge)
-        return edge_metrics_render(d->edge, len);
+    size_t alen = 0, blen = 0;
+    char *a = d->edge ? edge_metrics_render(d->edge, &alen) : s_node_metrics(d, &alen);
+    char *b = s_security_metrics(d, &blen);
+    return s_concat(a, alen, b, blen, len);
+}
+
+static char *s_node_metrics(daemon_t *d, size_t *len)
+{
     roost_node_stats_t st;
     roost_node_stats(d->node, &st);
     metrics_registry_t *r = metrics_registry_new();
@@ -492,6 +590,25 @@ static int s_admin_drain(void *arg, const char **reason)
     return 0;
 }
 
+/* The operators' public keys, each tagged with its name. */
+static int s_admin_operators(daemon_t *d, zap_allow_t *ops, uint32_t *n)
+{
+    const manifest_security_t *se = &d->manifest.security;
+    for (uint32_t i = 0; i < se->n_operators; i++) {
+        char err[512] = "";
+        const manifest_operator_t *o = &se->operators[i];
+        if (curve_public_key(s_root(d), o->curve_public, o->cert, ops[i].key, err, sizeof err) !=
+            0) {
+            ROOST_ERROR(COMP, "no CURVE public key for an operator", "operator=%s err=\"%s\"",
+                        o->name, err);
+            return ROOST_EINVAL;
+        }
+        snprintf(ops[i].user, sizeof ops[i].user, "%s", o->name);
+    }
+    *n = se->n_operators;
+    return ROOST_OK;
+}
+
 int daemon_start(daemon_t *self)
 {
     int rc = self->syncer ? syncer_start(self->syncer) : ROOST_OK;
@@ -508,7 +625,14 @@ int daemon_start(daemon_t *self)
                            .drain = s_admin_drain,
                            .metrics = s_admin_metrics,
                            .arg = self};
-        self->admin = admin_start(self->self->host, self->self->admin_port, &h);
+        admin_curve_t ac = {.on = self->manifest.security.curve};
+        zap_allow_t ops[MANIFEST_OPERATORS_MAX];
+        if (ac.on && s_admin_operators(self, ops, &ac.n_operators) != ROOST_OK)
+            return ROOST_EINVAL;
+        memcpy(ac.secret_key, self->curve.secret_key, sizeof ac.secret_key);
+        ac.operators = ops;
+        self->admin = admin_start(self->self->host, self->self->admin_port, &h, &ac);
+        sodium_memzero(ac.secret_key, sizeof ac.secret_key);
         rc = self->admin ? ROOST_OK : ROOST_EIO;
     }
     if (rc == ROOST_OK)
@@ -560,6 +684,7 @@ void daemon_destroy(daemon_t **self_p)
     roost_node_destroy(&d->node); /* passivates the log actors: before the engine closes */
     edge_destroy(&d->edge);       /* after its actors */
     edge_keys_fini(&d->edge_keys);
+    sodium_memzero(&d->curve, sizeof d->curve);
     engine_destroy(&d->engine);
     free(d->role_epoch);
     detector_destroy(&d->detector);

@@ -211,11 +211,16 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
         mf_string(c, v, f, n->data_dir, sizeof n->data_dir);
     else if (strcmp(key, "client_host") == 0)
         mf_string(c, v, f, n->client_host, sizeof n->client_host);
+    else if (strcmp(key, "curve_cert") == 0)
+        mf_string(c, v, f, n->curve_cert, sizeof n->curve_cert);
+    else if (strcmp(key, "curve_public") == 0)
+        mf_z85_key(c, v, f, n->curve_public, sizeof n->curve_public);
 }
 
 static const char *const s_node_keys[] = {"name",      "id",          "roles",      "host",
                                           "peer_port", "raft_port",   "admin_port", "client_port",
-                                          "data_dir",  "client_host", NULL};
+                                          "data_dir",  "client_host", "curve_cert", "curve_public",
+                                          NULL};
 
 static void s_nodes(ctx_t *c, yaml_node_t *v)
 {
@@ -245,8 +250,8 @@ static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "h
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", NULL};
-static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging", "auth",
-                                         "limits",     "edge",    "nodes",   NULL};
+static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime",  "messaging", "auth",
+                                         "limits",     "edge",    "security", "nodes",     NULL};
 
 static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
@@ -268,6 +273,8 @@ static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
         mf_limits(c, v);
     } else if (strcmp(key, "edge") == 0) {
         mf_edge(c, v);
+    } else if (strcmp(key, "security") == 0) {
+        mf_security(c, v);
     } else {
         s_nodes(c, v);
     }
@@ -355,6 +362,8 @@ static void s_validate(ctx_t *c, yaml_node_t *root)
                 shards);
     if (!c->failed)
         mf_edge_validate(c, root);
+    if (!c->failed)
+        mf_security_validate(c, root);
 }
 
 int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,

@@ -61,6 +61,26 @@ typedef struct {
     uint32_t reconnect_ms;      /* goaway: clients wait a jittered 0.5–1.5× this; default 2000 */
 } manifest_edge_t;
 
+enum { MANIFEST_OPERATORS_MAX = 8, MANIFEST_Z85_KEY_BYTES = 40 };
+
+/* security.operators[]: who may use the admin ports (roostctl). A public key, inline
+ * (curve_public, Z85) or in the public half of a CZMQ certificate (cert); roostctl signs in
+ * with the secret half (cert + "_secret") of the first one it can read, or --cert. */
+typedef struct {
+    char name[MANIFEST_NAME_BYTES_MAX + 1];
+    char curve_public[MANIFEST_Z85_KEY_BYTES + 1]; /* "" = the public half of cert */
+    char cert[MANIFEST_PATH_BYTES_MAX + 1];
+} manifest_operator_t;
+
+/* security: CurveZMQ on every ZeroMQ socket between nodes and on the admin ports. */
+typedef struct {
+    bool curve;         /* default: on when any node names curve_cert or curve_public */
+    bool curve_set;     /* curve was written out */
+    bool generate_keys; /* dev: roostctl up creates missing certificates (nodes, operators) */
+    manifest_operator_t operators[MANIFEST_OPERATORS_MAX];
+    uint32_t n_operators;
+} manifest_security_t;
+
 typedef enum { ROLE_SHARD = 1u << 0, ROLE_EDGE = 1u << 1 } manifest_role_t;
 
 typedef struct {
@@ -74,6 +94,11 @@ typedef struct {
     uint16_t client_port;                          /* edge: WebSocket + HTTP; 0 = none */
     char client_host[MANIFEST_HOST_BYTES_MAX + 1]; /* edge: address it listens on; "" = host */
     char data_dir[MANIFEST_PATH_BYTES_MAX + 1];
+    /* CurveZMQ: the node's certificate (CZMQ zcert pair: curve_cert, public, and
+     * curve_cert_secret, mode 0600, read only on the node's own host) and, optionally, its
+     * public key inline (Z85) so other hosts need not hold the public half. */
+    char curve_cert[MANIFEST_PATH_BYTES_MAX + 1];
+    char curve_public[MANIFEST_Z85_KEY_BYTES + 1];
     int line; /* where it was declared, for later messages */
 } manifest_node_t;
 
@@ -95,6 +120,7 @@ typedef struct {
     manifest_auth_t auth;
     manifest_limits_t limits;
     manifest_edge_t edge;
+    manifest_security_t security;
     uint32_t n_nodes;
     manifest_node_t nodes[ROOST_NODES_MAX];
 } manifest_t;

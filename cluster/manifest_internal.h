@@ -1,7 +1,7 @@
 /* cluster/manifest_internal.h — the manifest parser's typed field readers, shared by the files
  * that read its sections (manifest.c: cluster, runtime, messaging, nodes; manifest_edge.c:
- * auth, limits, edge). Each reader reports "file:line: field: reason" and stops at the first
- * error (c->failed). */
+ * auth, limits, edge; manifest_security.c: security). Each reader reports "file:line: field:
+ * reason" and stops at the first error (c->failed). */
 #ifndef ROOST_MANIFEST_INTERNAL_H
 #define ROOST_MANIFEST_INTERNAL_H
 
@@ -40,5 +40,12 @@ void mf_limits(ctx_t *c, yaml_node_t *v);
 void mf_edge(ctx_t *c, yaml_node_t *v);
 void mf_edge_defaults(manifest_t *m);
 void mf_edge_validate(ctx_t *c, yaml_node_t *root);
+
+/* manifest_security.c: the security section, the nodes' key fields, and their cross-checks. */
+void mf_security(ctx_t *c, yaml_node_t *v);
+bool mf_bool(ctx_t *c, yaml_node_t *n, const char *field);
+/* A Z85 CURVE public key: 40 characters that decode. */
+void mf_z85_key(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap);
+void mf_security_validate(ctx_t *c, yaml_node_t *root);
 
 #endif

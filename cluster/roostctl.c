@@ -18,7 +18,8 @@ static void s_usage(FILE *out)
                  "                                 foreground; Ctrl-C stops them all\n"
                  "  ring [--partition P | --key K] where partitions live: per node, or one\n"
                  "                                 partition's (or key's) replica list\n"
-                 "  keys gen                       a new CurveZMQ key pair for a node\n"
+                 "  keys gen [--out PATH]          a new CurveZMQ key pair (printed, or saved as\n"
+                 "                                 the certificate PATH + PATH_secret)\n"
                  "  status                         every node: role, address, up/down, pid,\n"
                  "                                 map version, actors, connections\n"
                  "  metrics [NODE]                 Prometheus text of every node (or one)\n"
@@ -27,7 +28,11 @@ static void s_usage(FILE *out)
                  "\n"
                  "options:\n"
                  "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
-                 "  --data-dir DIR        prefix for the nodes' relative data_dir paths\n"
+                 "  --data-dir DIR        prefix for the manifest's relative paths (data_dir,\n"
+                 "                        key files, certificates)\n"
+                 "  --cert PATH           operator certificate for the admin ports when\n"
+                 "                        security.curve is on (default: the first operator\n"
+                 "                        in the manifest whose secret half is readable)\n"
                  "  --json                machine-readable output\n"
                  "  -h, --help            this text\n"
                  "\n"
@@ -75,6 +80,10 @@ int main(int argc, char **argv)
             o.manifest = argv[++i];
         } else if (strcmp(a, "--data-dir") == 0 && i + 1 < argc) {
             o.data_dir = argv[++i];
+        } else if (strcmp(a, "--cert") == 0 && i + 1 < argc) {
+            o.cert = argv[++i];
+        } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
+            o.out = argv[++i];
         } else if (strcmp(a, "--partition") == 0 && i + 1 < argc) {
             partition = argv[++i];
         } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {

@@ -461,6 +461,99 @@ static void test_webhook_sms_driver(void **state)
     json_decref(j);
 }
 
+/* ---- group 4: a node whose key is not the manifest's --------------------------------------- */
+
+/* Shards and e4 as the manifest says; e5 runs with a certificate of its own (its copy of the
+ * manifest names it), as a stolen address or a stale host would. */
+static int s_setup_rogue(void **state)
+{
+    (void)state;
+    ec_prepare();
+    ec_write_files();
+    char listed[128], rogue_manifest[128];
+    snprintf(listed, sizeof listed, "%s", EC->cert[EC_NODES]);
+    snprintf(EC->cert[EC_NODES], sizeof EC->cert[EC_NODES], "%s/rogue.cert", EC->dir);
+    ec_make_cert(EC->cert[EC_NODES]);
+    snprintf(rogue_manifest, sizeof rogue_manifest, "%s/rogue.yaml", EC->dir);
+    ec_write_manifest(rogue_manifest);
+    snprintf(EC->cert[EC_NODES], sizeof EC->cert[EC_NODES], "%s", listed);
+    for (int i = 1; i < EC_NODES; i++)
+        ec_start(i);
+    char real[sizeof EC->manifest];
+    snprintf(real, sizeof real, "%s", EC->manifest);
+    snprintf(EC->manifest, sizeof EC->manifest, "%s", rogue_manifest);
+    ec_start(EC_NODES);
+    snprintf(EC->manifest, sizeof EC->manifest, "%s", real);
+    return 0;
+}
+
+/* The shards refuse the unlisted key (logged and counted), so it can neither send to them nor
+ * get the cluster map from them: the listed edge serves, the rogue one never does. */
+static void test_an_unlisted_key_cannot_join_or_send(void **state)
+{
+    (void)state;
+    char code[8];
+    int st = 0;
+    for (int i = 0; i < 300 && st != 202; i++, proc_sleep_ms(200))
+        st = ec_code(0, "+15550004001", code);
+    assert_int_equal(st, 202); /* e4 has the map: the cluster is up */
+    uint64_t until = proc_now_ms() + 4000;
+    while (proc_now_ms() < until) {
+        assert_int_not_equal(ec_code(1, "+15550004002", code), 202);
+        proc_sleep_ms(250);
+    }
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    for (int i = 0; i < EC_SHARDS; i++) {
+        json_t *node = json_array_get(json_object_get(j, "nodes"), (size_t)i);
+        assert_string_equal(ec_str(node, "status"), "up");
+        assert_true(ec_int(node, "peer_refused") > 0);
+    }
+    json_decref(j);
+    char log[128], line[512];
+    snprintf(log, sizeof log, "%s/s1.log", EC->dir);
+    bool logged = false;
+    for (int i = 0; i < 50 && !logged; i++, proc_sleep_ms(100)) {
+        ec_pump(); /* the harness copies each node's output into its log */
+        FILE *f = fopen(log, "r");
+        while (f && !logged && fgets(line, sizeof line, f))
+            logged = strstr(line, "connection refused: key not in the manifest") &&
+                     strstr(line, "who=transport");
+        if (f)
+            fclose(f);
+    }
+    assert_true(logged);
+}
+
+/* An operator key the manifest does not list gets "refused" from every node, not "down". */
+static void test_an_unlisted_operator_is_refused(void **state)
+{
+    (void)state;
+    char rogue[128], cmd[384];
+    snprintf(rogue, sizeof rogue, "%s/rogue-op.cert", EC->dir);
+    ec_make_cert(rogue);
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --cert '%s' status --json 2>/dev/null",
+             getenv("ROOSTCTL"), EC->manifest, rogue);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *s1 = json_array_get(json_object_get(j, "nodes"), 0);
+    assert_string_equal(ec_str(s1, "status"), "refused");
+    assert_int_equal(ec_int(s1, "pid"), 0);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames_then_1008),
         cmocka_unit_test(test_slow_reader_is_disconnected),
         cmocka_unit_test(test_roostctl_status),
+        cmocka_unit_test(test_an_unlisted_operator_is_refused),
         cmocka_unit_test(test_drain_moves_clients_without_loss),
     };
     const struct CMUnitTest fast[] = {
@@ -479,7 +573,11 @@ int main(void)
     const struct CMUnitTest hook[] = {
         cmocka_unit_test(test_webhook_sms_driver),
     };
+    const struct CMUnitTest rogue[] = {
+        cmocka_unit_test(test_an_unlisted_key_cannot_join_or_send),
+    };
     int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
     failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
+    failed += cmocka_run_group_tests(rogue, s_setup_rogue, s_teardown);
     return failed + cmocka_run_group_tests(hook, s_setup_webhook, s_teardown_webhook);
 }

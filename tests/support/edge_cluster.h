@@ -1,6 +1,7 @@
 /* tests/support/edge_cluster.h — a real local cluster for client-level tests: three `roostd`
- * shard processes (RF 3, QUORUM) and EC_EDGES edge processes on loopback, an HS256 key file,
- * the `file` SMS sink; clients reach it only through libroost-client (WebSocket and HTTP), as
+ * shard processes (RF 3, QUORUM) and EC_EDGES edge processes on loopback, CurveZMQ between
+ * them and on the admin ports (a CZMQ certificate per node and one operator's), an HS256 key
+ * file, the `file` SMS sink; clients reach it only through libroost-client (WebSocket and HTTP), as
  * real clients do. $ROOSTD names the daemon; $ROOST_KEEP_TMP keeps the directory.
  * Header-only, one test file at a time. */
 #ifndef ROOST_TEST_EDGE_CLUSTER_H
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <czmq.h>
 
 #include "clients/roost_client.h"
 #include "tests/support/ports.h"
@@ -22,13 +24,14 @@
 enum { EC_SHARDS = 3, EC_EDGES = 2, EC_NODES = EC_SHARDS + EC_EDGES, EC_P = 32 };
 
 typedef struct {
-    char dir[64], manifest[96], sms[96];
+    char dir[64], manifest[128], sms[96];
     int peer[EC_NODES + 1], raft[EC_NODES + 1], client[EC_NODES + 1], admin[EC_NODES + 1];
-    proc_t proc[EC_NODES + 1]; /* 1..3 shards, 4..5 edges */
-    char extra[512];           /* more manifest sections from the test */
-    uint32_t ip_limit;         /* auth.otp_per_ip_per_hour */
-    uint32_t ttl_s;            /* auth.access_ttl_s */
-    char sms_url[128];         /* set: the webhook SMS driver instead of the file */
+    proc_t proc[EC_NODES + 1];    /* 1..3 shards, 4..5 edges */
+    char extra[512];              /* more manifest sections from the test */
+    uint32_t ip_limit;            /* auth.otp_per_ip_per_hour */
+    uint32_t ttl_s;               /* auth.access_ttl_s */
+    char sms_url[128];            /* set: the webhook SMS driver instead of the file */
+    char cert[EC_NODES + 1][128]; /* each node's certificate ([0]: the operator's) */
 } edge_cluster_t;
 
 static edge_cluster_t *EC;
@@ -40,6 +43,46 @@ static void ec_pump(void)
             proc_read_lines(&EC->proc[i], proc_ignore_line, NULL);
 }
 
+/* A new CZMQ certificate pair at path (path_secret mode 0600). */
+static void ec_make_cert(const char *path)
+{
+    zcert_t *c = zcert_new();
+    assert_int_equal(zcert_save(c, path), 0);
+    zcert_destroy(&c);
+    char secret[160];
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    chmod(secret, 0600);
+}
+
+/* The manifest at path, with node i's certificate EC->cert[i]. */
+static void ec_write_manifest(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "apiVersion: roost/v1\n"
+            "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
+            "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\n"
+            "auth:\n  jwt_keys: [{kid: k1, alg: HS256, file: jwt.key}]\n"
+            "  sms: {driver: %s, path: sms.log, url: \"%s\"}\n  otp_per_ip_per_hour: %u\n"
+            "  access_ttl_s: %u\n"
+            "security: {curve: true, operators: [{name: tester, cert: %s}]}\n%s\nnodes:\n",
+            EC_P, EC->sms_url[0] ? "webhook" : "file",
+            EC->sms_url[0] ? EC->sms_url : "http://127.0.0.1:1/", EC->ip_limit, EC->ttl_s,
+            EC->cert[0], EC->extra);
+    for (int i = 1; i <= EC_SHARDS; i++)
+        fprintf(f,
+                "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
+                " raft_port: %d, admin_port: %d, data_dir: s%d, curve_cert: %s}\n",
+                i, i, EC->peer[i], EC->raft[i], EC->admin[i], i, EC->cert[i]);
+    for (int i = EC_SHARDS + 1; i <= EC_NODES; i++)
+        fprintf(f,
+                "  - {name: e%d, id: %d, roles: [edge], host: 127.0.0.1, peer_port: %d,"
+                " client_port: %d, admin_port: %d, curve_cert: %s}\n",
+                i, 10 + i, EC->peer[i], EC->client[i], EC->admin[i], EC->cert[i]);
+    fclose(f);
+}
+
 static void ec_write_files(void)
 {
     char key[128];
@@ -49,29 +92,7 @@ static void ec_write_files(void)
     fputs("test-secret-test-secret-test-secret-0123456789\n", k);
     fclose(k);
     chmod(key, 0600);
-    FILE *f = fopen(EC->manifest, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "apiVersion: roost/v1\n"
-            "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
-            "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\n"
-            "auth:\n  jwt_keys: [{kid: k1, alg: HS256, file: jwt.key}]\n"
-            "  sms: {driver: %s, path: sms.log, url: \"%s\"}\n  otp_per_ip_per_hour: %u\n"
-            "  access_ttl_s: %u\n%s\nnodes:\n",
-            EC_P, EC->sms_url[0] ? "webhook" : "file",
-            EC->sms_url[0] ? EC->sms_url : "http://127.0.0.1:1/", EC->ip_limit, EC->ttl_s,
-            EC->extra);
-    for (int i = 1; i <= EC_SHARDS; i++)
-        fprintf(f,
-                "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, admin_port: %d, data_dir: s%d}\n",
-                i, i, EC->peer[i], EC->raft[i], EC->admin[i], i);
-    for (int i = EC_SHARDS + 1; i <= EC_NODES; i++)
-        fprintf(f,
-                "  - {name: e%d, id: %d, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-                " client_port: %d, admin_port: %d}\n",
-                i, 10 + i, EC->peer[i], EC->client[i], EC->admin[i]);
-    fclose(f);
+    ec_write_manifest(EC->manifest);
 }
 
 static void ec_start(int i)
@@ -129,6 +150,12 @@ static void ec_prepare(void)
     assert_non_null(mkdtemp(EC->dir));
     snprintf(EC->manifest, sizeof EC->manifest, "%s/cluster.yaml", EC->dir);
     snprintf(EC->sms, sizeof EC->sms, "%s/sms.log", EC->dir);
+    for (int i = 0; i <= EC_NODES; i++) {
+        char path[sizeof EC->cert[i]];
+        snprintf(path, sizeof path, "%s/%s%d.cert", EC->dir, i ? "node" : "op", i);
+        memcpy(EC->cert[i], path, sizeof path);
+        ec_make_cert(EC->cert[i]);
+    }
     for (int i = 1; i <= EC_NODES; i++) {
         EC->peer[i] = test_free_port();
         EC->raft[i] = test_free_port();

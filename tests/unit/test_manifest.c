@@ -36,6 +36,8 @@ static void test_shipped_local_manifest_loads(void **state)
     assert_int_equal(v[0]->id, 1);
     assert_non_null(manifest_node(&m, "edge-2"));
     assert_true(manifest_node(&m, "edge-2")->roles & ROLE_EDGE);
+    assert_true(m.security.curve);
+    assert_true(m.security.generate_keys);
 }
 
 static void test_shipped_three_host_manifest_loads(void **state)
@@ -50,6 +52,8 @@ static void test_shipped_three_host_manifest_loads(void **state)
     assert_int_equal(m.n_nodes, 5);
     /* the same ports on different hosts are fine */
     assert_int_equal(manifest_node(&m, "shard-2")->peer_port, 7101);
+    assert_true(m.security.curve);
+    assert_int_equal(strlen(manifest_node(&m, "edge-2")->curve_public), 40);
 }
 
 static void test_a_good_manifest_parses(void **state)
@@ -172,10 +176,56 @@ static void test_missing_file_is_an_error(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot open"));
 }
 
+#define KEY "\"vWUitnNxXmu</zyNXwKyw*G}//9@e8vXx8l2/XGB\""
+
+/* security: CURVE on when any node has a certificate (or when written), every node then needs
+ * one, admin ports need an operator; keys are checked as Z85. */
+static void test_security_section(void **state)
+{
+    (void)state;
+    const char *text =
+        "apiVersion: roost/v1\ncluster: {replication_factor: 1}\n"
+        "security:\n  generate_keys: true\n  operators:\n"
+        "    - {name: op, cert: ops/op.cert}\n    - {name: op2, curve_public: " KEY "}\nnodes:\n"
+        "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2,"
+        " data_dir: d, admin_port: 3, curve_cert: c/s.cert, curve_public: " KEY "}\n";
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX] = "";
+    if (manifest_parse(text, strlen(text), "t.yaml", &m, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(m.security.curve); /* implied by the node's certificate */
+    assert_true(m.security.generate_keys);
+    assert_int_equal(m.security.n_operators, 2);
+    assert_string_equal(m.security.operators[0].cert, "ops/op.cert");
+    assert_string_equal(m.nodes[0].curve_cert, "c/s.cert");
+    assert_int_equal(strlen(m.nodes[0].curve_public), 40);
+    const char *plain = "apiVersion: roost/v1\n" ONE_NODE;
+    assert_int_equal(manifest_parse(plain, strlen(plain), "t.yaml", &m, err, sizeof err), 0);
+    assert_false(m.security.curve); /* no keys anywhere: off (roostd warns) */
+    s_refused("apiVersion: roost/v1\nsecurity: {curve: true}\n" ONE_NODE,
+              "nodes[0].curve_cert: s has no certificate, and security.curve is on");
+    s_refused("apiVersion: roost/v1\nsecurity: {curve: maybe}\n" ONE_NODE,
+              "bad.yaml:2: security.curve: \"maybe\" is not true or false");
+    s_refused("apiVersion: roost/v1\nsecurity: {operators: [{name: o, curve_public: short}]}\n",
+              "security.operators[0].curve_public: not a CURVE public key");
+    s_refused("apiVersion: roost/v1\nsecurity: {operators: [{name: o}]}\n",
+              "security.operators[0]: needs a name and curve_public or cert");
+    s_refused("apiVersion: roost/v1\nsecurity: {operators: [{name: o, cert: a}, {name: o, cert: "
+              "b}]}\n",
+              "name \"o\" is already used");
+    s_refused("apiVersion: roost/v1\nsecurity: {sharing: yes}\n",
+              "security: unknown field \"sharing\"");
+    s_refused("apiVersion: roost/v1\ncluster: {replication_factor: 1}\nnodes:\n"
+              "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2,"
+              " data_dir: d, admin_port: 3, curve_cert: s.cert}\n",
+              "security.operators: admin ports need at least one operator key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_local_manifest_loads),
+        cmocka_unit_test(test_security_section),
         cmocka_unit_test(test_shipped_three_host_manifest_loads),
         cmocka_unit_test(test_a_good_manifest_parses),
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
