@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster/manifest.h"
 
@@ -27,6 +28,8 @@ int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);
 int ctl_keys(const ctl_opts_t *o, const char *sub);
 /* `status`: every node over its admin channel (down when it does not answer). */
 int ctl_status(const ctl_opts_t *o);
+/* `top [--count N]`: status every second (N rounds; 0 = until interrupted). */
+int ctl_top(const ctl_opts_t *o, uint64_t rounds);
 /* `metrics [NODE]`: every node's (or one node's) Prometheus text. */
 int ctl_metrics(const ctl_opts_t *o, const char *node);
 /* `drain NODE`: asks an edge to drain and follows it until it is empty. */

@@ -17,7 +17,8 @@ enum { CALL_MS = 1500, POLL_MS = 500 };
 typedef struct {
     bool up, draining, drained, refused;
     uint64_t pid, map_version, actors, messages, connections, peer_refused, admin_refused;
-    char roles[16];
+    uint64_t term, primaries, replicas, msgs_per_s, disk_bytes;
+    char roles[16], raft[16];
 } node_status_t;
 
 /* The operator's key pair, loaded once: --cert, or the first operator of the manifest whose
@@ -96,6 +97,14 @@ static bool s_status(const ctl_opts_t *o, const manifest_t *m, const manifest_no
         mp_get_bool(&up.data, "drained", &st->drained);
         mp_get_u64(&up.data, "peer_refused", &st->peer_refused);
         mp_get_u64(&up.data, "admin_refused", &st->admin_refused);
+        mp_get_u64(&up.data, "term", &st->term);
+        mp_get_u64(&up.data, "primaries", &st->primaries);
+        mp_get_u64(&up.data, "replicas", &st->replicas);
+        mp_get_u64(&up.data, "msgs_per_s", &st->msgs_per_s);
+        mp_get_u64(&up.data, "disk_bytes", &st->disk_bytes);
+        mp_str_t raft;
+        if (mp_get_str(&up.data, "raft", 1, sizeof st->raft - 1, &raft) == MP_OK)
+            mp_str_copy(raft, st->raft, sizeof st->raft);
         st->up = true;
     }
     msgpack_unpacked_destroy(&up);
@@ -110,45 +119,114 @@ static const char *s_role(const manifest_node_t *n)
                                                              : "edge";
 }
 
-int ctl_status(const ctl_opts_t *o)
+/* 1536 → "1.5K"; bytes and counts in tables. */
+static void s_human(uint64_t v, char out[16])
 {
-    manifest_t *m = ctl_load_manifest(o);
-    if (!m)
-        return 2;
+    const char *unit = " KMGTP";
+    double x = (double)v;
+    int u = 0;
+    while (x >= 1000 && u < 5) {
+        x /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, 16, "%llu", (unsigned long long)v);
+    else
+        snprintf(out, 16, "%.1f%c", x, unit[u]);
+}
+
+static const char *s_status_word(bool up, const node_status_t *st)
+{
+    return st->refused ? "refused" : !up ? "down" : st->draining ? "draining" : "up";
+}
+
+static void s_row_json(uint32_t i, const manifest_node_t *n, bool up, const node_status_t *st)
+{
+    printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"address\":\"%s:%u\",\"status\":\"%s\","
+           "\"pid\":%llu,\"map_version\":%llu,\"raft\":\"%s\",\"term\":%llu,"
+           "\"partitions\":{\"primary\":%llu,\"replica\":%llu},\"actors\":%llu,"
+           "\"messages\":%llu,\"msgs_per_s\":%llu,\"connections\":%llu,\"disk_bytes\":%llu,"
+           "\"peer_refused\":%llu,\"admin_refused\":%llu}",
+           i ? "," : "", n->name, s_role(n), n->host, n->peer_port, s_status_word(up, st),
+           (unsigned long long)st->pid, (unsigned long long)st->map_version,
+           st->raft[0] ? st->raft : "none", (unsigned long long)st->term,
+           (unsigned long long)st->primaries, (unsigned long long)st->replicas,
+           (unsigned long long)st->actors, (unsigned long long)st->messages,
+           (unsigned long long)st->msgs_per_s, (unsigned long long)st->connections,
+           (unsigned long long)st->disk_bytes, (unsigned long long)st->peer_refused,
+           (unsigned long long)st->admin_refused);
+}
+
+static void s_header(void)
+{
+    printf("%-12s %-6s %-21s %-8s %-7s %-10s %-5s %-11s %-7s %-7s %-7s %-7s\n", "NAME", "ROLE",
+           "ADDRESS", "STATUS", "PID", "RAFT", "TERM", "PARTITIONS", "ACTORS", "CONNS", "MSG/S",
+           "DISK");
+}
+
+static void s_row(const manifest_node_t *n, bool up, const node_status_t *st)
+{
+    char addr[MANIFEST_HOST_BYTES_MAX + 8], parts[24], actors[16], conns[16], rate[16], disk[16];
+    snprintf(addr, sizeof addr, "%s:%u", n->host, n->peer_port);
+    snprintf(parts, sizeof parts, "%llu/%llu", (unsigned long long)st->primaries,
+             (unsigned long long)st->replicas);
+    s_human(st->actors, actors);
+    s_human(st->connections, conns);
+    s_human(st->msgs_per_s, rate);
+    s_human(st->disk_bytes, disk);
+    printf("%-12s %-6s %-21s %-8s %-7llu %-10s %-5llu %-11s %-7s %-7s %-7s %-7s\n", n->name,
+           s_role(n), addr, s_status_word(up, st), (unsigned long long)st->pid,
+           up ? (st->raft[0] ? st->raft : "none") : "-", (unsigned long long)st->term,
+           up ? parts : "-", actors, conns, rate, up ? disk : "-");
+}
+
+/* One status round: a table (or one JSON line); the number of nodes down. */
+static uint32_t s_status_round(const ctl_opts_t *o, const manifest_t *m)
+{
     if (o->json)
         printf("{\"cluster\":\"%s\",\"nodes\":[", m->cluster_name);
     else
-        printf("%-12s %-10s %-21s %-8s %-8s %-6s %-8s %-11s\n", "NAME", "ROLE", "ADDRESS", "STATUS",
-               "PID", "MAP", "ACTORS", "CONNECTIONS");
+        s_header();
     uint32_t down = 0;
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
         node_status_t st;
         bool up = s_status(o, m, n, &st);
         down += up ? 0 : 1;
-        const char *status = st.refused    ? "refused"
-                             : !up         ? "down"
-                             : st.draining ? "draining"
-                                           : "up";
         if (o->json)
-            printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"address\":\"%s:%u\",\"status\":\"%s\","
-                   "\"pid\":%llu,\"map_version\":%llu,\"actors\":%llu,\"messages\":%llu,"
-                   "\"connections\":%llu,\"peer_refused\":%llu,\"admin_refused\":%llu}",
-                   i ? "," : "", n->name, s_role(n), n->host, n->peer_port, status,
-                   (unsigned long long)st.pid, (unsigned long long)st.map_version,
-                   (unsigned long long)st.actors, (unsigned long long)st.messages,
-                   (unsigned long long)st.connections, (unsigned long long)st.peer_refused,
-                   (unsigned long long)st.admin_refused);
-        else {
-            char addr[MANIFEST_HOST_BYTES_MAX + 8];
-            snprintf(addr, sizeof addr, "%s:%u", n->host, n->peer_port);
-            printf("%-12s %-10s %-21s %-8s %-8llu %-6llu %-8llu %-11llu\n", n->name, s_role(n),
-                   addr, status, (unsigned long long)st.pid, (unsigned long long)st.map_version,
-                   (unsigned long long)st.actors, (unsigned long long)st.connections);
-        }
+            s_row_json(i, n, up, &st);
+        else
+            s_row(n, up, &st);
     }
     if (o->json)
         printf("],\"down\":%u}\n", down);
+    fflush(stdout);
+    return down;
+}
+
+int ctl_status(const ctl_opts_t *o)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    s_status_round(o, m);
+    free(m);
+    return 0;
+}
+
+int ctl_top(const ctl_opts_t *o, uint64_t rounds)
+{
+    manifest_t *m = ctl_load_manifest(o);
+    if (!m)
+        return 2;
+    for (uint64_t r = 0; rounds == 0 || r < rounds; r++) {
+        if (r)
+            usleep(1000000);
+        if (!o->json) /* clear the screen and go home, like top(1) */
+            printf("\033[H\033[2J%s — %s — every 1 s, Ctrl-C to quit\n\n", m->cluster_name,
+                   m->path);
+        s_status_round(o, m);
+    }
     free(m);
     return 0;
 }

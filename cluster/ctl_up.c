@@ -85,8 +85,9 @@ static int s_check_ports(const manifest_t *m)
 {
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
-        const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
-        for (int k = 0; k < 4 && s_is_local(n->host); k++) {
+        const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port,
+                                  n->metrics_port};
+        for (int k = 0; k < 5 && s_is_local(n->host); k++) {
             int err = ports[k] ? s_port_free(n->host, ports[k]) : 0;
             if (err) {
                 fprintf(stderr, "roostctl up: %s: port %s:%u is not free: %s\n", n->name, n->host,

@@ -4,8 +4,10 @@
 #include "cluster/curve_keys.h"
 #include "cluster/edge_setup.h"
 #include "cluster/faults.h"
+#include "edge/metrics_http.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +50,15 @@ struct daemon {
     actors_config_t messaging; /* the messaging actors' settings (a node service) */
     edge_t *edge;              /* edge nodes: the client front door */
     admin_t *admin;            /* the admin channel (admin_port) */
+    metrics_http_t *metrics;   /* GET /metrics on metrics_port */
     atomic_bool draining;
     edge_keys_t edge_keys;
     curve_pair_t curve; /* security.curve: this node's own key pair */
     char data_root[MANIFEST_PATH_BYTES_MAX + 1];
-    uint64_t map_sent_ns; /* leader: when the map last went to the non-voters */
+    _Atomic uint32_t primaries, replicas; /* partitions this node leads / holds (the map) */
+    _Atomic uint64_t msgs_per_s;          /* messages handled over the last second */
+    uint64_t rate_at_ns, rate_msgs;       /* transport thread: the last sample */
+    uint64_t map_sent_ns;                 /* leader: when the map last went to the non-voters */
     uint64_t map_sent_version;
 };
 
@@ -111,6 +117,20 @@ static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
     msgpack_sbuffer_destroy(&sb);
 }
 
+static void s_count_partitions(daemon_t *d, const clustermap_t *map)
+{
+    uint32_t primaries = 0, replicas = 0;
+    for (uint32_t p = 0; p < clustermap_partitions(map); p++) {
+        uint32_t ids[PROTO_REPLICAS_MAX];
+        uint32_t n = clustermap_replicas_of(map, p, ids, PROTO_REPLICAS_MAX);
+        primaries += clustermap_primary_of(map, p) == d->self->id;
+        for (uint32_t i = 0; i < n; i++)
+            replicas += ids[i] == d->self->id;
+    }
+    atomic_store(&d->primaries, primaries);
+    atomic_store(&d->replicas, replicas);
+}
+
 static void s_on_map(void *arg, const clustermap_t *map)
 {
     daemon_t *d = arg;
@@ -124,6 +144,7 @@ static void s_on_map(void *arg, const clustermap_t *map)
             s_tell_role(d, map, p);
     }
     atomic_store(&d->last_version, clustermap_version(map));
+    s_count_partitions(d, map);
     s_log_map(d, map);
 }
 
@@ -195,6 +216,15 @@ static void s_on_tick(void *arg, uint64_t now_ns)
 {
     daemon_t *d = arg;
     faults_poll(d->faults);
+    if (now_ns - d->rate_at_ns >= 1000000000u) { /* messages per second, for status */
+        roost_node_stats_t st;
+        roost_node_stats(d->node, &st);
+        if (d->rate_at_ns)
+            atomic_store(&d->msgs_per_s,
+                         (st.messages - d->rate_msgs) * 1000000000u / (now_ns - d->rate_at_ns));
+        d->rate_at_ns = now_ns;
+        d->rate_msgs = st.messages;
+    }
     if (d->detector)
         detector_tick(d->detector, now_ns);
     s_push_map(d, now_ns);
@@ -460,6 +490,24 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
 
 /* ---- the admin channel ------------------------------------------------------------------- */
 
+static _Thread_local uint64_t s_du; /* nftw has no argument for its callback */
+
+static int s_du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path, (void)ftw;
+    if (flag == FTW_F)
+        s_du += (uint64_t)st->st_blocks * 512u;
+    return 0;
+}
+
+/* Bytes the node's data directory takes on disk (RocksDB and the Raft log). */
+static uint64_t s_disk_bytes(const char *dir)
+{
+    s_du = 0;
+    nftw(dir, s_du_add, 16, FTW_PHYS);
+    return s_du;
+}
+
 static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
 {
     daemon_t *d = arg;
@@ -483,7 +531,14 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     mp_kv_bool(pk, "curve", d->manifest.security.curve);
     mp_kv_u64(pk, "peer_refused", ts.refused + ts.impostor);
     mp_kv_u64(pk, "admin_refused", admin_refused(d->admin));
-    return 13;
+    uint64_t term = 0;
+    mp_kv_str(pk, "raft", d->control ? control_raft_role(d->control, &term) : "none");
+    mp_kv_u64(pk, "term", term);
+    mp_kv_u64(pk, "primaries", atomic_load(&d->primaries));
+    mp_kv_u64(pk, "replicas", atomic_load(&d->replicas));
+    mp_kv_u64(pk, "msgs_per_s", atomic_load(&d->msgs_per_s));
+    mp_kv_u64(pk, "disk_bytes", d->engine ? s_disk_bytes(d->data_dir) : 0);
+    return 19;
 }
 
 /* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
@@ -635,6 +690,11 @@ int daemon_start(daemon_t *self)
         sodium_memzero(ac.secret_key, sizeof ac.secret_key);
         rc = self->admin ? ROOST_OK : ROOST_EIO;
     }
+    if (rc == ROOST_OK && self->self->metrics_port) {
+        self->metrics =
+            metrics_http_start(self->self->host, self->self->metrics_port, s_admin_metrics, self);
+        rc = self->metrics ? ROOST_OK : ROOST_EIO;
+    }
     if (rc == ROOST_OK)
         ROOST_INFO(
             COMP, "node ready", "node=%s id=%u roles=%s%s peer_port=%u pid=%d", self->self->name,
@@ -670,6 +730,7 @@ void daemon_destroy(daemon_t **self_p)
      * workers that send into the transport, and only then free anything. The edge's loop goes
      * first: closing its connections tells their sessions while everything still runs. */
     admin_stop(&d->admin);
+    metrics_http_stop(&d->metrics);
     edge_stop(d->edge);
     transport_zmq_stop(d->transport);
     control_destroy(&d->control);

@@ -207,6 +207,8 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
         n->admin_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "client_port") == 0)
         n->client_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
+    else if (strcmp(key, "metrics_port") == 0)
+        n->metrics_port = (uint16_t)mf_uint(c, v, f, 1, 65535);
     else if (strcmp(key, "data_dir") == 0)
         mf_string(c, v, f, n->data_dir, sizeof n->data_dir);
     else if (strcmp(key, "client_host") == 0)
@@ -217,10 +219,10 @@ static void s_node_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
         mf_z85_key(c, v, f, n->curve_public, sizeof n->curve_public);
 }
 
-static const char *const s_node_keys[] = {"name",      "id",          "roles",      "host",
-                                          "peer_port", "raft_port",   "admin_port", "client_port",
-                                          "data_dir",  "client_host", "curve_cert", "curve_public",
-                                          NULL};
+static const char *const s_node_keys[] = {
+    "name",       "id",           "roles",        "host",     "peer_port",
+    "raft_port",  "admin_port",   "client_port",  "data_dir", "client_host",
+    "curve_cert", "curve_public", "metrics_port", NULL};
 
 static void s_nodes(ctx_t *c, yaml_node_t *v)
 {
@@ -327,20 +329,23 @@ static void s_check_node(ctx_t *c, uint32_t k)
         }
         if (strcmp(o->host, n->host) != 0)
             continue;
-        const uint16_t mine[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
-        const uint16_t theirs[] = {o->peer_port, o->raft_port, o->admin_port, o->client_port};
+        const uint16_t mine[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port,
+                                 n->metrics_port};
+        const uint16_t theirs[] = {o->peer_port, o->raft_port, o->admin_port, o->client_port,
+                                   o->metrics_port};
         /* edges on one host may share their client port (SO_REUSEPORT spreads connections) */
         bool share = (n->roles & ROLE_EDGE) && (o->roles & ROLE_EDGE);
-        for (int a = 0; a < 4; a++)
-            for (int b = 0; b < 4; b++)
+        for (int a = 0; a < 5; a++)
+            for (int b = 0; b < 5; b++)
                 if (mine[a] && mine[a] == theirs[b] && !(share && a == 3 && b == 3)) {
                     mf_fail(c, &at, f, "port %u is already used by %s", mine[a], o->name);
                     return;
                 }
     }
-    const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port};
-    for (int a = 0; a < 4; a++)
-        for (int b = a + 1; b < 4; b++)
+    const uint16_t ports[] = {n->peer_port, n->raft_port, n->admin_port, n->client_port,
+                              n->metrics_port};
+    for (int a = 0; a < 5; a++)
+        for (int b = a + 1; b < 5; b++)
             if (ports[a] && ports[a] == ports[b]) {
                 mf_fail(c, &at, f, "port %u is used twice by this node", ports[a]);
                 return;

@@ -90,7 +90,8 @@ typedef struct {
     char host[MANIFEST_HOST_BYTES_MAX + 1];
     uint16_t peer_port;                            /* ZeroMQ data plane */
     uint16_t raft_port;                            /* control plane (shard nodes that vote) */
-    uint16_t admin_port;                           /* /metrics, admin requests; 0 = none */
+    uint16_t admin_port;                           /* admin requests (ZeroMQ); 0 = none */
+    uint16_t metrics_port;                         /* HTTP GET /metrics; 0 = none */
     uint16_t client_port;                          /* edge: WebSocket + HTTP; 0 = none */
     char client_host[MANIFEST_HOST_BYTES_MAX + 1]; /* edge: address it listens on; "" = host */
     char data_dir[MANIFEST_PATH_BYTES_MAX + 1];

@@ -113,8 +113,9 @@ void mf_security_validate(ctx_t *c, yaml_node_t *root)
         char f[32];
         snprintf(f, sizeof f, "nodes[%u].curve_cert", k);
         if (!n->curve_cert[0])
-            mf_fail(c, &at, f, "%s has no certificate, and security.curve is on (roostctl keys "
-                               "gen --out PATH)",
+            mf_fail(c, &at, f,
+                    "%s has no certificate, and security.curve is on (roostctl keys "
+                    "gen --out PATH)",
                     n->name);
     }
     if (!c->failed && any_admin && se->n_operators == 0)

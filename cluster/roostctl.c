@@ -20,8 +20,10 @@ static void s_usage(FILE *out)
                  "                                 partition's (or key's) replica list\n"
                  "  keys gen [--out PATH]          a new CurveZMQ key pair (printed, or saved as\n"
                  "                                 the certificate PATH + PATH_secret)\n"
-                 "  status                         every node: role, address, up/down, pid,\n"
-                 "                                 map version, actors, connections\n"
+                 "  status                         every node: role, address, up/down, pid, Raft\n"
+                 "                                 role and term, partitions (primary/replica),\n"
+                 "                                 actors, connections, msgs/s, disk use\n"
+                 "  top [--count N]                status refreshed every second (N times)\n"
                  "  metrics [NODE]                 Prometheus text of every node (or one)\n"
                  "  drain NODE                     an edge stops taking connections, sends its\n"
                  "                                 clients goaway and exits once empty\n"
@@ -70,7 +72,7 @@ void ctl_sibling_path(const char *name, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
-    const char *cmd = NULL, *positional = NULL, *partition = NULL, *key = NULL;
+    const char *cmd = NULL, *positional = NULL, *partition = NULL, *key = NULL, *count = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -88,6 +90,8 @@ int main(int argc, char **argv)
             partition = argv[++i];
         } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
             key = argv[++i];
+        } else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
+            count = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             o.json = true;
         } else if (a[0] == '-') {
@@ -116,6 +120,8 @@ int main(int argc, char **argv)
     }
     if (cmd && strcmp(cmd, "status") == 0)
         return ctl_status(&o);
+    if (cmd && strcmp(cmd, "top") == 0)
+        return ctl_top(&o, count ? strtoull(count, NULL, 10) : 0);
     if (cmd && strcmp(cmd, "metrics") == 0)
         return ctl_metrics(&o, positional);
     if (cmd && strcmp(cmd, "drain") == 0)

@@ -77,6 +77,8 @@ struct control {
     clustermap_t *published;
     bool is_leader;
     uint32_t leader_id;
+    int raft_state; /* RAFT_* as of the last look */
+    uint64_t term;
     submit_item_t *head, *tail;
     uint32_t queued;
     bool accepting; /* control_submit allowed */
@@ -194,6 +196,8 @@ static void s_refresh_leader(control_t *self)
     pthread_mutex_lock(&self->lock);
     self->is_leader = leader;
     self->leader_id = (uint32_t)id;
+    self->raft_state = raft_state(&self->raft);
+    self->term = self->raft.current_term;
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -539,6 +543,18 @@ uint32_t control_leader_id(control_t *self)
     uint32_t id = self->leader_id;
     pthread_mutex_unlock(&self->lock);
     return id;
+}
+
+const char *control_raft_role(control_t *self, uint64_t *term)
+{
+    pthread_mutex_lock(&self->lock);
+    int state = self->raft_state;
+    *term = self->term;
+    pthread_mutex_unlock(&self->lock);
+    return state == RAFT_LEADER      ? "leader"
+           : state == RAFT_CANDIDATE ? "candidate"
+           : state == RAFT_FOLLOWER  ? "follower"
+                                     : "unavailable";
 }
 
 clustermap_t *control_map_get(control_t *self)

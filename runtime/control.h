@@ -92,6 +92,9 @@ int control_submit(control_t *self, const clustermap_cmd_t *cmd);
 bool control_is_leader(control_t *self);
 /* The known leader's member id, or 0 if none is known. */
 uint32_t control_leader_id(control_t *self);
+/* This node's Raft role ("leader", "candidate", "follower", "unavailable") and current term, as
+ * of the same look. */
+const char *control_raft_role(control_t *self, uint64_t *term);
 
 /* The latest applied map, as a shared immutable snapshot: the caller owns one reference and
  * gives it back with clustermap_release. Never NULL (version 0, empty, before the first

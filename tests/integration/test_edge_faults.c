@@ -184,7 +184,44 @@ static void test_slow_reader_is_disconnected(void **state)
     rc_free(&b.conn);
 }
 
-/* `roostctl status` sees every node up, with the edges' connections. */
+/* GET /metrics on a metrics port: Prometheus text, every line a comment (HELP, TYPE) or a
+ * sample `name{labels} value`, with the series `want` among them. */
+static void s_scrape_and_parse(int port, const char *want)
+{
+    int st = 0;
+    char *body = NULL;
+    assert_int_equal(
+        rc_http("127.0.0.1", (uint16_t)port, "GET", "/metrics", NULL, 5000, &st, &body), 0);
+    assert_int_equal(st, 200);
+    bool seen = false;
+    int samples = 0;
+    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0)
+            continue;
+        char *sp = strrchr(line, ' ');
+        if (!sp || sp == line)
+            fail_msg("port %d: not a Prometheus sample: %s", port, line);
+        char *end;
+        strtod(sp + 1, &end);
+        if (*end != '\0')
+            fail_msg("port %d: bad value in: %s", port, line);
+        size_t name =
+            strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+        if (name == 0 || (line[name] != ' ' && line[name] != '{'))
+            fail_msg("port %d: bad metric name in: %s", port, line);
+        seen |= strncmp(line, want, strlen(want)) == 0;
+        samples++;
+    }
+    assert_true(samples > 5);
+    assert_true(seen);
+    free(body);
+    rc_http("127.0.0.1", (uint16_t)port, "GET", "/nope", NULL, 5000, &st, &body);
+    assert_int_equal(st, 404);
+    free(body);
+}
+
+/* `roostctl status` sees every node up, with the edges' connections, the Raft roles and the
+ * partitions; every node's metrics port serves Prometheus text. */
 static void test_roostctl_status(void **state)
 {
     (void)state;
@@ -203,7 +240,23 @@ static void test_roostctl_status(void **state)
     assert_string_equal(ec_str(e4, "name"), "e4");
     assert_string_equal(ec_str(e4, "status"), "up");
     assert_int_equal(ec_int(e4, "pid"), EC->proc[EC_SHARDS + 1].pid);
+    assert_string_equal(ec_str(e4, "raft"), "none"); /* edges do not vote */
+    int leaders = 0, primaries = 0, replicas = 0;
+    for (int i = 0; i < EC_SHARDS; i++) {
+        json_t *s = json_array_get(json_object_get(j, "nodes"), (size_t)i);
+        leaders += strcmp(ec_str(s, "raft"), "leader") == 0;
+        assert_true(ec_int(s, "term") >= 1);
+        assert_true(ec_int(s, "disk_bytes") > 0);
+        primaries += (int)ec_int(json_object_get(s, "partitions"), "primary");
+        replicas += (int)ec_int(json_object_get(s, "partitions"), "replica");
+    }
+    assert_int_equal(leaders, 1);
+    assert_int_equal(primaries, EC_P); /* every partition led once, held three times */
+    assert_int_equal(replicas, EC_P * 3);
     json_decref(j);
+    for (int i = 1; i <= EC_NODES; i += EC_SHARDS) /* a shard's and an edge's metrics port */
+        s_scrape_and_parse(EC->metrics[i],
+                           i <= EC_SHARDS ? "roost_store_commits_total" : "roost_edge_connections");
     /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
     snprintf(cmd, sizeof cmd, "'%s' -m '%s' metrics", getenv("ROOSTCTL"), EC->manifest);
     p = popen(cmd, "r");

@@ -25,7 +25,8 @@ enum { EC_SHARDS = 3, EC_EDGES = 2, EC_NODES = EC_SHARDS + EC_EDGES, EC_P = 32 }
 
 typedef struct {
     char dir[64], manifest[128], sms[96];
-    int peer[EC_NODES + 1], raft[EC_NODES + 1], client[EC_NODES + 1], admin[EC_NODES + 1];
+    int peer[EC_NODES + 1], raft[EC_NODES + 1], client[EC_NODES + 1], admin[EC_NODES + 1],
+        metrics[EC_NODES + 1];
     proc_t proc[EC_NODES + 1];    /* 1..3 shards, 4..5 edges */
     char extra[512];              /* more manifest sections from the test */
     uint32_t ip_limit;            /* auth.otp_per_ip_per_hour */
@@ -73,13 +74,14 @@ static void ec_write_manifest(const char *path)
     for (int i = 1; i <= EC_SHARDS; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, admin_port: %d, data_dir: s%d, curve_cert: %s}\n",
-                i, i, EC->peer[i], EC->raft[i], EC->admin[i], i, EC->cert[i]);
+                " raft_port: %d, admin_port: %d, metrics_port: %d, data_dir: s%d,"
+                " curve_cert: %s}\n",
+                i, i, EC->peer[i], EC->raft[i], EC->admin[i], EC->metrics[i], i, EC->cert[i]);
     for (int i = EC_SHARDS + 1; i <= EC_NODES; i++)
         fprintf(f,
                 "  - {name: e%d, id: %d, roles: [edge], host: 127.0.0.1, peer_port: %d,"
-                " client_port: %d, admin_port: %d, curve_cert: %s}\n",
-                i, 10 + i, EC->peer[i], EC->client[i], EC->admin[i], EC->cert[i]);
+                " client_port: %d, admin_port: %d, metrics_port: %d, curve_cert: %s}\n",
+                i, 10 + i, EC->peer[i], EC->client[i], EC->admin[i], EC->metrics[i], EC->cert[i]);
     fclose(f);
 }
 
@@ -161,6 +163,7 @@ static void ec_prepare(void)
         EC->raft[i] = test_free_port();
         EC->client[i] = test_free_port();
         EC->admin[i] = test_free_port();
+        EC->metrics[i] = test_free_port();
     }
 }
 

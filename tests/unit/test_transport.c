@@ -283,6 +283,8 @@ static void test_curve_admits_only_listed_keys_as_themselves(void **state)
     void *plain = zmq_socket(zctx, ZMQ_DEALER);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", pp->port[1]);
+    int zero = 0; /* its heartbeats never leave: linger would hold zmq_ctx_term forever */
+    zmq_setsockopt(plain, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(plain, ZMQ_ROUTING_ID, "n0", 2);
     zmq_connect(plain, ep);
     s_send_heartbeats(a);
