@@ -49,7 +49,7 @@ struct daemon {
     faults_t *faults;          /* test builds: injected link cuts */
     actors_config_t messaging; /* the messaging actors' settings (a node service) */
     edge_t *edge;              /* edge nodes: the client front door */
-    admin_t *admin;            /* the admin channel (admin_port) */
+    admin_t *_Atomic admin;    /* the admin channel (admin_port); its thread reads this too */
     metrics_http_t *metrics;   /* GET /metrics on metrics_port */
     atomic_bool draining;
     edge_keys_t edge_keys;
@@ -530,7 +530,7 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     transport_zmq_stats(d->transport, &ts);
     mp_kv_bool(pk, "curve", d->manifest.security.curve);
     mp_kv_u64(pk, "peer_refused", ts.refused + ts.impostor);
-    mp_kv_u64(pk, "admin_refused", admin_refused(d->admin));
+    mp_kv_u64(pk, "admin_refused", admin_refused(atomic_load(&d->admin)));
     uint64_t term = 0;
     mp_kv_str(pk, "raft", d->control ? control_raft_role(d->control, &term) : "none");
     mp_kv_u64(pk, "term", term);
@@ -561,7 +561,7 @@ static char *s_security_metrics(daemon_t *d, size_t *len)
     metrics_counter_add(metrics_register_counter(
                             r, "roost_admin_refused_total",
                             "CURVE handshakes on the admin port with a non-operator key.", NULL, 0),
-                        admin_refused(d->admin));
+                        admin_refused(atomic_load(&d->admin)));
     char *out = NULL;
     if (metrics_render(r, &out, len) != ROOST_OK)
         out = NULL;
@@ -686,9 +686,10 @@ int daemon_start(daemon_t *self)
             return ROOST_EINVAL;
         memcpy(ac.secret_key, self->curve.secret_key, sizeof ac.secret_key);
         ac.operators = ops;
-        self->admin = admin_start(self->self->host, self->self->admin_port, &h, &ac);
+        admin_t *admin = admin_start(self->self->host, self->self->admin_port, &h, &ac);
+        atomic_store(&self->admin, admin);
         sodium_memzero(ac.secret_key, sizeof ac.secret_key);
-        rc = self->admin ? ROOST_OK : ROOST_EIO;
+        rc = admin ? ROOST_OK : ROOST_EIO;
     }
     if (rc == ROOST_OK && self->self->metrics_port) {
         self->metrics =
@@ -729,8 +730,9 @@ void daemon_destroy(daemon_t **self_p)
     /* Order: stop what delivers into the node (transport thread, control's on_map), then the
      * workers that send into the transport, and only then free anything. The edge's loop goes
      * first: closing its connections tells their sessions while everything still runs. */
-    admin_stop(&d->admin);
-    metrics_http_stop(&d->metrics);
+    metrics_http_stop(&d->metrics); /* first: its renders read the admin channel's counts */
+    admin_t *admin = atomic_exchange(&d->admin, NULL);
+    admin_stop(&admin);
     edge_stop(d->edge);
     transport_zmq_stop(d->transport);
     control_destroy(&d->control);

@@ -158,4 +158,8 @@ void edge_metrics_fini(edge_t *e);
 extern const roost_behaviour_t session_behaviour;
 extern const roost_behaviour_t auth_http_behaviour;
 
+/* libwebsockets' own log lines: errors only, through our log (process-wide; every lws
+ * context of the node calls it). */
+void edge_lws_logging(void);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge/edge_internal.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
 
@@ -82,6 +83,7 @@ static void *s_thread(void *arg)
 metrics_http_t *metrics_http_start(const char *host, uint16_t port, metrics_http_render_fn fn,
                                    void *arg)
 {
+    edge_lws_logging();
     metrics_http_t *m = roost_xcalloc(1, sizeof *m);
     m->render = fn;
     m->arg = arg;

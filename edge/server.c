@@ -450,6 +450,11 @@ static void s_lws_log(int level, const char *line)
         ROOST_WARN(COMP, "libwebsockets", "err=\"%.*s\"", (int)n, line);
 }
 
+void edge_lws_logging(void)
+{
+    lws_set_log_level(LLL_ERR, s_lws_log);
+}
+
 static void *s_thread(void *arg)
 {
     edge_t *e = arg;
@@ -475,7 +480,7 @@ static const lws_retry_bo_t s_no_idle_policy = {.secs_since_valid_ping = 0,
 
 static struct lws_context *s_context(edge_t *e)
 {
-    lws_set_log_level(LLL_ERR, s_lws_log);
+    edge_lws_logging();
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves (listen.c) */
