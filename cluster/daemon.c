@@ -51,6 +51,7 @@ struct daemon {
     edge_t *edge;              /* edge nodes: the client front door */
     admin_t *_Atomic admin;    /* the admin channel (admin_port); its thread reads this too */
     metrics_http_t *metrics;   /* GET /metrics on metrics_port */
+    metrics_registry_t *reg;   /* series kept across renders (histograms) */
     atomic_bool draining;
     edge_keys_t edge_keys;
     curve_pair_t curve; /* security.curve: this node's own key pair */
@@ -413,7 +414,12 @@ static int s_open_store(daemon_t *d)
                          .consistency = s_consistency(d->manifest.consistency),
                          .sync = s_sync(d->manifest.sync),
                          .append_timeout_ms = 5000,
-                         .serving_hook = ACTORS_SERVING_HOOK};
+                         .serving_hook = ACTORS_SERVING_HOOK,
+                         .commit_us = metrics_register_histogram(
+                             d->reg, "roost_store_commit_latency_us",
+                             "Microseconds from an append reaching its partition's primary to "
+                             "its acknowledgement at the configured consistency.",
+                             NULL, 0, 10, 10000000)};
     d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
@@ -454,11 +460,13 @@ static int s_open_node(daemon_t *d)
 daemon_t *daemon_new(const daemon_config_t *cfg)
 {
     daemon_t *d = roost_xcalloc(1, sizeof *d);
+    d->reg = metrics_registry_new();
     d->manifest = *cfg->manifest;
     d->self = manifest_node(&d->manifest, cfg->node_name);
     if (!d->self) {
         ROOST_ERROR(COMP, "no such node in the manifest", "node=%s manifest=%s", cfg->node_name,
                     d->manifest.path);
+        metrics_registry_destroy(&d->reg);
         free(d);
         return NULL;
     }
@@ -543,32 +551,6 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
 
 /* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
  * runtime and store figures. */
-/* The security series every node has: refused handshakes and impostor frames. */
-static char *s_security_metrics(daemon_t *d, size_t *len)
-{
-    transport_zmq_stats_t ts;
-    transport_zmq_stats(d->transport, &ts);
-    metrics_registry_t *r = metrics_registry_new();
-    metrics_counter_add(metrics_register_counter(
-                            r, "roost_peer_refused_total",
-                            "CURVE handshakes on the peer port with a key not in the manifest.",
-                            NULL, 0),
-                        ts.refused);
-    metrics_counter_add(metrics_register_counter(
-                            r, "roost_peer_impostor_total",
-                            "Frames from a listed key under another node's routing id.", NULL, 0),
-                        ts.impostor);
-    metrics_counter_add(metrics_register_counter(
-                            r, "roost_admin_refused_total",
-                            "CURVE handshakes on the admin port with a non-operator key.", NULL, 0),
-                        admin_refused(atomic_load(&d->admin)));
-    char *out = NULL;
-    if (metrics_render(r, &out, len) != ROOST_OK)
-        out = NULL;
-    metrics_registry_destroy(&r);
-    return out;
-}
-
 /* a then b in one malloc'd text (either may be NULL). */
 static char *s_concat(char *a, size_t alen, char *b, size_t blen, size_t *len)
 {
@@ -584,6 +566,42 @@ static char *s_concat(char *a, size_t alen, char *b, size_t blen, size_t *len)
     return out;
 }
 
+/* The series every node has: the workers' backlog, refused handshakes and impostor frames,
+ * and the kept ones (the store's commit latency on shards). */
+static char *s_common_metrics(daemon_t *d, size_t *len)
+{
+    transport_zmq_stats_t ts;
+    transport_zmq_stats(d->transport, &ts);
+    roost_node_stats_t st;
+    roost_node_stats(d->node, &st);
+    metrics_registry_t *r = metrics_registry_new();
+    metrics_gauge_set(metrics_register_gauge(r, "roost_node_queued",
+                                             "Envelopes waiting for a worker (mailbox backlog).",
+                                             NULL, 0),
+                      (int64_t)st.queued);
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_peer_refused_total",
+                            "CURVE handshakes on the peer port with a key not in the manifest.",
+                            NULL, 0),
+                        ts.refused);
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_peer_impostor_total",
+                            "Frames from a listed key under another node's routing id.", NULL, 0),
+                        ts.impostor);
+    metrics_counter_add(metrics_register_counter(
+                            r, "roost_admin_refused_total",
+                            "CURVE handshakes on the admin port with a non-operator key.", NULL, 0),
+                        admin_refused(atomic_load(&d->admin)));
+    char *out = NULL, *kept = NULL;
+    size_t klen = 0;
+    if (metrics_render(r, &out, len) != ROOST_OK)
+        out = NULL;
+    metrics_registry_destroy(&r);
+    if (metrics_render(d->reg, &kept, &klen) != ROOST_OK)
+        kept = NULL;
+    return s_concat(out, *len, kept, klen, len);
+}
+
 static char *s_node_metrics(daemon_t *d, size_t *len);
 
 static char *s_admin_metrics(void *arg, size_t *len)
@@ -591,7 +609,7 @@ static char *s_admin_metrics(void *arg, size_t *len)
     daemon_t *d = arg;
     size_t alen = 0, blen = 0;
     char *a = d->edge ? edge_metrics_render(d->edge, &alen) : s_node_metrics(d, &alen);
-    char *b = s_security_metrics(d, &blen);
+    char *b = s_common_metrics(d, &blen);
     return s_concat(a, alen, b, blen, len);
 }
 
@@ -619,6 +637,11 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
          d->engine ? atomic_load(&d->store.stats.corrupt) : 0},
         {"roost_store_repaired_total", "Corrupt log entries repaired from replicas.",
          d->engine ? atomic_load(&d->store.stats.repaired) : 0},
+        {"roost_store_replication_behind_entries",
+         "Entries the slowest replica lacks, summed over the partitions this node leads.",
+         d->engine && atomic_load(&d->store.stats.behind) > 0
+             ? (uint64_t)atomic_load(&d->store.stats.behind)
+             : 0},
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) { /* a fresh registry: counters from 0 */
         if (strstr(g[i].name, "_total"))
@@ -752,6 +775,7 @@ void daemon_destroy(daemon_t **self_p)
     free(d->role_epoch);
     detector_destroy(&d->detector);
     faults_destroy(&d->faults);
+    metrics_registry_destroy(&d->reg);
     free(d);
     *self_p = NULL;
 }

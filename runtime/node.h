@@ -47,6 +47,8 @@ typedef struct {
     uint64_t dropped;  /* undeliverable: no kind, late responses, transport refusals */
     uint64_t timers_fired;
     uint64_t timers_pending;
+    uint64_t queued; /* envelopes sent to this node's workers and not yet in a mailbox: the
+                      * backlog behind busy workers */
 } roost_node_stats_t;
 
 /* NULL on a bad configuration. Caller owns the node. */

@@ -24,6 +24,7 @@ enum { TIMER_ACTOR = 1, TIMER_REQUEST = 2 };
 typedef struct {
     _Atomic uint64_t activations, passivations, messages, dropped, timers_fired;
     _Atomic int64_t active, timers_pending;
+    _Atomic int64_t inbound; /* envelopes in the cross-thread queue, not yet in a mailbox */
 } worker_stats_t;
 
 typedef struct roost_worker {

@@ -117,6 +117,7 @@ void worker_wake(roost_worker_t *w)
 
 void worker_enqueue(roost_worker_t *w, roost_env_t *env)
 {
+    atomic_fetch_add_explicit(&w->stats.inbound, 1, memory_order_relaxed);
     mpsc_push(&w->inbound, &env->qnode);
     if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
         worker_wake(w);
@@ -227,6 +228,7 @@ static uint32_t s_drain_inbound(roost_worker_t *w)
         worker_deliver(w, roost_env_from_qnode(q));
         n++;
     }
+    atomic_fetch_sub_explicit(&w->stats.inbound, n, memory_order_relaxed);
     return n;
 }
 

@@ -248,9 +248,17 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     return ROOST_OK;
 }
 
+void replog_report_behind(replog_t *r, uint64_t behind)
+{
+    atomic_fetch_add_explicit(&r->store->stats.behind,
+                              (int64_t)behind - (int64_t)r->behind_reported, memory_order_relaxed);
+    r->behind_reported = behind;
+}
+
 static void s_passivate(roost_ctx_t *ctx, void *state)
 {
     replog_t *r = state;
+    replog_report_behind(r, 0);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     engine_batch_destroy(&r->gc);
     msgpack_sbuffer_destroy(&r->gc_records);

@@ -27,6 +27,7 @@ typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } rep
 typedef struct pending {
     struct pending *next;
     uint64_t lsn;
+    uint64_t at_ns;   /* when it arrived: commit latency */
     roost_env_t *req; /* the kept STORE_APPEND (or STORE_OPEN) request, answered at commit */
 } pending_t;
 
@@ -62,6 +63,7 @@ typedef struct {
     bool catchup[PROTO_REPLICAS_MAX]; /* primary: streaming missing entries to that replica */
     uint64_t sent_commit[PROTO_REPLICAS_MAX];   /* primary: the commit point last told to it */
     uint64_t acked_at_tick[PROTO_REPLICAS_MAX]; /* primary: acked[] at the previous tick */
+    uint64_t behind_reported;                   /* primary: our share of store->stats.behind */
     /* group commit */
     engine_batch_t *gc;
     msgpack_sbuffer gc_records; /* the same entries, as records for the replicas */
@@ -96,6 +98,8 @@ uint32_t replog_sender_node(const roost_env_t *env);
 /* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
 uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
 void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code);
+/* Sets this partition's share of store->stats.behind (entries its slowest replica lacks). */
+void replog_report_behind(replog_t *r, uint64_t behind);
 
 /* replog_repair.c */
 /* Asks the other replicas for a copy of the corrupt entry, if one is known (rate-limited). */

@@ -33,6 +33,7 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
         r->gc_count = 0;
     }
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
+    replog_report_behind(r, 0);
     ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
                (unsigned long long)r->epoch, why);
     r->role = ROLE_REPLICA;
@@ -233,6 +234,9 @@ static void s_answer_committed(roost_ctx_t *ctx, replog_t *r)
         if (p->req->type == MSG_STORE_OPEN && p->lsn > r->applied_lsn)
             break; /* a barrier promises applied state: wait for the repair */
         r->pending = p->next;
+        if (p->req->type == MSG_STORE_APPEND)
+            metrics_histogram_record(r->store->commit_us,
+                                     (roost_ctx_now_ns(ctx) - p->at_ns) / 1000u);
         s_reply_lsn(ctx, p->req, p->lsn);
         roost_env_free(p->req);
         free(p);
@@ -427,10 +431,11 @@ void replog_on_append_request(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     replog_append_kept(ctx, r, roost_ctx_keep(ctx));
 }
 
-static void s_add_pending(replog_t *r, uint64_t lsn, roost_env_t *env)
+static void s_add_pending(roost_ctx_t *ctx, replog_t *r, uint64_t lsn, roost_env_t *env)
 {
     pending_t *p = roost_xcalloc(1, sizeof *p);
     p->lsn = lsn;
+    p->at_ns = roost_ctx_now_ns(ctx);
     p->req = env;
     if (r->pending_tail)
         r->pending_tail->next = p;
@@ -447,7 +452,7 @@ static void s_barrier(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         roost_env_free(env);
         return;
     }
-    s_add_pending(r, r->last_lsn, env);
+    s_add_pending(ctx, r, r->last_lsn, env);
 }
 
 void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
@@ -484,7 +489,7 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     msg_record_append(&r->gc_records, rec.data, rec.size);
     msgpack_sbuffer_destroy(&rec);
     r->gc_count++;
-    s_add_pending(r, lsn, env);
+    s_add_pending(ctx, r, lsn, env);
     atomic_fetch_add_explicit(&r->store->stats.appends, 1, memory_order_relaxed);
     if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX)
         replog_flush(ctx, r);
@@ -505,9 +510,12 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
     if (r->applied_lsn < r->commit_lsn && !r->corrupt_lsn)
         replog_apply_to(r, r->commit_lsn);
     int me = s_self(r);
+    uint64_t behind = 0;
     for (uint32_t i = 0; i < r->nreplicas; i++) {
         if ((int)i == me)
             continue;
+        if (r->role == ROLE_SERVING && r->last_lsn - r->acked[i] > behind)
+            behind = r->last_lsn - r->acked[i];
         bool stalled = r->acked[i] < r->last_lsn && r->acked[i] == r->acked_at_tick[i];
         r->acked_at_tick[i] = r->acked[i];
         if (r->role == ROLE_RECONCILING && !r->promised_by[i])
@@ -519,4 +527,5 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
         else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])
             s_send_append(ctx, r, (int)i, r->last_lsn + 1); /* no entries: the commit point */
     }
+    replog_report_behind(r, behind);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "runtime/actor.h"
+#include "runtime/metrics.h"
 #include "shards/engine.h"
 #include "shards/ops.h"
 
@@ -43,7 +44,13 @@ typedef struct {
     const char *serving_hook;
     struct {
         _Atomic uint64_t appends, commits, entries_written, repaired, corrupt;
+        /* Replication lag: over the partitions this node leads, the entries its slowest
+         * replica has not acknowledged (summed; refreshed every log tick, 100 ms). */
+        _Atomic int64_t behind;
     } stats;
+    /* Optional (NULL: not measured): microseconds from an append's arrival at the primary's
+     * log to its acknowledgement at the configured consistency. */
+    metrics_histogram_t *commit_us;
 } store_t;
 
 /* Acknowledgements needed out of rf replicas (the primary's own write counts as one). */

@@ -186,14 +186,14 @@ static void test_slow_reader_is_disconnected(void **state)
 
 /* GET /metrics on a metrics port: Prometheus text, every line a comment (HELP, TYPE) or a
  * sample `name{labels} value`, with the series `want` among them. */
-static void s_scrape_and_parse(int port, const char *want)
+static void s_scrape_and_parse(int port, const char *want, const char *want2)
 {
     int st = 0;
     char *body = NULL;
     assert_int_equal(
         rc_http("127.0.0.1", (uint16_t)port, "GET", "/metrics", NULL, 5000, &st, &body), 0);
     assert_int_equal(st, 200);
-    bool seen = false;
+    bool seen = false, seen2 = false;
     int samples = 0;
     for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n")) {
         if (strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0)
@@ -210,10 +210,12 @@ static void s_scrape_and_parse(int port, const char *want)
         if (name == 0 || (line[name] != ' ' && line[name] != '{'))
             fail_msg("port %d: bad metric name in: %s", port, line);
         seen |= strncmp(line, want, strlen(want)) == 0;
+        seen2 |= strncmp(line, want2, strlen(want2)) == 0;
         samples++;
     }
     assert_true(samples > 5);
-    assert_true(seen);
+    if (!seen || !seen2)
+        fail_msg("port %d: no %s or no %s", port, want, want2);
     free(body);
     rc_http("127.0.0.1", (uint16_t)port, "GET", "/nope", NULL, 5000, &st, &body);
     assert_int_equal(st, 404);
@@ -254,9 +256,10 @@ static void test_roostctl_status(void **state)
     assert_int_equal(primaries, EC_P); /* every partition led once, held three times */
     assert_int_equal(replicas, EC_P * 3);
     json_decref(j);
-    for (int i = 1; i <= EC_NODES; i += EC_SHARDS) /* a shard's and an edge's metrics port */
-        s_scrape_and_parse(EC->metrics[i],
-                           i <= EC_SHARDS ? "roost_store_commits_total" : "roost_edge_connections");
+    /* a shard's and an edge's metrics port; the shard has committed (measured) appends */
+    s_scrape_and_parse(EC->metrics[1], "roost_store_replication_behind_entries",
+                       "roost_store_commit_latency_us_count");
+    s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_edge_connections", "roost_node_queued");
     /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
     snprintf(cmd, sizeof cmd, "'%s' -m '%s' metrics", getenv("ROOSTCTL"), EC->manifest);
     p = popen(cmd, "r");
