@@ -1,5 +1,6 @@
-/* tests/integration/test_up.c — `roostctl up`: starts every local node of a manifest, prints a
- * row per node as it becomes ready, stops them all on SIGINT with exit 0; a bad manifest exits 2
+/* tests/integration/test_up.c — `roostctl up`: starts every local node of a manifest (the
+ * shipped local.yaml too, checked with `status --json`), prints a row per node as it becomes
+ * ready, stops them all on SIGINT with exit 0; a bad manifest exits 2
  * naming file, line and field; a taken port exits 1 naming the port. $ROOSTCTL names the CLI. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,7 +28,7 @@ typedef struct {
 static void s_line(void *arg, const char *line)
 {
     out_t *o = arg;
-    if (strncmp(line, "s", 1) == 0 && strstr(line, "shard"))
+    if ((strncmp(line, "s", 1) == 0 && strstr(line, "shard")) || strncmp(line, "edge-", 5) == 0)
         o->rows++;
     if (strstr(line, "all nodes stopped"))
         o->stopped_line = 1;
@@ -55,10 +56,11 @@ static void s_write(const char *extra)
     fclose(f);
 }
 
-/* Runs roostctl up to completion (or until `until` says stop, then SIGINT); its exit code. */
-static int s_run(out_t *o, bool (*until)(const out_t *), int seconds)
+/* Runs roostctl up on `manifest` to completion (or until `until` says stop, then SIGINT); its
+ * exit code. */
+static int s_run_on(const char *manifest, out_t *o, bool (*until)(const out_t *), int seconds)
 {
-    char *argv[] = {getenv("ROOSTCTL"), "up", s_manifest, "--data-dir", s_dir, NULL};
+    char *argv[] = {getenv("ROOSTCTL"), "up", (char *)manifest, "--data-dir", s_dir, NULL};
     proc_t p;
     memset(o, 0, sizeof *o);
     assert_true(proc_spawn(&p, argv, NULL));
@@ -84,9 +86,38 @@ static int s_run(out_t *o, bool (*until)(const out_t *), int seconds)
     return -1;
 }
 
+static int s_run(out_t *o, bool (*until)(const out_t *), int seconds)
+{
+    return s_run_on(s_manifest, o, until, seconds);
+}
+
 static bool s_all_ready(const out_t *o)
 {
     return o->rows >= 3;
+}
+
+#define LOCAL_YAML ROOST_SOURCE_DIR "/cluster/manifests/local.yaml"
+static char s_status[16384];
+
+/* Once the five nodes of local.yaml are ready: `roostctl status --json` (with the operator
+ * certificate `up` made under the data dir). */
+static bool s_local_ready(const out_t *o)
+{
+    if (o->rows < 5)
+        return false;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --data-dir '%s' status --json", getenv("ROOSTCTL"),
+             LOCAL_YAML, s_dir);
+    for (int i = 0; i < 100; i++) { /* until every partition has its primary */
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(s_status, 1, sizeof s_status - 1, p);
+        s_status[n] = '\0';
+        pclose(p);
+        if (strstr(s_status, "\"down\":0") && !strstr(s_status, "\"primary\":0,"))
+            break;
+        proc_sleep_ms(200);
+    }
+    return true;
 }
 
 static int setup(void **state)
@@ -118,6 +149,24 @@ static void test_up_starts_every_node_and_stops_them_on_sigint(void **state)
     if (rc != 0 || o.rows != 3 || !o.stopped_line)
         fail_msg("rc=%d rows=%d stopped=%d\n%s", rc, o.rows, o.stopped_line, o.all);
     assert_non_null(strstr(o.all, "NODE"));
+}
+
+/* The shipped local.yaml (what `make run` starts): five nodes ready, authenticated with the
+ * certificates `up` generates, every node up and every partition held by three replicas. */
+static void test_up_runs_the_shipped_local_manifest(void **state)
+{
+    (void)state;
+    out_t o;
+    int rc = s_run_on(LOCAL_YAML, &o, s_local_ready, 120);
+    if (rc != 0 || o.rows != 5 || !o.stopped_line)
+        fail_msg("rc=%d rows=%d stopped=%d\n%s", rc, o.rows, o.stopped_line, o.all);
+    assert_non_null(strstr(o.all, "generated CURVE certificate"));
+    if (!strstr(s_status, "\"down\":0"))
+        fail_msg("status: %s", s_status);
+    int replicas = 0;
+    for (const char *p = s_status; (p = strstr(p, "\"replica\":")) != NULL; p++)
+        replicas += atoi(p + 10);
+    assert_int_equal(replicas, 1024 * 3);
 }
 
 static void test_a_bad_manifest_fails_at_once_naming_the_line(void **state)
@@ -152,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_up_starts_every_node_and_stops_them_on_sigint, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_up_runs_the_shipped_local_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_bad_manifest_fails_at_once_naming_the_line, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_taken_port_fails_at_once_naming_it, setup, teardown),
