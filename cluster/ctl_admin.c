@@ -18,7 +18,7 @@ typedef struct {
     bool up, draining, drained, refused;
     uint64_t pid, map_version, actors, messages, connections, peer_refused, admin_refused;
     uint64_t term, primaries, replicas, msgs_per_s, disk_bytes;
-    char roles[16], raft[16];
+    char roles[16], raft[16], disk[16];
 } node_status_t;
 
 /* The operator's key pair, loaded once: --cert, or the first operator of the manifest whose
@@ -102,9 +102,11 @@ static bool s_status(const ctl_opts_t *o, const manifest_t *m, const manifest_no
         mp_get_u64(&up.data, "replicas", &st->replicas);
         mp_get_u64(&up.data, "msgs_per_s", &st->msgs_per_s);
         mp_get_u64(&up.data, "disk_bytes", &st->disk_bytes);
-        mp_str_t raft;
+        mp_str_t raft, disk;
         if (mp_get_str(&up.data, "raft", 1, sizeof st->raft - 1, &raft) == MP_OK)
             mp_str_copy(raft, st->raft, sizeof st->raft);
+        if (mp_get_str(&up.data, "disk", 1, sizeof st->disk - 1, &disk) == MP_OK)
+            mp_str_copy(disk, st->disk, sizeof st->disk);
         st->up = true;
     }
     msgpack_unpacked_destroy(&up);
@@ -145,7 +147,8 @@ static void s_row_json(uint32_t i, const manifest_node_t *n, bool up, const node
     printf("%s{\"name\":\"%s\",\"role\":\"%s\",\"address\":\"%s:%u\",\"status\":\"%s\","
            "\"pid\":%llu,\"map_version\":%llu,\"raft\":\"%s\",\"term\":%llu,"
            "\"partitions\":{\"primary\":%llu,\"replica\":%llu},\"actors\":%llu,"
-           "\"messages\":%llu,\"msgs_per_s\":%llu,\"connections\":%llu,\"disk_bytes\":%llu,"
+           "\"messages\":%llu,\"msgs_per_s\":%llu,\"connections\":%llu,\"disk\":\"%s\","
+           "\"disk_bytes\":%llu,"
            "\"peer_refused\":%llu,\"admin_refused\":%llu}",
            i ? "," : "", n->name, s_role(n), n->host, n->peer_port, s_status_word(up, st),
            (unsigned long long)st->pid, (unsigned long long)st->map_version,
@@ -153,8 +156,8 @@ static void s_row_json(uint32_t i, const manifest_node_t *n, bool up, const node
            (unsigned long long)st->primaries, (unsigned long long)st->replicas,
            (unsigned long long)st->actors, (unsigned long long)st->messages,
            (unsigned long long)st->msgs_per_s, (unsigned long long)st->connections,
-           (unsigned long long)st->disk_bytes, (unsigned long long)st->peer_refused,
-           (unsigned long long)st->admin_refused);
+           st->disk[0] ? st->disk : "none", (unsigned long long)st->disk_bytes,
+           (unsigned long long)st->peer_refused, (unsigned long long)st->admin_refused);
 }
 
 static void s_header(void)
@@ -175,9 +178,9 @@ static void s_row(const manifest_node_t *n, bool up, const node_status_t *st)
     s_human(st->msgs_per_s, rate);
     s_human(st->disk_bytes, disk);
     printf("%-12s %-6s %-21s %-8s %-7llu %-10s %-5llu %-11s %-7s %-7s %-7s %-7s\n", n->name,
-           s_role(n), addr, s_status_word(up, st), (unsigned long long)st->pid,
-           up ? (st->raft[0] ? st->raft : "none") : "-", (unsigned long long)st->term,
-           up ? parts : "-", actors, conns, rate, up ? disk : "-");
+           s_role(n), addr, strcmp(st->disk, "read-only") == 0 ? "readonly" : s_status_word(up, st),
+           (unsigned long long)st->pid, up ? (st->raft[0] ? st->raft : "none") : "-",
+           (unsigned long long)st->term, up ? parts : "-", actors, conns, rate, up ? disk : "-");
 }
 
 /* One status round: a table (or one JSON line); the number of nodes down. */

@@ -53,6 +53,7 @@ struct daemon {
     metrics_http_t *metrics;   /* GET /metrics on metrics_port */
     metrics_registry_t *reg;   /* series kept across renders (histograms) */
     atomic_bool draining;
+    atomic_bool disk_alarm; /* the engine refused a write: this node stopped serving */
     edge_keys_t edge_keys;
     curve_pair_t curve; /* security.curve: this node's own key pair */
     char data_root[MANIFEST_PATH_BYTES_MAX + 1];
@@ -213,10 +214,35 @@ static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
     return d->detector ? detector_view_encode(d->detector, buf, cap) : 0;
 }
 
+/* A disk that refused a write makes every partition here read-only (the logs step down); the
+ * node then stops heartbeating, so the cluster declares it down and its partitions fail over
+ * to replicas that can still write, and it raises the alarm (log, metrics, status, /healthz).
+ * It keeps answering admin and metrics requests for the operator. */
+static void s_check_disk(daemon_t *d)
+{
+    if (!d->engine || engine_writable(d->engine) || atomic_exchange(&d->disk_alarm, true))
+        return;
+    ROOST_ERROR(COMP, "disk refused a write: this node stops serving",
+                "node=%s err=%s action=\"heartbeats stopped; its partitions fail over\"",
+                d->self->name, roost_strerror(engine_health(d->engine)));
+    transport_zmq_set_heartbeats(d->transport, false);
+    if (d->detector) /* same thread: the detector runs on the transport's ticks */
+        detector_set_self_down(d->detector);
+}
+
+static const char *s_health(void *arg)
+{
+    daemon_t *d = arg;
+    return atomic_load(&d->disk_alarm) ? "disk refused a write\n"
+           : atomic_load(&d->draining) ? "draining\n"
+                                       : NULL;
+}
+
 static void s_on_tick(void *arg, uint64_t now_ns)
 {
     daemon_t *d = arg;
     faults_poll(d->faults);
+    s_check_disk(d);
     if (now_ns - d->rate_at_ns >= 1000000000u) { /* messages per second, for status */
         roost_node_stats_t st;
         roost_node_stats(d->node, &st);
@@ -546,7 +572,8 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     mp_kv_u64(pk, "replicas", atomic_load(&d->replicas));
     mp_kv_u64(pk, "msgs_per_s", atomic_load(&d->msgs_per_s));
     mp_kv_u64(pk, "disk_bytes", d->engine ? s_disk_bytes(d->data_dir) : 0);
-    return 19;
+    mp_kv_str(pk, "disk", !d->engine ? "none" : atomic_load(&d->disk_alarm) ? "read-only" : "ok");
+    return 20;
 }
 
 /* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
@@ -637,6 +664,8 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
          d->engine ? atomic_load(&d->store.stats.corrupt) : 0},
         {"roost_store_repaired_total", "Corrupt log entries repaired from replicas.",
          d->engine ? atomic_load(&d->store.stats.repaired) : 0},
+        {"roost_store_read_only", "1 when the disk refused a write: the node stopped serving.",
+         atomic_load(&d->disk_alarm)},
         {"roost_store_replication_behind_entries",
          "Entries the slowest replica lacks, summed over the partitions this node leads.",
          d->engine && atomic_load(&d->store.stats.behind) > 0
@@ -715,8 +744,8 @@ int daemon_start(daemon_t *self)
         rc = admin ? ROOST_OK : ROOST_EIO;
     }
     if (rc == ROOST_OK && self->self->metrics_port) {
-        self->metrics =
-            metrics_http_start(self->self->host, self->self->metrics_port, s_admin_metrics, self);
+        self->metrics = metrics_http_start(self->self->host, self->self->metrics_port,
+                                           s_admin_metrics, s_health, self);
         rc = self->metrics ? ROOST_OK : ROOST_EIO;
     }
     if (rc == ROOST_OK)

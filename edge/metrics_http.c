@@ -20,6 +20,7 @@ struct metrics_http {
     pthread_t thread;
     atomic_bool stop;
     metrics_http_render_fn render;
+    metrics_http_health_fn health;
     void *arg;
 };
 
@@ -43,8 +44,11 @@ static int s_request(struct lws *wsi, metrics_http_t *m, const char *uri)
 {
     if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
         return s_answer(wsi, 405, "text/plain", "method not allowed\n", 19);
-    if (strcmp(uri, "/healthz") == 0)
-        return s_answer(wsi, 200, "text/plain", "ok\n", 3);
+    if (strcmp(uri, "/healthz") == 0) {
+        const char *why = m->health ? m->health(m->arg) : NULL;
+        return why ? s_answer(wsi, 503, "text/plain", why, strlen(why))
+                   : s_answer(wsi, 200, "text/plain", "ok\n", 3);
+    }
     if (strcmp(uri, "/metrics") != 0)
         return s_answer(wsi, 404, "text/plain", "not found\n", 10);
     size_t len = 0;
@@ -81,11 +85,12 @@ static void *s_thread(void *arg)
 }
 
 metrics_http_t *metrics_http_start(const char *host, uint16_t port, metrics_http_render_fn fn,
-                                   void *arg)
+                                   metrics_http_health_fn health, void *arg)
 {
     edge_lws_logging();
     metrics_http_t *m = roost_xcalloc(1, sizeof *m);
     m->render = fn;
+    m->health = health;
     m->arg = arg;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

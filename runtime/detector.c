@@ -34,6 +34,8 @@ struct detector {
     peer_t *peers;
     uint32_t npeers;
     bool started; /* peers are added on the first tick, when the time is known */
+    bool self_down;
+    uint64_t self_submit_ns;
 };
 
 static const char *const COMP = "detector";
@@ -155,6 +157,11 @@ bool detector_confirmed_down(const detector_t *self, uint32_t peer, uint64_t now
     return votes >= (self->npeers + 1) / 2 + 1;
 }
 
+void detector_set_self_down(detector_t *self)
+{
+    self->self_down = true;
+}
+
 bool detector_is_up(const detector_t *self, uint32_t peer)
 {
     return membership_is_up(self->members, peer);
@@ -172,6 +179,17 @@ static void s_reconcile(detector_t *d, uint64_t now_ns)
     if (!control || !control_is_leader(control))
         return;
     clustermap_t *map = control_map_get(control);
+    const clustermap_member_t *me = clustermap_member_by_id(map, d->cfg.self_id);
+    if (d->self_down && me && me->status == CLUSTERMAP_UP &&
+        now_ns - d->self_submit_ns >= DETECTOR_RESUBMIT_MS * 1000000ull) {
+        clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);
+        cmd->type = CLUSTERMAP_CMD_NODE_DOWN;
+        cmd->node_id = d->cfg.self_id;
+        int rc = control_submit(control, cmd);
+        free(cmd);
+        d->self_submit_ns = now_ns;
+        ROOST_INFO(COMP, "reporting this node down", "node=%u rc=%d", d->cfg.self_id, rc);
+    }
     for (uint32_t i = 0; i < d->npeers; i++) {
         peer_t *p = &d->peers[i];
         bool up = membership_is_up(d->members, p->id);

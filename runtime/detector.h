@@ -50,6 +50,10 @@ size_t detector_view_encode(detector_t *self, uint8_t *buf, size_t cap);
 bool detector_confirmed_down(const detector_t *self, uint32_t peer, uint64_t now_ns);
 /* Marks peers down (phi over threshold, or silent for down_after_ms), then reconciles. */
 void detector_tick(detector_t *self, uint64_t now_ns);
+/* This node can no longer serve (its disk refused a write): while it leads the control plane
+ * it reports itself down too (a leader otherwise never reports itself), so its partitions
+ * fail over whoever leads. Its peers see it go quiet (the caller stops its heartbeats). */
+void detector_set_self_down(detector_t *self);
 /* This node's observation of a peer (false for an unknown id). */
 bool detector_is_up(const detector_t *self, uint32_t peer);
 /* The peer's current suspicion level (0 when never heard from or unknown). */

@@ -59,6 +59,7 @@ typedef struct {
     _Atomic uint32_t queued;
     _Atomic int sleeping;
     _Atomic bool stopping;
+    _Atomic bool muted; /* no heartbeats (transport_zmq_set_heartbeats) */
     int wake_fd;
     pthread_t thread;
     bool started;
@@ -210,7 +211,7 @@ static void s_heartbeat(tz_t *t, uint64_t now_ns)
                      ? t->cfg.heartbeat_payload(t->cfg.tick_arg, payload, sizeof payload)
                      : 0;
     roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, payload, len);
-    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+    for (uint32_t i = 0; i < t->cfg.npeers && !atomic_load(&t->muted); i++)
         s_append(t, &t->peers[i], hb);
     roost_env_free(hb);
     s_flush_all(t);
@@ -513,6 +514,11 @@ void transport_zmq_stats(roost_transport_t *base, transport_zmq_stats_t *out)
     out->held = atomic_load_explicit(&t->st.held, memory_order_relaxed);
     out->impostor = atomic_load_explicit(&t->st.impostor, memory_order_relaxed);
     out->refused = t->zap ? zap_refused(t->zap) : 0;
+}
+
+void transport_zmq_set_heartbeats(roost_transport_t *base, bool on)
+{
+    atomic_store(&((tz_t *)base)->muted, !on);
 }
 
 void transport_zmq_block(roost_transport_t *base, uint32_t peer, bool blocked)

@@ -81,6 +81,10 @@ void transport_zmq_stop(roost_transport_t *t);
 /* Stops the thread, closes the sockets, frees queued envelopes. Safe on NULL. */
 void transport_zmq_destroy(roost_transport_t **t_p);
 void transport_zmq_stats(roost_transport_t *t, transport_zmq_stats_t *out);
+/* Stops (false) or resumes this node's heartbeats: a node that must stop serving (its disk
+ * refused a write) goes quiet so its peers declare it down and fail its partitions over, while
+ * it keeps answering what it still can. */
+void transport_zmq_set_heartbeats(roost_transport_t *t, bool on);
 /* Fault injection for tests: while blocked, every frame to or from `peer` is dropped. */
 void transport_zmq_block(roost_transport_t *t, uint32_t peer, bool blocked);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
 
@@ -186,7 +187,7 @@ int engine_write(engine_t *self, const engine_batch_t *batch, bool sync)
         return ROOST_EIO;
     if (batch->count == 0)
         return sync ? engine_sync(self) : ROOST_OK;
-    int rc = self->ops->write(self, batch, sync);
+    int rc = roost_fault("engine.write") ? ROOST_EIO : self->ops->write(self, batch, sync);
     if (rc != ROOST_OK)
         s_record(self, rc, "write", true);
     return rc;

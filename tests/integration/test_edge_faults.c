@@ -588,6 +588,110 @@ static void test_an_unlisted_key_cannot_join_or_send(void **state)
     assert_true(logged);
 }
 
+/* ---- group 5: a shard whose disk refuses writes -------------------------------------------- */
+
+/* s3's disk refuses every write from the start (the fault point engine.write). */
+static int s_setup_bad_disk(void **state)
+{
+    (void)state;
+    ec_prepare();
+    ec_write_files();
+    for (int i = 1; i <= EC_NODES; i++) {
+        if (i == EC_SHARDS)
+            setenv("ROOST_FAULT_POINTS", "engine.write", 1);
+        ec_start(i);
+        unsetenv("ROOST_FAULT_POINTS");
+    }
+    return 0;
+}
+
+static bool s_log_has(const char *node, const char *what)
+{
+    char log[160], line[512];
+    snprintf(log, sizeof log, "%s/%s.log", EC->dir, node);
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++, proc_sleep_ms(100)) {
+        ec_pump();
+        FILE *f = fopen(log, "r");
+        while (f && !found && fgets(line, sizeof line, f))
+            found = strstr(line, what) != NULL;
+        if (f)
+            fclose(f);
+    }
+    return found;
+}
+
+/* The node never acknowledges what it could not store: it raises the alarm (log, status,
+ * metrics, /healthz 503), goes quiet, and its partitions fail over to the two replicas that
+ * can still write, so clients keep sending and receiving. */
+static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
+{
+    (void)state;
+    char code[8];
+    int st = 0;
+    for (int i = 0; i < 300 && st != 202; i++, proc_sleep_ms(200))
+        st = ec_code(0, "+15550005000", code);
+    assert_int_equal(st, 202);
+    rc_session_t a, b;
+    ec_login(&a, 0, false, "+15550005001", "a1");
+    ec_login(&b, 1, false, "+15550005002", "b1");
+    json_decref(ec_ok(rc_session_connect(&a, 10000)));
+    json_decref(ec_ok(rc_session_connect(&b, 10000)));
+    char to_b[32];
+    s_to(to_b, &b);
+    for (int k = 0; k < 5; k++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "d%d", k);
+        json_t *ok = NULL;
+        for (int i = 0; i < 150 && !ok; i++) { /* until the failover is in: same cmid */
+            ok = ec_send(a.conn, to_b, cmid, "eA==");
+            if (!ok || strcmp(ec_str(ok, "t"), "ok") != 0) {
+                json_decref(ok);
+                ok = NULL;
+                proc_sleep_ms(200);
+            }
+        }
+        assert_non_null(ok);
+        json_decref(ok);
+    }
+    for (int k = 0; k < 5; k++) {
+        json_t *m = ec_event(b.conn, "msg", 15000);
+        assert_non_null(m);
+        rc_ack(b.conn, (uint64_t)ec_int(m, "n"));
+        json_decref(m);
+    }
+    assert_true(s_log_has("s3", "disk refused a write: this node stops serving"));
+    char *body = NULL;
+    assert_int_equal(rc_http("127.0.0.1", (uint16_t)EC->metrics[EC_SHARDS], "GET", "/healthz", NULL,
+                             5000, &st, &body),
+                     0);
+    assert_int_equal(st, 503);
+    assert_non_null(strstr(body, "disk refused a write"));
+    free(body);
+    rc_http("127.0.0.1", (uint16_t)EC->metrics[EC_SHARDS], "GET", "/metrics", NULL, 5000, &st,
+            &body);
+    assert_non_null(strstr(body, "\nroost_store_read_only 1\n"));
+    free(body);
+    rc_http("127.0.0.1", (uint16_t)EC->metrics[1], "GET", "/healthz", NULL, 5000, &st, &body);
+    assert_int_equal(st, 200);
+    free(body);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
+    FILE *p = popen(cmd, "r");
+    char out[8192] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *s3 = json_array_get(json_object_get(j, "nodes"), EC_SHARDS - 1);
+    assert_string_equal(ec_str(s3, "status"), "up");
+    assert_string_equal(ec_str(s3, "disk"), "read-only");
+    json_decref(j);
+    rc_free(&a.conn);
+    rc_free(&b.conn);
+}
+
 /* An operator key the manifest does not list gets "refused" from every node, not "down". */
 static void test_an_unlisted_operator_is_refused(void **state)
 {
@@ -632,8 +736,12 @@ int main(void)
     const struct CMUnitTest rogue[] = {
         cmocka_unit_test(test_an_unlisted_key_cannot_join_or_send),
     };
+    const struct CMUnitTest bad_disk[] = {
+        cmocka_unit_test(test_a_failed_disk_fails_over_and_raises_the_alarm),
+    };
     int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
     failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
     failed += cmocka_run_group_tests(rogue, s_setup_rogue, s_teardown);
+    failed += cmocka_run_group_tests(bad_disk, s_setup_bad_disk, s_teardown);
     return failed + cmocka_run_group_tests(hook, s_setup_webhook, s_teardown_webhook);
 }
