@@ -23,6 +23,8 @@ static int s_self(const replog_t *r)
     return replog_replica_index(r, r->self);
 }
 
+static void s_try_commit(roost_ctx_t *ctx, replog_t *r);
+
 void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
 {
     if (r->gc_count) { /* entries numbered but never written: give their numbers back */
@@ -174,6 +176,8 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     r->best_node = 0; /* adoption done */
     if (r->last_lsn < r->recon_from)
         replog_start_serving(ctx, r);
+    else /* our own synced copy counts: with RF 1 (or consistency ONE) nothing else would */
+        s_try_commit(ctx, r);
 }
 
 void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
 
@@ -61,6 +62,15 @@ static void *s_main(void *arg)
         request_t *batch = s->head;
         s->head = NULL;
         pthread_mutex_unlock(&s->lock);
+        if (roost_fault("syncer.stall")) { /* an fsync that never returns: nobody answered */
+            while (batch) {
+                request_t *r = batch;
+                batch = r->next;
+                free(r);
+            }
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
         int32_t status = engine_sync(s->engine); /* one fsync answers the whole batch */
         atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
         s_answer(s, batch, status);
