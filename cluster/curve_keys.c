@@ -11,6 +11,8 @@
 #include "runtime/errors.h"
 #include "runtime/util.h"
 
+enum { PATH_BYTES = MANIFEST_PATH_BYTES_MAX * 2 + 16 };
+
 static int s_resolve(const char *root, const char *path, char *out, size_t cap, char *err,
                      size_t ecap)
 {
@@ -20,11 +22,20 @@ static int s_resolve(const char *root, const char *path, char *out, size_t cap, 
     return -1;
 }
 
+/* A certificate's two files: path (public half) and path_secret. */
+static int s_cert_files(const char *root, const char *cert, char path[PATH_BYTES],
+                        char secret[PATH_BYTES + 8], char *err, size_t cap)
+{
+    if (s_resolve(root, cert, path, PATH_BYTES, err, cap) != 0 ||
+        roost_fmt(secret, PATH_BYTES + 8, "%s_secret", path) != ROOST_OK)
+        return -1;
+    return 0;
+}
+
 int curve_load_pair(const char *root, const char *cert, curve_pair_t *out, char *err, size_t cap)
 {
-    char path[MANIFEST_PATH_BYTES_MAX * 2 + 16], secret[sizeof path + 8];
-    if (s_resolve(root, cert, path, sizeof path, err, cap) != 0 ||
-        roost_fmt(secret, sizeof secret, "%s_secret", path) != ROOST_OK)
+    char path[PATH_BYTES], secret[PATH_BYTES + 8];
+    if (s_cert_files(root, cert, path, secret, err, cap) != 0)
         return -1;
     struct stat st;
     if (stat(secret, &st) != 0) {
@@ -60,7 +71,7 @@ int curve_public_key(const char *root, const char *z85, const char *cert,
         roost_fmt(err, cap, "\"%s\" is not a Z85 public key", z85);
         return -1;
     }
-    char path[MANIFEST_PATH_BYTES_MAX * 2 + 16];
+    char path[PATH_BYTES];
     if (!cert || !cert[0] || s_resolve(root, cert, path, sizeof path, err, cap) != 0) {
         if (!err[0])
             roost_fmt(err, cap, "no curve_public and no certificate");
@@ -94,9 +105,8 @@ static int s_mkdirs(char *path)
 int curve_generate(const char *root, const char *cert, bool *made, char *err, size_t cap)
 {
     *made = false;
-    char path[MANIFEST_PATH_BYTES_MAX * 2 + 16], secret[sizeof path + 8];
-    if (s_resolve(root, cert, path, sizeof path, err, cap) != 0 ||
-        roost_fmt(secret, sizeof secret, "%s_secret", path) != ROOST_OK)
+    char path[PATH_BYTES], secret[PATH_BYTES + 8];
+    if (s_cert_files(root, cert, path, secret, err, cap) != 0)
         return -1;
     struct stat st;
     if (stat(secret, &st) == 0)

@@ -57,6 +57,10 @@ void roost_node_destroy(roost_node_t **self_p)
     if (!n)
         return;
     roost_node_stop(n);
+    for (uint32_t i = 0; i < n->nworkers; i++) /* first, so passivation sends go nowhere */
+        n->workers[i].closing = true;
+    for (uint32_t i = 0; i < n->nworkers; i++)
+        worker_close(&n->workers[i]);
     for (uint32_t i = 0; i < n->nworkers; i++)
         worker_fini(&n->workers[i]);
     free(n->workers);

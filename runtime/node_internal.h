@@ -35,6 +35,7 @@ typedef struct roost_worker {
     int wake_fd;
     actor_table_t table;
     roost_actor_t *ready_head, *ready_tail;
+    bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
     u64map_t pending; /* corr → the request's timeout timer */
     uint64_t next_corr;
@@ -86,6 +87,11 @@ void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *fr
 
 /* worker.c */
 void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed);
+/* Passivates every actor (their on_passivate may still send: to a closing worker that is
+ * dropped, to another one queued until its worker_fini). Call on every worker of the node,
+ * after all of them are marked closing, before any worker_fini. */
+void worker_close(roost_worker_t *w);
+/* Frees what the worker holds (its queued envelopes too); passivates first if needed. */
 void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);

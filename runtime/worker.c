@@ -90,8 +90,10 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
     STAT_ADD(w, active, -1);
 }
 
-void worker_fini(roost_worker_t *w)
+void worker_close(roost_worker_t *w)
 {
+    w->closing = true;
+    w->ready_head = w->ready_tail = NULL; /* nothing runs again; passivated actors are freed */
     for (size_t i = 0; i < actor_table_capacity(&w->table); i++) {
         roost_actor_t *a;
         while ((a = actor_table_slot(&w->table, i)) != NULL) {
@@ -99,6 +101,11 @@ void worker_fini(roost_worker_t *w)
             s_passivate(w, a);
         }
     }
+}
+
+void worker_fini(roost_worker_t *w)
+{
+    worker_close(w);
     mpsc_node_t *n;
     while ((n = mpsc_pop(&w->inbound)) != NULL)
         roost_env_free(roost_env_from_qnode(n));
@@ -207,6 +214,11 @@ static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *
 
 void worker_deliver(roost_worker_t *w, roost_env_t *env)
 {
+    if (w->closing) { /* sent by an actor passivating at shutdown */
+        roost_env_free(env);
+        STAT_ADD(w, dropped, 1);
+        return;
+    }
     uint64_t hash = roost_hash_table(env->target, env->target_len);
     roost_actor_t *a = actor_table_get(&w->table, env->target, env->target_len, hash);
     bool is_response = env->flags & ROOST_ENV_RESPONSE;

@@ -227,15 +227,7 @@ static void s_scrape_and_parse(int port, const char *want, const char *want2)
 static void test_roostctl_status(void **state)
 {
     (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
-    FILE *p = popen(cmd, "r");
-    char out[4096] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(WEXITSTATUS(pclose(p)), 0);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    json_t *j = ec_status_json(NULL);
     assert_int_equal(ec_int(j, "down"), 0);
     assert_int_equal(json_array_size(json_object_get(j, "nodes")), EC_NODES);
     json_t *e4 = json_array_get(json_object_get(j, "nodes"), EC_SHARDS);
@@ -261,10 +253,11 @@ static void test_roostctl_status(void **state)
                        "roost_store_commit_latency_us_count");
     s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_edge_connections", "roost_node_queued");
     /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
+    char cmd[256];
     snprintf(cmd, sizeof cmd, "'%s' -m '%s' metrics", getenv("ROOSTCTL"), EC->manifest);
-    p = popen(cmd, "r");
+    FILE *p = popen(cmd, "r");
     char *text = calloc(1, 1 << 20);
-    n = fread(text, 1, (1 << 20) - 1, p);
+    assert_true(fread(text, 1, (1 << 20) - 1, p) > 0);
     assert_int_equal(WEXITSTATUS(pclose(p)), 0);
     assert_non_null(strstr(text, "# node: s1\n"));
     assert_non_null(strstr(text, "# TYPE roost_store_commits_total counter"));
@@ -558,15 +551,7 @@ static void test_an_unlisted_key_cannot_join_or_send(void **state)
         assert_int_not_equal(ec_code(1, "+15550004002", code), 202);
         proc_sleep_ms(250);
     }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
-    FILE *p = popen(cmd, "r");
-    char out[4096] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    json_t *j = ec_status_json(NULL);
     for (int i = 0; i < EC_SHARDS; i++) {
         json_t *node = json_array_get(json_object_get(j, "nodes"), (size_t)i);
         assert_string_equal(ec_str(node, "status"), "up");
@@ -675,15 +660,7 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
     rc_http("127.0.0.1", (uint16_t)EC->metrics[1], "GET", "/healthz", NULL, 5000, &st, &body);
     assert_int_equal(st, 200);
     free(body);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' status --json", getenv("ROOSTCTL"), EC->manifest);
-    FILE *p = popen(cmd, "r");
-    char out[8192] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    json_t *j = ec_status_json(NULL);
     json_t *s3 = json_array_get(json_object_get(j, "nodes"), EC_SHARDS - 1);
     assert_string_equal(ec_str(s3, "status"), "up");
     assert_string_equal(ec_str(s3, "disk"), "read-only");
@@ -696,18 +673,11 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
 static void test_an_unlisted_operator_is_refused(void **state)
 {
     (void)state;
-    char rogue[128], cmd[384];
+    char rogue[128], extra[160];
     snprintf(rogue, sizeof rogue, "%s/rogue-op.cert", EC->dir);
     ec_make_cert(rogue);
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --cert '%s' status --json 2>/dev/null",
-             getenv("ROOSTCTL"), EC->manifest, rogue);
-    FILE *p = popen(cmd, "r");
-    char out[4096] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    snprintf(extra, sizeof extra, "--cert '%s'", rogue);
+    json_t *j = ec_status_json(extra);
     json_t *s1 = json_array_get(json_object_get(j, "nodes"), 0);
     assert_string_equal(ec_str(s1, "status"), "refused");
     assert_int_equal(ec_int(s1, "pid"), 0);

@@ -263,6 +263,23 @@ static inline void ec_err(json_t *a, const char *code)
     json_decref(a);
 }
 
+/* `roostctl -m MANIFEST [extra] status --json` (exit 0 asserted), parsed; caller decrefs. */
+static inline json_t *ec_status_json(const char *extra)
+{
+    char cmd[512], out[16384];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' %s status --json 2>/dev/null", getenv("ROOSTCTL"),
+             EC->manifest, extra ? extra : "");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j)
+        fail_msg("roostctl status --json printed: %s", out);
+    return j;
+}
+
 /* The next event of type t (others skipped) within ms; NULL if none. */
 static inline json_t *ec_event(rc_t *c, const char *t, int ms)
 {

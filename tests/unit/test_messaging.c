@@ -172,6 +172,9 @@ static void test_restart_with_an_uncommitted_tail(void **state)
     s_conv_of(&a, &b, conv);
     snprintf(to, sizeof to, "u:%s", b.id);
     s_send(0, &a, "a1", conv, to, "t1", "t1");
+    s_auth(1, &b, "b1", -1);
+    s_expect_msgs(1, 1, "t", 1, 1); /* t1's fan-out is durable: only t2 meets the stall */
+    proc_sleep_ms(300);             /* …and the sender's own inbox batch */
     assert_int_equal(roost_fault_arm("syncer.stall", -1), 0);
     msgpack_unpacked up;
     snprintf(json, sizeof json,

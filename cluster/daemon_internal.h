@@ -1,0 +1,68 @@
+/* cluster/daemon_internal.h — the daemon's state, shared by daemon.c (wiring, the map, the
+ * transport's ticks) and daemon_admin.c (the admin channel and the metrics port). */
+#ifndef ROOST_DAEMON_INTERNAL_H
+#define ROOST_DAEMON_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "actors/actors.h"
+#include "cluster/admin.h"
+#include "cluster/curve_keys.h"
+#include "cluster/daemon.h"
+#include "cluster/edge_setup.h"
+#include "cluster/faults.h"
+#include "edge/metrics_http.h"
+#include "runtime/control.h"
+#include "runtime/detector.h"
+#include "runtime/metrics.h"
+#include "runtime/node.h"
+#include "runtime/transport_zmq.h"
+#include "shards/engine.h"
+#include "shards/store.h"
+#include "shards/syncer.h"
+
+struct daemon {
+    manifest_t manifest;
+    const manifest_node_t *self;
+    char data_dir[MANIFEST_PATH_BYTES_MAX + 1];
+    roost_node_t *node;
+    roost_transport_t *transport;
+    control_t *control;
+    detector_t *detector;
+    _Atomic uint64_t last_version; /* written by the map's thread, read by the admin one */
+    engine_t *engine;              /* shard nodes: the node's RocksDB */
+    store_t store;
+    syncer_t *syncer;          /* shard nodes: the group-commit thread */
+    uint64_t *role_epoch;      /* per partition: the epoch last told to our log replica */
+    faults_t *faults;          /* test builds: injected link cuts */
+    actors_config_t messaging; /* the messaging actors' settings (a node service) */
+    edge_t *edge;              /* edge nodes: the client front door */
+    admin_t *_Atomic admin;    /* the admin channel (admin_port); its thread reads this too */
+    metrics_http_t *metrics;   /* GET /metrics on metrics_port */
+    metrics_registry_t *reg;   /* series kept across renders (histograms) */
+    atomic_bool draining;
+    atomic_bool disk_alarm; /* the engine refused a write: this node stopped serving */
+    edge_keys_t edge_keys;
+    curve_pair_t curve; /* security.curve: this node's own key pair */
+    char data_root[MANIFEST_PATH_BYTES_MAX + 1];
+    _Atomic uint32_t primaries, replicas; /* partitions this node leads / holds (the map) */
+    _Atomic uint64_t msgs_per_s;          /* messages handled over the last second */
+    uint64_t rate_at_ns, rate_msgs;       /* transport thread: the last sample */
+    uint64_t map_sent_ns;                 /* leader: when the map last went to the non-voters */
+    uint64_t map_sent_version;
+};
+
+/* Relative paths in the manifest are under this (NULL: the working directory). */
+static inline const char *daemon_root(const daemon_t *d)
+{
+    return d->data_root[0] ? d->data_root : NULL;
+}
+
+/* Starts the admin channel (admin_port) and the metrics port (metrics_port), whichever the
+ * node has. 0, ROOST_EINVAL (an operator key cannot be read) or ROOST_EIO (cannot listen). */
+int daemon_admin_open(daemon_t *d);
+/* Stops both (the metrics port first). Safe when neither started. */
+void daemon_admin_close(daemon_t *d);
+
+#endif
