@@ -207,8 +207,8 @@ static int s_admin_operators(daemon_t *d, zap_allow_t *ops, uint32_t *n)
     for (uint32_t i = 0; i < se->n_operators; i++) {
         char err[512] = "";
         const manifest_operator_t *o = &se->operators[i];
-        if (curve_public_key(daemon_root(d), o->curve_public, o->cert, ops[i].key, err, sizeof err) !=
-            0) {
+        if (curve_public_key(daemon_root(d), o->curve_public, o->cert, ops[i].key, err,
+                             sizeof err) != 0) {
             ROOST_ERROR(COMP, "no CURVE public key for an operator", "operator=%s err=\"%s\"",
                         o->name, err);
             return ROOST_EINVAL;
@@ -219,14 +219,11 @@ static int s_admin_operators(daemon_t *d, zap_allow_t *ops, uint32_t *n)
     return ROOST_OK;
 }
 
-
 int daemon_admin_open(daemon_t *d)
 {
     if (d->self->admin_port) {
-        admin_hooks_t h = {.status = s_admin_status,
-                           .drain = s_admin_drain,
-                           .metrics = s_admin_metrics,
-                           .arg = d};
+        admin_hooks_t h = {
+            .status = s_admin_status, .drain = s_admin_drain, .metrics = s_admin_metrics, .arg = d};
         admin_curve_t ac = {.on = d->manifest.security.curve};
         zap_allow_t ops[MANIFEST_OPERATORS_MAX];
         if (ac.on && s_admin_operators(d, ops, &ac.n_operators) != ROOST_OK)
@@ -240,8 +237,8 @@ int daemon_admin_open(daemon_t *d)
             return ROOST_EIO;
     }
     if (d->self->metrics_port) {
-        d->metrics = metrics_http_start(d->self->host, d->self->metrics_port, s_admin_metrics,
-                                        s_health, d);
+        d->metrics =
+            metrics_http_start(d->self->host, d->self->metrics_port, s_admin_metrics, s_health, d);
         if (!d->metrics)
             return ROOST_EIO;
     }
