@@ -617,6 +617,19 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
     for (int i = 0; i < 300 && st != 202; i++, proc_sleep_ms(200))
         st = ec_code(0, "+15550005000", code);
     assert_int_equal(st, 202);
+    bool failed_over = false; /* s1 and s2 lead every partition between them */
+    for (int i = 0; i < 120 && !failed_over; i++) {
+        json_t *j = ec_status_json(NULL);
+        json_t *nodes = json_object_get(j, "nodes");
+        failed_over =
+            ec_int(json_object_get(json_array_get(nodes, 0), "partitions"), "primary") +
+                ec_int(json_object_get(json_array_get(nodes, 1), "partitions"), "primary") ==
+            EC_P;
+        json_decref(j);
+        if (!failed_over)
+            proc_sleep_ms(500);
+    }
+    assert_true(failed_over);
     rc_session_t a, b;
     ec_login(&a, 0, false, "+15550005001", "a1");
     ec_login(&b, 1, false, "+15550005002", "b1");
