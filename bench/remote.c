@@ -4,7 +4,9 @@
  *   phase 1 (peak): `pairs` pingers on node 1 keep `window` pings in flight each to their
  *            ponger on node 2 for `seconds`: messages handled per second on both nodes.
  *   phase 2 (latency): pingers send timestamped pings paced by a 1 ms timer so that the total
- *            rate is half the measured peak; round-trip p50/p99 from the returned pongs. */
+ *            rate is half the measured peak; round-trip p50/p99 from the returned pongs.
+ * --curve 1: the transports encrypt and authenticate with CurveZMQ, as a cluster whose manifest
+ * turns security.curve on. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "runtime/hash.h"
 #include "runtime/node.h"
 #include "runtime/transport_zmq.h"
+
+#include <zmq.h>
 
 enum { MSG_BALL = 1, MSG_PACE, PACERS = 10 };
 
@@ -109,10 +113,30 @@ typedef struct {
     roost_transport_t *tr[3];
 } duo_t;
 
-static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us)
+/* With curve: a fresh key pair per node, each listing the other's (as roostd does). */
+static void s_curve_keys(uint8_t pub[3][32], uint8_t sec[3][32])
 {
+    for (int id = 1; id <= 2; id++) {
+        char p[41], k[41];
+        zmq_curve_keypair(p, k);
+        zmq_z85_decode(pub[id], p);
+        zmq_z85_decode(sec[id], k);
+    }
+}
+
+static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us, bool curve)
+{
+    uint8_t pub[3][32], sec[3][32];
+    if (curve)
+        s_curve_keys(pub, sec);
     for (uint32_t id = 1; id <= 2; id++) {
         transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
+        tc.curve.on = curve;
+        if (curve) {
+            memcpy(tc.curve.public_key, pub[id], 32);
+            memcpy(tc.curve.secret_key, sec[id], 32);
+            memcpy(tc.peers[0].curve_public, pub[3 - id], 32);
+        }
         snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d",
                  base_port + (int)id);
         tc.peers[0].id = 3 - id;
@@ -166,7 +190,8 @@ int bench_remote(int argc, char **argv)
     int base_port = (int)bench_opt_u64(argc, argv, "--port", 27100);
     duo_t d = {0};
     uint32_t spin_us = (uint32_t)bench_opt_u64(argc, argv, "--spin-us", 0);
-    if (s_duo_start(&d, base_port, spin_us) != 0) {
+    bool curve = bench_opt_u64(argc, argv, "--curve", 0) != 0;
+    if (s_duo_start(&d, base_port, spin_us, curve) != 0) {
         fprintf(stderr, "roost-bench remote: cannot bind 127.0.0.1:%d-%d\n", base_port + 1,
                 base_port + 2);
         return 1;
@@ -201,8 +226,8 @@ int bench_remote(int argc, char **argv)
     double paced = s_measure(&d, seconds, "latency");
     atomic_store(&g_stop, true);
     printf("{\"msgs_per_s\":%.0f,\"pairs\":%" PRIu64 ",\"window\":%" PRIu64
-           ",\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
-           peak, pairs, window, paced, lat_quantile_us(&g_lat, 0.50),
+           ",\"curve\":%s,\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+           peak, pairs, window, curve ? "true" : "false", paced, lat_quantile_us(&g_lat, 0.50),
            lat_quantile_us(&g_lat, 0.99));
     for (int id = 1; id <= 2; id++) {
         roost_node_stop(d.node[id]);

@@ -19,8 +19,8 @@ static const subcommand_t s_subcommands[] = {
      "pingpong [--pairs 1000] [--seconds 5] [--window 4] [--timers N] [--workers N] [--spin-us N]  "
      " local actor pairs"},
     {"remote", bench_remote,
-     "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N]   two nodes "
-     "over ZeroMQ on loopback"},
+     "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N] [--curve 1]"
+     "   two nodes over ZeroMQ on loopback (--curve 1: with CurveZMQ)"},
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
      "256] [--value 200] [--port 28000]   replicated writes through real roostd processes"},
