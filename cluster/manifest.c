@@ -73,6 +73,14 @@ uint64_t mf_uint(ctx_t *c, yaml_node_t *n, const char *field, uint64_t min, uint
     return x;
 }
 
+bool mf_bool(ctx_t *c, yaml_node_t *n, const char *field)
+{
+    const char *v = mf_scalar(c, n, field);
+    if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+        mf_fail(c, n, field, "\"%s\" is not true or false", v);
+    return v && strcmp(v, "true") == 0;
+}
+
 void mf_oneof(ctx_t *c, yaml_node_t *n, const char *field, const char *const *allowed, char *out,
               size_t cap)
 {

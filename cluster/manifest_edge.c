@@ -28,10 +28,7 @@ static void s_key_field(ctx_t *c, const char *key, yaml_node_t *v, void *varg)
     } else if (strcmp(key, "public_file") == 0) {
         mf_string(c, v, f, a->key->public_file, sizeof a->key->public_file);
     } else {
-        const char *g = mf_scalar(c, v, f);
-        if (g && strcmp(g, "true") != 0 && strcmp(g, "false") != 0)
-            mf_fail(c, v, f, "\"%s\" is not true or false", g);
-        a->key->generate = g && strcmp(g, "true") == 0;
+        a->key->generate = mf_bool(c, v, f);
     }
 }
 

@@ -28,6 +28,8 @@ yaml_node_t *mf_node(ctx_t *c, int id);
 const char *mf_scalar(ctx_t *c, yaml_node_t *n, const char *field);
 void mf_string(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap);
 uint64_t mf_uint(ctx_t *c, yaml_node_t *n, const char *field, uint64_t min, uint64_t max);
+/* true or false; anything else fails naming the field. */
+bool mf_bool(ctx_t *c, yaml_node_t *n, const char *field);
 void mf_oneof(ctx_t *c, yaml_node_t *n, const char *field, const char *const *allowed, char *out,
               size_t cap);
 /* Calls fn for each key of a mapping; `known` lists the accepted keys (NULL-terminated). */
@@ -43,7 +45,6 @@ void mf_edge_validate(ctx_t *c, yaml_node_t *root);
 
 /* manifest_security.c: the security section, the nodes' key fields, and their cross-checks. */
 void mf_security(ctx_t *c, yaml_node_t *v);
-bool mf_bool(ctx_t *c, yaml_node_t *n, const char *field);
 /* A Z85 CURVE public key: 40 characters that decode. */
 void mf_z85_key(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap);
 void mf_security_validate(ctx_t *c, yaml_node_t *root);

@@ -7,14 +7,6 @@
 
 #include "cluster/manifest_internal.h"
 
-bool mf_bool(ctx_t *c, yaml_node_t *n, const char *field)
-{
-    const char *v = mf_scalar(c, n, field);
-    if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-        mf_fail(c, n, field, "\"%s\" is not true or false", v);
-    return v && strcmp(v, "true") == 0;
-}
-
 void mf_z85_key(ctx_t *c, yaml_node_t *n, const char *field, char *out, size_t cap)
 {
     mf_string(c, n, field, out, cap);

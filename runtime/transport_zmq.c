@@ -43,6 +43,7 @@ typedef struct {
     uint32_t batch_count;
     frame_t *head, *tail; /* sealed, unsent */
     size_t pending_bytes; /* sealed + open */
+    char user[16];        /* "n<id>": its routing id, and its ZAP User-Id under CURVE */
     _Atomic bool blocked;
 } peer_t;
 
@@ -275,9 +276,7 @@ static bool s_authentic(tz_t *t, const peer_t *p, zmq_msg_t *body)
     if (!t->cfg.curve.on)
         return true;
     const char *user = zmq_msg_gets(body, "User-Id");
-    char want[16];
-    snprintf(want, sizeof want, "n%u", p->cfg.id);
-    return user && strcmp(user, want) == 0;
+    return user && strcmp(user, p->user) == 0;
 }
 
 /* Reads one [routing id][frame] message; false when nothing is waiting. */
@@ -377,6 +376,7 @@ static int s_open_peers(tz_t *t)
     for (uint32_t i = 0; i < t->cfg.npeers; i++) {
         peer_t *p = &t->peers[i];
         p->cfg = t->cfg.peers[i];
+        snprintf(p->user, sizeof p->user, "n%u", p->cfg.id);
         msgpack_sbuffer_init(&p->batch);
         p->dealer = s_socket(t, ZMQ_DEALER);
         zmq_setsockopt(p->dealer, ZMQ_ROUTING_ID, rid, (size_t)n);

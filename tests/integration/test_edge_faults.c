@@ -558,19 +558,7 @@ static void test_an_unlisted_key_cannot_join_or_send(void **state)
         assert_true(ec_int(node, "peer_refused") > 0);
     }
     json_decref(j);
-    char log[128], line[512];
-    snprintf(log, sizeof log, "%s/s1.log", EC->dir);
-    bool logged = false;
-    for (int i = 0; i < 50 && !logged; i++, proc_sleep_ms(100)) {
-        ec_pump(); /* the harness copies each node's output into its log */
-        FILE *f = fopen(log, "r");
-        while (f && !logged && fgets(line, sizeof line, f))
-            logged = strstr(line, "connection refused: key not in the manifest") &&
-                     strstr(line, "who=transport");
-        if (f)
-            fclose(f);
-    }
-    assert_true(logged);
+    assert_true(ec_log_has("s1", "connection refused: key not in the manifest\" who=transport"));
 }
 
 /* ---- group 5: a shard whose disk refuses writes -------------------------------------------- */
@@ -588,22 +576,6 @@ static int s_setup_bad_disk(void **state)
         unsetenv("ROOST_FAULT_POINTS");
     }
     return 0;
-}
-
-static bool s_log_has(const char *node, const char *what)
-{
-    char log[160], line[512];
-    snprintf(log, sizeof log, "%s/%s.log", EC->dir, node);
-    bool found = false;
-    for (int i = 0; i < 50 && !found; i++, proc_sleep_ms(100)) {
-        ec_pump();
-        FILE *f = fopen(log, "r");
-        while (f && !found && fgets(line, sizeof line, f))
-            found = strstr(line, what) != NULL;
-        if (f)
-            fclose(f);
-    }
-    return found;
 }
 
 /* The node never acknowledges what it could not store: it raises the alarm (log, status,
@@ -658,7 +630,7 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
         rc_ack(b.conn, (uint64_t)ec_int(m, "n"));
         json_decref(m);
     }
-    assert_true(s_log_has("s3", "disk refused a write: this node stops serving"));
+    assert_true(ec_log_has("s3", "disk refused a write: this node stops serving"));
     char *body = NULL;
     assert_int_equal(rc_http("127.0.0.1", (uint16_t)EC->metrics[EC_SHARDS], "GET", "/healthz", NULL,
                              5000, &st, &body),

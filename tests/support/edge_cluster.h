@@ -263,6 +263,24 @@ static inline void ec_err(json_t *a, const char *code)
     json_decref(a);
 }
 
+/* Whether node's log (e.g. "s1") holds a line containing what, waiting up to 5 s (the harness
+ * copies each node's output into its log as it pumps). */
+static inline bool ec_log_has(const char *node, const char *what)
+{
+    char log[160], line[512];
+    snprintf(log, sizeof log, "%s/%s.log", EC->dir, node);
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++, proc_sleep_ms(100)) {
+        ec_pump();
+        FILE *f = fopen(log, "r");
+        while (f && !found && fgets(line, sizeof line, f))
+            found = strstr(line, what) != NULL;
+        if (f)
+            fclose(f);
+    }
+    return found;
+}
+
 /* `roostctl -m MANIFEST [extra] status --json` (exit 0 asserted), parsed; caller decrefs. */
 static inline json_t *ec_status_json(const char *extra)
 {
