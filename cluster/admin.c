@@ -14,7 +14,8 @@
 
 static const char *const COMP = "admin";
 
-enum { POLL_MS = 100, REQUEST_BYTES_MAX = 4096 };
+/* A request is a command and, for apply, a manifest (a few KiB; 64 nodes fit well under this). */
+enum { POLL_MS = 100, REQUEST_BYTES_MAX = 256 * 1024, DRAIN_NAME_MAX = 63 };
 
 struct admin {
     void *zctx, *rep;
@@ -29,6 +30,32 @@ static void s_error(mp_buf_t *b, const char *reason)
     msgpack_pack_map(&b->pk, 2);
     mp_kv_bool(&b->pk, "ok", false);
     mp_kv_str(&b->pk, "error", reason);
+}
+
+static void s_apply(admin_t *a, const msgpack_object *req, const char *who, mp_buf_t *b)
+{
+    mp_str_t text, drain = {0};
+    char drain_name[DRAIN_NAME_MAX + 1] = "", err[512] = "";
+    if (mp_get_str(req, "manifest", 1, REQUEST_BYTES_MAX, &text) != MP_OK) {
+        s_error(b, "apply: expected the manifest's text in \"manifest\"");
+        return;
+    }
+    mp_rc_t rc = mp_get_str(req, "drain", 1, DRAIN_NAME_MAX, &drain);
+    if (rc == MP_OK)
+        mp_str_copy(drain, drain_name, sizeof drain_name);
+    else if (rc != MP_MISSING) {
+        s_error(b, "apply: \"drain\" must be a node name");
+        return;
+    }
+    ROOST_INFO(COMP, "apply requested", "operator=%s drain=%s", who ? who : "-",
+               drain_name[0] ? drain_name : "-");
+    if (!a->hooks.apply ||
+        a->hooks.apply(a->hooks.arg, text.ptr, text.len, drain_name, err, sizeof err) != 0) {
+        s_error(b, err[0] ? err : "cannot apply here");
+        return;
+    }
+    msgpack_pack_map(&b->pk, 1);
+    mp_kv_bool(&b->pk, "ok", true);
 }
 
 /* One request → its answer in b. */
@@ -65,8 +92,22 @@ static void s_handle(admin_t *a, const void *req, size_t len, const char *who, m
         mp_pack_str(&b->pk, "text");
         mp_pack_strn(&b->pk, text ? text : "", text ? n : 0);
         free(text);
+    } else if (mp_str_eq(cmd, "map")) {
+        size_t n = 0;
+        void *map = a->hooks.map ? a->hooks.map(a->hooks.arg, &n) : NULL;
+        if (map) {
+            msgpack_pack_map(&b->pk, 2);
+            mp_kv_bool(&b->pk, "ok", true);
+            mp_pack_str(&b->pk, "map");
+            mp_pack_bin(&b->pk, map, n);
+        } else {
+            s_error(b, "no cluster map here yet");
+        }
+        free(map);
+    } else if (mp_str_eq(cmd, "apply")) {
+        s_apply(a, &up.data, who, b);
     } else {
-        s_error(b, "unknown cmd (status, drain, metrics)");
+        s_error(b, "unknown cmd (status, drain, metrics, map, apply)");
     }
     msgpack_unpacked_destroy(&up);
 }
@@ -181,6 +222,18 @@ static bool s_await(void *req, void *mon, int timeout_ms, zmq_msg_t *msg, bool *
 char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len,
                  const admin_client_curve_t *curve, bool *refused)
 {
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_kv_str(&b.pk, "cmd", cmd);
+    char *out = admin_request(host, port, b.sb.data, b.sb.size, timeout_ms, len, curve, refused);
+    mp_buf_fini(&b);
+    return out;
+}
+
+char *admin_request(const char *host, uint16_t port, const void *req_bytes, size_t req_len,
+                    int timeout_ms, size_t *len, const admin_client_curve_t *curve, bool *refused)
+{
     *refused = false;
     void *zctx = zmq_ctx_new();
     void *req = zmq_socket(zctx, ZMQ_REQ), *mon = NULL;
@@ -200,20 +253,15 @@ char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_m
     char ep[128];
     snprintf(ep, sizeof ep, "tcp://%s:%u", host, port);
     char *out = NULL;
-    mp_buf_t b;
-    mp_buf_init(&b);
-    msgpack_pack_map(&b.pk, 1);
-    mp_kv_str(&b.pk, "cmd", cmd);
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    if (zmq_connect(req, ep) == 0 && zmq_send(req, b.sb.data, b.sb.size, 0) >= 0 &&
+    if (zmq_connect(req, ep) == 0 && zmq_send(req, req_bytes, req_len, 0) >= 0 &&
         s_await(req, mon, timeout_ms, &msg, refused)) {
         *len = zmq_msg_size(&msg);
         out = roost_xmalloc(*len + 1);
         memcpy(out, zmq_msg_data(&msg), *len);
     }
     zmq_msg_close(&msg);
-    mp_buf_fini(&b);
     if (mon) {
         zmq_socket_monitor(req, NULL, 0);
         zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);

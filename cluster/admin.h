@@ -1,7 +1,9 @@
 /* cluster/admin.h — a node's admin channel: a ZeroMQ REP socket on the manifest's admin_port
- * taking one msgpack map per request, {"cmd": "status" | "drain" | "metrics"}, and answering
- * one msgpack map ({"ok": true, …} or {"ok": false, "error": "…"}; metrics: {"ok", "text"}).
- * roostctl is its client (admin_call).
+ * taking one msgpack map per request, {"cmd": "status" | "drain" | "metrics" | "map" |
+ * "apply", …}, and answering one msgpack map ({"ok": true, …} or {"ok": false, "error": "…"};
+ * metrics: {"ok", "text"}; map: {"ok", "map": bin (clustermap_encode)}). "apply" carries
+ * {"manifest": the new manifest's text, "drain": a shard node to leave out (optional)}.
+ * roostctl is its client (admin_call, admin_request).
  *
  * With security.curve on, the socket is a CURVE server (the node's own key pair) that accepts
  * only the manifest's operator keys (runtime/zap.h); a request is logged with the operator's
@@ -27,6 +29,13 @@ typedef struct {
     int (*drain)(void *arg, const char **reason);
     /* metrics: the node's Prometheus text (caller frees), or NULL. */
     char *(*metrics)(void *arg, size_t *len);
+    /* map: the cluster map as this node knows it (clustermap_encode; caller frees), or NULL. */
+    void *(*map)(void *arg, size_t *len);
+    /* apply: take the edited manifest (text) — its new nodes become peers — and, on a control
+     * plane voter, propose its shard nodes (minus `drain`, "" for none) as the members.
+     * 0, or -1 with the reason in err. */
+    int (*apply)(void *arg, const char *text, size_t len, const char *drain, char *err,
+                 size_t errcap);
     void *arg;
 } admin_hooks_t;
 
@@ -57,5 +66,8 @@ uint64_t admin_refused(const admin_t *a);
  * the node refused our key (it is up) rather than staying silent. curve may be NULL (off). */
 char *admin_call(const char *host, uint16_t port, const char *cmd, int timeout_ms, size_t *len,
                  const admin_client_curve_t *curve, bool *refused);
+/* The same with a request the caller encoded (a msgpack map with "cmd" and its fields). */
+char *admin_request(const char *host, uint16_t port, const void *req, size_t req_len,
+                    int timeout_ms, size_t *len, const admin_client_curve_t *curve, bool *refused);
 
 #endif

@@ -14,13 +14,6 @@
 
 enum { CALL_MS = 1500, POLL_MS = 500 };
 
-typedef struct {
-    bool up, draining, drained, refused;
-    uint64_t pid, map_version, actors, messages, connections, peer_refused, admin_refused;
-    uint64_t term, primaries, replicas, msgs_per_s, disk_bytes;
-    char roles[16], raft[16], disk[16];
-} node_status_t;
-
 /* The operator's key pair, loaded once: --cert, or the first operator of the manifest whose
  * secret half is readable here. false (said once) when there is none. */
 static bool s_operator_pair(const ctl_opts_t *o, const manifest_t *m, curve_pair_t *out)
@@ -47,9 +40,9 @@ static bool s_operator_pair(const ctl_opts_t *o, const manifest_t *m, curve_pair
     return state == 1;
 }
 
-/* admin_call with CURVE when the manifest says so; NULL when the node did not answer. */
-static char *s_call(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
-                    const char *cmd, size_t *len, bool *refused)
+/* admin_request with CURVE when the manifest says so; NULL when the node did not answer. */
+char *ctl_admin_request(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
+                        const void *req, size_t req_len, size_t *len, bool *refused)
 {
     *refused = false;
     if (!n->admin_port)
@@ -68,14 +61,26 @@ static char *s_call(const ctl_opts_t *o, const manifest_t *m, const manifest_nod
         memcpy(cc.public_key, op.public_key, sizeof cc.public_key);
         memcpy(cc.secret_key, op.secret_key, sizeof cc.secret_key);
     }
-    char *raw = admin_call(n->host, n->admin_port, cmd, CALL_MS, len, &cc, refused);
+    char *raw = admin_request(n->host, n->admin_port, req, req_len, CALL_MS, len, &cc, refused);
     if (*refused)
         fprintf(stderr, "roostctl: %s refused our operator key (not in security.operators of %s)\n",
                 n->name, m->path);
     return raw;
 }
 
-static bool s_status(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
+static char *s_call(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
+                    const char *cmd, size_t *len, bool *refused)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_kv_str(&b.pk, "cmd", cmd);
+    char *raw = ctl_admin_request(o, m, n, b.sb.data, b.sb.size, len, refused);
+    mp_buf_fini(&b);
+    return raw;
+}
+
+bool ctl_node_status(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
                      node_status_t *st)
 {
     memset(st, 0, sizeof *st);
@@ -194,7 +199,7 @@ static uint32_t s_status_round(const ctl_opts_t *o, const manifest_t *m)
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
         node_status_t st;
-        bool up = s_status(o, m, n, &st);
+        bool up = ctl_node_status(o, m, n, &st);
         down += up ? 0 : 1;
         if (o->json)
             s_row_json(i, n, up, &st);
@@ -285,7 +290,7 @@ static int s_follow(const ctl_opts_t *o, const manifest_t *m, const manifest_nod
     uint64_t last = UINT64_MAX;
     while (s_now_ms() < deadline) {
         node_status_t st;
-        if (!s_status(o, m, n, &st) || st.drained) { /* a drained edge exits */
+        if (!ctl_node_status(o, m, n, &st) || st.drained) { /* a drained edge exits */
             if (o->json)
                 printf("{\"node\":\"%s\",\"drained\":true}\n", n->name);
             else
@@ -309,6 +314,10 @@ int ctl_drain(const ctl_opts_t *o, const char *node)
         return 2;
     const manifest_node_t *n = node ? manifest_node(m, node) : NULL;
     int rc = 2;
+    if (n && (n->roles & ROLE_SHARD) && !(n->roles & ROLE_EDGE)) {
+        free(m);
+        return ctl_apply(o, false, o->timeout_s, node);
+    }
     if (!n) {
         fprintf(stderr, "roostctl drain: %s: no such node in %s\n", node ? node : "(none)",
                 m->path);

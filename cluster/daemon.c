@@ -16,12 +16,14 @@
 #include "runtime/control.h"
 #include "runtime/detector.h"
 #include "runtime/errors.h"
+#include "runtime/hash.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/node.h"
 #include "runtime/transport_zmq.h"
 #include "runtime/util.h"
 #include "shards/engine_rocksdb.h"
+#include "shards/keys.h"
 #include "shards/kv.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
@@ -63,24 +65,103 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
                d->control ? control_leader_id(d->control) : 0, down, primaries, serving);
 }
 
-/* Tells our log replica of partition p its role, when its epoch changed. */
+static bool s_names(const uint32_t *ids, uint32_t n, uint32_t id)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+static void s_send_to_log(daemon_t *d, uint32_t p, uint32_t type, const msgpack_sbuffer *sb)
+{
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    if (replog_key(key, sizeof key, d->self->id, p) == ROOST_OK)
+        roost_node_send(d->node,
+                        roost_env_new(key, NULL, type, sb ? sb->data : NULL, sb ? sb->size : 0));
+}
+
+/* Whether this node's disk holds any log entry of partition p. */
+static bool s_holds_copy(daemon_t *d, uint32_t p)
+{
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, p, KEY_TABLE_LOG);
+    key_prefix(hi, p, KEY_TABLE_LOG + 1);
+    void *key = NULL;
+    size_t len;
+    bool found = engine_last_key(d->engine, lo, sizeof lo, hi, sizeof hi, &key, &len) == ROOST_OK;
+    free(key);
+    return found;
+}
+
+/* Tells our log replica of partition p its role (epoch, primary and lists) when it changed; a
+ * copy the map names in no list any more (a settled handoff moved it away, or it was left on
+ * disk before a restart) is retired. */
 static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
 {
-    msg_role_t m = {.epoch = clustermap_epoch_of(map, p), .primary = clustermap_primary_of(map, p)};
+    msg_role_t m;
+    memset(&m, 0, sizeof m);
+    m.epoch = clustermap_epoch_of(map, p);
+    m.primary = clustermap_primary_of(map, p);
     m.nreplicas = clustermap_replicas_of(map, p, m.replicas, PROTO_REPLICAS_MAX);
-    bool mine = false;
-    for (uint32_t i = 0; i < m.nreplicas; i++)
-        mine |= m.replicas[i] == d->self->id;
-    if (!mine || m.epoch == d->role_epoch[p])
+    m.nnext = clustermap_next_of(map, p, m.next, PROTO_REPLICAS_MAX);
+    m.nprev = clustermap_prev_of(map, p, m.prev, PROTO_REPLICAS_MAX);
+    uint32_t me = d->self->id;
+    bool mine = s_names(m.replicas, m.nreplicas, me) || s_names(m.next, m.nnext, me) ||
+                s_names(m.prev, m.nprev, me);
+    if (!mine) {
+        if (d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p)))
+            s_send_to_log(d, p, MSG_LOG_RETIRE, NULL);
+        d->role_told[p] = 0;
         return;
-    d->role_epoch[p] = m.epoch;
-    char key[ROOST_KEY_BYTES_MAX + 1];
+    }
+    uint64_t told = roost_hash64(&m, sizeof m) | 1u; /* never 0: 0 means "told nothing" */
+    if (told == d->role_told[p])
+        return;
+    d->role_told[p] = told;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msg_role_encode(&sb, &m);
-    if (replog_key(key, sizeof key, d->self->id, p) == ROOST_OK)
-        roost_node_send(d->node, roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
+    s_send_to_log(d, p, MSG_LOG_ROLE, &sb);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* The store's handoff hook (a worker thread): the partition's primary asks for the switch to
+ * its next list, or for its previous list to be forgotten. The command goes to this node's
+ * control plane and to every other voter; only the leader's is applied (control.h), and the
+ * map refuses a stale one. */
+static void s_handoff(void *arg, uint32_t partition, uint64_t map_epoch, bool settled)
+{
+    daemon_t *d = arg;
+    clustermap_cmd_t cmd = {.type = settled ? CLUSTERMAP_CMD_HANDOFF_SETTLED
+                                            : CLUSTERMAP_CMD_HANDOFF_DONE,
+                            .partition = partition,
+                            .epoch = map_epoch};
+    if (d->control)
+        (void)control_submit(d->control, &cmd);
+    void *buf = NULL;
+    size_t len = 0;
+    if (clustermap_cmd_encode(&cmd, &buf, &len) != ROOST_OK)
+        return;
+    for (uint32_t i = 0; i < d->n_voter_ids; i++) {
+        if (d->voter_ids[i] == d->self->id)
+            continue;
+        roost_env_t *env = roost_env_new("", "", ROOST_MSG_CONTROL, buf, len);
+        if (env)
+            roost_transport_send(d->transport, d->voter_ids[i], env);
+    }
+    free(buf);
+}
+
+/* A handoff request from another node (transport thread): only handoff commands come this
+ * way; membership changes need an operator (the admin channel). */
+static void s_on_control(daemon_t *d, const roost_env_t *env)
+{
+    clustermap_cmd_t cmd;
+    if (!d->control || clustermap_cmd_decode(env->payload, env->payload_len, &cmd) != ROOST_OK)
+        return;
+    if (cmd.type == CLUSTERMAP_CMD_HANDOFF_DONE || cmd.type == CLUSTERMAP_CMD_HANDOFF_SETTLED)
+        (void)control_submit(d->control, &cmd);
 }
 
 static void s_count_partitions(daemon_t *d, const clustermap_t *map)
@@ -109,6 +190,7 @@ static void s_on_map(void *arg, const clustermap_t *map)
         if (d->engine)
             s_tell_role(d, map, p);
     }
+    d->retire_scanned = true;
     atomic_store(&d->last_version, clustermap_version(map));
     s_count_partitions(d, map);
     s_log_map(d, map);
@@ -138,6 +220,8 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
                            env->payload_len);
     else if (env->type == ROOST_MSG_MAP)
         s_on_pushed_map(d, env);
+    else if (env->type == ROOST_MSG_CONTROL)
+        s_on_control(d, env);
 }
 
 /* The leader sends its map to every node outside the control plane when it changes and every
@@ -157,6 +241,7 @@ static void s_push_map(daemon_t *d, uint64_t now_ns)
         clustermap_encode(map, &buf, &len) == ROOST_OK) {
         const manifest_node_t *voters[CONTROL_VOTERS_MAX];
         uint32_t nv;
+        pthread_mutex_lock(&d->manifest_lock); /* an apply may be adding nodes */
         for (uint32_t i = 0; i < d->manifest.n_nodes; i++) {
             const manifest_node_t *n = &d->manifest.nodes[i];
             if (n == d->self || s_is_voter(&d->manifest, n, voters, &nv))
@@ -165,6 +250,7 @@ static void s_push_map(daemon_t *d, uint64_t now_ns)
             if (env)
                 roost_transport_send(d->transport, n->id, env);
         }
+        pthread_mutex_unlock(&d->manifest_lock);
         d->map_sent_ns = now_ns;
         d->map_sent_version = version;
         free(buf);
@@ -208,6 +294,7 @@ static void s_on_tick(void *arg, uint64_t now_ns)
         d->rate_at_ns = now_ns;
         d->rate_msgs = st.messages;
     }
+    daemon_apply_tick(d, now_ns);
     if (d->detector)
         detector_tick(d->detector, now_ns);
     s_push_map(d, now_ns);
@@ -392,12 +479,14 @@ static int s_open_store(daemon_t *d)
                          .sync = s_sync(d->manifest.sync),
                          .append_timeout_ms = 5000,
                          .serving_hook = ACTORS_SERVING_HOOK,
+                         .handoff = s_handoff,
+                         .handoff_arg = d,
                          .commit_us = metrics_register_histogram(
                              d->reg, "roost_store_commit_latency_us",
                              "Microseconds from an append reaching its partition's primary to "
                              "its acknowledgement at the configured consistency.",
                              NULL, 0, 10, 10000000)};
-    d->role_epoch = roost_xcalloc(d->manifest.partitions, sizeof *d->role_epoch);
+    d->role_told = roost_xcalloc(d->manifest.partitions, sizeof *d->role_told);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
@@ -447,6 +536,11 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
         free(d);
         return NULL;
     }
+    pthread_mutex_init(&d->manifest_lock, NULL);
+    const manifest_node_t *voters[CONTROL_VOTERS_MAX];
+    d->n_voter_ids = manifest_voters(&d->manifest, voters, CONTROL_VOTERS_MAX);
+    for (uint32_t i = 0; i < d->n_voter_ids; i++)
+        d->voter_ids[i] = voters[i]->id;
     if (cfg->data_root)
         snprintf(d->data_root, sizeof d->data_root, "%s", cfg->data_root);
     const char *dir = d->self->data_dir[0] ? d->self->data_dir : d->self->name;
@@ -537,10 +631,11 @@ void daemon_destroy(daemon_t **self_p)
     edge_keys_fini(&d->edge_keys);
     sodium_memzero(&d->curve, sizeof d->curve);
     engine_destroy(&d->engine);
-    free(d->role_epoch);
+    free(d->role_told);
     detector_destroy(&d->detector);
     faults_destroy(&d->faults);
     metrics_registry_destroy(&d->reg);
+    pthread_mutex_destroy(&d->manifest_lock);
     free(d);
     *self_p = NULL;
 }

@@ -192,8 +192,9 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
 static int s_admin_drain(void *arg, const char **reason)
 {
     daemon_t *d = arg;
-    if (!d->edge) {
-        *reason = "only edge nodes drain yet (a shard's handoff is the store issue's)";
+    if (!d->edge) { /* a shard drains by handing its partitions off: roostctl drain */
+        *reason = "a shard node drains through the control plane (roostctl drain sends it to "
+                  "the voters as an apply)";
         return -1;
     }
     daemon_drain(d);
@@ -222,8 +223,12 @@ static int s_admin_operators(daemon_t *d, zap_allow_t *ops, uint32_t *n)
 int daemon_admin_open(daemon_t *d)
 {
     if (d->self->admin_port) {
-        admin_hooks_t h = {
-            .status = s_admin_status, .drain = s_admin_drain, .metrics = s_admin_metrics, .arg = d};
+        admin_hooks_t h = {.status = s_admin_status,
+                           .drain = s_admin_drain,
+                           .metrics = s_admin_metrics,
+                           .map = daemon_map_bytes,
+                           .apply = daemon_apply,
+                           .arg = d};
         admin_curve_t ac = {.on = d->manifest.security.curve};
         zap_allow_t ops[MANIFEST_OPERATORS_MAX];
         if (ac.on && s_admin_operators(d, ops, &ac.n_operators) != ROOST_OK)

@@ -3,7 +3,9 @@
 #ifndef ROOST_DAEMON_INTERNAL_H
 #define ROOST_DAEMON_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "actors/actors.h"
@@ -34,7 +36,8 @@ struct daemon {
     engine_t *engine;              /* shard nodes: the node's RocksDB */
     store_t store;
     syncer_t *syncer;          /* shard nodes: the group-commit thread */
-    uint64_t *role_epoch;      /* per partition: the epoch last told to our log replica */
+    uint64_t *role_told;       /* per partition: hash of the role last told to our log (0: none) */
+    bool retire_scanned;       /* the first map checked the disk for copies nothing names */
     faults_t *faults;          /* test builds: injected link cuts */
     actors_config_t messaging; /* the messaging actors' settings (a node service) */
     edge_t *edge;              /* edge nodes: the client front door */
@@ -51,7 +54,20 @@ struct daemon {
     uint64_t rate_at_ns, rate_msgs;       /* transport thread: the last sample */
     uint64_t map_sent_ns;                 /* leader: when the map last went to the non-voters */
     uint64_t map_sent_version;
+    /* roostctl apply (daemon_apply.c): the manifest grows by the nodes that joined; readers on
+     * other threads than the admin one (the map push) hold the lock */
+    pthread_mutex_t manifest_lock;
+    uint32_t joined[ROOST_NODES_MAX]; /* shard nodes the detector has yet to watch */
+    uint32_t n_joined;
+    uint32_t voter_ids[CONTROL_VOTERS_MAX]; /* fixed at start: handoff requests go to them */
+    uint32_t n_voter_ids;
 };
+
+/* daemon_apply.c: the admin channel's apply and map hooks, and the I/O thread's part. */
+int daemon_apply(void *arg, const char *text, size_t len, const char *drain, char *err,
+                 size_t errcap);
+void *daemon_map_bytes(void *arg, size_t *len);
+void daemon_apply_tick(daemon_t *d, uint64_t now_ns);
 
 /* Relative paths in the manifest are under this (NULL: the working directory). */
 static inline const char *daemon_root(const daemon_t *d)

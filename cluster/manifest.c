@@ -133,6 +133,8 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         m->partitions = (uint32_t)mf_uint(c, v, "cluster.partitions", 1, 65536);
     else if (strcmp(key, "replication_factor") == 0)
         m->replication_factor = (uint32_t)mf_uint(c, v, "cluster.replication_factor", 1, 5);
+    else if (strcmp(key, "voters") == 0)
+        m->voters = (uint32_t)mf_uint(c, v, "cluster.voters", 1, 5);
     else if (strcmp(key, "consistency") == 0)
         mf_oneof(c, v, "cluster.consistency", s_consistencies, m->consistency,
                  sizeof m->consistency);
@@ -254,8 +256,8 @@ static void s_nodes(ctx_t *c, yaml_node_t *v)
     }
 }
 
-static const char *const s_cluster_keys[] = {"name",        "partitions", "replication_factor",
-                                             "consistency", "sync",       NULL};
+static const char *const s_cluster_keys[] = {
+    "name", "partitions", "replication_factor", "voters", "consistency", "sync", NULL};
 static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "heartbeat_ms",
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
@@ -295,6 +297,7 @@ static void s_defaults(manifest_t *m)
     snprintf(m->cluster_name, sizeof m->cluster_name, "roost");
     m->partitions = 1024;
     m->replication_factor = 3;
+    m->voters = 3;
     snprintf(m->consistency, sizeof m->consistency, "QUORUM");
     snprintf(m->sync, sizeof m->sync, "batch");
     m->passivate_after_ms = 5 * 60 * 1000;
@@ -443,6 +446,8 @@ uint32_t manifest_voters(const manifest_t *m, const manifest_node_t **out, uint3
 {
     uint32_t n = 0;
     uint32_t last = 0;
+    if (cap > m->voters)
+        cap = m->voters;
     while (n < cap) { /* ascending id: every node computes the same voter set */
         const manifest_node_t *best = NULL;
         for (uint32_t i = 0; i < m->n_nodes; i++) {

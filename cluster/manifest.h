@@ -108,6 +108,7 @@ typedef struct {
     char cluster_name[MANIFEST_NAME_BYTES_MAX + 1];
     uint32_t partitions;
     uint32_t replication_factor;
+    uint32_t voters;     /* control-plane voters: the first `voters` shard nodes by id */
     char consistency[8]; /* ONE | QUORUM | ALL */
     char sync[8];        /* batch | always | none */
     uint32_t workers;    /* per node; 0 = one per core */
@@ -132,7 +133,8 @@ int manifest_load(const char *path, manifest_t *out, char *err, size_t errcap);
 int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,
                    size_t errcap);
 const manifest_node_t *manifest_node(const manifest_t *m, const char *name);
-/* The shard nodes that vote in the control plane: the first (by id) up to 5. */
+/* The shard nodes that vote in the control plane: the first cluster.voters (default 3, at most
+ * 5) by id. Fixed for the cluster's life: nodes that join later (higher ids) do not vote. */
 uint32_t manifest_voters(const manifest_t *m, const manifest_node_t **out, uint32_t cap);
 
 #endif

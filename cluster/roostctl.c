@@ -25,8 +25,13 @@ static void s_usage(FILE *out)
                  "                                 actors, connections, msgs/s, disk use\n"
                  "  top [--count N]                status refreshed every second (N times)\n"
                  "  metrics [NODE]                 Prometheus text of every node (or one)\n"
+                 "  apply [--dry-run]              make the running cluster's nodes the\n"
+                 "                                 manifest's: new nodes join, removed shard\n"
+                 "                                 nodes hand their partitions off; prints the\n"
+                 "                                 plan, then progress until it settled\n"
                  "  drain NODE                     an edge stops taking connections, sends its\n"
-                 "                                 clients goaway and exits once empty\n"
+                 "                                 clients goaway and exits once empty; a shard\n"
+                 "                                 hands every partition to the others\n"
                  "\n"
                  "options:\n"
                  "  -m, --manifest FILE   the cluster manifest (docs/manifest.md)\n"
@@ -35,6 +40,7 @@ static void s_usage(FILE *out)
                  "  --cert PATH           operator certificate for the admin ports when\n"
                  "                        security.curve is on (default: the first operator\n"
                  "                        in the manifest whose secret half is readable)\n"
+                 "  --timeout S           apply/drain: give up after S seconds (600)\n"
                  "  --json                machine-readable output\n"
                  "  -h, --help            this text\n"
                  "\n"
@@ -73,6 +79,8 @@ int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
     const char *cmd = NULL, *positional = NULL, *partition = NULL, *key = NULL, *count = NULL;
+    const char *timeout = NULL;
+    bool dry_run = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -92,6 +100,10 @@ int main(int argc, char **argv)
             key = argv[++i];
         } else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
             count = argv[++i];
+        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+            timeout = argv[++i];
+        } else if (strcmp(a, "--dry-run") == 0) {
+            dry_run = true;
         } else if (strcmp(a, "--json") == 0) {
             o.json = true;
         } else if (a[0] == '-') {
@@ -124,8 +136,11 @@ int main(int argc, char **argv)
         return ctl_top(&o, count ? strtoull(count, NULL, 10) : 0);
     if (cmd && strcmp(cmd, "metrics") == 0)
         return ctl_metrics(&o, positional);
+    o.timeout_s = timeout ? (unsigned)strtoul(timeout, NULL, 10) : 0;
     if (cmd && strcmp(cmd, "drain") == 0)
         return ctl_drain(&o, positional);
+    if (cmd && strcmp(cmd, "apply") == 0)
+        return ctl_apply(&o, dry_run, o.timeout_s, NULL);
     fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);
     s_usage(stderr);
     return 2;

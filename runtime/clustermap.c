@@ -4,10 +4,13 @@
  * semantics listed in clustermap.h and the msgpack layouts below. Nothing here reads a clock,
  * draws randomness or allocates during clustermap_apply, so every node computes the same map.
  *
- * Wire layouts (msgpack; CLUSTERMAP_FORMAT is bumped on any change):
- *   command = [FORMAT, type, node_id, [[id, name, address], ...]]
- *   map     = [FORMAT, version, partitions, rf, [[id, name, address, status], ...],
- *              [epoch_0, primary_0, replica_0_0 .. replica_0_rf-1, epoch_1, ...]]
+ * Wire layouts (msgpack; CLUSTERMAP_FORMAT is bumped on any change; format 1, written before
+ * handoff existed, is still read: its commands have no partition/epoch, its members are all
+ * configured and its partitions have no next/prev):
+ *   command = [FORMAT, type, node_id, [[id, name, address], ...], partition, epoch]
+ *   map     = [FORMAT, version, partitions, rf, [[id, name, address, status, configured], ...],
+ *              [epoch_0, primary_0, replica_0_0 .. replica_0_rf-1, next_0_0 .. next_0_rf-1,
+ *               prev_0_0 .. prev_0_rf-1, epoch_1, ...]]
  *
  * Decoding trusts nothing: sizes are checked before msgpack-c sees the bytes (s_counts_fit),
  * every field's type and range is checked, and a decoded map must pass s_invariants.
@@ -24,13 +27,18 @@
 #include "runtime/errors.h"
 
 enum {
-    CLUSTERMAP_FORMAT = 1,
-    CMD_FIELDS = 4,
+    CLUSTERMAP_FORMAT = 2,
+    CLUSTERMAP_FORMAT_V1 = 1,
+    CMD_FIELDS = 6,
+    CMD_FIELDS_V1 = 4,
     MAP_FIELDS = 6,
-    MEMBER_CMD_FIELDS = 3, /* id, name, address */
-    MEMBER_MAP_FIELDS = 4, /* id, name, address, status */
-    PART_FIXED_FIELDS = 2, /* epoch, primary; then rf replicas */
-    DIGEST_BYTES = 16,     /* crypto_generichash_BYTES_MIN; folded to 64 bits */
+    MEMBER_CMD_FIELDS = 3,    /* id, name, address */
+    MEMBER_MAP_FIELDS = 5,    /* id, name, address, status, configured */
+    MEMBER_MAP_FIELDS_V1 = 4, /* id, name, address, status */
+    PART_FIXED_FIELDS = 2,    /* epoch, primary; then rf replicas, rf next, rf prev */
+    PART_LISTS = 3,
+    PART_LISTS_V1 = 1,
+    DIGEST_BYTES = 16, /* crypto_generichash_BYTES_MIN; folded to 64 bits */
 };
 
 _Static_assert(DIGEST_BYTES >= crypto_generichash_BYTES_MIN, "generichash output too small");
@@ -39,6 +47,8 @@ typedef struct {
     uint64_t epoch;
     uint32_t primary;
     uint32_t replicas[ROOST_RF_MAX];
+    uint32_t next[ROOST_RF_MAX]; /* all ROOST_NO_PRIMARY: no handoff planned */
+    uint32_t prev[ROOST_RF_MAX]; /* all ROOST_NO_PRIMARY: settled */
 } part_t;
 
 struct clustermap {
@@ -75,9 +85,10 @@ clustermap_t *clustermap_new(uint32_t partitions, uint32_t rf)
     map->partitions = partitions;
     map->rf = rf;
     for (uint32_t p = 0; p < partitions; p++) {
-        map->parts[p].primary = ROOST_NO_PRIMARY;
+        part_t *part = &map->parts[p];
+        part->primary = ROOST_NO_PRIMARY;
         for (uint32_t r = 0; r < ROOST_RF_MAX; r++)
-            map->parts[p].replicas[r] = ROOST_NO_PRIMARY;
+            part->replicas[r] = part->next[r] = part->prev[r] = ROOST_NO_PRIMARY;
     }
     return map;
 }
@@ -165,20 +176,51 @@ static uint32_t s_first_up(const clustermap_t *map, const part_t *part)
     return ROOST_NO_PRIMARY;
 }
 
-static bool s_part_valid(const clustermap_t *map, const part_t *part)
+static bool s_list_set(const uint32_t *list)
 {
+    return list[0] != ROOST_NO_PRIMARY;
+}
+
+/* rf distinct members, or (when `optional`, or while the map has no members) nothing. */
+static bool s_list_valid(const clustermap_t *map, const uint32_t *list, bool optional)
+{
+    bool empty = !s_list_set(list);
+    if (empty && (optional || map->n_members == 0)) {
+        for (uint32_t r = 0; r < ROOST_RF_MAX; r++)
+            if (list[r] != ROOST_NO_PRIMARY)
+                return false;
+        return true;
+    }
     for (uint32_t r = 0; r < map->rf; r++) {
-        uint32_t id = part->replicas[r];
-        if (map->n_members == 0 ? id != ROOST_NO_PRIMARY : clustermap_member_by_id(map, id) == NULL)
+        if (clustermap_member_by_id(map, list[r]) == NULL)
             return false;
-        for (uint32_t q = 0; q < r && map->n_members > 0; q++)
-            if (part->replicas[q] == id)
+        for (uint32_t q = 0; q < r; q++)
+            if (list[q] == list[r])
                 return false;
     }
+    return true;
+}
+
+static bool s_part_valid(const clustermap_t *map, const part_t *part)
+{
+    if (!s_list_valid(map, part->replicas, false) || !s_list_valid(map, part->next, true) ||
+        !s_list_valid(map, part->prev, true))
+        return false;
     /* A primary is an UP replica; a partition lacks one only while none of its replicas is UP. */
     if (part->primary == ROOST_NO_PRIMARY)
         return s_first_up(map, part) == ROOST_NO_PRIMARY;
     return s_in_list(part, map->rf, part->primary) && s_is_up(map, part->primary);
+}
+
+static bool s_named(const clustermap_t *map, uint32_t id)
+{
+    for (uint32_t p = 0; p < map->partitions; p++) {
+        const part_t *part = &map->parts[p];
+        for (uint32_t r = 0; r < map->rf; r++)
+            if (part->replicas[r] == id || part->next[r] == id || part->prev[r] == id)
+                return true;
+    }
+    return false;
 }
 
 static bool s_invariants(const clustermap_t *map)
@@ -187,11 +229,17 @@ static bool s_invariants(const clustermap_t *map)
         return false;
     if (!s_member_list_valid(map->members, map->n_members))
         return false;
-    if (map->n_members > 0 && map->n_members < map->rf)
-        return false;
-    for (uint32_t i = 0; i < map->n_members; i++)
-        if (map->members[i].status != CLUSTERMAP_UP && map->members[i].status != CLUSTERMAP_DOWN)
+    uint32_t configured = 0;
+    for (uint32_t i = 0; i < map->n_members; i++) {
+        const clustermap_member_t *m = &map->members[i];
+        if (m->status != CLUSTERMAP_UP && m->status != CLUSTERMAP_DOWN)
             return false;
+        if (!m->configured && !s_named(map, m->id))
+            return false;
+        configured += m->configured;
+    }
+    if (map->n_members > 0 && configured < map->rf)
+        return false;
     for (uint32_t p = 0; p < map->partitions; p++)
         if (!s_part_valid(map, &map->parts[p]))
             return false;
@@ -206,7 +254,7 @@ int clustermap_cmd_add_member(clustermap_cmd_t *cmd, uint32_t id, const char *na
     assert(cmd != NULL);
     if (cmd->n_members >= ROOST_MEMBERS_MAX || name == NULL || address == NULL)
         return ROOST_EINVAL;
-    clustermap_member_t m = {.id = id, .status = CLUSTERMAP_UP};
+    clustermap_member_t m = {.id = id, .status = CLUSTERMAP_UP, .configured = true};
     if (!s_text_valid(name, ROOST_MEMBER_NAME_BYTES_MAX) ||
         !s_text_valid(address, ROOST_MEMBER_ADDR_BYTES_MAX) || id == ROOST_NO_PRIMARY)
         return ROOST_EINVAL;
@@ -230,6 +278,63 @@ static void s_repair_primary(const clustermap_t *map, part_t *part)
     }
 }
 
+static bool s_same_set(const uint32_t *a, const uint32_t *b, uint32_t rf)
+{
+    for (uint32_t i = 0; i < rf; i++) {
+        bool found = false;
+        for (uint32_t j = 0; j < rf && !found; j++)
+            found = a[i] == b[j];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static void s_clear_list(uint32_t *list)
+{
+    for (uint32_t r = 0; r < ROOST_RF_MAX; r++)
+        list[r] = ROOST_NO_PRIMARY;
+}
+
+/* Drops unconfigured members that no list names any more (they have handed everything off). */
+static void s_prune_members(clustermap_t *map)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < map->n_members; i++)
+        if (map->members[i].configured || s_named(map, map->members[i].id))
+            map->members[kept++] = map->members[i];
+    for (uint32_t i = kept; i < map->n_members; i++)
+        memset(&map->members[i], 0, sizeof map->members[i]);
+    map->n_members = kept;
+}
+
+/* The new member table: the command's members (configured, known ids keep their status), then
+ * the known members it leaves out (unconfigured; pruned once nothing names them). */
+static int s_merge_members(const clustermap_t *map, const clustermap_cmd_t *cmd,
+                           clustermap_member_t *out, uint32_t *n_out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cmd->n_members; i++, n++) {
+        const clustermap_member_t *old = clustermap_member_by_id(map, cmd->members[i].id);
+        out[n] = cmd->members[i];
+        out[n].status = old ? old->status : CLUSTERMAP_UP;
+        out[n].configured = true;
+    }
+    for (uint32_t i = 0; i < map->n_members; i++) {
+        bool kept = false;
+        for (uint32_t j = 0; j < cmd->n_members && !kept; j++)
+            kept = cmd->members[j].id == map->members[i].id;
+        if (kept)
+            continue;
+        if (n == ROOST_MEMBERS_MAX)
+            return ROOST_EINVAL;
+        out[n] = map->members[i];
+        out[n++].configured = false;
+    }
+    *n_out = n;
+    return s_member_list_valid(out, n) ? ROOST_OK : ROOST_EINVAL;
+}
+
 static int s_set_members(clustermap_t *map, const clustermap_cmd_t *cmd)
 {
     uint32_t n = cmd->n_members;
@@ -241,24 +346,62 @@ static int s_set_members(clustermap_t *map, const clustermap_cmd_t *cmd)
     uint32_t idx[ROOST_RF_MAX];
     if (ring_replicas(names, n, 0, map->rf, idx) != ROOST_OK)
         return ROOST_EINVAL; /* validated up front: the loop below can't fail */
+    clustermap_member_t merged[ROOST_MEMBERS_MAX];
+    uint32_t n_merged = 0;
+    memset(merged, 0, sizeof merged);
+    if (s_merge_members(map, cmd, merged, &n_merged) != ROOST_OK)
+        return ROOST_EINVAL;
 
-    clustermap_member_t next[ROOST_MEMBERS_MAX];
-    memset(next, 0, sizeof next);
-    for (uint32_t i = 0; i < n; i++) {
-        const clustermap_member_t *old = clustermap_member_by_id(map, cmd->members[i].id);
-        next[i] = cmd->members[i];
-        next[i].status = old ? old->status : CLUSTERMAP_UP;
-    }
-    memcpy(map->members, next, sizeof next);
-    map->n_members = n;
+    bool initial = map->n_members == 0;
+    memcpy(map->members, merged, sizeof merged);
+    map->n_members = n_merged;
     for (uint32_t p = 0; p < map->partitions; p++) {
+        part_t *part = &map->parts[p];
         int rc = ring_replicas(names, n, p, map->rf, idx);
         assert(rc == ROOST_OK);
         (void)rc;
+        uint32_t target[ROOST_RF_MAX];
         for (uint32_t r = 0; r < map->rf; r++)
-            map->parts[p].replicas[r] = map->members[idx[r]].id;
-        s_repair_primary(map, &map->parts[p]);
+            target[r] = cmd->members[idx[r]].id;
+        if (initial) {
+            memcpy(part->replicas, target, map->rf * sizeof *target);
+            s_repair_primary(map, part);
+        } else if (s_same_set(target, part->replicas, map->rf)) {
+            s_clear_list(part->next);
+        } else {
+            memcpy(part->next, target, map->rf * sizeof *target);
+        }
     }
+    s_prune_members(map);
+    return ROOST_OK;
+}
+
+static int s_handoff_done(clustermap_t *map, const clustermap_cmd_t *cmd)
+{
+    if (cmd->partition >= map->partitions)
+        return ROOST_EINVAL;
+    part_t *part = &map->parts[cmd->partition];
+    if (part->epoch != cmd->epoch || !s_list_set(part->next) || s_list_set(part->prev))
+        return ROOST_ESTALE;
+    memcpy(part->prev, part->replicas, sizeof part->prev);
+    memcpy(part->replicas, part->next, sizeof part->replicas);
+    s_clear_list(part->next);
+    part->epoch++; /* always: the new list reconciles under its own epoch */
+    uint32_t keep = part->primary;
+    if (keep == ROOST_NO_PRIMARY || !s_in_list(part, map->rf, keep) || !s_is_up(map, keep))
+        part->primary = s_first_up(map, part);
+    return ROOST_OK;
+}
+
+static int s_handoff_settled(clustermap_t *map, const clustermap_cmd_t *cmd)
+{
+    if (cmd->partition >= map->partitions)
+        return ROOST_EINVAL;
+    part_t *part = &map->parts[cmd->partition];
+    if (part->epoch != cmd->epoch || !s_list_set(part->prev))
+        return ROOST_ESTALE;
+    s_clear_list(part->prev);
+    s_prune_members(map);
     return ROOST_OK;
 }
 
@@ -316,6 +459,12 @@ int clustermap_apply(clustermap_t *map, const clustermap_cmd_t *cmd, uint64_t in
         break;
     case CLUSTERMAP_CMD_NODE_UP:
         rc = s_node_up(map, cmd->node_id);
+        break;
+    case CLUSTERMAP_CMD_HANDOFF_DONE:
+        rc = s_handoff_done(map, cmd);
+        break;
+    case CLUSTERMAP_CMD_HANDOFF_SETTLED:
+        rc = s_handoff_settled(map, cmd);
         break;
     default:
         rc = ROOST_EINVAL;
@@ -393,6 +542,38 @@ uint32_t clustermap_replicas_of(const clustermap_t *map, uint32_t partition, uin
     return map->rf;
 }
 
+static uint32_t s_copy_list(const clustermap_t *map, const uint32_t *list, uint32_t *out,
+                            uint32_t cap)
+{
+    assert(out != NULL && cap >= map->rf);
+    if (!s_list_set(list))
+        return 0;
+    memcpy(out, list, map->rf * sizeof *out);
+    return map->rf;
+}
+
+uint32_t clustermap_next_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
+                            uint32_t cap)
+{
+    assert(partition < map->partitions);
+    return s_copy_list(map, map->parts[partition].next, out, cap);
+}
+
+uint32_t clustermap_prev_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
+                            uint32_t cap)
+{
+    assert(partition < map->partitions);
+    return s_copy_list(map, map->parts[partition].prev, out, cap);
+}
+
+uint32_t clustermap_moving(const clustermap_t *map)
+{
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < map->partitions; p++)
+        n += s_list_set(map->parts[p].next) || s_list_set(map->parts[p].prev);
+    return n;
+}
+
 /* ------------------------------------------------------------------ encoding */
 
 static int s_pack_str(msgpack_packer *pk, const char *s)
@@ -409,8 +590,10 @@ static int s_pack_member(msgpack_packer *pk, const clustermap_member_t *m, bool 
     bad |= msgpack_pack_uint32(pk, m->id);
     bad |= s_pack_str(pk, m->name);
     bad |= s_pack_str(pk, m->address);
-    if (with_status)
+    if (with_status) {
         bad |= msgpack_pack_uint32(pk, (uint32_t)m->status);
+        bad |= m->configured ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    }
     return bad;
 }
 
@@ -424,6 +607,8 @@ static int s_pack_cmd(msgpack_packer *pk, const clustermap_cmd_t *cmd)
     bad |= msgpack_pack_array(pk, cmd->n_members);
     for (uint32_t i = 0; i < cmd->n_members; i++)
         bad |= s_pack_member(pk, &cmd->members[i], false);
+    bad |= msgpack_pack_uint32(pk, cmd->partition);
+    bad |= msgpack_pack_uint64(pk, cmd->epoch);
     return bad;
 }
 
@@ -437,13 +622,17 @@ static int s_pack_map(msgpack_packer *pk, const clustermap_t *map)
     bad |= msgpack_pack_array(pk, map->n_members);
     for (uint32_t i = 0; i < map->n_members; i++)
         bad |= s_pack_member(pk, &map->members[i], true);
-    bad |= msgpack_pack_array(pk, map->partitions * (PART_FIXED_FIELDS + map->rf));
+    bad |= msgpack_pack_array(pk, map->partitions * (PART_FIXED_FIELDS + PART_LISTS * map->rf));
     for (uint32_t p = 0; p < map->partitions && !bad; p++) {
         const part_t *part = &map->parts[p];
         bad |= msgpack_pack_uint64(pk, part->epoch);
         bad |= msgpack_pack_uint32(pk, part->primary);
         for (uint32_t r = 0; r < map->rf; r++)
             bad |= msgpack_pack_uint32(pk, part->replicas[r]);
+        for (uint32_t r = 0; r < map->rf; r++)
+            bad |= msgpack_pack_uint32(pk, part->next[r]);
+        for (uint32_t r = 0; r < map->rf; r++)
+            bad |= msgpack_pack_uint32(pk, part->prev[r]);
     }
     return bad;
 }
@@ -664,11 +853,14 @@ static bool s_str(const msgpack_object *o, char *dst, size_t max)
     return true;
 }
 
-static bool s_decode_member(const msgpack_object *o, clustermap_member_t *m, bool with_status)
+/* fields: MEMBER_CMD_FIELDS (a command's), MEMBER_MAP_FIELDS_V1 or MEMBER_MAP_FIELDS. */
+static bool s_decode_member(const msgpack_object *o, clustermap_member_t *m, uint32_t fields)
 {
-    const msgpack_object *f = s_array(o, with_status ? MEMBER_MAP_FIELDS : MEMBER_CMD_FIELDS);
+    bool with_status = fields != MEMBER_CMD_FIELDS;
+    const msgpack_object *f = s_array(o, fields);
     memset(m, 0, sizeof *m);
     m->status = CLUSTERMAP_UP;
+    m->configured = true;
     if (f == NULL || !s_u32(&f[0], &m->id) || !s_str(&f[1], m->name, ROOST_MEMBER_NAME_BYTES_MAX))
         return false;
     if (!s_str(&f[2], m->address, ROOST_MEMBER_ADDR_BYTES_MAX))
@@ -677,34 +869,48 @@ static bool s_decode_member(const msgpack_object *o, clustermap_member_t *m, boo
     if (with_status && (!s_u32(&f[3], &status) || status > CLUSTERMAP_UP))
         return false;
     m->status = (clustermap_status_t)status;
+    if (fields == MEMBER_MAP_FIELDS) {
+        if (f[4].type != MSGPACK_OBJECT_BOOLEAN)
+            return false;
+        m->configured = f[4].via.boolean;
+    }
     return true;
 }
 
 /* Decodes a member array into members[ROOST_MEMBERS_MAX]; the list must be valid. */
 static bool s_decode_members(const msgpack_object *o, clustermap_member_t *members, uint32_t *n,
-                             bool with_status)
+                             uint32_t fields)
 {
     if (s_array(o, UINT32_MAX) == NULL || o->via.array.size > ROOST_MEMBERS_MAX)
         return false;
     *n = o->via.array.size;
     for (uint32_t i = 0; i < *n; i++)
-        if (!s_decode_member(&o->via.array.ptr[i], &members[i], with_status))
+        if (!s_decode_member(&o->via.array.ptr[i], &members[i], fields))
             return false;
     return s_member_list_valid(members, *n);
 }
 
 static bool s_decode_cmd_fields(const msgpack_object *root, clustermap_cmd_t *out)
 {
-    const msgpack_object *f = s_array(root, CMD_FIELDS);
+    const msgpack_object *f = s_array(root, UINT32_MAX);
     uint32_t format, type;
-    if (f == NULL || !s_u32(&f[0], &format) || format != CLUSTERMAP_FORMAT)
+    if (f == NULL || root->via.array.size == 0 || !s_u32(&f[0], &format))
+        return false;
+    uint32_t fields = format == CLUSTERMAP_FORMAT ? CMD_FIELDS : CMD_FIELDS_V1;
+    if ((format != CLUSTERMAP_FORMAT && format != CLUSTERMAP_FORMAT_V1) ||
+        root->via.array.size != fields)
         return false;
     if (!s_u32(&f[1], &type) || !s_u32(&f[2], &out->node_id))
         return false;
-    if (type < CLUSTERMAP_CMD_SET_MEMBERS || type > CLUSTERMAP_CMD_NODE_UP)
+    uint32_t last =
+        format == CLUSTERMAP_FORMAT ? CLUSTERMAP_CMD_HANDOFF_SETTLED : CLUSTERMAP_CMD_NODE_UP;
+    if (type < CLUSTERMAP_CMD_SET_MEMBERS || type > last)
         return false;
     out->type = (clustermap_cmd_type_t)type;
-    if (!s_decode_members(&f[3], out->members, &out->n_members, false))
+    if (!s_decode_members(&f[3], out->members, &out->n_members, MEMBER_CMD_FIELDS))
+        return false;
+    if (format == CLUSTERMAP_FORMAT &&
+        (!s_u32(&f[4], &out->partition) || !s_u64(&f[5], &out->epoch)))
         return false;
     return type == CLUSTERMAP_CMD_SET_MEMBERS ? out->n_members > 0 : out->n_members == 0;
 }
@@ -722,9 +928,10 @@ int clustermap_cmd_decode(const void *buf, size_t len, clustermap_cmd_t *out)
     return rc;
 }
 
-static bool s_decode_parts(const msgpack_object *o, clustermap_t *map)
+/* lists: PART_LISTS_V1 (replicas) or PART_LISTS (replicas, next, prev). */
+static bool s_decode_parts(const msgpack_object *o, clustermap_t *map, uint32_t lists)
 {
-    uint32_t stride = PART_FIXED_FIELDS + map->rf;
+    uint32_t stride = PART_FIXED_FIELDS + lists * map->rf;
     const msgpack_object *f = s_array(o, map->partitions * stride);
     if (f == NULL)
         return false;
@@ -732,9 +939,11 @@ static bool s_decode_parts(const msgpack_object *o, clustermap_t *map)
         part_t *part = &map->parts[p];
         if (!s_u64(&f[0], &part->epoch) || !s_u32(&f[1], &part->primary))
             return false;
-        for (uint32_t r = 0; r < map->rf; r++)
-            if (!s_u32(&f[PART_FIXED_FIELDS + r], &part->replicas[r]))
-                return false;
+        uint32_t *dst[PART_LISTS] = {part->replicas, part->next, part->prev};
+        for (uint32_t l = 0; l < lists; l++)
+            for (uint32_t r = 0; r < map->rf; r++)
+                if (!s_u32(&f[PART_FIXED_FIELDS + l * map->rf + r], &dst[l][r]))
+                    return false;
     }
     return true;
 }
@@ -746,8 +955,10 @@ static clustermap_t *s_decode_map_fields(const msgpack_object *root, int *rc)
     uint32_t format, partitions, rf;
     uint64_t version;
     *rc = ROOST_EPROTO;
-    if (f == NULL || !s_u32(&f[0], &format) || format != CLUSTERMAP_FORMAT)
+    if (f == NULL || !s_u32(&f[0], &format) ||
+        (format != CLUSTERMAP_FORMAT && format != CLUSTERMAP_FORMAT_V1))
         return NULL;
+    bool v1 = format == CLUSTERMAP_FORMAT_V1;
     if (!s_u64(&f[1], &version) || !s_u32(&f[2], &partitions) || !s_u32(&f[3], &rf))
         return NULL;
     if (!s_shape_valid(partitions, rf))
@@ -758,8 +969,9 @@ static clustermap_t *s_decode_map_fields(const msgpack_object *root, int *rc)
         return NULL;
     }
     map->version = version;
-    if (!s_decode_members(&f[4], map->members, &map->n_members, true) ||
-        !s_decode_parts(&f[5], map) || !s_invariants(map)) {
+    if (!s_decode_members(&f[4], map->members, &map->n_members,
+                          v1 ? MEMBER_MAP_FIELDS_V1 : MEMBER_MAP_FIELDS) ||
+        !s_decode_parts(&f[5], map, v1 ? PART_LISTS_V1 : PART_LISTS) || !s_invariants(map)) {
         clustermap_release(&map);
         return NULL;
     }

@@ -7,9 +7,11 @@
  *           partitions P, a power of two, fixed at creation
  *           rf         replicas per partition
  *           members    <= ROOST_MEMBERS_MAX of { id (stable, never reused), name, address,
- *                      status UP | DOWN }, in the order SET_MEMBERS gave them
- *           per partition: replicas (rf member ids, ring.c order over the member names),
- *                          epoch (uint64), primary (member id or ROOST_NO_PRIMARY) }
+ *                      status UP | DOWN, configured }, in the order SET_MEMBERS gave them
+ *           per partition: replicas (rf member ids, ring.c order over the configured names),
+ *                          epoch (uint64), primary (member id or ROOST_NO_PRIMARY),
+ *                          next (the rf replicas it is being handed to, or none),
+ *                          prev (the list before the last handoff, until it settles, or none) }
  *
  * Pure data, deterministic, no I/O, no clock: applying the same commands at the same indexes
  * to the same map yields byte-identical maps (and equal clustermap_digest) on every node.
@@ -17,13 +19,28 @@
  * Invariants (checked after every apply and every decode):
  *   - an epoch never decreases; it grows by one each time a partition's primary changes;
  *   - a primary is ROOST_NO_PRIMARY or a member of that partition's replica list;
- *   - liveness never edits replica lists: only SET_MEMBERS (configuration) does.
+ *   - liveness never edits replica lists: only configuration (SET_MEMBERS and the handoff
+ *     commands) does;
+ *   - next and prev hold rf distinct members or nothing; a member that is no longer
+ *     configured stays in the map exactly as long as some list still names it.
  *
  * Commands:
- *   SET_MEMBERS(list)  the configured members; replica lists are recomputed with ring.c; a
- *                      partition whose primary left its list or is DOWN gets epoch+1 and the
- *                      first UP replica (or no primary). Known ids keep their status; new
- *                      ids start UP.
+ *   SET_MEMBERS(list)  the configured members (known ids keep their status; new ids start UP;
+ *                      members left out stay, unconfigured, while a list names them). On the
+ *                      first SET_MEMBERS (an empty map) every replica list is placed at once.
+ *                      Afterwards lists never jump: a partition whose placement over the
+ *                      configured members differs from its list gets that placement as `next`
+ *                      (replacing an earlier one) and its primary streams the log to the new
+ *                      replicas (handoff, docs/store.md); one whose placement is its list again
+ *                      drops `next`.
+ *   HANDOFF_DONE(p, e) partition p, at epoch e, with next set and prev clear (the primary saw
+ *                      every new replica caught up): prev = replicas, replicas = next, no next,
+ *                      epoch+1; the primary stays if it is in the new list and UP, else the
+ *                      first UP new replica. The new epoch's promises must come from a quorum of
+ *                      both lists (prev and replicas). Stale (another epoch, nothing to hand
+ *                      off): ROOST_ESTALE, map untouched.
+ *   HANDOFF_SETTLED(p, e) partition p at epoch e with prev set (its primary serves under the new
+ *                      list): prev cleared; members nothing names any more leave the map.
  *   NODE_DOWN(id)      status DOWN; every partition it was primary of gets epoch+1 and the first
  *                      UP replica in list order (or no primary). Idempotent when already DOWN.
  *   NODE_UP(id)        status UP; existing primaries never move; a partition with no primary
@@ -53,8 +70,8 @@ enum {
     ROOST_PARTITIONS_MAX = 65536,
     /* Largest encoded command: SET_MEMBERS of 64 members of maximal name and address is ~13 KiB. */
     CLUSTERMAP_CMD_BYTES_MAX = 16 * 1024,
-    /* Largest encoded map: 65536 partitions * (epoch + primary + 5 replicas) ~ 2.7 MiB. */
-    CLUSTERMAP_MAP_BYTES_MAX = 4 * 1024 * 1024,
+    /* Largest encoded map: 65536 partitions * (epoch + primary + 3 lists of 5 ids) ~ 5.8 MiB. */
+    CLUSTERMAP_MAP_BYTES_MAX = 8 * 1024 * 1024,
 };
 
 /* "No member": a partition without a primary, or a replica slot of a map with no members. */
@@ -65,6 +82,7 @@ typedef enum { CLUSTERMAP_DOWN = 0, CLUSTERMAP_UP = 1 } clustermap_status_t;
 typedef struct {
     uint32_t id;
     clustermap_status_t status;
+    bool configured; /* false: removed by SET_MEMBERS, still named by a list (handing off) */
     char name[ROOST_MEMBER_NAME_BYTES_MAX + 1];
     char address[ROOST_MEMBER_ADDR_BYTES_MAX + 1];
 } clustermap_member_t;
@@ -73,13 +91,18 @@ typedef enum {
     CLUSTERMAP_CMD_SET_MEMBERS = 1,
     CLUSTERMAP_CMD_NODE_DOWN = 2,
     CLUSTERMAP_CMD_NODE_UP = 3,
+    CLUSTERMAP_CMD_HANDOFF_DONE = 4,
+    CLUSTERMAP_CMD_HANDOFF_SETTLED = 5,
 } clustermap_cmd_type_t;
 
 /* A command, by value (~13 KiB with a full member list). `node_id` is for NODE_DOWN/NODE_UP;
- * `members` (status ignored) for SET_MEMBERS. */
+ * `members` (status and configured ignored) for SET_MEMBERS; `partition` and `epoch` for the
+ * handoff commands. */
 typedef struct {
     clustermap_cmd_type_t type;
     uint32_t node_id;
+    uint32_t partition;
+    uint64_t epoch;
     uint32_t n_members;
     clustermap_member_t members[ROOST_MEMBERS_MAX];
 } clustermap_cmd_t;
@@ -147,5 +170,13 @@ uint64_t clustermap_epoch_of(const clustermap_t *map, uint32_t partition);
  * (room for `cap`, cap >= rf) and returns how many were written. */
 uint32_t clustermap_replicas_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
                                 uint32_t cap);
+/* The same for the partition's `next` (being handed to) and `prev` (until the handoff settles)
+ * lists: rf ids, or 0 when the list is not set. */
+uint32_t clustermap_next_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
+                            uint32_t cap);
+uint32_t clustermap_prev_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
+                            uint32_t cap);
+/* Partitions with a handoff in progress (next or prev set). */
+uint32_t clustermap_moving(const clustermap_t *map);
 
 #endif

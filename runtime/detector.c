@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/errors.h"
 #include "runtime/limits.h"
 #include "runtime/log.h"
 #include "runtime/membership.h"
@@ -55,7 +56,7 @@ detector_t *detector_new(const detector_config_t *cfg)
     d->cfg.peers = NULL;
     d->members = members;
     d->npeers = cfg->npeers;
-    d->peers = roost_xcalloc(cfg->npeers ? cfg->npeers : 1, sizeof *d->peers);
+    d->peers = roost_xcalloc(ROOST_NODES_MAX, sizeof *d->peers); /* room for joiners */
     for (uint32_t i = 0; i < cfg->npeers; i++)
         d->peers[i].id = cfg->peers[i];
     return d;
@@ -85,6 +86,19 @@ static peer_t *s_peer(detector_t *d, uint32_t id)
         if (d->peers[i].id == id)
             return &d->peers[i];
     return NULL;
+}
+
+int detector_add_peer(detector_t *d, uint32_t id, uint64_t now_ns)
+{
+    if (id == d->cfg.self_id || s_peer(d, id))
+        return ROOST_EEXIST;
+    if (d->npeers == ROOST_NODES_MAX)
+        return ROOST_ETOOBIG;
+    memset(&d->peers[d->npeers], 0, sizeof d->peers[d->npeers]);
+    d->peers[d->npeers++].id = id;
+    if (d->started)
+        membership_add_peer(d->members, id, now_ns);
+    return ROOST_OK;
 }
 
 /* The view is a msgpack array of member ids (at most ROOST_NODES_MAX). */

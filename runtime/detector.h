@@ -40,6 +40,9 @@ typedef struct {
 
 detector_t *detector_new(const detector_config_t *cfg);
 void detector_destroy(detector_t **self_p);
+/* Starts watching a member that joined (roostctl apply); the caller's thread is the detector's.
+ * 0, ROOST_EEXIST (self or known) or ROOST_ETOOBIG. */
+int detector_add_peer(detector_t *self, uint32_t id, uint64_t now_ns);
 /* A heartbeat from `from`, with its payload (the sender's view; may be empty or malformed:
  * then only the liveness counts). */
 void detector_heartbeat(detector_t *self, uint32_t from, uint64_t now_ns, const void *view,

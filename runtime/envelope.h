@@ -37,8 +37,10 @@ enum {
 enum {
     ROOST_MSG_ERROR = ROOST_MSG_SYSTEM_BASE, /* a runtime-made error response */
     ROOST_MSG_HEARTBEAT,                     /* node-to-node liveness; no target */
-    ROOST_MSG_MAP, /* the cluster map (clustermap_encode), from the control leader to the
-                      nodes that do not vote (edges); no target */
+    ROOST_MSG_MAP,     /* the cluster map (clustermap_encode), from the control leader to the
+                          nodes that do not vote (edges); no target */
+    ROOST_MSG_CONTROL, /* a cluster-map command (clustermap_cmd_encode) for the control
+                          leader: a partition primary's handoff request; no target */
 };
 
 typedef struct roost_env roost_env_t;

@@ -52,8 +52,12 @@ typedef struct {
     transport_zmq_config_t cfg;
     void *zctx;
     void *router;
-    zap_t *zap; /* with CURVE: answers the router's handshakes */
-    peer_t *peers;
+    zap_t *zap;                /* with CURVE: answers the router's handshakes */
+    peer_t *peers;             /* room for ROOST_NODES_MAX; the first `npeers` are open */
+    _Atomic uint32_t npeers;   /* grows (release) once a joiner's peer_t is complete */
+    pthread_mutex_t adds_lock; /* joiners queued by transport_zmq_add_peer */
+    transport_peer_t adds[ROOST_NODES_MAX];
+    uint32_t nadds;
     roost_transport_sink_fn sink;
     void *sink_arg;
     mpsc_t outbound;
@@ -74,9 +78,14 @@ typedef struct {
 
 #define TZ_STAT(t, f, n) atomic_fetch_add_explicit(&(t)->st.f, (n), memory_order_relaxed)
 
+static uint32_t s_npeers(tz_t *t)
+{
+    return atomic_load_explicit(&t->npeers, memory_order_acquire);
+}
+
 static peer_t *s_peer(tz_t *t, uint32_t id)
 {
-    for (uint32_t i = 0; i < t->cfg.npeers; i++)
+    for (uint32_t i = 0, n = s_npeers(t); i < n; i++)
         if (t->peers[i].cfg.id == id)
             return &t->peers[i];
     return NULL;
@@ -184,7 +193,7 @@ static void s_append(tz_t *t, peer_t *p, const roost_env_t *env)
 
 static void s_flush_all(tz_t *t)
 {
-    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+    for (uint32_t i = 0, n = s_npeers(t); i < n; i++) {
         s_seal(&t->peers[i]);
         s_pump_peer(t, &t->peers[i]);
     }
@@ -212,7 +221,7 @@ static void s_heartbeat(tz_t *t, uint64_t now_ns)
                      ? t->cfg.heartbeat_payload(t->cfg.tick_arg, payload, sizeof payload)
                      : 0;
     roost_env_t *hb = roost_env_new("", "", ROOST_MSG_HEARTBEAT, payload, len);
-    for (uint32_t i = 0; i < t->cfg.npeers && !atomic_load(&t->muted); i++)
+    for (uint32_t i = 0; i < s_npeers(t) && !atomic_load(&t->muted); i++)
         s_append(t, &t->peers[i], hb);
     roost_env_free(hb);
     s_flush_all(t);
@@ -324,7 +333,7 @@ static void s_wait(tz_t *t)
     int n = 2;
     if (t->zap)
         items[n++] = (zmq_pollitem_t){.socket = zap_socket(t->zap), .events = ZMQ_POLLIN};
-    for (uint32_t i = 0; i < t->cfg.npeers; i++) /* wake when a full pipe drains */
+    for (uint32_t i = 0, np = s_npeers(t); i < np; i++) /* wake when a full pipe drains */
         if (t->peers[i].head)
             items[n++] = (zmq_pollitem_t){.socket = t->peers[i].dealer, .events = ZMQ_POLLOUT};
     atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
@@ -336,11 +345,14 @@ static void s_wait(tz_t *t)
     (void)got;
 }
 
+static void s_adopt_peers(tz_t *t);
+
 static void *s_io_main(void *arg)
 {
     tz_t *t = arg;
     while (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
         s_wait(t);
+        s_adopt_peers(t);
         if (t->zap)
             zap_serve(t->zap);
         for (int i = 0; i < RECV_PER_PASS_MAX && s_recv_one(t); i++)
@@ -369,13 +381,14 @@ static void *s_socket(tz_t *t, int type)
     return s;
 }
 
-static int s_open_peers(tz_t *t)
+/* Opens peers[i] (a DEALER to cfg); the I/O thread's, or before it starts. */
+static int s_open_peer(tz_t *t, uint32_t i, const transport_peer_t *cfg)
 {
     char rid[16];
     int n = snprintf(rid, sizeof rid, "n%u", t->cfg.self_id);
-    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+    {
         peer_t *p = &t->peers[i];
-        p->cfg = t->cfg.peers[i];
+        p->cfg = *cfg;
         snprintf(p->user, sizeof p->user, "n%u", p->cfg.id);
         msgpack_sbuffer_init(&p->batch);
         p->dealer = s_socket(t, ZMQ_DEALER);
@@ -395,6 +408,58 @@ static int s_open_peers(tz_t *t)
         }
     }
     return ROOST_OK;
+}
+
+static int s_open_peers(tz_t *t)
+{
+    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+        if (s_open_peer(t, i, &t->cfg.peers[i]) != ROOST_OK)
+            return ROOST_EIO;
+        atomic_store_explicit(&t->npeers, i + 1, memory_order_release);
+    }
+    return ROOST_OK;
+}
+
+/* The I/O thread opens the peers transport_zmq_add_peer queued (and lets their keys in). */
+static void s_adopt_peers(tz_t *t)
+{
+    transport_peer_t adds[ROOST_NODES_MAX];
+    pthread_mutex_lock(&t->adds_lock);
+    uint32_t nadds = t->nadds;
+    memcpy(adds, t->adds, nadds * sizeof *adds);
+    t->nadds = 0;
+    pthread_mutex_unlock(&t->adds_lock);
+    for (uint32_t i = 0; i < nadds; i++) {
+        uint32_t n = s_npeers(t);
+        if (s_peer(t, adds[i].id) || n == ROOST_NODES_MAX || adds[i].id == t->cfg.self_id)
+            continue;
+        if (s_open_peer(t, n, &adds[i]) != ROOST_OK)
+            continue;
+        if (t->zap) {
+            zap_allow_t allow;
+            memcpy(allow.key, adds[i].curve_public, ZAP_KEY_BYTES);
+            snprintf(allow.user, sizeof allow.user, "n%u", adds[i].id);
+            zap_allow_add(t->zap, &allow);
+        }
+        atomic_store_explicit(&t->npeers, n + 1, memory_order_release);
+        ROOST_INFO("transport", "peer added", "peer=%u endpoint=%s", adds[i].id, adds[i].endpoint);
+    }
+}
+
+int transport_zmq_add_peer(roost_transport_t *base, const transport_peer_t *peer)
+{
+    tz_t *t = (tz_t *)base;
+    int rc = ROOST_ETOOBIG;
+    pthread_mutex_lock(&t->adds_lock);
+    if (t->nadds < ROOST_NODES_MAX) {
+        t->adds[t->nadds++] = *peer;
+        rc = ROOST_OK;
+    }
+    pthread_mutex_unlock(&t->adds_lock);
+    uint64_t one = 1;
+    ssize_t w = write(t->wake_fd, &one, sizeof one);
+    (void)w;
+    return rc;
 }
 
 /* The router as a CURVE server whose handler accepts exactly the peers' keys, each tagged with
@@ -429,7 +494,8 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     mpsc_init(&t->outbound);
     t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     t->zctx = zmq_ctx_new();
-    t->peers = roost_xcalloc(cfg->npeers ? cfg->npeers : 1, sizeof *t->peers);
+    t->peers = roost_xcalloc(ROOST_NODES_MAX, sizeof *t->peers);
+    pthread_mutex_init(&t->adds_lock, NULL);
     t->router = s_socket(t, ZMQ_ROUTER);
     roost_transport_t *base = &t->base;
     if (cfg->curve.on && s_curve_server(t) != ROOST_OK) {
@@ -481,7 +547,7 @@ void transport_zmq_destroy(roost_transport_t **t_p)
     mpsc_node_t *q;
     while ((q = mpsc_pop(&t->outbound)) != NULL)
         roost_env_free(roost_env_from_qnode(q));
-    for (uint32_t i = 0; i < t->cfg.npeers; i++) {
+    for (uint32_t i = 0; i < ROOST_NODES_MAX; i++) {
         peer_t *p = &t->peers[i];
         if (p->dealer)
             zmq_close(p->dealer);
@@ -496,6 +562,7 @@ void transport_zmq_destroy(roost_transport_t **t_p)
     zap_destroy(&t->zap);
     zmq_ctx_term(t->zctx);
     close(t->wake_fd);
+    pthread_mutex_destroy(&t->adds_lock);
     free(t->peers);
     free(t);
     *t_p = NULL;

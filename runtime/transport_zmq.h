@@ -85,6 +85,10 @@ void transport_zmq_stats(roost_transport_t *t, transport_zmq_stats_t *out);
  * refused a write) goes quiet so its peers declare it down and fail its partitions over, while
  * it keeps answering what it still can. */
 void transport_zmq_set_heartbeats(roost_transport_t *t, bool on);
+/* A node that joined the cluster (roostctl apply): from any thread; the I/O thread connects to
+ * it (and, with CURVE, accepts its key) on its next pass. A known id is ignored. 0 or
+ * ROOST_ETOOBIG (queue full). */
+int transport_zmq_add_peer(roost_transport_t *t, const transport_peer_t *peer);
 /* Fault injection for tests: while blocked, every frame to or from `peer` is dropped. */
 void transport_zmq_block(roost_transport_t *t, uint32_t peer, bool blocked);
 

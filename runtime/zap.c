@@ -24,6 +24,12 @@ struct zap {
     uint64_t last_log_ms;
 };
 
+void zap_allow_add(zap_t *z, const zap_allow_t *allow)
+{
+    z->allow = roost_xrealloc(z->allow, (z->n + 1) * sizeof *z->allow);
+    z->allow[z->n++] = *allow;
+}
+
 zap_t *zap_new(void *zctx, const char *who, const zap_allow_t *allow, uint32_t n)
 {
     zap_t *z = roost_xcalloc(1, sizeof *z);

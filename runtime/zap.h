@@ -34,6 +34,8 @@ typedef struct zap zap_t;
 /* Binds the handler in zctx. `who` names it in log lines ("transport", "admin"). NULL (logged)
  * if another handler is bound in that context. */
 zap_t *zap_new(void *zctx, const char *who, const zap_allow_t *allow, uint32_t n);
+/* Accepts one more key (a node that joined); the owner thread only. */
+void zap_allow_add(zap_t *z, const zap_allow_t *allow);
 /* The REP socket to poll for ZMQ_POLLIN. */
 void *zap_socket(zap_t *z);
 /* Answers every waiting request. */

@@ -13,15 +13,22 @@ static msgpack_packer s_packer(msgpack_sbuffer *out)
     return pk;
 }
 
+static void s_pack_ids(msgpack_packer *pk, const uint32_t *ids, uint32_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_uint32(pk, ids[i]);
+}
+
 void msg_role_encode(msgpack_sbuffer *out, const msg_role_t *m)
 {
     msgpack_packer pk = s_packer(out);
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 5);
     msgpack_pack_uint64(&pk, m->epoch);
     msgpack_pack_uint32(&pk, m->primary);
-    msgpack_pack_array(&pk, m->nreplicas);
-    for (uint32_t i = 0; i < m->nreplicas; i++)
-        msgpack_pack_uint32(&pk, m->replicas[i]);
+    s_pack_ids(&pk, m->replicas, m->nreplicas);
+    s_pack_ids(&pk, m->next, m->nnext);
+    s_pack_ids(&pk, m->prev, m->nprev);
 }
 
 void msg_prepare_encode(msgpack_sbuffer *out, const msg_prepare_t *m)
@@ -107,25 +114,32 @@ static bool s_records(const msgpack_object *o, msg_view_t *v)
     return true;
 }
 
+static bool s_ids(const msgpack_object *o, uint32_t *ids, uint32_t *n)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > PROTO_REPLICAS_MAX)
+        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        uint64_t id;
+        if (!s_u64(&o->via.array.ptr[i], &id) || id > UINT32_MAX)
+            return false;
+        ids[i] = (uint32_t)id;
+    }
+    *n = o->via.array.size;
+    return true;
+}
+
 int msg_role_decode(const void *data, size_t len, msg_role_t *m)
 {
     msgpack_unpacked up;
-    int rc = s_unpack(&up, data, len, 3);
+    int rc = s_unpack(&up, data, len, 5);
     const msgpack_object *f = up.data.via.array.ptr;
-    uint64_t primary = 0, r = 0;
-    if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &primary) || primary > UINT32_MAX ||
-         f[2].type != MSGPACK_OBJECT_ARRAY || f[2].via.array.size > PROTO_REPLICAS_MAX))
+    uint64_t primary = 0;
+    memset(m, 0, sizeof *m);
+    if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &primary) ||
+                           primary > UINT32_MAX || !s_ids(&f[2], m->replicas, &m->nreplicas) ||
+                           !s_ids(&f[3], m->next, &m->nnext) || !s_ids(&f[4], m->prev, &m->nprev)))
         rc = ROOST_EPROTO;
-    for (uint32_t i = 0; rc == ROOST_OK && i < f[2].via.array.size; i++) {
-        if (!s_u64(&f[2].via.array.ptr[i], &r) || r > UINT32_MAX)
-            rc = ROOST_EPROTO;
-        m->replicas[i] = (uint32_t)r;
-    }
-    if (rc == ROOST_OK) {
-        m->primary = (uint32_t)primary;
-        m->nreplicas = f[2].via.array.size;
-    }
+    m->primary = (uint32_t)primary;
     msgpack_unpacked_destroy(&up);
     return rc;
 }

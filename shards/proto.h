@@ -3,7 +3,8 @@
  * msgpack arrays (schemas/replication.md); every decoder refuses malformed input (ROOST_EPROTO).
  *
  *   STORE_APPEND  actor → own node's log   ops batch                  → response [lsn]
- *   LOG_ROLE      daemon → log             [epoch, primary, [replicas…]]
+ *   LOG_ROLE      daemon → log             [epoch, primary, [replicas…], [next…], [prev…]]
+ *   LOG_RETIRE    daemon → log             []   (this node holds no copy any more: drop it)
  *   LOG_PREPARE   primary → replica        [epoch, from_lsn]
  *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, [records]]
  *   LOG_APPEND    primary → replica        [epoch, prev_lsn, prev_epoch, commit_lsn, [records]]
@@ -30,6 +31,7 @@ enum {
     MSG_LOG_FETCH,   /* [lsn]: send me your copy of entry lsn (mine is corrupt) */
     MSG_LOG_FETCHED, /* [lsn, record]: a copy, or [lsn, nil] when yours is bad too */
     MSG_STORE_OPEN,  /* actor → log: answer [lsn] once every entry so far is applied */
+    MSG_LOG_RETIRE,  /* daemon → log: the map names this node in no list of the partition */
 };
 
 enum {
@@ -40,11 +42,16 @@ enum {
 
 enum { ACK_OK = 0, ACK_REFUSED = 1, ACK_GAP = 2, ACK_FAILED = 3 };
 
+/* The partition's lists from the cluster map: replicas (the current configuration), next (a
+ * handoff's target, nnext 0 when none) and prev (the configuration before the last handoff,
+ * until it settles; nprev 0 when none). */
 typedef struct {
     uint64_t epoch;
     uint32_t primary;
-    uint32_t nreplicas;
+    uint32_t nreplicas, nnext, nprev;
     uint32_t replicas[PROTO_REPLICAS_MAX];
+    uint32_t next[PROTO_REPLICAS_MAX];
+    uint32_t prev[PROTO_REPLICAS_MAX];
 } msg_role_t;
 
 typedef struct {

@@ -29,8 +29,8 @@ uint32_t replog_sender_node(const roost_env_t *env)
 
 int replog_replica_index(const replog_t *r, uint32_t node)
 {
-    for (uint32_t i = 0; i < r->nreplicas; i++)
-        if (r->replicas[i] == node)
+    for (uint32_t i = 0; i < r->npeers; i++)
+        if (r->peers[i] == node)
             return (int)i;
     return -1;
 }
@@ -274,6 +274,73 @@ static uint64_t s_term_for(const replog_t *r, uint64_t base)
     return r->promised >= base ? r->promised + 1 : base;
 }
 
+static void s_add_peer(replog_t *r, uint32_t node, uint8_t list)
+{
+    int i = replog_replica_index(r, node);
+    if (i < 0 && r->npeers < REPLOG_PEERS_MAX) {
+        i = (int)r->npeers++;
+        r->peers[i] = node;
+        r->peer_in[i] = 0;
+    }
+    if (i >= 0)
+        r->peer_in[i] |= list;
+}
+
+/* Rebuilds the peer table from the map's lists. A node already known keeps its per-peer state:
+ * a handoff that adds or drops a list within one epoch must not forget what peers hold. */
+static void s_set_peers(replog_t *r, const msg_role_t *m)
+{
+    replog_t old;
+    memcpy(&old, r, sizeof old);
+    r->npeers = 0;
+    for (uint32_t i = 0; i < m->nreplicas; i++)
+        s_add_peer(r, m->replicas[i], PEER_CUR);
+    for (uint32_t i = 0; i < m->nnext; i++)
+        s_add_peer(r, m->next[i], PEER_NEXT);
+    for (uint32_t i = 0; i < m->nprev; i++)
+        s_add_peer(r, m->prev[i], PEER_PREV);
+    for (uint32_t i = 0; i < r->npeers; i++) {
+        int j = replog_replica_index(&old, r->peers[i]);
+        r->acked[i] = j < 0 ? 0 : old.acked[j];
+        r->promised_by[i] = j >= 0 && old.promised_by[j];
+        r->heard[i] = j >= 0 && old.heard[j];
+        r->catchup[i] = j >= 0 && old.catchup[j];
+        r->sent_commit[i] = j < 0 ? 0 : old.sent_commit[j];
+        r->acked_at_tick[i] = j < 0 ? 0 : old.acked_at_tick[j];
+    }
+}
+
+/* This node holds no copy of the partition any more (a handoff moved it away and settled):
+ * the log and the state go; the promise stays, so no older epoch can use this node again. */
+static void s_retire(roost_ctx_t *ctx, replog_t *r)
+{
+    if (r->role == ROLE_SERVING || r->role == ROLE_RECONCILING)
+        replog_step_down(ctx, r, "retired");
+    engine_batch_t *b = engine_batch_new();
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES];
+    static const uint8_t tables[] = {KEY_TABLE_LOG, KEY_TABLE_STATE};
+    for (size_t t = 0; t < sizeof tables; t++) {
+        key_prefix(lo, r->partition, tables[t]);
+        key_prefix(hi, r->partition, (uint8_t)(tables[t] + 1));
+        engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+    }
+    key_meta(meta, r->partition, KEY_META_APPLIED);
+    engine_batch_delete(b, meta, sizeof meta);
+    int rc = engine_write(r->engine, b, true);
+    engine_batch_destroy(&b);
+    if (rc != ROOST_OK) {
+        ROOST_ERROR(COMP, "cannot drop a retired copy", "partition=%u err=%s", r->partition,
+                    roost_strerror(rc));
+        return;
+    }
+    ROOST_INFO(COMP, "copy retired", "partition=%u entries=%llu", r->partition,
+               (unsigned long long)r->last_lsn);
+    r->last_lsn = r->last_epoch = r->applied_lsn = r->commit_lsn = 0;
+    r->corrupt_lsn = 0;
+    r->npeers = 0;
+    r->role = ROLE_REPLICA;
+}
+
 static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
 {
     msg_role_t m;
@@ -285,16 +352,17 @@ static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
         return; /* stale: the map only moves forward */
     bool was_leading = r->role == ROLE_SERVING || r->role == ROLE_RECONCILING;
     bool same = base == r->role_base && m.primary == r->primary;
-    r->nreplicas = m.nreplicas;
-    memcpy(r->replicas, m.replicas, sizeof m.replicas);
+    s_set_peers(r, &m);
     if (same && was_leading)
-        return; /* e.g. the replica list was re-sent unchanged */
+        return; /* the same epoch: a handoff's list came or went (the tick serves it) */
     r->role_base = base;
     r->primary = m.primary;
     if (m.primary == r->self && r->promised >= base + (1ull << REPLOG_TERM_SHIFT)) {
         r->epoch = base; /* a map replayed on restart: we promised a newer one already */
         r->role = ROLE_REPLICA;
     } else if (m.primary == r->self) {
+        if (was_leading)
+            replog_relead(r);
         r->epoch = s_term_for(r, base);
         replog_become_primary(ctx, r);
     } else {
@@ -322,8 +390,9 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     case MSG_STORE_OPEN:
         replog_on_append_request(ctx, r, env);
         break;
-    case MSG_LOG_ROLE:
-        s_on_role(ctx, r, env);
+    case MSG_LOG_ROLE: /* from this node's daemon only: never from a peer */
+        if (env->sender_len == 0)
+            s_on_role(ctx, r, env);
         break;
     case MSG_LOG_PREPARE:
         replog_on_prepare(ctx, r, env);
@@ -345,6 +414,10 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         break;
     case MSG_LOG_FETCHED:
         replog_on_fetched(ctx, r, env);
+        break;
+    case MSG_LOG_RETIRE:
+        if (env->sender_len == 0)
+            s_retire(ctx, r);
         break;
     default:
         if (env->flags & ROOST_ENV_REQUEST)

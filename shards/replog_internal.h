@@ -20,7 +20,16 @@ enum {
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
     REPLOG_REPAIR_GAP_MS = 100,  /* between fetch requests for a corrupt entry */
     REPLOG_TERM_SHIFT = 16,      /* term = map epoch << 16 | incarnation (see s_term_for) */
+    /* Peers of one log: the current list, a handoff's next list and the previous list. */
+    REPLOG_PEERS_MAX = 3 * PROTO_REPLICAS_MAX,
+    REPLOG_HANDOFF_ASK_MS = 1000, /* between requests to the control plane (switch, settle) */
+    /* A new replica this close to the commit point counts as caught up for the switch (the
+     * rest streams while the new epoch reconciles; nothing waits on it). */
+    REPLOG_HANDOFF_SLACK = 256,
 };
+
+/* Which of the partition's lists a peer is in (bits; a node can be in several). */
+enum { PEER_CUR = 1, PEER_NEXT = 2, PEER_PREV = 4 };
 
 typedef enum { ROLE_NONE = 0, ROLE_REPLICA, ROLE_RECONCILING, ROLE_SERVING } replog_role_t;
 
@@ -52,18 +61,22 @@ typedef struct {
     uint64_t role_base; /* the map's epoch for this partition, << REPLOG_TERM_SHIFT */
     uint64_t epoch;     /* the term: ours when leading, else role_base */
     uint32_t primary;
-    uint32_t nreplicas;
-    uint32_t replicas[PROTO_REPLICAS_MAX];
-    uint64_t acked[PROTO_REPLICAS_MAX]; /* primary: last lsn each replica has durably */
-    bool promised_by[PROTO_REPLICAS_MAX];
-    uint64_t recon_from;              /* reconciling: first lsn not known committed */
-    uint64_t best_epoch, best_lsn;    /* reconciling: the most up-to-date tail seen */
-    uint32_t best_node;               /* whose it is */
-    uint64_t best_have;               /* last lsn of it already copied into our own log */
-    bool catchup[PROTO_REPLICAS_MAX]; /* primary: streaming missing entries to that replica */
-    uint64_t sent_commit[PROTO_REPLICAS_MAX];   /* primary: the commit point last told to it */
-    uint64_t acked_at_tick[PROTO_REPLICAS_MAX]; /* primary: acked[] at the previous tick */
-    uint64_t behind_reported;                   /* primary: our share of store->stats.behind */
+    /* the union of the map's lists for this partition: every per-peer array is indexed alike */
+    uint32_t npeers;
+    uint32_t peers[REPLOG_PEERS_MAX];
+    uint8_t peer_in[REPLOG_PEERS_MAX]; /* PEER_* bits */
+    uint64_t acked[REPLOG_PEERS_MAX];  /* primary: last lsn each peer has durably */
+    bool promised_by[REPLOG_PEERS_MAX];
+    bool heard[REPLOG_PEERS_MAX];             /* primary: answered an append in this term */
+    uint64_t recon_from;                      /* reconciling: first lsn not known committed */
+    uint64_t best_epoch, best_lsn;            /* reconciling: the most up-to-date tail seen */
+    uint32_t best_node;                       /* whose it is */
+    uint64_t best_have;                       /* last lsn of it already copied into our own log */
+    bool catchup[REPLOG_PEERS_MAX];           /* primary: streaming missing entries to it */
+    uint64_t sent_commit[REPLOG_PEERS_MAX];   /* primary: the commit point last told to it */
+    uint64_t acked_at_tick[REPLOG_PEERS_MAX]; /* primary: acked[] at the previous tick */
+    uint64_t behind_reported;                 /* primary: our share of store->stats.behind */
+    uint64_t handoff_asked_ns;                /* primary: last request to the control plane */
     /* group commit */
     engine_batch_t *gc;
     msgpack_sbuffer gc_records; /* the same entries, as records for the replicas */
@@ -93,7 +106,13 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
 int replog_apply_to(replog_t *r, uint64_t lsn);
 void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
                  const msgpack_sbuffer *payload);
+/* The peer index of node (any list), or -1. */
 int replog_replica_index(const replog_t *r, uint32_t node);
+/* Whether peer i is in any of the lists in `lists` (PEER_* bits). */
+static inline bool replog_peer_in(const replog_t *r, uint32_t i, uint8_t lists)
+{
+    return (r->peer_in[i] & lists) != 0;
+}
 uint32_t replog_sender_node(const roost_env_t *env);
 /* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
 uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
@@ -109,6 +128,8 @@ void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 
 /* replog_primary.c */
 void replog_become_primary(roost_ctx_t *ctx, replog_t *r);
+/* Before leading again under a newer term: unwritten entries' requests go back to wait. */
+void replog_relead(replog_t *r);
 void replog_on_append_request(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 /* Appends the batch of a kept STORE_APPEND request (takes ownership of env). */
 void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/log.h"
 #include "runtime/util.h"
 #include "shards/keys.h"
@@ -13,9 +14,20 @@
 
 static const char *const COMP = "replog";
 
-static uint32_t s_majority(const replog_t *r)
+/* Peers in any of `lists`, and of those, how many pass `flags` (NULL: all). */
+static uint32_t s_count(const replog_t *r, uint8_t lists, const bool *flags)
 {
-    return r->nreplicas / 2 + 1;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->npeers; i++)
+        n += replog_peer_in(r, i, lists) && (!flags || flags[i]);
+    return n;
+}
+
+/* A majority of the list, or true when the list is not set. */
+static bool s_quorum_of(const replog_t *r, uint8_t list, const bool *flags)
+{
+    uint32_t size = s_count(r, list, NULL);
+    return size == 0 || s_count(r, list, flags) >= size / 2 + 1;
 }
 
 static int s_self(const replog_t *r)
@@ -39,6 +51,48 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
     ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
                (unsigned long long)r->epoch, why);
     r->role = ROLE_REPLICA;
+}
+
+/* The map made us primary again under a newer epoch (a handoff's switch keeps its primary):
+ * entries numbered but not yet written give their numbers back and their requests wait, ahead
+ * of the appends that arrive meanwhile, for the new term; written entries stay pending and are
+ * answered once the new term has re-replicated and committed them. No client sees an error. */
+void replog_relead(replog_t *r)
+{
+    if (r->gc_count) {
+        r->last_lsn = r->gc_prev_lsn;
+        r->last_epoch = r->gc_prev_epoch;
+        engine_batch_clear(r->gc);
+        msgpack_sbuffer_clear(&r->gc_records);
+        r->gc_count = 0;
+    }
+    pending_t **link = &r->pending, *keep_tail = NULL;
+    while (*link && (*link)->lsn <= r->last_lsn) {
+        keep_tail = *link;
+        link = &(*link)->next;
+    }
+    pending_t *unwritten = *link;
+    *link = NULL;
+    r->pending_tail = keep_tail;
+    roost_env_t *head = NULL, *last = NULL;
+    while (unwritten) {
+        pending_t *p = unwritten;
+        unwritten = p->next;
+        p->req->next = NULL;
+        if (last)
+            last->next = p->req;
+        else
+            head = p->req;
+        last = p->req;
+        r->ndeferred++;
+        free(p);
+    }
+    if (last) { /* ahead of what arrived later */
+        last->next = r->deferred;
+        if (!r->deferred)
+            r->deferred_tail = last;
+        r->deferred = head;
+    }
 }
 
 static uint64_t s_epoch_at(replog_t *r, uint64_t lsn)
@@ -67,7 +121,7 @@ static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
                       .commit_lsn = r->commit_lsn};
     msg_append_begin(&out, &m, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
-    replog_send(ctx, r, r->replicas[i], MSG_LOG_APPEND, &out);
+    replog_send(ctx, r, r->peers[i], MSG_LOG_APPEND, &out);
     r->sent_commit[i] = r->commit_lsn;
     msgpack_sbuffer_destroy(&recs);
     msgpack_sbuffer_destroy(&out);
@@ -106,28 +160,33 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->promised_by, 0, sizeof r->promised_by);
     memset(r->acked, 0, sizeof r->acked);
     memset(r->catchup, 0, sizeof r->catchup);
+    memset(r->heard, 0, sizeof r->heard);
+    r->heard[me] = true;
+    r->handoff_asked_ns = 0;
     r->promised_by[me] = true;
     r->recon_from = r->commit_lsn + 1;
     r->best_epoch = r->last_epoch;
     r->best_lsn = r->last_lsn;
     r->best_node = r->self;
     r->best_have = r->last_lsn;
-    for (uint32_t i = 0; i < r->nreplicas; i++)
-        if ((int)i != me)
-            s_send_prepare(ctx, r, r->replicas[i], r->recon_from);
+    for (uint32_t i = 0; i < r->npeers; i++) /* promises: the current list and, until a
+                                              * handoff settles, the previous one */
+        if ((int)i != me && replog_peer_in(r, i, PEER_CUR | PEER_PREV))
+            s_send_prepare(ctx, r, r->peers[i], r->recon_from);
     s_start_tick(ctx, r);
     s_maybe_adopt(ctx, r);
 }
 
-/* Reconciliation, once a quorum has promised and the best tail is in our log: drop what lies
- * beyond it, re-stamp everything above the commit point with our epoch (synced), and send it
- * to every replica. Serving starts when a quorum holds it (s_try_commit). */
+/* Reconciliation, once a quorum has promised — of the current list and, right after a handoff,
+ * of the previous list too, whose quorum held every entry acknowledged before it — and the
+ * best tail is in our log: drop what lies beyond it, re-stamp everything above the commit
+ * point with our epoch (synced), and send it to every replica. Serving starts when a quorum
+ * of the current list holds it (s_try_commit). */
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
-    uint32_t promises = 0;
-    for (uint32_t i = 0; i < r->nreplicas; i++)
-        promises += r->promised_by[i];
-    if (r->role != ROLE_RECONCILING || promises < s_majority(r) || r->best_have < r->best_lsn)
+    bool promised =
+        s_quorum_of(r, PEER_CUR, r->promised_by) && s_quorum_of(r, PEER_PREV, r->promised_by);
+    if (r->role != ROLE_RECONCILING || !promised || r->best_have < r->best_lsn)
         return;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
@@ -164,8 +223,8 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     if (r->best_lsn >= r->recon_from)
         r->last_epoch = r->epoch;
     r->acked[s_self(r)] = r->last_lsn;
-    for (uint32_t i = 0; i < r->nreplicas; i++) {
-        if ((int)i == s_self(r))
+    for (uint32_t i = 0; i < r->npeers; i++) {
+        if ((int)i == s_self(r) || !replog_peer_in(r, i, PEER_CUR | PEER_NEXT))
             continue;
         r->catchup[i] = true;
         s_send_append(ctx, r, (int)i, r->recon_from);
@@ -186,7 +245,8 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     msg_view_t v;
     int idx = replog_replica_index(r, replog_sender_node(env));
     if (msg_promise_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK || idx < 0 ||
-        r->role != ROLE_RECONCILING || m.epoch != r->epoch || r->best_node == 0) {
+        !replog_peer_in(r, (uint32_t)idx, PEER_CUR | PEER_PREV) || r->role != ROLE_RECONCILING ||
+        m.epoch != r->epoch || r->best_node == 0) {
         msg_view_fini(&v);
         return;
     }
@@ -197,7 +257,7 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         return;
     }
     r->promised_by[idx] = true;
-    uint32_t node = r->replicas[idx];
+    uint32_t node = r->peers[idx];
     /* A tail shorter than what we know is committed cannot be the newer log (every later
      * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
     bool better = m.last_lsn >= r->commit_lsn &&
@@ -250,12 +310,17 @@ static void s_answer_committed(roost_ctx_t *ctx, replog_t *r)
         r->pending_tail = NULL;
 }
 
-/* The commit point is the highest lsn that store_acks_needed() replicas hold durably. */
+/* The commit point is the highest lsn that store_acks_needed() replicas of the current list
+ * hold durably (a handoff's new replicas never count until the list is theirs). */
 static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
 {
-    uint64_t sorted[PROTO_REPLICAS_MAX];
-    uint32_t n = r->nreplicas;
-    memcpy(sorted, r->acked, n * sizeof *sorted);
+    uint64_t sorted[REPLOG_PEERS_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->npeers; i++)
+        if (replog_peer_in(r, i, PEER_CUR))
+            sorted[n++] = r->acked[i];
+    if (n == 0)
+        return;
     for (uint32_t i = 1; i < n; i++) /* descending insertion sort: n <= 5 */
         for (uint32_t j = i; j > 0 && sorted[j] > sorted[j - 1]; j--) {
             uint64_t t = sorted[j];
@@ -294,6 +359,7 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
             replog_step_down(ctx, r, "refused with a newer epoch");
         return;
     }
+    r->heard[idx] = true;
     if (m.status == ACK_GAP) { /* behind or diverged: m.lsn is its commit point, which
                                 * matches ours; stream from there */
         r->catchup[idx] = true;
@@ -350,10 +416,10 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r)
     msg_append_begin(&out, &m, r->gc_count);
     msgpack_sbuffer_write(&out, r->gc_records.data, r->gc_records.size);
     int me = s_self(r);
-    for (uint32_t i = 0; i < r->nreplicas; i++) {
-        if ((int)i == me || r->catchup[i])
+    for (uint32_t i = 0; i < r->npeers; i++) {
+        if ((int)i == me || r->catchup[i] || !replog_peer_in(r, i, PEER_CUR | PEER_NEXT))
             continue; /* a catching-up replica gets the entries in order from its stream */
-        replog_send(ctx, r, r->replicas[i], MSG_LOG_APPEND, &out);
+        replog_send(ctx, r, r->peers[i], MSG_LOG_APPEND, &out);
         r->sent_commit[i] = r->commit_lsn;
     }
     msgpack_sbuffer_destroy(&out);
@@ -497,15 +563,47 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     atomic_fetch_add_explicit(&r->store->stats.appends, 1, memory_order_relaxed);
     if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX)
         replog_flush(ctx, r);
+    else if (roost_fault("replog.hold_flush"))
+        return; /* as if the pass were still going: entries numbered, not yet written */
     else if (!r->flush_armed) { /* group commit: everything this pass brings shares one sync */
         roost_ctx_timer_start(ctx, 0, 0, REPLOG_TIMER_FLUSH);
         r->flush_armed = true;
     }
 }
 
+/* Handoff, while serving: once every new replica of the `next` list is heard from and about
+ * caught up, ask the control plane to switch the partition to it; once serving under a new
+ * list with the previous one still in the map, ask it to forget that list (the new list's
+ * quorum now holds the whole log). Asked again every REPLOG_HANDOFF_ASK_MS until the map
+ * answers with new lists; a request the map finds stale is dropped there. */
+static void s_handoff_poll(roost_ctx_t *ctx, replog_t *r)
+{
+    if (r->role != ROLE_SERVING || !r->store->handoff)
+        return;
+    bool settle = s_count(r, PEER_PREV, NULL) > 0;
+    if (!settle && s_count(r, PEER_NEXT, NULL) == 0)
+        return;
+    uint64_t now = roost_ctx_now_ns(ctx);
+    if (r->handoff_asked_ns && now - r->handoff_asked_ns < REPLOG_HANDOFF_ASK_MS * 1000000ull)
+        return;
+    for (uint32_t i = 0; i < r->npeers && !settle; i++) {
+        if (!replog_peer_in(r, i, PEER_NEXT) || replog_peer_in(r, i, PEER_CUR))
+            continue;
+        if (!r->heard[i] || r->acked[i] + REPLOG_HANDOFF_SLACK < r->commit_lsn)
+            return;
+    }
+    r->handoff_asked_ns = now;
+    ROOST_INFO(COMP, settle ? "handoff: settling" : "handoff: new replicas caught up",
+               "partition=%u epoch=%llu commit=%llu", r->partition, (unsigned long long)r->epoch,
+               (unsigned long long)r->commit_lsn);
+    r->store->handoff(r->store->handoff_arg, r->partition, r->role_base >> REPLOG_TERM_SHIFT,
+                      settle);
+}
+
 /* Every REPLOG_TICK_MS while leading: repeat what may have been lost — prepares not yet
- * promised, entries a replica has not acknowledged since the last tick (stalled, not merely
- * in flight), and the commit point to replicas that have not heard it. */
+ * promised, entries a peer has not acknowledged since the last tick (stalled, not merely
+ * in flight), the commit point to peers that have not heard it, and a first append to a new
+ * replica never heard from — and move a handoff along. */
 void replog_tick(roost_ctx_t *ctx, replog_t *r)
 {
     if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
@@ -515,21 +613,27 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
         replog_apply_to(r, r->commit_lsn);
     int me = s_self(r);
     uint64_t behind = 0;
-    for (uint32_t i = 0; i < r->nreplicas; i++) {
+    for (uint32_t i = 0; i < r->npeers; i++) {
         if ((int)i == me)
             continue;
-        if (r->role == ROLE_SERVING && r->last_lsn - r->acked[i] > behind)
+        bool votes = replog_peer_in(r, i, PEER_CUR | PEER_PREV);
+        bool fed = replog_peer_in(r, i, PEER_CUR | PEER_NEXT);
+        if (r->role == ROLE_SERVING && replog_peer_in(r, i, PEER_CUR) &&
+            r->last_lsn - r->acked[i] > behind)
             behind = r->last_lsn - r->acked[i];
         bool stalled = r->acked[i] < r->last_lsn && r->acked[i] == r->acked_at_tick[i];
         r->acked_at_tick[i] = r->acked[i];
-        if (r->role == ROLE_RECONCILING && !r->promised_by[i])
-            s_send_prepare(ctx, r, r->replicas[i], r->recon_from);
-        else if (r->role == ROLE_RECONCILING && r->best_node == r->replicas[i])
-            s_send_prepare(ctx, r, r->replicas[i], r->best_have + 1);
-        else if (stalled)
+        if (r->role == ROLE_RECONCILING && votes && !r->promised_by[i])
+            s_send_prepare(ctx, r, r->peers[i], r->recon_from);
+        else if (r->role == ROLE_RECONCILING && r->best_node == r->peers[i])
+            s_send_prepare(ctx, r, r->peers[i], r->best_have + 1);
+        else if (!fed)
+            continue;
+        else if (stalled || !r->heard[i])
             s_send_append(ctx, r, (int)i, r->acked[i] + 1);
         else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])
             s_send_append(ctx, r, (int)i, r->last_lsn + 1); /* no entries: the commit point */
     }
     replog_report_behind(r, behind);
+    s_handoff_poll(ctx, r);
 }

@@ -24,9 +24,9 @@ void replog_repair_poll(roost_ctx_t *ctx, replog_t *r)
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     msg_fetch_encode(&out, r->corrupt_lsn);
-    for (uint32_t i = 0; i < r->nreplicas; i++)
-        if (r->replicas[i] != r->self)
-            replog_send(ctx, r, r->replicas[i], MSG_LOG_FETCH, &out);
+    for (uint32_t i = 0; i < r->npeers; i++)
+        if (r->peers[i] != r->self)
+            replog_send(ctx, r, r->peers[i], MSG_LOG_FETCH, &out);
     msgpack_sbuffer_destroy(&out);
 }
 

@@ -19,6 +19,7 @@
 #define ROOST_STORE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runtime/actor.h"
@@ -42,6 +43,13 @@ typedef struct {
     /* The kind of a node-local actor ("@<node>:<p>/<kind>") told MSG_STORE_SERVING when this
      * node starts serving partition p (NULL: none) — how actors/ resumes unfinished work. */
     const char *serving_hook;
+    /* Handoff (docs/store.md): a partition's primary asks the control plane, from its worker
+     * thread, to switch the partition to its `next` list (settled = false: every new replica has
+     * caught up) or to forget its `prev` list (settled = true: it serves under the new list).
+     * `map_epoch` is the cluster map's epoch of the partition, so a stale request is refused
+     * by the map. NULL: no handoffs (tests that drive roles by hand). */
+    void (*handoff)(void *arg, uint32_t partition, uint64_t map_epoch, bool settled);
+    void *handoff_arg;
     struct {
         _Atomic uint64_t appends, commits, entries_written, repaired, corrupt;
         /* Replication lag: over the partitions this node leads, the entries its slowest

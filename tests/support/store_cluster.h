@@ -30,8 +30,13 @@
 #include "tests/support/procs.h"
 #include "tests/support/tmpdir.h"
 
+#ifndef STORE_CLUSTER_NODES
+#define STORE_CLUSTER_NODES 3 /* shard processes a test may start (s1..sN) */
+#endif
+
 enum {
-    N = 3,
+    N = STORE_CLUSTER_NODES,
+    CHECKED = 3, /* s1..s3: the nodes every acknowledged write must end up on */
     P = 32,
     WRITES = 10000,
     WINDOW = 64,
@@ -40,6 +45,7 @@ enum {
 
 typedef struct {
     char dir[64], manifest[96];
+    char node_manifest[N + 1][96]; /* a node's own manifest, when not `manifest` */
     int ports[N + 1][3];
     proc_t node[N + 1];
     int maps[N + 1];        /* "map applied" lines seen */
@@ -91,7 +97,8 @@ static void s_start(int i)
     char name[16], log[128];
     snprintf(name, sizeof name, "s%d", i);
     snprintf(log, sizeof log, "%s/s%d.log", W->dir, i);
-    char *argv[] = {getenv("ROOSTD"), "--manifest", W->manifest, "--node", name,
+    char *manifest = W->node_manifest[i][0] ? W->node_manifest[i] : W->manifest;
+    char *argv[] = {getenv("ROOSTD"), "--manifest", manifest, "--node", name,
                     "--data-root",    W->dir,       NULL};
     W->maps[i] = 0;
     setenv("ROOST_FAULTS", W->faults[i], 1);
@@ -99,25 +106,31 @@ static void s_start(int i)
     unsetenv("ROOST_FAULTS");
 }
 
-static void s_write_manifest(void)
+/* A manifest listing s1..s<shards> (admin ports on) and the client node. */
+static void s_write_manifest_to(const char *path, int shards)
 {
-    FILE *f = fopen(W->manifest, "w");
+    FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f,
             "apiVersion: roost/v1\n"
             "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
             "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\nnodes:\n",
             P);
-    for (int i = 1; i <= N; i++)
+    for (int i = 1; i <= shards; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, data_dir: s%d}\n",
-                i, i, W->ports[i][0], W->ports[i][1], i);
+                " raft_port: %d, admin_port: %d, data_dir: s%d}\n",
+                i, i, W->ports[i][0], W->ports[i][1], W->ports[i][2], i);
     fprintf(f,
             "  - {name: client, id: 11, roles: [edge], host: 127.0.0.1, peer_port: %d,"
             " client_port: %d}\n",
             W->ports[0][0], W->ports[0][1]);
     fclose(f);
+}
+
+static void s_write_manifest(void)
+{
+    s_write_manifest_to(W->manifest, CHECKED);
 }
 
 static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
@@ -284,10 +297,10 @@ static uint64_t s_log_digest(engine_t *e, uint32_t p, int *count)
 static void s_report_partitions(engine_t **e)
 {
     for (uint32_t p = 0; p < P; p++) {
-        int count[N + 1] = {0};
-        uint64_t digest[N + 1] = {0};
+        int count[CHECKED + 1] = {0};
+        uint64_t digest[CHECKED + 1] = {0};
         bool differ = false;
-        for (int i = 1; i <= N; i++) {
+        for (int i = 1; i <= CHECKED; i++) {
             if (!e[i])
                 continue;
             digest[i] = s_log_digest(e[i], p, &count[i]);
@@ -303,9 +316,9 @@ static void s_report_partitions(engine_t **e)
  * of every partition agree, else a message in err. */
 static int s_check_on_disk(char *err, size_t cap)
 {
-    engine_t *e[N + 1] = {0};
+    engine_t *e[CHECKED + 1] = {0};
     int bad = 0;
-    for (int i = 1; i <= N; i++) {
+    for (int i = 1; i <= CHECKED; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/s%d/db", W->dir, i);
         e[i] = engine_rocksdb_open(path, NULL, err, cap);
@@ -320,14 +333,14 @@ static int s_check_on_disk(char *err, size_t cap)
     for (uint32_t p = 0; p < P && !bad; p++) {
         int c1, ci;
         uint64_t d1 = s_log_digest(e[1], p, &c1);
-        for (int i = 2; i <= N && !bad; i++)
+        for (int i = 2; i <= CHECKED && !bad; i++)
             if (s_log_digest(e[i], p, &ci) != d1 || ci != c1) {
                 snprintf(err, cap, "partition %u: s1 and s%d logs differ (%d vs %d entries)", p, i,
                          c1, ci);
                 bad = 1;
             }
     }
-    for (int i = 1; i <= N; i++)
+    for (int i = 1; i <= CHECKED; i++)
         engine_destroy(&e[i]);
     return bad;
 }
@@ -347,7 +360,7 @@ static void s_log_tail(int i)
 
 static void s_stop_all_cleanly(void)
 {
-    for (int i = 1; i <= N; i++) {
+    for (int i = 1; i <= CHECKED; i++) {
         int status = proc_stop(&W->node[i], SIGTERM, 30000);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             s_log_tail(i);
@@ -360,9 +373,9 @@ static void s_stop_all_cleanly(void)
 /* Starts the three nodes, waits for their first map, and joins the client probe through it. */
 static inline void s_start_cluster(void)
 {
-    for (int i = 1; i <= N; i++)
+    for (int i = 1; i <= CHECKED; i++)
         s_start(i);
-    for (int i = 1; i <= N; i++)
+    for (int i = 1; i <= CHECKED; i++)
         s_wait_maps(i, 1, 30);
     W->probe = probe_new(&W->m, "client", s_result, NULL);
     assert_non_null(W->probe);
@@ -380,9 +393,9 @@ static inline void s_stop_and_verify(void)
         if (s_check_on_disk(err, sizeof err) == 0)
             return;
         fprintf(stderr, "round %d: %s; letting replicas catch up\n", round, err);
-        for (int i = 1; i <= N; i++)
+        for (int i = 1; i <= CHECKED; i++)
             s_start(i);
-        for (int i = 1; i <= N; i++)
+        for (int i = 1; i <= CHECKED; i++)
             s_wait_maps(i, 1, 30);
     }
     fail_msg("%s", err);

@@ -82,25 +82,112 @@ static void test_set_members_makes_preferred_replica_primary_at_epoch_1(void **s
     clustermap_release(&map);
 }
 
-static void test_set_members_moves_only_primaries_that_left_their_list(void **state)
+static clustermap_cmd_t s_handoff_cmd(clustermap_cmd_type_t type, const clustermap_t *map,
+                                      uint32_t p)
+{
+    clustermap_cmd_t cmd = {.type = type, .partition = p, .epoch = clustermap_epoch_of(map, p)};
+    return cmd;
+}
+
+static bool s_has(const uint32_t *ids, uint32_t n, uint32_t id)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* A join plans handoffs and moves nothing yet; each HANDOFF_DONE then switches one partition
+ * to its new list under a new epoch (keeping a primary that stays in the list), and
+ * HANDOFF_SETTLED forgets the old list. About P·RF/N replica slots move. */
+static void test_set_members_plans_handoffs_and_done_switches(void **state)
 {
     (void)state;
     clustermap_t *map = s_map_with(5);
     clustermap_t *before = clustermap_copy(map);
     clustermap_cmd_t cmd = s_members_cmd(6);
-    assert_int_equal(clustermap_apply(map, &cmd, 2), ROOST_OK);
-    uint32_t moved = 0;
+    uint64_t index = 2;
+    assert_int_equal(clustermap_apply(map, &cmd, index++), ROOST_OK);
+    uint32_t moving = clustermap_moving(map), slots = 0;
+    assert_true(moving > P * RF / 6 / 2 && moving < P / 2 + P / 4);
     for (uint32_t p = 0; p < P; p++) {
-        uint32_t old = clustermap_primary_of(before, p), now = clustermap_primary_of(map, p);
-        uint32_t reps[ROOST_RF_MAX];
+        uint32_t old[ROOST_RF_MAX], reps[ROOST_RF_MAX], next[ROOST_RF_MAX];
+        clustermap_replicas_of(before, p, old, ROOST_RF_MAX);
         clustermap_replicas_of(map, p, reps, ROOST_RF_MAX);
-        bool kept = reps[0] == old || reps[1] == old || reps[2] == old;
-        assert_int_equal(now, kept ? old : reps[0]);
-        assert_int_equal(clustermap_epoch_of(map, p), clustermap_epoch_of(before, p) + !kept);
-        moved += !kept;
+        assert_memory_equal(old, reps, RF * sizeof *old); /* nothing jumps */
+        assert_int_equal(clustermap_epoch_of(map, p), clustermap_epoch_of(before, p));
+        uint32_t n = clustermap_next_of(map, p, next, ROOST_RF_MAX);
+        if (n == 0)
+            continue;
+        assert_int_equal(n, RF);
+        assert_true(s_has(next, n, 6)); /* only the newcomer can make a list change */
+        slots++;
+        uint32_t primary = clustermap_primary_of(map, p);
+        uint64_t epoch = clustermap_epoch_of(map, p);
+        clustermap_cmd_t stale = s_handoff_cmd(CLUSTERMAP_CMD_HANDOFF_DONE, map, p);
+        stale.epoch++;
+        assert_int_equal(clustermap_apply(map, &stale, index++), ROOST_ESTALE);
+        clustermap_cmd_t done = s_handoff_cmd(CLUSTERMAP_CMD_HANDOFF_DONE, map, p);
+        assert_int_equal(clustermap_apply(map, &done, index++), ROOST_OK);
+        assert_int_equal(clustermap_apply(map, &done, index++), ROOST_ESTALE); /* epoch moved */
+        clustermap_replicas_of(map, p, reps, ROOST_RF_MAX);
+        assert_memory_equal(reps, next, RF * sizeof *reps);
+        assert_int_equal(clustermap_epoch_of(map, p), epoch + 1);
+        assert_int_equal(clustermap_primary_of(map, p),
+                         s_has(next, RF, primary) ? primary : next[0]);
+        uint32_t prev[ROOST_RF_MAX];
+        assert_int_equal(clustermap_prev_of(map, p, prev, ROOST_RF_MAX), RF);
+        assert_memory_equal(prev, old, RF * sizeof *prev);
+        clustermap_cmd_t settled = s_handoff_cmd(CLUSTERMAP_CMD_HANDOFF_SETTLED, map, p);
+        assert_int_equal(clustermap_apply(map, &settled, index++), ROOST_OK);
+        assert_int_equal(clustermap_prev_of(map, p, prev, ROOST_RF_MAX), 0);
+        assert_int_equal(clustermap_apply(map, &settled, index++), ROOST_ESTALE);
     }
-    assert_true(moved < P / 2);
+    assert_int_equal(slots, moving);
+    assert_int_equal(clustermap_moving(map), 0);
     clustermap_release(&before);
+    clustermap_release(&map);
+}
+
+/* A removed member stays (unconfigured) while a list names it, and leaves the map with the
+ * last handoff that took its partitions away; it is never placed in a next list. */
+static void test_removed_member_stays_until_its_partitions_moved(void **state)
+{
+    (void)state;
+    clustermap_t *map = s_map_with(6);
+    clustermap_cmd_t cmd = s_members_cmd(5);
+    uint64_t index = 2;
+    assert_int_equal(clustermap_apply(map, &cmd, index++), ROOST_OK);
+    const clustermap_member_t *six = clustermap_member_by_id(map, 6);
+    assert_non_null(six);
+    assert_false(six->configured);
+    assert_true(clustermap_member_by_id(map, 1)->configured);
+    for (uint32_t p = 0; p < P; p++) {
+        uint32_t next[ROOST_RF_MAX];
+        if (clustermap_next_of(map, p, next, ROOST_RF_MAX) == 0)
+            continue;
+        assert_false(s_has(next, RF, 6));
+        clustermap_cmd_t done = s_handoff_cmd(CLUSTERMAP_CMD_HANDOFF_DONE, map, p);
+        assert_int_equal(clustermap_apply(map, &done, index++), ROOST_OK);
+        assert_non_null(clustermap_member_by_id(map, 6)); /* prev still names it */
+        clustermap_cmd_t settled = s_handoff_cmd(CLUSTERMAP_CMD_HANDOFF_SETTLED, map, p);
+        assert_int_equal(clustermap_apply(map, &settled, index++), ROOST_OK);
+    }
+    assert_null(clustermap_member_by_id(map, 6));
+    assert_int_equal(clustermap_member_count(map), 5);
+    /* and it can come back */
+    cmd = s_members_cmd(6);
+    assert_int_equal(clustermap_apply(map, &cmd, index++), ROOST_OK);
+    assert_true(clustermap_member_by_id(map, 6)->configured);
+    assert_true(clustermap_moving(map) > 0);
+    void *bytes;
+    size_t len;
+    clustermap_t *copy;
+    assert_int_equal(clustermap_encode(map, &bytes, &len), ROOST_OK);
+    assert_int_equal(clustermap_decode(bytes, len, &copy), ROOST_OK);
+    assert_int_equal(clustermap_digest(copy), clustermap_digest(map));
+    free(bytes);
+    clustermap_release(&copy);
     clustermap_release(&map);
 }
 
@@ -203,11 +290,19 @@ static void test_rejected_commands_leave_the_map_untouched(void **state)
 }
 
 /* A random but valid-looking command: membership changes among ids 1..8, downs and ups. */
-static clustermap_cmd_t s_random_cmd(roost_rng_t *rng)
+/* Membership changes, failures, and handoffs of random partitions (some stale). */
+static clustermap_cmd_t s_random_cmd(roost_rng_t *rng, const clustermap_t *map)
 {
-    uint64_t kind = roost_rng_below(rng, 10);
+    uint64_t kind = roost_rng_below(rng, 12);
     if (kind == 0)
         return s_members_cmd(3 + (uint32_t)roost_rng_below(rng, 6));
+    if (kind >= 10) {
+        uint32_t p = (uint32_t)roost_rng_below(rng, P);
+        clustermap_cmd_t cmd = s_handoff_cmd(
+            kind == 10 ? CLUSTERMAP_CMD_HANDOFF_DONE : CLUSTERMAP_CMD_HANDOFF_SETTLED, map, p);
+        cmd.epoch -= roost_rng_below(rng, 2);
+        return cmd;
+    }
     uint32_t id = 1 + (uint32_t)roost_rng_below(rng, 9); /* 9 is sometimes unknown */
     return s_node_cmd(kind < 6 ? CLUSTERMAP_CMD_NODE_DOWN : CLUSTERMAP_CMD_NODE_UP, id);
 }
@@ -220,7 +315,7 @@ static void test_epochs_never_decrease(void **state)
     clustermap_t *map = s_map_with(6);
     static uint64_t last[P];
     for (uint64_t index = 2; index < 500; index++) {
-        clustermap_cmd_t cmd = s_random_cmd(&rng);
+        clustermap_cmd_t cmd = s_random_cmd(&rng, map);
         (void)clustermap_apply(map, &cmd, index);
         for (uint32_t p = 0; p < P; p++) {
             assert_true(clustermap_epoch_of(map, p) >= last[p]);
@@ -237,7 +332,7 @@ static void test_same_commands_give_same_digest(void **state)
     roost_rng_seed(&rng, 5);
     clustermap_t *a = clustermap_new(P, RF), *b = clustermap_new(P, RF);
     for (uint64_t index = 1; index < 200; index++) {
-        clustermap_cmd_t cmd = index == 1 ? s_members_cmd(5) : s_random_cmd(&rng);
+        clustermap_cmd_t cmd = index == 1 ? s_members_cmd(5) : s_random_cmd(&rng, a);
         void *bytes;
         size_t len;
         clustermap_cmd_t wire;
@@ -360,7 +455,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_map_has_no_members_and_no_primaries),
         cmocka_unit_test(test_set_members_makes_preferred_replica_primary_at_epoch_1),
-        cmocka_unit_test(test_set_members_moves_only_primaries_that_left_their_list),
+        cmocka_unit_test(test_set_members_plans_handoffs_and_done_switches),
+        cmocka_unit_test(test_removed_member_stays_until_its_partitions_moved),
         cmocka_unit_test(test_node_down_moves_its_primaries_to_first_up_replica),
         cmocka_unit_test(test_node_down_is_idempotent),
         cmocka_unit_test(test_all_replicas_down_leaves_no_primary_until_one_returns),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/node.h"
 #include "shards/engine_rocksdb.h"
 #include "shards/entry.h"
@@ -55,39 +56,47 @@ static void cli_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 
 static const roost_behaviour_t cli_beh = {.kind = "@cli", .on_message = cli_message};
 
+enum { JOINER = N + 1 }; /* a fourth node, started by the handoff test */
+
 typedef struct {
     char dir[64];
     inproc_net_t net;
-    roost_node_t *node[N + 1];
-    syncer_t *syncer[N + 1];
-    engine_t *engine[N + 1];
-    store_t store[N + 1];
+    roost_node_t *node[N + 2];
+    syncer_t *syncer[N + 2];
+    engine_t *engine[N + 2];
+    store_t store[N + 2];
 } world_t;
 
 static world_t *W;
 
 static void s_route_all(uint32_t primary, uint64_t epoch)
 {
-    for (uint32_t id = 1; id <= N; id++)
-        for (uint32_t p = 0; p < P; p++)
+    for (uint32_t id = 1; id <= JOINER; id++)
+        for (uint32_t p = 0; p < P && W->node[id]; p++)
             roost_node_set_primary(W->node[id], p, primary, epoch);
 }
 
 /* Tells node `to`'s log actors their role for every partition. */
-static void s_role(uint32_t to, uint32_t primary, uint64_t epoch)
+/* Tells every log actor of node `to` its role message m. */
+static void s_send_role(uint32_t to, const msg_role_t *m)
 {
-    msg_role_t m = {.epoch = epoch, .primary = primary, .nreplicas = N};
-    for (uint32_t i = 0; i < N; i++)
-        m.replicas[i] = i + 1;
     for (uint32_t p = 0; p < P; p++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        msg_role_encode(&sb, &m);
+        msg_role_encode(&sb, m);
         char key[64];
         replog_key(key, sizeof key, to, p);
         roost_node_send(W->node[to], roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
         msgpack_sbuffer_destroy(&sb);
     }
+}
+
+static void s_role(uint32_t to, uint32_t primary, uint64_t epoch)
+{
+    msg_role_t m = {.epoch = epoch, .primary = primary, .nreplicas = N};
+    for (uint32_t i = 0; i < N; i++)
+        m.replicas[i] = i + 1;
+    s_send_role(to, &m);
 }
 
 /* Node id's runtime over its (already open) engine: a fresh process, as far as the log knows. */
@@ -110,19 +119,23 @@ static void s_open_node(uint32_t id)
     roost_node_set_transport(W->node[id], inproc_transport(&W->net, id));
 }
 
+static void s_open_engine_and_node(uint32_t id)
+{
+    char path[96], err[256];
+    snprintf(path, sizeof path, "%s/n%u", W->dir, id);
+    W->engine[id] = engine_rocksdb_open(path, NULL, err, sizeof err);
+    assert_non_null(W->engine[id]);
+    s_open_node(id);
+}
+
 static int setup(void **state)
 {
     (void)state;
     W = calloc(1, sizeof *W);
     snprintf(W->dir, sizeof W->dir, "/tmp/roost-replog-XXXXXX");
     assert_non_null(mkdtemp(W->dir));
-    for (uint32_t id = 1; id <= N; id++) {
-        char path[96], err[256];
-        snprintf(path, sizeof path, "%s/n%u", W->dir, id);
-        W->engine[id] = engine_rocksdb_open(path, NULL, err, sizeof err);
-        assert_non_null(W->engine[id]);
-        s_open_node(id);
-    }
+    for (uint32_t id = 1; id <= N; id++)
+        s_open_engine_and_node(id);
     s_route_all(1, 1);
     for (uint32_t id = 1; id <= N; id++) {
         assert_int_equal(roost_node_start(W->node[id]), 0);
@@ -136,9 +149,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (uint32_t id = 1; id <= N; id++)
-        roost_node_stop(W->node[id]);
-    for (uint32_t id = 1; id <= N; id++) {
+    for (uint32_t id = 1; id <= JOINER; id++)
+        if (W->node[id])
+            roost_node_stop(W->node[id]);
+    for (uint32_t id = 1; id <= JOINER; id++) {
+        if (!W->node[id])
+            continue;
         syncer_destroy(&W->syncer[id]);
         roost_node_destroy(&W->node[id]);
         engine_destroy(&W->engine[id]);
@@ -200,13 +216,16 @@ static int s_log(uint32_t id, uint32_t p, uint64_t (*out)[3], int cap)
 enum { LOG_CAP = 20000 };
 static uint64_t g_a[LOG_CAP][3], g_b[LOG_CAP][3];
 
+/* The nodes whose logs must agree (s_logs_agree): 1..N unless a test changes it. */
+static uint32_t g_agree[N] = {1, 2, 3};
+
 /* Every replica's log of every partition is identical, entry for entry. */
 static bool s_logs_agree(void)
 {
     for (uint32_t p = 0; p < P; p++) {
-        int na = s_log(1, p, g_a, LOG_CAP);
-        for (uint32_t id = 2; id <= N; id++) {
-            int nb = s_log(id, p, g_b, LOG_CAP);
+        int na = s_log(g_agree[0], p, g_a, LOG_CAP);
+        for (uint32_t i = 1; i < N; i++) {
+            int nb = s_log(g_agree[i], p, g_b, LOG_CAP);
             if (na != nb || memcmp(g_a, g_b, (size_t)na * sizeof g_a[0]) != 0)
                 return false;
         }
@@ -354,6 +373,134 @@ static void test_a_restarted_primary_keeps_its_committed_tail(void **state)
     assert_int_equal(s_total_entries(2), committed);
 }
 
+/* ---- handoff ---------------------------------------------------------------------------- */
+
+static void s_sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static bool s_wait_retired(uint32_t id, int seconds)
+{
+    for (int i = 0; i < seconds * 50; i++) {
+        if (s_total_entries(id) == 0)
+            return true;
+        s_sleep_ms(20);
+    }
+    return false;
+}
+
+static _Atomic uint64_t g_asked_done, g_asked_settled; /* bit p: the primary asked for p */
+
+static void s_handoff_hook(void *arg, uint32_t partition, uint64_t map_epoch, bool settled)
+{
+    (void)arg;
+    if (map_epoch == (settled ? 2u : 1u))
+        atomic_fetch_or(settled ? &g_asked_settled : &g_asked_done, 1ull << partition);
+}
+
+static bool s_all_asked_done(void)
+{
+    return atomic_load(&g_asked_done) == (1ull << P) - 1;
+}
+
+static bool s_all_asked_settled(void)
+{
+    return atomic_load(&g_asked_settled) == (1ull << P) - 1;
+}
+
+/* Tells node `to` its lists for every partition (n* == 0: list not set). */
+static void s_role_lists(uint32_t to, uint64_t epoch, const uint32_t *cur, const uint32_t *next,
+                         const uint32_t *prev)
+{
+    msg_role_t m = {.epoch = epoch, .primary = 1, .nreplicas = N};
+    memcpy(m.replicas, cur, N * sizeof *cur);
+    if (next) {
+        m.nnext = N;
+        memcpy(m.next, next, N * sizeof *next);
+    }
+    if (prev) {
+        m.nprev = N;
+        memcpy(m.prev, prev, N * sizeof *prev);
+    }
+    s_send_role(to, &m);
+}
+
+static void s_retire_all(uint32_t on)
+{
+    for (uint32_t p = 0; p < P; p++) {
+        char key[64];
+        replog_key(key, sizeof key, on, p);
+        roost_node_send(W->node[on], roost_env_new(key, NULL, MSG_LOG_RETIRE, NULL, 0));
+    }
+}
+
+/* Node 3 hands its copies to a new node 4 while writes go on: the primary streams the log to
+ * node 4 (which never counts toward a quorum meanwhile) and asks for the switch once it caught
+ * up; the new epoch does not serve until a quorum of the OLD list promised as well (nodes 2 and 3
+ * cut off: node 1 and 4 are a majority of the new list, yet nothing is acknowledged); after the
+ * switch it asks to settle, node 3 drops its copy, and every acknowledged write is in the logs
+ * of 1, 2 and 4, which agree entry for entry. */
+static void test_handoff_moves_a_copy_without_losing_writes(void **state)
+{
+    (void)state;
+    const uint32_t old_list[N] = {1, 2, 3}, new_list[N] = {1, 2, JOINER};
+    atomic_store(&g_asked_done, 0);
+    atomic_store(&g_asked_settled, 0);
+    W->store[1].handoff = s_handoff_hook;
+    g_want = 600;
+    s_go(1, 600, 0);
+    assert_true(s_wait(s_answered, 30));
+
+    s_open_engine_and_node(JOINER);
+    W->store[JOINER].handoff = s_handoff_hook;
+    s_route_all(1, 1);
+    assert_int_equal(roost_node_start(W->node[JOINER]), 0);
+    for (uint32_t id = 1; id <= JOINER; id++)
+        s_role_lists(id, 1, old_list, new_list, NULL);
+    g_want = 1200;
+    s_go(1, 600, 10000); /* writes go on while node 4 catches up */
+    assert_true(s_wait(s_all_asked_done, 30));
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+
+    /* the switch, with writes in flight (numbered, written, or neither) and the old list's
+     * majority unreachable: nothing is acknowledged until a quorum of both lists promised */
+    inproc_isolate(&W->net, 2, true);
+    inproc_isolate(&W->net, 3, true);
+    g_want = 1400;
+    roost_fault_arm("replog.hold_flush", -1); /* the next entries stay numbered, unwritten */
+    s_go(1, 200, 20000);
+    s_sleep_ms(200);
+    roost_fault_reset();
+    s_route_all(1, 2);
+    for (uint32_t id = 1; id <= JOINER; id++)
+        s_role_lists(id, 2, new_list, NULL, old_list);
+    s_sleep_ms(500);
+    assert_int_equal(atomic_load(&g_done), 1200); /* held while reconciling */
+    assert_int_equal(atomic_load(&g_asked_settled), 0);
+    inproc_isolate(&W->net, 3, false); /* 1 and 3: a majority of the old list */
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0); /* the switch failed no write */
+    assert_true(s_wait(s_all_asked_settled, 30));
+    inproc_isolate(&W->net, 2, false);
+
+    for (uint32_t id = 1; id <= JOINER; id++)
+        s_role_lists(id, 2, new_list, NULL, NULL);
+    s_retire_all(3);
+    g_want = 1500;
+    s_go(1, 100, 30000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    memcpy(g_agree, new_list, sizeof g_agree);
+    assert_true(s_wait(s_logs_agree, 20));
+    assert_int_equal(s_total_entries(JOINER), 1500);
+    assert_int_equal(s_total_entries(2), 1500);
+    assert_true(s_wait_retired(3, 10));
+    memcpy(g_agree, old_list, sizeof g_agree);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -363,6 +510,7 @@ int main(void)
         T(test_failover_fences_the_old_primary),
         T(test_a_corrupt_entry_is_repaired_from_a_replica),
         T(test_a_restarted_primary_keeps_its_committed_tail),
+        T(test_handoff_moves_a_copy_without_losing_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
