@@ -32,6 +32,9 @@ double lat_quantile_us(lat_hist_t *h, double q);
 /* Starts `roostd --manifest M --node NODE --data-root DIR` ($ROOSTD, or the roostd built next
  * to roost-bench), its output in DIR/NODE.log; the child's pid (or -1). */
 pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir);
+/* Starts cluster/<tool> ($<env>, or the one built next to roost-bench) with args (NULL-ended,
+ * at most 14), its stdout and stderr to log; the child's pid (or -1). */
+pid_t bench_spawn_tool(const char *tool, const char *env, char *const args[], const char *log);
 
 int bench_skynet(int argc, char **argv);
 int bench_pingpong(int argc, char **argv);

@@ -98,25 +98,35 @@ double lat_quantile_us(lat_hist_t *h, double q)
     return s_bucket_us(LAT_BUCKETS);
 }
 
-pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir)
+pid_t bench_spawn_tool(const char *tool, const char *env, char *const args[], const char *log)
 {
-    char roostd[PATH_MAX], self[PATH_MAX], log[PATH_MAX];
-    const char *env = getenv("ROOSTD");
+    char path[PATH_MAX], self[PATH_MAX];
+    const char *given = getenv(env);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (env || n <= 0) {
-        snprintf(roostd, sizeof roostd, "%s", env ? env : "roostd");
+    if (given || n <= 0) {
+        snprintf(path, sizeof path, "%s", given ? given : tool);
     } else {
         self[n] = '\0';
-        snprintf(roostd, sizeof roostd, "%s/../cluster/roostd", dirname(self));
+        snprintf(path, sizeof path, "%s/../cluster/%s", dirname(self), tool);
     }
-    snprintf(log, sizeof log, "%s/%s.log", dir, node);
+    char *argv[16] = {path};
+    for (int i = 0; args[i] && i < 14; i++)
+        argv[i + 1] = args[i];
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
             _exit(126);
-        execl(roostd, roostd, "--manifest", manifest, "--node", node, "--data-root", dir,
-              "--log-level", "warn", (char *)NULL);
+        execv(path, argv);
         _exit(127);
     }
     return pid;
+}
+
+pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir)
+{
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/%s.log", dir, node);
+    char *args[] = {"--manifest", (char *)manifest, "--node",       (char *)node, "--data-root",
+                    (char *)dir,  "--log-level",    (char *)"warn", NULL};
+    return bench_spawn_tool("roostd", "ROOSTD", args, log);
 }

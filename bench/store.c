@@ -5,7 +5,12 @@
  *   phase 1, `--seconds`: peak acknowledged writes/s, p50/p99 latency;
  *   phase 2, `--seconds`: paced at half that rate (open loop): p50/p99 latency.
  * Then RocksDB's own ceiling on this machine (db_bench fillrandom, batches of 100, 200-byte
- * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5). */
+ * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5).
+ *
+ * `--join 1`: the client-visible cost of a handoff instead. Under a paced load (`--rate`
+ * writes/s) one more shard node starts and `roostctl apply` makes it a member; reports how long
+ * apply took, what moved, the latency before and during it, the longest any acknowledged write
+ * waited (the pause) and how many writes failed. */
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -28,6 +33,7 @@ enum { SLOTS = 1 << 20, NODES_MAX = 5 };
 typedef struct {
     uint64_t sent_ns[SLOTS];
     _Atomic uint64_t acked, failed, inflight;
+    _Atomic uint64_t max_ns; /* the longest acknowledged write since the last reset */
     lat_hist_t lat;
     probe_t *probe;
     char dir[64], manifest[96];
@@ -44,13 +50,19 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
         atomic_fetch_add(&B->failed, 1);
         return;
     }
-    lat_record(&B->lat, bench_now_ns() - B->sent_ns[tag % SLOTS]);
+    uint64_t took = bench_now_ns() - B->sent_ns[tag % SLOTS];
+    lat_record(&B->lat, took);
+    for (uint64_t max = atomic_load(&B->max_ns);
+         took > max && !atomic_compare_exchange_weak(&B->max_ns, &max, took);)
+        ;
     atomic_fetch_add(&B->acked, 1);
 }
 
-static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync, int port)
+/* A manifest of `nodes` shard nodes (admin ports on) and the client node, at path. */
+static int s_write_manifest_to(const char *path, int nodes, int rf, const char *consistency,
+                               const char *sync, int port)
 {
-    FILE *f = fopen(B->manifest, "w");
+    FILE *f = fopen(path, "w");
     if (!f)
         return -1;
     fprintf(f,
@@ -61,13 +73,18 @@ static int s_write_manifest(int nodes, int rf, const char *consistency, const ch
     for (int i = 1; i <= nodes; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
-                " raft_port: %d, data_dir: s%d}\n",
-                i, i, port + i, port + 100 + i, i);
+                " raft_port: %d, admin_port: %d, data_dir: s%d}\n",
+                i, i, port + i, port + 100 + i, port + 300 + i, i);
     fprintf(f,
             "  - {name: client, id: 50, roles: [edge], host: 127.0.0.1, peer_port: %d,"
             " client_port: %d}\n",
             port, port + 200);
     return fclose(f);
+}
+
+static int s_write_manifest(int nodes, int rf, const char *consistency, const char *sync, int port)
+{
+    return s_write_manifest_to(B->manifest, nodes, rf, consistency, sync, port);
 }
 
 static void s_start_nodes(int nodes)
@@ -121,11 +138,11 @@ static double s_closed_loop(uint64_t window, uint64_t seconds, size_t vlen)
     return (double)(atomic_load(&B->acked) - a0) / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
-/* Open loop at `rate` writes/s for `seconds`: sends what the elapsed time allows, ~every
- * 200 µs (credit from the clock, so a late wake-up does not lower the rate). */
-static void s_paced(double rate, uint64_t seconds, size_t vlen)
+/* Open loop at `rate` writes/s for `ms`: sends what the elapsed time allows, ~every 200 µs
+ * (credit from the clock, so a late wake-up does not lower the rate). */
+static void s_paced_ms(double rate, uint64_t ms, size_t vlen)
 {
-    uint64_t t0 = bench_now_ns(), end = t0 + seconds * 1000000000u, sent = 0;
+    uint64_t t0 = bench_now_ns(), end = t0 + ms * 1000000u, sent = 0;
     for (uint64_t now = t0; now < end; now = bench_now_ns()) {
         uint64_t due = (uint64_t)(rate * (double)(now - t0) / 1e9);
         for (; sent < due; sent++)
@@ -133,6 +150,11 @@ static void s_paced(double rate, uint64_t seconds, size_t vlen)
         struct timespec pause = {0, 200000};
         nanosleep(&pause, NULL);
     }
+}
+
+static void s_paced(double rate, uint64_t seconds, size_t vlen)
+{
+    s_paced_ms(rate, seconds * 1000, vlen);
 }
 
 static bool s_warm_up(void)
@@ -213,6 +235,66 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
     return 0;
 }
 
+/* The value of "field": in the JSON line roostctl printed into log (0 if absent). */
+static uint64_t s_json_field(const char *log, const char *field)
+{
+    FILE *f = fopen(log, "r");
+    char line[4096];
+    uint64_t v = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = line[0] == '{' ? strstr(line, field) : NULL;
+        if (at)
+            v = strtoull(at + strlen(field), NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int s_run_join(int nodes, int rf, const char *consistency, const char *sync, int port,
+                      double rate, size_t vlen)
+{
+    char join[128], log[128];
+    snprintf(join, sizeof join, "%s/join.yaml", B->dir);
+    snprintf(log, sizeof log, "%s/apply.log", B->dir);
+    if (!s_warm_up() || s_write_manifest_to(join, nodes + 1, rf, consistency, sync, port) != 0) {
+        fprintf(stderr, "roost-bench store: the cluster did not take writes within 60 s\n");
+        return 1;
+    }
+    memset(&B->lat, 0, sizeof B->lat);
+    atomic_store(&B->max_ns, 0);
+    s_paced_ms(rate, 3000, vlen);
+    double p99_before = lat_quantile_us(&B->lat, 0.99);
+    uint64_t max_before = atomic_load(&B->max_ns), failed0 = atomic_load(&B->failed);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", nodes + 1);
+    B->pids[nodes + 1] = bench_spawn_roostd(join, name, B->dir);
+    s_paced_ms(rate, 1000, vlen);
+    memset(&B->lat, 0, sizeof B->lat);
+    atomic_store(&B->max_ns, 0);
+    char *args[] = {"-m", join, "--data-dir", B->dir, "--json", "apply", NULL};
+    uint64_t t0 = bench_now_ns();
+    pid_t ctl = bench_spawn_tool("roostctl", "ROOSTCTL", args, log);
+    int status = -1;
+    while (ctl > 0 && waitpid(ctl, &status, WNOHANG) == 0) {
+        s_paced_ms(rate, 50, vlen);
+        bench_progress("store: apply running, %" PRIu64 " acknowledged", atomic_load(&B->acked));
+    }
+    double apply_ms = (double)(bench_now_ns() - t0) / 1e6;
+    s_paced_ms(rate, 1000, vlen); /* stragglers of the last switch land in "during" */
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    printf("{\"nodes\":%d,\"joined\":1,\"rf\":%d,\"rate\":%.0f,\"apply_ok\":%s,"
+           "\"apply_ms\":%.0f,\"partitions_moved\":%" PRIu64 ",\"copies\":%" PRIu64 ","
+           "\"before_p99_us\":%.1f,\"before_max_ms\":%.1f,\"during_p50_us\":%.1f,"
+           "\"during_p99_us\":%.1f,\"max_pause_ms\":%.1f,\"failed\":%" PRIu64 "}\n",
+           nodes, rf, rate, ok ? "true" : "false", apply_ms,
+           s_json_field(log, "\"partitions_moving\":"), s_json_field(log, "\"copies\":"),
+           p99_before, (double)max_before / 1e6, lat_quantile_us(&B->lat, 0.5),
+           lat_quantile_us(&B->lat, 0.99), (double)atomic_load(&B->max_ns) / 1e6,
+           atomic_load(&B->failed) - failed0);
+    return ok ? 0 : 1;
+}
+
 int bench_store(int argc, char **argv)
 {
     int nodes = (int)bench_opt_u64(argc, argv, "--nodes", 3);
@@ -223,10 +305,13 @@ int bench_store(int argc, char **argv)
     int port = (int)bench_opt_u64(argc, argv, "--port", 28000);
     const char *consistency = bench_opt(argc, argv, "--consistency");
     const char *sync = bench_opt(argc, argv, "--sync");
+    bool join = bench_opt_u64(argc, argv, "--join", 0) != 0;
+    double rate = (double)bench_opt_u64(argc, argv, "--rate", 1000);
     consistency = consistency ? consistency : "QUORUM";
     sync = sync ? sync : "batch";
-    if (nodes < 1 || nodes > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {
-        fprintf(stderr, "roost-bench store: need 1 <= rf <= nodes <= 5 and --value <= 4096\n");
+    if (nodes < 1 || nodes + join > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {
+        fprintf(stderr, "roost-bench store: need 1 <= rf <= nodes <= 5 (4 with --join) and "
+                        "--value <= 4096\n");
         return 2;
     }
     B = calloc(1, sizeof *B);
@@ -244,10 +329,11 @@ int bench_store(int argc, char **argv)
     int rc = 1;
     if (B->probe && probe_start(B->probe) == 0) {
         probe_route(B->probe, 1);
-        rc = s_run(nodes, rf, consistency, seconds, window, vlen);
+        rc = join ? s_run_join(nodes, rf, consistency, sync, port, rate, vlen)
+                  : s_run(nodes, rf, consistency, seconds, window, vlen);
     }
     probe_destroy(&B->probe);
-    s_stop_nodes(nodes);
+    s_stop_nodes(nodes + join);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", B->dir);
     if (system(cmd) != 0)

@@ -18,11 +18,11 @@
 enum { POLL_MS = 500, TIMEOUT_S_DEFAULT = 600, MANIFEST_TEXT_MAX = 256 * 1024 };
 
 typedef struct {
-    uint32_t moving;       /* partitions whose list changes */
-    uint32_t copies;       /* replica copies to stream (new list members not in the old) */
-    uint64_t est_bytes;    /* copies × the average size of a copy (from the nodes' disk use) */
+    uint32_t moving;    /* partitions whose list changes */
+    uint32_t copies;    /* replica copies to stream (new list members not in the old) */
+    uint64_t est_bytes; /* copies × the average size of a copy (from the nodes' disk use) */
     uint32_t before[ROOST_MEMBERS_MAX], after[ROOST_MEMBERS_MAX]; /* per target/old node */
-    uint32_t *target;      /* partitions × rf member ids */
+    uint32_t *target;                                             /* partitions × rf member ids */
 } plan_t;
 
 /* The map from the first voter that answers; NULL (said) if none does. */
@@ -42,7 +42,8 @@ static clustermap_t *s_fetch_map(const ctl_opts_t *o, const manifest_t *m)
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
         mp_str_t bytes;
-        if (raw && mp_parse(&up, raw, len) && mp_get_bin(&up.data, "map", 64u << 20, &bytes) == MP_OK)
+        if (raw && mp_parse(&up, raw, len) &&
+            mp_get_bin(&up.data, "map", 64u << 20, &bytes) == MP_OK)
             clustermap_decode(bytes.ptr, bytes.len, &map);
         msgpack_unpacked_destroy(&up);
         free(raw);
@@ -54,8 +55,7 @@ static clustermap_t *s_fetch_map(const ctl_opts_t *o, const manifest_t *m)
 }
 
 /* The members the manifest asks for: its shard nodes minus `drain`. */
-static uint32_t s_targets(const manifest_t *m, const char *drain, const char **names,
-                          uint32_t *ids)
+static uint32_t s_targets(const manifest_t *m, const char *drain, const char **names, uint32_t *ids)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->n_nodes && n < RING_MEMBERS_MAX; i++) {
@@ -266,7 +266,8 @@ static int s_follow(const ctl_opts_t *o, const manifest_t *m, const plan_t *plan
             clustermap_release(&map);
         }
         if (!o->json)
-            fprintf(stderr, "\rhandoff: %u/%u partitions moved", plan->moving - (left < plan->moving ? left : plan->moving), plan->moving);
+            fprintf(stderr, "\rhandoff: %u/%u partitions moved",
+                    plan->moving - (left < plan->moving ? left : plan->moving), plan->moving);
         if (left == 0)
             break;
         s_sleep_ms(POLL_MS);
@@ -301,8 +302,8 @@ int ctl_apply(const ctl_opts_t *o, bool dry_run, unsigned timeout_s, const char 
             if (o->json)
                 printf(",\"done\":%s,\"left\":%u}\n", rc == 0 ? "true" : "false", left);
             else if (rc == 0)
-                printf("applied: every partition is on its new replicas%s%s%s\n",
-                       drain ? "; " : "", drain ? drain : "", drain ? " holds none now" : "");
+                printf("applied: every partition is on its new replicas%s%s%s\n", drain ? "; " : "",
+                       drain ? drain : "", drain ? " holds none now" : "");
             else
                 fprintf(stderr, "roostctl apply: %u partitions still moving after %u s\n", left,
                         timeout_s ? timeout_s : TIMEOUT_S_DEFAULT);

@@ -64,8 +64,9 @@ static int s_check(daemon_t *d, const manifest_t *m, const char *drain, char *er
     if (strcmp(m->cluster_name, cur->cluster_name) != 0 || m->partitions != cur->partitions ||
         m->replication_factor != cur->replication_factor || m->voters != cur->voters ||
         m->security.curve != cur->security.curve) {
-        snprintf(err, cap, "cluster.name, partitions, replication_factor, voters and "
-                           "security.curve cannot change in a running cluster");
+        snprintf(err, cap,
+                 "cluster.name, partitions, replication_factor, voters and "
+                 "security.curve cannot change in a running cluster");
         return -1;
     }
     for (uint32_t i = 0; i < m->n_nodes; i++) {
@@ -84,8 +85,9 @@ static int s_check(daemon_t *d, const manifest_t *m, const char *drain, char *er
         return -1;
     }
     if (!s_same_voters(cur, m)) {
-        snprintf(err, cap, "the control plane's voters (the first cluster.voters shard nodes by "
-                           "id) would change: give new shard nodes higher ids, and keep the voters");
+        snprintf(err, cap,
+                 "the control plane's voters (the first cluster.voters shard nodes by "
+                 "id) would change: give new shard nodes higher ids, and keep the voters");
         return -1;
     }
     const manifest_node_t *dn = drain[0] ? manifest_node(m, drain) : NULL;

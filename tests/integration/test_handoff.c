@@ -23,17 +23,16 @@ static void s_keep_json(void *arg, const char *line)
         size_t n = strnlen(line, sizeof g_json - 1);
         memcpy(g_json, line, n);
         g_json[n] = '\0';
-    }
-    else
+    } else
         fprintf(stderr, "roostctl: %s\n", line);
 }
 
 /* Runs `roostctl -m MANIFEST --json <args…>` in the background. */
 static void s_ctl_start(proc_t *ctl, const char *manifest, const char *a1, const char *a2)
 {
-    char *argv[] = {getenv("ROOSTCTL"), "-m",          (char *)manifest, "--json",
-                    "--timeout",        "240",         (char *)a1,       (char *)a2,
-                    NULL};
+    char *argv[] = {getenv("ROOSTCTL"), "-m",        (char *)manifest,
+                    "--json",           "--timeout", "240",
+                    (char *)a1,         (char *)a2,  NULL};
     g_json[0] = '\0';
     assert_true(proc_spawn(ctl, argv, NULL));
 }
