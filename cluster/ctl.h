@@ -39,6 +39,11 @@ char *ctl_admin_request(const ctl_opts_t *o, const manifest_t *m, const manifest
 bool ctl_node_status(const ctl_opts_t *o, const manifest_t *m, const manifest_node_t *n,
                      node_status_t *st);
 
+/* The cluster map from the first voter that answers "map" (caller releases it); NULL if none
+ * does (said on stderr when `say`). */
+struct clustermap;
+struct clustermap *ctl_fetch_map(const ctl_opts_t *o, const manifest_t *m, bool say);
+
 int ctl_up(const ctl_opts_t *o);
 /* `ring [--partition P | --key KEY]`: placement from the manifest alone. */
 int ctl_ring(const ctl_opts_t *o, const char *partition, const char *key);

@@ -11,6 +11,7 @@
 #include "cluster/admin.h"
 #include "cluster/ctl.h"
 #include "cluster/curve_keys.h"
+#include "runtime/clustermap.h"
 
 enum { CALL_MS = 1500, POLL_MS = 500 };
 
@@ -345,4 +346,32 @@ int ctl_drain(const ctl_opts_t *o, const char *node)
     }
     free(m);
     return rc;
+}
+
+clustermap_t *ctl_fetch_map(const ctl_opts_t *o, const manifest_t *m, bool say)
+{
+    const manifest_node_t *voters[5];
+    uint32_t nv = manifest_voters(m, voters, 5);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_kv_str(&b.pk, "cmd", "map");
+    clustermap_t *map = NULL;
+    for (uint32_t i = 0; i < nv && !map; i++) {
+        size_t len = 0;
+        bool refused;
+        char *raw = ctl_admin_request(o, m, voters[i], b.sb.data, b.sb.size, &len, &refused);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        mp_str_t bytes;
+        if (raw && mp_parse(&up, raw, len) &&
+            mp_get_bin(&up.data, "map", 64u << 20, &bytes) == MP_OK)
+            clustermap_decode(bytes.ptr, bytes.len, &map);
+        msgpack_unpacked_destroy(&up);
+        free(raw);
+    }
+    mp_buf_fini(&b);
+    if (!map && say)
+        fprintf(stderr, "roostctl: no voter of %s answered with the cluster map\n", m->path);
+    return map;
 }

@@ -25,35 +25,6 @@ typedef struct {
     uint32_t *target;                                             /* partitions × rf member ids */
 } plan_t;
 
-/* The map from the first voter that answers; NULL (said) if none does. */
-static clustermap_t *s_fetch_map(const ctl_opts_t *o, const manifest_t *m)
-{
-    const manifest_node_t *voters[5];
-    uint32_t nv = manifest_voters(m, voters, 5);
-    mp_buf_t b;
-    mp_buf_init(&b);
-    msgpack_pack_map(&b.pk, 1);
-    mp_kv_str(&b.pk, "cmd", "map");
-    clustermap_t *map = NULL;
-    for (uint32_t i = 0; i < nv && !map; i++) {
-        size_t len = 0;
-        bool refused;
-        char *raw = ctl_admin_request(o, m, voters[i], b.sb.data, b.sb.size, &len, &refused);
-        msgpack_unpacked up;
-        msgpack_unpacked_init(&up);
-        mp_str_t bytes;
-        if (raw && mp_parse(&up, raw, len) &&
-            mp_get_bin(&up.data, "map", 64u << 20, &bytes) == MP_OK)
-            clustermap_decode(bytes.ptr, bytes.len, &map);
-        msgpack_unpacked_destroy(&up);
-        free(raw);
-    }
-    mp_buf_fini(&b);
-    if (!map)
-        fprintf(stderr, "roostctl: no voter of %s answered with the cluster map\n", m->path);
-    return map;
-}
-
 /* The members the manifest asks for: its shard nodes minus `drain`. */
 static uint32_t s_targets(const manifest_t *m, const char *drain, const char **names, uint32_t *ids)
 {
@@ -260,7 +231,7 @@ static int s_follow(const ctl_opts_t *o, const manifest_t *m, const plan_t *plan
     time_t until = time(NULL) + timeout_s;
     uint32_t left = plan->moving;
     while (time(NULL) < until) {
-        clustermap_t *map = s_fetch_map(o, m);
+        clustermap_t *map = ctl_fetch_map(o, m, true);
         if (map) {
             left = s_left(map, plan);
             clustermap_release(&map);
@@ -283,7 +254,7 @@ int ctl_apply(const ctl_opts_t *o, bool dry_run, unsigned timeout_s, const char 
     manifest_t *m = ctl_load_manifest(o);
     if (!m)
         return 2;
-    clustermap_t *map = s_fetch_map(o, m);
+    clustermap_t *map = ctl_fetch_map(o, m, true);
     plan_t plan = {0};
     int rc = 1;
     if (map && s_plan(o, m, map, drain, &plan) == 0) {

@@ -192,6 +192,11 @@ static void s_on_map(void *arg, const clustermap_t *map)
     }
     d->retire_scanned = true;
     atomic_store(&d->last_version, clustermap_version(map));
+    uint64_t max_epoch = 0;
+    for (uint32_t p = 0; p < parts; p++)
+        if (clustermap_epoch_of(map, p) > max_epoch)
+            max_epoch = clustermap_epoch_of(map, p);
+    atomic_store(&d->max_epoch, max_epoch);
     s_count_partitions(d, map);
     s_log_map(d, map);
 }

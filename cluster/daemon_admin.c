@@ -143,6 +143,12 @@ static char *s_admin_metrics(void *arg, size_t *len)
     return s_concat(a, alen, b, blen, len);
 }
 
+static uint64_t s_positive(_Atomic int64_t *v)
+{
+    int64_t x = v ? atomic_load(v) : 0;
+    return x > 0 ? (uint64_t)x : 0;
+}
+
 static char *s_node_metrics(daemon_t *d, size_t *len)
 {
     roost_node_stats_t st;
@@ -171,9 +177,17 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
          atomic_load(&d->disk_alarm)},
         {"roost_store_replication_behind_entries",
          "Entries the slowest replica lacks, summed over the partitions this node leads.",
-         d->engine && atomic_load(&d->store.stats.behind) > 0
-             ? (uint64_t)atomic_load(&d->store.stats.behind)
-             : 0},
+         s_positive(d->engine ? &d->store.stats.behind : NULL)},
+        {"roost_store_hints_pending_entries",
+         "Entries the partitions this node leads hold for replicas that lack them (every "
+         "lagging or down replica and every handoff's new replica; never counted toward a "
+         "quorum).",
+         s_positive(d->engine ? &d->store.stats.hints : NULL)},
+        {"roost_store_handoffs_active", "Partitions this node leads with a handoff under way.",
+         s_positive(d->engine ? &d->store.stats.handoffs : NULL)},
+        {"roost_cluster_map_epochs_max",
+         "The highest partition epoch in the cluster map this node applied (membership epoch).",
+         atomic_load(&d->max_epoch)},
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) { /* a fresh registry: counters from 0 */
         if (strstr(g[i].name, "_total"))

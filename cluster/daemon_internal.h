@@ -33,6 +33,7 @@ struct daemon {
     control_t *control;
     detector_t *detector;
     _Atomic uint64_t last_version; /* written by the map's thread, read by the admin one */
+    _Atomic uint64_t max_epoch;    /* the highest partition epoch of that map */
     engine_t *engine;              /* shard nodes: the node's RocksDB */
     store_t store;
     syncer_t *syncer;          /* shard nodes: the group-commit thread */

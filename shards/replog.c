@@ -248,17 +248,23 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     return ROOST_OK;
 }
 
-void replog_report_behind(replog_t *r, uint64_t behind)
+void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving)
 {
     atomic_fetch_add_explicit(&r->store->stats.behind,
                               (int64_t)behind - (int64_t)r->behind_reported, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->store->stats.hints, (int64_t)hints - (int64_t)r->hints_reported,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->store->stats.handoffs,
+                              (int64_t)moving - (int64_t)r->moving_reported, memory_order_relaxed);
     r->behind_reported = behind;
+    r->hints_reported = hints;
+    r->moving_reported = moving;
 }
 
 static void s_passivate(roost_ctx_t *ctx, void *state)
 {
     replog_t *r = state;
-    replog_report_behind(r, 0);
+    replog_report(r, 0, 0, false);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     engine_batch_destroy(&r->gc);
     msgpack_sbuffer_destroy(&r->gc_records);

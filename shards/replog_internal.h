@@ -76,6 +76,8 @@ typedef struct {
     uint64_t sent_commit[REPLOG_PEERS_MAX];   /* primary: the commit point last told to it */
     uint64_t acked_at_tick[REPLOG_PEERS_MAX]; /* primary: acked[] at the previous tick */
     uint64_t behind_reported;                 /* primary: our share of store->stats.behind */
+    uint64_t hints_reported;                  /* … of store->stats.hints */
+    bool moving_reported;                     /* … of store->stats.handoffs */
     uint64_t handoff_asked_ns;                /* primary: last request to the control plane */
     /* group commit */
     engine_batch_t *gc;
@@ -117,8 +119,10 @@ uint32_t replog_sender_node(const roost_env_t *env);
 /* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
 uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
 void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code);
-/* Sets this partition's share of store->stats.behind (entries its slowest replica lacks). */
-void replog_report_behind(replog_t *r, uint64_t behind);
+/* Sets this partition's share of the store's lag figures: behind (entries its slowest replica
+ * lacks), hints (entries held for every replica that lacks them, new replicas included) and
+ * whether a handoff is under way. */
+void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving);
 
 /* replog_repair.c */
 /* Asks the other replicas for a copy of the corrupt entry, if one is known (rate-limited). */

@@ -47,7 +47,7 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
         r->gc_count = 0;
     }
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
-    replog_report_behind(r, 0);
+    replog_report(r, 0, 0, false);
     ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
                (unsigned long long)r->epoch, why);
     r->role = ROLE_REPLICA;
@@ -612,15 +612,17 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
     if (r->applied_lsn < r->commit_lsn && !r->corrupt_lsn)
         replog_apply_to(r, r->commit_lsn);
     int me = s_self(r);
-    uint64_t behind = 0;
+    uint64_t behind = 0, hints = 0;
     for (uint32_t i = 0; i < r->npeers; i++) {
         if ((int)i == me)
             continue;
         bool votes = replog_peer_in(r, i, PEER_CUR | PEER_PREV);
         bool fed = replog_peer_in(r, i, PEER_CUR | PEER_NEXT);
-        if (r->role == ROLE_SERVING && replog_peer_in(r, i, PEER_CUR) &&
-            r->last_lsn - r->acked[i] > behind)
-            behind = r->last_lsn - r->acked[i];
+        uint64_t lacks = r->last_lsn - r->acked[i];
+        if (r->role == ROLE_SERVING && replog_peer_in(r, i, PEER_CUR) && lacks > behind)
+            behind = lacks;
+        if (r->role == ROLE_SERVING && fed)
+            hints += lacks;
         bool stalled = r->acked[i] < r->last_lsn && r->acked[i] == r->acked_at_tick[i];
         r->acked_at_tick[i] = r->acked[i];
         if (r->role == ROLE_RECONCILING && votes && !r->promised_by[i])
@@ -634,6 +636,7 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
         else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])
             s_send_append(ctx, r, (int)i, r->last_lsn + 1); /* no entries: the commit point */
     }
-    replog_report_behind(r, behind);
+    replog_report(r, behind, hints,
+                  s_count(r, PEER_NEXT, NULL) > 0 || s_count(r, PEER_PREV, NULL) > 0);
     s_handoff_poll(ctx, r);
 }

@@ -55,6 +55,10 @@ typedef struct {
         /* Replication lag: over the partitions this node leads, the entries its slowest
          * replica has not acknowledged (summed; refreshed every log tick, 100 ms). */
         _Atomic int64_t behind;
+        /* Hints: entries the primaries here hold for replicas that lack them (summed over
+         * replicas, a handoff's new ones included); handoffs: partitions led here with a
+         * handoff under way. */
+        _Atomic int64_t hints, handoffs;
     } stats;
     /* Optional (NULL: not measured): microseconds from an append's arrival at the primary's
      * log to its acknowledgement at the configured consistency. */

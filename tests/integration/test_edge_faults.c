@@ -251,6 +251,8 @@ static void test_roostctl_status(void **state)
     /* a shard's and an edge's metrics port; the shard has committed (measured) appends */
     s_scrape_and_parse(EC->metrics[1], "roost_store_replication_behind_entries",
                        "roost_store_commit_latency_us_count");
+    s_scrape_and_parse(EC->metrics[1], "roost_store_hints_pending_entries",
+                       "roost_cluster_map_epochs_max");
     s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_edge_connections", "roost_node_queued");
     /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
     char cmd[256];

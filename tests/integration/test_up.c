@@ -97,7 +97,19 @@ static bool s_all_ready(const out_t *o)
 }
 
 #define LOCAL_YAML ROOST_SOURCE_DIR "/cluster/manifests/local.yaml"
-static char s_status[16384];
+static char s_status[16384], s_ring[16384];
+
+/* `roostctl ... ARGS` into out (the shipped manifest, the operator certificate under s_dir). */
+static void s_ctl_local(const char *args, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --data-dir '%s' %s", getenv("ROOSTCTL"), LOCAL_YAML,
+             s_dir, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    pclose(p);
+}
 
 /* Once the five nodes of local.yaml are ready: `roostctl status --json` (with the operator
  * certificate `up` made under the data dir). */
@@ -105,18 +117,13 @@ static bool s_local_ready(const out_t *o)
 {
     if (o->rows < 5)
         return false;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' -m '%s' --data-dir '%s' status --json", getenv("ROOSTCTL"),
-             LOCAL_YAML, s_dir);
     for (int i = 0; i < 100; i++) { /* until every partition has its primary */
-        FILE *p = popen(cmd, "r");
-        size_t n = fread(s_status, 1, sizeof s_status - 1, p);
-        s_status[n] = '\0';
-        pclose(p);
+        s_ctl_local("status --json", s_status, sizeof s_status);
         if (strstr(s_status, "\"down\":0") && !strstr(s_status, "\"primary\":0,"))
             break;
         proc_sleep_ms(200);
     }
+    s_ctl_local("ring --json", s_ring, sizeof s_ring); /* live, from the map */
     return true;
 }
 
@@ -167,6 +174,18 @@ static void test_up_runs_the_shipped_local_manifest(void **state)
     for (const char *p = s_status; (p = strstr(p, "\"replica\":")) != NULL; p++)
         replicas += atoi(p + 10);
     assert_int_equal(replicas, 1024 * 3);
+    /* ring: live, balanced, nothing under-replicated, moving or without a primary */
+    if (!strstr(s_ring, "\"live\":true") || !strstr(s_ring, "\"under_replicated\":[]") ||
+        !strstr(s_ring, "\"moving\":[]") || !strstr(s_ring, "\"without_primary\":[]"))
+        fail_msg("ring: %s", s_ring);
+    int primaries = 0;
+    replicas = 0;
+    for (const char *p = s_ring; (p = strstr(p, "\"replica_of\":")) != NULL; p++)
+        replicas += atoi(p + 13);
+    for (const char *p = s_ring; (p = strstr(p, "\"primary_of\":")) != NULL; p++)
+        primaries += atoi(p + 13);
+    assert_int_equal(replicas, 1024 * 3);
+    assert_int_equal(primaries, 1024);
 }
 
 static void test_a_bad_manifest_fails_at_once_naming_the_line(void **state)
