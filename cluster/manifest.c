@@ -262,8 +262,29 @@ static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "h
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", NULL};
-static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime",  "messaging", "auth",
-                                         "limits",     "edge",    "security", "nodes",     NULL};
+static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging", "auth",
+                                         "limits",     "edge",    "security", "backends", "nodes",
+                                         NULL};
+
+/* backends: where each kind of data lives. Only the embedded store exists in this build; the
+ * PostgreSQL and Redis adapters are a later issue, so naming one fails here with that reason
+ * rather than at run time. */
+static const char *const s_backend_keys[] = {"store", "presence", NULL};
+static const char *const s_store_backends[] = {"embedded", "postgres", NULL};
+static const char *const s_presence_backends[] = {"embedded", "redis", NULL};
+
+static void s_backend_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
+{
+    (void)arg;
+    manifest_t *m = c->m;
+    bool store = strcmp(key, "store") == 0;
+    char *out = store ? m->backend_store : m->backend_presence;
+    size_t cap = store ? sizeof m->backend_store : sizeof m->backend_presence;
+    const char *field = store ? "backends.store" : "backends.presence";
+    mf_oneof(c, v, field, store ? s_store_backends : s_presence_backends, out, cap);
+    if (!c->failed && strcmp(out, "embedded") != 0)
+        mf_fail(c, v, field, "%s is not available in this build (embedded only)", out);
+}
 
 static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
@@ -287,6 +308,8 @@ static void s_top_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
         mf_edge(c, v);
     } else if (strcmp(key, "security") == 0) {
         mf_security(c, v);
+    } else if (strcmp(key, "backends") == 0) {
+        mf_each(c, v, "backends", s_backend_keys, s_backend_field, NULL);
     } else {
         s_nodes(c, v);
     }
@@ -298,6 +321,8 @@ static void s_defaults(manifest_t *m)
     m->partitions = 1024;
     m->replication_factor = 3;
     m->voters = 3;
+    snprintf(m->backend_store, sizeof m->backend_store, "embedded");
+    snprintf(m->backend_presence, sizeof m->backend_presence, "embedded");
     snprintf(m->consistency, sizeof m->consistency, "QUORUM");
     snprintf(m->sync, sizeof m->sync, "batch");
     m->passivate_after_ms = 5 * 60 * 1000;

@@ -109,6 +109,13 @@ static void test_bad_manifests_name_line_and_field(void **state)
               "bad.yaml:2: messaging.group_max_members:");
     s_refused("apiVersion: roost/v1\nmessaging:\n  retention: 3\n",
               "bad.yaml:3: messaging: unknown field \"retention\"");
+    s_refused("apiVersion: roost/v1\ncluster: {voters: 7}\n", "bad.yaml:2: cluster.voters:");
+    s_refused("apiVersion: roost/v1\nbackends:\n  store: postgres\n",
+              "bad.yaml:3: backends.store: postgres is not available in this build");
+    s_refused("apiVersion: roost/v1\nbackends: {presence: memcached}\n",
+              "bad.yaml:2: backends.presence:");
+    s_refused("apiVersion: roost/v1\nbackends: {queue: kafka}\n",
+              "backends: unknown field \"queue\"");
 }
 
 #define ONE_NODE                                                                                   \
