@@ -55,6 +55,11 @@ enum {
     MSG_TOKEN_REFRESH, /* → u: [device, token] → [new token, gen]; eacces (a spent token
                         * revokes the device's family) */
     MSG_TOKEN_CHECK,   /* → u: [device, gen] → [] or eacces: is that generation current */
+    /* operator (roostctl user, through a node's admin bridge) → actors */
+    MSG_ADMIN_USER_SHOW = 0x6300, /* → u: [] → {account summary}; enotfound if never created */
+    MSG_ADMIN_USER_ROLE,          /* → u: [role or nil] → [old, new]; a new role is durable
+                                   * before the answer; einval for an unknown role */
+    MSG_PHONE_LOOKUP,             /* → p: [] → [user id]; enotfound (creates nothing) */
 };
 
 /* Client error codes (PROTOCOL.md), in precedence order. */

@@ -414,6 +414,25 @@ static void s_released(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
     msgpack_unpacked_destroy(&up);
 }
 
+/* The operator's lookup: [user id] of this number's account; creates nothing. */
+static void s_lookup(roost_ctx_t *ctx, phone_t *p, roost_env_t *env)
+{
+    if (!(env->flags & ROOST_ENV_REQUEST))
+        return;
+    if (!p->user) {
+        roost_ctx_reply_error(ctx, env, ROOST_ENOTFOUND);
+        return;
+    }
+    char id[ID_BYTES_MAX + 1];
+    id_format(id, p->user);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 1);
+    mp_pack_str(&b.pk, id);
+    roost_ctx_reply(ctx, env, MSG_PHONE_LOOKUP, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     phone_t *p = state;
@@ -432,6 +451,8 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         s_on_otp_verify(ctx, p, env);
     else if (env->type == MSG_PHONE_RELEASE)
         s_released(ctx, p, env);
+    else if (env->type == MSG_PHONE_LOOKUP)
+        s_lookup(ctx, p, env);
     else if (env->flags & ROOST_ENV_REQUEST)
         roost_ctx_reply_error(ctx, env, ROOST_EINVAL);
 }

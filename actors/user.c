@@ -61,8 +61,9 @@ void user_put_record(user_t *u, store_ops_t *ops)
 {
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_map(&b.pk, 9);
+    msgpack_pack_map(&b.pk, 10);
     mp_kv_str(&b.pk, "phone", u->phone);
+    mp_kv_str(&b.pk, "role", u->role);
     mp_kv_u64(&b.pk, "created", u->created_ms);
     mp_kv_bool(&b.pk, "deleted", u->deleted);
     mp_kv_str(&b.pk, "name", u->display_name);
@@ -188,6 +189,9 @@ static int s_load_record(roost_ctx_t *ctx, user_t *u)
         s_copy(m, "phone", u->phone, sizeof u->phone);
         s_copy(m, "name", u->display_name, sizeof u->display_name);
         s_copy(m, "status", u->status_message, sizeof u->status_message);
+        s_copy(m, "role", u->role, sizeof u->role);
+        if (!user_role_valid(u->role, strlen(u->role)))
+            snprintf(u->role, sizeof u->role, "%s", USER_ROLE_DEFAULT);
         mp_get_u64(m, "created", &u->created_ms);
         mp_get_bool(m, "deleted", &u->deleted);
         mp_get_bool(m, "rr", &u->read_receipts);
@@ -250,6 +254,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     id_format(u->id_s, id);
     snprintf(u->key, sizeof u->key, "u:%s", u->id_s);
     u->read_receipts = true;
+    snprintf(u->role, sizeof u->role, "%s", USER_ROLE_DEFAULT);
     u->next_n = u->first_n = 1;
 }
 
@@ -481,6 +486,10 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return;
     case MSG_DEVICES_GET:
         s_on_devices_get(ctx, u, env);
+        return;
+    case MSG_ADMIN_USER_SHOW:
+    case MSG_ADMIN_USER_ROLE:
+        user_on_admin(ctx, u, env);
         return;
     }
     if (!u->exists || u->deleted) { /* everything else is for live accounts only */

@@ -6,6 +6,7 @@
  *   user_push.c      pushing the inbox to live sessions
  *   user_presence.c  online/offline, last seen, watchers and their privacy filter, typing relay
  *   user_misc.c      contacts, blocks, privacy, profile, prekeys, reports, group.create, delete
+ *   user_admin.c     the operator's requests: the account summary, the role
  */
 #ifndef ROOST_ACTORS_USER_H
 #define ROOST_ACTORS_USER_H
@@ -43,6 +44,12 @@ enum {
 };
 
 enum { LS_EVERYONE = 0, LS_CONTACTS = 1, LS_NOBODY = 2 };
+
+/* An account's role: what the operator granted (`roostctl user role`). The RBAC issue gives
+ * moderator and admin their powers; until then the role is recorded and shown. */
+enum { USER_ROLE_BYTES_MAX = 15 };
+#define USER_ROLE_DEFAULT "user"
+bool user_role_valid(const char *role, size_t len);
 
 enum { /* pend kinds */
        PEND_READ = 1,
@@ -114,6 +121,7 @@ typedef struct {
     char status_message[USER_STATUS_BYTES_MAX + 1];
     uint8_t ls_privacy;
     bool read_receipts;
+    char role[USER_ROLE_BYTES_MAX + 1];
     device_t devices[USER_DEVICES_MAX];
     uint32_t ndevices;
     contact_t *contacts;
@@ -204,5 +212,8 @@ int user_load_tokens(roost_ctx_t *ctx, user_t *u, device_t *d);
 /* user_misc.c */
 bool user_misc_client(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
 bool user_misc_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
+
+/* user_admin.c: MSG_ADMIN_USER_SHOW and MSG_ADMIN_USER_ROLE. */
+void user_on_admin(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 
 #endif

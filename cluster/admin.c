@@ -58,6 +58,40 @@ static void s_apply(admin_t *a, const msgpack_object *req, const char *who, mp_b
     mp_kv_bool(&b->pk, "ok", true);
 }
 
+static void s_user(admin_t *a, const msgpack_object *req, const char *operator, mp_buf_t * b)
+{
+    mp_str_t op, who, role = {"", 0};
+    char ops[8] = "", whos[64] = "", roles[16] = "", err[256] = "";
+    if (mp_get_str(req, "op", 1, sizeof ops - 1, &op) != MP_OK ||
+        mp_get_str(req, "who", 1, sizeof whos - 1, &who) != MP_OK ||
+        (!mp_str_eq(op, "show") && !mp_str_eq(op, "role")) ||
+        mp_get_str(req, "role", 0, sizeof roles - 1, &role) == MP_BADTYPE) {
+        s_error(b, "user: expected op (show, role), who (an id or +E.164) and an optional role");
+        return;
+    }
+    mp_str_copy(op, ops, sizeof ops);
+    mp_str_copy(who, whos, sizeof whos);
+    mp_str_copy(role, roles, sizeof roles);
+    if (roles[0])
+        ROOST_INFO(COMP, "role change requested", "operator=%s user=%s role=%s",
+                   operator ? operator : "-", whos, roles);
+    size_t len = 0;
+    char *answer =
+        a->hooks.user ? a->hooks.user(a->hooks.arg, ops, whos, roles, &len, err, sizeof err) : NULL;
+    if (!answer) {
+        s_error(b, err[0] ? err : "no user requests here");
+        return;
+    }
+    msgpack_pack_map(&b->pk, 2);
+    mp_kv_bool(&b->pk, "ok", true);
+    mp_pack_str(&b->pk, "answer");
+    if (len)
+        msgpack_sbuffer_write(&b->sb, answer, len);
+    else
+        msgpack_pack_nil(&b->pk);
+    free(answer);
+}
+
 /* One request → its answer in b. */
 static void s_handle(admin_t *a, const void *req, size_t len, const char *who, mp_buf_t *b)
 {
@@ -106,8 +140,10 @@ static void s_handle(admin_t *a, const void *req, size_t len, const char *who, m
         free(map);
     } else if (mp_str_eq(cmd, "apply")) {
         s_apply(a, &up.data, who, b);
+    } else if (mp_str_eq(cmd, "user")) {
+        s_user(a, &up.data, who, b);
     } else {
-        s_error(b, "unknown cmd (status, drain, metrics, map, apply)");
+        s_error(b, "unknown cmd (status, drain, metrics, map, apply, user)");
     }
     msgpack_unpacked_destroy(&up);
 }

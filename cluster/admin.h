@@ -2,7 +2,9 @@
  * taking one msgpack map per request, {"cmd": "status" | "drain" | "metrics" | "map" |
  * "apply", …}, and answering one msgpack map ({"ok": true, …} or {"ok": false, "error": "…"};
  * metrics: {"ok", "text"}; map: {"ok", "map": bin (clustermap_encode)}). "apply" carries
- * {"manifest": the new manifest's text, "drain": a shard node to leave out (optional)}.
+ * {"manifest": the new manifest's text, "drain": a shard node to leave out (optional)};
+ * "user" carries {"op": "show" | "role", "who": id or +E.164, "role": (optional)} and answers
+ * {"ok", "answer": the actor's msgpack answer}.
  * roostctl is its client (admin_call, admin_request).
  *
  * With security.curve on, the socket is a CURVE server (the node's own key pair) that accepts
@@ -36,6 +38,11 @@ typedef struct {
      * 0, or -1 with the reason in err. */
     int (*apply)(void *arg, const char *text, size_t len, const char *drain, char *err,
                  size_t errcap);
+    /* user: op "show" (the account summary, a msgpack map) or "role" (set `role`, or read it
+     * when ""; [old, new]) for `who` (a user id or "+E.164"); the answer's msgpack bytes
+     * (caller frees), or NULL with the reason in err. */
+    char *(*user)(void *arg, const char *op, const char *who, const char *role, size_t *len,
+                  char *err, size_t errcap);
     void *arg;
 } admin_hooks_t;
 

@@ -62,5 +62,7 @@ int ctl_drain(const ctl_opts_t *o, const char *node);
  * plan first and progress until every handoff settled (timeout_s, 0: the default). drain (NULL:
  * none) leaves that shard node out of the members. */
 int ctl_apply(const ctl_opts_t *o, bool dry_run, unsigned timeout_s, const char *drain);
+/* `user show WHO` / `user role WHO [ROLE]` (ctl_user.c). */
+int ctl_user(const ctl_opts_t *o, const char *op, const char *who, const char *role);
 
 #endif

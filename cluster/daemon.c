@@ -519,7 +519,9 @@ static int s_open_node(daemon_t *d)
         roost_node_set_primary(d->node, p, ROOST_NO_NODE, 0); /* until the first map */
     roost_node_set_transport(d->node, d->transport);
     roost_node_set_system_handler(d->node, s_on_system, d);
-    int rc = (d->self->roles & ROLE_SHARD) ? s_open_store(d) : ROOST_OK;
+    int rc = daemon_bridge_open(d);
+    if (rc == ROOST_OK && (d->self->roles & ROLE_SHARD))
+        rc = s_open_store(d);
     if (rc == ROOST_OK && (d->self->roles & ROLE_EDGE)) {
         d->edge = edge_setup(&d->manifest, d->self, d->data_root[0] ? d->data_root : NULL, d->node,
                              &d->edge_keys);
@@ -640,6 +642,7 @@ void daemon_destroy(daemon_t **self_p)
     detector_destroy(&d->detector);
     faults_destroy(&d->faults);
     metrics_registry_destroy(&d->reg);
+    daemon_bridge_close(d); /* after the node: its actor is gone */
     pthread_mutex_destroy(&d->manifest_lock);
     free(d);
     *self_p = NULL;

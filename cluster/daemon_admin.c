@@ -242,6 +242,7 @@ int daemon_admin_open(daemon_t *d)
                            .metrics = s_admin_metrics,
                            .map = daemon_map_bytes,
                            .apply = daemon_apply,
+                           .user = daemon_user,
                            .arg = d};
         admin_curve_t ac = {.on = d->manifest.security.curve};
         zap_allow_t ops[MANIFEST_OPERATORS_MAX];

@@ -24,6 +24,16 @@
 #include "shards/store.h"
 #include "shards/syncer.h"
 
+/* One request of the admin thread to an actor, waiting for its answer (daemon_bridge.c). */
+enum { DAEMON_ASKS_MAX = 8 };
+typedef struct {
+    uint64_t id; /* 0: free */
+    bool done;
+    int status;
+    void *payload;
+    size_t len;
+} daemon_ask_t;
+
 struct daemon {
     manifest_t manifest;
     const manifest_node_t *self;
@@ -62,7 +72,19 @@ struct daemon {
     uint32_t n_joined;
     uint32_t voter_ids[CONTROL_VOTERS_MAX]; /* fixed at start: handoff requests go to them */
     uint32_t n_voter_ids;
+    /* the admin bridge (daemon_bridge.c): the admin thread's requests to actors */
+    bool bridge_ready;
+    pthread_mutex_t ask_lock;
+    pthread_cond_t ask_cond;
+    daemon_ask_t asks[DAEMON_ASKS_MAX];
+    uint64_t ask_seq;
 };
+
+/* daemon_bridge.c: the "@admin" actor and the admin channel's user hook. */
+int daemon_bridge_open(daemon_t *d);
+void daemon_bridge_close(daemon_t *d);
+char *daemon_user(void *arg, const char *op, const char *who, const char *role, size_t *len,
+                  char *err, size_t errcap);
 
 /* daemon_apply.c: the admin channel's apply and map hooks, and the I/O thread's part. */
 int daemon_apply(void *arg, const char *text, size_t len, const char *drain, char *err,

@@ -262,9 +262,9 @@ static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "h
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", NULL};
-static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging", "auth",
-                                         "limits",     "edge",    "security", "backends", "nodes",
-                                         NULL};
+static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging",
+                                         "auth",       "limits",  "edge",    "security",
+                                         "backends",   "nodes",   NULL};
 
 /* backends: where each kind of data lives. Only the embedded store exists in this build; the
  * PostgreSQL and Redis adapters are a later issue, so naming one fails here with that reason

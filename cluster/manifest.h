@@ -108,12 +108,12 @@ typedef struct {
     char cluster_name[MANIFEST_NAME_BYTES_MAX + 1];
     uint32_t partitions;
     uint32_t replication_factor;
-    uint32_t voters;     /* control-plane voters: the first `voters` shard nodes by id */
+    uint32_t voters;           /* control-plane voters: the first `voters` shard nodes by id */
     char backend_store[16];    /* backends.store: embedded (postgres: a later issue) */
     char backend_presence[16]; /* backends.presence: embedded (redis: a later issue) */
-    char consistency[8]; /* ONE | QUORUM | ALL */
-    char sync[8];        /* batch | always | none */
-    uint32_t workers;    /* per node; 0 = one per core */
+    char consistency[8];       /* ONE | QUORUM | ALL */
+    char sync[8];              /* batch | always | none */
+    uint32_t workers;          /* per node; 0 = one per core */
     uint64_t passivate_after_ms;
     uint32_t heartbeat_ms;
     uint32_t down_after_ms;

@@ -29,6 +29,11 @@ static void s_usage(FILE *out)
                  "                                 manifest's: new nodes join, removed shard\n"
                  "                                 nodes hand their partitions off; prints the\n"
                  "                                 plan, then progress until it settled\n"
+                 "  user show WHO                  an account: phone, name, role, devices and\n"
+                 "                                 their cursors, inbox, contacts (WHO: a user\n"
+                 "                                 id or +E.164 phone number)\n"
+                 "  user role WHO [ROLE]           read or set the account's role (user,\n"
+                 "                                 moderator, admin)\n"
                  "  drain NODE                     an edge stops taking connections, sends its\n"
                  "                                 clients goaway and exits once empty; a shard\n"
                  "                                 hands every partition to the others\n"
@@ -79,7 +84,7 @@ int main(int argc, char **argv)
 {
     ctl_opts_t o = {0};
     const char *cmd = NULL, *positional = NULL, *partition = NULL, *key = NULL, *count = NULL;
-    const char *timeout = NULL;
+    const char *timeout = NULL, *extra[2] = {NULL, NULL};
     bool dry_run = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -113,6 +118,8 @@ int main(int argc, char **argv)
             cmd = a;
         } else if (!positional) {
             positional = a;
+        } else if (!extra[0] || !extra[1]) {
+            extra[extra[0] ? 1 : 0] = a;
         } else {
             fprintf(stderr, "roostctl: unexpected argument %s\n", a);
             return 2;
@@ -141,6 +148,8 @@ int main(int argc, char **argv)
         return ctl_drain(&o, positional);
     if (cmd && strcmp(cmd, "apply") == 0)
         return ctl_apply(&o, dry_run, o.timeout_s, NULL);
+    if (cmd && strcmp(cmd, "user") == 0)
+        return ctl_user(&o, positional, extra[0], extra[1]);
     fprintf(stderr, cmd ? "roostctl: unknown command %s\n\n" : "roostctl: no command\n\n", cmd);
     s_usage(stderr);
     return 2;

@@ -657,6 +657,71 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
 }
 
 /* An operator key the manifest does not list gets "refused" from every node, not "down". */
+/* `roostctl user ARGS --json`: its stdout (parsed when it is JSON) and exit code. */
+static json_t *s_ctl_user(const char *args, int *code, char *err, size_t cap)
+{
+    char cmd[512], out[8192];
+    snprintf(cmd, sizeof cmd, "'%s' -m '%s' user %s --json 2>%s/user.err", getenv("ROOSTCTL"),
+             EC->manifest, args, EC->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    *code = WEXITSTATUS(pclose(p));
+    char path[160];
+    snprintf(path, sizeof path, "%s/user.err", EC->dir);
+    FILE *f = fopen(path, "r");
+    size_t e = f ? fread(err, 1, cap - 1, f) : 0;
+    err[e] = '\0';
+    if (f)
+        fclose(f);
+    return json_loads(out, 0, NULL);
+}
+
+/* `roostctl user show|role`: an account by phone and by id through the admin bridge, its
+ * role set durably and read back; unknown accounts and roles are refused by name. */
+static void test_roostctl_user(void **state)
+{
+    (void)state;
+    rc_session_t s;
+    ec_login(&s, 0, false, "+15550004001", "ops1");
+    int code;
+    char err[512];
+    json_t *j = s_ctl_user("show +15550004001", &code, err, sizeof err);
+    if (code != 0 || !j)
+        fail_msg("user show: exit %d: %s", code, err);
+    assert_string_equal(ec_str(j, "phone"), "+15550004001");
+    assert_string_equal(ec_str(j, "role"), "user");
+    json_t *devs = json_object_get(j, "devices");
+    assert_int_equal(json_array_size(devs), 1);
+    assert_string_equal(ec_str(json_array_get(devs, 0), "id"), "ops1");
+    char id[32], args[96];
+    snprintf(id, sizeof id, "%s", ec_str(j, "id"));
+    json_decref(j);
+
+    snprintf(args, sizeof args, "role %s moderator", id);
+    j = s_ctl_user(args, &code, err, sizeof err);
+    assert_int_equal(code, 0);
+    assert_string_equal(json_string_value(json_array_get(j, 0)), "user");
+    assert_string_equal(json_string_value(json_array_get(j, 1)), "moderator");
+    json_decref(j);
+    j = s_ctl_user("role +15550004001", &code, err, sizeof err); /* read it back */
+    assert_int_equal(code, 0);
+    assert_string_equal(json_string_value(json_array_get(j, 1)), "moderator");
+    json_decref(j);
+
+    snprintf(args, sizeof args, "role %s superuser", id);
+    json_decref(s_ctl_user(args, &code, err, sizeof err));
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(err, "unknown role"));
+    json_decref(s_ctl_user("show +15550009999", &code, err, sizeof err));
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(err, "no account has this number"));
+    json_decref(s_ctl_user("show nobody", &code, err, sizeof err));
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(err, "neither a user id nor a phone number"));
+}
+
 static void test_an_unlisted_operator_is_refused(void **state)
 {
     (void)state;
@@ -678,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames_then_1008),
         cmocka_unit_test(test_slow_reader_is_disconnected),
         cmocka_unit_test(test_roostctl_status),
+        cmocka_unit_test(test_roostctl_user),
         cmocka_unit_test(test_an_unlisted_operator_is_refused),
         cmocka_unit_test(test_drain_moves_clients_without_loss),
     };
