@@ -127,8 +127,7 @@ static void s_role(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     mp_str_copy(role, u->role, sizeof u->role);
     snprintf(rs->now, sizeof rs->now, "%s", u->role);
     msgpack_unpacked_destroy(&up);
-    ROOST_INFO(COMP, "role set by an operator", "user=%s old=%s new=%s", u->id_s, rs->old,
-               rs->now);
+    ROOST_INFO(COMP, "role set by an operator", "user=%s old=%s new=%s", u->id_s, rs->old, rs->now);
     store_ops_t ops;
     store_ops_init(&ops);
     user_put_record(u, &ops);

@@ -70,10 +70,9 @@ static void s_field(const msgpack_object *m, const char *key)
 
 static void s_print_show(const msgpack_object *m)
 {
-    static const char *const keys[] = {"id",           "phone",    "name",     "status",
-                                       "role",         "created_ms", "deleted", "last_seen_ms",
-                                       "sessions",     "contacts", "blocked",  "inbox",
-                                       NULL};
+    static const char *const keys[] = {
+        "id",           "phone",    "name",     "status",  "role",  "created_ms", "deleted",
+        "last_seen_ms", "sessions", "contacts", "blocked", "inbox", NULL};
     for (int i = 0; keys[i]; i++)
         s_field(m, keys[i]);
     const msgpack_object *devs;

@@ -227,6 +227,8 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
         s_on_pushed_map(d, env);
     else if (env->type == ROOST_MSG_CONTROL)
         s_on_control(d, env);
+    else if (env->type == ROOST_MSG_RAFT)
+        control_tunnel_frame(d->control, from, env->payload, env->payload_len);
 }
 
 /* The leader sends its map to every node outside the control plane when it changes and every
@@ -397,6 +399,16 @@ static bool s_is_voter(const manifest_t *m, const manifest_node_t *self,
     return false;
 }
 
+/* Raft rides the peer transport (control_tunnel.h): CurveZMQ authenticates and encrypts it
+ * like every other frame between nodes. Called on the control thread. */
+static void s_tunnel_send(void *arg, uint32_t peer, const void *frame, size_t len)
+{
+    daemon_t *d = arg;
+    roost_env_t *env = roost_env_new("", "", ROOST_MSG_RAFT, frame, len);
+    if (env)
+        roost_transport_send(d->transport, peer, env);
+}
+
 static int s_open_control(daemon_t *d)
 {
     const manifest_t *m = &d->manifest;
@@ -425,12 +437,14 @@ static int s_open_control(daemon_t *d)
                            .n_members = nm,
                            .members = members,
                            .on_map = s_on_map,
-                           .on_map_arg = d};
+                           .on_map_arg = d,
+                           .tunnel_send = s_tunnel_send,
+                           .tunnel_arg = d};
     bool fits = true;
     for (uint32_t i = 0; i < nv; i++) {
         cc.voters[i].id = voters[i]->id;
         fits &= roost_fmt(cc.voters[i].address, sizeof cc.voters[i].address, "%s:%u",
-                          voters[i]->host, voters[i]->raft_port) == ROOST_OK;
+                          voters[i]->host, voters[i]->peer_port) == ROOST_OK; /* a name only */
     }
     d->control = fits ? control_new(&cc) : NULL;
     free(members);

@@ -345,8 +345,8 @@ static void s_check_node(ctx_t *c, uint32_t k)
         mf_fail(c, &at, f, "name, id, roles, host and peer_port are required");
         return;
     }
-    if ((n->roles & ROLE_SHARD) && (!n->raft_port || !n->data_dir[0])) {
-        mf_fail(c, &at, f, "a shard node needs raft_port and data_dir");
+    if ((n->roles & ROLE_SHARD) && !n->data_dir[0]) {
+        mf_fail(c, &at, f, "a shard node needs data_dir");
         return;
     }
     if ((n->roles & ROLE_EDGE) && !n->client_port) {

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "runtime/control_internal.h"
+#include "runtime/control_tunnel.h"
 #include "runtime/errors.h"
 #include "runtime/log.h"
 
@@ -68,6 +69,9 @@ struct control {
     unsigned heartbeat_ms, election_ms, snapshot_threshold;
     control_on_map_fn on_map;
     void *on_map_arg;
+    control_tunnel_send_fn tunnel_send;
+    void *tunnel_arg;
+    bool tunnel_live; /* under `lock`: the tunnel transport exists, frames may be delivered */
 
     /* Shared between threads: only under `lock`. */
     pthread_mutex_t lock;
@@ -173,6 +177,8 @@ control_t *control_new(const control_config_t *cfg)
         cfg->snapshot_threshold ? cfg->snapshot_threshold : CONTROL_SNAPSHOT_THRESHOLD_DEFAULT;
     self->on_map = cfg->on_map;
     self->on_map_arg = cfg->on_map_arg;
+    self->tunnel_send = cfg->tunnel_send;
+    self->tunnel_arg = cfg->tunnel_arg;
     self->published = clustermap_new(cfg->partitions, cfg->rf);
     if (self->published == NULL || s_encode_initial(self, cfg) != ROOST_OK) {
         clustermap_release(&self->published);
@@ -364,8 +370,20 @@ static int s_open(control_t *self)
     uv_async_init(&self->loop, &self->wake, s_on_wake); /* can't fail on an open loop */
     uv_timer_init(&self->loop, &self->tick);
     self->wake.data = self->tick.data = self;
-    if (raft_uv_tcp_init(&self->transport, &self->loop) != 0)
+    if (self->tunnel_send) {
+        control_tunnel_config_t tc = {.self_id = self->self_id,
+                                      .n_voters = self->n_voters,
+                                      .voters = self->voters,
+                                      .send = self->tunnel_send,
+                                      .send_arg = self->tunnel_arg};
+        if (control_tunnel_init(&self->transport, &self->loop, &tc) != 0)
+            return -1;
+        pthread_mutex_lock(&self->lock);
+        self->tunnel_live = true;
+        pthread_mutex_unlock(&self->lock);
+    } else if (raft_uv_tcp_init(&self->transport, &self->loop) != 0) {
         return -1;
+    }
     self->stage = OPEN_TCP;
     if (raft_uv_init(&self->io, &self->loop, self->data_dir, &self->transport) != 0)
         return -1;
@@ -402,8 +420,14 @@ static void s_teardown(control_t *self)
         control_fsm_close(&self->fsm);
     if (self->stage >= OPEN_IO)
         raft_uv_close(&self->io);
-    if (self->stage >= OPEN_TCP)
+    if (self->stage >= OPEN_TCP && self->tunnel_send) {
+        pthread_mutex_lock(&self->lock);
+        self->tunnel_live = false;
+        control_tunnel_free(&self->transport);
+        pthread_mutex_unlock(&self->lock);
+    } else if (self->stage >= OPEN_TCP) {
         raft_uv_tcp_close(&self->transport);
+    }
     if (self->stage >= OPEN_LOOP) {
         int rv = uv_loop_close(&self->loop);
         if (rv != 0)
@@ -571,4 +595,14 @@ uint64_t control_dropped(control_t *self)
     uint64_t n = self->dropped;
     pthread_mutex_unlock(&self->lock);
     return n;
+}
+
+void control_tunnel_frame(control_t *self, uint32_t from, const void *frame, size_t len)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock); /* the tunnel is freed under it */
+    if (self->tunnel_live)
+        control_tunnel_deliver(&self->transport, from, frame, len);
+    pthread_mutex_unlock(&self->lock);
 }

@@ -24,6 +24,7 @@
 #define ROOST_CONTROL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/clustermap.h"
@@ -52,6 +53,8 @@ typedef struct {
 } control_voter_t;
 
 typedef void (*control_on_map_fn)(void *arg, const clustermap_t *map);
+/* Sends one tunnel frame to node `peer` (control_tunnel.h); called on the control thread. */
+typedef void (*control_tunnel_send_fn)(void *arg, uint32_t peer, const void *frame, size_t len);
 
 typedef struct {
     uint32_t self_id;     /* this node's member id; must be one of the voters */
@@ -67,6 +70,11 @@ typedef struct {
     unsigned snapshot_threshold;        /* 0: CONTROL_SNAPSHOT_THRESHOLD_DEFAULT */
     control_on_map_fn on_map;           /* may be NULL */
     void *on_map_arg;
+    /* Raft over the caller's transport (control_tunnel.h: authenticated and encrypted with it)
+     * instead of libraft's TCP on the voters' addresses: frames go out through tunnel_send and
+     * come in through control_tunnel_frame. NULL: TCP. */
+    control_tunnel_send_fn tunnel_send;
+    void *tunnel_arg;
 } control_config_t;
 
 typedef struct control control_t;
@@ -103,5 +111,8 @@ clustermap_t *control_map_get(control_t *self);
 
 /* Commands submitted on this node and dropped because it was not the leader. */
 uint64_t control_dropped(control_t *self);
+
+/* A tunnel frame from node `from` (any thread); ignored without a tunnel or when not running. */
+void control_tunnel_frame(control_t *self, uint32_t from, const void *frame, size_t len);
 
 #endif

@@ -41,6 +41,7 @@ enum {
                           nodes that do not vote (edges); no target */
     ROOST_MSG_CONTROL, /* a cluster-map command (clustermap_cmd_encode) for the control
                           leader: a partition primary's handoff request; no target */
+    ROOST_MSG_RAFT,    /* a Raft tunnel frame between voters (runtime/control_tunnel.h) */
 };
 
 typedef struct roost_env roost_env_t;

@@ -561,6 +561,15 @@ static void test_an_unlisted_key_cannot_join_or_send(void **state)
     }
     json_decref(j);
     assert_true(ec_log_has("s1", "connection refused: key not in the manifest\" who=transport"));
+    /* nor can it speak Raft: no shard listens on a raft port any more (the manifest still names
+     * one); the control plane rides the CURVE-authenticated peer port */
+    for (int i = 1; i <= EC_SHARDS; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)EC->raft[i])};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        close(fd);
+    }
 }
 
 /* ---- group 5: a shard whose disk refuses writes -------------------------------------------- */
