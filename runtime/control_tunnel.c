@@ -266,8 +266,8 @@ static void s_open_from(tunnel_t *tn, uint32_t peer, uint64_t sid)
         s = s_stream_new(tn, peer, sid, false);
     if (!s) {
         if (!address)
-            ROOST_WARN(COMP, "a node that does not vote tried to open a raft stream",
-                       "peer=%u", peer);
+            ROOST_WARN(COMP, "a node that does not vote tried to open a raft stream", "peer=%u",
+                       peer);
         s_send(tn, peer, K_CLOSE_A, sid, 0, NULL, 0);
         return;
     }

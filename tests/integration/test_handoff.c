@@ -6,9 +6,10 @@
  * plan's share of moved replica copies is close to P·RF/4, and once apply returns every
  * partition sits on its new list. Then s2 is killed (-9): partitions that now count s4 in their
  * quorum keep taking writes, so s4 holds real copies. s2 comes back; `roostctl drain s4` hands
- * everything back, while writes go on. In the end s4's disk holds no log entry (its copies were
- * retired), and every acknowledged write is in the logs of s1, s2 and s3, which agree entry for
- * entry (tests/support/store_cluster.h). */
+ * everything back, while writes go on; s4 joins again (`apply`), and leaves by an `apply` of the
+ * three-node manifest. In the end s4's disk holds no log entry (its copies were retired), and
+ * every acknowledged write is in the logs of s1, s2 and s3, which agree entry for entry
+ * (tests/support/store_cluster.h). */
 #define STORE_CLUSTER_NODES 4
 #include "tests/support/store_cluster.h"
 
@@ -110,9 +111,21 @@ static void test_join_and_leave_move_data_without_loss(void **state)
     assert_true(s_write_until(6000));
 
     s_ctl_start(&ctl, four, "drain", "s4");
-    assert_int_equal(s_write_while_ctl(&ctl, 8000), 0);
+    assert_int_equal(s_write_while_ctl(&ctl, 7000), 0);
     fprintf(stderr, "drain: %s\n", g_json);
     assert_true(strstr(g_json, "\"done\":true") != NULL);
+
+    /* s4 joins again (its retired copies are rebuilt from scratch), then leaves by an apply of
+     * the manifest without it */
+    s_ctl_start(&ctl, four, "apply", NULL);
+    assert_int_equal(s_write_while_ctl(&ctl, 8000), 0);
+    assert_true(strstr(g_json, "\"done\":true") != NULL);
+    assert_int_equal(s_json_u("\"copies\":"), copies); /* the same placement as before */
+    s_ctl_start(&ctl, W->manifest, "apply", NULL);
+    assert_int_equal(s_write_while_ctl(&ctl, 9000), 0);
+    fprintf(stderr, "leave: %s\n", g_json);
+    assert_true(strstr(g_json, "\"done\":true") != NULL);
+    assert_true(strstr(g_json, "{\"name\":\"s4\",\"before\":") != NULL); /* it left */
     assert_true(s_write_until(WRITES));
     fprintf(stderr, "acknowledged %d writes; %d attempts failed and were retried\n",
             atomic_load(&W->acked), atomic_load(&W->failed));

@@ -27,9 +27,9 @@
 enum { N = 3, P = 16, WAIT_MS = 20000 };
 
 static control_t *_Atomic g_ctl[N + 2];
-static _Atomic int g_drop_next;    /* frames to drop (a lossy link) */
-static _Atomic bool g_cut[N + 1];  /* a node whose frames go nowhere, both ways */
-static _Atomic uint64_t g_frames;  /* frames carried */
+static _Atomic int g_drop_next;   /* frames to drop (a lossy link) */
+static _Atomic bool g_cut[N + 1]; /* a node whose frames go nowhere, both ways */
+static _Atomic uint64_t g_frames; /* frames carried */
 static char g_dir[64];
 
 static void s_send(void *arg, uint32_t peer, const void *frame, size_t len)
