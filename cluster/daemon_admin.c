@@ -173,6 +173,8 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
          d->engine ? atomic_load(&d->store.stats.corrupt) : 0},
         {"roost_store_repaired_total", "Corrupt log entries repaired from replicas.",
          d->engine ? atomic_load(&d->store.stats.repaired) : 0},
+        {"roost_store_scrubbed_total", "Log entries the scrubber re-read and checked.",
+         d->engine ? atomic_load(&d->store.stats.scrubbed) : 0},
         {"roost_store_read_only", "1 when the disk refused a write: the node stopped serving.",
          atomic_load(&d->disk_alarm)},
         {"roost_store_replication_behind_entries",

@@ -245,6 +245,8 @@ static int s_activate(roost_ctx_t *ctx, void **state)
         return rc;
     }
     *state = r;
+    atomic_fetch_add_explicit(&store->stats.logs, 1, memory_order_relaxed);
+    replog_scrub_start(ctx, r);
     return ROOST_OK;
 }
 
@@ -264,6 +266,7 @@ void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving)
 static void s_passivate(roost_ctx_t *ctx, void *state)
 {
     replog_t *r = state;
+    atomic_fetch_sub_explicit(&r->store->stats.logs, 1, memory_order_relaxed);
     replog_report(r, 0, 0, false);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     engine_batch_destroy(&r->gc);
@@ -437,6 +440,8 @@ static void s_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
     replog_t *r = state;
     if (tag == REPLOG_TIMER_FLUSH)
         replog_flush(ctx, r);
+    else if (tag == REPLOG_TIMER_SCRUB)
+        replog_scrub(ctx, r);
     else
         replog_tick(ctx, r);
 }

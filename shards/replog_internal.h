@@ -17,6 +17,7 @@ enum {
     REPLOG_TICK_MS = 100,   /* primary: resend to lagging replicas, re-prepare */
     REPLOG_TIMER_FLUSH = 1, /* timer tags */
     REPLOG_TIMER_TICK = 2,
+    REPLOG_TIMER_SCRUB = 3,
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
     REPLOG_REPAIR_GAP_MS = 100,  /* between fetch requests for a corrupt entry */
     REPLOG_TERM_SHIFT = 16,      /* term = map epoch << 16 | incarnation (see s_term_for) */
@@ -96,6 +97,7 @@ typedef struct {
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
+    uint64_t scrub_next; /* the scrubber's next entry to re-read (wraps to 1 past the end) */
     uint64_t repair_sent_ns;
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
@@ -129,6 +131,11 @@ void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving);
 void replog_repair_poll(roost_ctx_t *ctx, replog_t *r);
 void replog_on_fetch(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+/* Starts the scrubber's timer (on activation). */
+void replog_scrub_start(roost_ctx_t *ctx, replog_t *r);
+/* One scrubber round: re-reads this log's share of the node's budget, from where the last
+ * round stopped; a corrupt entry is recorded and fetched from the other replicas. */
+void replog_scrub(roost_ctx_t *ctx, replog_t *r);
 
 /* replog_primary.c */
 void replog_become_primary(roost_ctx_t *ctx, replog_t *r);

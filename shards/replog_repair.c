@@ -1,10 +1,16 @@
-/* shards/replog_repair.c — repair of a corrupt log entry from the other replicas.
+/* shards/replog_repair.c — repair of a corrupt log entry from the other replicas, and the
+ * scrubber that finds corruption nobody reads.
  *
  * Reading an entry whose checksum fails records its lsn (replog_read_entry). The next tick
  * (primary) or append (replica) asks every other replica for its copy; the first copy that
  * passes its checksum, for an entry known committed (identical everywhere) or sent by the
  * current primary, overwrites ours, synced. Until then the paths that need the entry (apply,
  * catch-up streams) stop short of it and resume afterwards.
+ *
+ * The scrubber: every log replica re-reads its entries in order, a share of the node's budget
+ * (store_t.scrub_per_s, split over the active logs) every scrub interval, wrapping to the start
+ * after its last entry, so an entry that rotted on disk is found and repaired while the other
+ * copies are still good — not years later when a replica needs it.
  */
 #include <stdlib.h>
 
@@ -78,4 +84,35 @@ void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
     msgpack_unpacked_destroy(&up);
     (void)ctx;
+}
+
+void replog_scrub_start(roost_ctx_t *ctx, replog_t *r)
+{
+    uint32_t ms =
+        r->store->scrub_interval_ms ? r->store->scrub_interval_ms : STORE_SCRUB_INTERVAL_MS_DEFAULT;
+    roost_ctx_timer_start(ctx, ms, ms, REPLOG_TIMER_SCRUB);
+}
+
+void replog_scrub(roost_ctx_t *ctx, replog_t *r)
+{
+    const store_t *st = r->store;
+    uint64_t per_s = st->scrub_per_s ? st->scrub_per_s : STORE_SCRUB_PER_S_DEFAULT;
+    uint64_t ms = st->scrub_interval_ms ? st->scrub_interval_ms : STORE_SCRUB_INTERVAL_MS_DEFAULT;
+    uint32_t logs = atomic_load_explicit(&r->store->stats.logs, memory_order_relaxed);
+    uint64_t budget = per_s * ms / 1000 / (logs ? logs : 1);
+    if (budget == 0)
+        budget = 1;
+    uint64_t done = 0;
+    for (; done < budget && r->last_lsn > 0; done++) {
+        if (r->scrub_next == 0 || r->scrub_next > r->last_lsn)
+            r->scrub_next = 1;
+        void *rec;
+        size_t len;
+        log_entry_t e;
+        if (replog_read_entry(r, r->scrub_next, &rec, &len, &e) == ROOST_OK)
+            free(rec); /* a bad one is recorded in corrupt_lsn by the read */
+        r->scrub_next++;
+    }
+    atomic_fetch_add_explicit(&r->store->stats.scrubbed, done, memory_order_relaxed);
+    replog_repair_poll(ctx, r);
 }

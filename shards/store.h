@@ -32,6 +32,10 @@
 #define MSG_STORE_SERVING 0x51F0u
 
 typedef enum { CONSISTENCY_ONE = 1, CONSISTENCY_QUORUM, CONSISTENCY_ALL } store_consistency_t;
+
+/* A whole log re-read about every entries ÷ 2,000 seconds: a million-entry node in ~8 minutes,
+ * at a cost of 2,000 block-cache-or-disk reads a second. */
+enum { STORE_SCRUB_PER_S_DEFAULT = 2000, STORE_SCRUB_INTERVAL_MS_DEFAULT = 5000 };
 typedef enum { SYNC_BATCH = 1, SYNC_ALWAYS, SYNC_NONE } store_sync_t;
 
 typedef struct {
@@ -50,8 +54,12 @@ typedef struct {
      * by the map. NULL: no handoffs (tests that drive roles by hand). */
     void (*handoff)(void *arg, uint32_t partition, uint64_t map_epoch, bool settled);
     void *handoff_arg;
+    /* The scrubber (replog_repair.c): log entries re-read and checked per second across the
+     * node (0: STORE_SCRUB_PER_S_DEFAULT), every scrub_interval_ms (0: the default). */
+    uint32_t scrub_per_s, scrub_interval_ms;
     struct {
-        _Atomic uint64_t appends, commits, entries_written, repaired, corrupt;
+        _Atomic uint64_t appends, commits, entries_written, repaired, corrupt, scrubbed;
+        _Atomic uint32_t logs; /* log replicas active on this node (the scrubber shares a budget) */
         /* Replication lag: over the partitions this node leads, the entries its slowest
          * replica has not acknowledged (summed; refreshed every log tick, 100 ms). */
         _Atomic int64_t behind;

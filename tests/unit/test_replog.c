@@ -50,7 +50,7 @@ static void cli_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         char key[32], val[32];
         snprintf(key, sizeof key, "kv:%llu", (unsigned long long)(i % 97));
         int n = snprintf(val, sizeof val, "v%llu", (unsigned long long)i);
-        roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)n, 3000, NULL);
+        roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)n, 10000, NULL);
     }
 }
 
@@ -106,7 +106,9 @@ static void s_open_node(uint32_t id)
                              .rf = N,
                              .consistency = CONSISTENCY_QUORUM,
                              .sync = SYNC_BATCH,
-                             .append_timeout_ms = 2000};
+                             .append_timeout_ms = 8000, /* sanitizers, two cores */
+                             .scrub_per_s = 4000,       /* ~50 entries per log per round */
+                             .scrub_interval_ms = 100};
     roost_node_config_t nc = {.node_id = id, .workers = 2, .partitions = P};
     W->node[id] = roost_node_new(&nc);
     roost_node_register(W->node[id], &replog_behaviour);
@@ -330,6 +332,37 @@ static void test_a_corrupt_entry_is_repaired_from_a_replica(void **state)
     assert_int_equal(s_total_entries(3), 300);
 }
 
+static bool s_node3_repaired(void)
+{
+    return atomic_load(&W->store[3].stats.repaired) >= 1;
+}
+
+/* An entry rots on a replica's disk and nobody reads it (no writes, no catch-up): the
+ * scrubber finds it and repairs it from the other replicas. */
+static void test_the_scrubber_finds_and_repairs_rot(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    uint8_t key[KEY_LOG_BYTES];
+    key_log(key, 0, 2);
+    void *val;
+    size_t len;
+    assert_int_equal(engine_get(W->engine[3], key, sizeof key, &val, &len), 0);
+    engine_batch_t *b = engine_batch_new();
+    engine_batch_put(b, key, sizeof key, val, len / 2); /* truncated */
+    assert_int_equal(engine_write(W->engine[3], b, true), 0);
+    engine_batch_destroy(&b);
+    free(val);
+    assert_false(s_logs_agree());
+    assert_true(s_wait(s_node3_repaired, 20));
+    assert_true(atomic_load(&W->store[3].stats.corrupt) >= 1);
+    assert_true(atomic_load(&W->store[3].stats.scrubbed) > 0);
+    assert_true(s_wait(s_logs_agree, 20));
+}
+
 /* A primary restarts (with everyone else) with its log fully applied (its last entry at its applied
  * point) and leads again with a lagging replica as its only promise: it must keep its committed
  * tail, not adopt the shorter one. (It once forgot its last entry's epoch in exactly this case and
@@ -509,6 +542,7 @@ int main(void)
         T(test_a_dead_replica_neither_blocks_nor_loses),
         T(test_failover_fences_the_old_primary),
         T(test_a_corrupt_entry_is_repaired_from_a_replica),
+        T(test_the_scrubber_finds_and_repairs_rot),
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_handoff_moves_a_copy_without_losing_writes),
     };
