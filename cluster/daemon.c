@@ -482,10 +482,37 @@ static store_sync_t s_sync(const char *name)
                                        : SYNC_BATCH;
 }
 
+/* Whether the last run stopped cleanly (its marker is consumed here). A data dir with no
+ * database yet has nothing to have lost. Under sync: none an unclean stop may have lost
+ * acknowledged writes: the node rejoins as a non-voter (store_t.rejoining). */
+static bool s_stopped_cleanly(daemon_t *d)
+{
+    char marker[MANIFEST_PATH_BYTES_MAX + 16], current[MANIFEST_PATH_BYTES_MAX + 16];
+    roost_fmt(marker, sizeof marker, "%s/clean-stop", d->data_dir);
+    roost_fmt(current, sizeof current, "%s/db/CURRENT", d->data_dir);
+    bool clean = access(marker, F_OK) == 0 || access(current, F_OK) != 0;
+    unlink(marker);
+    return clean;
+}
+
+/* After a clean stop (the engine closed, every write flushed): leaves the marker. */
+static void s_mark_clean_stop(daemon_t *d)
+{
+    char marker[MANIFEST_PATH_BYTES_MAX + 16];
+    roost_fmt(marker, sizeof marker, "%s/clean-stop", d->data_dir);
+    FILE *f = fopen(marker, "w");
+    if (f) {
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+    }
+}
+
 /* Shard nodes: the RocksDB engine, the store service and the store's behaviours. */
 static int s_open_store(daemon_t *d)
 {
     char path[MANIFEST_PATH_BYTES_MAX + 8], err[512];
+    bool clean = s_stopped_cleanly(d);
     roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
     d->engine = engine_rocksdb_open(path, NULL, err, sizeof err);
     if (!d->engine) {
@@ -500,12 +527,18 @@ static int s_open_store(daemon_t *d)
                          .serving_hook = ACTORS_SERVING_HOOK,
                          .handoff = s_handoff,
                          .handoff_arg = d,
+                         .rejoining = !clean && strcmp(d->manifest.sync, "none") == 0,
                          .commit_us = metrics_register_histogram(
                              d->reg, "roost_store_commit_latency_us",
                              "Microseconds from an append reaching its partition's primary to "
                              "its acknowledgement at the configured consistency.",
                              NULL, 0, 10, 10000000)};
     d->role_told = roost_xcalloc(d->manifest.partitions, sizeof *d->role_told);
+    if (d->store.rejoining)
+        ROOST_WARN(COMP, "unclean stop under sync: none: rejoining as a non-voter",
+                   "node=%s why=\"unsynced writes may be lost; each partition counts again once "
+                   "it holds its primary's commit point\"",
+                   d->self->name);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
@@ -651,7 +684,11 @@ void daemon_destroy(daemon_t **self_p)
     edge_destroy(&d->edge);       /* after its actors */
     edge_keys_fini(&d->edge_keys);
     sodium_memzero(&d->curve, sizeof d->curve);
+    /* clean only if everything written is durable (sync: none left the WAL unsynced) */
+    bool clean = d->engine && !atomic_load(&d->disk_alarm) && engine_sync(d->engine) == ROOST_OK;
     engine_destroy(&d->engine);
+    if (clean)
+        s_mark_clean_stop(d);
     free(d->role_told);
     detector_destroy(&d->detector);
     faults_destroy(&d->faults);

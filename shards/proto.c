@@ -52,7 +52,7 @@ void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m)
 void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords)
 {
     msgpack_packer pk = s_packer(out);
-    msgpack_pack_array(&pk, 6);
+    msgpack_pack_array(&pk, 7);
     msgpack_pack_uint64(&pk, m->epoch);
     if (m->ok)
         msgpack_pack_true(&pk);
@@ -61,6 +61,10 @@ void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nr
     msgpack_pack_uint64(&pk, m->promised);
     msgpack_pack_uint64(&pk, m->last_epoch);
     msgpack_pack_uint64(&pk, m->last_lsn);
+    if (m->rejoining)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
     msgpack_pack_array(&pk, nrecords);
 }
 
@@ -172,14 +176,17 @@ int msg_ack_decode(const void *data, size_t len, msg_ack_t *m)
 
 int msg_promise_decode(const void *data, size_t len, msg_promise_t *m, msg_view_t *v)
 {
-    int rc = s_unpack(&v->up, data, len, 6);
+    int rc = s_unpack(&v->up, data, len, 7);
     const msgpack_object *f = v->up.data.via.array.ptr;
     if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || f[1].type != MSGPACK_OBJECT_BOOLEAN ||
                            !s_u64(&f[2], &m->promised) || !s_u64(&f[3], &m->last_epoch) ||
-                           !s_u64(&f[4], &m->last_lsn) || !s_records(&f[5], v)))
+                           !s_u64(&f[4], &m->last_lsn) || f[5].type != MSGPACK_OBJECT_BOOLEAN ||
+                           !s_records(&f[6], v)))
         rc = ROOST_EPROTO;
-    if (rc == ROOST_OK)
+    if (rc == ROOST_OK) {
         m->ok = f[1].via.boolean;
+        m->rejoining = f[5].via.boolean;
+    }
     return rc;
 }
 

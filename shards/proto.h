@@ -6,7 +6,8 @@
  *   LOG_ROLE      daemon → log             [epoch, primary, [replicas…], [next…], [prev…]]
  *   LOG_RETIRE    daemon → log             []   (this node holds no copy any more: drop it)
  *   LOG_PREPARE   primary → replica        [epoch, from_lsn]
- *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, [records]]
+ *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, rejoining,
+ *                                           [records]]
  *   LOG_APPEND    primary → replica        [epoch, prev_lsn, prev_epoch, commit_lsn, [records]]
  *   LOG_ACK       replica → primary        [epoch, status, lsn, promised]
  *   LOG_FETCH     any → other replicas     [lsn]                      (repair of a corrupt entry)
@@ -40,7 +41,10 @@ enum {
     PROTO_MSG_BYTES_MAX = 8 * 1024 * 1024,
 };
 
-enum { ACK_OK = 0, ACK_REFUSED = 1, ACK_GAP = 2, ACK_FAILED = 3 };
+/* ACK_REJOINING: stored like ACK_OK, but the replica restarted uncleanly under sync: none and
+ * has not caught up yet: it must not count toward a quorum (it may have lost acknowledged
+ * entries). */
+enum { ACK_OK = 0, ACK_REFUSED = 1, ACK_GAP = 2, ACK_FAILED = 3, ACK_REJOINING = 4 };
 
 /* The partition's lists from the cluster map: replicas (the current configuration), next (a
  * handoff's target, nnext 0 when none) and prev (the configuration before the last handoff,
@@ -61,6 +65,7 @@ typedef struct {
 typedef struct {
     uint64_t epoch, promised, last_epoch, last_lsn;
     bool ok;
+    bool rejoining; /* a non-voter until caught up (see ACK_REJOINING) */
 } msg_promise_t;
 
 typedef struct {

@@ -236,6 +236,7 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     r->partition = roost_ctx_partition(ctx);
     r->self = roost_ctx_node_id(ctx);
     r->role = ROLE_REPLICA;
+    r->rejoining = store->rejoining && store->sync == SYNC_NONE;
     r->gc = engine_batch_new();
     msgpack_sbuffer_init(&r->gc_records);
     int rc = s_load(r);
@@ -313,6 +314,8 @@ static void s_set_peers(replog_t *r, const msg_role_t *m)
         r->acked[i] = j < 0 ? 0 : old.acked[j];
         r->promised_by[i] = j >= 0 && old.promised_by[j];
         r->heard[i] = j >= 0 && old.heard[j];
+        r->nonvoting[i] = j >= 0 && old.nonvoting[j];
+        r->rejoin_promise[i] = j >= 0 && old.rejoin_promise[j];
         r->catchup[i] = j >= 0 && old.catchup[j];
         r->sent_commit[i] = j < 0 ? 0 : old.sent_commit[j];
         r->acked_at_tick[i] = j < 0 ? 0 : old.acked_at_tick[j];

@@ -161,6 +161,10 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->acked, 0, sizeof r->acked);
     memset(r->catchup, 0, sizeof r->catchup);
     memset(r->heard, 0, sizeof r->heard);
+    memset(r->nonvoting, 0, sizeof r->nonvoting);
+    memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
+    r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining; /* nor does our own */
+    r->recon_started_ns = roost_ctx_now_ns(ctx);
     r->heard[me] = true;
     r->handoff_asked_ns = 0;
     r->promised_by[me] = true;
@@ -182,11 +186,29 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
  * best tail is in our log: drop what lies beyond it, re-stamp everything above the commit
  * point with our epoch (synced), and send it to every replica. Serving starts when a quorum
  * of the current list holds it (s_try_commit). */
+/* Whether the promises so far make the quorums; rejoining replicas count only once the grace
+ * period is over (then said, as acknowledged writes of the sync: none window may be lost). */
+static bool s_promised(roost_ctx_t *ctx, replog_t *r)
+{
+    bool voting[REPLOG_PEERS_MAX];
+    for (uint32_t i = 0; i < r->npeers; i++)
+        voting[i] = r->promised_by[i] && !r->rejoin_promise[i];
+    if (s_quorum_of(r, PEER_CUR, voting) && s_quorum_of(r, PEER_PREV, voting))
+        return true;
+    bool all =
+        s_quorum_of(r, PEER_CUR, r->promised_by) && s_quorum_of(r, PEER_PREV, r->promised_by);
+    if (!all || roost_ctx_now_ns(ctx) - r->recon_started_ns < REPLOG_REJOIN_GRACE_MS * 1000000ull)
+        return false;
+    ROOST_WARN(COMP, "adopting with rejoining replicas in the quorum",
+               "partition=%u epoch=%llu why=\"too few voting promises: replicas down or back "
+               "from an unclean stop under sync: none; writes of its loss window may be gone\"",
+               r->partition, (unsigned long long)r->epoch);
+    return true;
+}
+
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
-    bool promised =
-        s_quorum_of(r, PEER_CUR, r->promised_by) && s_quorum_of(r, PEER_PREV, r->promised_by);
-    if (r->role != ROLE_RECONCILING || !promised || r->best_have < r->best_lsn)
+    if (r->role != ROLE_RECONCILING || r->best_have < r->best_lsn || !s_promised(ctx, r))
         return;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
@@ -257,6 +279,7 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         return;
     }
     r->promised_by[idx] = true;
+    r->nonvoting[idx] = r->rejoin_promise[idx] = m.rejoining;
     uint32_t node = r->peers[idx];
     /* A tail shorter than what we know is committed cannot be the newer log (every later
      * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
@@ -317,8 +340,8 @@ static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
     uint64_t sorted[REPLOG_PEERS_MAX];
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->npeers; i++)
-        if (replog_peer_in(r, i, PEER_CUR))
-            sorted[n++] = r->acked[i];
+        if (replog_peer_in(r, i, PEER_CUR)) /* a rejoining copy holds but does not count */
+            sorted[n++] = r->nonvoting[i] ? 0 : r->acked[i];
     if (n == 0)
         return;
     for (uint32_t i = 1; i < n; i++) /* descending insertion sort: n <= 5 */
@@ -368,8 +391,9 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_send_append(ctx, r, idx, m.lsn + 1);
         return;
     }
-    if (m.status != ACK_OK)
+    if (m.status != ACK_OK && m.status != ACK_REJOINING)
         return; /* its disk failed: it cannot count toward a quorum */
+    r->nonvoting[idx] = m.status == ACK_REJOINING;
     uint64_t before = r->acked[idx];
     if (m.lsn > r->acked[idx])
         r->acked[idx] = m.lsn > r->last_lsn ? r->last_lsn : m.lsn;
@@ -459,6 +483,12 @@ void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status)
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r)
 {
     r->role = ROLE_SERVING;
+    if (r->rejoining) { /* it now holds what a quorum holds: caught up */
+        r->rejoining = false;
+        int me = s_self(r);
+        if (me >= 0)
+            r->nonvoting[me] = false;
+    }
     ROOST_DEBUG(COMP, "serving", "partition=%u epoch=%llu lsn=%llu", r->partition,
                 (unsigned long long)r->epoch, (unsigned long long)r->last_lsn);
     if (r->store->serving_hook) {
@@ -608,6 +638,8 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
 {
     if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
         return;
+    if (r->role == ROLE_RECONCILING)
+        s_maybe_adopt(ctx, r); /* the rejoin grace may have run out */
     replog_repair_poll(ctx, r);
     if (r->applied_lsn < r->commit_lsn && !r->corrupt_lsn)
         replog_apply_to(r, r->commit_lsn);

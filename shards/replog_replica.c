@@ -48,7 +48,8 @@ void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
                        .ok = ok,
                        .promised = r->promised,
                        .last_epoch = r->last_epoch,
-                       .last_lsn = r->last_lsn};
+                       .last_lsn = r->last_lsn,
+                       .rejoining = r->rejoining};
     msg_promise_begin(&out, &p, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
     s_reply(ctx, r, env, MSG_LOG_PROMISE, &out);
@@ -177,7 +178,7 @@ static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *e
     if (to == UINT32_MAX)
         return;
     if (r->store->sync == SYNC_NONE) {
-        msg_ack_t m = {.epoch = epoch, .status = ACK_OK, .lsn = lsn};
+        msg_ack_t m = {.epoch = epoch, .status = r->rejoining ? ACK_REJOINING : ACK_OK, .lsn = lsn};
         s_send_ack(ctx, r, to, &m);
         return;
     }
@@ -221,6 +222,8 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_ack(ctx, r, env, m.epoch, ACK_FAILED, 0);
         goto out;
     }
+    if (r->rejoining && !r->rejoin_target) /* what it must hold before it counts again */
+        r->rejoin_target = m.commit_lsn ? m.commit_lsn : 1;
     if (m.prev_lsn > r->last_lsn ||
         (m.prev_lsn > r->commit_lsn && s_local_epoch(r, m.prev_lsn) != m.prev_epoch)) {
         s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
@@ -237,6 +240,11 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
      * carried (or the matching prefix it built on), never an older epoch's tail beyond it. */
     if (matched < m.prev_lsn)
         matched = m.prev_lsn;
+    if (r->rejoining && matched >= r->rejoin_target) {
+        r->rejoining = false;
+        ROOST_INFO(COMP, "rejoined: caught up, voting again", "partition=%u lsn=%llu", r->partition,
+                   (unsigned long long)matched);
+    }
     uint64_t commit = m.commit_lsn < matched ? m.commit_lsn : matched;
     if (commit > r->commit_lsn) {
         r->commit_lsn = commit;

@@ -57,6 +57,11 @@ typedef struct {
     /* The scrubber (replog_repair.c): log entries re-read and checked per second across the
      * node (0: STORE_SCRUB_PER_S_DEFAULT), every scrub_interval_ms (0: the default). */
     uint32_t scrub_per_s, scrub_interval_ms;
+    /* Set before the node starts when sync is none and the last stop was unclean: its unsynced
+     * writes may be gone, acknowledged ones included, so every log here rejoins as a non-voter
+     * (its promises and acks do not count) until it holds the commit point its primary had
+     * when it first heard from it. */
+    bool rejoining;
     struct {
         _Atomic uint64_t appends, commits, entries_written, repaired, corrupt, scrubbed;
         _Atomic uint32_t logs; /* log replicas active on this node (the scrubber shares a budget) */

@@ -38,11 +38,62 @@ static void test_acknowledged_writes_survive_kill_and_restart(void **state)
     s_stop_and_verify();
 }
 
+/* Lines of node i's log containing `what`. */
+static int s_log_count(int i, const char *what)
+{
+    char path[160], line[1024];
+    snprintf(path, sizeof path, "%s/s%d.log", W->dir, i);
+    s_pump();
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int setup_sync_none(void **state)
+{
+    g_sync = "none";
+    return setup(state);
+}
+
+/* sync: none: a node killed (-9) comes back as a non-voter — its unsynced writes may be gone —
+ * and votes again once caught up; a node stopped cleanly comes back as a voter at once. */
+static void test_an_unclean_stop_under_sync_none_rejoins_as_a_non_voter(void **state)
+{
+    (void)state;
+    const char *rejoin = "unclean stop under sync: none: rejoining as a non-voter";
+    s_start_cluster();
+    probe_route(W->probe, 1);
+    assert_true(s_write_until(500));
+    proc_stop(&W->node[3], SIGKILL, 1000);
+    s_start(3);
+    s_wait_maps(3, 1, 30);
+    assert_true(s_write_until(1500));
+    uint64_t until = proc_now_ms() + 20000;
+    while (s_log_count(3, "rejoined: caught up, voting again") == 0 && proc_now_ms() < until)
+        assert_true(s_write_until(atomic_load(&W->acked) + 50));
+    assert_int_equal(s_log_count(3, rejoin), 1);
+    assert_true(s_log_count(3, "rejoined: caught up, voting again") > 0);
+    int status = proc_stop(&W->node[3], SIGTERM, 30000); /* clean: back as a voter */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    s_start(3);
+    s_wait_maps(3, 1, 30);
+    assert_true(s_write_until(2500));
+    assert_int_equal(s_log_count(3, rejoin), 1); /* not again */
+    probe_destroy(&W->probe);
+    s_stop_and_verify();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_acknowledged_writes_survive_kill_and_restart, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_an_unclean_stop_under_sync_none_rejoins_as_a_non_voter,
+                                        setup_sync_none, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

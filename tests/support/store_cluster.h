@@ -59,6 +59,7 @@ typedef struct {
 } world_t;
 
 static world_t *W;
+static const char *g_sync = "batch"; /* cluster.sync of the manifests s_write_manifest_to writes */
 
 static void s_on_line(void *arg, const char *line)
 {
@@ -113,9 +114,10 @@ static void s_write_manifest_to(const char *path, int shards)
     assert_non_null(f);
     fprintf(f,
             "apiVersion: roost/v1\n"
-            "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM}\n"
+            "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM,"
+            " sync: %s}\n"
             "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\nnodes:\n",
-            P);
+            P, g_sync);
     for (int i = 1; i <= shards; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"

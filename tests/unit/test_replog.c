@@ -185,6 +185,12 @@ static bool s_wait(bool (*cond)(void), int seconds)
     return cond();
 }
 
+static void s_sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
 static int g_want;
 static bool s_answered(void)
 {
@@ -363,6 +369,53 @@ static void test_the_scrubber_finds_and_repairs_rot(void **state)
     assert_true(s_wait(s_logs_agree, 20));
 }
 
+/* Under sync: none a replica restarts after an unclean stop having lost its unsynced history
+ * (here: all of it). It rejoins as a non-voter: with the third replica cut off, the new epoch
+ * does not adopt on its promise (nothing is acknowledged) until the grace period runs out; then
+ * its acks count only once it holds the primary's commit point; every write is acknowledged and
+ * all logs agree. */
+static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **state)
+{
+    (void)state;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    roost_node_stop(W->node[2]);
+    syncer_destroy(&W->syncer[2]);
+    roost_node_destroy(&W->node[2]);
+    engine_batch_t *b = engine_batch_new(); /* its unsynced history is gone; its promise is not */
+    for (uint32_t p = 0; p < P; p++) {
+        uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES];
+        key_prefix(lo, p, KEY_TABLE_LOG);
+        key_prefix(hi, p, KEY_TABLE_STATE + 1);
+        engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+        key_meta(meta, p, KEY_META_APPLIED);
+        engine_batch_delete(b, meta, sizeof meta);
+    }
+    assert_int_equal(engine_write(W->engine[2], b, true), 0);
+    engine_batch_destroy(&b);
+    inproc_isolate(&W->net, 3, true);
+    s_route_all(1, 2);
+    s_role(1, 1, 2); /* node 1 reconciles a new epoch; node 2 comes back meanwhile */
+    s_open_node(2);
+    W->store[2].sync = SYNC_NONE;
+    W->store[2].rejoining = true;
+    assert_int_equal(roost_node_start(W->node[2]), 0);
+    s_route_all(1, 2);
+    s_role(2, 1, 2);
+    g_want = 350;
+    s_go(1, 50, 5000);
+    s_sleep_ms(1500);
+    assert_int_equal(atomic_load(&g_done), 300); /* its promise does not count, caught up or not */
+    assert_true(s_wait(s_answered, 30));         /* the grace ran out */
+    assert_int_equal(atomic_load(&g_failed), 0);
+    inproc_isolate(&W->net, 3, false);
+    s_role(3, 1, 2);
+    assert_true(s_wait(s_logs_agree, 20));
+    assert_int_equal(s_total_entries(2), 350);
+}
+
 /* A primary restarts (with everyone else) with its log fully applied (its last entry at its applied
  * point) and leads again with a lagging replica as its only promise: it must keep its committed
  * tail, not adopt the shorter one. (It once forgot its last entry's epoch in exactly this case and
@@ -407,12 +460,6 @@ static void test_a_restarted_primary_keeps_its_committed_tail(void **state)
 }
 
 /* ---- handoff ---------------------------------------------------------------------------- */
-
-static void s_sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
 
 static bool s_wait_retired(uint32_t id, int seconds)
 {
@@ -543,6 +590,7 @@ int main(void)
         T(test_failover_fences_the_old_primary),
         T(test_a_corrupt_entry_is_repaired_from_a_replica),
         T(test_the_scrubber_finds_and_repairs_rot),
+        T(test_an_unclean_sync_none_replica_rejoins_as_a_non_voter),
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_handoff_moves_a_copy_without_losing_writes),
     };
