@@ -24,7 +24,13 @@ enum {
 };
 
 enum { KEY_TABLE_META = 'M', KEY_TABLE_LOG = 'L', KEY_TABLE_STATE = 'S' };
-enum { KEY_META_PROMISED = 'p', KEY_META_APPLIED = 'a' };
+enum {
+    KEY_META_PROMISED = 'p',
+    KEY_META_APPLIED = 'a',
+    KEY_META_FIRST = 'f',       /* the oldest lsn still in the log (absent: 1) */
+    KEY_META_FIRST_EPOCH = 'e', /* the epoch of entry first - 1 (the truncated boundary) */
+    KEY_META_REBUILDING = 'r',  /* present while a snapshot rebuild is under way */
+};
 
 static inline void key_be32(uint8_t *out, uint32_t v)
 {

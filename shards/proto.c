@@ -52,7 +52,7 @@ void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m)
 void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords)
 {
     msgpack_packer pk = s_packer(out);
-    msgpack_pack_array(&pk, 7);
+    msgpack_pack_array(&pk, 8);
     msgpack_pack_uint64(&pk, m->epoch);
     if (m->ok)
         msgpack_pack_true(&pk);
@@ -65,6 +65,7 @@ void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nr
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
+    msgpack_pack_uint64(&pk, m->first_lsn);
     msgpack_pack_array(&pk, nrecords);
 }
 
@@ -176,12 +177,12 @@ int msg_ack_decode(const void *data, size_t len, msg_ack_t *m)
 
 int msg_promise_decode(const void *data, size_t len, msg_promise_t *m, msg_view_t *v)
 {
-    int rc = s_unpack(&v->up, data, len, 7);
+    int rc = s_unpack(&v->up, data, len, 8);
     const msgpack_object *f = v->up.data.via.array.ptr;
     if (rc == ROOST_OK && (!s_u64(&f[0], &m->epoch) || f[1].type != MSGPACK_OBJECT_BOOLEAN ||
                            !s_u64(&f[2], &m->promised) || !s_u64(&f[3], &m->last_epoch) ||
                            !s_u64(&f[4], &m->last_lsn) || f[5].type != MSGPACK_OBJECT_BOOLEAN ||
-                           !s_records(&f[6], v)))
+                           !s_u64(&f[6], &m->first_lsn) || !s_records(&f[7], v)))
         rc = ROOST_EPROTO;
     if (rc == ROOST_OK) {
         m->ok = f[1].via.boolean;
@@ -248,5 +249,93 @@ int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void *
         *rec = f[1].via.bin.ptr;
         *rlen = f[1].via.bin.size;
     }
+    return rc;
+}
+
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t start_lsn, const void *after,
+                         size_t after_len)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, start_lsn);
+    msgpack_pack_bin(&pk, after_len);
+    msgpack_pack_bin_body(&pk, after, after_len);
+}
+
+int msg_snap_req_decode(const void *data, size_t len, uint64_t *start_lsn, const void **after,
+                        size_t *after_len, msgpack_unpacked *up)
+{
+    int rc = s_unpack(up, data, len, 2);
+    const msgpack_object *f = up->data.via.array.ptr;
+    if (rc == ROOST_OK && (!s_u64(&f[0], start_lsn) || f[1].type != MSGPACK_OBJECT_BIN))
+        rc = ROOST_EPROTO;
+    if (rc == ROOST_OK) {
+        *after = f[1].via.bin.ptr;
+        *after_len = f[1].via.bin.size;
+    }
+    return rc;
+}
+
+void msg_snap_begin(msgpack_sbuffer *out, uint64_t start_lsn, uint64_t start_epoch, bool done,
+                    uint32_t npairs)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, start_lsn);
+    msgpack_pack_uint64(&pk, start_epoch);
+    if (done)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    msgpack_pack_array(&pk, npairs);
+}
+
+void msg_snap_pair(msgpack_sbuffer *out, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_bin(&pk, klen);
+    msgpack_pack_bin_body(&pk, key, klen);
+    msgpack_pack_bin(&pk, vlen);
+    msgpack_pack_bin_body(&pk, val, vlen);
+}
+
+int msg_snap_decode(const void *data, size_t len, msg_snap_t *m)
+{
+    int rc = s_unpack(&m->up, data, len, 4);
+    const msgpack_object *f = m->up.data.via.array.ptr;
+    if (rc == ROOST_OK &&
+        (!s_u64(&f[0], &m->start_lsn) || !s_u64(&f[1], &m->start_epoch) ||
+         f[2].type != MSGPACK_OBJECT_BOOLEAN || f[3].type != MSGPACK_OBJECT_ARRAY))
+        rc = ROOST_EPROTO;
+    for (uint32_t i = 0; rc == ROOST_OK && i < f[3].via.array.size; i++) {
+        const msgpack_object *p = &f[3].via.array.ptr[i];
+        if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2 ||
+            p->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+            p->via.array.ptr[1].type != MSGPACK_OBJECT_BIN || p->via.array.ptr[0].via.bin.size == 0)
+            rc = ROOST_EPROTO;
+    }
+    if (rc == ROOST_OK) {
+        m->done = f[2].via.boolean;
+        m->pairs = f[3].via.array.ptr;
+        m->npairs = f[3].via.array.size;
+    }
+    return rc;
+}
+
+void msg_rebuild_encode(msgpack_sbuffer *out, uint64_t epoch)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint64(&pk, epoch);
+}
+
+int msg_rebuild_decode(const void *data, size_t len, uint64_t *epoch)
+{
+    msgpack_unpacked up;
+    int rc = s_unpack(&up, data, len, 1);
+    if (rc == ROOST_OK && !s_u64(&up.data.via.array.ptr[0], epoch))
+        rc = ROOST_EPROTO;
+    msgpack_unpacked_destroy(&up);
     return rc;
 }

@@ -7,11 +7,14 @@
  *   LOG_RETIRE    daemon → log             []   (this node holds no copy any more: drop it)
  *   LOG_PREPARE   primary → replica        [epoch, from_lsn]
  *   LOG_PROMISE   replica → primary        [epoch, ok, promised, last_epoch, last_lsn, rejoining,
- *                                           [records]]
+ *                                           first_lsn, [records]]
  *   LOG_APPEND    primary → replica        [epoch, prev_lsn, prev_epoch, commit_lsn, [records]]
  *   LOG_ACK       replica → primary        [epoch, status, lsn, promised]
  *   LOG_FETCH     any → other replicas     [lsn]                      (repair of a corrupt entry)
  *   LOG_FETCHED   answer                   [lsn, record]
+ *   LOG_REBUILD   primary → replica        [epoch]          (entries it lacks are truncated)
+ *   LOG_SNAP_REQ  puller → source          [start_lsn, after_key]   (start_lsn 0: a new one)
+ *   LOG_SNAP      source → puller          [start_lsn, start_epoch, done, [[key, value]…]]
  */
 #ifndef ROOST_PROTO_H
 #define ROOST_PROTO_H
@@ -29,10 +32,13 @@ enum {
     MSG_LOG_PROMISE,
     MSG_LOG_APPEND,
     MSG_LOG_ACK,
-    MSG_LOG_FETCH,   /* [lsn]: send me your copy of entry lsn (mine is corrupt) */
-    MSG_LOG_FETCHED, /* [lsn, record]: a copy, or [lsn, nil] when yours is bad too */
-    MSG_STORE_OPEN,  /* actor → log: answer [lsn] once every entry so far is applied */
-    MSG_LOG_RETIRE,  /* daemon → log: the map names this node in no list of the partition */
+    MSG_LOG_FETCH,    /* [lsn]: send me your copy of entry lsn (mine is corrupt) */
+    MSG_LOG_FETCHED,  /* [lsn, record]: a copy, or [lsn, nil] when yours is bad too */
+    MSG_STORE_OPEN,   /* actor → log: answer [lsn] once every entry so far is applied */
+    MSG_LOG_RETIRE,   /* daemon → log: the map names this node in no list of the partition */
+    MSG_LOG_REBUILD,  /* primary → replica [epoch]: what you lack is truncated here: pull */
+    MSG_LOG_SNAP_REQ, /* puller → source [start_lsn, after_key]: the next chunk of state */
+    MSG_LOG_SNAP,     /* source → puller [start_lsn, start_epoch, done, [[key, value]…]] */
 };
 
 enum {
@@ -65,8 +71,18 @@ typedef struct {
 typedef struct {
     uint64_t epoch, promised, last_epoch, last_lsn;
     bool ok;
-    bool rejoining; /* a non-voter until caught up (see ACK_REJOINING) */
+    bool rejoining;     /* a non-voter until caught up (see ACK_REJOINING) */
+    uint64_t first_lsn; /* its oldest entry: below it the log is truncated (1: nothing is) */
 } msg_promise_t;
+
+/* A chunk of a partition's state for a rebuild (decoded as a view into the message). */
+typedef struct {
+    msgpack_unpacked up;
+    uint64_t start_lsn, start_epoch;
+    bool done;
+    const msgpack_object *pairs; /* each an array [bin key, bin value] */
+    uint32_t npairs;
+} msg_snap_t;
 
 typedef struct {
     uint64_t epoch, prev_lsn, prev_epoch, commit_lsn;
@@ -98,6 +114,21 @@ int msg_fetch_decode(const void *data, size_t len, uint64_t *lsn);
 /* The record points into data. */
 int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void **rec, size_t *rlen,
                        msgpack_unpacked *up);
+
+void msg_rebuild_encode(msgpack_sbuffer *out, uint64_t epoch);
+int msg_rebuild_decode(const void *data, size_t len, uint64_t *epoch);
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t start_lsn, const void *after,
+                         size_t after_len);
+/* *after points into data (valid while up lives; the caller destroys up). */
+int msg_snap_req_decode(const void *data, size_t len, uint64_t *start_lsn, const void **after,
+                        size_t *after_len, msgpack_unpacked *up);
+/* The pairs are appended by the caller: begin with npairs, then msg_snap_pair each. */
+void msg_snap_begin(msgpack_sbuffer *out, uint64_t start_lsn, uint64_t start_epoch, bool done,
+                    uint32_t npairs);
+void msg_snap_pair(msgpack_sbuffer *out, const void *key, size_t klen, const void *val,
+                   size_t vlen);
+/* Checks every pair's shape; the caller destroys m->up (also on failure). */
+int msg_snap_decode(const void *data, size_t len, msg_snap_t *m);
 
 int msg_role_decode(const void *data, size_t len, msg_role_t *m);
 int msg_prepare_decode(const void *data, size_t len, msg_prepare_t *m);

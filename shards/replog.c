@@ -92,24 +92,46 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
     return ROOST_OK;
 }
 
-/* Loads the durable state: promise, applied point, and the last entry of the log. */
+uint64_t replog_epoch_of(replog_t *r, uint64_t lsn)
+{
+    if (lsn == 0)
+        return 0;
+    if (lsn + 1 == r->first_lsn)
+        return r->first_epoch;
+    void *rec;
+    size_t len;
+    log_entry_t e;
+    if (lsn < r->first_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+        return 0;
+    free(rec);
+    return e.epoch;
+}
+
+/* Loads the durable state: promise, applied point, the retained range, and the last entry of
+ * the log. A rebuild cut short by a stop is resumed (from scratch) by whoever asks next. */
 static int s_load(replog_t *r)
 {
     r->promised = s_meta(r, KEY_META_PROMISED);
     r->applied_lsn = s_meta(r, KEY_META_APPLIED);
     r->commit_lsn = r->applied_lsn;
+    r->first_lsn = s_meta(r, KEY_META_FIRST);
+    if (r->first_lsn == 0)
+        r->first_lsn = 1;
+    r->first_epoch = s_meta(r, KEY_META_FIRST_EPOCH);
+    r->rebuilding = s_meta(r, KEY_META_REBUILDING) != 0;
     uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
     key_prefix(lo, r->partition, KEY_TABLE_LOG);
     key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
     void *key;
     size_t klen;
     int rc = engine_last_key(r->engine, lo, sizeof lo, hi, sizeof hi, &key, &klen);
-    if (rc == ROOST_ENOTFOUND)
-        return ROOST_OK;
-    if (rc != ROOST_OK)
+    if (rc != ROOST_OK && rc != ROOST_ENOTFOUND)
         return rc;
-    uint64_t lsn = klen == KEY_LOG_BYTES ? key_get_be64((uint8_t *)key + KEY_PREFIX_BYTES) : 0;
-    free(key);
+    uint64_t lsn = 0;
+    if (rc == ROOST_OK) {
+        lsn = klen == KEY_LOG_BYTES ? key_get_be64((uint8_t *)key + KEY_PREFIX_BYTES) : 0;
+        free(key);
+    }
     /* A corrupt tail entry is treated as missing: the primary sends it again (GAP). */
     for (; lsn > r->commit_lsn; lsn--) {
         void *rec;
@@ -127,14 +149,49 @@ static int s_load(replog_t *r)
      * tails by (last epoch, length), and an epoch of 0 would make any replica's shorter tail
      * look newer and cost committed entries. */
     r->last_lsn = r->commit_lsn;
-    void *rec;
-    size_t len;
-    log_entry_t e;
-    if (r->last_lsn && replog_read_entry(r, r->last_lsn, &rec, &len, &e) == ROOST_OK) {
-        r->last_epoch = e.epoch;
-        free(rec);
-    }
+    r->last_epoch = replog_epoch_of(r, r->last_lsn);
     return ROOST_OK;
+}
+
+/* Where the log may be cut (entries <= it dropped) once `applied` is applied: log_keep behind
+ * it; a primary also holds what a lagging replica still needs (up to log_hold_max behind), and
+ * every node holds what a snapshot it serves will replay. 0: nothing to cut. */
+static uint64_t s_cut_point(replog_t *r, uint64_t applied, uint64_t now_ns)
+{
+    const store_t *st = r->store;
+    uint64_t keep = st->log_keep ? st->log_keep : STORE_LOG_KEEP_DEFAULT;
+    uint64_t hold = st->log_hold_max ? st->log_hold_max : STORE_LOG_HOLD_MAX_DEFAULT;
+    if (applied <= keep)
+        return 0;
+    uint64_t cut = applied - keep;
+    bool leading = r->role == ROLE_SERVING || r->role == ROLE_RECONCILING;
+    for (uint32_t i = 0; leading && i < r->npeers; i++)
+        if (r->peers[i] != r->self && replog_peer_in(r, i, PEER_CUR | PEER_NEXT) &&
+            r->acked[i] < cut && applied - r->acked[i] <= hold)
+            cut = r->acked[i];
+    uint64_t pinned = replog_pinned(r, now_ns);
+    return pinned < cut ? pinned : cut;
+}
+
+/* Adds the cut of the log up to the cut point to b (when worth it); returns the cut (0: none)
+ * and that entry's epoch, which the log keeps knowing (prev_epoch checks at the boundary). */
+static uint64_t s_truncate(replog_t *r, engine_batch_t *b, uint64_t applied, uint64_t *epoch)
+{
+    uint64_t keep = r->store->log_keep ? r->store->log_keep : STORE_LOG_KEEP_DEFAULT;
+    uint64_t step = keep < REPLOG_TRUNC_STEP ? keep : REPLOG_TRUNC_STEP;
+    uint64_t cut = s_cut_point(r, applied, r->now_ns);
+    if (cut < r->first_lsn || cut - r->first_lsn + 1 < (step ? step : 1))
+        return 0;
+    *epoch = replog_epoch_of(r, cut);
+    if (*epoch == 0)
+        return 0; /* unreadable: keep it (the repair path needs it) */
+    uint8_t lo[KEY_LOG_BYTES], hi[KEY_LOG_BYTES];
+    key_log(lo, r->partition, r->first_lsn);
+    key_log(hi, r->partition, cut + 1);
+    engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+    s_put_meta(b, r->partition, KEY_META_FIRST, cut + 1);
+    s_put_meta(b, r->partition, KEY_META_FIRST_EPOCH, *epoch);
+    return cut;
 }
 
 /* Applies committed entries (applied_lsn, lsn] to the state table, in one engine write with
@@ -167,13 +224,22 @@ int replog_apply_to(replog_t *r, uint64_t lsn)
         store_ops_view_fini(&v);
         free(rec);
     }
+    uint64_t cut = 0, cut_epoch = 0;
     if (rc == ROOST_OK) {
         s_put_meta(b, r->partition, KEY_META_APPLIED, lsn);
+        cut = s_truncate(r, b, lsn, &cut_epoch);
         rc = engine_write(r->engine, b, false);
     }
     engine_batch_destroy(&b);
-    if (rc == ROOST_OK)
+    if (rc == ROOST_OK) {
         r->applied_lsn = lsn;
+        if (cut) {
+            atomic_fetch_add_explicit(&r->store->stats.truncated, cut + 1 - r->first_lsn,
+                                      memory_order_relaxed);
+            r->first_lsn = cut + 1;
+            r->first_epoch = cut_epoch;
+        }
+    }
     return rc;
 }
 
@@ -336,8 +402,12 @@ static void s_retire(roost_ctx_t *ctx, replog_t *r)
         key_prefix(hi, r->partition, (uint8_t)(tables[t] + 1));
         engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
     }
-    key_meta(meta, r->partition, KEY_META_APPLIED);
-    engine_batch_delete(b, meta, sizeof meta);
+    static const uint8_t fields[] = {KEY_META_APPLIED, KEY_META_FIRST, KEY_META_FIRST_EPOCH,
+                                     KEY_META_REBUILDING};
+    for (size_t f = 0; f < sizeof fields; f++) {
+        key_meta(meta, r->partition, fields[f]);
+        engine_batch_delete(b, meta, sizeof meta);
+    }
     int rc = engine_write(r->engine, b, true);
     engine_batch_destroy(&b);
     if (rc != ROOST_OK) {
@@ -348,6 +418,9 @@ static void s_retire(roost_ctx_t *ctx, replog_t *r)
     ROOST_INFO(COMP, "copy retired", "partition=%u entries=%llu", r->partition,
                (unsigned long long)r->last_lsn);
     r->last_lsn = r->last_epoch = r->applied_lsn = r->commit_lsn = 0;
+    r->first_lsn = 1;
+    r->first_epoch = 0;
+    r->rebuilding = false;
     r->corrupt_lsn = 0;
     r->npeers = 0;
     r->role = ROLE_REPLICA;
@@ -395,6 +468,7 @@ static void s_synced(roost_ctx_t *ctx, replog_t *r, int status)
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     replog_t *r = state;
+    r->now_ns = roost_ctx_now_ns(ctx);
     if (env->flags & ROOST_ENV_RESPONSE)
         return; /* an error bounce of one of our sends: the tick repairs it */
     switch (env->type) {
@@ -427,6 +501,15 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     case MSG_LOG_FETCHED:
         replog_on_fetched(ctx, r, env);
         break;
+    case MSG_LOG_REBUILD:
+        replog_on_rebuild(ctx, r, env);
+        break;
+    case MSG_LOG_SNAP_REQ:
+        replog_on_snap_req(ctx, r, env);
+        break;
+    case MSG_LOG_SNAP:
+        replog_on_snap(ctx, r, env);
+        break;
     case MSG_LOG_RETIRE:
         if (env->sender_len == 0)
             s_retire(ctx, r);
@@ -441,10 +524,13 @@ static void s_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
 {
     (void)id;
     replog_t *r = state;
+    r->now_ns = roost_ctx_now_ns(ctx);
     if (tag == REPLOG_TIMER_FLUSH)
         replog_flush(ctx, r);
     else if (tag == REPLOG_TIMER_SCRUB)
         replog_scrub(ctx, r);
+    else if (tag == REPLOG_TIMER_REBUILD)
+        replog_rebuild_retry(ctx, r);
     else
         replog_tick(ctx, r);
 }

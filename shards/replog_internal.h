@@ -9,6 +9,7 @@
 
 #include "shards/engine.h"
 #include "shards/entry.h"
+#include "shards/keys.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
@@ -31,6 +32,12 @@ enum {
      * replicas too (all of a majority restarted uncleanly under sync: none: the writes of the
      * loss window may be gone, and waiting longer would not bring them back). */
     REPLOG_REJOIN_GRACE_MS = 5000,
+    REPLOG_TIMER_REBUILD = 4,       /* resend a snapshot request that got no answer */
+    REPLOG_REBUILD_RETRY_MS = 1000, /* … after this long */
+    REPLOG_SNAP_PAIRS = 512,        /* state pairs per snapshot chunk … */
+    REPLOG_SNAP_BYTES = 256 * 1024, /* … or about this many bytes */
+    REPLOG_PIN_MS = 30000,          /* a snapshot source forgets an idle puller's pin */
+    REPLOG_TRUNC_STEP = 1024,       /* truncate once this many entries are surplus */
 };
 
 /* Which of the partition's lists a peer is in (bits; a node can be in several). */
@@ -108,7 +115,24 @@ typedef struct {
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
+    uint64_t now_ns;     /* the clock as of the message or timer being handled */
     uint64_t scrub_next; /* the scrubber's next entry to re-read (wraps to 1 past the end) */
+    /* retention: the log holds [first_lsn, last_lsn]; entry first_lsn - 1 had first_epoch */
+    uint64_t first_lsn, first_epoch;
+    /* rebuild (replog_snapshot.c), as the puller */
+    bool rebuilding;
+    uint32_t rebuild_from;    /* the source node */
+    uint64_t rebuild_start;   /* the source's snapshot point (0: none yet) */
+    uint64_t rebuild_epoch;   /* the asking primary's term (0: we pull as a new primary) */
+    uint64_t rebuild_sent_ns; /* the last request */
+    uint8_t rebuild_after[KEY_BYTES_MAX];
+    size_t rebuild_after_len; /* the last key received */
+    /* … and as a source: pullers' snapshot points, below which nothing is truncated */
+    struct {
+        uint32_t node;
+        uint64_t start, at_ns;
+    } pins[REPLOG_PEERS_MAX];
+    uint64_t rebuild_told_ns[REPLOG_PEERS_MAX]; /* primary: last LOG_REBUILD to that peer */
     uint64_t repair_sent_ns;
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
@@ -136,6 +160,21 @@ void replog_fail_pending(roost_ctx_t *ctx, replog_t *r, int code);
  * lacks), hints (entries held for every replica that lacks them, new replicas included) and
  * whether a handoff is under way. */
 void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving);
+
+/* The epoch of entry lsn in our log (0 if we have none); lsn first_lsn - 1 counts. */
+uint64_t replog_epoch_of(replog_t *r, uint64_t lsn);
+
+/* replog_snapshot.c */
+/* Primary: peer i needs entries truncated here: tell it to pull a snapshot (rate-limited). */
+void replog_ask_rebuild(roost_ctx_t *ctx, replog_t *r, int i);
+/* Starts (or keeps) pulling a snapshot from `node`. */
+void replog_rebuild_from(roost_ctx_t *ctx, replog_t *r, uint32_t node);
+void replog_on_rebuild(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_on_snap(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
+void replog_rebuild_retry(roost_ctx_t *ctx, replog_t *r);
+/* The lowest snapshot point a live pin holds (UINT64_MAX: none). */
+uint64_t replog_pinned(replog_t *r, uint64_t now_ns);
 
 /* replog_repair.c */
 /* Asks the other replicas for a copy of the corrupt entry, if one is known (rate-limited). */

@@ -95,29 +95,21 @@ void replog_relead(replog_t *r)
     }
 }
 
-static uint64_t s_epoch_at(replog_t *r, uint64_t lsn)
-{
-    if (lsn == 0)
-        return 0;
-    void *rec;
-    size_t len;
-    log_entry_t e;
-    if (replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
-        return 0;
-    free(rec);
-    return e.epoch;
-}
-
-/* LOG_APPEND of entries [from, last] (at most PROTO_RECORDS_MAX) to replica i. */
+/* LOG_APPEND of entries [from, last] (at most PROTO_RECORDS_MAX) to replica i; entries the
+ * log no longer holds make it a rebuild from a snapshot instead. */
 static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
 {
+    if (from < r->first_lsn) {
+        replog_ask_rebuild(ctx, r, i);
+        return;
+    }
     msgpack_sbuffer recs, out;
     msgpack_sbuffer_init(&recs);
     msgpack_sbuffer_init(&out);
     uint32_t n = from <= r->last_lsn ? replog_collect(r, from, r->last_lsn, &recs) : 0;
     msg_append_t m = {.epoch = r->epoch,
                       .prev_lsn = from - 1,
-                      .prev_epoch = s_epoch_at(r, from - 1),
+                      .prev_epoch = replog_epoch_of(r, from - 1),
                       .commit_lsn = r->commit_lsn};
     msg_append_begin(&out, &m, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
@@ -163,7 +155,7 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->heard, 0, sizeof r->heard);
     memset(r->nonvoting, 0, sizeof r->nonvoting);
     memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
-    r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining; /* nor does our own */
+    r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining || r->rebuilding; /* nor our own */
     r->recon_started_ns = roost_ctx_now_ns(ctx);
     r->heard[me] = true;
     r->handoff_asked_ns = 0;
@@ -208,7 +200,8 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
 
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
-    if (r->role != ROLE_RECONCILING || r->best_have < r->best_lsn || !s_promised(ctx, r))
+    if (r->role != ROLE_RECONCILING || r->rebuilding || r->best_have < r->best_lsn ||
+        !s_promised(ctx, r))
         return;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
@@ -281,6 +274,12 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     r->promised_by[idx] = true;
     r->nonvoting[idx] = r->rejoin_promise[idx] = m.rejoining;
     uint32_t node = r->peers[idx];
+    if (m.first_lsn > r->recon_from && m.last_lsn >= r->recon_from && !m.rejoining) {
+        /* it truncated what we lack: our log cannot be completed by entries, only rebuilt */
+        msg_view_fini(&v);
+        replog_rebuild_from(ctx, r, node);
+        return;
+    }
     /* A tail shorter than what we know is committed cannot be the newer log (every later
      * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
     bool better = m.last_lsn >= r->commit_lsn &&
@@ -636,8 +635,8 @@ static void s_handoff_poll(roost_ctx_t *ctx, replog_t *r)
  * replica never heard from — and move a handoff along. */
 void replog_tick(roost_ctx_t *ctx, replog_t *r)
 {
-    if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
-        return;
+    if ((r->role != ROLE_SERVING && r->role != ROLE_RECONCILING) || r->rebuilding)
+        return; /* rebuilding: the pull has its own retries, and reconciliation restarts after */
     if (r->role == ROLE_RECONCILING)
         s_maybe_adopt(ctx, r); /* the rejoin grace may have run out */
     replog_repair_poll(ctx, r);

@@ -104,8 +104,10 @@ void replog_scrub(roost_ctx_t *ctx, replog_t *r)
         budget = 1;
     uint64_t done = 0;
     for (; done < budget && r->last_lsn > 0; done++) {
-        if (r->scrub_next == 0 || r->scrub_next > r->last_lsn)
-            r->scrub_next = 1;
+        if (r->scrub_next < r->first_lsn || r->scrub_next > r->last_lsn)
+            r->scrub_next = r->first_lsn;
+        if (r->scrub_next > r->last_lsn)
+            break;
         void *rec;
         size_t len;
         log_entry_t e;

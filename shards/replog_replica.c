@@ -42,14 +42,15 @@ void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     msgpack_sbuffer_init(&recs);
     msgpack_sbuffer_init(&out);
     uint32_t n = 0;
-    if (ok && m.from_lsn >= 1 && m.from_lsn <= r->last_lsn)
+    if (ok && m.from_lsn >= r->first_lsn && m.from_lsn <= r->last_lsn && !r->rebuilding)
         n = replog_collect(r, m.from_lsn, r->last_lsn, &recs);
     msg_promise_t p = {.epoch = m.epoch,
                        .ok = ok,
                        .promised = r->promised,
                        .last_epoch = r->last_epoch,
                        .last_lsn = r->last_lsn,
-                       .rejoining = r->rejoining};
+                       .rejoining = r->rejoining || r->rebuilding,
+                       .first_lsn = r->first_lsn};
     msg_promise_begin(&out, &p, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
     s_reply(ctx, r, env, MSG_LOG_PROMISE, &out);
@@ -60,13 +61,7 @@ void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 /* The epoch of our entry at lsn, 0 if we have none (or it is unreadable). */
 static uint64_t s_local_epoch(replog_t *r, uint64_t lsn)
 {
-    void *rec;
-    size_t len;
-    log_entry_t e;
-    if (lsn == 0 || lsn > r->last_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
-        return 0;
-    free(rec);
-    return e.epoch;
+    return lsn > r->last_lsn ? 0 : replog_epoch_of(r, lsn);
 }
 
 /* True if our entry at lsn carries exactly these ops (a committed entry a new primary
@@ -210,8 +205,8 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_append_t m;
     msg_view_t v;
-    if (msg_append_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK) {
-        msg_view_fini(&v);
+    if (msg_append_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK || r->rebuilding) {
+        msg_view_fini(&v); /* while rebuilding, the primary's tick sends again afterwards */
         return;
     }
     if (m.epoch < r->promised) { /* a deposed primary: tell it the epoch that replaced it */

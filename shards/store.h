@@ -36,6 +36,9 @@ typedef enum { CONSISTENCY_ONE = 1, CONSISTENCY_QUORUM, CONSISTENCY_ALL } store_
 /* A whole log re-read about every entries ÷ 2,000 seconds: a million-entry node in ~8 minutes,
  * at a cost of 2,000 block-cache-or-disk reads a second. */
 enum { STORE_SCRUB_PER_S_DEFAULT = 2000, STORE_SCRUB_INTERVAL_MS_DEFAULT = 5000 };
+/* Entries a replica keeps behind its applied point, and how far behind a primary keeps entries
+ * for a lagging replica before it rebuilds it from a snapshot instead. */
+enum { STORE_LOG_KEEP_DEFAULT = 50000, STORE_LOG_HOLD_MAX_DEFAULT = 1000000 };
 typedef enum { SYNC_BATCH = 1, SYNC_ALWAYS, SYNC_NONE } store_sync_t;
 
 typedef struct {
@@ -57,6 +60,10 @@ typedef struct {
     /* The scrubber (replog_repair.c): log entries re-read and checked per second across the
      * node (0: STORE_SCRUB_PER_S_DEFAULT), every scrub_interval_ms (0: the default). */
     uint32_t scrub_per_s, scrub_interval_ms;
+    /* Log retention (replog.c): every replica keeps log_keep entries behind its applied point
+     * (0: STORE_LOG_KEEP_DEFAULT); a primary keeps more for a lagging replica, up to log_hold_max
+     * behind (0: the default) — past that the replica is rebuilt from a snapshot. */
+    uint64_t log_keep, log_hold_max;
     /* Set before the node starts when sync is none and the last stop was unclean: its unsynced
      * writes may be gone, acknowledged ones included, so every log here rejoins as a non-voter
      * (its promises and acks do not count) until it holds the commit point its primary had
@@ -64,6 +71,7 @@ typedef struct {
     bool rejoining;
     struct {
         _Atomic uint64_t appends, commits, entries_written, repaired, corrupt, scrubbed;
+        _Atomic uint64_t truncated, rebuilds; /* log entries dropped; snapshot rebuilds done */
         _Atomic uint32_t logs; /* log replicas active on this node (the scrubber shares a budget) */
         /* Replication lag: over the partitions this node leads, the entries its slowest
          * replica has not acknowledged (summed; refreshed every log tick, 100 ms). */

@@ -99,6 +99,8 @@ static void s_role(uint32_t to, uint32_t primary, uint64_t epoch)
     s_send_role(to, &m);
 }
 
+static uint64_t g_log_keep, g_log_hold; /* retention of the world's stores (0: defaults) */
+
 /* Node id's runtime over its (already open) engine: a fresh process, as far as the log knows. */
 static void s_open_node(uint32_t id)
 {
@@ -108,7 +110,9 @@ static void s_open_node(uint32_t id)
                              .sync = SYNC_BATCH,
                              .append_timeout_ms = 8000, /* sanitizers, two cores */
                              .scrub_per_s = 4000,       /* ~50 entries per log per round */
-                             .scrub_interval_ms = 100};
+                             .scrub_interval_ms = 100,
+                             .log_keep = g_log_keep,
+                             .log_hold_max = g_log_hold};
     roost_node_config_t nc = {.node_id = id, .workers = 2, .partitions = P};
     W->node[id] = roost_node_new(&nc);
     roost_node_register(W->node[id], &replog_behaviour);
@@ -581,6 +585,92 @@ static void test_handoff_moves_a_copy_without_losing_writes(void **state)
     memcpy(g_agree, old_list, sizeof g_agree);
 }
 
+/* ---- retention and snapshot rebuilds -------------------------------------------------- */
+
+static int setup_short_logs(void **state)
+{
+    g_log_keep = 16; /* every replica keeps 16 entries behind its applied point … */
+    g_log_hold = 64; /* … and a primary holds at most 64 for a lagging replica */
+    return setup(state);
+}
+
+static int teardown_short_logs(void **state)
+{
+    g_log_keep = g_log_hold = 0;
+    return teardown(state);
+}
+
+/* Partition p's state table on node id, as one hash and the pair count. */
+static uint64_t s_state_digest(uint32_t id, uint32_t p, int *count)
+{
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, p, KEY_TABLE_STATE);
+    key_prefix(hi, p, KEY_TABLE_STATE + 1);
+    engine_iter_t *it = engine_iter_new(W->engine[id], lo, sizeof lo, hi, sizeof hi);
+    uint64_t h = 0;
+    *count = 0;
+    for (; engine_iter_valid(it); engine_iter_next(it), (*count)++) {
+        size_t kl, vl;
+        const void *k = engine_iter_key(it, &kl), *v = engine_iter_value(it, &vl);
+        h = (h * 31) ^ entry_checksum(k, kl) ^ (entry_checksum(v, vl) << 1);
+    }
+    engine_iter_destroy(&it);
+    return h;
+}
+
+/* Every node's state tables are identical, and the entries their logs still share agree. */
+static bool s_states_agree(void)
+{
+    for (uint32_t p = 0; p < P; p++) {
+        int c1, c;
+        uint64_t d1 = s_state_digest(1, p, &c1);
+        for (uint32_t id = 2; id <= N; id++)
+            if (s_state_digest(id, p, &c) != d1 || c != c1 || c1 == 0)
+                return false;
+        int na = s_log(1, p, g_a, LOG_CAP);
+        for (uint32_t id = 2; id <= N; id++) {
+            int nb = s_log(id, p, g_b, LOG_CAP);
+            if (na && nb && g_a[na - 1][0] != g_b[nb - 1][0])
+                return false; /* same last entry (a log rebuilt at its end holds none yet) */
+            for (int i = 0, j = 0; i < na && j < nb;) {
+                if (g_a[i][0] < g_b[j][0])
+                    i++;
+                else if (g_a[i][0] > g_b[j][0])
+                    j++;
+                else if (memcmp(g_a[i++], g_b[j++], sizeof g_a[0]) != 0)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Logs are bounded: a replica cut off while the primary moved more than its hold past it can no
+ * longer catch up by entries; on return it is rebuilt from a snapshot of the primary's state
+ * plus the log after it, and every state table ends up identical, no write lost. */
+static void test_a_replica_past_the_log_is_rebuilt_from_a_snapshot(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    inproc_isolate(&W->net, 3, true);
+    g_want = 1800;
+    s_go(1, 1600, 10000); /* ~200 entries a partition: far past 64 */
+    assert_true(s_wait(s_answered, 60));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(atomic_load(&W->store[1].stats.truncated) > 0);
+    assert_true(s_log(1, 0, g_a, LOG_CAP) < 100); /* bounded: not every entry */
+    inproc_isolate(&W->net, 3, false);
+    assert_true(s_wait(s_states_agree, 30));
+    assert_true(atomic_load(&W->store[3].stats.rebuilds) >= 1);
+    g_want = 1900; /* and it takes part again */
+    s_go(1, 100, 20000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_states_agree, 30));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -593,6 +683,8 @@ int main(void)
         T(test_an_unclean_sync_none_replica_rejoins_as_a_non_voter),
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_handoff_moves_a_copy_without_losing_writes),
+        cmocka_unit_test_setup_teardown(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot,
+                                        setup_short_logs, teardown_short_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,314 @@
+/* shards/replog_snapshot.c — rebuilding a log replica from a snapshot when the entries it lacks
+ * are no longer in any log (retention, replog.c s_truncate).
+ *
+ * The puller (a replica the primary told LOG_REBUILD, or a new primary whose promisers truncated
+ * what it lacks) asks the source for the partition's state table in chunks, in key order:
+ *
+ *   puller ── SNAP_REQ [0, ""] ──────────────> source   pins its applied point S (no truncation
+ *          <── SNAP [S, epoch(S), done, pairs]           at or above S while the pin lives)
+ *   first chunk: the puller drops its log and state (marked REBUILDING, synced) and writes them
+ *          ── SNAP_REQ [S, last key] ─────────> …        until done
+ *   done: applied = commit = last = S, the log starts at S + 1 (synced); REBUILDING cleared.
+ *
+ * The state is read while the source keeps applying entries, so a chunk may already hold the
+ * effect of entries after S; the puller then receives every entry after S through the log and
+ * applies them in order over it — blind puts and deletes, so the result is exactly the state at
+ * the last entry (a fuzzy snapshot made exact by replay). A source that lost the pin (restart,
+ * 30 s idle) answers start 0 and the puller starts over; a request unanswered for a second is
+ * sent again. While rebuilding, a replica's promises do not count (they carry `rejoining`). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/log.h"
+#include "shards/replog_internal.h"
+
+static const char *const COMP = "replog";
+
+/* ---- the source -------------------------------------------------------------------------- */
+
+uint64_t replog_pinned(replog_t *r, uint64_t now_ns)
+{
+    uint64_t low = UINT64_MAX;
+    for (uint32_t i = 0; i < REPLOG_PEERS_MAX; i++) {
+        if (!r->pins[i].node)
+            continue;
+        if (now_ns - r->pins[i].at_ns > REPLOG_PIN_MS * 1000000ull)
+            r->pins[i].node = 0; /* the puller went away */
+        else if (r->pins[i].start < low)
+            low = r->pins[i].start;
+    }
+    return low;
+}
+
+/* The pin of `node` at `start` (start 0: a new one at our applied point); NULL if it is gone. */
+static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t start)
+{
+    uint32_t slot = REPLOG_PEERS_MAX;
+    for (uint32_t i = 0; i < REPLOG_PEERS_MAX; i++) {
+        if (r->pins[i].node == node) {
+            slot = i;
+            break;
+        }
+        if (!r->pins[i].node && slot == REPLOG_PEERS_MAX)
+            slot = i;
+    }
+    if (slot == REPLOG_PEERS_MAX)
+        return 0;
+    if (start == 0) {
+        r->pins[slot].node = node;
+        r->pins[slot].start = r->applied_lsn;
+    } else if (r->pins[slot].node != node || r->pins[slot].start != start) {
+        return 0;
+    }
+    r->pins[slot].at_ns = r->now_ns;
+    return r->pins[slot].start;
+}
+
+/* Appends up to a chunk of state pairs after `after` to out; *done when the range ended. */
+static uint32_t s_read_chunk(replog_t *r, const void *after, size_t after_len, msgpack_sbuffer *out,
+                             bool *done)
+{
+    uint8_t lo[KEY_BYTES_MAX + 1], hi[KEY_PREFIX_BYTES];
+    size_t lolen = key_state(lo, r->partition, after, after_len);
+    if (after_len)
+        lo[lolen++] = 0; /* the first key after `after` */
+    key_prefix(hi, r->partition, KEY_TABLE_STATE + 1);
+    engine_iter_t *it = engine_iter_new(r->engine, lo, lolen, hi, sizeof hi);
+    uint32_t n = 0;
+    size_t bytes = 0;
+    for (; it && engine_iter_valid(it) && n < REPLOG_SNAP_PAIRS && bytes < REPLOG_SNAP_BYTES;
+         engine_iter_next(it), n++) {
+        size_t klen, vlen;
+        const uint8_t *k = (const uint8_t *)engine_iter_key(it, &klen);
+        const void *v = engine_iter_value(it, &vlen);
+        msg_snap_pair(out, k + KEY_PREFIX_BYTES, klen - KEY_PREFIX_BYTES, v, vlen);
+        bytes += klen + vlen;
+    }
+    *done = it && !engine_iter_valid(it) && engine_iter_error(it) == ROOST_OK;
+    engine_iter_destroy(&it);
+    return n;
+}
+
+void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    uint64_t start;
+    const void *after;
+    size_t after_len;
+    msgpack_unpacked up;
+    uint32_t to = replog_sender_node(env);
+    if (msg_snap_req_decode(env->payload, env->payload_len, &start, &after, &after_len, &up) !=
+            ROOST_OK ||
+        to == UINT32_MAX || r->rebuilding || after_len > KEY_STATE_USER_BYTES_MAX) {
+        msgpack_unpacked_destroy(&up);
+        return;
+    }
+    uint64_t pinned = s_pin(r, to, start);
+    msgpack_sbuffer pairs, out;
+    msgpack_sbuffer_init(&pairs);
+    msgpack_sbuffer_init(&out);
+    bool done = false;
+    uint32_t n = pinned ? s_read_chunk(r, after, after_len, &pairs, &done) : 0;
+    msg_snap_begin(&out, pinned, pinned ? replog_epoch_of(r, pinned) : 0, done, n);
+    msgpack_sbuffer_write(&out, pairs.data, pairs.size);
+    replog_send(ctx, r, to, MSG_LOG_SNAP, &out);
+    msgpack_sbuffer_destroy(&pairs);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_unpacked_destroy(&up);
+}
+
+/* ---- the puller -------------------------------------------------------------------------- */
+
+static void s_request(roost_ctx_t *ctx, replog_t *r)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_snap_req_encode(&out, r->rebuild_start, r->rebuild_after, r->rebuild_after_len);
+    replog_send(ctx, r, r->rebuild_from, MSG_LOG_SNAP_REQ, &out);
+    msgpack_sbuffer_destroy(&out);
+    r->rebuild_sent_ns = r->now_ns;
+    roost_ctx_timer_start(ctx, REPLOG_REBUILD_RETRY_MS, 0, REPLOG_TIMER_REBUILD);
+}
+
+void replog_rebuild_from(roost_ctx_t *ctx, replog_t *r, uint32_t node)
+{
+    bool stalled = r->now_ns - r->rebuild_sent_ns > 2ull * REPLOG_REBUILD_RETRY_MS * 1000000ull;
+    if (node == r->self || (r->rebuilding && r->rebuild_from && !stalled))
+        return; /* one pull at a time; a silent source is replaced */
+    ROOST_INFO(COMP, "rebuilding from a snapshot", "partition=%u node=%u source=%u applied=%llu",
+               r->partition, r->self, node, (unsigned long long)r->applied_lsn);
+    r->rebuilding = true;
+    r->rebuild_epoch = 0;
+    r->rebuild_from = node;
+    r->rebuild_start = 0;
+    r->rebuild_after_len = 0;
+    s_request(ctx, r);
+}
+
+void replog_rebuild_retry(roost_ctx_t *ctx, replog_t *r)
+{
+    if (r->rebuilding && r->rebuild_from &&
+        r->now_ns - r->rebuild_sent_ns >= REPLOG_REBUILD_RETRY_MS * 1000000ull)
+        s_request(ctx, r);
+}
+
+void replog_on_rebuild(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    uint64_t epoch;
+    uint32_t from = replog_sender_node(env);
+    bool ok = msg_rebuild_decode(env->payload, env->payload_len, &epoch) == ROOST_OK &&
+              epoch >= r->promised && from != UINT32_MAX;
+    if (ok && r->role == ROLE_REPLICA) {
+        replog_rebuild_from(ctx, r, from);
+        if (r->rebuild_from == from)
+            r->rebuild_epoch = epoch;
+    }
+}
+
+/* The first chunk: everything this log held goes (the snapshot replaces it), durably marked. */
+static int s_wipe(replog_t *r)
+{
+    engine_batch_t *b = engine_batch_new();
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES], one[8];
+    key_prefix(lo, r->partition, KEY_TABLE_LOG);
+    key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
+    engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+    key_prefix(lo, r->partition, KEY_TABLE_STATE);
+    key_prefix(hi, r->partition, KEY_TABLE_STATE + 1);
+    engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+    key_meta(meta, r->partition, KEY_META_APPLIED);
+    engine_batch_delete(b, meta, sizeof meta);
+    key_meta(meta, r->partition, KEY_META_REBUILDING);
+    key_be64(one, 1);
+    engine_batch_put(b, meta, sizeof meta, one, sizeof one);
+    int rc = engine_write(r->engine, b, true);
+    engine_batch_destroy(&b);
+    if (rc == ROOST_OK) {
+        r->applied_lsn = r->commit_lsn = r->last_lsn = r->last_epoch = 0;
+        r->first_lsn = 1;
+        r->first_epoch = 0;
+    }
+    return rc;
+}
+
+/* The last chunk: the log now starts after the snapshot point. */
+static int s_finish(replog_t *r, uint64_t start, uint64_t start_epoch)
+{
+    engine_batch_t *b = engine_batch_new();
+    uint8_t meta[KEY_META_BYTES], val[8];
+    const struct {
+        uint8_t field;
+        uint64_t v;
+    } puts[] = {{KEY_META_APPLIED, start},
+                {KEY_META_FIRST, start + 1},
+                {KEY_META_FIRST_EPOCH, start_epoch}};
+    for (size_t i = 0; i < sizeof puts / sizeof puts[0]; i++) {
+        key_meta(meta, r->partition, puts[i].field);
+        key_be64(val, puts[i].v);
+        engine_batch_put(b, meta, sizeof meta, val, sizeof val);
+    }
+    key_meta(meta, r->partition, KEY_META_REBUILDING);
+    engine_batch_delete(b, meta, sizeof meta);
+    int rc = engine_write(r->engine, b, true);
+    engine_batch_destroy(&b);
+    if (rc != ROOST_OK)
+        return rc;
+    r->applied_lsn = r->commit_lsn = r->last_lsn = start;
+    r->last_epoch = r->first_epoch = start_epoch;
+    r->first_lsn = start + 1;
+    r->rebuilding = false;
+    atomic_fetch_add_explicit(&r->store->stats.rebuilds, 1, memory_order_relaxed);
+    ROOST_INFO(COMP, "rebuilt from a snapshot", "partition=%u node=%u at=%llu", r->partition,
+               r->self, (unsigned long long)start);
+    return ROOST_OK;
+}
+
+static int s_store_pairs(replog_t *r, const msg_snap_t *m)
+{
+    engine_batch_t *b = engine_batch_new();
+    for (uint32_t i = 0; i < m->npairs; i++) {
+        const msgpack_object *kv = m->pairs[i].via.array.ptr;
+        uint8_t key[KEY_BYTES_MAX];
+        if (kv[0].via.bin.size > KEY_STATE_USER_BYTES_MAX) {
+            engine_batch_destroy(&b);
+            return ROOST_EPROTO;
+        }
+        size_t klen = key_state(key, r->partition, kv[0].via.bin.ptr, kv[0].via.bin.size);
+        engine_batch_put(b, key, klen, kv[1].via.bin.ptr, kv[1].via.bin.size);
+    }
+    int rc = engine_batch_count(b) ? engine_write(r->engine, b, false) : ROOST_OK;
+    engine_batch_destroy(&b);
+    if (rc == ROOST_OK && m->npairs) {
+        const msgpack_object *last = &m->pairs[m->npairs - 1].via.array.ptr[0];
+        memcpy(r->rebuild_after, last->via.bin.ptr, last->via.bin.size);
+        r->rebuild_after_len = last->via.bin.size;
+    }
+    return rc;
+}
+
+/* Rebuilt at the primary's request: tell it where we stand (a gap answer: stream me from
+ * there), or it would keep seeing our old position and ask again. */
+static void s_tell_position(roost_ctx_t *ctx, replog_t *r)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_ack_t a = {.epoch = r->rebuild_epoch,
+                   .status = ACK_GAP,
+                   .lsn = r->commit_lsn,
+                   .promised = r->promised};
+    msg_ack_encode(&out, &a);
+    replog_send(ctx, r, r->rebuild_from, MSG_LOG_ACK, &out);
+    msgpack_sbuffer_destroy(&out);
+    r->rebuild_from = 0;
+    r->rebuild_epoch = 0;
+}
+
+void replog_on_snap(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
+{
+    msg_snap_t m;
+    memset(&m, 0, sizeof m);
+    int rc = msg_snap_decode(env->payload, env->payload_len, &m);
+    if (rc != ROOST_OK || !r->rebuilding || replog_sender_node(env) != r->rebuild_from) {
+        msgpack_unpacked_destroy(&m.up);
+        return;
+    }
+    if (m.start_lsn == 0 || (r->rebuild_start && m.start_lsn != r->rebuild_start)) {
+        r->rebuild_start = 0; /* the source lost our pin: start over */
+        r->rebuild_after_len = 0;
+    } else {
+        if (!r->rebuild_start)
+            rc = s_wipe(r);
+        r->rebuild_start = m.start_lsn;
+        if (rc == ROOST_OK)
+            rc = s_store_pairs(r, &m);
+        if (rc == ROOST_OK && m.done)
+            rc = s_finish(r, m.start_lsn, m.start_epoch);
+    }
+    msgpack_unpacked_destroy(&m.up);
+    if (rc != ROOST_OK) {
+        ROOST_ERROR(COMP, "snapshot chunk not stored", "partition=%u err=%s", r->partition,
+                    roost_strerror(rc));
+        return; /* the retry timer asks again */
+    }
+    if (r->rebuilding)
+        s_request(ctx, r);
+    else if (r->role == ROLE_RECONCILING)
+        replog_become_primary(ctx, r); /* reconcile again from the rebuilt log */
+    else if (r->rebuild_epoch)
+        s_tell_position(ctx, r);
+}
+
+/* ---- the primary's side ------------------------------------------------------------------- */
+
+void replog_ask_rebuild(roost_ctx_t *ctx, replog_t *r, int i)
+{
+    if (r->now_ns - r->rebuild_told_ns[i] < REPLOG_REBUILD_RETRY_MS * 1000000ull)
+        return;
+    r->rebuild_told_ns[i] = r->now_ns;
+    r->catchup[i] = true;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msg_rebuild_encode(&out, r->epoch);
+    replog_send(ctx, r, r->peers[i], MSG_LOG_REBUILD, &out);
+    msgpack_sbuffer_destroy(&out);
+}
