@@ -436,7 +436,8 @@ static clustermap_t *s_decode_map_fields(const msgpack_object *root, int *rc)
     map->version = version;
     if (!s_decode_members(&f[4], map->members, &map->n_members,
                           v1 ? MEMBER_MAP_FIELDS_V1 : MEMBER_MAP_FIELDS) ||
-        !s_decode_parts(&f[5], map, v1 ? PART_LISTS_V1 : PART_LISTS) || !clustermap_invariants(map)) {
+        !s_decode_parts(&f[5], map, v1 ? PART_LISTS_V1 : PART_LISTS) ||
+        !clustermap_invariants(map)) {
         clustermap_release(&map);
         return NULL;
     }

@@ -33,7 +33,8 @@ static inline int inproc_send(roost_transport_t *base, uint32_t to, roost_env_t 
 {
     inproc_tr_t *t = (inproc_tr_t *)base;
     inproc_net_t *n = t->net;
-    if (to >= INPROC_NODES_MAX || !n->tr[to].sink || atomic_load(&n->cut[t->self][to])) {
+    /* the cut first: a node is cut off before it is replaced, so its sink is not read then */
+    if (to >= INPROC_NODES_MAX || atomic_load(&n->cut[t->self][to]) || !n->tr[to].sink) {
         roost_env_free(env);
         atomic_fetch_add(&n->dropped, 1);
         return ROOST_EAGAIN;

@@ -385,6 +385,8 @@ static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **stat
     s_go(1, 300, 0);
     assert_true(s_wait(s_answered, 30));
     assert_true(s_wait(s_logs_agree, 20));
+    inproc_isolate(&W->net, 2, true); /* nobody sends into it while it is replaced */
+    s_sleep_ms(100);
     roost_node_stop(W->node[2]);
     syncer_destroy(&W->syncer[2]);
     roost_node_destroy(&W->node[2]);
@@ -406,6 +408,8 @@ static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **stat
     W->store[2].sync = SYNC_NONE;
     W->store[2].rejoining = true;
     assert_int_equal(roost_node_start(W->node[2]), 0);
+    inproc_isolate(&W->net, 2, false);
+    inproc_isolate(&W->net, 3, true);
     s_route_all(1, 2);
     s_role(2, 1, 2);
     g_want = 350;
