@@ -34,7 +34,7 @@ fuzz-build: deps
 	@CC=clang cmake -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_FUZZ=ON \
 	    -DROOST_SANITIZE=address,undefined -DROOST_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build $(BUILD)/fuzz -j $(JOBS) --target fuzz_envelope fuzz_clustermap fuzz_manifest \
-	    fuzz_actor_frames fuzz_frame fuzz_auth_body
+	    fuzz_actor_frames fuzz_frame fuzz_auth_body fuzz_replication
 
 # Every fuzz target for FUZZ_SECONDS (60 s by default).
 fuzz: fuzz-build

@@ -6,6 +6,8 @@
  *   phase 2, `--seconds`: paced at half that rate (open loop): p50/p99 latency.
  * Then RocksDB's own ceiling on this machine (db_bench fillrandom, batches of 100, 200-byte
  * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5).
+ * `--direct 1` (default): the probe follows the map the control leader pushes and sends each
+ * write straight to its partition's primary; `--direct 0`: through one shard that forwards.
  *
  * `--join 1`: the client-visible cost of a handoff instead. Under a paced load (`--rate`
  * writes/s) one more shard node starts and `roostctl apply` makes it a member; reports how long
@@ -306,6 +308,7 @@ int bench_store(int argc, char **argv)
     const char *consistency = bench_opt(argc, argv, "--consistency");
     const char *sync = bench_opt(argc, argv, "--sync");
     bool join = bench_opt_u64(argc, argv, "--join", 0) != 0;
+    bool direct = bench_opt_u64(argc, argv, "--direct", 1) != 0;
     double rate = (double)bench_opt_u64(argc, argv, "--rate", 1000);
     consistency = consistency ? consistency : "QUORUM";
     sync = sync ? sync : "batch";
@@ -327,6 +330,8 @@ int bench_store(int argc, char **argv)
     s_start_nodes(nodes);
     B->probe = probe_new(&m, "client", s_result, NULL);
     int rc = 1;
+    if (B->probe && direct)
+        probe_follow_map(B->probe); /* straight to each primary once the first map is pushed */
     if (B->probe && probe_start(B->probe) == 0) {
         probe_route(B->probe, 1);
         rc = join ? s_run_join(nodes, rf, consistency, sync, port, rate, vlen)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/clustermap.h"
 #include "runtime/errors.h"
 #include "runtime/log.h"
 #include "runtime/node.h"
@@ -154,6 +155,27 @@ void probe_destroy(probe_t **p_p)
     roost_node_destroy(&p->node);
     free(p);
     *p_p = NULL;
+}
+
+/* The map the control leader pushes to the nodes that do not vote: route to each primary. */
+static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
+{
+    (void)from;
+    probe_t *p = arg;
+    clustermap_t *map = NULL;
+    if (env->type != ROOST_MSG_MAP ||
+        clustermap_decode(env->payload, env->payload_len, &map) != ROOST_OK)
+        return;
+    if (clustermap_partitions(map) == p->manifest.partitions)
+        for (uint32_t part = 0; part < p->manifest.partitions; part++)
+            roost_node_set_primary(p->node, part, clustermap_primary_of(map, part),
+                                   clustermap_epoch_of(map, part));
+    clustermap_release(&map);
+}
+
+void probe_follow_map(probe_t *p)
+{
+    roost_node_set_system_handler(p->node, s_on_system, p);
 }
 
 void probe_route(probe_t *p, uint32_t shard_id)

@@ -26,6 +26,10 @@ int probe_start(probe_t *p);
 void probe_destroy(probe_t **p_p);
 /* Sends every request through shard `shard_id` from now on. */
 void probe_route(probe_t *p, uint32_t shard_id);
+/* Follows the cluster map the control leader pushes (every 2 s and on each change): requests go
+ * straight to each partition's primary. Call before probe_start; probe_route until the first
+ * map arrives. */
+void probe_follow_map(probe_t *p);
 /* Writes value under kv:<key>; the result comes back with `tag`. timeout_ms 0 → 5 s. */
 int probe_put(probe_t *p, const char *key, const void *val, size_t len, uint64_t tag,
               uint32_t timeout_ms);
