@@ -49,7 +49,9 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
     (void)arg, (void)lsn;
     atomic_fetch_sub(&B->inflight, 1);
     if (status != ROOST_OK) {
-        atomic_fetch_add(&B->failed, 1);
+        if (atomic_fetch_add(&B->failed, 1) < 5) /* the first few reasons, for the record */
+            bench_progress("store: a write failed: %s after %.1f ms", roost_strerror(status),
+                           (double)(bench_now_ns() - B->sent_ns[tag % SLOTS]) / 1e6);
         return;
     }
     uint64_t took = bench_now_ns() - B->sent_ns[tag % SLOTS];
@@ -213,6 +215,7 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
         return 1;
     }
     memset(&B->lat, 0, sizeof B->lat);
+    uint64_t failed0 = atomic_load(&B->failed); /* eunavail while partitions first reconcile */
     double peak = s_closed_loop(window, seconds, vlen);
     double p50 = lat_quantile_us(&B->lat, 0.5), p99 = lat_quantile_us(&B->lat, 0.99);
     struct timespec drain = {1, 0};
@@ -232,7 +235,7 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
            "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
            ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
            nodes, rf, consistency, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
-           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed), ceiling,
+           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed) - failed0, ceiling,
            ceiling > 0 ? peak * rf / ceiling : 0.0);
     return 0;
 }
