@@ -235,8 +235,8 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
            "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
            ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
            nodes, rf, consistency, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
-           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed) - failed0, ceiling,
-           ceiling > 0 ? peak * rf / ceiling : 0.0);
+           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed) - failed0,
+           ceiling, ceiling > 0 ? peak * rf / ceiling : 0.0);
     return 0;
 }
 

@@ -675,6 +675,36 @@ static void test_a_replica_past_the_log_is_rebuilt_from_a_snapshot(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* A replica left far behind is appointed primary (the others truncated what it lacks): it
+ * cannot complete its log from their tails, so it pulls a snapshot from a promiser, reconciles
+ * again from the rebuilt log, and serves; nothing acknowledged is lost. */
+static void test_a_lagging_new_primary_rebuilds_before_it_serves(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    inproc_isolate(&W->net, 2, true);
+    g_want = 1800;
+    s_go(1, 1600, 10000);
+    assert_true(s_wait(s_answered, 60));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    inproc_isolate(&W->net, 1, true); /* the old primary goes; the lagging one leads */
+    inproc_isolate(&W->net, 2, false);
+    inproc_isolate(&W->net, 1, true);
+    s_route_all(2, 2);
+    s_role(2, 2, 2);
+    s_role(3, 2, 2);
+    g_want = 1900;
+    s_go(2, 100, 20000);
+    assert_true(s_wait(s_answered, 60));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(atomic_load(&W->store[2].stats.rebuilds) >= 1);
+    inproc_isolate(&W->net, 1, false);
+    s_role(1, 2, 2);
+    assert_true(s_wait(s_states_agree, 30));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -688,6 +718,8 @@ int main(void)
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_handoff_moves_a_copy_without_losing_writes),
         cmocka_unit_test_setup_teardown(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot,
+                                        setup_short_logs, teardown_short_logs),
+        cmocka_unit_test_setup_teardown(test_a_lagging_new_primary_rebuilds_before_it_serves,
                                         setup_short_logs, teardown_short_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
