@@ -96,7 +96,7 @@ static bool s_holds_copy(daemon_t *d, uint32_t p)
 
 /* Tells our log replica of partition p its role (epoch, primary and lists) when it changed; a
  * copy the map names in no list any more (a settled handoff moved it away, or it was left on
- * disk before a restart) is retired. */
+ * disk before a restart) becomes a candidate for retirement (s_retire_due). */
 static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
 {
     msg_role_t m;
@@ -110,11 +110,13 @@ static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
     bool mine = s_names(m.replicas, m.nreplicas, me) || s_names(m.next, m.nnext, me) ||
                 s_names(m.prev, m.nprev, me);
     if (!mine) {
-        if (d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p)))
-            s_send_to_log(d, p, MSG_LOG_RETIRE, NULL);
+        if ((d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p))) &&
+            atomic_load(&d->retire_since[p]) == 0)
+            atomic_store(&d->retire_since[p], roost_clock_now_ns(roost_clock_real()));
         d->role_told[p] = 0;
         return;
     }
+    atomic_store(&d->retire_since[p], 0);
     uint64_t told = roost_hash64(&m, sizeof m) | 1u; /* never 0: 0 means "told nothing" */
     if (told == d->role_told[p])
         return;
@@ -191,6 +193,14 @@ static void s_on_map(void *arg, const clustermap_t *map)
             s_tell_role(d, map, p);
     }
     d->retire_scanned = true;
+    clustermap_t *latest = clustermap_copy(map); /* a voter's is the FSM's working map */
+    pthread_mutex_lock(&d->map_lock);
+    clustermap_t *old = d->map_latest;
+    if (latest)
+        d->map_latest = latest;
+    pthread_mutex_unlock(&d->map_lock);
+    if (latest)
+        clustermap_release(&old);
     atomic_store(&d->last_version, clustermap_version(map));
     uint64_t max_epoch = 0;
     for (uint32_t p = 0; p < parts; p++)
@@ -287,9 +297,36 @@ static void s_check_disk(daemon_t *d)
         detector_set_self_down(d->detector);
 }
 
+/* Transport thread, about once a second: copies the maps have named in no list for
+ * DAEMON_RETIRE_DELAY_MS, and the latest map still does not name, are retired. */
+static void s_retire_due(daemon_t *d, uint64_t now_ns)
+{
+    if (!d->engine || now_ns - d->retire_checked_ns < 1000000000ull)
+        return;
+    d->retire_checked_ns = now_ns;
+    pthread_mutex_lock(&d->map_lock);
+    clustermap_t *map = d->map_latest ? clustermap_retain(d->map_latest) : NULL;
+    pthread_mutex_unlock(&d->map_lock);
+    uint64_t now = roost_clock_now_ns(roost_clock_real());
+    for (uint32_t p = 0; map && p < clustermap_partitions(map); p++) {
+        uint64_t since = atomic_load(&d->retire_since[p]);
+        if (!since || now - since < DAEMON_RETIRE_DELAY_MS * 1000000ull)
+            continue;
+        uint32_t ids[3 * PROTO_REPLICAS_MAX], n = 0;
+        n += clustermap_replicas_of(map, p, ids + n, PROTO_REPLICAS_MAX);
+        n += clustermap_next_of(map, p, ids + n, PROTO_REPLICAS_MAX);
+        n += clustermap_prev_of(map, p, ids + n, PROTO_REPLICAS_MAX);
+        if (!s_names(ids, n, d->self->id) &&
+            atomic_compare_exchange_strong(&d->retire_since[p], &since, 0))
+            s_send_to_log(d, p, MSG_LOG_RETIRE, NULL);
+    }
+    clustermap_release(&map);
+}
+
 static void s_on_tick(void *arg, uint64_t now_ns)
 {
     daemon_t *d = arg;
+    s_retire_due(d, now_ns);
     faults_poll(d->faults);
     s_check_disk(d);
     if (now_ns - d->rate_at_ns >= 1000000000u) { /* messages per second, for status */
@@ -534,6 +571,7 @@ static int s_open_store(daemon_t *d)
                              "its acknowledgement at the configured consistency.",
                              NULL, 0, 10, 10000000)};
     d->role_told = roost_xcalloc(d->manifest.partitions, sizeof *d->role_told);
+    d->retire_since = roost_xcalloc(d->manifest.partitions, sizeof *d->retire_since);
     if (d->store.rejoining)
         ROOST_WARN(COMP, "unclean stop under sync: none: rejoining as a non-voter",
                    "node=%s why=\"unsynced writes may be lost; each partition counts again once "
@@ -591,6 +629,7 @@ daemon_t *daemon_new(const daemon_config_t *cfg)
         return NULL;
     }
     pthread_mutex_init(&d->manifest_lock, NULL);
+    pthread_mutex_init(&d->map_lock, NULL);
     const manifest_node_t *voters[CONTROL_VOTERS_MAX];
     d->n_voter_ids = manifest_voters(&d->manifest, voters, CONTROL_VOTERS_MAX);
     for (uint32_t i = 0; i < d->n_voter_ids; i++)
@@ -690,11 +729,14 @@ void daemon_destroy(daemon_t **self_p)
     if (clean)
         s_mark_clean_stop(d);
     free(d->role_told);
+    free((void *)d->retire_since);
+    clustermap_release(&d->map_latest);
     detector_destroy(&d->detector);
     faults_destroy(&d->faults);
     metrics_registry_destroy(&d->reg);
     daemon_bridge_close(d); /* after the node: its actor is gone */
     pthread_mutex_destroy(&d->manifest_lock);
+    pthread_mutex_destroy(&d->map_lock);
     free(d);
     *self_p = NULL;
 }

@@ -24,6 +24,9 @@
 #include "shards/store.h"
 #include "shards/syncer.h"
 
+/* How long the maps must name this node in no list of a partition before its copy goes. */
+enum { DAEMON_RETIRE_DELAY_MS = 5000 };
+
 /* One request of the admin thread to an actor, waiting for its answer (daemon_bridge.c). */
 enum { DAEMON_ASKS_MAX = 8 };
 typedef struct {
@@ -46,15 +49,23 @@ struct daemon {
     _Atomic uint64_t max_epoch;    /* the highest partition epoch of that map */
     engine_t *engine;              /* shard nodes: the node's RocksDB */
     store_t store;
-    syncer_t *syncer;          /* shard nodes: the group-commit thread */
-    uint64_t *role_told;       /* per partition: hash of the role last told to our log (0: none) */
-    bool retire_scanned;       /* the first map checked the disk for copies nothing names */
-    faults_t *faults;          /* test builds: injected link cuts */
-    actors_config_t messaging; /* the messaging actors' settings (a node service) */
-    edge_t *edge;              /* edge nodes: the client front door */
-    admin_t *_Atomic admin;    /* the admin channel (admin_port); its thread reads this too */
-    metrics_http_t *metrics;   /* GET /metrics on metrics_port */
-    metrics_registry_t *reg;   /* series kept across renders (histograms) */
+    syncer_t *syncer;    /* shard nodes: the group-commit thread */
+    uint64_t *role_told; /* per partition: hash of the role last told to our log (0: none) */
+    bool retire_scanned; /* the first map checked the disk for copies nothing names */
+    /* Per partition: since when the maps name this node in no list while it holds a copy (0:
+     * not so). The copy is retired only after DAEMON_RETIRE_DELAY_MS of that, checked against
+     * the latest map: a restarting voter replays old maps from its Raft log in a burst, and
+     * one of them must not delete a copy the current map still names. */
+    _Atomic uint64_t *retire_since;
+    pthread_mutex_t map_lock;
+    clustermap_t *map_latest;   /* under map_lock: the last map applied */
+    uint64_t retire_checked_ns; /* transport thread */
+    faults_t *faults;           /* test builds: injected link cuts */
+    actors_config_t messaging;  /* the messaging actors' settings (a node service) */
+    edge_t *edge;               /* edge nodes: the client front door */
+    admin_t *_Atomic admin;     /* the admin channel (admin_port); its thread reads this too */
+    metrics_http_t *metrics;    /* GET /metrics on metrics_port */
+    metrics_registry_t *reg;    /* series kept across renders (histograms) */
     atomic_bool draining;
     atomic_bool disk_alarm; /* the engine refused a write: this node stopped serving */
     edge_keys_t edge_keys;

@@ -17,7 +17,9 @@
  *
  * Threads: everything is thread-safe from any thread except control_destroy (one caller, once,
  * not from on_map). on_map runs on the control thread after every command that changed the map
- * (and after a snapshot restore); it must not block and must not call control_destroy.
+ * (and after a snapshot restore); it must not block and must not call control_destroy. The map
+ * it gets is the state machine's working copy, valid during the call only: clustermap_copy it
+ * (never retain it) or use control_map_get to keep one.
  * The process must ignore SIGPIPE (libuv writes to peers that may have died).
  */
 #ifndef ROOST_CONTROL_H

@@ -130,7 +130,16 @@ static void test_join_and_leave_move_data_without_loss(void **state)
     fprintf(stderr, "acknowledged %d writes; %d attempts failed and were retried\n",
             atomic_load(&W->acked), atomic_load(&W->failed));
 
-    proc_sleep_ms(3000); /* s4 applies the settled map and retires its copies */
+    /* s4 retires its copies once the maps have named it nowhere for DAEMON_RETIRE_DELAY_MS
+     * (after the drain it rejoined sooner than that: those copies were kept and reused) */
+    int retired = 0, stable = 0;
+    for (uint64_t until = proc_now_ms() + 40000; proc_now_ms() < until && stable < 15;) {
+        proc_sleep_ms(200);
+        int now = s_log_count(4, "copy retired");
+        stable = now >= (int)copies && now == retired ? stable + 1 : 0;
+        retired = now;
+    }
+    assert_true(retired >= (int)copies);
     int status = proc_stop(&W->node[4], SIGTERM, 30000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(s_entries_on_disk(4), 0);

@@ -38,21 +38,6 @@ static void test_acknowledged_writes_survive_kill_and_restart(void **state)
     s_stop_and_verify();
 }
 
-/* Lines of node i's log containing `what`. */
-static int s_log_count(int i, const char *what)
-{
-    char path[160], line[1024];
-    snprintf(path, sizeof path, "%s/s%d.log", W->dir, i);
-    s_pump();
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    while (f && fgets(line, sizeof line, f))
-        n += strstr(line, what) != NULL;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 static int setup_sync_none(void **state)
 {
     g_sync = "none";

@@ -347,6 +347,21 @@ static int s_check_on_disk(char *err, size_t cap)
     return bad;
 }
 
+/* Lines of node i's log containing `what`. */
+static int s_log_count(int i, const char *what)
+{
+    char path[160], line[1024];
+    snprintf(path, sizeof path, "%s/s%d.log", W->dir, i);
+    s_pump();
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
 /* Prints the last lines of node i's log to stderr (for a failure report). */
 static void s_log_tail(int i)
 {
