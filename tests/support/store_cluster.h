@@ -348,7 +348,7 @@ static int s_check_on_disk(char *err, size_t cap)
 }
 
 /* Lines of node i's log containing `what`. */
-static int s_log_count(int i, const char *what)
+static inline int s_log_count(int i, const char *what)
 {
     char path[160], line[1024];
     snprintf(path, sizeof path, "%s/s%d.log", W->dir, i);
