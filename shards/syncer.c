@@ -80,6 +80,24 @@ static void *s_main(void *arg)
     return NULL;
 }
 
+uint32_t syncer_poll(syncer_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    request_t *batch = s->started ? NULL : s->head;
+    if (!s->started)
+        s->head = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (!batch)
+        return 0;
+    uint32_t n = 0;
+    for (request_t *r = batch; r; r = r->next)
+        n++;
+    int32_t status = engine_sync(s->engine);
+    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
+    s_answer(s, batch, status);
+    return n;
+}
+
 int syncer_start(syncer_t *s)
 {
     if (pthread_create(&s->thread, NULL, s_main, s) != 0)

@@ -25,6 +25,10 @@ typedef struct syncer syncer_t;
 
 syncer_t *syncer_new(roost_node_t *node, engine_t *engine);
 int syncer_start(syncer_t *s);
+/* Without the thread (syncer_start never called): one batch on the caller's thread — every
+ * request queued so far, one engine_sync, the answers. Returns how many it answered. The
+ * simulator and deterministic tests decide with it when an fsync completes. */
+uint32_t syncer_poll(syncer_t *s);
 /* Stops the thread (after the sync in progress) and frees queued requests. Safe on NULL. */
 void syncer_destroy(syncer_t **s_p);
 /* Syncs done so far (each answers every request queued before it started). */
