@@ -65,14 +65,6 @@ static void s_log_map(daemon_t *d, const clustermap_t *map)
                d->control ? control_leader_id(d->control) : 0, down, primaries, serving);
 }
 
-static bool s_names(const uint32_t *ids, uint32_t n, uint32_t id)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (ids[i] == id)
-            return true;
-    return false;
-}
-
 static void s_send_to_log(daemon_t *d, uint32_t p, uint32_t type, const msgpack_sbuffer *sb)
 {
     char key[ROOST_KEY_BYTES_MAX + 1];
@@ -106,10 +98,7 @@ static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
     m.nreplicas = clustermap_replicas_of(map, p, m.replicas, PROTO_REPLICAS_MAX);
     m.nnext = clustermap_next_of(map, p, m.next, PROTO_REPLICAS_MAX);
     m.nprev = clustermap_prev_of(map, p, m.prev, PROTO_REPLICAS_MAX);
-    uint32_t me = d->self->id;
-    bool mine = s_names(m.replicas, m.nreplicas, me) || s_names(m.next, m.nnext, me) ||
-                s_names(m.prev, m.nprev, me);
-    if (!mine) {
+    if (!clustermap_names(map, p, d->self->id)) {
         if ((d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p))) &&
             atomic_load(&d->retire_since[p]) == 0)
             atomic_store(&d->retire_since[p], roost_clock_now_ns(roost_clock_real()));
@@ -312,11 +301,7 @@ static void s_retire_due(daemon_t *d, uint64_t now_ns)
         uint64_t since = atomic_load(&d->retire_since[p]);
         if (!since || now - since < DAEMON_RETIRE_DELAY_MS * 1000000ull)
             continue;
-        uint32_t ids[3 * PROTO_REPLICAS_MAX], n = 0;
-        n += clustermap_replicas_of(map, p, ids + n, PROTO_REPLICAS_MAX);
-        n += clustermap_next_of(map, p, ids + n, PROTO_REPLICAS_MAX);
-        n += clustermap_prev_of(map, p, ids + n, PROTO_REPLICAS_MAX);
-        if (!s_names(ids, n, d->self->id) &&
+        if (!clustermap_names(map, p, d->self->id) &&
             atomic_compare_exchange_strong(&d->retire_since[p], &since, 0))
             s_send_to_log(d, p, MSG_LOG_RETIRE, NULL);
     }

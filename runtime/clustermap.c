@@ -166,12 +166,9 @@ static bool s_part_valid(const clustermap_t *map, const part_t *part)
 
 static bool s_named(const clustermap_t *map, uint32_t id)
 {
-    for (uint32_t p = 0; p < map->partitions; p++) {
-        const part_t *part = &map->parts[p];
-        for (uint32_t r = 0; r < map->rf; r++)
-            if (part->replicas[r] == id || part->next[r] == id || part->prev[r] == id)
-                return true;
-    }
+    for (uint32_t p = 0; p < map->partitions; p++)
+        if (clustermap_names(map, p, id))
+            return true;
     return false;
 }
 
@@ -516,6 +513,16 @@ uint32_t clustermap_prev_of(const clustermap_t *map, uint32_t partition, uint32_
 {
     assert(partition < map->partitions);
     return s_copy_list(map, map->parts[partition].prev, out, cap);
+}
+
+bool clustermap_names(const clustermap_t *map, uint32_t partition, uint32_t id)
+{
+    assert(partition < map->partitions);
+    const part_t *part = &map->parts[partition];
+    for (uint32_t r = 0; r < map->rf && map->n_members > 0; r++)
+        if (part->replicas[r] == id || part->next[r] == id || part->prev[r] == id)
+            return true;
+    return false;
 }
 
 uint32_t clustermap_moving(const clustermap_t *map)

@@ -176,6 +176,9 @@ uint32_t clustermap_next_of(const clustermap_t *map, uint32_t partition, uint32_
                             uint32_t cap);
 uint32_t clustermap_prev_of(const clustermap_t *map, uint32_t partition, uint32_t *out,
                             uint32_t cap);
+/* Whether any of the partition's lists (replicas, next, prev) names member `id`: the node
+ * holds, or is being handed, a copy. */
+bool clustermap_names(const clustermap_t *map, uint32_t partition, uint32_t id);
 /* Partitions with a handoff in progress (next or prev set). */
 uint32_t clustermap_moving(const clustermap_t *map);
 

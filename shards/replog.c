@@ -385,6 +385,7 @@ static void s_set_peers(replog_t *r, const msg_role_t *m)
         r->catchup[i] = j >= 0 && old.catchup[j];
         r->sent_commit[i] = j < 0 ? 0 : old.sent_commit[j];
         r->acked_at_tick[i] = j < 0 ? 0 : old.acked_at_tick[j];
+        r->rebuild_told_ns[i] = j < 0 ? 0 : old.rebuild_told_ns[j];
     }
 }
 
