@@ -21,6 +21,8 @@ typedef struct {
     uint64_t retention_ms;      /* undelivered events kept per device (default 30 days) */
     uint32_t retention_count;   /* … and at most this many (default 10,000) */
     uint32_t group_max_members; /* default for new groups (default 256) */
+    uint32_t max_devices;       /* devices per user (default 5, at most USER_DEVICES_LIMIT) */
+    uint32_t session_ttl_ms;    /* a session not renewed this long ends (default 30 s; tests) */
     atomic_bool hold_fanout;    /* fault injection (test builds): acknowledge, deliver nothing */
 } actors_config_t;
 

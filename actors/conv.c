@@ -98,6 +98,17 @@ void conv_put_head(conv_t *c, store_ops_t *ops)
     mp_buf_fini(&b);
 }
 
+void conv_put_index(conv_t *c, store_ops_t *ops)
+{
+    if (c->indexed)
+        return;
+    akey_t f = {.n = 0};
+    akey_str(&f, "~f/");
+    akey_str(&f, c->key);
+    store_ops_put(ops, f.b, f.n, "", 0);
+    c->indexed = true;
+}
+
 void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
 {
     char id[ID_BYTES_MAX + 1];
@@ -107,16 +118,21 @@ void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
     akey_str(&k, id);
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_map(&b.pk, 9);
+    bool hid = !hidden_empty(&m->hidden);
+    msgpack_pack_map(&b.pk, 9 + hid);
     mp_kv_u64(&b.pk, "joined", m->joined);
     mp_kv_u64(&b.pk, "left", m->left);
     mp_kv_u64(&b.pk, "role", m->role);
     mp_kv_u64(&b.pk, "fanout", m->fanout);
     mp_kv_u64(&b.pk, "delivered", m->delivered);
     mp_kv_u64(&b.pk, "read", m->read);
-    mp_kv_u64(&b.pk, "rd", m->rcpt_delivered);
-    mp_kv_u64(&b.pk, "rr", m->rcpt_read);
+    mp_kv_u64(&b.pk, "rd", m->rcpt_delivered_ok); /* a crash re-sends what is unconfirmed */
+    mp_kv_u64(&b.pk, "rr", m->rcpt_read_ok);
     mp_kv_u64(&b.pk, "sent", m->last_sent);
+    if (hid) {
+        mp_pack_str(&b.pk, "hid");
+        hidden_pack(&b.pk, &m->hidden);
+    }
     store_ops_put(ops, k.b, k.n, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
 }
@@ -215,9 +231,15 @@ static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8
     m->fanout = s_u64(&up.data, "fanout");
     m->delivered = s_u64(&up.data, "delivered");
     m->read = s_u64(&up.data, "read");
-    m->rcpt_delivered = s_u64(&up.data, "rd");
-    m->rcpt_read = s_u64(&up.data, "rr");
+    m->rcpt_delivered = m->rcpt_delivered_ok = s_u64(&up.data, "rd");
+    m->rcpt_read = m->rcpt_read_ok = s_u64(&up.data, "rr");
     m->last_sent = s_u64(&up.data, "sent");
+    const msgpack_object *hid = mp_get(&up.data, "hid");
+    if (hid && !hidden_parse(hid, &m->hidden)) {
+        msgpack_unpacked_destroy(&up);
+        s->rc = ROOST_EPROTO;
+        return false;
+    }
     m->dirty = false;
     msgpack_unpacked_destroy(&up);
     return true;
@@ -245,8 +267,11 @@ static int s_load(roost_ctx_t *ctx, void *self)
         if (!conv_member(c, c->hi))
             conv_add_member(c, c->hi, 0, ROLE_MEMBER)->dirty = false;
     }
-    c->indexed = c->fanout_done < c->durable;
+    bool receipts = conv_receipts_unsettled(c);
+    c->indexed = c->fanout_done < c->durable || receipts;
     conv_fanout_kick(ctx, c); /* anything acknowledged but not yet in every inbox */
+    if (receipts)             /* … and receipts handed out but never confirmed: sent again */
+        conv_arm(ctx, c, CONV_TIMER_RECEIPTS, &c->receipts_armed, CONV_RECEIPT_MS);
     return ROOST_OK;
 }
 

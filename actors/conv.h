@@ -17,6 +17,7 @@
 #include "actors/akey.h"
 #include "actors/base.h"
 #include "actors/client.h"
+#include "actors/hidden.h"
 #include "actors/ids.h"
 #include "actors/mp.h"
 #include "actors/pend.h"
@@ -34,8 +35,10 @@ enum {
     CONV_DELIVER_TIMEOUT_MS = 5000,
     CONV_RETRY_MIN_MS = 100,
     CONV_RETRY_MAX_MS = 5000,
-    CONV_CHECKPOINT_MS = 1000, /* member watermarks and fan-out progress, when changed */
-    CONV_RECEIPT_MS = 1000,    /* at most one receipt per (reader, status) per second */
+    CONV_CHECKPOINT_MS = 1000,    /* member watermarks and fan-out progress, when changed */
+    CONV_RECEIPT_MS = 1000,       /* at most one receipt per (reader, status) per second */
+    CONV_DEDUPE_CHECK_MS = 60000, /* expired dedupe entries: looked for at most this often… */
+    CONV_DEDUPE_EXPIRE_MAX = 64,  /* …and at most this many deleted with one send */
     CONV_TYPING_MS = 10000,
     CONV_DEDUPE_INFLIGHT_MAX = 4096,
     CONV_DEVICES_TTL_MS = 60000,
@@ -59,15 +62,18 @@ typedef struct {
     uint64_t fanout;    /* highest seq known to be in its inbox */
     uint64_t delivered; /* watermarks its devices reported */
     uint64_t read;
-    uint64_t rcpt_delivered, rcpt_read; /* receipt events already handed to senders */
-    uint64_t last_sent;                 /* its latest message's seq */
+    uint64_t rcpt_delivered, rcpt_read;       /* receipt events handed to senders (in memory) … */
+    uint64_t rcpt_delivered_ok, rcpt_read_ok; /* … and confirmed stored by every sender */
+    uint64_t last_sent;                       /* its latest message's seq */
+    hidden_t hidden;                          /* senders it never received: caps their receipts */
     /* in memory */
     uint64_t sending_upto; /* a deliver for (fanout, sending_upto] is outstanding */
     uint64_t deliver_corr;
     uint32_t retry_ms;
     uint64_t retry_at_ns;
     uint64_t typing_until_ns;
-    char *devs; /* its devices (NUL-separated), for checking `bodies`; NULL: unknown */
+    uint32_t rcpt_out[2]; /* receipt requests (delivered, read) not answered yet */
+    char *devs;           /* its devices (NUL-separated), for checking `bodies`; NULL: unknown */
     uint32_t ndevs;
     uint64_t devs_until_ns; /* the cached list is trusted until then */
     bool dirty;
@@ -106,8 +112,9 @@ typedef struct {
     roost_env_t *parked, *parked_tail; /* requests waiting for those checks */
     uint64_t head;                     /* last seq assigned */
     uint64_t durable;                  /* last seq durably committed */
-    uint64_t fanout_done; /* every member's inbox holds everything up to here (durable) */
-    bool indexed;         /* this conversation is in the partition's unfinished index */
+    uint64_t fanout_done;       /* every member's inbox holds everything up to here (durable) */
+    bool indexed;               /* this conversation is in the partition's unfinished index */
+    uint64_t dedupe_checked_ms; /* monotonic time of the last expiry pass over dedupe entries */
     /* direct: who blocks whom */
     bool lo_blocks_hi, hi_blocks_lo;
     /* group settings */
@@ -133,6 +140,9 @@ member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t rol
 void conv_members_free(conv_t *c);
 /* Adds the puts of the conversation's small head record (head, fanout_done, blocks). */
 void conv_put_head(conv_t *c, store_ops_t *ops);
+/* Puts the conversation in its partition's unfinished index (~f/), if not there: after a
+ * failover the sweeper wakes it to finish its fan-out and its receipts. */
+void conv_put_index(conv_t *c, store_ops_t *ops);
 void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m);
 void conv_put_meta(conv_t *c, store_ops_t *ops);
 void conv_message_key(const conv_t *c, uint64_t seq, akey_t *k);
@@ -174,6 +184,8 @@ void conv_fanout_timer(roost_ctx_t *ctx, conv_t *c);
 /* A MSG_DELIVER answer. */
 bool conv_fanout_answer(roost_ctx_t *ctx, conv_t *c, roost_env_t *env);
 void conv_checkpoint(roost_ctx_t *ctx, conv_t *c);
+/* conv_receipts.c: whether some watermark's receipts are not yet confirmed stored. */
+bool conv_receipts_unsettled(const conv_t *c);
 
 /* conv_receipts.c */
 void conv_on_acked(roost_ctx_t *ctx, conv_t *c, roost_env_t *env);

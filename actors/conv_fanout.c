@@ -180,7 +180,7 @@ void conv_checkpoint(roost_ctx_t *ctx, conv_t *c)
     c->fanout_done = done;
     if (head)
         conv_put_head(c, &ops);
-    if (c->indexed && done >= c->head) {
+    if (c->indexed && done >= c->head && !conv_receipts_unsettled(c)) {
         akey_t f = {.n = 0};
         akey_str(&f, "~f/");
         akey_str(&f, c->key);

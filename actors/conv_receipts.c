@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "actors/conv.h"
 #include "actors/msgs.h"
@@ -36,11 +37,36 @@ static bool s_user_seq(const roost_env_t *env, msgpack_unpacked *up, uint64_t *u
            (*user = id_parse(u.ptr, u.len)) != 0 && mp_as_u64(&a->via.array.ptr[1], seq);
 }
 
+/* Merges the hidden senders a member's watermark report carries (element i, if present). */
+static void s_take_hidden(member_t *m, const msgpack_object *a, uint32_t i)
+{
+    hidden_t h;
+    if (a->via.array.size <= i || !hidden_parse(&a->via.array.ptr[i], &h) || hidden_empty(&h))
+        return;
+    hidden_t before = m->hidden;
+    hidden_merge(&m->hidden, &h);
+    if (memcmp(&before, &m->hidden, sizeof before) != 0)
+        m->dirty = true;
+}
+
+bool conv_receipts_unsettled(const conv_t *c)
+{
+    for (uint32_t i = 0; i < c->nmembers; i++) {
+        const member_t *m = &c->members[i];
+        if (m->delivered > m->rcpt_delivered_ok || m->read > m->rcpt_read_ok)
+            return true;
+    }
+    return false;
+}
+
+/* A new watermark: durable (with the index entry that gets its receipts out after a failover)
+ * before it is answered; its receipts follow within CONV_RECEIPT_MS. */
 static void s_record_member(roost_ctx_t *ctx, conv_t *c, member_t *m)
 {
     store_ops_t ops;
     store_ops_init(&ops);
     conv_put_member(c, &ops, m);
+    conv_put_index(c, &ops);
     m->dirty = false;
     base_write(ctx, &c->base, &ops, s_answer, roost_ctx_keep(ctx));
     store_ops_fini(&ops);
@@ -55,7 +81,11 @@ void conv_on_acked(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     member_t *m = NULL;
     if (!s_user_seq(env, &up, &user, &seq) || !(m = conv_member(c, user))) {
         roost_ctx_reply_error(ctx, env, m ? ROOST_EPROTO : ROOST_ENOTFOUND);
-    } else if (seq <= m->delivered || seq > c->durable) {
+        msgpack_unpacked_destroy(&up);
+        return;
+    }
+    s_take_hidden(m, &up.data, 2);
+    if (seq <= m->delivered || seq > c->durable) {
         roost_ctx_reply(ctx, env, MSG_ACKED, NULL, 0); /* nothing new (or not ours to count) */
     } else {
         m->delivered = seq;
@@ -81,17 +111,33 @@ void conv_on_read(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     } else if (seq <= m->read) {
         roost_ctx_reply(ctx, env, MSG_ACKED, NULL, 0);
     } else {
+        s_take_hidden(m, &up.data, 3);
         receipts = up.data.via.array.ptr[2].via.boolean;
         m->read = seq;
-        if (!receipts)
-            m->rcpt_read = seq;
+        if (!receipts && m->rcpt_out[1] == 0) /* nothing to tell: settled at once */
+            m->rcpt_read = m->rcpt_read_ok = seq;
         s_record_member(ctx, c, m);
     }
     msgpack_unpacked_destroy(&up);
 }
 
-static void s_send_receipt(roost_ctx_t *ctx, conv_t *c, const member_t *by, uint64_t to,
-                           uint64_t seq, const char *status, uint64_t from)
+/* Once no receipt of that kind is outstanding, what was handed out counts as stored: the
+ * member record (written at the next checkpoint) keeps only that, so a crash before the
+ * senders confirmed re-sends the receipts (their inboxes ignore one they have). */
+static void s_settle(roost_ctx_t *ctx, conv_t *c, member_t *m, int kind)
+{
+    uint64_t sent = kind ? m->rcpt_read : m->rcpt_delivered;
+    uint64_t *ok = kind ? &m->rcpt_read_ok : &m->rcpt_delivered_ok;
+    if (m->rcpt_out[kind] != 0 || sent <= *ok)
+        return;
+    *ok = sent;
+    m->dirty = true;
+    conv_arm(ctx, c, CONV_TIMER_CHECKPOINT, &c->checkpoint_armed, CONV_CHECKPOINT_MS);
+}
+
+/* False if the request could not be sent (the caller retries the whole emission later). */
+static bool s_send_receipt(roost_ctx_t *ctx, conv_t *c, member_t *by, uint64_t to, uint64_t seq,
+                           const char *status, uint64_t from)
 {
     char key[ID_BYTES_MAX + 3], id[ID_BYTES_MAX + 1];
     id_key(key, 'u', to);
@@ -105,12 +151,17 @@ static void s_send_receipt(roost_ctx_t *ctx, conv_t *c, const member_t *by, uint
     mp_pack_str(&b.pk, status);
     msgpack_pack_uint64(&b.pk, roost_ctx_wall_ms(ctx));
     uint64_t corr = 0;
-    if (roost_ctx_request(ctx, key, MSG_RECEIPT, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
-        pend_t *p = pend_add(&c->pend, corr, status[0] == 'r', NULL);
+    int kind = status[0] == 'r';
+    bool sent =
+        roost_ctx_request(ctx, key, MSG_RECEIPT, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK;
+    if (sent) {
+        pend_t *p = pend_add(&c->pend, corr, kind, NULL);
         p->a = by->user;
         p->b = from;
+        by->rcpt_out[kind]++;
     }
     mp_buf_fini(&b);
+    return sent;
 }
 
 bool conv_receipt_answer(roost_ctx_t *ctx, conv_t *c, const roost_env_t *env)
@@ -121,45 +172,56 @@ bool conv_receipt_answer(roost_ctx_t *ctx, conv_t *c, const roost_env_t *env)
     member_t *m = conv_member(c, p->a);
     bool retry = (env->flags & ROOST_ENV_ERROR) && env->status != ROOST_ENOTFOUND &&
                  env->status != ROOST_EPROTO; /* not for an account that is gone */
-    if (retry && m) {                         /* not stored: sent again (deduped there) */
+    if (m && m->rcpt_out[p->kind])
+        m->rcpt_out[p->kind]--;
+    if (retry && m) { /* not stored: sent again (deduped there) */
         uint64_t *sent = p->kind ? &m->rcpt_read : &m->rcpt_delivered;
         if (*sent > p->b)
             *sent = p->b;
         conv_arm(ctx, c, CONV_TIMER_RECEIPTS, &c->receipts_armed, CONV_RECEIPT_MS);
     }
+    if (m)
+        s_settle(ctx, c, m, p->kind);
     pend_free(p);
     return true;
 }
 
-/* Everyone else who sent above `from` hears that `by` reached `upto`. */
-static void s_emit(roost_ctx_t *ctx, conv_t *c, member_t *by, uint64_t from, uint64_t upto,
+/* Everyone else who sent above `from` hears that `by` reached `upto` — capped below the first
+ * of their messages `by` never received (hidden.h). */
+static bool s_emit(roost_ctx_t *ctx, conv_t *c, member_t *by, uint64_t from, uint64_t upto,
                    const char *status)
 {
+    bool all = true;
     for (uint32_t i = 0; i < c->nmembers; i++) {
         member_t *s = &c->members[i];
-        if (s->user != by->user && s->last_sent > from)
-            s_send_receipt(ctx, c, by, s->user, upto, status, from);
+        uint64_t cap = hidden_cap(&by->hidden, s->user, upto);
+        if (s->user != by->user && s->last_sent > from && cap > from)
+            all &= s_send_receipt(ctx, c, by, s->user, cap, status, from);
     }
+    return all;
+}
+
+/* Moves one watermark's receipts from *sent up to upto (all of them, or none: retried). */
+static void s_emit_kind(roost_ctx_t *ctx, conv_t *c, member_t *m, int kind)
+{
+    uint64_t *sent = kind ? &m->rcpt_read : &m->rcpt_delivered;
+    uint64_t upto = kind ? m->read : m->delivered;
+    if (upto <= *sent)
+        return;
+    if (!s_emit(ctx, c, m, *sent, upto, kind ? "read" : "delivered")) {
+        conv_arm(ctx, c, CONV_TIMER_RECEIPTS, &c->receipts_armed, CONV_RECEIPT_MS);
+        return;
+    }
+    *sent = upto;
+    s_settle(ctx, c, m, kind);
 }
 
 void conv_receipts_timer(roost_ctx_t *ctx, conv_t *c)
 {
-    bool changed = false;
     for (uint32_t i = 0; i < c->nmembers; i++) {
-        member_t *m = &c->members[i];
-        if (m->delivered > m->rcpt_delivered) {
-            s_emit(ctx, c, m, m->rcpt_delivered, m->delivered, "delivered");
-            m->rcpt_delivered = m->delivered;
-            changed = m->dirty = true;
-        }
-        if (m->read > m->rcpt_read) {
-            s_emit(ctx, c, m, m->rcpt_read, m->read, "read");
-            m->rcpt_read = m->read;
-            changed = m->dirty = true;
-        }
+        s_emit_kind(ctx, c, &c->members[i], 0);
+        s_emit_kind(ctx, c, &c->members[i], 1);
     }
-    if (changed)
-        conv_arm(ctx, c, CONV_TIMER_CHECKPOINT, &c->checkpoint_armed, CONV_CHECKPOINT_MS);
 }
 
 /* ---- typing ------------------------------------------------------------------------------ */

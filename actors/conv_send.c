@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/actors.h"
 #include "actors/conv.h"
 #include "actors/msgs.h"
 #include "actors/record.h"
@@ -42,13 +43,7 @@ void conv_append(roost_ctx_t *ctx, conv_t *c, uint64_t seq, const mp_buf_t *reco
     conv_message_key(c, seq, &k);
     store_ops_put(ops, k.b, k.n, record->sb.data, record->sb.size);
     conv_put_head(c, ops);
-    if (!c->indexed) {
-        akey_t f = {.n = 0};
-        akey_str(&f, "~f/");
-        akey_str(&f, c->key);
-        store_ops_put(ops, f.b, f.n, "", 0);
-        c->indexed = true;
-    }
+    conv_put_index(c, ops);
     append_t *a = roost_xmalloc(sizeof *a);
     *a = (append_t){.seq = seq, .fn = fn, .arg = arg};
     base_write(ctx, &c->base, ops, s_appended, a);
@@ -163,6 +158,88 @@ static void s_dedupe_key(const conv_t *c, uint64_t user, const char *device, mp_
     akey_add(k, cmid.ptr, cmid.len);
 }
 
+/* <conv>/xs/<be64 seq> → [user, device, cmid, ts]: the dedupe entries in the order they were
+ * made, so the expired ones are found without reading the others. */
+static void s_dedupe_index_key(const conv_t *c, uint64_t seq, akey_t *k)
+{
+    akey_init(k, c->key, "xs/");
+    akey_be64(k, seq);
+}
+
+typedef struct {
+    conv_t *c;
+    store_ops_t *ops;
+    uint64_t before_ms;
+    uint32_t n;
+} expire_t;
+
+/* One index row: deletes it and its dedupe entry if older than the retention period (or
+ * unreadable); false at the first one still kept (they come in seq order). */
+static bool s_expire_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen)
+{
+    expire_t *e = arg;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const msgpack_object *a = &up.data;
+    mp_str_t dev, cmid;
+    uint64_t user = 0, ts = 0;
+    bool ok = mp_parse(&up, val, vlen) && a->type == MSGPACK_OBJECT_ARRAY &&
+              a->via.array.size == 4 && mp_as_u64(&a->via.array.ptr[0], &user) &&
+              mp_as_str(&a->via.array.ptr[1], &dev) && dev.len <= DEVICE_BYTES_MAX &&
+              mp_as_str(&a->via.array.ptr[2], &cmid) && mp_as_u64(&a->via.array.ptr[3], &ts);
+    bool expired = !ok || ts < e->before_ms;
+    if (expired) {
+        if (ok) {
+            char device[DEVICE_BYTES_MAX + 1];
+            mp_str_copy(dev, device, sizeof device);
+            akey_t k;
+            s_dedupe_key(e->c, user, device, cmid, &k);
+            store_ops_delete(e->ops, k.b, k.n);
+        }
+        store_ops_delete(e->ops, key, klen);
+        e->n++;
+    }
+    msgpack_unpacked_destroy(&up);
+    return expired;
+}
+
+/* Adds to ops the deletes of dedupe entries older than the retention period: a retry is
+ * answered the same message for that long, never longer. At most CONV_DEDUPE_EXPIRE_MAX per
+ * call, and a look at most every CONV_DEDUPE_CHECK_MS (or half the retention, if shorter). */
+static void s_dedupe_expire(roost_ctx_t *ctx, conv_t *c, store_ops_t *ops)
+{
+    uint64_t retention = actors_config(ctx)->retention_ms, now = roost_ctx_wall_ms(ctx);
+    uint64_t mono = roost_ctx_now_ns(ctx) / 1000000u + 1, every = CONV_DEDUPE_CHECK_MS;
+    if (retention / 2 < every)
+        every = retention / 2;
+    if ((c->dedupe_checked_ms && mono - c->dedupe_checked_ms < every) || now <= retention)
+        return;
+    c->dedupe_checked_ms = mono;
+    akey_t prefix;
+    akey_init(&prefix, c->key, "xs/");
+    expire_t e = {.c = c, .ops = ops, .before_ms = now - retention};
+    store_scan(ctx, prefix.b, prefix.n, false, CONV_DEDUPE_EXPIRE_MAX, s_expire_row, &e);
+    if (e.n == CONV_DEDUPE_EXPIRE_MAX)
+        c->dedupe_checked_ms = 0; /* more to do: look again at the next send */
+}
+
+static void s_put_dedupe_index(const conv_t *c, const creq_t *r, const send_t *s,
+                               const inflight_t *f, store_ops_t *ops)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 4);
+    msgpack_pack_uint64(&b.pk, r->user);
+    mp_pack_str(&b.pk, r->device);
+    mp_pack_strn(&b.pk, s->cmid.ptr, s->cmid.len);
+    msgpack_pack_uint64(&b.pk, f->ts);
+    akey_t k;
+    s_dedupe_index_key(c, f->seq, &k);
+    store_ops_put(ops, k.b, k.n, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
 static void s_reply_sent(roost_ctx_t *ctx, const conv_t *c, const roost_env_t *env, const char *mid,
                          uint64_t seq, uint64_t ts)
 {
@@ -238,14 +315,21 @@ static void s_sent(roost_ctx_t *ctx, void *self, void *arg, int status)
     free(f);
 }
 
+/* The member of a direct conversation who blocks the sender (the message is hidden from
+ * them), or 0. */
+static uint64_t s_hidden_from(const conv_t *c, uint64_t sender)
+{
+    if (!c->group && sender == c->lo && c->hi_blocks_lo)
+        return c->hi;
+    if (!c->group && sender == c->hi && c->lo_blocks_hi)
+        return c->lo;
+    return 0;
+}
+
 static void s_pack_record(roost_ctx_t *ctx, conv_t *c, creq_t *r, const send_t *s,
                           const inflight_t *f, mp_buf_t *b)
 {
-    uint64_t hide = 0;
-    if (!c->group && r->user == c->lo && c->hi_blocks_lo)
-        hide = c->hi;
-    if (!c->group && r->user == c->hi && c->lo_blocks_hi)
-        hide = c->lo;
+    uint64_t hide = s_hidden_from(c, r->user);
     (void)ctx;
     msgpack_pack_map(&b->pk, 7 + (s->meta != NULL) + (hide != 0));
     mp_kv_u64(&b->pk, "seq", f->seq);
@@ -387,6 +471,13 @@ void conv_on_send(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     akey_t k;
     s_dedupe_key(c, r->user, r->device, s.cmid, &k);
     store_ops_put(&ops, k.b, k.n, dd.sb.data, dd.sb.size);
+    s_put_dedupe_index(c, r, &s, f, &ops);
+    s_dedupe_expire(ctx, c, &ops);
+    member_t *blocker = conv_member(c, s_hidden_from(c, r->user));
+    if (blocker) { /* no receipt of the blocker's may ever cover it (hidden.h) */
+        hidden_add(&blocker->hidden, r->user, f->seq);
+        conv_put_member(c, &ops, blocker);
+    }
     conv_append(ctx, c, f->seq, &rec, &ops, s_sent, f);
     mp_buf_fini(&rec);
     mp_buf_fini(&dd);

@@ -32,17 +32,17 @@ enum {
     MSG_USER_CREATE = 0x6100, /* p → u: [phone, device]; ok, or eexist for another phone */
     MSG_DELIVER,              /* conv → u: [conv, prev, floor, [record…]] → [last_seq] */
     MSG_RECEIPT,              /* conv → u: [conv, seq, by, status, ts] → [] */
-    MSG_ACKED,                /* u → conv: [user, upto_seq] delivered watermark → [] durable */
-    MSG_CONV_FETCH,           /* u → conv: [user, device, [seq…]] → [[seq, frame]…] */
-    MSG_RELAY,                /* conv → u: [frame] push to every live session, store nothing */
-    MSG_WATCH,                /* u → u: [watcher, session] presence subscription (lease 60 s) */
-    MSG_UNWATCH,              /* u → u: [session] */
-    MSG_BLOCK_SET,       /* u → d: [user, blocked(bool)] → [] (recorded before answering) */
-    MSG_GROUP_CREATE,    /* u → g: [creator, cmid, name, [members…]] → [] or eexist */
-    MSG_MEMBER_OF,       /* g/d → u: [conv, member(bool)] the user's list of conversations */
-    MSG_FANOUT_WAKE,     /* sweep → conv: resume an unfinished fan-out */
-    MSG_USER_EXISTS,     /* → u: [] ok, or enotfound (never created, or deleted) */
-    MSG_READ,            /* u → conv: [user, seq, receipts(bool)] → [] once durable */
+    MSG_ACKED,        /* u → conv: [user, upto_seq, hidden] delivered watermark → [] durable */
+    MSG_CONV_FETCH,   /* u → conv: [user, device, [seq…]] → [[seq, frame]…] */
+    MSG_RELAY,        /* conv → u: [frame] push to every live session, store nothing */
+    MSG_WATCH,        /* u → u: [watcher, session] presence subscription (lease 60 s) */
+    MSG_UNWATCH,      /* u → u: [session] */
+    MSG_BLOCK_SET,    /* u → d: [user, blocked(bool)] → [] (recorded before answering) */
+    MSG_GROUP_CREATE, /* u → g: [creator, cmid, name, [members…]] → [] or eexist */
+    MSG_MEMBER_OF,    /* g/d → u: [conv, member(bool)] the user's list of conversations */
+    MSG_FANOUT_WAKE,  /* sweep → conv: resume an unfinished fan-out */
+    MSG_USER_EXISTS,  /* → u: [] ok, or enotfound (never created, or deleted) */
+    MSG_READ, /* u → conv: [user, seq, receipts(bool), hidden] → [] once durable (hidden.h) */
     MSG_PHONE_RELEASE,   /* u → p: [user] the account is deleted */
     MSG_DEVICES_GET,     /* conv → u: [] → [device…] */
     MSG_DEVICES_CHANGED, /* u → conv: [user] drop the cached device list */

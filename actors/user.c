@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/actors.h"
 #include "actors/msgs.h"
 #include "runtime/errors.h"
 #include "runtime/util.h"
@@ -28,6 +29,36 @@ device_t *user_device(user_t *u, const char *id)
         if (strcmp(u->devices[i].id, id) == 0)
             return &u->devices[i];
     return NULL;
+}
+
+device_t *user_device_add(user_t *u)
+{
+    if (u->ndevices >= USER_DEVICES_LIMIT)
+        return NULL;
+    if (u->ndevices == u->devices_cap) {
+        uint32_t cap = u->devices_cap ? u->devices_cap * 2 : 2;
+        cap = cap > USER_DEVICES_LIMIT ? USER_DEVICES_LIMIT : cap;
+        device_t *grown = realloc(u->devices, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        u->devices = grown;
+        u->devices_cap = cap;
+    }
+    device_t *d = &u->devices[u->ndevices++];
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
+uint64_t user_session_ttl_ns(roost_ctx_t *ctx)
+{
+    uint32_t ms = actors_config(ctx)->session_ttl_ms;
+    return (ms ? ms : USER_SESSION_TTL_MS) * 1000000ull;
+}
+
+uint32_t user_max_devices(roost_ctx_t *ctx)
+{
+    uint32_t n = actors_config(ctx)->max_devices;
+    return n == 0 ? USER_DEVICES_DEFAULT : n > USER_DEVICES_LIMIT ? USER_DEVICES_LIMIT : n;
 }
 
 contact_t *user_contact(user_t *u, uint64_t user, bool create)
@@ -122,14 +153,15 @@ static void s_copy(const msgpack_object *map, const char *key, char *out, size_t
 
 static void s_load_devices(user_t *u, const msgpack_object *arr)
 {
-    for (uint32_t i = 0; arr && i < arr->via.array.size && u->ndevices < USER_DEVICES_MAX; i++) {
+    for (uint32_t i = 0; arr && i < arr->via.array.size; i++) {
         const msgpack_object *d = &arr->via.array.ptr[i];
         mp_str_t id;
         if (d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size != 2 ||
             !mp_as_str(&d->via.array.ptr[0], &id) || id.len > DEVICE_BYTES_MAX)
             continue;
-        device_t *dv = &u->devices[u->ndevices++];
-        memset(dv, 0, sizeof *dv);
+        device_t *dv = user_device_add(u);
+        if (!dv)
+            break;
         mp_str_copy(id, dv->id, sizeof dv->id);
         mp_as_u64(&d->via.array.ptr[1], &dv->added_ms);
     }
@@ -237,6 +269,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     (void)ctx;
     user_t *u = self;
     free(u->contacts);
+    free(u->devices);
     user_seen_reset(u);
     for (uint32_t i = 0; i < u->nsessions; i++)
         free(u->sessions[i].watches);
@@ -244,6 +277,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
     for (uint32_t i = 0; i < USER_CACHE_ENTRIES; i++)
         free(u->cache[i].rec);
     pend_clear(&u->pend);
+    user_sub_checks_free(u);
     base_t base = u->base;
     uint64_t id = u->id;
     bool ticking = u->ticking;
@@ -366,7 +400,7 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         roost_ctx_reply(ctx, env, MSG_USER_CREATE, NULL, 0);
         goto out;
     }
-    if (u->ndevices >= USER_DEVICES_MAX) {
+    if (u->ndevices >= user_max_devices(ctx)) {
         roost_ctx_reply_error(ctx, env, ROOST_ETOOBIG);
         goto out;
     }
@@ -375,8 +409,11 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         mp_str_copy(phone, u->phone, sizeof u->phone);
         u->created_ms = roost_ctx_wall_ms(ctx);
     }
-    device_t *d = &u->devices[u->ndevices++];
-    memset(d, 0, sizeof *d);
+    device_t *d = user_device_add(u);
+    if (!d) {
+        roost_ctx_reply_error(ctx, env, ROOST_ENOMEM);
+        goto out;
+    }
     memcpy(d->id, device, sizeof d->id);
     d->added_ms = roost_ctx_wall_ms(ctx);
     d->cursor = u->next_n - 1; /* a new device starts at the head */
@@ -454,7 +491,7 @@ static void s_answer(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     pend_t *p = pend_take(&u->pend, env->corr);
     if (!p)
         return;
-    if (!user_sessions_answer(ctx, u, p, env))
+    if (!user_sessions_answer(ctx, u, p, env) && !user_presence_answer(ctx, u, p, env))
         user_misc_answer(ctx, u, p, env);
     pend_free(p);
 }

@@ -17,13 +17,15 @@
 #include "actors/akey.h"
 #include "actors/base.h"
 #include "actors/client.h"
+#include "actors/hidden.h"
 #include "actors/ids.h"
 #include "actors/mp.h"
 #include "actors/pend.h"
 #include "runtime/limits.h"
 
 enum {
-    USER_DEVICES_MAX = 5,
+    USER_DEVICES_LIMIT = 16, /* the most `messaging.max_devices` may allow */
+    USER_DEVICES_DEFAULT = 5,
     USER_SESSIONS_MAX = 16,
     USER_CONTACTS_MAX = 5000,
     USER_NAME_BYTES_MAX = 128,
@@ -36,7 +38,7 @@ enum {
      * large messages must not overflow the edge's send queue of a reader that keeps up */
     USER_PUSH_BYTES = 128 * 1024,
     USER_CACHE_ENTRIES = 128,    /* conversation records kept for pushing */
-    USER_SESSION_TTL_MS = 30000, /* a registration not renewed for this long ends */
+    USER_SESSION_TTL_MS = 30000, /* default: a registration not renewed this long ends */
     USER_WATCH_TTL_MS = 60000,   /* a presence subscription not renewed */
     USER_TICK_MS = 2500,         /* session expiry, watch renewals, retries */
     USER_WATCH_RENEW_MS = 20000,
@@ -59,6 +61,7 @@ enum { /* pend kinds */
        PEND_ACKED,
        PEND_CONTACT_CHECK,
        PEND_EXPIRED,
+       PEND_SUB_CHECK,
 };
 
 typedef struct {
@@ -91,6 +94,18 @@ typedef struct {
     uint32_t nwatches;
 } session_t;
 
+/* A presence.sub waiting for every named user to be confirmed to exist. */
+typedef struct sub_check {
+    struct sub_check *next;
+    uint64_t tag;
+    roost_env_t *req; /* kept */
+    char session[ROOST_KEY_BYTES_MAX + 1];
+    uint64_t ids[USER_SUB_MAX];
+    uint32_t n, waiting;
+    uint64_t missing; /* the first id found not to exist */
+    bool failed;      /* a check went unanswered */
+} sub_check_t;
+
 typedef struct {
     uint64_t user;
     char session[ROOST_KEY_BYTES_MAX + 1];
@@ -107,6 +122,7 @@ typedef struct {
 typedef struct {
     char conv[CONV_KEY_BYTES_MAX + 1];
     uint64_t last_seq;
+    hidden_t hidden; /* senders whose messages this user never received here (hidden.h) */
 } conv_seen_t;
 
 typedef struct {
@@ -122,8 +138,8 @@ typedef struct {
     uint8_t ls_privacy;
     bool read_receipts;
     char role[USER_ROLE_BYTES_MAX + 1];
-    device_t devices[USER_DEVICES_MAX];
-    uint32_t ndevices;
+    device_t *devices; /* grown on demand, up to USER_DEVICES_LIMIT */
+    uint32_t ndevices, devices_cap;
     contact_t *contacts;
     uint32_t ncontacts, contacts_cap;
     /* inbox */
@@ -141,6 +157,8 @@ typedef struct {
     cached_t cache[USER_CACHE_ENTRIES];
     uint32_t cache_next;
     pend_t *pend;
+    sub_check_t *sub_checks;
+    uint64_t sub_tag;
     bool ticking;
     bool acks_retry; /* a delivered watermark was not confirmed: resend on the tick */
     uint64_t last_renew_ns;
@@ -149,6 +167,11 @@ typedef struct {
 /* user.c */
 extern const roost_behaviour_t user_behaviour; /* kind "u" */
 device_t *user_device(user_t *u, const char *id);
+/* A new zeroed device slot (the caller fills it), or NULL at USER_DEVICES_LIMIT or on OOM. */
+device_t *user_device_add(user_t *u);
+/* The settings' session lifetime (ns) and devices per user, defaults where unset. */
+uint64_t user_session_ttl_ns(roost_ctx_t *ctx);
+uint32_t user_max_devices(roost_ctx_t *ctx);
 contact_t *user_contact(user_t *u, uint64_t user, bool create);
 bool user_blocks(const user_t *u, uint64_t other);
 /* The main record (profile, privacy, devices, contacts, blocks) into ops. */
@@ -170,6 +193,9 @@ void user_entry_key(const user_t *u, uint64_t n, akey_t *k);
 /* The entry at n (caller destroys *up); false if absent or unreadable. */
 bool user_read_entry(roost_ctx_t *ctx, user_t *u, uint64_t n, msgpack_unpacked *up);
 void user_seen_reset(user_t *u);
+/* Packs the senders hidden from this user in conv (hidden.h; an empty list when none or
+ * unreadable: the conversation keeps what it was told before). */
+void user_pack_hidden(roost_ctx_t *ctx, user_t *u, const char *conv, msgpack_packer *pk);
 /* Retention: moves lagging cursors past what is no longer held (from_n tells the device). */
 void user_retention(roost_ctx_t *ctx, user_t *u);
 
@@ -196,6 +222,9 @@ int user_load_pending_acks(roost_ctx_t *ctx, user_t *u);
 
 /* user_presence.c */
 void user_on_presence_sub(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
+/* A MSG_USER_EXISTS answer for a presence.sub; false if p is not one. */
+bool user_presence_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
+void user_sub_checks_free(user_t *u);
 void user_on_watch(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_unwatch(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_relay(roost_ctx_t *ctx, user_t *u, roost_env_t *env);

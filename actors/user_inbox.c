@@ -18,6 +18,7 @@
 #include "actors/record.h"
 #include "actors/user.h"
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/util.h"
 #include "shards/store.h"
 
@@ -46,6 +47,37 @@ void user_seen_reset(user_t *u)
     u->nseen = u->seen_cap = 0;
 }
 
+static void s_hidden_key(const user_t *u, mp_str_t conv, akey_t *k)
+{
+    akey_init(k, u->key, "h/");
+    akey_add(k, conv.ptr, conv.len);
+}
+
+/* h/<conv>: the senders hidden from this user there (absent: none). */
+static int s_load_hidden(roost_ctx_t *ctx, user_t *u, mp_str_t conv, hidden_t *out)
+{
+    memset(out, 0, sizeof *out);
+    akey_t k;
+    s_hidden_key(u, conv, &k);
+    msgpack_unpacked up;
+    int rc = base_get_doc(ctx, k.b, k.n, &up);
+    if (rc == ROOST_OK && !hidden_parse(&up.data, out))
+        rc = ROOST_EPROTO;
+    msgpack_unpacked_destroy(&up);
+    return rc == ROOST_ENOTFOUND ? ROOST_OK : rc;
+}
+
+static void s_put_hidden(const user_t *u, store_ops_t *ops, const conv_seen_t *seen)
+{
+    akey_t k;
+    s_hidden_key(u, (mp_str_t){.ptr = seen->conv, .len = strlen(seen->conv)}, &k);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    hidden_pack(&b.pk, &seen->hidden);
+    store_ops_put(ops, k.b, k.n, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
 static conv_seen_t *s_seen(roost_ctx_t *ctx, user_t *u, mp_str_t conv)
 {
     for (uint32_t i = 0; i < u->nseen; i++)
@@ -57,6 +89,9 @@ static conv_seen_t *s_seen(roost_ctx_t *ctx, user_t *u, mp_str_t conv)
     uint64_t last = 0;
     if (base_get_u64(ctx, k.b, k.n, &last) != ROOST_OK)
         return NULL;
+    hidden_t hidden;
+    if (s_load_hidden(ctx, u, conv, &hidden) != ROOST_OK)
+        return NULL;
     if (u->nseen == u->seen_cap) {
         u->seen_cap = u->seen_cap ? u->seen_cap * 2 : 8;
         u->seen = roost_xrealloc(u->seen, u->seen_cap * sizeof *u->seen);
@@ -64,7 +99,15 @@ static conv_seen_t *s_seen(roost_ctx_t *ctx, user_t *u, mp_str_t conv)
     conv_seen_t *s = &u->seen[u->nseen++];
     mp_str_copy(conv, s->conv, sizeof s->conv);
     s->last_seq = last;
+    s->hidden = hidden;
     return s;
+}
+
+void user_pack_hidden(roost_ctx_t *ctx, user_t *u, const char *conv, msgpack_packer *pk)
+{
+    conv_seen_t *s = s_seen(ctx, u, (mp_str_t){.ptr = conv, .len = strlen(conv)});
+    hidden_t none = {.n = 0};
+    hidden_pack(pk, s ? &s->hidden : &none);
 }
 
 /* ---- entries ----------------------------------------------------------------------------- */
@@ -188,7 +231,7 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     store_ops_t ops;
     store_ops_init(&ops);
     uint64_t seq = d.prev, first_n = u->next_n;
-    bool moved = false;
+    bool moved = false, hid = false;
     for (uint32_t i = 0; i < d.recs->via.array.size; i++) {
         const msgpack_object *bin = &d.recs->via.array.ptr[i];
         msgpack_unpacked rec;
@@ -207,6 +250,9 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
             s_put_entry(u, &ops, u->next_n++, &e);
             if (!record_is_event(&rec.data))
                 user_cache_put(u, seen->conv, seq, bin->via.bin.ptr, bin->via.bin.size);
+        } else {
+            hidden_add(&seen->hidden, record_from(&rec.data), seq);
+            hid = true;
         }
         mp_buf_fini(&e);
         msgpack_unpacked_destroy(&rec);
@@ -228,6 +274,8 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     store_ops_put(&ops, k.b, k.n, v.b, v.n);
     if (u->next_n != first_n)
         user_put_u64(u, &ops, "n", u->next_n);
+    if (hid)
+        s_put_hidden(u, &ops, seen);
     delivered_t *dd = roost_xcalloc(1, sizeof *dd);
     *dd =
         (delivered_t){.req = roost_ctx_keep(ctx), .last = seen->last_seq, .upto_n = u->next_n - 1};
@@ -317,6 +365,8 @@ void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         }
         free(val);
     }
+    if (roost_fault("user.receipt_lost")) /* lost on the way (tests): never answered */
+        goto out;
     if (seq <= old_seq) {
         base_after(ctx, &u->base, s_answer_receipt, roost_ctx_keep(ctx)); /* known already */
         goto out;

@@ -123,27 +123,68 @@ static void s_send_watch(roost_ctx_t *ctx, user_t *u, uint64_t target, const cha
     mp_buf_fini(&b);
 }
 
+/* ---- presence.sub: every named user must exist (else not_found), then the watches ---------- */
+
+static session_t *s_session(user_t *u, const char *key)
+{
+    for (uint32_t i = 0; i < u->nsessions; i++)
+        if (strcmp(u->sessions[i].key, key) == 0)
+            return &u->sessions[i];
+    return NULL;
+}
+
 void user_on_presence_sub(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
 {
     const msgpack_object *users;
     if (mp_get_array(r->frame, "users", &users) != MP_OK || users->via.array.size == 0 ||
         users->via.array.size > USER_SUB_MAX)
         return client_bad_field(ctx, env, "users");
+    sub_check_t *k = roost_xcalloc(1, sizeof *k);
     for (uint32_t i = 0; i < users->via.array.size; i++) {
         mp_str_t s;
-        if (!mp_as_str(&users->via.array.ptr[i], &s) || !id_parse(s.ptr, s.len))
+        if (!mp_as_str(&users->via.array.ptr[i], &s) ||
+            !(k->ids[k->n++] = id_parse(s.ptr, s.len))) {
+            free(k);
             return client_bad_field(ctx, env, "users");
+        }
     }
-    session_t *sess = NULL;
-    for (uint32_t i = 0; i < u->nsessions && !sess; i++)
-        if (strcmp(u->sessions[i].key, r->session) == 0)
-            sess = &u->sessions[i];
-    if (!sess)
+    if (!s_session(u, r->session)) {
+        free(k);
         return client_err(ctx, env, CODE_UNAUTHORIZED, "no session: auth first");
-    for (uint32_t i = 0; i < users->via.array.size; i++) {
-        mp_str_t s;
-        mp_as_str(&users->via.array.ptr[i], &s);
-        uint64_t id = id_parse(s.ptr, s.len);
+    }
+    k->tag = ++u->sub_tag;
+    k->req = roost_ctx_keep(ctx);
+    snprintf(k->session, sizeof k->session, "%s", r->session);
+    k->next = u->sub_checks;
+    u->sub_checks = k;
+    for (uint32_t i = 0; i < k->n; i++) {
+        char key[ID_BYTES_MAX + 3];
+        id_key(key, 'u', k->ids[i]);
+        uint64_t corr = 0;
+        if (roost_ctx_request(ctx, key, MSG_USER_EXISTS, NULL, 0, 0, &corr) != ROOST_OK) {
+            k->failed = true;
+            continue;
+        }
+        pend_t *p = pend_add(&u->pend, corr, PEND_SUB_CHECK, NULL);
+        p->a = k->ids[i];
+        p->b = k->tag;
+        k->waiting++;
+    }
+    if (k->waiting == 0) { /* nothing was sent: k is still the first on the list */
+        u->sub_checks = k->next;
+        client_err(ctx, env, CODE_UNAVAILABLE, "try again");
+        roost_env_free(k->req);
+        free(k);
+    }
+}
+
+static void s_sub_watch(roost_ctx_t *ctx, user_t *u, const sub_check_t *k)
+{
+    session_t *sess = s_session(u, k->session);
+    if (!sess)
+        return client_err(ctx, k->req, CODE_UNAUTHORIZED, "the session ended");
+    for (uint32_t i = 0; i < k->n; i++) {
+        uint64_t id = k->ids[i];
         bool have = false;
         for (uint32_t j = 0; j < sess->nwatches; j++)
             have |= sess->watches[j] == id;
@@ -153,7 +194,47 @@ void user_on_presence_sub(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *e
         }
         s_send_watch(ctx, u, id, sess->key, true);
     }
-    client_ok(ctx, env);
+    client_ok(ctx, k->req);
+}
+
+bool user_presence_answer(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
+{
+    if (p->kind != PEND_SUB_CHECK)
+        return false;
+    sub_check_t **pp = &u->sub_checks;
+    while (*pp && (*pp)->tag != p->b)
+        pp = &(*pp)->next;
+    sub_check_t *k = *pp;
+    if (!k)
+        return true;
+    if ((env->flags & ROOST_ENV_ERROR) && env->status == ROOST_ENOTFOUND && !k->missing)
+        k->missing = p->a;
+    else if (env->flags & ROOST_ENV_ERROR)
+        k->failed = true;
+    if (--k->waiting > 0)
+        return true;
+    *pp = k->next;
+    char msg[64];
+    snprintf(msg, sizeof msg, "no such user: %llu", (unsigned long long)k->missing);
+    if (k->missing)
+        client_err(ctx, k->req, CODE_NOT_FOUND, msg);
+    else if (k->failed)
+        client_err(ctx, k->req, CODE_UNAVAILABLE, "try again");
+    else
+        s_sub_watch(ctx, u, k);
+    roost_env_free(k->req);
+    free(k);
+    return true;
+}
+
+void user_sub_checks_free(user_t *u)
+{
+    while (u->sub_checks) {
+        sub_check_t *k = u->sub_checks;
+        u->sub_checks = k->next;
+        roost_env_free(k->req);
+        free(k);
+    }
 }
 
 void user_unwatch_all(roost_ctx_t *ctx, user_t *u, session_t *s)

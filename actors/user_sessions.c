@@ -6,7 +6,7 @@
  * cursor (the client's acks open the window), never twice on one connection, and never the
  * sender's own message back to the device that sent it. A msg entry is a reference: its record
  * comes from a small cache (filled by deliver) or from the conversation (MSG_CONV_FETCH).
- * Registrations last USER_SESSION_TTL_MS unless renewed; the edge renews every 10 s (and a
+ * Registrations last `session_ttl_ms` (30 s) unless renewed; the edge renews every 10 s (and a
  * renewal of a session this actor does not know re-creates it: after a failover the sessions
  * come back by themselves).
  */
@@ -83,7 +83,7 @@ static session_t *s_register(roost_ctx_t *ctx, user_t *u, const char *key, const
         snprintf(s->key, sizeof s->key, "%s", key);
     }
     snprintf(s->device, sizeof s->device, "%s", device);
-    s->expires_ns = roost_ctx_now_ns(ctx) + USER_SESSION_TTL_MS * 1000000ull;
+    s->expires_ns = roost_ctx_now_ns(ctx) + user_session_ttl_ns(ctx);
     s->pushed = pushed;
     s->released = pushed;
     s->inflight = 0;
@@ -144,9 +144,10 @@ static void s_send_acked(roost_ctx_t *ctx, user_t *u, const char *conv, uint64_t
 {
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_array(&b.pk, 3);
     mp_pack_str(&b.pk, u->id_s);
     msgpack_pack_uint64(&b.pk, seq);
+    user_pack_hidden(ctx, u, conv, &b.pk);
     uint64_t corr = 0;
     if (roost_ctx_request(ctx, conv, MSG_ACKED, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
         pend_t *p = pend_add(&u->pend, corr, PEND_ACKED, NULL);
@@ -320,13 +321,14 @@ void user_on_read(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
     mp_str_copy(conv, key, sizeof key);
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_array(&b.pk, 3);
+    msgpack_pack_array(&b.pk, 4);
     mp_pack_str(&b.pk, u->id_s);
     msgpack_pack_uint64(&b.pk, seq);
     if (u->read_receipts)
         msgpack_pack_true(&b.pk);
     else
         msgpack_pack_false(&b.pk);
+    user_pack_hidden(ctx, u, key, &b.pk);
     uint64_t corr = 0;
     if (roost_ctx_request(ctx, key, MSG_READ, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK)
         pend_add(&u->pend, corr, PEND_READ, roost_ctx_keep(ctx));
@@ -352,7 +354,7 @@ void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         session_t *s = user_session(u, skey);
         device_t *d = user_device(u, device);
         if (s) {
-            s->expires_ns = roost_ctx_now_ns(ctx) + USER_SESSION_TTL_MS * 1000000ull;
+            s->expires_ns = roost_ctx_now_ns(ctx) + user_session_ttl_ns(ctx);
         } else if (d) { /* we lost it (failover, passivation): it comes back */
             uint64_t start = pushed > d->cursor && pushed <= u->durable_n ? pushed : d->cursor;
             s_register(ctx, u, skey, device, start);

@@ -570,7 +570,8 @@ static int s_open_store(daemon_t *d)
     d->messaging =
         (actors_config_t){.retention_ms = (uint64_t)d->manifest.retention_days * 24 * 3600 * 1000,
                           .retention_count = d->manifest.retention_count,
-                          .group_max_members = d->manifest.group_max_members};
+                          .group_max_members = d->manifest.group_max_members,
+                          .max_devices = d->manifest.max_devices};
     roost_node_set_service(d->node, ACTORS_CONFIG_SERVICE, &d->messaging);
     faults_hold_fanout(d->faults, &d->messaging.hold_fanout);
     return actors_register(d->node);

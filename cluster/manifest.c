@@ -168,6 +168,8 @@ static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *a
         m->retention_count = (uint32_t)mf_uint(c, v, "messaging.retention_count", 1, 10000000);
     else if (strcmp(key, "group_max_members") == 0)
         m->group_max_members = (uint32_t)mf_uint(c, v, "messaging.group_max_members", 2, 1024);
+    else if (strcmp(key, "max_devices") == 0)
+        m->max_devices = (uint32_t)mf_uint(c, v, "messaging.max_devices", 1, 16);
 }
 
 typedef struct {
@@ -261,7 +263,7 @@ static const char *const s_cluster_keys[] = {
 static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "heartbeat_ms",
                                              "down_after_ms", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
-                                               "group_max_members", NULL};
+                                               "group_max_members", "max_devices", NULL};
 static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging",
                                          "auth",       "limits",  "edge",    "security",
                                          "backends",   "nodes",   NULL};
@@ -331,6 +333,7 @@ static void s_defaults(manifest_t *m)
     m->retention_days = 30;
     m->retention_count = 10000;
     m->group_max_members = 256;
+    m->max_devices = 5;
     mf_edge_defaults(m);
 }
 

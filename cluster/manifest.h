@@ -121,6 +121,7 @@ typedef struct {
     uint32_t retention_days;    /* undelivered events kept per device this long (default 30) */
     uint32_t retention_count;   /* … and at most this many (default 10,000) */
     uint32_t group_max_members; /* default for new groups (256; at most 1,024) */
+    uint32_t max_devices;       /* devices per user (5; at most 16) */
     manifest_auth_t auth;
     manifest_limits_t limits;
     manifest_edge_t edge;

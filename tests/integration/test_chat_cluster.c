@@ -3,7 +3,10 @@
  *   - two users sending each other 1,000 messages each at once: each side's other device sees
  *     one order, identical on both sides and in `history`;
  *   - `kill -9` of the conversation's primary after its `ok` and before the fan-out (held by
- *     fault injection): the recipient still gets the message, exactly once.
+ *     fault injection): the recipient still gets the message, exactly once;
+ *   - `kill -9` of the conversation's primary after it handed out a receipt the sender's actor
+ *     never stored (lost once by the fault point `user.receipt_lost`): the new primary sends
+ *     it again.
  */
 #include <pthread.h>
 
@@ -223,12 +226,74 @@ static void test_kill_primary_between_ok_and_fanout(void **state)
     mw_start(victim); /* it comes back and catches up */
 }
 
+static uint32_t s_part(const char *key)
+{
+    return roost_partition_of(key, strlen(key), MW_P);
+}
+
+static void test_kill_primary_with_a_receipt_unconfirmed(void **state)
+{
+    (void)state;
+    user_t a, b;
+    char conv[48], phone[32];
+    s_user(0, "+15553000001", "a1", &a);
+    /* a conversation led by another node than a's user actor, whose first receipt is lost */
+    for (int k = 2;; k++) {
+        snprintf(phone, sizeof phone, "+155530000%02d", k);
+        s_user(1, phone, "b1", &b);
+        s_conv(&a, &b, conv);
+        if (mw_primary_of(s_part(conv)) != mw_primary_of(s_part(a.key)) || k == 60)
+            break;
+    }
+    int victim = mw_primary_of(s_part(conv));
+    assert_true(victim > 0 && victim != mw_primary_of(s_part(a.key)));
+    assert_int_equal(s_send(0, &a, "a1", conv, &b, "r1"), 1);
+    s_auth(1, &b, "b1");
+    msgpack_unpacked up;
+    assert_true(sess_next(1, &up, 10000));
+    msgpack_unpacked_destroy(&up);
+    assert_string_equal(sess_call(1, b.key, b.id, "b1", "{\"t\":\"recv.ack\",\"n\":1}", &up), "ok");
+    msgpack_unpacked_destroy(&up);
+    proc_sleep_ms(2500); /* the receipt went out (≤ 1 s) and was lost; a checkpoint passed */
+    fprintf(stderr, "conversation %s: primary s%d: kill -9 with its receipt unconfirmed\n", conv,
+            victim);
+    mw_kill(victim);
+    mw_route(victim == 1 ? 2 : 1);
+    bool got = false;
+    for (uint64_t deadline = proc_now_ms() + 30000; !got && proc_now_ms() < deadline;) {
+        mw_pump();
+        const char *t = sess_call(2, a.key, a.id, "a1", "{\"t\":\"auth\"}", &up);
+        msgpack_unpacked_destroy(&up);
+        while (t && strcmp(t, "ok") == 0 && !got && sess_next(2, &up, 3000)) {
+            char buf[16];
+            if (strcmp(sess_str(&up.data, "t", buf, sizeof buf), "receipt") == 0) {
+                assert_int_equal(sess_u64(&up.data, "seq"), 1);
+                got = true;
+            }
+            msgpack_unpacked_destroy(&up);
+        }
+    }
+    assert_true(got);
+    mw_start(victim);
+}
+
+/* Every node's first receipt stored is lost (ROOST_FAULT_POINTS, read at its start). */
+static int s_setup_receipt_lost(void **state)
+{
+    setenv("ROOST_FAULT_POINTS", "user.receipt_lost:1", 1);
+    int rc = mw_setup(state);
+    unsetenv("ROOST_FAULT_POINTS");
+    return rc;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_order, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_kill_primary_between_ok_and_fanout, mw_setup,
                                         mw_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_primary_with_a_receipt_unconfirmed,
+                                        s_setup_receipt_lost, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

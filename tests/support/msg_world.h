@@ -1,7 +1,8 @@
 /* tests/support/msg_world.h — one shard node in this process (RocksDB in a temp dir, RF 1,
  * serving every partition) with the messaging actors and test sessions (sessions.h): the
  * world the messaging unit tests drive through the real runtime and the real store API.
- * Header-only, one test file at a time. */
+ * With ROOST_TEST_ENGINE=mem the same store API runs over the in-memory engine instead (kept
+ * across a restart of the node, as a disk is). Header-only, one test file at a time. */
 #ifndef ROOST_TEST_MSG_WORLD_H
 #define ROOST_TEST_MSG_WORLD_H
 
@@ -13,6 +14,8 @@
 
 #include "actors/actors.h"
 #include "runtime/node.h"
+#include "shards/engine_locked.h"
+#include "shards/engine_mem.h"
 #include "shards/engine_rocksdb.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
@@ -25,6 +28,7 @@ enum { MW_NODE = 1, MW_P = 16 };
 
 typedef struct {
     char dir[64];
+    bool mem; /* the in-memory engine (ROOST_TEST_ENGINE=mem) */
     roost_node_t *node;
     syncer_t *syncer;
     engine_t *engine;
@@ -57,9 +61,14 @@ static void mw_open(bool fresh)
         MW->cfg = (actors_config_t){.retention_ms = 30ull * 24 * 3600 * 1000,
                                     .retention_count = 10000,
                                     .group_max_members = 256};
+        const char *engine = getenv("ROOST_TEST_ENGINE");
+        MW->mem = engine && strcmp(engine, "mem") == 0;
     }
     char err[256];
-    MW->engine = engine_rocksdb_open(MW->dir, NULL, err, sizeof err);
+    if (MW->mem && !MW->engine)
+        MW->engine = engine_locked_new(engine_mem_new(NULL)); /* workers and the syncer */
+    else if (!MW->mem)
+        MW->engine = engine_rocksdb_open(MW->dir, NULL, err, sizeof err);
     assert_non_null(MW->engine);
     MW->store = (store_t){.engine = MW->engine,
                           .rf = 1,
@@ -91,7 +100,8 @@ static void mw_close(void)
     roost_node_stop(MW->node);
     syncer_destroy(&MW->syncer);
     roost_node_destroy(&MW->node);
-    engine_destroy(&MW->engine);
+    if (!MW->mem) /* (the in-memory one lives until the teardown, as a disk would) */
+        engine_destroy(&MW->engine);
     for (uint32_t i = 0; i < SESS_MAX; i++)
         sess_drain(i);
 }
@@ -107,6 +117,12 @@ static inline void mw_set_retention_count(uint32_t n)
     MW->cfg.retention_count = n;
 }
 
+/* (in-process only: the manifest counts retention in days) */
+static inline void mw_set_retention_ms(uint64_t ms)
+{
+    MW->cfg.retention_ms = ms;
+}
+
 static int mw_setup(void **state)
 {
     (void)state;
@@ -118,6 +134,7 @@ static int mw_teardown(void **state)
 {
     (void)state;
     mw_close();
+    engine_destroy(&MW->engine);
     test_rmtree(MW->dir);
     free(MW);
     MW = NULL;

@@ -269,8 +269,8 @@ static void sess_drain(uint32_t i)
     pthread_mutex_unlock(&g_hub.mu);
 }
 
-/* Claims a phone with a device: the user id (decimal), or "" on failure. */
-static void sess_claim(uint32_t i, const char *phone, const char *device, char out[32])
+/* The phone registry's answer to a claim of phone by device (NULL: none in time; caller frees). */
+static sess_item_t *sess_claim_answer(uint32_t i, const char *phone, const char *device)
 {
     mp_buf_t b;
     mp_buf_init(&b);
@@ -280,6 +280,13 @@ static void sess_claim(uint32_t i, const char *phone, const char *device, char o
     snprintf(target, sizeof target, "p:%s", phone);
     sess_item_t *it = sess_raw(i, target, MSG_PHONE_CLAIM, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
+    return it;
+}
+
+/* Claims a phone with a device: the user id (decimal), or "" on failure. */
+static void sess_claim(uint32_t i, const char *phone, const char *device, char out[32])
+{
+    sess_item_t *it = sess_claim_answer(i, phone, device);
     out[0] = '\0';
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);

@@ -68,6 +68,7 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.retention_days, 30); /* messaging defaults */
     assert_int_equal(m.retention_count, 10000);
     assert_int_equal(m.group_max_members, 256);
+    assert_int_equal(m.max_devices, 5);
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -107,6 +108,8 @@ static void test_bad_manifests_name_line_and_field(void **state)
     s_refused("", "the manifest is empty");
     s_refused("apiVersion: roost/v1\nmessaging: {group_max_members: 5000}\n",
               "bad.yaml:2: messaging.group_max_members:");
+    s_refused("apiVersion: roost/v1\nmessaging: {max_devices: 17}\n",
+              "bad.yaml:2: messaging.max_devices:");
     s_refused("apiVersion: roost/v1\nmessaging:\n  retention: 3\n",
               "bad.yaml:3: messaging: unknown field \"retention\"");
     s_refused("apiVersion: roost/v1\ncluster: {voters: 7}\n", "bad.yaml:2: cluster.voters:");

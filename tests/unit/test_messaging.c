@@ -257,6 +257,78 @@ static void test_block(void **state)
     snprintf(json, sizeof json, "{\"t\":\"block\",\"user\":\"%s\"}", b.id);
     s_err(2, b.key, &b, "b1", json, "bad_request"); /* yourself */
     s_err(2, b.key, &b, "b1", "{\"t\":\"block\",\"user\":\"999999\"}", "not_found");
+    /* B acknowledges and reads seq 2: receipts are cumulative, and "up to 2" would claim seq 1,
+     * which B never received — so A hears nothing, now or later */
+    s_ok(2, b.key, &b, "b1", "{\"t\":\"recv.ack\",\"n\":1}");
+    snprintf(json, sizeof json, "{\"t\":\"read\",\"conv\":\"%s\",\"seq\":2}", conv);
+    s_ok(2, b.key, &b, "b1", json);
+    char t[16];
+    while (sess_next(1, &up, 2500)) {
+        if (strcmp(sess_str(&up.data, "t", t, sizeof t), "receipt") == 0)
+            fail_msg("A got a receipt up to %llu covering the message B blocked",
+                     (unsigned long long)sess_u64(&up.data, "seq"));
+        msgpack_unpacked_destroy(&up);
+    }
+}
+
+/* In a group, R blocks S: S's message never reaches R, and no receipt R's acks or reads cause
+ * may ever cover it — not even when another member's later message is acknowledged and read
+ * (receipts are cumulative: "everything up to seq"). */
+static void test_group_block_no_receipt(void **state)
+{
+    (void)state;
+    user_ref_t a, r, s;
+    s_user(0, "+15550000151", "a1", &a);
+    s_user(1, "+15550000152", "r1", &r);
+    s_user(2, "+15550000153", "s1", &s);
+    char json[256], gid[32], gconv[40], buf[64];
+    snprintf(json, sizeof json, "{\"t\":\"block\",\"user\":\"%s\"}", s.id);
+    s_ok(1, r.key, &r, "r1", json);
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"b\",\"members\":[\"%s\",\"%s\"],"
+             "\"cmid\":\"gb\"}",
+             r.id, s.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    uint64_t hidden = s_send(2, &s, "s1", gconv, gconv, "sb1", "from-s");
+    uint64_t later = s_send(0, &a, "a1", gconv, gconv, "ab1", "from-a");
+    assert_true(later > hidden);
+    s_auth(0, &a, "a1", -1);
+    s_auth(2, &s, "s1", -1);
+    s_auth(1, &r, "r1", -1);
+    s_expect(1, "group.event", &up);
+    msgpack_unpacked_destroy(&up);
+    s_expect(1, "msg", &up); /* only A's: S's is filtered at R's inbox */
+    assert_string_equal(sess_str(&up.data, "from", buf, sizeof buf), a.id);
+    uint64_t n = sess_u64(&up.data, "n");
+    msgpack_unpacked_destroy(&up);
+    snprintf(json, sizeof json, "{\"t\":\"recv.ack\",\"n\":%llu}", (unsigned long long)n);
+    s_ok(1, r.key, &r, "r1", json);
+    snprintf(json, sizeof json, "{\"t\":\"read\",\"conv\":\"%s\",\"seq\":%llu}", gconv,
+             (unsigned long long)later);
+    s_ok(1, r.key, &r, "r1", json);
+    /* for 2.5 s (receipts are paced at one a second): A hears R reach A's message; S never
+     * hears a receipt of R's that covers S's message */
+    uint64_t a_delivered = 0, a_read = 0;
+    for (uint32_t i = 0; i < 3; i += 2)
+        while (sess_next(i, &up, 2500)) {
+            if (strcmp(sess_str(&up.data, "t", buf, sizeof buf), "receipt") == 0) {
+                uint64_t seq = sess_u64(&up.data, "seq");
+                bool read = strcmp(sess_str(&up.data, "status", buf, sizeof buf), "read") == 0;
+                if (i == 2 && seq >= hidden)
+                    fail_msg("S got a %s receipt up to %llu: it covers its hidden message %llu",
+                             read ? "read" : "delivered", (unsigned long long)seq,
+                             (unsigned long long)hidden);
+                if (i == 0)
+                    *(read ? &a_read : &a_delivered) = seq;
+            }
+            msgpack_unpacked_destroy(&up);
+        }
+    assert_int_equal(a_delivered, later);
+    assert_int_equal(a_read, later);
 }
 
 static void test_groups(void **state)
@@ -482,6 +554,58 @@ static void test_retention_expired(void **state)
     s_expect_msgs(1, 4, "r", 4, 6);
 }
 
+#ifndef MW_CLUSTER
+/* A receipt handed out but never confirmed by the sender's actor (lost on the way, then the
+ * conversation's node restarts) is sent again: the conversation records a receipt as given only
+ * once it was stored, and stays in the partition's index until then. */
+static void test_unconfirmed_receipt_survives_a_restart(void **state)
+{
+    (void)state;
+    user_ref_t a, b;
+    s_user(0, "+15550000171", "a1", &a);
+    s_user(1, "+15550000172", "b1", &b);
+    char conv[48], to[40];
+    s_conv_of(&a, &b, conv);
+    snprintf(to, sizeof to, "u:%s", b.id);
+    s_send(0, &a, "a1", conv, to, "q1", "q1");
+    s_auth(1, &b, "b1", -1);
+    s_expect_msgs(1, 1, "q", 1, 1);
+    assert_int_equal(roost_fault_arm("user.receipt_lost", -1), 0);
+    s_ok(1, b.key, &b, "b1", "{\"t\":\"recv.ack\",\"n\":1}");
+    proc_sleep_ms(2500); /* emitted (≤ 1 s), checkpointed (1 s later) — and lost */
+    mw_close();
+    roost_fault_reset();
+    mw_open(false);
+    s_auth(0, &a, "a1", -1);
+    msgpack_unpacked up;
+    s_expect(0, "receipt", &up);
+    char buf[16];
+    assert_string_equal(sess_str(&up.data, "status", buf, sizeof buf), "delivered");
+    assert_int_equal(sess_u64(&up.data, "seq"), 1);
+    msgpack_unpacked_destroy(&up);
+}
+
+/* A dedupe entry lasts the retention period: within it a retried cmid is the same message; past
+ * it (deleted by a later send) the cmid makes a new one. */
+static void test_dedupe_expires_with_retention(void **state)
+{
+    (void)state;
+    mw_set_retention_ms(1500);
+    user_ref_t a, b;
+    s_user(0, "+15550000161", "a1", &a);
+    s_user(1, "+15550000162", "b1", &b);
+    char conv[48], to[40];
+    s_conv_of(&a, &b, conv);
+    snprintf(to, sizeof to, "u:%s", b.id);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "e1", "one"), 1);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "e1", "one"), 1); /* within: the same */
+    proc_sleep_ms(2000);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "e2", "two"), 2); /* deletes e1's entry */
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "e2", "two"), 2);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "e1", "one"), 3); /* past it: a new one */
+}
+#endif
+
 /* Waits until the store has been quiet (no new appends) for quiet_ms; returns the count. */
 static uint64_t s_settled_appends(int quiet_ms)
 {
@@ -622,10 +746,16 @@ int main(void)
 #endif
         cmocka_unit_test_setup_teardown(test_block, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_groups, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_group_block_no_receipt, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_typing_presence_privacy, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_errors, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_bodies_per_device, mw_setup, mw_teardown),
+#ifndef MW_CLUSTER
+        cmocka_unit_test_setup_teardown(test_dedupe_expires_with_retention, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_unconfirmed_receipt_survives_a_restart, mw_setup,
+                                        mw_teardown),
+#endif
         cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
