@@ -2,7 +2,13 @@
  * runtime, real store API over RocksDB, RF 1), driven through test sessions exactly as an edge
  * drives them: registration, 1:1 send/deliver/ack/receipts, dedupe, offline delivery and
  * resume, multi-device cursors, history, blocking, groups, typing, presence and privacy,
- * errors, retention, per-device bodies, a 256-member group. (Accounts: test_accounts.c.) */
+ * errors, retention, per-device bodies, a 256-member group, a removal mid-stream, receipts
+ * that must not cover a blocked sender's message, dedupe expiry, an unconfirmed receipt across a
+ * restart. With ROOST_TEST_ENGINE=mem over the in-memory engine. (Accounts: test_accounts.c;
+ * sessions and receipts in detail: test_sessions_receipts.c.) */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #ifdef MW_CLUSTER /* the same tests over three real shard processes */
 #include "tests/support/msg_cluster.h"
 #else
@@ -418,6 +424,92 @@ static void test_groups(void **state)
     msgpack_unpacked_destroy(&up);
 }
 
+typedef struct {
+    const user_ref_t *from;
+    const char *gconv;
+    atomic_int sent;
+} streamer_t;
+
+enum { STREAM = 40 };
+
+/* b sends STREAM messages "s0"… into the group from its second session, one after another. */
+static void *s_streamer(void *arg)
+{
+    streamer_t *s = arg;
+    for (int k = 0; k < STREAM; k++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "s%d", k);
+        s_send(3, s->from, "b1", s->gconv, s->gconv, cmid, cmid);
+        atomic_fetch_add(&s->sent, 1);
+    }
+    return NULL;
+}
+
+/* A member removed while another streams: it gets an unbroken prefix of the stream, then its
+ * `removed` event, then nothing; the members who stay get the whole stream in order. */
+static void test_removal_mid_stream(void **state)
+{
+    (void)state;
+    user_ref_t a, b, c;
+    s_user(0, "+15550000181", "a1", &a);
+    s_user(1, "+15550000182", "b1", &b);
+    s_user(2, "+15550000183", "c1", &c);
+    s_auth(0, &a, "a1", -1);
+    s_auth(2, &c, "c1", -1);
+    char json[256], gid[32], gconv[40];
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"s\",\"members\":[\"%s\",\"%s\"],"
+             "\"cmid\":\"gs\"}",
+             b.id, c.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    for (uint32_t i = 0; i < 3; i += 2) {
+        s_expect(i, "group.event", &up);
+        msgpack_unpacked_destroy(&up);
+    }
+    streamer_t st = {.from = &b, .gconv = gconv};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, s_streamer, &st), 0);
+    while (atomic_load(&st.sent) < 10)
+        proc_sleep_ms(5);
+    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             c.id);
+    s_ok(0, gconv, &a, "a1", json);
+    pthread_join(th, NULL);
+    char t[16], body[16];
+    int c_got = 0;
+    bool removed = false;
+    while (sess_next(2, &up, 1500)) {
+        sess_str(&up.data, "t", t, sizeof t);
+        if (removed)
+            fail_msg("c got a %s after its removal", t);
+        if (strcmp(t, "group.event") == 0) {
+            removed = true;
+        } else {
+            assert_string_equal(t, "msg");
+            mp_str_t bin;
+            assert_int_equal(mp_get_bin(&up.data, "body", 15, &bin), MP_OK);
+            snprintf(body, sizeof body, "s%d", c_got++);
+            if (!mp_str_eq(bin, body))
+                fail_msg("c: expected %s, got %.*s", body, (int)bin.len, bin.ptr);
+        }
+        msgpack_unpacked_destroy(&up);
+    }
+    assert_true(removed);
+    fprintf(stderr, "c got %d of %d before its removal\n", c_got, STREAM);
+    for (int k = 0; k < STREAM; k++) { /* a: the whole stream, the removal among it */
+        s_expect(0, k == c_got ? "group.event" : "msg", &up);
+        msgpack_unpacked_destroy(&up);
+        if (k == c_got) {
+            s_expect(0, "msg", &up);
+            msgpack_unpacked_destroy(&up);
+        }
+    }
+}
+
 static void test_typing_presence_privacy(void **state)
 {
     (void)state;
@@ -747,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_block, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_groups, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_group_block_no_receipt, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_removal_mid_stream, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_typing_presence_privacy, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_errors, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_retention_expired, mw_setup, mw_teardown),
