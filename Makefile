@@ -7,7 +7,8 @@ MANIFEST    ?= cluster/manifests/local.yaml
 CTEST_FLAGS ?= --output-on-failure --timeout 600
 
 .PHONY: all deps release asan tsan fuzz-build fuzz run test test-asan test-tsan test-fuzz bench \
-        clean format
+        clean format sim
+SEEDS       ?= 1000
 FUZZ_SECONDS ?= 60
 
 all: release
@@ -66,3 +67,8 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# Many simulation seeds in parallel (sim/README.md): `make sim SEEDS=10000`; failing seeds are
+# listed with the command that replays each.
+sim: release
+	@scripts/sim-seeds $(SEEDS) 1 $(JOBS)

@@ -92,12 +92,7 @@ static bool s_holds_copy(daemon_t *d, uint32_t p)
 static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
 {
     msg_role_t m;
-    memset(&m, 0, sizeof m);
-    m.epoch = clustermap_epoch_of(map, p);
-    m.primary = clustermap_primary_of(map, p);
-    m.nreplicas = clustermap_replicas_of(map, p, m.replicas, PROTO_REPLICAS_MAX);
-    m.nnext = clustermap_next_of(map, p, m.next, PROTO_REPLICAS_MAX);
-    m.nprev = clustermap_prev_of(map, p, m.prev, PROTO_REPLICAS_MAX);
+    msg_role_from_map(map, p, &m);
     if (!clustermap_names(map, p, d->self->id)) {
         if ((d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p))) &&
             atomic_load(&d->retire_since[p]) == 0)

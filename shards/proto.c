@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "runtime/clustermap.h"
 #include "runtime/errors.h"
 #include "runtime/mpguard.h"
 
@@ -29,6 +30,16 @@ void msg_role_encode(msgpack_sbuffer *out, const msg_role_t *m)
     s_pack_ids(&pk, m->replicas, m->nreplicas);
     s_pack_ids(&pk, m->next, m->nnext);
     s_pack_ids(&pk, m->prev, m->nprev);
+}
+
+void msg_role_from_map(const struct clustermap *map, uint32_t p, msg_role_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->epoch = clustermap_epoch_of(map, p);
+    out->primary = clustermap_primary_of(map, p);
+    out->nreplicas = clustermap_replicas_of(map, p, out->replicas, PROTO_REPLICAS_MAX);
+    out->nnext = clustermap_next_of(map, p, out->next, PROTO_REPLICAS_MAX);
+    out->nprev = clustermap_prev_of(map, p, out->prev, PROTO_REPLICAS_MAX);
 }
 
 void msg_prepare_encode(msgpack_sbuffer *out, const msg_prepare_t *m)

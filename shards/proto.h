@@ -102,6 +102,10 @@ typedef struct {
 } msg_view_t;
 
 void msg_role_encode(msgpack_sbuffer *out, const msg_role_t *m);
+/* Partition p's role message as the cluster map has it (what a node tells its log replica;
+ * the daemon and the simulator both translate the map with this). */
+struct clustermap;
+void msg_role_from_map(const struct clustermap *map, uint32_t p, msg_role_t *out);
 void msg_prepare_encode(msgpack_sbuffer *out, const msg_prepare_t *m);
 void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m);
 /* The records array is appended by the caller: pass nrecords, then msg_record_append each. */

@@ -349,7 +349,8 @@ static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
             sorted[j] = sorted[j - 1];
             sorted[j - 1] = t;
         }
-    uint32_t need = store_acks_needed(r->store);
+    /* (a planted bug for the simulator to catch: acknowledging at the first durable copy) */
+    uint32_t need = roost_fault("replog.plant_ack_one") ? 1 : store_acks_needed(r->store);
     if (need > n)
         need = n;
     uint64_t candidate = sorted[need - 1];

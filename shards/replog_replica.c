@@ -94,6 +94,10 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
         }
         if (e.lsn > last + 1)
             break; /* a gap: keep what is contiguous */
+        if (e.lsn < r->first_lsn && e.lsn <= r->commit_lsn) {
+            match = e.lsn; /* applied and cut from our log: committed content never changes */
+            continue;
+        }
         if (e.lsn <= last && !truncated) {
             uint64_t mine = s_local_epoch(r, e.lsn);
             if (mine == e.epoch) {

@@ -1,0 +1,22 @@
+/* sim/check.h — the invariants checked at the end of a run (see check.c for the list). */
+#ifndef ROOST_SIM_CHECK_H
+#define ROOST_SIM_CHECK_H
+
+#include <stdint.h>
+
+#include "sim/world.h"
+
+typedef struct {
+    uint32_t violations;
+    char first[256]; /* the first violated invariant, in words */
+    uint64_t acked, log_entries;
+    uint64_t restamped;    /* shared entries whose epoch stamps differ (same batch) */
+    uint64_t state_digest; /* of every partition's state, for the run's trace */
+} sim_check_t;
+
+void sim_check(sim_world_t *w, sim_check_t *out);
+/* True once every node is up in the map, every write is answered and every partition's
+ * replicas have applied the same point. */
+bool sim_world_quiet(sim_world_t *w);
+
+#endif

@@ -1,0 +1,65 @@
+/* sim/client.c — the simulated client: one actor on the client node writing kv:<i> = v<i>
+ * through the store probe (each key once, so every acknowledgement names one write), and
+ * recording every answer for the checkers: acknowledged, or failed (outcome unknown: a write
+ * that timed out may still have been committed). */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/util.h"
+#include "shards/kv.h"
+#include "sim/world.h"
+
+enum { MSG_SIM_WRITE = 0x5E00, WRITE_TIMEOUT_MS = 10000 };
+
+static void s_answer(sim_world_t *w, const roost_env_t *env)
+{
+    for (uint32_t i = w->first_pending; i < w->nwrites; i++) {
+        sim_write_t *wr = &w->writes[i];
+        if (wr->status != WRITE_PENDING || wr->corr != env->corr)
+            continue;
+        wr->status = (env->flags & ROOST_ENV_ERROR) ? WRITE_FAILED : WRITE_ACKED;
+        break;
+    }
+    while (w->first_pending < w->nwrites && w->writes[w->first_pending].status != WRITE_PENDING)
+        w->first_pending++;
+}
+
+static void s_write(roost_ctx_t *ctx, sim_world_t *w)
+{
+    if (w->nwrites == w->writes_cap) {
+        w->writes_cap = w->writes_cap ? w->writes_cap * 2 : 1024;
+        w->writes = roost_xrealloc(w->writes, w->writes_cap * sizeof *w->writes);
+    }
+    uint32_t i = w->nwrites++;
+    char key[32], val[32];
+    snprintf(key, sizeof key, "kv:%u", i);
+    int len = snprintf(val, sizeof val, "v%u", i);
+    uint64_t corr = 0;
+    int rc = roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)len, WRITE_TIMEOUT_MS, &corr);
+    w->writes[i] =
+        (sim_write_t){.status = rc == ROOST_OK ? WRITE_PENDING : WRITE_FAILED, .corr = corr};
+}
+
+static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    sim_world_t *w = roost_ctx_service(ctx, "sim");
+    if (env->flags & ROOST_ENV_RESPONSE)
+        s_answer(w, env);
+    else if (env->type == MSG_SIM_WRITE)
+        s_write(ctx, w);
+}
+
+const roost_behaviour_t sim_client_behaviour = {.kind = "@cli", .on_message = s_message};
+
+void sim_client_tick(sim_world_t *w)
+{
+    if (w->now_ns < w->next_write_ns)
+        return;
+    uint64_t every = (uint64_t)w->cfg.write_every_us * 1000u;
+    w->next_write_ns = w->now_ns + every / 2 + roost_rng_below(&w->rng, every + 1);
+    char key[64];
+    roost_key_make_local(key, sizeof key, w->client_id, 0, "cli", NULL);
+    roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_WRITE, NULL, 0));
+}

@@ -1,0 +1,440 @@
+/* sim/world.c — see world.h: the nodes' lives (start, crash, restart), the control plane and
+ * the step loop. */
+#include "sim/world.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/errors.h"
+#include "runtime/hash.h"
+#include "runtime/util.h"
+#include "shards/engine_mem.h"
+#include "shards/keys.h"
+#include "shards/kv.h"
+#include "shards/proto.h"
+#include "shards/replog.h"
+
+/* Modelled delays of the control plane (a Raft commit) and the failure detector. */
+enum { CTL_COMMIT_NS = 20000000, DETECT_NS = 1500000000, UP_AFTER_NS = 300000000 };
+
+typedef enum { CTL_COMMAND, CTL_RESTART, CTL_CRASH } ctl_kind_t;
+
+struct sim_ctl {
+    uint64_t at_ns, seq;
+    ctl_kind_t kind;
+    uint32_t node;
+    uint32_t incarnation; /* a detection is for the incarnation that failed */
+    clustermap_cmd_type_t type;
+    uint32_t partition;
+    uint64_t epoch;
+};
+
+void sim_world_say(const sim_world_t *w, const char *fmt, ...)
+{
+    if (!w->cfg.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[t=%8.3fs step %8llu] ", (double)w->now_ns / 1e9, (unsigned long long)w->step);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- the clock ------------------------------------------------------------------------------ */
+
+static uint64_t s_now_ns(roost_clock_t *c)
+{
+    sim_clock_t *s = (sim_clock_t *)c;
+    return *s->now_ns + s->skew_ns;
+}
+
+static uint64_t s_wall_ms(roost_clock_t *c)
+{
+    return 1800000000000ull + s_now_ns(c) / 1000000u; /* 2027-01-15 plus the run's time */
+}
+
+static void s_clock_init(sim_clock_t *c, const uint64_t *now_ns, uint64_t skew_ns)
+{
+    *c = (sim_clock_t){
+        .base = {.now_ns = s_now_ns, .wall_ms = s_wall_ms}, .now_ns = now_ns, .skew_ns = skew_ns};
+}
+
+/* ---- the control plane -------------------------------------------------------------------- */
+
+static void s_schedule(sim_world_t *w, sim_ctl_t c)
+{
+    if (w->nctl == w->ctl_cap) {
+        w->ctl_cap = w->ctl_cap ? w->ctl_cap * 2 : 16;
+        w->ctl = roost_xrealloc(w->ctl, w->ctl_cap * sizeof *w->ctl);
+    }
+    c.seq = w->map_index * 1000003u + w->nctl; /* ties keep the order they were made in */
+    w->ctl[w->nctl++] = c;
+}
+
+/* Tells every live node the map's primaries and its logs their roles (as the daemon does). */
+static void s_tell_node(sim_world_t *w, sim_node_t *n)
+{
+    for (uint32_t p = 0; p < w->cfg.partitions; p++) {
+        roost_node_set_primary(n->node, p, clustermap_primary_of(w->map, p),
+                               clustermap_epoch_of(w->map, p));
+        if (!clustermap_names(w->map, p, n->id))
+            continue;
+        msg_role_t m;
+        msg_role_from_map(w->map, p, &m);
+        uint64_t told = roost_hash64(&m, sizeof m) | 1u;
+        if (told == n->role_told[p])
+            continue;
+        n->role_told[p] = told;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msg_role_encode(&sb, &m);
+        char key[ROOST_KEY_BYTES_MAX + 1];
+        replog_key(key, sizeof key, n->id, p);
+        roost_node_send(n->node, roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static void s_tell_all(sim_world_t *w)
+{
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+        if (w->shard[id].up)
+            s_tell_node(w, &w->shard[id]);
+    for (uint32_t p = 0; p < w->cfg.partitions; p++)
+        roost_node_set_primary(w->client, p, clustermap_primary_of(w->map, p),
+                               clustermap_epoch_of(w->map, p));
+}
+
+static void s_apply(sim_world_t *w, const clustermap_cmd_t *cmd)
+{
+    int rc = clustermap_apply(w->map, cmd, w->map_index + 1);
+    if (rc != ROOST_OK) {
+        sim_world_say(w, "map: command %d refused (%s)", cmd->type, roost_strerror(rc));
+        return;
+    }
+    w->map_index++;
+    w->faults.map_changes++;
+    sim_world_say(w, "map v%llu: command %d node %u partition %u", (unsigned long long)w->map_index,
+                  cmd->type, cmd->node_id, cmd->partition);
+    s_tell_all(w);
+}
+
+static void s_command(sim_world_t *w, clustermap_cmd_type_t type, uint32_t node, uint32_t p,
+                      uint64_t epoch)
+{
+    static clustermap_cmd_t cmd; /* ~13 KiB: not on the stack */
+    memset(&cmd, 0, sizeof cmd);
+    cmd.type = type;
+    cmd.node_id = node;
+    cmd.partition = p;
+    cmd.epoch = epoch;
+    s_apply(w, &cmd);
+}
+
+/* The store's handoff hook: committed after a modelled Raft delay. */
+static void s_handoff(void *arg, uint32_t partition, uint64_t map_epoch, bool settled)
+{
+    sim_node_t *n = arg;
+    sim_world_t *w = n->world;
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + CTL_COMMIT_NS,
+                              .kind = CTL_COMMAND,
+                              .type = settled ? CLUSTERMAP_CMD_HANDOFF_SETTLED
+                                              : CLUSTERMAP_CMD_HANDOFF_DONE,
+                              .partition = partition,
+                              .epoch = map_epoch});
+}
+
+/* ---- nodes ------------------------------------------------------------------------------- */
+
+static void s_node_start(sim_world_t *w, sim_node_t *n)
+{
+    n->incarnation++;
+    n->store = (store_t){.engine = n->engine,
+                         .rf = clustermap_rf(w->map),
+                         .consistency = CONSISTENCY_QUORUM,
+                         .sync = w->cfg.sync,
+                         .append_timeout_ms = 5000,
+                         .handoff = s_handoff,
+                         .handoff_arg = n,
+                         .log_keep = w->short_logs ? 16 : 0,
+                         .log_hold_max = w->short_logs ? 64 : 0};
+    uint64_t seed = roost_hash64((uint64_t[]){w->cfg.seed, n->id, n->incarnation}, 24);
+    roost_node_config_t nc = {.node_id = n->id,
+                              .workers = 1,
+                              .partitions = w->cfg.partitions,
+                              .clock = &n->clock.base,
+                              .seed = seed | 1u};
+    n->node = roost_node_new(&nc);
+    roost_node_register(n->node, &replog_behaviour);
+    roost_node_register(n->node, &kv_behaviour);
+    roost_node_set_service(n->node, STORE_SERVICE, &n->store);
+    n->syncer = syncer_new(n->node, n->engine); /* polled: the world decides when fsyncs end */
+    roost_node_set_service(n->node, SYNCER_SERVICE, n->syncer);
+    roost_node_set_transport(n->node, sim_net_transport(w->net, n->id));
+    memset(n->role_told, 0, w->cfg.partitions * sizeof *n->role_told);
+    n->up = true;
+    sim_net_set_up(w->net, n->id, true);
+    s_tell_node(w, n);
+}
+
+/* A power loss: the process ends where it is (nothing it does on the way out escapes: the
+ * network is cut first and the disk refuses writes), then the disk forgets what was not
+ * synced. The detector notices after DETECT_NS. */
+void sim_world_crash(sim_world_t *w, uint32_t id)
+{
+    sim_node_t *n = &w->shard[id];
+    if (!n->up)
+        return;
+    sim_world_say(w, "crash s%u", id);
+    w->faults.crashes++;
+    w->rebuilds += atomic_load(&n->store.stats.rebuilds);
+    sim_net_set_up(w->net, id, false);
+    engine_mem_fail_writes(n->engine, ROOST_EIO);
+    syncer_destroy(&n->syncer);
+    roost_node_destroy(&n->node);
+    engine_mem_crash(n->engine);
+    engine_mem_fail_writes(n->engine, 0);
+    n->up = false;
+    n->disk_failed = false;
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + DETECT_NS,
+                              .kind = CTL_COMMAND,
+                              .type = CLUSTERMAP_CMD_NODE_DOWN,
+                              .node = id,
+                              .incarnation = n->incarnation});
+}
+
+/* The disk starts refusing writes: the node's logs step down; like the daemon it stops
+ * heartbeating, so the detector declares it down (and the world restarts it later). */
+void sim_world_fail_disk(sim_world_t *w, uint32_t id)
+{
+    sim_node_t *n = &w->shard[id];
+    if (!n->up || n->disk_failed)
+        return;
+    sim_world_say(w, "disk of s%u refuses writes", id);
+    w->faults.disk_faults++;
+    n->disk_failed = true;
+    engine_mem_fail_writes(n->engine, ROOST_EIO);
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + DETECT_NS,
+                              .kind = CTL_COMMAND,
+                              .type = CLUSTERMAP_CMD_NODE_DOWN,
+                              .node = id,
+                              .incarnation = n->incarnation});
+}
+
+void sim_world_schedule_restart(sim_world_t *w, uint32_t id, uint64_t after_ns)
+{
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + after_ns, .kind = CTL_RESTART, .node = id});
+}
+
+void sim_world_schedule_crash(sim_world_t *w, uint32_t id, uint64_t after_ns)
+{
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + after_ns, .kind = CTL_CRASH, .node = id});
+}
+
+static void s_restart(sim_world_t *w, uint32_t id)
+{
+    sim_node_t *n = &w->shard[id];
+    if (n->disk_failed) /* the operator replaces the disk: a crash, then a healthy one */
+        sim_world_crash(w, id);
+    if (n->up)
+        return;
+    sim_world_say(w, "restart s%u", id);
+    w->faults.restarts++;
+    s_node_start(w, n);
+    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + UP_AFTER_NS,
+                              .kind = CTL_COMMAND,
+                              .type = CLUSTERMAP_CMD_NODE_UP,
+                              .node = id,
+                              .incarnation = n->incarnation});
+}
+
+/* Runs the control actions that are due, in (time, sequence) order. */
+static void s_ctl_due(sim_world_t *w)
+{
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < w->nctl; i++)
+            if (w->ctl[i].at_ns <= w->now_ns &&
+                (best == UINT32_MAX || w->ctl[i].at_ns < w->ctl[best].at_ns ||
+                 (w->ctl[i].at_ns == w->ctl[best].at_ns && w->ctl[i].seq < w->ctl[best].seq)))
+                best = i;
+        if (best == UINT32_MAX)
+            return;
+        sim_ctl_t c = w->ctl[best];
+        w->ctl[best] = w->ctl[--w->nctl];
+        const sim_node_t *n = c.node ? &w->shard[c.node] : NULL;
+        if (c.kind == CTL_RESTART)
+            s_restart(w, c.node);
+        else if (c.kind == CTL_CRASH && w->faulting)
+            sim_world_crash(w, c.node);
+        else if (c.type == CLUSTERMAP_CMD_NODE_DOWN && n->incarnation == c.incarnation &&
+                 (!n->up || n->disk_failed))
+            s_command(w, c.type, c.node, 0, 0);
+        else if (c.type == CLUSTERMAP_CMD_NODE_UP && n->incarnation == c.incarnation && n->up)
+            s_command(w, c.type, c.node, 0, 0);
+        else if (c.type == CLUSTERMAP_CMD_HANDOFF_DONE || c.type == CLUSTERMAP_CMD_HANDOFF_SETTLED)
+            s_command(w, c.type, 0, c.partition, c.epoch);
+    }
+}
+
+static uint64_t s_ctl_next_ns(const sim_world_t *w)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < w->nctl; i++)
+        if (w->ctl[i].at_ns < next)
+            next = w->ctl[i].at_ns;
+    return next;
+}
+
+/* ---- the world --------------------------------------------------------------------------- */
+
+static void s_initial_map(sim_world_t *w)
+{
+    static clustermap_cmd_t cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.type = CLUSTERMAP_CMD_SET_MEMBERS;
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+        char name[16], addr[32];
+        snprintf(name, sizeof name, "s%u", id);
+        snprintf(addr, sizeof addr, "sim:%u", id);
+        clustermap_cmd_add_member(&cmd, id, name, addr);
+    }
+    s_apply(w, &cmd);
+}
+
+/* What the configuration leaves open (0), the seed picks: few partitions and a fast writer
+ * make long logs and lagging replicas; short logs make snapshot rebuilds. */
+static void s_pick_shape(sim_world_t *w)
+{
+    if (w->cfg.partitions == 0)
+        w->cfg.partitions = 4u << roost_rng_below(&w->rng, 3); /* 4, 8 or 16 */
+    if (w->cfg.write_every_us == 0)
+        w->cfg.write_every_us = 500 + (uint32_t)roost_rng_below(&w->rng, 1501);
+    w->short_logs = roost_rng_below(&w->rng, 2) == 0;
+}
+
+sim_world_t *sim_world_new(const sim_config_t *cfg)
+{
+    if (cfg->nodes < 1 || cfg->nodes > SIM_SHARDS_MAX ||
+        (cfg->partitions & (cfg->partitions - 1)) != 0)
+        return NULL;
+    sim_world_t *w = roost_xcalloc(1, sizeof *w);
+    w->cfg = *cfg;
+    roost_rng_seed(&w->rng, cfg->seed);
+    s_pick_shape(w);
+    w->net = sim_net_new(&w->rng, &w->now_ns);
+    w->map = clustermap_new(w->cfg.partitions, cfg->nodes < 3 ? cfg->nodes : 3);
+    w->client_id = cfg->nodes + 1;
+    s_clock_init(&w->client_clock, &w->now_ns, 0);
+    roost_node_config_t cc = {.node_id = w->client_id,
+                              .workers = 1,
+                              .partitions = w->cfg.partitions,
+                              .clock = &w->client_clock.base,
+                              .seed = cfg->seed ^ 0xC11E47u};
+    w->client = roost_node_new(&cc);
+    roost_node_register(w->client, &sim_client_behaviour);
+    roost_node_set_service(w->client, "sim", w);
+    roost_node_set_transport(w->client, sim_net_transport(w->net, w->client_id));
+    sim_net_set_up(w->net, w->client_id, true);
+    for (uint32_t id = 1; id <= cfg->nodes; id++) {
+        sim_node_t *n = &w->shard[id];
+        n->world = w;
+        n->id = id;
+        n->engine = engine_mem_new(NULL);
+        n->role_told = roost_xcalloc(w->cfg.partitions, sizeof *n->role_told);
+        s_clock_init(&n->clock, &w->now_ns, roost_rng_below(&w->rng, 50000000)); /* ≤ 50 ms */
+    }
+    for (uint32_t id = 1; id <= cfg->nodes; id++)
+        s_node_start(w, &w->shard[id]);
+    s_initial_map(w);
+    w->writing = true;
+    w->faulting = cfg->faults;
+    w->next_fault_ns = 500000000;
+    return w;
+}
+
+void sim_world_destroy(sim_world_t **self_p)
+{
+    sim_world_t *w = *self_p;
+    if (!w)
+        return;
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+        sim_node_t *n = &w->shard[id];
+        sim_net_set_up(w->net, id, false);
+        syncer_destroy(&n->syncer);
+        roost_node_destroy(&n->node);
+        engine_destroy(&n->engine);
+        free(n->role_told);
+    }
+    sim_net_set_up(w->net, w->client_id, false);
+    roost_node_destroy(&w->client);
+    sim_net_destroy(&w->net);
+    clustermap_release(&w->map);
+    free(w->ctl);
+    free(w->writes);
+    free(w);
+    *self_p = NULL;
+}
+
+void sim_world_heal(sim_world_t *w)
+{
+    w->faulting = false;
+    for (uint32_t a = 0; a < SIM_NODES_MAX; a++)
+        for (uint32_t b = 0; b < SIM_NODES_MAX; b++)
+            sim_net_cut(w->net, a, b, 0);
+    sim_net_set_faults(w->net, &(sim_net_faults_t){.latency_us = 200, .jitter_us = 100});
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+        if (!w->shard[id].up || w->shard[id].disk_failed)
+            sim_world_schedule_restart(w, id, 0);
+}
+
+/* Polls every live node until all are idle (bounded); true if work remains. */
+static bool s_poll_all(sim_world_t *w)
+{
+    for (int round = 0; round < 64; round++) {
+        bool any = roost_node_poll(w->client);
+        for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+            if (w->shard[id].up)
+                any |= roost_node_poll(w->shard[id].node);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+/* fsyncs complete 0.1–1.5 ms after the previous one (a disk's group commit). */
+static bool s_sync_due(sim_world_t *w)
+{
+    bool any = false;
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+        sim_node_t *n = &w->shard[id];
+        if (!n->up || n->sync_at_ns > w->now_ns)
+            continue;
+        any |= syncer_poll(n->syncer) > 0;
+        n->sync_at_ns = w->now_ns + 100000 + roost_rng_below(&w->rng, 1400000);
+    }
+    return any;
+}
+
+void sim_world_step(sim_world_t *w)
+{
+    w->step++;
+    sim_net_deliver_due(w->net);
+    s_ctl_due(w);
+    if (w->writing)
+        sim_client_tick(w);
+    if (w->faulting)
+        sim_faults_tick(w);
+    bool busy = s_poll_all(w);
+    busy |= s_sync_due(w);
+    uint64_t next = w->now_ns + (busy ? 20000 : 1000000);
+    uint64_t net = sim_net_next_ns(w->net), ctl = s_ctl_next_ns(w);
+    if (net < next)
+        next = net > w->now_ns ? net : w->now_ns + 1000;
+    if (ctl < next)
+        next = ctl > w->now_ns ? ctl : w->now_ns + 1000;
+    w->now_ns = next;
+}
