@@ -12,8 +12,17 @@
  *   MSG_PHONE_CLAIM   [device]  to p:<E.164>: the account of that phone, created on first use,
  *                     with the device registered → reply {"t":"ok","user":…,"created":bool}
  *   MSG_DEVICE_CHECK  [device]  to u:<user>: ok if the device is registered and not revoked
- * Actor → edge session (one-way): MSG_PUSH  the event frame exactly as the client gets it.
+ * Actor → edge session (one-way): MSG_PUSH  a live frame exactly as the client gets it
+ *                                            (typing, presence: never resent).
+ *                                  MSG_PUSH_EVENT  [prev, frame (bin)]: an inbox event (with
+ *                                            its n); prev is the n of the previous event pushed
+ *                                            on this session registration (0: the first one).
+ *                                            A session that did not get `prev` last has lost
+ *                                            one on the way: it drops this one and asks
+ *                                            MSG_SESSION_RESEND.
  *                                  MSG_KICK  [code, reason]: close the connection.
+ * Edge → actor: MSG_SESSION_RESEND [device, session, n]  one-way: push again after n (the
+ *                                            last event that session got in order).
  * Actor → actor: see the handlers (conv_fanout.c, user_inbox.c, group.c, user_presence.c).
  */
 #ifndef ROOST_ACTORS_MSGS_H
@@ -28,6 +37,8 @@ enum {
     MSG_DEVICE_CHECK,
     MSG_PUSH,
     MSG_KICK,
+    MSG_PUSH_EVENT,
+    MSG_SESSION_RESEND,
     /* actor → actor */
     MSG_USER_CREATE = 0x6100, /* p → u: [phone, device]; ok, or eexist for another phone */
     MSG_DELIVER,              /* conv → u: [conv, prev, floor, [record…]] → [last_seq] */

@@ -552,6 +552,9 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     case MSG_SESSION_RENEW:
         user_on_renew(ctx, u, env);
         break;
+    case MSG_SESSION_RESEND:
+        user_on_resend(ctx, u, env);
+        break;
     case MSG_SESSION_CLOSE:
         user_on_close(ctx, u, env);
         break;

@@ -43,6 +43,7 @@ enum {
     USER_TICK_MS = 2500,         /* session expiry, watch renewals, retries */
     USER_WATCH_RENEW_MS = 20000,
     USER_FETCH_BATCH = 64,
+    USER_PROBE_MS = 5000, /* an event unacknowledged this long is pushed again (push.h) */
 };
 
 enum { LS_EVERYONE = 0, LS_CONTACTS = 1, LS_NOBODY = 2 };
@@ -84,9 +85,12 @@ typedef struct {
     char key[ROOST_KEY_BYTES_MAX + 1];
     char device[DEVICE_BYTES_MAX + 1];
     uint64_t expires_ns;
-    uint64_t pushed;   /* highest n pushed (or skipped) on this connection */
-    uint64_t released; /* the cursor when inflight was last reduced */
-    uint64_t inflight; /* bytes pushed after `released` (estimated as acks come) */
+    uint64_t pushed;    /* highest n pushed (or skipped) on this connection */
+    uint64_t released;  /* the cursor when inflight was last reduced */
+    uint64_t inflight;  /* bytes pushed after `released` (estimated as acks come) */
+    uint64_t last_sent; /* n of the last event sent (the next one's `prev`; 0: none yet) */
+    uint64_t prev_sent; /* … and the prev it carried, and when it went (the tail probe) */
+    uint64_t sent_ns;
     uint32_t fetching; /* record fetches outstanding for it */
     bool stalled;      /* a push could not be queued: retried on the tick */
     bool authed;       /* its auth was answered: pushes may follow */
@@ -202,6 +206,8 @@ void user_retention(roost_ctx_t *ctx, user_t *u);
 /* user_sessions.c */
 void user_on_auth(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
 void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
+/* MSG_SESSION_RESEND: the session lost an event on the way; push again after its n. */
+void user_on_resend(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env);
 void user_on_ack(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
 void user_on_read(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env);
@@ -216,6 +222,10 @@ void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, 
 void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env);
 /* Pushes what each session has not seen yet (durable entries only). */
 void user_pump(roost_ctx_t *ctx, user_t *u);
+/* The tail probe: the last event pushed to s, unacknowledged for USER_PROBE_MS, is pushed
+ * again with its own prev — lost on the way with nothing after it, it would never show as a
+ * gap; the session drops it if it has it. */
+void user_push_probe(roost_ctx_t *ctx, user_t *u, session_t *s);
 void user_kick_all(roost_ctx_t *ctx, user_t *u, const char *reason);
 /* Resends the delivered watermarks not yet confirmed by their conversations. */
 int user_load_pending_acks(roost_ctx_t *ctx, user_t *u);

@@ -12,6 +12,7 @@
 #include "actors/record.h"
 #include "actors/user.h"
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/util.h"
 
 /* ---- the record cache ---------------------------------------------------------------------- */
@@ -102,6 +103,21 @@ static void s_pack_event(msgpack_packer *pk, const msgpack_object *e, uint64_t n
 
 typedef enum { PUSH_SENT, PUSH_SKIP, PUSH_WAIT, PUSH_STALL } push_rc_t;
 
+/* MSG_PUSH_EVENT [prev, frame]: prev lets the session notice an event lost on the way. */
+static int s_send_event(roost_ctx_t *ctx, const session_t *s, const mp_buf_t *frame)
+{
+    mp_buf_t w;
+    mp_buf_init(&w);
+    msgpack_pack_array(&w.pk, 2);
+    msgpack_pack_uint64(&w.pk, s->last_sent);
+    mp_pack_bin(&w.pk, frame->sb.data, frame->sb.size);
+    int rc = roost_fault("user.push_lost") /* lost on the way (tests) */
+                 ? ROOST_OK
+                 : roost_ctx_send(ctx, s->key, MSG_PUSH_EVENT, w.sb.data, w.sb.size);
+    mp_buf_fini(&w);
+    return rc;
+}
+
 static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t n, size_t *bytes)
 {
     msgpack_unpacked e;
@@ -143,8 +159,7 @@ static push_rc_t s_push_one(roost_ctx_t *ctx, user_t *u, session_t *s, uint64_t 
             goto out;
     }
     *bytes = b.sb.size;
-    rc = roost_ctx_send(ctx, s->key, MSG_PUSH, b.sb.data, b.sb.size) == ROOST_OK ? PUSH_SENT
-                                                                                 : PUSH_STALL;
+    rc = s_send_event(ctx, s, &b) == ROOST_OK ? PUSH_SENT : PUSH_STALL;
 out:
     mp_buf_fini(&b);
     msgpack_unpacked_destroy(&e);
@@ -190,7 +205,26 @@ static void s_pump_session(roost_ctx_t *ctx, user_t *u, session_t *s)
             s->released = s->pushed;
         s->pushed = n;
         s->inflight += rc == PUSH_SENT ? bytes : 0;
+        if (rc == PUSH_SENT) {
+            s->prev_sent = s->last_sent;
+            s->last_sent = n;
+            s->sent_ns = roost_ctx_now_ns(ctx);
+        }
     }
+}
+
+void user_push_probe(roost_ctx_t *ctx, user_t *u, session_t *s)
+{
+    device_t *d = user_device(u, s->device);
+    uint64_t now = roost_ctx_now_ns(ctx), last = s->last_sent;
+    if (!d || !s->authed || s->fetching || last <= d->cursor ||
+        now - s->sent_ns < USER_PROBE_MS * 1000000ull)
+        return;
+    size_t bytes = 0;
+    s->last_sent = s->prev_sent; /* the prev it carried the first time */
+    (void)s_push_one(ctx, u, s, last, &bytes);
+    s->last_sent = last;
+    s->sent_ns = now;
 }
 
 void user_pump(roost_ctx_t *ctx, user_t *u)

@@ -87,6 +87,7 @@ static session_t *s_register(roost_ctx_t *ctx, user_t *u, const char *key, const
     s->pushed = pushed;
     s->released = pushed;
     s->inflight = 0;
+    s->last_sent = s->prev_sent = 0; /* a new registration: its first event carries prev 0 */
     s->stalled = false;
     s->authed = true; /* auth clears it until its answer is out */
     user_ensure_tick(ctx, u);
@@ -366,6 +367,33 @@ void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     msgpack_unpacked_destroy(&up);
 }
 
+void user_on_resend(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const msgpack_object *a = &up.data;
+    mp_str_t key;
+    char skey[ROOST_KEY_BYTES_MAX + 1];
+    uint64_t from = 0;
+    session_t *s = NULL;
+    if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size == 3 && mp_as_str(&a->via.array.ptr[1], &key) &&
+        mp_str_copy(key, skey, sizeof skey) && mp_as_u64(&a->via.array.ptr[2], &from))
+        s = user_session(u, skey);
+    device_t *d = s ? user_device(u, s->device) : NULL;
+    if (d && from < s->pushed) { /* rewind: what follows `from` goes again, in order */
+        s->pushed = from > d->cursor ? from : d->cursor;
+        s->last_sent = from; /* the next event's prev: what the session has */
+        s->prev_sent = 0;
+        if (s->released > s->pushed)
+            s->released = s->pushed;
+        s->inflight = 0;
+        s->stalled = false;
+        user_pump(ctx, u);
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
 void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
 {
     msgpack_unpacked up;
@@ -465,6 +493,7 @@ void user_sessions_tick(roost_ctx_t *ctx, user_t *u)
             continue;
         }
         s->stalled = false;
+        user_push_probe(ctx, u, s);
         i++;
     }
     if (dropped && u->nsessions == 0)

@@ -113,13 +113,18 @@ static void s_setup_answer(roost_ctx_t *ctx, pair_t *p, const roost_env_t *env)
     }
 }
 
+/* An inbox event [prev, frame] (loopback: nothing is lost, so prev is not checked). */
 static void s_pushed(roost_ctx_t *ctx, pair_t *p, const roost_env_t *env)
 {
-    msgpack_unpacked up;
+    msgpack_unpacked ev, up;
+    msgpack_unpacked_init(&ev);
     msgpack_unpacked_init(&up);
     mp_str_t body;
     uint64_t n = 0, sent = 0;
-    if (mp_parse(&up, env->payload, env->payload_len) &&
+    const msgpack_object *a = &ev.data;
+    if (mp_parse(&ev, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size == 2 && a->via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+        mp_parse(&up, a->via.array.ptr[1].via.bin.ptr, a->via.array.ptr[1].via.bin.size) &&
         mp_get_bin(&up.data, "body", 8, &body) == MP_OK && body.len == 8 &&
         mp_get_u64(&up.data, "n", &n) == MP_OK) {
         memcpy(&sent, body.ptr, 8);
@@ -139,6 +144,7 @@ static void s_pushed(roost_ctx_t *ctx, pair_t *p, const roost_env_t *env)
         }
     }
     msgpack_unpacked_destroy(&up);
+    msgpack_unpacked_destroy(&ev);
 }
 
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
@@ -148,7 +154,7 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         s_claim(ctx, p, 'a');
     } else if (env->type == MSG_RUN) {
         s_send_next(ctx, p);
-    } else if (env->type == MSG_PUSH) {
+    } else if (env->type == MSG_PUSH_EVENT) {
         s_pushed(ctx, p, env);
     } else if ((env->flags & ROOST_ENV_RESPONSE) && p->step < 3) {
         s_setup_answer(ctx, p, env);

@@ -19,6 +19,7 @@
 #include "actors/ids.h"
 #include "actors/mp.h"
 #include "actors/msgs.h"
+#include "actors/push.h"
 #include "edge/edge_internal.h"
 #include "edge/route.h"
 #include "runtime/errors.h"
@@ -52,7 +53,8 @@ typedef struct {
     char user[ID_BYTES_MAX + 1];
     uint64_t user_id;
     char device[DEVICE_BYTES_MAX + 1];
-    uint64_t pushed_n;
+    uint64_t pushed_n;            /* the last inbox event forwarded, in order */
+    uint64_t resend_n, resend_ms; /* the last MSG_SESSION_RESEND asked (push.h) */
     uint32_t bad;
     uint64_t bad_since_ms;
     pend_t *inflight, *waiting;
@@ -370,18 +372,61 @@ static void s_answer(roost_ctx_t *ctx, sess_t *s, const roost_env_t *env)
     s_pend_free(p);
 }
 
+/* MSG_SESSION_RENEW / RESEND [device, session, n] or MSG_SESSION_CLOSE [device, session]. */
+static void s_tell_user(roost_ctx_t *ctx, sess_t *s, uint32_t type)
+{
+    char target[ID_BYTES_MAX + 3];
+    id_key(target, 'u', s->user_id);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    bool with_n = type == MSG_SESSION_RENEW || type == MSG_SESSION_RESEND;
+    msgpack_pack_array(&b.pk, with_n ? 3 : 2);
+    mp_pack_str(&b.pk, s->device);
+    mp_pack_str(&b.pk, roost_ctx_self(ctx));
+    if (with_n)
+        msgpack_pack_uint64(&b.pk, s->pushed_n);
+    roost_ctx_send(ctx, target, type, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+}
+
+/* A live frame (typing, presence): forwarded as it is. */
 static void s_push(sess_t *s, const roost_env_t *env)
+{
+    if (s->authed && !s->closing)
+        s_send_map(s, env->payload, env->payload_len, NULL, 0);
+}
+
+/* An inbox event [prev, frame]: forwarded in order, a duplicate dropped, a gap repaired by
+ * asking the user actor to push again after the last one forwarded (push.h). At most one ask
+ * per second for the same point (the ask itself may be lost). */
+static void s_push_event(roost_ctx_t *ctx, sess_t *s, const roost_env_t *env)
 {
     if (!s->authed || s->closing)
         return;
-    msgpack_unpacked up;
+    msgpack_unpacked up, fr;
     msgpack_unpacked_init(&up);
-    uint64_t n;
-    if (mp_parse(&up, env->payload, env->payload_len) && mp_get_u64(&up.data, "n", &n) == MP_OK &&
-        n > s->pushed_n)
-        s->pushed_n = n;
+    msgpack_unpacked_init(&fr);
+    const msgpack_object *a = &up.data;
+    uint64_t prev = 0, n = 0;
+    if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size == 2 && mp_as_u64(&a->via.array.ptr[0], &prev) &&
+        a->via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+        mp_parse(&fr, a->via.array.ptr[1].via.bin.ptr, a->via.array.ptr[1].via.bin.size) &&
+        mp_get_u64(&fr.data, "n", &n) == MP_OK) {
+        push_verdict_t v = push_verdict(s->pushed_n, prev, n);
+        uint64_t now = roost_ctx_now_ns(ctx) / 1000000u;
+        if (v == PUSH_IN_ORDER) {
+            s->pushed_n = n;
+            s_send_map(s, a->via.array.ptr[1].via.bin.ptr, a->via.array.ptr[1].via.bin.size, NULL,
+                       0);
+        } else if (v == PUSH_GAP && (s->resend_n != s->pushed_n || now - s->resend_ms >= 1000)) {
+            s->resend_n = s->pushed_n;
+            s->resend_ms = now;
+            s_tell_user(ctx, s, MSG_SESSION_RESEND);
+        }
+    }
+    msgpack_unpacked_destroy(&fr);
     msgpack_unpacked_destroy(&up);
-    s_send_map(s, env->payload, env->payload_len, NULL, 0);
 }
 
 static void s_kick(sess_t *s, const roost_env_t *env)
@@ -402,21 +447,6 @@ static void s_kick(sess_t *s, const roost_env_t *env)
 }
 
 /* ---- the registration at the user actor --------------------------------------------------- */
-
-static void s_tell_user(roost_ctx_t *ctx, sess_t *s, uint32_t type)
-{
-    char target[ID_BYTES_MAX + 3];
-    id_key(target, 'u', s->user_id);
-    mp_buf_t b;
-    mp_buf_init(&b);
-    msgpack_pack_array(&b.pk, type == MSG_SESSION_RENEW ? 3 : 2);
-    mp_pack_str(&b.pk, s->device);
-    mp_pack_str(&b.pk, roost_ctx_self(ctx));
-    if (type == MSG_SESSION_RENEW)
-        msgpack_pack_uint64(&b.pk, s->pushed_n);
-    roost_ctx_send(ctx, target, type, b.sb.data, b.sb.size);
-    mp_buf_fini(&b);
-}
 
 static void s_gone(roost_ctx_t *ctx, sess_t *s)
 {
@@ -457,6 +487,8 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return s_gone(ctx, s);
     case MSG_PUSH:
         return s_push(s, env);
+    case MSG_PUSH_EVENT:
+        return s_push_event(ctx, s, env);
     case MSG_KICK:
         return s_kick(s, env);
     default:

@@ -209,8 +209,20 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_append_t m;
     msg_view_t v;
-    if (msg_append_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK || r->rebuilding) {
-        msg_view_fini(&v); /* while rebuilding, the primary's tick sends again afterwards */
+    if (msg_append_decode(env->payload, env->payload_len, &m, &v) != ROOST_OK) {
+        msg_view_fini(&v);
+        return;
+    }
+    if (r->rebuilding) { /* the primary's tick sends again afterwards */
+        uint32_t from = replog_sender_node(env);
+        if (m.epoch >= r->promised && r->role == ROLE_REPLICA && from != UINT32_MAX) {
+            /* a pull cut short (a restart forgets its source) resumes from the leader, which
+             * would otherwise wait for an ack that never comes (found by the simulator) */
+            replog_rebuild_from(ctx, r, from);
+            if (r->rebuild_from == from)
+                r->rebuild_epoch = m.epoch;
+        }
+        msg_view_fini(&v);
         return;
     }
     if (m.epoch < r->promised) { /* a deposed primary: tell it the epoch that replaced it */

@@ -38,7 +38,8 @@ static uint64_t s_applied(engine_t *e, uint32_t p)
 
 bool sim_world_quiet(sim_world_t *w)
 {
-    if (w->first_pending < w->nwrites || clustermap_moving(w->map) != 0)
+    if (w->first_pending < w->nwrites || clustermap_moving(w->map) != 0 ||
+        (w->chat && !sim_chat_quiet(w->chat)))
         return false;
     for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
         const clustermap_member_t *m = clustermap_member_by_id(w->map, id);
@@ -54,6 +55,29 @@ bool sim_world_quiet(sim_world_t *w)
                 return false;
     }
     return true;
+}
+
+void sim_world_report(sim_world_t *w)
+{
+    fprintf(stderr, "writes pending from %u of %u; partitions moving: %u\n", w->first_pending,
+            w->nwrites, clustermap_moving(w->map));
+    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+        const clustermap_member_t *m = clustermap_member_by_id(w->map, id);
+        fprintf(stderr, "s%u: %s%s, map says %s\n", id, w->shard[id].up ? "up" : "down",
+                w->shard[id].disk_failed ? " (disk failed)" : "",
+                m && m->status == CLUSTERMAP_UP ? "up" : "down");
+    }
+    for (uint32_t p = 0; p < w->cfg.partitions; p++) {
+        uint32_t ids[PROTO_REPLICAS_MAX];
+        uint32_t n = clustermap_replicas_of(w->map, p, ids, PROTO_REPLICAS_MAX);
+        fprintf(stderr, "partition %u (epoch %llu, primary s%u): applied", p,
+                (unsigned long long)clustermap_epoch_of(w->map, p),
+                clustermap_primary_of(w->map, p));
+        for (uint32_t i = 0; i < n; i++)
+            fprintf(stderr, " s%u=%llu", ids[i],
+                    (unsigned long long)s_applied(w->shard[ids[i]].engine, p));
+        fputc('\n', stderr);
+    }
 }
 
 static void s_violation(sim_check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,6 +202,11 @@ static uint64_t s_state_digest(engine_t *e, uint32_t p)
 void sim_check(sim_world_t *w, sim_check_t *c)
 {
     memset(c, 0, sizeof *c);
+    if (w->chat) {
+        sim_chat_check(w->chat, &c->chat);
+        c->violations += c->chat.violations;
+        snprintf(c->first, sizeof c->first, "%s", c->chat.first);
+    }
     s_check_acked(w, c);
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
         uint32_t ids[PROTO_REPLICAS_MAX];

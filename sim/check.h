@@ -12,11 +12,14 @@ typedef struct {
     uint64_t acked, log_entries;
     uint64_t restamped;    /* shared entries whose epoch stamps differ (same batch) */
     uint64_t state_digest; /* of every partition's state, for the run's trace */
+    sim_chat_check_t chat; /* the protocol clients' invariants (chat.h), when there are any */
 } sim_check_t;
 
 void sim_check(sim_world_t *w, sim_check_t *out);
 /* True once every node is up in the map, every write is answered and every partition's
  * replicas have applied the same point. */
 bool sim_world_quiet(sim_world_t *w);
+/* Prints what keeps the world from being quiet (stderr). */
+void sim_world_report(sim_world_t *w);
 
 #endif

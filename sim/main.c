@@ -2,7 +2,7 @@
  *
  *   roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P] [--steps 200000]
  *             [--write-every-us U] [--no-faults] [--sync batch|always|none] [--repeat]
- *             [--plant ack-one] [--verbose]
+ *             [--clients M] [--sends K] [--plant ack-one] [--verbose]
  *
  * One JSON line per seed on stdout (the figures and the trace hash); a failing seed prints the
  * first violated invariant and the command that reproduces it on stderr, and the exit status is
@@ -10,7 +10,8 @@
  * plants a bug (a primary acknowledges a write at its first durable copy, not at a quorum) to
  * show the checkers catch it. Partitions and the writer's pace left unset (0) are the seed's
  * choice (4–16 partitions, a write every 500–2000 µs), as is whether logs are short (16
- * entries: snapshot rebuilds).
+ * entries: snapshot rebuilds). --clients M adds M phones speaking the client protocol to the
+ * real messaging actors (sim/chat.h), K messages each (--sends, default 20).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -63,6 +64,10 @@ static void s_run(const sim_config_t *cfg, result_t *r)
     sim_world_heal(w);
     for (; r->quiet_steps < QUIET_STEPS_MAX && !(r->quiet = sim_world_quiet(w)); r->quiet_steps++)
         sim_world_step(w);
+    if (!r->quiet && cfg->verbose) {
+        sim_world_report(w);
+        sim_chat_report(w);
+    }
     sim_check(w, &r->check);
     sim_net_stats_t ns;
     sim_net_stats(w->net, &ns);
@@ -95,7 +100,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"events\":%llu,\"events_per_s\":%.0f,\"writes\":%llu,\"acked\":%llu,"
            "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
            "\"disk_faults\":%llu,\"map_changes\":%llu,\"rebuilds\":%llu,\"log_entries\":%llu,"
-           "\"restamped\":%llu,"
+           "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
+           "\"delivered\":%llu,\"redelivered\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -107,8 +113,10 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->cuts, (unsigned long long)r->disk_faults,
            (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
            (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,
-           r->quiet ? "true" : "false", r->check.violations + !r->quiet,
-           (unsigned long long)r->trace);
+           cfg->clients, (unsigned long long)r->check.chat.sends,
+           (unsigned long long)r->check.chat.acked, (unsigned long long)r->check.chat.delivered,
+           (unsigned long long)r->check.chat.duplicates, r->quiet ? "true" : "false",
+           r->check.violations + !r->quiet, (unsigned long long)r->trace);
     fflush(stdout);
 }
 
@@ -127,10 +135,10 @@ static bool s_failed(const sim_config_t *cfg, const result_t *r)
         return false;
     fprintf(stderr,
             "seed %llu FAILED: %s\nreproduce: roost-sim --seed %llu --nodes %u --partitions %u "
-            "--steps %llu --write-every-us %u --sync %s%s --verbose\n",
+            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s --verbose\n",
             (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
-            cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us,
-            s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults");
+            cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
+            cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults");
     return true;
 }
 
@@ -139,30 +147,28 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
                  "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
                  "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
-                 "                 [--verbose]\n"
-                 "Runs seeded simulations of a store cluster (see sim/README.md); one JSON line\n"
+                 "                 [--clients M] [--sends K] [--verbose]\n"
+                 "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
+                 "speaking the client protocol (K messages each; default none); one JSON line\n"
                  "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
                  "picks them.\n");
 }
 
 static int s_parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option longs[] = {{"seed", 1, 0, 's'},
-                                          {"seeds", 1, 0, 'n'},
-                                          {"nodes", 1, 0, 'N'},
-                                          {"partitions", 1, 0, 'P'},
-                                          {"steps", 1, 0, 'k'},
-                                          {"write-every-us", 1, 0, 'w'},
-                                          {"no-faults", 0, 0, 'F'},
-                                          {"sync", 1, 0, 'y'},
-                                          {"repeat", 0, 0, 'r'},
-                                          {"verbose", 0, 0, 'v'},
-                                          {"help", 0, 0, 'h'},
-                                          {"plant", 1, 0, 'p'},
-                                          {0, 0, 0, 0}};
-    *o = (opts_t){
-        .cfg = {.seed = 1, .nodes = 5, .steps = 200000, .faults = true, .sync = SYNC_BATCH},
-        .seeds = 1};
+    static const struct option longs[] = {
+        {"seed", 1, 0, 's'},       {"seeds", 1, 0, 'n'}, {"nodes", 1, 0, 'N'},
+        {"partitions", 1, 0, 'P'}, {"steps", 1, 0, 'k'}, {"write-every-us", 1, 0, 'w'},
+        {"no-faults", 0, 0, 'F'},  {"sync", 1, 0, 'y'},  {"repeat", 0, 0, 'r'},
+        {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},  {"plant", 1, 0, 'p'},
+        {"clients", 1, 0, 'c'},    {"sends", 1, 0, 'S'}, {0, 0, 0, 0}};
+    *o = (opts_t){.cfg = {.seed = 1,
+                          .nodes = 5,
+                          .steps = 200000,
+                          .faults = true,
+                          .sync = SYNC_BATCH,
+                          .sends_each = 20},
+                  .seeds = 1};
     int idx = 0;
     for (int c; (c = getopt_long(argc, argv, "", longs, &idx)) != -1;) {
         char *end = NULL;
@@ -192,6 +198,14 @@ static int s_parse(int argc, char **argv, opts_t *o)
             break;
         case 'F':
             o->cfg.faults = false;
+            break;
+        case 'c':
+            o->cfg.clients = (uint32_t)v;
+            bad |= v > 1000;
+            break;
+        case 'S':
+            o->cfg.sends_each = (uint32_t)v;
+            bad |= v > 100000;
             break;
         case 'r':
             o->repeat = true;

@@ -9,6 +9,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/hash.h"
+#include "actors/actors.h"
 #include "runtime/util.h"
 #include "shards/engine_mem.h"
 #include "shards/keys.h"
@@ -159,6 +160,7 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
                          .append_timeout_ms = 5000,
                          .handoff = s_handoff,
                          .handoff_arg = n,
+                         .serving_hook = w->chat ? ACTORS_SERVING_HOOK : NULL,
                          .log_keep = w->short_logs ? 16 : 0,
                          .log_hold_max = w->short_logs ? 64 : 0};
     uint64_t seed = roost_hash64((uint64_t[]){w->cfg.seed, n->id, n->incarnation}, 24);
@@ -170,6 +172,8 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
     n->node = roost_node_new(&nc);
     roost_node_register(n->node, &replog_behaviour);
     roost_node_register(n->node, &kv_behaviour);
+    if (w->chat)
+        actors_register(n->node);
     roost_node_set_service(n->node, STORE_SERVICE, &n->store);
     n->syncer = syncer_new(n->node, n->engine); /* polled: the world decides when fsyncs end */
     roost_node_set_service(n->node, SYNCER_SERVICE, n->syncer);
@@ -336,6 +340,9 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
                               .seed = cfg->seed ^ 0xC11E47u};
     w->client = roost_node_new(&cc);
     roost_node_register(w->client, &sim_client_behaviour);
+    roost_node_register(w->client, &sim_device_behaviour);
+    if (cfg->clients)
+        w->chat = sim_chat_new(cfg->clients, cfg->sends_each);
     roost_node_set_service(w->client, "sim", w);
     roost_node_set_transport(w->client, sim_net_transport(w->net, w->client_id));
     sim_net_set_up(w->net, w->client_id, true);
@@ -373,6 +380,7 @@ void sim_world_destroy(sim_world_t **self_p)
     roost_node_destroy(&w->client);
     sim_net_destroy(&w->net);
     clustermap_release(&w->map);
+    sim_chat_destroy(&w->chat);
     free(w->ctl);
     free(w->writes);
     free(w);
@@ -426,6 +434,7 @@ void sim_world_step(sim_world_t *w)
     s_ctl_due(w);
     if (w->writing)
         sim_client_tick(w);
+    sim_chat_tick(w);
     if (w->faulting)
         sim_faults_tick(w);
     bool busy = s_poll_all(w);

@@ -25,6 +25,7 @@
 #include "shards/engine.h"
 #include "shards/store.h"
 #include "shards/syncer.h"
+#include "sim/chat.h"
 #include "sim/net.h"
 
 enum { SIM_SHARDS_MAX = SIM_NODES_MAX - 2 };
@@ -37,7 +38,9 @@ typedef struct {
     uint32_t write_every_us; /* the client's pace; 0: the seed picks 500–2000 µs */
     bool faults;
     store_sync_t sync;
-    bool verbose; /* print every fault and map change */
+    uint32_t clients;    /* simulated phones speaking the protocol (0: the store alone) */
+    uint32_t sends_each; /* messages each phone sends */
+    bool verbose;        /* print every fault and map change */
 } sim_config_t;
 
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
@@ -94,6 +97,7 @@ typedef struct sim_world {
         uint64_t crashes, restarts, cuts, disk_faults, map_changes;
     } faults;
     uint64_t rebuilds; /* snapshot rebuilds by stores that have since ended */
+    sim_chat_t *chat;  /* NULL without clients */
 } sim_world_t;
 
 sim_world_t *sim_world_new(const sim_config_t *cfg);

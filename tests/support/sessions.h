@@ -86,6 +86,19 @@ static void sess_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         sess_push_item(i, true, env->status, env->type, env->payload, env->payload_len);
         return;
     }
+    if (env->type == MSG_PUSH_EVENT) { /* [prev, frame]: no loss in tests; the frame */
+        msgpack_unpacked ev;
+        msgpack_unpacked_init(&ev);
+        size_t at = 0;
+        if (msgpack_unpack_next(&ev, (const char *)env->payload, env->payload_len, &at) ==
+                MSGPACK_UNPACK_SUCCESS &&
+            ev.data.type == MSGPACK_OBJECT_ARRAY && ev.data.via.array.size == 2 &&
+            ev.data.via.array.ptr[1].type == MSGPACK_OBJECT_BIN)
+            sess_push_item(i, false, 0, MSG_PUSH, ev.data.via.array.ptr[1].via.bin.ptr,
+                           ev.data.via.array.ptr[1].via.bin.size);
+        msgpack_unpacked_destroy(&ev);
+        return;
+    }
     if (env->type != MSG_SESS_DO) {
         sess_push_item(i, false, 0, env->type, env->payload, env->payload_len);
         return;

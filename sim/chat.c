@@ -1,0 +1,579 @@
+/* sim/chat.c — see chat.h. Each device is an actor "@<client>:<i>/dev" on the client node (its
+ * requests' answers and the actors' pushes come back to it); the world nudges it with
+ * MSG_SIM_STEP when its next action is due. One request outstanding per device. */
+#include "sim/chat.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/client.h"
+#include "actors/mp.h"
+#include "actors/msgs.h"
+#include "actors/push.h"
+#include "runtime/errors.h"
+#include "runtime/hash.h"
+#include "runtime/util.h"
+#include "shards/keys.h"
+#include "sim/world.h"
+
+enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
+
+typedef enum { DEV_NEW, DEV_CLAIMED, DEV_ACTIVE } dev_state_t;
+typedef enum { BUSY_NONE, BUSY_CLAIM, BUSY_AUTH, BUSY_SEND, BUSY_ACK } busy_t;
+
+typedef struct {
+    uint32_t to; /* device index */
+    bool acked;
+    uint64_t mid, seq; /* the answer's mid (hashed) and seq */
+} csend_t;
+
+typedef struct { /* an open-addressing set of mid hashes (0 is never a hash: | 1) */
+    uint64_t *slot;
+    uint32_t n, cap;
+} midset_t;
+
+typedef struct {
+    dev_state_t state;
+    uint64_t user;
+    char user_s[24];
+    busy_t busy;
+    uint64_t busy_corr, busy_n;
+    uint32_t busy_send;
+    uint64_t next_ns, renew_ns;
+    csend_t *sends;
+    uint32_t nsends, first_unacked;
+    midset_t seen;
+    uint64_t *last_seq; /* per peer device: the highest seq seen from that conversation */
+    uint64_t last_n, acked_n;
+    uint64_t duplicates;
+} simdev_t;
+
+typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
+    uint64_t lo, hi, seq, mid;
+} slot_t;
+
+struct sim_chat {
+    uint32_t n, sends_each;
+    simdev_t *dev;
+    slot_t *msgs;
+    uint32_t nmsgs, msgs_cap;
+    uint32_t violations;
+    char first[256];
+};
+
+static void s_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_violation(sim_chat_t *c, const char *fmt, ...)
+{
+    if (c->violations++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->first, sizeof c->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* ---- small tables ----------------------------------------------------------------------- */
+
+static bool s_set_add(midset_t *s, uint64_t h) /* false if present */
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        midset_t g = {.cap = s->cap ? s->cap * 2 : 64};
+        g.slot = roost_xcalloc(g.cap, sizeof *g.slot);
+        for (uint32_t i = 0; i < s->cap; i++)
+            if (s->slot[i])
+                s_set_add(&g, s->slot[i]);
+        free(s->slot);
+        *s = g;
+    }
+    for (uint32_t i = (uint32_t)h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == h)
+            return false;
+        if (!s->slot[i]) {
+            s->slot[i] = h;
+            s->n++;
+            return true;
+        }
+    }
+}
+
+static bool s_set_has(const midset_t *s, uint64_t h)
+{
+    for (uint32_t i = s->cap ? (uint32_t)h & (s->cap - 1) : 0; s->cap; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == h)
+            return true;
+        if (!s->slot[i])
+            return false;
+    }
+    return false;
+}
+
+static uint64_t s_mid_hash(mp_str_t mid)
+{
+    return roost_hash64(mid.ptr, mid.len) | 1u;
+}
+
+/* M3: one (conversation, seq) is one message wherever it is seen. */
+static void s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, uint64_t mid)
+{
+    uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+    if ((c->nmsgs + 1) * 2 > c->msgs_cap) {
+        slot_t *old = c->msgs;
+        uint32_t old_cap = c->msgs_cap;
+        c->msgs_cap = old_cap ? old_cap * 2 : 1024;
+        c->msgs = roost_xcalloc(c->msgs_cap, sizeof *c->msgs);
+        c->nmsgs = 0;
+        for (uint32_t i = 0; i < old_cap; i++)
+            if (old[i].mid)
+                s_note_message(c, old[i].lo, old[i].hi, old[i].seq, old[i].mid);
+        free(old);
+    }
+    uint64_t key[3] = {lo, hi, seq};
+    for (uint32_t i = (uint32_t)roost_hash64(key, sizeof key) & (c->msgs_cap - 1);;
+         i = (i + 1) & (c->msgs_cap - 1)) {
+        slot_t *s = &c->msgs[i];
+        if (!s->mid) {
+            *s = (slot_t){.lo = lo, .hi = hi, .seq = seq, .mid = mid};
+            c->nmsgs++;
+            return;
+        }
+        if (s->lo == lo && s->hi == hi && s->seq == seq) {
+            if (s->mid != mid)
+                s_violation(c, "d:%llu:%llu seq %llu names two different messages",
+                            (unsigned long long)lo, (unsigned long long)hi,
+                            (unsigned long long)seq);
+            return;
+        }
+    }
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+static uint32_t s_index(roost_ctx_t *ctx)
+{
+    roost_local_key_t k;
+    const char *self = roost_ctx_self(ctx);
+    return roost_key_parse_local(self, strlen(self), &k) ? k.partition : 0;
+}
+
+static void s_conv_key(const simdev_t *a, const simdev_t *b, char out[64])
+{
+    uint64_t lo = a->user < b->user ? a->user : b->user, hi = a->user < b->user ? b->user : a->user;
+    snprintf(out, 64, "d:%llu:%llu", (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* A client request (frame already packed in f) from device d to target. */
+static void s_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
+                      busy_t kind)
+{
+    mp_buf_t b;
+    mp_buf_init(&b);
+    creq_encode(&b, d->user_s, "d1", roost_ctx_self(ctx), f->sb.data, f->sb.size);
+    if (roost_ctx_request(ctx, target, MSG_CLIENT, b.sb.data, b.sb.size, REQUEST_TIMEOUT_MS,
+                          &d->busy_corr) == ROOST_OK)
+        d->busy = kind;
+    mp_buf_fini(&b);
+}
+
+static void s_claim(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+{
+    char target[32];
+    snprintf(target, sizeof target, "p:+1555%07u", i);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 1);
+    mp_pack_str(&b.pk, "d1");
+    if (roost_ctx_request(ctx, target, MSG_PHONE_CLAIM, b.sb.data, b.sb.size, REQUEST_TIMEOUT_MS,
+                          &d->busy_corr) == ROOST_OK)
+        d->busy = BUSY_CLAIM;
+    mp_buf_fini(&b);
+}
+
+static void s_auth(roost_ctx_t *ctx, simdev_t *d)
+{
+    char target[32];
+    snprintf(target, sizeof target, "u:%s", d->user_s);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 1);
+    mp_kv_str(&f.pk, "t", "auth");
+    s_request(ctx, d, target, &f, BUSY_AUTH);
+    mp_buf_fini(&f);
+}
+
+static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
+{
+    const csend_t *s = &d->sends[k];
+    char conv[64], to[32], cmid[16], body[32];
+    s_conv_key(d, &c->dev[s->to], conv);
+    snprintf(to, sizeof to, "u:%s", c->dev[s->to].user_s);
+    snprintf(cmid, sizeof cmid, "c%u", k);
+    int blen = snprintf(body, sizeof body, "m%u.%u", (unsigned)(d - c->dev), k);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 5);
+    mp_kv_str(&f.pk, "t", "send");
+    mp_kv_str(&f.pk, "to", to);
+    mp_kv_str(&f.pk, "cmid", cmid);
+    mp_kv_str(&f.pk, "kind", "text");
+    mp_pack_str(&f.pk, "body");
+    mp_pack_bin(&f.pk, body, (size_t)blen);
+    s_request(ctx, d, conv, &f, BUSY_SEND);
+    d->busy_send = k;
+    mp_buf_fini(&f);
+}
+
+static void s_ack(roost_ctx_t *ctx, simdev_t *d)
+{
+    char target[32];
+    snprintf(target, sizeof target, "u:%s", d->user_s);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 2);
+    mp_kv_str(&f.pk, "t", "recv.ack");
+    mp_kv_u64(&f.pk, "n", d->last_n);
+    s_request(ctx, d, target, &f, BUSY_ACK);
+    d->busy_n = d->last_n;
+    mp_buf_fini(&f);
+}
+
+static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
+{
+    char target[32];
+    snprintf(target, sizeof target, "u:%s", d->user_s);
+    mp_buf_t b;
+    mp_buf_init(&b);
+    msgpack_pack_array(&b.pk, 2);
+    mp_pack_str(&b.pk, "d1");
+    mp_pack_str(&b.pk, roost_ctx_self(ctx));
+    roost_ctx_send(ctx, target, MSG_SESSION_RENEW, b.sb.data, b.sb.size);
+    mp_buf_fini(&b);
+    d->renew_ns = w->now_ns + RENEW_NS;
+}
+
+/* The device's next action: claim, auth, renew, ack, resend or send anew. */
+static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
+{
+    simdev_t *d = &c->dev[i];
+    if (d->busy != BUSY_NONE)
+        return;
+    if (d->state == DEV_NEW)
+        return s_claim(ctx, d, i);
+    if (d->state == DEV_CLAIMED)
+        return s_auth(ctx, d);
+    if (w->now_ns >= d->renew_ns)
+        s_renew(ctx, w, d);
+    if (d->last_n > d->acked_n)
+        return s_ack(ctx, d);
+    while (d->first_unacked < d->nsends && d->sends[d->first_unacked].acked)
+        d->first_unacked++;
+    if (d->first_unacked < d->nsends)
+        return s_send(ctx, c, d, d->first_unacked);
+    if (d->nsends >= c->sends_each || !w->writing)
+        return;
+    uint32_t to = (uint32_t)roost_rng_below(&w->rng, c->n);
+    if (to == i || c->dev[to].state != DEV_ACTIVE)
+        return;
+    d->sends[d->nsends++] = (csend_t){.to = to};
+    s_send(ctx, c, d, d->nsends - 1);
+}
+
+/* ---- answers and pushes ------------------------------------------------------------------- */
+
+static void s_sent(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+{
+    csend_t *s = &d->sends[d->busy_send];
+    mp_str_t mid;
+    uint64_t seq = 0;
+    if (mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
+        return s_violation(c, "a send's ok has no mid or seq");
+    uint64_t h = s_mid_hash(mid);
+    if (s->acked && (s->mid != h || s->seq != seq))
+        s_violation(c, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
+                    (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
+                    (unsigned long long)seq);
+    s->acked = true;
+    s->mid = h;
+    s->seq = seq;
+    s_note_message(c, d->user, c->dev[s->to].user, seq, h);
+}
+
+static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+{
+    busy_t kind = d->busy;
+    d->busy = BUSY_NONE;
+    d->next_ns = w->now_ns + 1000000 + roost_rng_below(&w->rng, 5000000);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t t = {0};
+    bool ok = !(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
+              mp_get_str(&up.data, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "ok");
+    mp_str_t user;
+    if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
+        mp_str_copy(user, d->user_s, sizeof d->user_s);
+        d->user = strtoull(d->user_s, NULL, 10);
+        d->state = DEV_CLAIMED;
+    } else if (ok && kind == BUSY_AUTH) {
+        d->state = DEV_ACTIVE;
+        d->renew_ns = w->now_ns + RENEW_NS;
+    } else if (ok && kind == BUSY_SEND) {
+        s_sent(c, d, &up.data);
+    } else if (ok && kind == BUSY_ACK && d->busy_n > d->acked_n) {
+        d->acked_n = d->busy_n;
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+static uint32_t s_device_of(const sim_chat_t *c, uint64_t user)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->dev[i].user == user)
+            return i;
+    return UINT32_MAX;
+}
+
+/* The edge's part (push.h): an event out of order is dropped and a resend asked. True if the
+ * event is to be taken (its frame parsed into *fr). */
+static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
+                         msgpack_unpacked *fr)
+{
+    msgpack_unpacked ev;
+    msgpack_unpacked_init(&ev);
+    const msgpack_object *a = &ev.data;
+    uint64_t prev = 0, n = 0;
+    bool take = false;
+    if (mp_parse(&ev, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
+        a->via.array.size == 2 && mp_as_u64(&a->via.array.ptr[0], &prev) &&
+        a->via.array.ptr[1].type == MSGPACK_OBJECT_BIN &&
+        mp_parse(fr, a->via.array.ptr[1].via.bin.ptr, a->via.array.ptr[1].via.bin.size) &&
+        mp_get_u64(&fr->data, "n", &n) == MP_OK) {
+        push_verdict_t v = push_verdict(d->last_n, prev, n);
+        take = v == PUSH_IN_ORDER;
+        if (v == PUSH_GAP) {
+            char target[32];
+            snprintf(target, sizeof target, "u:%s", d->user_s);
+            mp_buf_t b;
+            mp_buf_init(&b);
+            msgpack_pack_array(&b.pk, 3);
+            mp_pack_str(&b.pk, "d1");
+            mp_pack_str(&b.pk, roost_ctx_self(ctx));
+            msgpack_pack_uint64(&b.pk, d->last_n);
+            roost_ctx_send(ctx, target, MSG_SESSION_RESEND, b.sb.data, b.sb.size);
+            mp_buf_fini(&b);
+        }
+    }
+    msgpack_unpacked_destroy(&ev);
+    return take;
+}
+
+static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t t, mid, from;
+    uint64_t n = 0, seq = 0;
+    if (!s_edge_takes(ctx, d, env, &up) || mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
+        goto out;
+    if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n)
+        d->last_n = n;
+    if (!mp_str_eq(t, "msg") || mp_get_str(&up.data, "mid", 1, 64, &mid) != MP_OK ||
+        mp_get_u64(&up.data, "seq", &seq) != MP_OK ||
+        mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK)
+        goto out;
+    uint64_t sender = strtoull(from.ptr, NULL, 10), h = s_mid_hash(mid);
+    uint32_t peer = s_device_of(c, sender);
+    if (peer == UINT32_MAX) {
+        s_violation(c, "device %u got a message from an unknown user %llu", (unsigned)(d - c->dev),
+                    (unsigned long long)sender);
+        goto out;
+    }
+    s_note_message(c, sender, d->user, seq, h);
+    if (!s_set_add(&d->seen, h)) {
+        d->duplicates++; /* a resend after a reconnect or failover: deduped by mid */
+        goto out;
+    }
+    if (seq <= d->last_seq[peer])
+        s_violation(c, "device %u saw seq %llu of its conversation with %u after seq %llu",
+                    (unsigned)(d - c->dev), (unsigned long long)seq, peer,
+                    (unsigned long long)d->last_seq[peer]);
+    else
+        d->last_seq[peer] = seq;
+out:
+    msgpack_unpacked_destroy(&up);
+}
+
+static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    sim_world_t *w = roost_ctx_service(ctx, "sim");
+    sim_chat_t *c = w->chat;
+    uint32_t i = s_index(ctx);
+    if (!c || i >= c->n)
+        return;
+    simdev_t *d = &c->dev[i];
+    if (env->flags & ROOST_ENV_RESPONSE) {
+        if (d->busy != BUSY_NONE && env->corr == d->busy_corr)
+            s_answer(w, c, d, env);
+    } else if (env->type == MSG_SIM_STEP) {
+        s_step(ctx, w, c, i);
+    } else if (env->type == MSG_PUSH_EVENT) {
+        s_push(ctx, c, d, env);
+    }
+}
+
+const roost_behaviour_t sim_device_behaviour = {.kind = "@dev", .on_message = s_message};
+
+/* ---- the world's side ----------------------------------------------------------------------- */
+
+sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each)
+{
+    sim_chat_t *c = roost_xcalloc(1, sizeof *c);
+    c->n = devices;
+    c->sends_each = sends_each;
+    c->dev = roost_xcalloc(devices, sizeof *c->dev);
+    for (uint32_t i = 0; i < devices; i++) {
+        c->dev[i].sends = roost_xcalloc(sends_each ? sends_each : 1, sizeof *c->dev[i].sends);
+        c->dev[i].last_seq = roost_xcalloc(devices, sizeof *c->dev[i].last_seq);
+    }
+    return c;
+}
+
+void sim_chat_destroy(sim_chat_t **self_p)
+{
+    sim_chat_t *c = *self_p;
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < c->n; i++) {
+        free(c->dev[i].sends);
+        free(c->dev[i].last_seq);
+        free(c->dev[i].seen.slot);
+    }
+    free(c->dev);
+    free(c->msgs);
+    free(c);
+    *self_p = NULL;
+}
+
+void sim_chat_tick(sim_world_t *w)
+{
+    sim_chat_t *c = w->chat;
+    for (uint32_t i = 0; c && i < c->n; i++) {
+        simdev_t *d = &c->dev[i];
+        if (d->busy != BUSY_NONE || w->now_ns < d->next_ns)
+            continue;
+        d->next_ns = w->now_ns + 2000000 + roost_rng_below(&w->rng, 20000000);
+        char key[64];
+        roost_key_make_local(key, sizeof key, w->client_id, i, "dev", NULL);
+        roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_STEP, NULL, 0));
+    }
+}
+
+/* M1: every acknowledged send is on its recipient's device. */
+static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
+{
+    (void)d;
+    return s_set_has(&c->dev[s->to].seen, s->mid);
+}
+
+/* Prints what the primary of key's partition stores under `key` (a debugging aid). */
+static void s_dump(sim_world_t *w, const char *owner, const char *key, size_t klen)
+{
+    uint32_t p = roost_partition_of(owner, strlen(owner), w->cfg.partitions);
+    uint32_t primary = clustermap_primary_of(w->map, p);
+    uint8_t k[KEY_BYTES_MAX];
+    size_t kn = key_state(k, p, key, klen);
+    void *v = NULL;
+    size_t len = 0;
+    fprintf(stderr, "  s%u %.*s: ", primary, (int)klen, key);
+    if (primary == ROOST_NO_PRIMARY || engine_get(w->shard[primary].engine, k, kn, &v, &len)) {
+        fprintf(stderr, "(none)\n");
+        return;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (mp_parse(&up, v, len))
+        msgpack_object_print(stderr, up.data);
+    else
+        for (size_t i = 0; i < len; i++)
+            fprintf(stderr, "%02x", ((uint8_t *)v)[i]);
+    fputc('\n', stderr);
+    msgpack_unpacked_destroy(&up);
+    free(v);
+}
+
+static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to)
+{
+    char conv[64], key[160];
+    s_conv_key(from, to, conv);
+    int n = snprintf(key, sizeof key, "%s/h", conv);
+    s_dump(w, conv, key, (size_t)n);
+    n = snprintf(key, sizeof key, "%s/u/%s", conv, to->user_s);
+    s_dump(w, conv, key, (size_t)n);
+    char user[32];
+    snprintf(user, sizeof user, "u:%s", to->user_s);
+    n = snprintf(key, sizeof key, "u:%s/c/%s", to->user_s, conv);
+    s_dump(w, user, key, (size_t)n);
+}
+
+void sim_chat_report(sim_world_t *w)
+{
+    const sim_chat_t *c = w->chat;
+    for (uint32_t i = 0; c && i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        if (d->state != DEV_ACTIVE)
+            fprintf(stderr, "device %u (user %s) never became active (state %d)\n", i, d->user_s,
+                    d->state);
+        for (uint32_t k = 0; k < d->nsends; k++)
+            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
+                fprintf(stderr,
+                        "device %u (user %llu) c%u to device %u (user %llu): %s, seq %llu; the "
+                        "recipient's last n %llu, acked n %llu\n",
+                        i, (unsigned long long)d->user, k, d->sends[k].to,
+                        (unsigned long long)c->dev[d->sends[k].to].user,
+                        d->sends[k].acked ? "acknowledged, not delivered" : "not acknowledged",
+                        (unsigned long long)d->sends[k].seq,
+                        (unsigned long long)c->dev[d->sends[k].to].last_n,
+                        (unsigned long long)c->dev[d->sends[k].to].acked_n),
+                    s_dump_conv(w, d, &c->dev[d->sends[k].to]);
+    }
+}
+
+bool sim_chat_quiet(const sim_chat_t *c)
+{
+    for (uint32_t i = 0; c && i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        if (d->state != DEV_ACTIVE)
+            return false;
+        for (uint32_t k = 0; k < d->nsends; k++)
+            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
+                return false;
+    }
+    return true;
+}
+
+void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->violations = c->violations;
+    snprintf(out->first, sizeof out->first, "%s", c->first);
+    for (uint32_t i = 0; i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        out->duplicates += d->duplicates;
+        for (uint32_t k = 0; k < d->nsends; k++) {
+            const csend_t *s = &d->sends[k];
+            out->sends++;
+            out->acked += s->acked;
+            if (!s->acked)
+                continue;
+            if (s_delivered(c, d, s)) {
+                out->delivered++;
+            } else if (out->violations++ == 0) {
+                snprintf(out->first, sizeof out->first,
+                         "acknowledged message c%u from device %u (seq %llu) never reached "
+                         "device %u",
+                         k, i, (unsigned long long)s->seq, s->to);
+            }
+        }
+    }
+}

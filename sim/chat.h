@@ -1,0 +1,45 @@
+/* sim/chat.h — simulated phones speaking the client protocol to the real messaging actors.
+ *
+ * M devices (one per user) live as actors on the client node, where an edge's sessions would:
+ * each claims its phone number, authenticates, then sends text messages to random other users
+ * (a fresh cmid each; a failed or unanswered send is sent again with the same cmid until it is
+ * answered ok), receives pushes, acknowledges them (`recv.ack`) and renews its session every
+ * 10 s as an edge does. Everything the phones see is recorded for the checkers:
+ *   M1. every acknowledged send reaches its recipient's device (at least once; once after
+ *       dedupe by mid);
+ *   M2. a device sees each conversation's messages in increasing seq (after dedupe by mid);
+ *   M3. one (conversation, seq) is one message everywhere, and a retried cmid is always
+ *       answered the same mid and seq;
+ *   M4. liveness: after the faults stop, every send is acknowledged and delivered.
+ */
+#ifndef ROOST_SIM_CHAT_H
+#define ROOST_SIM_CHAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/actor.h"
+
+struct sim_world;
+typedef struct sim_chat sim_chat_t;
+
+extern const roost_behaviour_t sim_device_behaviour;
+
+sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each);
+void sim_chat_destroy(sim_chat_t **self_p);
+/* Lets every device that is due take its next step (claim, auth, send, ack, renew). */
+void sim_chat_tick(struct sim_world *w);
+/* True once every send is acknowledged and delivered. */
+bool sim_chat_quiet(const sim_chat_t *c);
+/* Prints what keeps the chat from being quiet (stderr). */
+void sim_chat_report(struct sim_world *w);
+
+typedef struct {
+    uint32_t violations;
+    char first[256];
+    uint64_t sends, acked, delivered, duplicates;
+} sim_chat_check_t;
+/* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
+void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);
+
+#endif
