@@ -367,19 +367,29 @@ void user_on_renew(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     msgpack_unpacked_destroy(&up);
 }
 
-void user_on_resend(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+/* The session an edge's [device, session, n?] names (NULL if malformed or unknown); *n gets
+ * the third item when there is one. */
+static session_t *s_named_session(user_t *u, const roost_env_t *env, uint64_t *n)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     const msgpack_object *a = &up.data;
     mp_str_t key;
     char skey[ROOST_KEY_BYTES_MAX + 1];
-    uint64_t from = 0;
     session_t *s = NULL;
     if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
-        a->via.array.size == 3 && mp_as_str(&a->via.array.ptr[1], &key) &&
-        mp_str_copy(key, skey, sizeof skey) && mp_as_u64(&a->via.array.ptr[2], &from))
+        a->via.array.size >= 2 && mp_as_str(&a->via.array.ptr[1], &key) &&
+        mp_str_copy(key, skey, sizeof skey) &&
+        (a->via.array.size < 3 || mp_as_u64(&a->via.array.ptr[2], n)))
         s = user_session(u, skey);
+    msgpack_unpacked_destroy(&up);
+    return s;
+}
+
+void user_on_resend(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
+{
+    uint64_t from = UINT64_MAX;
+    session_t *s = s_named_session(u, env, &from);
     device_t *d = s ? user_device(u, s->device) : NULL;
     if (d && from < s->pushed) { /* rewind: what follows `from` goes again, in order */
         s->pushed = from > d->cursor ? from : d->cursor;
@@ -391,27 +401,17 @@ void user_on_resend(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         s->stalled = false;
         user_pump(ctx, u);
     }
-    msgpack_unpacked_destroy(&up);
 }
 
 void user_on_close(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
 {
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    const msgpack_object *a = &up.data;
-    mp_str_t key;
-    char skey[ROOST_KEY_BYTES_MAX + 1];
-    if (mp_parse(&up, env->payload, env->payload_len) && a->type == MSGPACK_OBJECT_ARRAY &&
-        a->via.array.size >= 2 && mp_as_str(&a->via.array.ptr[1], &key) &&
-        mp_str_copy(key, skey, sizeof skey)) {
-        session_t *s = user_session(u, skey);
-        if (s) {
-            s_drop_session(ctx, u, s);
-            if (u->nsessions == 0)
-                s_went_offline(ctx, u);
-        }
+    uint64_t unused = 0;
+    session_t *s = s_named_session(u, env, &unused);
+    if (s) {
+        s_drop_session(ctx, u, s);
+        if (u->nsessions == 0)
+            s_went_offline(ctx, u);
     }
-    msgpack_unpacked_destroy(&up);
 }
 
 void user_kick_all(roost_ctx_t *ctx, user_t *u, const char *reason)

@@ -4,7 +4,7 @@
  * without hurting others (its events wait in its inbox), a drained edge whose clients move to
  * the other edge without losing an event; then, in a cluster with fast pings and a small per-IP
  * code limit: a frozen client closed after two missed pings, the per-IP 429, and `unavailable`
- * once the shards are gone; and a push lost between a shard and an edge, sent again. */
+ * once the shards are gone. (A lossy link between shards and edges: test_edge_lossy.c.) */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -315,44 +315,6 @@ static void test_drain_moves_clients_without_loss(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     status = proc_stop(&ctl, 0, 15000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    rc_free(&a.conn);
-    rc_free(&b.conn);
-}
-
-/* ---- group: a lossy link between the shards and the edges ------------------------------------ */
-
-/* Every shard process loses its first inbox-event push on the way (user.push_lost:1). */
-static int s_setup_lossy(void **state)
-{
-    (void)state;
-    setenv("ROOST_FAULT_POINTS", "user.push_lost:1", 1);
-    ec_open("", 0);
-    unsetenv("ROOST_FAULT_POINTS");
-    return 0;
-}
-
-/* The push of b's first message is lost between the shard and b's edge: the edge sees the gap
- * when the second arrives (its prev is not what the edge has) and asks for everything after
- * what it has, so b still gets both, in order, once (actors/push.h). */
-static void test_a_lost_push_is_sent_again(void **state)
-{
-    (void)state;
-    rc_session_t a, b;
-    ec_login(&a, 0, false, "+15550003001", "a1");
-    ec_login(&b, 1, false, "+15550003002", "b1");
-    json_decref(ec_ok(rc_session_connect(&a, 10000)));
-    json_decref(ec_ok(rc_session_connect(&b, 10000)));
-    char to_b[32];
-    s_to(to_b, &b);
-    json_decref(ec_ok(ec_send(a.conn, to_b, "l1", "bDE=")));
-    json_decref(ec_ok(ec_send(a.conn, to_b, "l2", "bDI=")));
-    for (int64_t seq = 1; seq <= 2; seq++) {
-        json_t *m = ec_event(b.conn, "msg", 15000);
-        assert_non_null(m);
-        assert_int_equal(ec_int(m, "seq"), seq);
-        json_decref(m);
-    }
-    assert_null(ec_event(b.conn, "msg", 1500)); /* once */
     rc_free(&a.conn);
     rc_free(&b.conn);
 }
@@ -806,16 +768,12 @@ int main(void)
     const struct CMUnitTest rogue[] = {
         cmocka_unit_test(test_an_unlisted_key_cannot_join_or_send),
     };
-    const struct CMUnitTest lossy[] = {
-        cmocka_unit_test(test_a_lost_push_is_sent_again),
-    };
     const struct CMUnitTest bad_disk[] = {
         cmocka_unit_test(test_a_failed_disk_fails_over_and_raises_the_alarm),
     };
     int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
     failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
     failed += cmocka_run_group_tests(rogue, s_setup_rogue, s_teardown);
-    failed += cmocka_run_group_tests(lossy, s_setup_lossy, s_teardown);
     failed += cmocka_run_group_tests(bad_disk, s_setup_bad_disk, s_teardown);
     return failed + cmocka_run_group_tests(hook, s_setup_webhook, s_teardown_webhook);
 }

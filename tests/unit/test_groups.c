@@ -1,0 +1,330 @@
+/* tests/unit/test_groups.c — groups through the messaging actors, driven as an edge drives
+ * them (on one in-process shard node, or over three real shard processes with MW_CLUSTER):
+ * create (idempotent on cmid), fan-out, admin rights, removal (also while another member
+ * streams), the last admin leaving, rename, info, a missing group; a blocked member's messages
+ * and the receipts that must not cover them; a 256-member group's fan-out, write count and
+ * receipts. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#ifdef MW_CLUSTER /* the same tests over three real shard processes */
+#include "tests/support/msg_cluster.h"
+#else
+#include "tests/support/msg_world.h"
+#endif
+#include "tests/support/msg_steps.h"
+
+/* In a group, R blocks S: S's message never reaches R, and no receipt R's acks or reads cause
+ * may ever cover it — not even when another member's later message is acknowledged and read
+ * (receipts are cumulative: "everything up to seq"). */
+static void test_group_block_no_receipt(void **state)
+{
+    (void)state;
+    user_ref_t a, r, s;
+    s_user(0, "+15550000151", "a1", &a);
+    s_user(1, "+15550000152", "r1", &r);
+    s_user(2, "+15550000153", "s1", &s);
+    char json[256], gid[32], gconv[40], buf[64];
+    snprintf(json, sizeof json, "{\"t\":\"block\",\"user\":\"%s\"}", s.id);
+    s_ok(1, r.key, &r, "r1", json);
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"b\",\"members\":[\"%s\",\"%s\"],"
+             "\"cmid\":\"gb\"}",
+             r.id, s.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    uint64_t hidden = s_send(2, &s, "s1", gconv, gconv, "sb1", "from-s");
+    uint64_t later = s_send(0, &a, "a1", gconv, gconv, "ab1", "from-a");
+    assert_true(later > hidden);
+    s_auth(0, &a, "a1", -1);
+    s_auth(2, &s, "s1", -1);
+    s_auth(1, &r, "r1", -1);
+    s_expect(1, "group.event", &up);
+    msgpack_unpacked_destroy(&up);
+    s_expect(1, "msg", &up); /* only A's: S's is filtered at R's inbox */
+    assert_string_equal(sess_str(&up.data, "from", buf, sizeof buf), a.id);
+    uint64_t n = sess_u64(&up.data, "n");
+    msgpack_unpacked_destroy(&up);
+    snprintf(json, sizeof json, "{\"t\":\"recv.ack\",\"n\":%llu}", (unsigned long long)n);
+    s_ok(1, r.key, &r, "r1", json);
+    snprintf(json, sizeof json, "{\"t\":\"read\",\"conv\":\"%s\",\"seq\":%llu}", gconv,
+             (unsigned long long)later);
+    s_ok(1, r.key, &r, "r1", json);
+    /* for 2.5 s (receipts are paced at one a second): A hears R reach A's message; S never
+     * hears a receipt of R's that covers S's message */
+    uint64_t a_delivered = 0, a_read = 0;
+    for (uint32_t i = 0; i < 3; i += 2)
+        while (sess_next(i, &up, 2500)) {
+            if (strcmp(sess_str(&up.data, "t", buf, sizeof buf), "receipt") == 0) {
+                uint64_t seq = sess_u64(&up.data, "seq");
+                bool read = strcmp(sess_str(&up.data, "status", buf, sizeof buf), "read") == 0;
+                if (i == 2 && seq >= hidden)
+                    fail_msg("S got a %s receipt up to %llu: it covers its hidden message %llu",
+                             read ? "read" : "delivered", (unsigned long long)seq,
+                             (unsigned long long)hidden);
+                if (i == 0)
+                    *(read ? &a_read : &a_delivered) = seq;
+            }
+            msgpack_unpacked_destroy(&up);
+        }
+    assert_int_equal(a_delivered, later);
+    assert_int_equal(a_read, later);
+}
+
+static void test_groups(void **state)
+{
+    (void)state;
+    user_ref_t a, b, c;
+    s_user(0, "+15550000041", "a1", &a);
+    s_user(1, "+15550000042", "b1", &b);
+    s_user(2, "+15550000043", "c1", &c);
+    for (uint32_t i = 0; i < 3; i++)
+        s_auth(i, i == 0 ? &a : i == 1 ? &b : &c, i == 0 ? "a1" : i == 1 ? "b1" : "c1", -1);
+    char json[256], gid[32], gid2[32], gconv[40], gto[40], buf[64];
+    snprintf(
+        json, sizeof json,
+        "{\"t\":\"group.create\",\"name\":\"team\",\"members\":[\"%s\",\"%s\"],\"cmid\":\"g1\"}",
+        b.id, c.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok"); /* same cmid */
+    assert_string_equal(sess_str(&up.data, "group", gid2, sizeof gid2), gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    snprintf(gto, sizeof gto, "g:%s", gid);
+    for (uint32_t i = 0; i < 3; i++) {
+        s_expect(i, "group.event", &up);
+        assert_string_equal(sess_str(&up.data, "event", buf, sizeof buf), "created");
+        assert_string_equal(sess_str(&up.data, "group", buf, sizeof buf), gid);
+        msgpack_unpacked_destroy(&up);
+    }
+    assert_int_equal(s_send(0, &a, "a1", gconv, gto, "gm1", "hi all"), 2);
+    for (uint32_t i = 1; i < 3; i++) {
+        s_expect(i, "msg", &up);
+        assert_string_equal(sess_str(&up.data, "conv", buf, sizeof buf), gconv);
+        msgpack_unpacked_destroy(&up);
+    }
+    s_no_push(0, 200);
+    snprintf(json, sizeof json, "{\"t\":\"group.add\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             a.id);
+    s_err(1, gconv, &b, "b1", json, "forbidden"); /* not an admin */
+    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             c.id);
+    s_ok(0, gconv, &a, "a1", json);
+    for (uint32_t i = 0; i < 3; i++) {
+        s_expect(i, "group.event", &up);
+        assert_string_equal(sess_str(&up.data, "event", buf, sizeof buf), "removed");
+        msgpack_unpacked_destroy(&up);
+    }
+    s_send(1, &b, "b1", gconv, gto, "gm2", "without c");
+    s_expect(0, "msg", &up);
+    msgpack_unpacked_destroy(&up);
+    s_no_push(2, 300); /* a removed member receives nothing later */
+    snprintf(json, sizeof json, "{\"t\":\"history\",\"conv\":\"%s\",\"limit\":10}", gconv);
+    s_err(2, gconv, &c, "c1", json, "forbidden");
+    snprintf(json, sizeof json,
+             "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"x\",\"kind\":\"text\",\"body\":\"no\"}",
+             gto);
+    s_err(2, gconv, &c, "c1", json, "forbidden");
+    snprintf(json, sizeof json, "{\"t\":\"group.info\",\"group\":\"%s\"}", gid);
+    assert_string_equal(sess_call(1, gconv, b.id, "b1", json, &up), "ok");
+    const msgpack_object *members, *admins;
+    assert_int_equal(mp_get_array(&up.data, "members", &members), MP_OK);
+    assert_int_equal(mp_get_array(&up.data, "admins", &admins), MP_OK);
+    assert_int_equal(members->via.array.size, 2);
+    assert_int_equal(admins->via.array.size, 1);
+    assert_int_equal(sess_u64(&up.data, "max_members"), 256);
+    msgpack_unpacked_destroy(&up);
+    /* the last admin leaves: the oldest member is promoted */
+    snprintf(json, sizeof json, "{\"t\":\"group.leave\",\"group\":\"%s\"}", gid);
+    s_ok(0, gconv, &a, "a1", json);
+    s_expect(1, "group.event", &up);
+    assert_string_equal(sess_str(&up.data, "event", buf, sizeof buf), "left");
+    msgpack_unpacked_destroy(&up);
+    s_expect(1, "group.event", &up);
+    assert_string_equal(sess_str(&up.data, "event", buf, sizeof buf), "promoted");
+    msgpack_unpacked_destroy(&up);
+    snprintf(json, sizeof json, "{\"t\":\"group.info\",\"group\":\"%s\"}", gid);
+    s_err(0, gconv, &a, "a1", json, "forbidden");
+    s_err(0, "g:123456789", &a, "a1", "{\"t\":\"group.info\",\"group\":\"123456789\"}",
+          "forbidden"); /* no such group: the same answer */
+    snprintf(json, sizeof json, "{\"t\":\"group.rename\",\"group\":\"%s\",\"name\":\"renamed\"}",
+             gid);
+    s_ok(1, gconv, &b, "b1", json);
+    s_expect(1, "group.event", &up);
+    assert_string_equal(sess_str(&up.data, "event", buf, sizeof buf), "renamed");
+    msgpack_unpacked_destroy(&up);
+}
+
+typedef struct {
+    const user_ref_t *from;
+    const char *gconv;
+    atomic_int sent;
+} streamer_t;
+
+enum { STREAM = 40 };
+
+/* b sends STREAM messages "s0"… into the group from its second session, one after another. */
+static void *s_streamer(void *arg)
+{
+    streamer_t *s = arg;
+    for (int k = 0; k < STREAM; k++) {
+        char cmid[16];
+        snprintf(cmid, sizeof cmid, "s%d", k);
+        s_send(3, s->from, "b1", s->gconv, s->gconv, cmid, cmid);
+        atomic_fetch_add(&s->sent, 1);
+    }
+    return NULL;
+}
+
+/* A member removed while another streams: it gets an unbroken prefix of the stream, then its
+ * `removed` event, then nothing; the members who stay get the whole stream in order. */
+static void test_removal_mid_stream(void **state)
+{
+    (void)state;
+    user_ref_t a, b, c;
+    s_user(0, "+15550000181", "a1", &a);
+    s_user(1, "+15550000182", "b1", &b);
+    s_user(2, "+15550000183", "c1", &c);
+    s_auth(0, &a, "a1", -1);
+    s_auth(2, &c, "c1", -1);
+    char json[256], gid[32], gconv[40];
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"s\",\"members\":[\"%s\",\"%s\"],"
+             "\"cmid\":\"gs\"}",
+             b.id, c.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    for (uint32_t i = 0; i < 3; i += 2) {
+        s_expect(i, "group.event", &up);
+        msgpack_unpacked_destroy(&up);
+    }
+    streamer_t st = {.from = &b, .gconv = gconv};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, s_streamer, &st), 0);
+    while (atomic_load(&st.sent) < 10)
+        proc_sleep_ms(5);
+    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             c.id);
+    s_ok(0, gconv, &a, "a1", json);
+    pthread_join(th, NULL);
+    char t[16], body[16];
+    int c_got = 0;
+    bool removed = false;
+    while (sess_next(2, &up, 1500)) {
+        sess_str(&up.data, "t", t, sizeof t);
+        if (removed)
+            fail_msg("c got a %s after its removal", t);
+        if (strcmp(t, "group.event") == 0) {
+            removed = true;
+        } else {
+            assert_string_equal(t, "msg");
+            mp_str_t bin;
+            assert_int_equal(mp_get_bin(&up.data, "body", 15, &bin), MP_OK);
+            snprintf(body, sizeof body, "s%d", c_got++);
+            if (!mp_str_eq(bin, body))
+                fail_msg("c: expected %s, got %.*s", body, (int)bin.len, bin.ptr);
+        }
+        msgpack_unpacked_destroy(&up);
+    }
+    assert_true(removed);
+    fprintf(stderr, "c got %d of %d before its removal\n", c_got, STREAM);
+    for (int k = 0; k < STREAM; k++) { /* a: the whole stream, the removal among it */
+        s_expect(0, k == c_got ? "group.event" : "msg", &up);
+        msgpack_unpacked_destroy(&up);
+        if (k == c_got) {
+            s_expect(0, "msg", &up);
+            msgpack_unpacked_destroy(&up);
+        }
+    }
+}
+
+/* Waits until the store has been quiet (no new appends) for quiet_ms; returns the count. */
+static uint64_t s_settled_appends(int quiet_ms)
+{
+    uint64_t last = mw_appends();
+    for (int still = 0; still < quiet_ms; still += 50) {
+        proc_sleep_ms(50);
+        uint64_t now = mw_appends();
+        if (now != last)
+            still = 0, last = now;
+    }
+    return last;
+}
+
+static void test_group_256_fanout_and_receipts(void **state)
+{
+    (void)state;
+    enum { M = 256 };
+    static user_ref_t u[M];
+    char phone[32], dev[16];
+    for (int k = 0; k < M; k++) {
+        snprintf(phone, sizeof phone, "+1556%07d", k);
+        snprintf(dev, sizeof dev, "d%d", k);
+        s_user(0, phone, dev, &u[k]);
+    }
+    size_t cap = 64 + (size_t)M * 20;
+    char *json = malloc(cap);
+    int n = snprintf(json, cap, "{\"t\":\"group.create\",\"name\":\"all\",\"members\":[");
+    for (int k = 1; k < M; k++)
+        n += snprintf(json + n, cap - (size_t)n, "%s\"%s\"", k > 1 ? "," : "", u[k].id);
+    snprintf(json + n, cap - (size_t)n, "]}");
+    msgpack_unpacked up;
+    char gid[32], gconv[40];
+    assert_string_equal(sess_call(0, u[0].key, u[0].id, "d0", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    free(json);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    uint64_t before = s_settled_appends(300);
+    assert_int_equal(s_send(0, &u[0], "d0", gconv, gconv, "big", "to everyone"), 2);
+    uint64_t after = s_settled_appends(300);
+    if (after) { /* counted where the store is in this process */
+        fprintf(stderr, "one message to a group of %d: %llu replicated writes\n", M,
+                (unsigned long long)(after - before));
+        assert_true(after - before <= M + 2); /* the message's batch, then one per inbox */
+    }
+    /* every member has it (after the group's creation event), and acknowledges it */
+    for (int k = 1; k < M; k++) {
+        char d[16];
+        snprintf(d, sizeof d, "d%d", k);
+        uint32_t sess = 1 + (uint32_t)(k % 8);
+        s_auth(sess, &u[k], d, -1);
+        s_expect(sess, "group.event", &up);
+        msgpack_unpacked_destroy(&up);
+        s_expect(sess, "msg", &up);
+        assert_int_equal(sess_u64(&up.data, "n"), 2);
+        msgpack_unpacked_destroy(&up);
+        s_ok(sess, u[k].key, &u[k], d, "{\"t\":\"recv.ack\",\"n\":2}");
+        sess_drain(sess);
+    }
+    /* the sender hears from each of them: one delivered receipt per reader */
+    s_auth(9, &u[0], "d0", 1);
+    int receipts = 0;
+    while (receipts < M - 1) {
+        s_expect(9, "receipt", &up);
+        assert_int_equal(sess_u64(&up.data, "seq"), 2);
+        msgpack_unpacked_destroy(&up);
+        receipts++;
+    }
+    s_no_push(9, 1500); /* coalesced: no more than one per reader */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_groups, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_group_block_no_receipt, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_removal_mid_stream, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
