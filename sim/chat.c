@@ -21,7 +21,7 @@
 enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
 
 typedef enum { DEV_NEW, DEV_CLAIMED, DEV_ACTIVE } dev_state_t;
-typedef enum { BUSY_NONE, BUSY_CLAIM, BUSY_AUTH, BUSY_SEND, BUSY_ACK } busy_t;
+typedef enum { BUSY_NONE, BUSY_CLAIM, BUSY_AUTH, BUSY_SEND, BUSY_ACK, BUSY_READ } busy_t;
 
 typedef struct {
     uint32_t to; /* device index */
@@ -45,7 +45,9 @@ typedef struct {
     csend_t *sends;
     uint32_t nsends, first_unacked;
     midset_t seen;
-    uint64_t *last_seq; /* per peer device: the highest seq seen from that conversation */
+    uint64_t *last_seq;  /* per peer device: the highest seq seen from that conversation */
+    uint64_t *read_upto; /* per peer: the highest seq this device said it read there */
+    uint64_t *rcpt[2];   /* per peer: the newest delivered / read receipt seq from it */
     uint64_t last_n, acked_n;
     uint64_t duplicates;
 } simdev_t;
@@ -61,6 +63,7 @@ struct sim_chat {
     uint32_t nmsgs, msgs_cap;
     uint32_t violations;
     char first[256];
+    uint64_t receipts; /* receipt events checked */
 };
 
 static void s_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -238,6 +241,38 @@ static void s_ack(roost_ctx_t *ctx, simdev_t *d)
     mp_buf_fini(&f);
 }
 
+static void s_read(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t peer)
+{
+    char target[32], conv[64];
+    snprintf(target, sizeof target, "u:%s", d->user_s);
+    s_conv_key(d, &c->dev[peer], conv);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 3);
+    mp_kv_str(&f.pk, "t", "read");
+    mp_kv_str(&f.pk, "conv", conv);
+    mp_kv_u64(&f.pk, "seq", d->last_seq[peer]);
+    d->read_upto[peer] = d->last_seq[peer]; /* claimed now, whatever the answer */
+    s_request(ctx, d, target, &f, BUSY_READ);
+    mp_buf_fini(&f);
+}
+
+/* A conversation with unread messages, if the seed says the phone reads now. */
+static bool s_maybe_read(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev_t *d)
+{
+    if (roost_rng_below(&w->rng, 4) != 0)
+        return false;
+    uint32_t start = (uint32_t)roost_rng_below(&w->rng, c->n);
+    for (uint32_t k = 0; k < c->n; k++) {
+        uint32_t peer = (start + k) % c->n;
+        if (d->last_seq[peer] > d->read_upto[peer]) {
+            s_read(ctx, c, d, peer);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
 {
     char target[32];
@@ -266,6 +301,8 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
         s_renew(ctx, w, d);
     if (d->last_n > d->acked_n)
         return s_ack(ctx, d);
+    if (s_maybe_read(ctx, w, c, d))
+        return;
     while (d->first_unacked < d->nsends && d->sends[d->first_unacked].acked)
         d->first_unacked++;
     if (d->first_unacked < d->nsends)
@@ -367,6 +404,40 @@ static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
     return take;
 }
 
+/* M5: receipts never go backwards, a `delivered` one covers only messages its reader's device
+ * has, a `read` one only what the reader said it read. */
+static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+{
+    mp_str_t by, status;
+    uint64_t seq = 0;
+    if (mp_get_str(frame, "by", 1, 20, &by) != MP_OK ||
+        mp_get_str(frame, "status", 1, 16, &status) != MP_OK ||
+        mp_get_u64(frame, "seq", &seq) != MP_OK)
+        return s_violation(c, "a receipt without by, status or seq");
+    uint32_t reader = s_device_of(c, strtoull(by.ptr, NULL, 10));
+    int kind = mp_str_eq(status, "read");
+    uint32_t self = (uint32_t)(d - c->dev);
+    if (reader == UINT32_MAX)
+        return s_violation(c, "device %u got a receipt by an unknown user", self);
+    if (seq < d->rcpt[kind][reader])
+        s_violation(c, "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
+                    (int)status.len, status.ptr, reader, (unsigned long long)d->rcpt[kind][reader],
+                    (unsigned long long)seq);
+    d->rcpt[kind][reader] = seq;
+    c->receipts++;
+    if (kind && seq > c->dev[reader].read_upto[self])
+        s_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu", self,
+                    reader, (unsigned long long)seq,
+                    (unsigned long long)c->dev[reader].read_upto[self]);
+    for (uint32_t k = 0; !kind && k < d->nsends; k++) {
+        const csend_t *s = &d->sends[k];
+        if (s->to == reader && s->acked && s->seq <= seq &&
+            !s_set_has(&c->dev[reader].seen, s->mid))
+            s_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
+                        (unsigned long long)seq, reader, (unsigned long long)s->seq);
+    }
+}
+
 static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
 {
     msgpack_unpacked up;
@@ -377,6 +448,8 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         goto out;
     if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n)
         d->last_n = n;
+    if (mp_str_eq(t, "receipt"))
+        s_receipt(c, d, &up.data);
     if (!mp_str_eq(t, "msg") || mp_get_str(&up.data, "mid", 1, 64, &mid) != MP_OK ||
         mp_get_u64(&up.data, "seq", &seq) != MP_OK ||
         mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK)
@@ -435,6 +508,9 @@ sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each)
     for (uint32_t i = 0; i < devices; i++) {
         c->dev[i].sends = roost_xcalloc(sends_each ? sends_each : 1, sizeof *c->dev[i].sends);
         c->dev[i].last_seq = roost_xcalloc(devices, sizeof *c->dev[i].last_seq);
+        c->dev[i].read_upto = roost_xcalloc(devices, sizeof *c->dev[i].read_upto);
+        c->dev[i].rcpt[0] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[0]);
+        c->dev[i].rcpt[1] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[1]);
     }
     return c;
 }
@@ -447,6 +523,9 @@ void sim_chat_destroy(sim_chat_t **self_p)
     for (uint32_t i = 0; i < c->n; i++) {
         free(c->dev[i].sends);
         free(c->dev[i].last_seq);
+        free(c->dev[i].read_upto);
+        free(c->dev[i].rcpt[0]);
+        free(c->dev[i].rcpt[1]);
         free(c->dev[i].seen.slot);
     }
     free(c->dev);
@@ -556,6 +635,7 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
 {
     memset(out, 0, sizeof *out);
     out->violations = c->violations;
+    out->receipts = c->receipts;
     snprintf(out->first, sizeof out->first, "%s", c->first);
     for (uint32_t i = 0; i < c->n; i++) {
         const simdev_t *d = &c->dev[i];

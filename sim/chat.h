@@ -10,7 +10,10 @@
  *   M2. a device sees each conversation's messages in increasing seq (after dedupe by mid);
  *   M3. one (conversation, seq) is one message everywhere, and a retried cmid is always
  *       answered the same mid and seq;
- *   M4. liveness: after the faults stop, every send is acknowledged and delivered.
+ *   M4. liveness: after the faults stop, every send is acknowledged and delivered;
+ *   M5. receipts never go backwards, a `delivered` one covers only messages its reader's
+ *       device has, a `read` one only what the reader said it read (phones send `read` now
+ *       and then).
  */
 #ifndef ROOST_SIM_CHAT_H
 #define ROOST_SIM_CHAT_H
@@ -37,7 +40,7 @@ void sim_chat_report(struct sim_world *w);
 typedef struct {
     uint32_t violations;
     char first[256];
-    uint64_t sends, acked, delivered, duplicates;
+    uint64_t sends, acked, delivered, duplicates, receipts;
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
 void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);
