@@ -1,7 +1,7 @@
 /* sim/chat.c — see chat.h. Each device is an actor "@<client>:<i>/dev" on the client node (its
  * requests' answers and the actors' pushes come back to it); the world nudges it with
  * MSG_SIM_STEP when its next action is due. One request outstanding per device. */
-#include "sim/chat.h"
+#include "sim/chat_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,54 +17,6 @@
 #include "runtime/util.h"
 #include "shards/keys.h"
 #include "sim/world.h"
-
-enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
-
-typedef enum { DEV_NEW, DEV_CLAIMED, DEV_ACTIVE } dev_state_t;
-typedef enum { BUSY_NONE, BUSY_CLAIM, BUSY_AUTH, BUSY_SEND, BUSY_ACK, BUSY_READ } busy_t;
-
-typedef struct {
-    uint32_t to; /* device index */
-    bool acked;
-    uint64_t mid, seq; /* the answer's mid (hashed) and seq */
-} csend_t;
-
-typedef struct { /* an open-addressing set of mid hashes (0 is never a hash: | 1) */
-    uint64_t *slot;
-    uint32_t n, cap;
-} midset_t;
-
-typedef struct {
-    dev_state_t state;
-    uint64_t user;
-    char user_s[24];
-    busy_t busy;
-    uint64_t busy_corr, busy_n;
-    uint32_t busy_send;
-    uint64_t next_ns, renew_ns;
-    csend_t *sends;
-    uint32_t nsends, first_unacked;
-    midset_t seen;
-    uint64_t *last_seq;  /* per peer device: the highest seq seen from that conversation */
-    uint64_t *read_upto; /* per peer: the highest seq this device said it read there */
-    uint64_t *rcpt[2];   /* per peer: the newest delivered / read receipt seq from it */
-    uint64_t last_n, acked_n;
-    uint64_t duplicates;
-} simdev_t;
-
-typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
-    uint64_t lo, hi, seq, mid;
-} slot_t;
-
-struct sim_chat {
-    uint32_t n, sends_each;
-    simdev_t *dev;
-    slot_t *msgs;
-    uint32_t nmsgs, msgs_cap;
-    uint32_t violations;
-    char first[256];
-    uint64_t receipts; /* receipt events checked */
-};
 
 static void s_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void s_violation(sim_chat_t *c, const char *fmt, ...)
@@ -99,17 +51,6 @@ static bool s_set_add(midset_t *s, uint64_t h) /* false if present */
             return true;
         }
     }
-}
-
-static bool s_set_has(const midset_t *s, uint64_t h)
-{
-    for (uint32_t i = s->cap ? (uint32_t)h & (s->cap - 1) : 0; s->cap; i = (i + 1) & (s->cap - 1)) {
-        if (s->slot[i] == h)
-            return true;
-        if (!s->slot[i])
-            return false;
-    }
-    return false;
 }
 
 static uint64_t s_mid_hash(mp_str_t mid)
@@ -160,12 +101,6 @@ static uint32_t s_index(roost_ctx_t *ctx)
     return roost_key_parse_local(self, strlen(self), &k) ? k.partition : 0;
 }
 
-static void s_conv_key(const simdev_t *a, const simdev_t *b, char out[64])
-{
-    uint64_t lo = a->user < b->user ? a->user : b->user, hi = a->user < b->user ? b->user : a->user;
-    snprintf(out, 64, "d:%llu:%llu", (unsigned long long)lo, (unsigned long long)hi);
-}
-
 /* A client request (frame already packed in f) from device d to target. */
 static void s_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
                       busy_t kind)
@@ -205,12 +140,24 @@ static void s_auth(roost_ctx_t *ctx, simdev_t *d)
     mp_buf_fini(&f);
 }
 
+/* The conversation a send goes to, and its `to`. */
+static void s_target(const sim_chat_t *c, const simdev_t *d, const csend_t *s, char conv[64],
+                     char to[32])
+{
+    if (s->group != NO_GROUP) {
+        snprintf(conv, 64, "g:%llu", (unsigned long long)c->groups[s->group].id);
+        snprintf(to, 32, "g:%llu", (unsigned long long)c->groups[s->group].id);
+    } else {
+        chat_conv_key(d, &c->dev[s->to], conv);
+        snprintf(to, 32, "u:%s", c->dev[s->to].user_s);
+    }
+}
+
 static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
 {
     const csend_t *s = &d->sends[k];
     char conv[64], to[32], cmid[16], body[32];
-    s_conv_key(d, &c->dev[s->to], conv);
-    snprintf(to, sizeof to, "u:%s", c->dev[s->to].user_s);
+    s_target(c, d, s, conv, to);
     snprintf(cmid, sizeof cmid, "c%u", k);
     int blen = snprintf(body, sizeof body, "m%u.%u", (unsigned)(d - c->dev), k);
     mp_buf_t f;
@@ -225,6 +172,68 @@ static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
     s_request(ctx, d, conv, &f, BUSY_SEND);
     d->busy_send = k;
     mp_buf_fini(&f);
+}
+
+static void s_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g)
+{
+    const cgroup_t *gr = &c->groups[g];
+    char target[32], name[16];
+    snprintf(target, sizeof target, "u:%s", d->user_s);
+    snprintf(name, sizeof name, "g%u", g);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 4);
+    mp_kv_str(&f.pk, "t", "group.create");
+    mp_kv_str(&f.pk, "name", name);
+    mp_kv_str(&f.pk, "cmid", name); /* a retry is the same group */
+    mp_pack_str(&f.pk, "members");
+    msgpack_pack_array(&f.pk, gr->nmembers - 1);
+    for (uint32_t k = 1; k < gr->nmembers; k++)
+        mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
+    s_request(ctx, d, target, &f, BUSY_GROUP);
+    d->busy_send = g;
+    mp_buf_fini(&f);
+}
+
+/* A group this device creates whose members all have accounts now, or NO_GROUP. */
+static uint32_t s_group_to_create(const sim_chat_t *c, uint32_t i)
+{
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        const cgroup_t *gr = &c->groups[g];
+        bool ready = gr->members[0] == i && gr->id == 0;
+        for (uint32_t k = 1; ready && k < gr->nmembers; k++)
+            ready = c->dev[gr->members[k]].state != DEV_NEW;
+        if (ready)
+            return g;
+    }
+    return NO_GROUP;
+}
+
+static bool s_member(const cgroup_t *g, uint32_t i)
+{
+    for (uint32_t k = 0; k < g->nmembers; k++)
+        if (g->members[k] == i)
+            return true;
+    return false;
+}
+
+/* The next message's destination: a created group of this device (a third of the time) or a
+ * random other phone; false if the pick is not usable now. */
+static bool s_pick(sim_world_t *w, const sim_chat_t *c, uint32_t i, csend_t *out)
+{
+    *out = (csend_t){.group = NO_GROUP};
+    if (c->ngroups && roost_rng_below(&w->rng, 3) == 0) {
+        uint32_t start = (uint32_t)roost_rng_below(&w->rng, c->ngroups);
+        for (uint32_t k = 0; k < c->ngroups; k++) {
+            uint32_t g = (start + k) % c->ngroups;
+            if (c->groups[g].id != 0 && s_member(&c->groups[g], i)) {
+                out->group = g;
+                return true;
+            }
+        }
+    }
+    out->to = (uint32_t)roost_rng_below(&w->rng, c->n);
+    return out->to != i && c->dev[out->to].state == DEV_ACTIVE;
 }
 
 static void s_ack(roost_ctx_t *ctx, simdev_t *d)
@@ -245,7 +254,7 @@ static void s_read(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t peer)
 {
     char target[32], conv[64];
     snprintf(target, sizeof target, "u:%s", d->user_s);
-    s_conv_key(d, &c->dev[peer], conv);
+    chat_conv_key(d, &c->dev[peer], conv);
     mp_buf_t f;
     mp_buf_init(&f);
     msgpack_pack_map(&f.pk, 3);
@@ -307,12 +316,13 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
         d->first_unacked++;
     if (d->first_unacked < d->nsends)
         return s_send(ctx, c, d, d->first_unacked);
-    if (d->nsends >= c->sends_each || !w->writing)
+    uint32_t g = s_group_to_create(c, i);
+    if (g != NO_GROUP)
+        return s_create_group(ctx, c, d, g);
+    csend_t next;
+    if (d->nsends >= c->sends_each || !w->writing || !s_pick(w, c, i, &next))
         return;
-    uint32_t to = (uint32_t)roost_rng_below(&w->rng, c->n);
-    if (to == i || c->dev[to].state != DEV_ACTIVE)
-        return;
-    d->sends[d->nsends++] = (csend_t){.to = to};
+    d->sends[d->nsends++] = next;
     s_send(ctx, c, d, d->nsends - 1);
 }
 
@@ -333,7 +343,10 @@ static void s_sent(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     s->acked = true;
     s->mid = h;
     s->seq = seq;
-    s_note_message(c, d->user, c->dev[s->to].user, seq, h);
+    if (s->group != NO_GROUP) /* (a group's messages: its id and 0 for the user pair) */
+        s_note_message(c, c->groups[s->group].id, 0, seq, h);
+    else
+        s_note_message(c, d->user, c->dev[s->to].user, seq, h);
 }
 
 static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -356,6 +369,10 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         d->renew_ns = w->now_ns + RENEW_NS;
     } else if (ok && kind == BUSY_SEND) {
         s_sent(c, d, &up.data);
+    } else if (ok && kind == BUSY_GROUP && mp_get_str(&up.data, "group", 1, 20, &user) == MP_OK) {
+        char id[24];
+        mp_str_copy(user, id, sizeof id);
+        c->groups[d->busy_send].id = strtoull(id, NULL, 10);
     } else if (ok && kind == BUSY_ACK && d->busy_n > d->acked_n) {
         d->acked_n = d->busy_n;
     }
@@ -406,33 +423,66 @@ static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
 
 /* M5: receipts never go backwards, a `delivered` one covers only messages its reader's device
  * has, a `read` one only what the reader said it read. */
+/* The group a conversation key names ("g:<id>"), NO_GROUP for a direct one (or an unknown). */
+static uint32_t s_group_of(const sim_chat_t *c, mp_str_t conv)
+{
+    if (conv.len < 3 || conv.ptr[0] != 'g')
+        return NO_GROUP;
+    uint64_t id = strtoull(conv.ptr + 2, NULL, 10);
+    for (uint32_t g = 0; g < c->ngroups; g++)
+        if (c->groups[g].id == id)
+            return g;
+    return NO_GROUP;
+}
+
+/* A receipt in a group: phones never read groups, and a `delivered` one covers only this
+ * device's messages there that the reader's device has. */
+static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t reader, int kind,
+                            uint64_t seq)
+{
+    uint32_t self = (uint32_t)(d - c->dev);
+    if (kind)
+        return s_violation(c, "device %u: a read receipt by %u in group %u nobody read", self,
+                           reader, g);
+    for (uint32_t k = 0; k < d->nsends; k++) {
+        const csend_t *s = &d->sends[k];
+        if (s->group == g && s->acked && s->seq <= seq &&
+            !chat_set_has(&c->dev[reader].seen, s->mid))
+            s_violation(c,
+                        "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu",
+                        self, (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
+    }
+}
+
 static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
-    mp_str_t by, status;
+    mp_str_t by, status, conv;
     uint64_t seq = 0;
     if (mp_get_str(frame, "by", 1, 20, &by) != MP_OK ||
         mp_get_str(frame, "status", 1, 16, &status) != MP_OK ||
-        mp_get_u64(frame, "seq", &seq) != MP_OK)
-        return s_violation(c, "a receipt without by, status or seq");
+        mp_get_str(frame, "conv", 1, 64, &conv) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
+        return s_violation(c, "a receipt without by, status, conv or seq");
     uint32_t reader = s_device_of(c, strtoull(by.ptr, NULL, 10));
     int kind = mp_str_eq(status, "read");
-    uint32_t self = (uint32_t)(d - c->dev);
+    uint32_t self = (uint32_t)(d - c->dev), g = s_group_of(c, conv);
     if (reader == UINT32_MAX)
         return s_violation(c, "device %u got a receipt by an unknown user", self);
+    c->receipts++;
+    if (g != NO_GROUP)
+        return s_group_receipt(c, d, g, reader, kind, seq);
     if (seq < d->rcpt[kind][reader])
         s_violation(c, "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
                     (int)status.len, status.ptr, reader, (unsigned long long)d->rcpt[kind][reader],
                     (unsigned long long)seq);
     d->rcpt[kind][reader] = seq;
-    c->receipts++;
     if (kind && seq > c->dev[reader].read_upto[self])
         s_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu", self,
                     reader, (unsigned long long)seq,
                     (unsigned long long)c->dev[reader].read_upto[self]);
     for (uint32_t k = 0; !kind && k < d->nsends; k++) {
         const csend_t *s = &d->sends[k];
-        if (s->to == reader && s->acked && s->seq <= seq &&
-            !s_set_has(&c->dev[reader].seen, s->mid))
+        if (s->group == NO_GROUP && s->to == reader && s->acked && s->seq <= seq &&
+            !chat_set_has(&c->dev[reader].seen, s->mid))
             s_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
                         (unsigned long long)seq, reader, (unsigned long long)s->seq);
     }
@@ -442,7 +492,7 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    mp_str_t t, mid, from;
+    mp_str_t t, mid, from, conv;
     uint64_t n = 0, seq = 0;
     if (!s_edge_takes(ctx, d, env, &up) || mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
         goto out;
@@ -452,26 +502,30 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         s_receipt(c, d, &up.data);
     if (!mp_str_eq(t, "msg") || mp_get_str(&up.data, "mid", 1, 64, &mid) != MP_OK ||
         mp_get_u64(&up.data, "seq", &seq) != MP_OK ||
-        mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK)
+        mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK ||
+        mp_get_str(&up.data, "conv", 1, 64, &conv) != MP_OK)
         goto out;
     uint64_t sender = strtoull(from.ptr, NULL, 10), h = s_mid_hash(mid);
-    uint32_t peer = s_device_of(c, sender);
+    uint32_t peer = s_device_of(c, sender), g = s_group_of(c, conv);
     if (peer == UINT32_MAX) {
         s_violation(c, "device %u got a message from an unknown user %llu", (unsigned)(d - c->dev),
                     (unsigned long long)sender);
         goto out;
     }
-    s_note_message(c, sender, d->user, seq, h);
+    if (g != NO_GROUP)
+        s_note_message(c, c->groups[g].id, 0, seq, h);
+    else
+        s_note_message(c, sender, d->user, seq, h);
     if (!s_set_add(&d->seen, h)) {
         d->duplicates++; /* a resend after a reconnect or failover: deduped by mid */
         goto out;
     }
-    if (seq <= d->last_seq[peer])
-        s_violation(c, "device %u saw seq %llu of its conversation with %u after seq %llu",
-                    (unsigned)(d - c->dev), (unsigned long long)seq, peer,
-                    (unsigned long long)d->last_seq[peer]);
+    uint64_t *last = g != NO_GROUP ? &d->gseq[g] : &d->last_seq[peer];
+    if (seq <= *last)
+        s_violation(c, "device %u saw seq %llu of %.*s after seq %llu", (unsigned)(d - c->dev),
+                    (unsigned long long)seq, (int)conv.len, conv.ptr, (unsigned long long)*last);
     else
-        d->last_seq[peer] = seq;
+        *last = seq;
 out:
     msgpack_unpacked_destroy(&up);
 }
@@ -505,12 +559,21 @@ sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each)
     c->n = devices;
     c->sends_each = sends_each;
     c->dev = roost_xcalloc(devices, sizeof *c->dev);
+    c->ngroups = devices >= 4 ? devices / 5 + 1 : 0; /* of five (or all) consecutive phones */
+    c->groups = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->groups);
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        cgroup_t *gr = &c->groups[g];
+        gr->nmembers = devices < 5 ? devices : 5;
+        for (uint32_t k = 0; k < gr->nmembers; k++)
+            gr->members[k] = (g * 5 + k) % devices;
+    }
     for (uint32_t i = 0; i < devices; i++) {
         c->dev[i].sends = roost_xcalloc(sends_each ? sends_each : 1, sizeof *c->dev[i].sends);
         c->dev[i].last_seq = roost_xcalloc(devices, sizeof *c->dev[i].last_seq);
         c->dev[i].read_upto = roost_xcalloc(devices, sizeof *c->dev[i].read_upto);
         c->dev[i].rcpt[0] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[0]);
         c->dev[i].rcpt[1] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[1]);
+        c->dev[i].gseq = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->dev[i].gseq);
     }
     return c;
 }
@@ -526,9 +589,11 @@ void sim_chat_destroy(sim_chat_t **self_p)
         free(c->dev[i].read_upto);
         free(c->dev[i].rcpt[0]);
         free(c->dev[i].rcpt[1]);
+        free(c->dev[i].gseq);
         free(c->dev[i].seen.slot);
     }
     free(c->dev);
+    free(c->groups);
     free(c->msgs);
     free(c);
     *self_p = NULL;
@@ -545,115 +610,5 @@ void sim_chat_tick(sim_world_t *w)
         char key[64];
         roost_key_make_local(key, sizeof key, w->client_id, i, "dev", NULL);
         roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_STEP, NULL, 0));
-    }
-}
-
-/* M1: every acknowledged send is on its recipient's device. */
-static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
-{
-    (void)d;
-    return s_set_has(&c->dev[s->to].seen, s->mid);
-}
-
-/* Prints what the primary of key's partition stores under `key` (a debugging aid). */
-static void s_dump(sim_world_t *w, const char *owner, const char *key, size_t klen)
-{
-    uint32_t p = roost_partition_of(owner, strlen(owner), w->cfg.partitions);
-    uint32_t primary = clustermap_primary_of(w->map, p);
-    uint8_t k[KEY_BYTES_MAX];
-    size_t kn = key_state(k, p, key, klen);
-    void *v = NULL;
-    size_t len = 0;
-    fprintf(stderr, "  s%u %.*s: ", primary, (int)klen, key);
-    if (primary == ROOST_NO_PRIMARY || engine_get(w->shard[primary].engine, k, kn, &v, &len)) {
-        fprintf(stderr, "(none)\n");
-        return;
-    }
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    if (mp_parse(&up, v, len))
-        msgpack_object_print(stderr, up.data);
-    else
-        for (size_t i = 0; i < len; i++)
-            fprintf(stderr, "%02x", ((uint8_t *)v)[i]);
-    fputc('\n', stderr);
-    msgpack_unpacked_destroy(&up);
-    free(v);
-}
-
-static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to)
-{
-    char conv[64], key[160];
-    s_conv_key(from, to, conv);
-    int n = snprintf(key, sizeof key, "%s/h", conv);
-    s_dump(w, conv, key, (size_t)n);
-    n = snprintf(key, sizeof key, "%s/u/%s", conv, to->user_s);
-    s_dump(w, conv, key, (size_t)n);
-    char user[32];
-    snprintf(user, sizeof user, "u:%s", to->user_s);
-    n = snprintf(key, sizeof key, "u:%s/c/%s", to->user_s, conv);
-    s_dump(w, user, key, (size_t)n);
-}
-
-void sim_chat_report(sim_world_t *w)
-{
-    const sim_chat_t *c = w->chat;
-    for (uint32_t i = 0; c && i < c->n; i++) {
-        const simdev_t *d = &c->dev[i];
-        if (d->state != DEV_ACTIVE)
-            fprintf(stderr, "device %u (user %s) never became active (state %d)\n", i, d->user_s,
-                    d->state);
-        for (uint32_t k = 0; k < d->nsends; k++)
-            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
-                fprintf(stderr,
-                        "device %u (user %llu) c%u to device %u (user %llu): %s, seq %llu; the "
-                        "recipient's last n %llu, acked n %llu\n",
-                        i, (unsigned long long)d->user, k, d->sends[k].to,
-                        (unsigned long long)c->dev[d->sends[k].to].user,
-                        d->sends[k].acked ? "acknowledged, not delivered" : "not acknowledged",
-                        (unsigned long long)d->sends[k].seq,
-                        (unsigned long long)c->dev[d->sends[k].to].last_n,
-                        (unsigned long long)c->dev[d->sends[k].to].acked_n),
-                    s_dump_conv(w, d, &c->dev[d->sends[k].to]);
-    }
-}
-
-bool sim_chat_quiet(const sim_chat_t *c)
-{
-    for (uint32_t i = 0; c && i < c->n; i++) {
-        const simdev_t *d = &c->dev[i];
-        if (d->state != DEV_ACTIVE)
-            return false;
-        for (uint32_t k = 0; k < d->nsends; k++)
-            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
-                return false;
-    }
-    return true;
-}
-
-void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->violations = c->violations;
-    out->receipts = c->receipts;
-    snprintf(out->first, sizeof out->first, "%s", c->first);
-    for (uint32_t i = 0; i < c->n; i++) {
-        const simdev_t *d = &c->dev[i];
-        out->duplicates += d->duplicates;
-        for (uint32_t k = 0; k < d->nsends; k++) {
-            const csend_t *s = &d->sends[k];
-            out->sends++;
-            out->acked += s->acked;
-            if (!s->acked)
-                continue;
-            if (s_delivered(c, d, s)) {
-                out->delivered++;
-            } else if (out->violations++ == 0) {
-                snprintf(out->first, sizeof out->first,
-                         "acknowledged message c%u from device %u (seq %llu) never reached "
-                         "device %u",
-                         k, i, (unsigned long long)s->seq, s->to);
-            }
-        }
     }
 }

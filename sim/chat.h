@@ -2,11 +2,12 @@
  *
  * M devices (one per user) live as actors on the client node, where an edge's sessions would:
  * each claims its phone number, authenticates, then sends text messages to random other users
- * (a fresh cmid each; a failed or unanswered send is sent again with the same cmid until it is
- * answered ok), receives pushes, acknowledges them (`recv.ack`) and renews its session every
- * 10 s as an edge does. Everything the phones see is recorded for the checkers:
- *   M1. every acknowledged send reaches its recipient's device (at least once; once after
- *       dedupe by mid);
+ * or to a group it is in (groups of five consecutive phones, created by their first member
+ * once all have accounts; a fresh cmid each; a failed or unanswered send is sent again with the
+ * same cmid until it is answered ok), receives pushes, acknowledges them (`recv.ack`) and renews
+ * its session every 10 s as an edge does. Everything the phones see is recorded for the checkers:
+ *   M1. every acknowledged send reaches its recipient's device, or every other member's in a
+ *       group (at least once; once after dedupe by mid);
  *   M2. a device sees each conversation's messages in increasing seq (after dedupe by mid);
  *   M3. one (conversation, seq) is one message everywhere, and a retried cmid is always
  *       answered the same mid and seq;
@@ -41,6 +42,7 @@ typedef struct {
     uint32_t violations;
     char first[256];
     uint64_t sends, acked, delivered, duplicates, receipts;
+    uint64_t groups, group_sends; /* groups created, messages sent to them */
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
 void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);

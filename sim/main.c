@@ -101,7 +101,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
            "\"disk_faults\":%llu,\"map_changes\":%llu,\"rebuilds\":%llu,\"log_entries\":%llu,"
            "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
-           "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,"
+           "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
+           "\"group_sends\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -116,6 +117,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            cfg->clients, (unsigned long long)r->check.chat.sends,
            (unsigned long long)r->check.chat.acked, (unsigned long long)r->check.chat.delivered,
            (unsigned long long)r->check.chat.duplicates, (unsigned long long)r->check.chat.receipts,
+           (unsigned long long)r->check.chat.groups, (unsigned long long)r->check.chat.group_sends,
            r->quiet ? "true" : "false", r->check.violations + !r->quiet,
            (unsigned long long)r->trace);
     fflush(stdout);

@@ -705,6 +705,40 @@ static void test_a_lagging_new_primary_rebuilds_before_it_serves(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* A replica that stopped in the middle of a snapshot rebuild (its marker on disk, its source
+ * forgotten) pulls again from the primary whose appends reach it. Before, it ignored them while
+ * the primary waited for an ack that never came: neither moved (found by the simulator). */
+static void test_a_rebuild_cut_short_resumes_from_the_primary(void **state)
+{
+    (void)state;
+    g_want = 100;
+    s_go(1, 100, 0);
+    assert_true(s_wait(s_answered, 30));
+    inproc_isolate(&W->net, 3, true); /* node 3 "crashes" mid-rebuild: the marker, no source */
+    roost_node_stop(W->node[3]);
+    syncer_destroy(&W->syncer[3]);
+    roost_node_destroy(&W->node[3]);
+    engine_batch_t *b = engine_batch_new();
+    for (uint32_t p = 0; p < P; p++) {
+        uint8_t key[KEY_META_BYTES], one[8];
+        key_meta(key, p, KEY_META_REBUILDING);
+        key_be64(one, 1);
+        engine_batch_put(b, key, sizeof key, one, sizeof one);
+    }
+    assert_int_equal(engine_write(W->engine[3], b, true), 0);
+    engine_batch_destroy(&b);
+    s_open_node(3);
+    s_route_all(1, 1);
+    assert_int_equal(roost_node_start(W->node[3]), 0);
+    inproc_isolate(&W->net, 3, false);
+    s_role(3, 1, 1);
+    atomic_store(&g_done, 0);
+    s_go(1, 100, 1000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_states_agree, 30));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -721,6 +755,7 @@ int main(void)
                                         setup_short_logs, teardown_short_logs),
         cmocka_unit_test_setup_teardown(test_a_lagging_new_primary_rebuilds_before_it_serves,
                                         setup_short_logs, teardown_short_logs),
+        T(test_a_rebuild_cut_short_resumes_from_the_primary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,6 +199,31 @@ static void test_read_receipts_off_sends_delivered_but_no_read(void **state)
     assert_int_equal(s_receipt(0, &b, "read"), 2);
 }
 
+/* The last event pushed to a session is lost on the way (user.push_lost) and nothing follows to
+ * show the gap: the user actor pushes it again once it stays unacknowledged (USER_PROBE_MS). */
+static void test_a_lost_last_push_comes_again(void **state)
+{
+    (void)state;
+    user_ref_t a, b;
+    s_user(0, "+15550001031", "a1", &a);
+    s_user(1, "+15550001032", "b1", &b);
+    s_auth(1, &b, "b1", -1);
+    char conv[48], to[40];
+    s_conv_of(&a, &b, conv);
+    snprintf(to, sizeof to, "u:%s", b.id);
+    assert_int_equal(roost_fault_arm("user.push_lost", 1), 0);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "z1", "z1"), 1);
+    s_no_push(1, 3000); /* lost */
+    msgpack_unpacked up;
+    if (!sess_next(1, &up, 10000))
+        fail_msg("the lost push never came again");
+    char t[16];
+    assert_string_equal(sess_str(&up.data, "t", t, sizeof t), "msg");
+    assert_int_equal(sess_u64(&up.data, "seq"), 1);
+    msgpack_unpacked_destroy(&up);
+    roost_fault_reset();
+}
+
 /* Waits until the store has been quiet (no new appends) for quiet_ms. */
 static void s_settle(int quiet_ms)
 {
@@ -365,6 +390,7 @@ int main(void)
                                         mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_last_seen_contacts_only_contacts_see_presence,
                                         mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_a_lost_last_push_comes_again, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_device_limit_default_and_configured, mw_setup,
                                         mw_teardown),
     };

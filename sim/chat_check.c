@@ -1,0 +1,143 @@
+/* sim/chat_check.c — what the phones saw, checked (see chat.h: M1, M4 and the report of what
+ * keeps a run from being quiet; M2, M3 and M5 are checked in chat.c as events arrive). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/mp.h"
+#include "runtime/errors.h"
+#include "runtime/hash.h"
+#include "shards/keys.h"
+#include "sim/chat_internal.h"
+#include "sim/world.h"
+
+/* M1: every acknowledged send is on its recipient's device. */
+static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
+{
+    if (s->group == NO_GROUP)
+        return chat_set_has(&c->dev[s->to].seen, s->mid);
+    const cgroup_t *g = &c->groups[s->group];
+    for (uint32_t k = 0; k < g->nmembers; k++)
+        if (&c->dev[g->members[k]] != d && !chat_set_has(&c->dev[g->members[k]].seen, s->mid))
+            return false;
+    return true;
+}
+
+/* Prints what the primary of key's partition stores under `key` (a debugging aid). */
+static void s_dump(sim_world_t *w, const char *owner, const char *key, size_t klen)
+{
+    uint32_t p = roost_partition_of(owner, strlen(owner), w->cfg.partitions);
+    uint32_t primary = clustermap_primary_of(w->map, p);
+    uint8_t k[KEY_BYTES_MAX];
+    size_t kn = key_state(k, p, key, klen);
+    void *v = NULL;
+    size_t len = 0;
+    fprintf(stderr, "  s%u %.*s: ", primary, (int)klen, key);
+    if (primary == ROOST_NO_PRIMARY || engine_get(w->shard[primary].engine, k, kn, &v, &len)) {
+        fprintf(stderr, "(none)\n");
+        return;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (mp_parse(&up, v, len))
+        msgpack_object_print(stderr, up.data);
+    else
+        for (size_t i = 0; i < len; i++)
+            fprintf(stderr, "%02x", ((uint8_t *)v)[i]);
+    fputc('\n', stderr);
+    msgpack_unpacked_destroy(&up);
+    free(v);
+}
+
+static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to)
+{
+    char conv[64], key[160];
+    chat_conv_key(from, to, conv);
+    int n = snprintf(key, sizeof key, "%s/h", conv);
+    s_dump(w, conv, key, (size_t)n);
+    n = snprintf(key, sizeof key, "%s/u/%s", conv, to->user_s);
+    s_dump(w, conv, key, (size_t)n);
+    char user[32];
+    snprintf(user, sizeof user, "u:%s", to->user_s);
+    n = snprintf(key, sizeof key, "u:%s/c/%s", to->user_s, conv);
+    s_dump(w, user, key, (size_t)n);
+}
+
+void sim_chat_report(sim_world_t *w)
+{
+    const sim_chat_t *c = w->chat;
+    for (uint32_t i = 0; c && i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        if (d->state != DEV_ACTIVE)
+            fprintf(stderr, "device %u (user %s) never became active (state %d)\n", i, d->user_s,
+                    d->state);
+        for (uint32_t k = 0; k < d->nsends; k++) {
+            const csend_t *s = &d->sends[k];
+            if (s->acked && s_delivered(c, d, s))
+                continue;
+            const char *state = s->acked ? "acknowledged, not delivered" : "not acknowledged";
+            if (s->group != NO_GROUP) {
+                fprintf(stderr, "device %u c%u to group %u: %s, seq %llu\n", i, k, s->group, state,
+                        (unsigned long long)s->seq);
+                continue;
+            }
+            fprintf(stderr,
+                    "device %u (user %llu) c%u to device %u (user %llu): %s, seq %llu; the "
+                    "recipient's last n %llu, acked n %llu\n",
+                    i, (unsigned long long)d->user, k, s->to,
+                    (unsigned long long)c->dev[s->to].user, state, (unsigned long long)s->seq,
+                    (unsigned long long)c->dev[s->to].last_n,
+                    (unsigned long long)c->dev[s->to].acked_n);
+            s_dump_conv(w, d, &c->dev[s->to]);
+        }
+    }
+    for (uint32_t g = 0; c && g < c->ngroups; g++)
+        if (!c->groups[g].id)
+            fprintf(stderr, "group %u was never created\n", g);
+}
+
+bool sim_chat_quiet(const sim_chat_t *c)
+{
+    for (uint32_t g = 0; c && g < c->ngroups; g++)
+        if (!c->groups[g].id)
+            return false;
+    for (uint32_t i = 0; c && i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        if (d->state != DEV_ACTIVE)
+            return false;
+        for (uint32_t k = 0; k < d->nsends; k++)
+            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
+                return false;
+    }
+    return true;
+}
+
+void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->violations = c->violations;
+    out->receipts = c->receipts;
+    snprintf(out->first, sizeof out->first, "%s", c->first);
+    for (uint32_t g = 0; g < c->ngroups; g++)
+        out->groups += c->groups[g].id != 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const simdev_t *d = &c->dev[i];
+        out->duplicates += d->duplicates;
+        for (uint32_t k = 0; k < d->nsends; k++) {
+            const csend_t *s = &d->sends[k];
+            out->sends++;
+            out->group_sends += s->group != NO_GROUP;
+            out->acked += s->acked;
+            if (!s->acked)
+                continue;
+            if (s_delivered(c, d, s)) {
+                out->delivered++;
+            } else if (out->violations++ == 0) {
+                snprintf(out->first, sizeof out->first,
+                         "acknowledged message c%u from device %u (seq %llu) never reached %s %u",
+                         k, i, (unsigned long long)s->seq,
+                         s->group == NO_GROUP ? "device" : "every member of group",
+                         s->group == NO_GROUP ? s->to : s->group);
+            }
+        }
+    }
+}
