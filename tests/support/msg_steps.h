@@ -160,4 +160,18 @@ static inline void s_expect_msgs(uint32_t i, uint64_t first_n, const char *prefi
     }
 }
 
+/* Waits until the store has been quiet (no new appends) for quiet_ms; returns the count (0
+ * over processes, where it cannot be known: then it just waits quiet_ms). */
+static inline uint64_t s_settled_appends(int quiet_ms)
+{
+    uint64_t last = mw_appends();
+    for (int still = 0; still < quiet_ms; still += 50) {
+        proc_sleep_ms(50);
+        uint64_t now = mw_appends();
+        if (now != last)
+            still = 0, last = now;
+    }
+    return last;
+}
+
 #endif

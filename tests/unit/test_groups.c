@@ -247,19 +247,6 @@ static void test_removal_mid_stream(void **state)
     }
 }
 
-/* Waits until the store has been quiet (no new appends) for quiet_ms; returns the count. */
-static uint64_t s_settled_appends(int quiet_ms)
-{
-    uint64_t last = mw_appends();
-    for (int still = 0; still < quiet_ms; still += 50) {
-        proc_sleep_ms(50);
-        uint64_t now = mw_appends();
-        if (now != last)
-            still = 0, last = now;
-    }
-    return last;
-}
-
 static void test_group_256_fanout_and_receipts(void **state)
 {
     (void)state;

@@ -224,18 +224,6 @@ static void test_a_lost_last_push_comes_again(void **state)
     roost_fault_reset();
 }
 
-/* Waits until the store has been quiet (no new appends) for quiet_ms. */
-static void s_settle(int quiet_ms)
-{
-    uint64_t last = mw_appends();
-    for (int still = 0; still < quiet_ms; still += 50) {
-        proc_sleep_ms(50);
-        uint64_t now = mw_appends();
-        if (now != last)
-            still = 0, last = now;
-    }
-}
-
 /* The conversation's write is held (replog.hold_flush: numbered, not written — syncer.stall
  * cannot be used: it drops the sync, so its partition never completes a write until a restart);
  * a second session of the same device sends the same cmid meanwhile; a later write to the
@@ -250,7 +238,7 @@ static void test_retry_while_the_first_attempt_is_in_flight_waits_for_it(void **
     s_conv_of(&a, &b, conv);
     snprintf(to, sizeof to, "u:%s", b.id);
     assert_int_equal(s_send(0, &a, "a1", conv, to, "w0", "w0"), 1); /* everything loaded */
-    s_settle(500);
+    s_settled_appends(500);
     assert_int_equal(roost_fault_arm("replog.hold_flush", -1), 0);
     snprintf(json, sizeof json,
              "{\"t\":\"send\",\"to\":\"%s\",\"cmid\":\"x\",\"kind\":\"text\",\"body\":\"x\"}", to);
