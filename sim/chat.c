@@ -130,13 +130,11 @@ static void s_claim(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
 
 static void s_auth(roost_ctx_t *ctx, simdev_t *d)
 {
-    char target[32];
-    snprintf(target, sizeof target, "u:%s", d->user_s);
     mp_buf_t f;
     mp_buf_init(&f);
     msgpack_pack_map(&f.pk, 1);
     mp_kv_str(&f.pk, "t", "auth");
-    s_request(ctx, d, target, &f, BUSY_AUTH);
+    s_request(ctx, d, d->user_key, &f, BUSY_AUTH);
     mp_buf_fini(&f);
 }
 
@@ -177,8 +175,7 @@ static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
 static void s_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g)
 {
     const cgroup_t *gr = &c->groups[g];
-    char target[32], name[16];
-    snprintf(target, sizeof target, "u:%s", d->user_s);
+    char name[16];
     snprintf(name, sizeof name, "g%u", g);
     mp_buf_t f;
     mp_buf_init(&f);
@@ -190,7 +187,7 @@ static void s_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_
     msgpack_pack_array(&f.pk, gr->nmembers - 1);
     for (uint32_t k = 1; k < gr->nmembers; k++)
         mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
-    s_request(ctx, d, target, &f, BUSY_GROUP);
+    s_request(ctx, d, d->user_key, &f, BUSY_GROUP);
     d->busy_send = g;
     mp_buf_fini(&f);
 }
@@ -238,22 +235,19 @@ static bool s_pick(sim_world_t *w, const sim_chat_t *c, uint32_t i, csend_t *out
 
 static void s_ack(roost_ctx_t *ctx, simdev_t *d)
 {
-    char target[32];
-    snprintf(target, sizeof target, "u:%s", d->user_s);
     mp_buf_t f;
     mp_buf_init(&f);
     msgpack_pack_map(&f.pk, 2);
     mp_kv_str(&f.pk, "t", "recv.ack");
     mp_kv_u64(&f.pk, "n", d->last_n);
-    s_request(ctx, d, target, &f, BUSY_ACK);
+    s_request(ctx, d, d->user_key, &f, BUSY_ACK);
     d->busy_n = d->last_n;
     mp_buf_fini(&f);
 }
 
 static void s_read(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t peer)
 {
-    char target[32], conv[64];
-    snprintf(target, sizeof target, "u:%s", d->user_s);
+    char conv[64];
     chat_conv_key(d, &c->dev[peer], conv);
     mp_buf_t f;
     mp_buf_init(&f);
@@ -262,7 +256,7 @@ static void s_read(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t peer)
     mp_kv_str(&f.pk, "conv", conv);
     mp_kv_u64(&f.pk, "seq", d->last_seq[peer]);
     d->read_upto[peer] = d->last_seq[peer]; /* claimed now, whatever the answer */
-    s_request(ctx, d, target, &f, BUSY_READ);
+    s_request(ctx, d, d->user_key, &f, BUSY_READ);
     mp_buf_fini(&f);
 }
 
@@ -284,14 +278,12 @@ static bool s_maybe_read(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev
 
 static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
 {
-    char target[32];
-    snprintf(target, sizeof target, "u:%s", d->user_s);
     mp_buf_t b;
     mp_buf_init(&b);
     msgpack_pack_array(&b.pk, 2);
     mp_pack_str(&b.pk, "d1");
     mp_pack_str(&b.pk, roost_ctx_self(ctx));
-    roost_ctx_send(ctx, target, MSG_SESSION_RENEW, b.sb.data, b.sb.size);
+    roost_ctx_send(ctx, d->user_key, MSG_SESSION_RENEW, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
     d->renew_ns = w->now_ns + RENEW_NS;
 }
@@ -363,6 +355,7 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
+        snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
         d->state = DEV_CLAIMED;
     } else if (ok && kind == BUSY_AUTH) {
         d->state = DEV_ACTIVE;
@@ -405,15 +398,13 @@ static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
         push_verdict_t v = push_verdict(d->last_n, prev, n);
         take = v == PUSH_IN_ORDER;
         if (v == PUSH_GAP) {
-            char target[32];
-            snprintf(target, sizeof target, "u:%s", d->user_s);
             mp_buf_t b;
             mp_buf_init(&b);
             msgpack_pack_array(&b.pk, 3);
             mp_pack_str(&b.pk, "d1");
             mp_pack_str(&b.pk, roost_ctx_self(ctx));
             msgpack_pack_uint64(&b.pk, d->last_n);
-            roost_ctx_send(ctx, target, MSG_SESSION_RESEND, b.sb.data, b.sb.size);
+            roost_ctx_send(ctx, d->user_key, MSG_SESSION_RESEND, b.sb.data, b.sb.size);
             mp_buf_fini(&b);
         }
     }

@@ -45,6 +45,7 @@ typedef struct {
     dev_state_t state;
     uint64_t user;
     char user_s[24];
+    char user_key[28]; /* "u:<user>": where its account requests go */
     busy_t busy;
     uint64_t busy_corr, busy_n;
     uint32_t busy_send;
