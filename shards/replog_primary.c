@@ -200,8 +200,8 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
 
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
-    if (r->role != ROLE_RECONCILING || r->rebuilding || r->best_have < r->best_lsn ||
-        !s_promised(ctx, r))
+    if (r->role != ROLE_RECONCILING || r->best_node == 0 /* adopted already */ || r->rebuilding ||
+        r->best_have < r->best_lsn || !s_promised(ctx, r))
         return;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
@@ -354,18 +354,23 @@ static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
     if (need > n)
         need = n;
     uint64_t candidate = sorted[need - 1];
-    if (candidate <= r->commit_lsn)
-        return;
-    r->commit_lsn = candidate;
-    int rc = replog_apply_to(r, candidate);
-    if (rc == ROOST_EPROTO) { /* a corrupt entry: applied after its repair */
-        replog_repair_poll(ctx, r);
-    } else if (rc != ROOST_OK) {
-        replog_step_down(ctx, r, "cannot apply committed entries");
-        r->role = ROLE_NONE;
-        return;
+    if (candidate > r->commit_lsn) {
+        r->commit_lsn = candidate;
+        int rc = replog_apply_to(r, candidate);
+        if (rc == ROOST_EPROTO) { /* a corrupt entry: applied after its repair */
+            replog_repair_poll(ctx, r);
+        } else if (rc != ROOST_OK) {
+            replog_step_down(ctx, r, "cannot apply committed entries");
+            r->role = ROLE_NONE;
+            return;
+        }
+        s_answer_committed(ctx, r);
     }
-    s_answer_committed(ctx, r);
+    /* Adopted, and a quorum holds all of it: serve. The commit point can get there before the
+     * adoption: replicas that hold our tail from the previous epoch (a handoff that kept us as
+     * primary) acknowledge it in the new one as soon as they have promised. Found by the
+     * simulator: waiting for the commit point to move again left the partition reconciling
+     * for good. */
     if (r->role == ROLE_RECONCILING && r->commit_lsn >= r->last_lsn && r->best_node == 0)
         replog_start_serving(ctx, r);
 }
