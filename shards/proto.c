@@ -263,22 +263,22 @@ int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void *
     return rc;
 }
 
-void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t start_lsn, const void *after,
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after,
                          size_t after_len)
 {
     msgpack_packer pk = s_packer(out);
     msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, start_lsn);
+    msgpack_pack_uint64(&pk, pin);
     msgpack_pack_bin(&pk, after_len);
     msgpack_pack_bin_body(&pk, after, after_len);
 }
 
-int msg_snap_req_decode(const void *data, size_t len, uint64_t *start_lsn, const void **after,
+int msg_snap_req_decode(const void *data, size_t len, uint64_t *pin, const void **after,
                         size_t *after_len, msgpack_unpacked *up)
 {
     int rc = s_unpack(up, data, len, 2);
     const msgpack_object *f = up->data.via.array.ptr;
-    if (rc == ROOST_OK && (!s_u64(&f[0], start_lsn) || f[1].type != MSGPACK_OBJECT_BIN))
+    if (rc == ROOST_OK && (!s_u64(&f[0], pin) || f[1].type != MSGPACK_OBJECT_BIN))
         rc = ROOST_EPROTO;
     if (rc == ROOST_OK) {
         *after = f[1].via.bin.ptr;
@@ -287,12 +287,12 @@ int msg_snap_req_decode(const void *data, size_t len, uint64_t *start_lsn, const
     return rc;
 }
 
-void msg_snap_begin(msgpack_sbuffer *out, uint64_t start_lsn, uint64_t start_epoch, bool done,
+void msg_snap_begin(msgpack_sbuffer *out, uint64_t pin, uint64_t start_epoch, bool done,
                     uint32_t npairs)
 {
     msgpack_packer pk = s_packer(out);
     msgpack_pack_array(&pk, 4);
-    msgpack_pack_uint64(&pk, start_lsn);
+    msgpack_pack_uint64(&pk, pin);
     msgpack_pack_uint64(&pk, start_epoch);
     if (done)
         msgpack_pack_true(&pk);
@@ -316,7 +316,7 @@ int msg_snap_decode(const void *data, size_t len, msg_snap_t *m)
     int rc = s_unpack(&m->up, data, len, 4);
     const msgpack_object *f = m->up.data.via.array.ptr;
     if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->start_lsn) || !s_u64(&f[1], &m->start_epoch) ||
+        (!s_u64(&f[0], &m->pin) || !s_u64(&f[1], &m->start_epoch) ||
          f[2].type != MSGPACK_OBJECT_BOOLEAN || f[3].type != MSGPACK_OBJECT_ARRAY))
         rc = ROOST_EPROTO;
     for (uint32_t i = 0; rc == ROOST_OK && i < f[3].via.array.size; i++) {

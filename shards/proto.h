@@ -13,8 +13,8 @@
  *   LOG_FETCH     any → other replicas     [lsn]                      (repair of a corrupt entry)
  *   LOG_FETCHED   answer                   [lsn, record]
  *   LOG_REBUILD   primary → replica        [epoch]          (entries it lacks are truncated)
- *   LOG_SNAP_REQ  puller → source          [start_lsn, after_key]   (start_lsn 0: a new one)
- *   LOG_SNAP      source → puller          [start_lsn, start_epoch, done, [[key, value]…]]
+ *   LOG_SNAP_REQ  puller → source          [pin, after_key]   (pin: snapshot lsn + 1; 0: a new one)
+ *   LOG_SNAP      source → puller          [pin, start_epoch, done, [[key, value]…]]  (pin 0: lost)
  */
 #ifndef ROOST_PROTO_H
 #define ROOST_PROTO_H
@@ -37,8 +37,8 @@ enum {
     MSG_STORE_OPEN,   /* actor → log: answer [lsn] once every entry so far is applied */
     MSG_LOG_RETIRE,   /* daemon → log: the map names this node in no list of the partition */
     MSG_LOG_REBUILD,  /* primary → replica [epoch]: what you lack is truncated here: pull */
-    MSG_LOG_SNAP_REQ, /* puller → source [start_lsn, after_key]: the next chunk of state */
-    MSG_LOG_SNAP,     /* source → puller [start_lsn, start_epoch, done, [[key, value]…]] */
+    MSG_LOG_SNAP_REQ, /* puller → source [pin, after_key]: the next chunk of state */
+    MSG_LOG_SNAP,     /* source → puller [pin, start_epoch, done, [[key, value]…]] */
 };
 
 enum {
@@ -78,7 +78,7 @@ typedef struct {
 /* A chunk of a partition's state for a rebuild (decoded as a view into the message). */
 typedef struct {
     msgpack_unpacked up;
-    uint64_t start_lsn, start_epoch;
+    uint64_t pin, start_epoch;
     bool done;
     const msgpack_object *pairs; /* each an array [bin key, bin value] */
     uint32_t npairs;
@@ -121,13 +121,13 @@ int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void *
 
 void msg_rebuild_encode(msgpack_sbuffer *out, uint64_t epoch);
 int msg_rebuild_decode(const void *data, size_t len, uint64_t *epoch);
-void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t start_lsn, const void *after,
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after,
                          size_t after_len);
 /* *after points into data (valid while up lives; the caller destroys up). */
-int msg_snap_req_decode(const void *data, size_t len, uint64_t *start_lsn, const void **after,
+int msg_snap_req_decode(const void *data, size_t len, uint64_t *pin, const void **after,
                         size_t *after_len, msgpack_unpacked *up);
 /* The pairs are appended by the caller: begin with npairs, then msg_snap_pair each. */
-void msg_snap_begin(msgpack_sbuffer *out, uint64_t start_lsn, uint64_t start_epoch, bool done,
+void msg_snap_begin(msgpack_sbuffer *out, uint64_t pin, uint64_t start_epoch, bool done,
                     uint32_t npairs);
 void msg_snap_pair(msgpack_sbuffer *out, const void *key, size_t klen, const void *val,
                    size_t vlen);

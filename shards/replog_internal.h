@@ -122,7 +122,7 @@ typedef struct {
     /* rebuild (replog_snapshot.c), as the puller */
     bool rebuilding;
     uint32_t rebuild_from;    /* the source node */
-    uint64_t rebuild_start;   /* the source's snapshot point (0: none yet) */
+    uint64_t rebuild_start;   /* the source's pin: its snapshot point + 1 (0: none yet) */
     uint64_t rebuild_epoch;   /* the asking primary's term (0: we pull as a new primary) */
     uint64_t rebuild_sent_ns; /* the last request */
     uint8_t rebuild_after[KEY_BYTES_MAX];

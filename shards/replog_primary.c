@@ -668,6 +668,8 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
             s_send_prepare(ctx, r, r->peers[i], r->best_have + 1);
         else if (!fed)
             continue;
+        else if (stalled && r->acked[i] <= r->applied_lsn && roost_fault("replog.rebuild_early"))
+            replog_ask_rebuild(ctx, r, (int)i); /* the snapshot covers all it acknowledged */
         else if (stalled || !r->heard[i])
             s_send_append(ctx, r, (int)i, r->acked[i] + 1);
         else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])

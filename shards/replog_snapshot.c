@@ -5,10 +5,15 @@
  * what it lacks) asks the source for the partition's state table in chunks, in key order:
  *
  *   puller ── SNAP_REQ [0, ""] ──────────────> source   pins its applied point S (no truncation
- *          <── SNAP [S, epoch(S), done, pairs]           at or above S while the pin lives)
+ *          <── SNAP [S+1, epoch(S), done, pairs]         at or above S while the pin lives)
  *   first chunk: the puller drops its log and state (marked REBUILDING, synced) and writes them
- *          ── SNAP_REQ [S, last key] ─────────> …        until done
+ *          ── SNAP_REQ [S+1, last key] ───────> …        until done
  *   done: applied = commit = last = S, the log starts at S + 1 (synced); REBUILDING cleared.
+ *
+ * The pin travels as S + 1, so 0 keeps meaning "no pin" even for a source that has applied
+ * nothing (S = 0: an empty state, the whole log to replay). Sent as S, a source at 0 answered
+ * "lost your pin" to every request and the puller asked again at once, forever, while the
+ * primary waited for its rebuilding replicas to acknowledge (found by the simulator).
  *
  * The state is read while the source keeps applying entries, so a chunk may already hold the
  * effect of entries after S; the puller then receives every entry after S through the log and
@@ -41,8 +46,9 @@ uint64_t replog_pinned(replog_t *r, uint64_t now_ns)
     return low;
 }
 
-/* The pin of `node` at `start` (start 0: a new one at our applied point); NULL if it is gone. */
-static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t start)
+/* The pin of `node`: `pin` is what its request carried (S + 1, or 0 for a new pull at our
+ * applied point). Returns S + 1, or 0 if the pin is gone (or no slot is free). */
+static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t pin)
 {
     uint32_t slot = REPLOG_PEERS_MAX;
     for (uint32_t i = 0; i < REPLOG_PEERS_MAX; i++) {
@@ -55,14 +61,14 @@ static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t start)
     }
     if (slot == REPLOG_PEERS_MAX)
         return 0;
-    if (start == 0) {
+    if (pin == 0) {
         r->pins[slot].node = node;
         r->pins[slot].start = r->applied_lsn;
-    } else if (r->pins[slot].node != node || r->pins[slot].start != start) {
+    } else if (r->pins[slot].node != node || r->pins[slot].start + 1 != pin) {
         return 0;
     }
     r->pins[slot].at_ns = r->now_ns;
-    return r->pins[slot].start;
+    return r->pins[slot].start + 1;
 }
 
 /* Appends up to a chunk of state pairs after `after` to out; *done when the range ended. */
@@ -92,24 +98,24 @@ static uint32_t s_read_chunk(replog_t *r, const void *after, size_t after_len, m
 
 void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
-    uint64_t start;
+    uint64_t asked;
     const void *after;
     size_t after_len;
     msgpack_unpacked up;
     uint32_t to = replog_sender_node(env);
-    if (msg_snap_req_decode(env->payload, env->payload_len, &start, &after, &after_len, &up) !=
+    if (msg_snap_req_decode(env->payload, env->payload_len, &asked, &after, &after_len, &up) !=
             ROOST_OK ||
         to == UINT32_MAX || r->rebuilding || after_len > KEY_STATE_USER_BYTES_MAX) {
         msgpack_unpacked_destroy(&up);
         return;
     }
-    uint64_t pinned = s_pin(r, to, start);
+    uint64_t pin = s_pin(r, to, asked);
     msgpack_sbuffer pairs, out;
     msgpack_sbuffer_init(&pairs);
     msgpack_sbuffer_init(&out);
     bool done = false;
-    uint32_t n = pinned ? s_read_chunk(r, after, after_len, &pairs, &done) : 0;
-    msg_snap_begin(&out, pinned, pinned ? replog_epoch_of(r, pinned) : 0, done, n);
+    uint32_t n = pin ? s_read_chunk(r, after, after_len, &pairs, &done) : 0;
+    msg_snap_begin(&out, pin, pin ? replog_epoch_of(r, pin - 1) : 0, done, n);
     msgpack_sbuffer_write(&out, pairs.data, pairs.size);
     replog_send(ctx, r, to, MSG_LOG_SNAP, &out);
     msgpack_sbuffer_destroy(&pairs);
@@ -272,17 +278,17 @@ void replog_on_snap(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         msgpack_unpacked_destroy(&m.up);
         return;
     }
-    if (m.start_lsn == 0 || (r->rebuild_start && m.start_lsn != r->rebuild_start)) {
+    if (m.pin == 0 || (r->rebuild_start && m.pin != r->rebuild_start)) {
         r->rebuild_start = 0; /* the source lost our pin: start over */
         r->rebuild_after_len = 0;
     } else {
         if (!r->rebuild_start)
             rc = s_wipe(r);
-        r->rebuild_start = m.start_lsn;
+        r->rebuild_start = m.pin;
         if (rc == ROOST_OK)
             rc = s_store_pairs(r, &m);
         if (rc == ROOST_OK && m.done)
-            rc = s_finish(r, m.start_lsn, m.start_epoch);
+            rc = s_finish(r, m.pin - 1, m.start_epoch);
     }
     msgpack_unpacked_destroy(&m.up);
     if (rc != ROOST_OK) {

@@ -739,6 +739,32 @@ static void test_a_rebuild_cut_short_resumes_from_the_primary(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* A replica told to rebuild by a primary that has applied nothing yet pulls an empty snapshot
+ * (point 0) and then the whole log. Before, the source's point 0 read as "your pin is lost" and
+ * the puller asked again at once, forever, while the primary waited for its acknowledgement
+ * (found by the simulator with the BUGGIFY site replog.rebuild_early). */
+static void test_a_rebuild_from_a_source_at_zero_completes(void **state)
+{
+    (void)state;
+    inproc_isolate(&W->net, 2, true);
+    inproc_isolate(&W->net, 3, true); /* nothing can commit: the primary applies nothing */
+    g_want = 20;
+    s_go(1, 20, 0);
+    s_sleep_ms(300);
+    assert_int_equal(roost_fault_arm("replog.rebuild_early", -1), ROOST_OK);
+    inproc_isolate(&W->net, 2, false); /* stalled at 0, behind an applied point of 0: rebuilt */
+    inproc_isolate(&W->net, 3, false);
+    bool rebuilt = false;
+    for (int i = 0; i < 1000 && !rebuilt; i++, s_sleep_ms(10))
+        rebuilt =
+            atomic_load(&W->store[2].stats.rebuilds) + atomic_load(&W->store[3].stats.rebuilds);
+    roost_fault_arm("replog.rebuild_early", 0);
+    assert_true(rebuilt);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_logs_agree, 20));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -756,6 +782,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_lagging_new_primary_rebuilds_before_it_serves,
                                         setup_short_logs, teardown_short_logs),
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
+        T(test_a_rebuild_from_a_source_at_zero_completes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
