@@ -2,7 +2,8 @@
  * and dispatch. Durable layout (schemas/messaging.md), keys in the conversation's partition:
  *   <conv>/h                 {head, fdone, lbh, hbl}   head seq, fan-out done, direct blocks
  *   <conv>/g                 {name, max, creator, cmid} group settings
- *   <conv>/u/<user>          {joined, left, role, fanout, delivered, read, rd, rr, sent}
+ *   <conv>/u/<user>          {joined, left, role, fanout, delivered, read, rd, rr, sent,
+ *                            ow, of (owed: re-added before its fan-out caught up), hid}
  *   <conv>/m/<be64 seq>      the record: a message or (groups) an event
  *   <conv>/x/<user>/<device>/<cmid>  {mid, seq, ts}   the send's dedupe entry
  *   ~f/<conv>                ""   the partition's index of conversations with fan-out to finish
@@ -45,14 +46,24 @@ member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t rol
         m = &c->members[c->nmembers++];
         memset(m, 0, sizeof *m);
         m->user = user;
+    } else if (m->left && m->fanout < m->left) {
+        m->owed_upto = m->left;
+        m->owed_floor = conv_member_floor(m);
     }
     m->joined = joined;
     m->left = 0;
     m->role = role;
-    if (joined && m->fanout < joined - 1)
+    if (joined && !m->owed_upto && m->fanout < joined - 1)
         m->fanout = joined - 1;
     m->dirty = true;
     return m;
+}
+
+uint64_t conv_member_floor(const member_t *m)
+{
+    if (m->owed_upto)
+        return m->owed_floor;
+    return m->joined ? m->joined - 1 : 0;
 }
 
 void conv_members_free(conv_t *c)
@@ -119,7 +130,7 @@ void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
     mp_buf_t b;
     mp_buf_init(&b);
     bool hid = !hidden_empty(&m->hidden);
-    msgpack_pack_map(&b.pk, 9 + hid);
+    msgpack_pack_map(&b.pk, 9 + hid + 2 * (m->owed_upto != 0));
     mp_kv_u64(&b.pk, "joined", m->joined);
     mp_kv_u64(&b.pk, "left", m->left);
     mp_kv_u64(&b.pk, "role", m->role);
@@ -129,6 +140,10 @@ void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
     mp_kv_u64(&b.pk, "rd", m->rcpt_delivered_ok); /* a crash re-sends what is unconfirmed */
     mp_kv_u64(&b.pk, "rr", m->rcpt_read_ok);
     mp_kv_u64(&b.pk, "sent", m->last_sent);
+    if (m->owed_upto) {
+        mp_kv_u64(&b.pk, "ow", m->owed_upto);
+        mp_kv_u64(&b.pk, "of", m->owed_floor);
+    }
     if (hid) {
         mp_pack_str(&b.pk, "hid");
         hidden_pack(&b.pk, &m->hidden);
@@ -234,6 +249,8 @@ static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8
     m->rcpt_delivered = m->rcpt_delivered_ok = s_u64(&up.data, "rd");
     m->rcpt_read = m->rcpt_read_ok = s_u64(&up.data, "rr");
     m->last_sent = s_u64(&up.data, "sent");
+    m->owed_upto = s_u64(&up.data, "ow");
+    m->owed_floor = s_u64(&up.data, "of");
     const msgpack_object *hid = mp_get(&up.data, "hid");
     if (hid && !hidden_parse(hid, &m->hidden)) {
         msgpack_unpacked_destroy(&up);

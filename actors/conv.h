@@ -66,6 +66,9 @@ typedef struct {
     uint64_t rcpt_delivered_ok, rcpt_read_ok; /* … and confirmed stored by every sender */
     uint64_t last_sent;                       /* its latest message's seq */
     hidden_t hidden;                          /* senders it never received: caps their receipts */
+    /* Added back before its fan-out reached its removal: records up to owed_upto (its old
+     * membership, floor owed_floor) go first, then the fan-out jumps to joined - 1. 0: none. */
+    uint64_t owed_upto, owed_floor;
     /* in memory */
     uint64_t sending_upto; /* a deliver for (fanout, sending_upto] is outstanding */
     uint64_t deliver_corr;
@@ -136,7 +139,11 @@ extern const roost_behaviour_t conv_group_behaviour;  /* kind "g" */
 member_t *conv_member(conv_t *c, uint64_t user);
 /* A current member (not left) who may send, read history, see the members. */
 bool conv_is_member(conv_t *c, uint64_t user);
+/* Adds a member, or makes a former one a member again: if its fan-out had not reached its
+ * removal, what it was owed until then is still delivered first (owed_upto). */
 member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t role);
+/* The floor of a member's deliveries (user_inbox.c): the seq before its first record. */
+uint64_t conv_member_floor(const member_t *m);
 void conv_members_free(conv_t *c);
 /* Adds the puts of the conversation's small head record (head, fanout_done, blocks). */
 void conv_put_head(conv_t *c, store_ops_t *ops);

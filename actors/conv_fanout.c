@@ -21,7 +21,19 @@
 
 static uint64_t s_target(const conv_t *c, const member_t *m)
 {
-    return m->left && m->left < c->durable ? m->left : c->durable;
+    uint64_t end = m->owed_upto ? m->owed_upto : m->left;
+    return end && end < c->durable ? end : c->durable;
+}
+
+/* A re-added member's owed records are all in its inbox: it goes on from its new joining. */
+static void s_owed_done(member_t *m)
+{
+    if (!m->owed_upto || m->fanout < m->owed_upto)
+        return;
+    m->owed_upto = m->owed_floor = 0;
+    if (m->joined && m->fanout < m->joined - 1)
+        m->fanout = m->joined - 1;
+    m->dirty = true;
 }
 
 static void s_send(roost_ctx_t *ctx, conv_t *c, member_t *m)
@@ -51,7 +63,7 @@ static void s_send(roost_ctx_t *ctx, conv_t *c, member_t *m)
     msgpack_pack_array(&b.pk, 4);
     mp_pack_str(&b.pk, c->key);
     msgpack_pack_uint64(&b.pk, m->fanout);
-    msgpack_pack_uint64(&b.pk, m->joined ? m->joined - 1 : 0);
+    msgpack_pack_uint64(&b.pk, conv_member_floor(m));
     msgpack_pack_array(&b.pk, n);
     msgpack_sbuffer_write(&b.sb, recs.sb.data, recs.sb.size);
     char key[ID_BYTES_MAX + 3];
@@ -86,6 +98,7 @@ void conv_fanout_kick(roost_ctx_t *ctx, conv_t *c)
     bool waiting = false;
     for (uint32_t i = 0; i < c->nmembers; i++) {
         member_t *m = &c->members[i];
+        s_owed_done(m); /* (a record loaded in between) */
         if (m->deliver_corr || m->fanout >= s_target(c, m))
             continue;
         if (m->retry_at_ns > now) {
@@ -144,15 +157,17 @@ bool conv_fanout_answer(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     if ((env->flags & ROOST_ENV_ERROR) && env->status == ROOST_ENOTFOUND) {
         m->fanout = s_target(c, m); /* the account is gone: nothing to deliver to */
         m->dirty = true;
+        s_owed_done(m);
     } else if ((env->flags & ROOST_ENV_ERROR) || !s_last_seq(env, &last)) {
         s_backoff(ctx, c, m);
         return true;
     } else {
-        uint64_t floor = m->joined ? m->joined - 1 : 0;
+        uint64_t floor = conv_member_floor(m);
         uint64_t moved = last >= m->sending_upto ? m->sending_upto : (last > floor ? last : floor);
         if (moved != m->fanout)
             m->dirty = true;
         m->fanout = moved;
+        s_owed_done(m);
         m->retry_ms = 0;
         m->retry_at_ns = 0;
     }

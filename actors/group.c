@@ -78,7 +78,7 @@ static void s_event(roost_ctx_t *ctx, conv_t *c, const char *ev, uint64_t by, co
     for (uint32_t i = 0; i < n; i++) {
         member_t *m = conv_member(c, users[i]);
         if (m) {
-            if (m->joined == seq && m->fanout < seq - 1)
+            if (m->joined == seq && !m->owed_upto && m->fanout < seq - 1)
                 m->fanout = seq - 1;
             conv_put_member(c, ops, m);
             m->dirty = false;
@@ -237,6 +237,12 @@ static void s_add(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
             fresh[nfresh++] = users[i];
     if (nfresh == 0)
         return client_ok(ctx, env);
+    for (uint32_t i = 0; i < nfresh; i++) {
+        const member_t *old = conv_member(c, users[i]);
+        if (old && old->owed_upto && old->fanout < old->left) /* a second gap: one at a time */
+            return client_err(ctx, env, CODE_UNAVAILABLE,
+                              "a member's earlier messages are still on their way; try again");
+    }
     if (s_member_count(c) + nfresh > c->max_members)
         return client_err(ctx, env, CODE_CONFLICT, "the group is full");
     if (!conv_users_exist(ctx, c, fresh, nfresh))

@@ -104,6 +104,15 @@ static inline void mw_fault(int i, const char *what)
     fclose(f);
 }
 
+/* Every node's conversations acknowledge and deliver nothing (or deliver again): the fault
+ * files are read on the daemons' ticks, so this waits for them. */
+static inline void mw_hold_fanout(bool hold)
+{
+    for (int i = 1; i <= MW_N; i++)
+        mw_fault(i, hold ? "hold-fanout" : "");
+    proc_sleep_ms(1500);
+}
+
 static void mw_start(int i)
 {
     char name[16], log[128];

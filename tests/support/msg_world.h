@@ -112,6 +112,12 @@ static inline uint64_t mw_appends(void)
     return atomic_load(&MW->store.stats.appends);
 }
 
+/* The conversations acknowledge and deliver nothing (or deliver again). */
+static inline void mw_hold_fanout(bool hold)
+{
+    atomic_store(&MW->cfg.hold_fanout, hold);
+}
+
 static inline void mw_set_retention_count(uint32_t n)
 {
     MW->cfg.retention_count = n;
