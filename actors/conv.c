@@ -3,7 +3,8 @@
  *   <conv>/h                 {head, fdone, lbh, hbl}   head seq, fan-out done, direct blocks
  *   <conv>/g                 {name, max, creator, cmid} group settings
  *   <conv>/u/<user>          {joined, left, role, fanout, delivered, read, rd, rr, sent,
- *                            ow, of (owed: re-added before its fan-out caught up), hid}
+ *                            ow, of (owed: re-added before its fan-out caught up),
+ *                            pw (past memberships [[joined, left], …]), hid}
  *   <conv>/m/<be64 seq>      the record: a message or (groups) an event
  *   <conv>/x/<user>/<device>/<cmid>  {mid, seq, ts}   the send's dedupe entry
  *   ~f/<conv>                ""   the partition's index of conversations with fan-out to finish
@@ -35,6 +36,28 @@ bool conv_is_member(conv_t *c, uint64_t user)
     return m && m->left == 0;
 }
 
+/* A member added back keeps its last membership among its past ones (the oldest goes). */
+static void s_remember_window(member_t *m)
+{
+    if (m->npast == CONV_PAST_WINDOWS) {
+        memmove(m->past[0], m->past[1], (CONV_PAST_WINDOWS - 1) * sizeof m->past[0]);
+        m->npast--;
+    }
+    m->past[m->npast][0] = m->joined;
+    m->past[m->npast][1] = m->left;
+    m->npast++;
+}
+
+bool conv_member_had(const member_t *m, uint64_t seq)
+{
+    if (seq >= m->joined && (!m->left || seq <= m->left))
+        return true;
+    for (uint32_t i = 0; i < m->npast; i++)
+        if (seq >= m->past[i][0] && seq <= m->past[i][1])
+            return true;
+    return false;
+}
+
 member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t role)
 {
     member_t *m = conv_member(c, user);
@@ -46,9 +69,12 @@ member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t rol
         m = &c->members[c->nmembers++];
         memset(m, 0, sizeof *m);
         m->user = user;
-    } else if (m->left && m->fanout < m->left) {
-        m->owed_upto = m->left;
-        m->owed_floor = conv_member_floor(m);
+    } else if (m->left) { /* back after a removal */
+        if (m->fanout < m->left) {
+            m->owed_upto = m->left;
+            m->owed_floor = conv_member_floor(m);
+        }
+        s_remember_window(m);
     }
     m->joined = joined;
     m->left = 0;
@@ -130,7 +156,7 @@ void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
     mp_buf_t b;
     mp_buf_init(&b);
     bool hid = !hidden_empty(&m->hidden);
-    msgpack_pack_map(&b.pk, 9 + hid + 2 * (m->owed_upto != 0));
+    msgpack_pack_map(&b.pk, 9 + hid + 2 * (m->owed_upto != 0) + (m->npast != 0));
     mp_kv_u64(&b.pk, "joined", m->joined);
     mp_kv_u64(&b.pk, "left", m->left);
     mp_kv_u64(&b.pk, "role", m->role);
@@ -143,6 +169,15 @@ void conv_put_member(conv_t *c, store_ops_t *ops, const member_t *m)
     if (m->owed_upto) {
         mp_kv_u64(&b.pk, "ow", m->owed_upto);
         mp_kv_u64(&b.pk, "of", m->owed_floor);
+    }
+    if (m->npast) {
+        mp_pack_str(&b.pk, "pw");
+        msgpack_pack_array(&b.pk, m->npast);
+        for (uint32_t i = 0; i < m->npast; i++) {
+            msgpack_pack_array(&b.pk, 2);
+            msgpack_pack_uint64(&b.pk, m->past[i][0]);
+            msgpack_pack_uint64(&b.pk, m->past[i][1]);
+        }
     }
     if (hid) {
         mp_pack_str(&b.pk, "hid");
@@ -228,6 +263,25 @@ typedef struct {
     int rc;
 } member_scan_t;
 
+/* "pw": [[joined, left], …] (absent: none); false if malformed. */
+static bool s_past_windows(const msgpack_object *pw, member_t *m)
+{
+    m->npast = 0;
+    if (!pw)
+        return true;
+    if (pw->type != MSGPACK_OBJECT_ARRAY || pw->via.array.size > CONV_PAST_WINDOWS)
+        return false;
+    for (uint32_t i = 0; i < pw->via.array.size; i++) {
+        const msgpack_object *w = &pw->via.array.ptr[i];
+        if (w->type != MSGPACK_OBJECT_ARRAY || w->via.array.size != 2 ||
+            !mp_as_u64(&w->via.array.ptr[0], &m->past[i][0]) ||
+            !mp_as_u64(&w->via.array.ptr[1], &m->past[i][1]))
+            return false;
+    }
+    m->npast = pw->via.array.size;
+    return true;
+}
+
 static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
                          size_t vlen)
 {
@@ -251,6 +305,11 @@ static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8
     m->last_sent = s_u64(&up.data, "sent");
     m->owed_upto = s_u64(&up.data, "ow");
     m->owed_floor = s_u64(&up.data, "of");
+    if (!s_past_windows(mp_get(&up.data, "pw"), m)) {
+        msgpack_unpacked_destroy(&up);
+        s->rc = ROOST_EPROTO;
+        return false;
+    }
     const msgpack_object *hid = mp_get(&up.data, "hid");
     if (hid && !hidden_parse(hid, &m->hidden)) {
         msgpack_unpacked_destroy(&up);

@@ -42,6 +42,9 @@ enum {
     CONV_TYPING_MS = 10000,
     CONV_DEDUPE_INFLIGHT_MAX = 4096,
     CONV_DEVICES_TTL_MS = 60000,
+    /* Earlier memberships of a member added back, kept so its inbox can still fetch what it
+     * got then (an offline device may ask much later). */
+    CONV_PAST_WINDOWS = 4,
 };
 
 enum { ROLE_MEMBER = 0, ROLE_ADMIN = 1 };
@@ -69,6 +72,8 @@ typedef struct {
     /* Added back before its fan-out reached its removal: records up to owed_upto (its old
      * membership, floor owed_floor) go first, then the fan-out jumps to joined - 1. 0: none. */
     uint64_t owed_upto, owed_floor;
+    uint64_t past[CONV_PAST_WINDOWS][2]; /* its earlier memberships [joined, left], oldest first */
+    uint32_t npast;
     /* in memory */
     uint64_t sending_upto; /* a deliver for (fanout, sending_upto] is outstanding */
     uint64_t deliver_corr;
@@ -142,6 +147,9 @@ bool conv_is_member(conv_t *c, uint64_t user);
 /* Adds a member, or makes a former one a member again: if its fan-out had not reached its
  * removal, what it was owed until then is still delivered first (owed_upto). */
 member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t role);
+/* Whether record seq fell in one of the member's memberships (now or earlier): its inbox may
+ * hold it, so it may fetch it. */
+bool conv_member_had(const member_t *m, uint64_t seq);
 /* The floor of a member's deliveries (user_inbox.c): the seq before its first record. */
 uint64_t conv_member_floor(const member_t *m);
 void conv_members_free(conv_t *c);

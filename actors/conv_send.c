@@ -586,8 +586,8 @@ void conv_on_fetch(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     mp_buf_init(&items);
     for (uint32_t i = 0; m && i < seqs->via.array.size && items.sb.size < FETCH_BYTES_MAX; i++) {
         uint64_t seq;
-        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || seq > c->durable || seq < m->joined ||
-            (m->left && seq > m->left))
+        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || seq > c->durable ||
+            !conv_member_had(m, seq))
             continue;
         void *val;
         size_t len;

@@ -322,6 +322,48 @@ static void test_a_member_added_back_gets_what_it_was_owed(void **state)
     }
 }
 
+/* What a member got before its removal stays fetchable after it is added back: its inbox holds
+ * references, and a restart empties the caches, so the pushes below fetch from the group. The
+ * fetch used to check only the current membership (from the new joining), answered nothing, and
+ * the message was skipped for good (found by the simulator, seed 18 with 30 phones). */
+static void test_a_member_added_back_still_fetches_what_it_got(void **state)
+{
+    (void)state;
+    user_ref_t a, b;
+    s_user(0, "+15550000193", "a1", &a);
+    s_user(1, "+15550000194", "b1", &b);
+    s_auth(0, &a, "a1", -1);
+    char json[256], gid[32], gconv[40];
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"f\",\"members\":[\"%s\"],\"cmid\":\"gf\"}", b.id);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, sizeof gid);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    s_send(0, &a, "a1", gconv, gconv, "f1", "before");
+    proc_sleep_ms(500); /* in b's inbox (b is offline) */
+    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             b.id);
+    s_ok(0, gconv, &a, "a1", json);
+    snprintf(json, sizeof json, "{\"t\":\"group.add\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
+             b.id);
+    s_ok(0, gconv, &a, "a1", json);
+    mw_close();
+    mw_open(false); /* empty caches */
+    s_auth(1, &b, "b1", -1);
+    static const char *const want[] = {"created", "before", "removed", "added"};
+    char what[32];
+    for (size_t k = 0; k < 4; k++) {
+        if (!sess_next(1, &up, 10000))
+            fail_msg("b: no %s", want[k]);
+        s_what(&up.data, what, sizeof what);
+        msgpack_unpacked_destroy(&up);
+        if (strcmp(what, want[k]) != 0)
+            fail_msg("b: push %zu: expected %s, got %s", k, want[k], what);
+    }
+}
+
 static void test_group_256_fanout_and_receipts(void **state)
 {
     (void)state;
@@ -388,6 +430,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removal_mid_stream, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_a_member_added_back_gets_what_it_was_owed, mw_setup,
                                         mw_teardown),
+        cmocka_unit_test_setup_teardown(test_a_member_added_back_still_fetches_what_it_got,
+                                        mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_group_256_fanout_and_receipts, mw_setup, mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
