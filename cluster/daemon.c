@@ -23,7 +23,6 @@
 #include "runtime/transport_zmq.h"
 #include "runtime/util.h"
 #include "shards/engine_rocksdb.h"
-#include "shards/keys.h"
 #include "shards/kv.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
@@ -73,19 +72,6 @@ static void s_send_to_log(daemon_t *d, uint32_t p, uint32_t type, const msgpack_
                         roost_env_new(key, NULL, type, sb ? sb->data : NULL, sb ? sb->size : 0));
 }
 
-/* Whether this node's disk holds any log entry of partition p. */
-static bool s_holds_copy(daemon_t *d, uint32_t p)
-{
-    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
-    key_prefix(lo, p, KEY_TABLE_LOG);
-    key_prefix(hi, p, KEY_TABLE_LOG + 1);
-    void *key = NULL;
-    size_t len;
-    bool found = engine_last_key(d->engine, lo, sizeof lo, hi, sizeof hi, &key, &len) == ROOST_OK;
-    free(key);
-    return found;
-}
-
 /* Tells our log replica of partition p its role (epoch, primary and lists) when it changed; a
  * copy the map names in no list any more (a settled handoff moved it away, or it was left on
  * disk before a restart) becomes a candidate for retirement (s_retire_due). */
@@ -94,7 +80,7 @@ static void s_tell_role(daemon_t *d, const clustermap_t *map, uint32_t p)
     msg_role_t m;
     msg_role_from_map(map, p, &m);
     if (!clustermap_names(map, p, d->self->id)) {
-        if ((d->role_told[p] != 0 || (!d->retire_scanned && s_holds_copy(d, p))) &&
+        if ((d->role_told[p] != 0 || (!d->retire_scanned && replog_holds_copy(d->engine, p))) &&
             atomic_load(&d->retire_since[p]) == 0)
             atomic_store(&d->retire_since[p], roost_clock_now_ns(roost_clock_real()));
         d->role_told[p] = 0;

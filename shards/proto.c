@@ -263,8 +263,7 @@ int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void *
     return rc;
 }
 
-void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after,
-                         size_t after_len)
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after, size_t after_len)
 {
     msgpack_packer pk = s_packer(out);
     msgpack_pack_array(&pk, 2);

@@ -121,8 +121,7 @@ int msg_fetched_decode(const void *data, size_t len, uint64_t *lsn, const void *
 
 void msg_rebuild_encode(msgpack_sbuffer *out, uint64_t epoch);
 int msg_rebuild_decode(const void *data, size_t len, uint64_t *epoch);
-void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after,
-                         size_t after_len);
+void msg_snap_req_encode(msgpack_sbuffer *out, uint64_t pin, const void *after, size_t after_len);
 /* *after points into data (valid while up lives; the caller destroys up). */
 int msg_snap_req_decode(const void *data, size_t len, uint64_t *pin, const void **after,
                         size_t *after_len, msgpack_unpacked *up);

@@ -21,6 +21,18 @@ int replog_key(char *out, size_t cap, uint32_t node, uint32_t partition)
     return roost_key_make_local(out, cap, node, partition, "log", NULL);
 }
 
+bool replog_holds_copy(engine_t *engine, uint32_t partition)
+{
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, partition, KEY_TABLE_LOG);
+    key_prefix(hi, partition, KEY_TABLE_LOG + 1);
+    void *key = NULL;
+    size_t len;
+    bool found = engine_last_key(engine, lo, sizeof lo, hi, sizeof hi, &key, &len) == ROOST_OK;
+    free(key);
+    return found;
+}
+
 uint32_t replog_sender_node(const roost_env_t *env)
 {
     roost_local_key_t lk;

@@ -24,12 +24,19 @@
 #ifndef ROOST_REPLOG_H
 #define ROOST_REPLOG_H
 
+#include <stdbool.h>
+
 #include "runtime/actor.h"
+#include "shards/engine.h"
 
 /* Registered as kind "@log" on shard nodes (needs the "store" service). */
 extern const roost_behaviour_t replog_behaviour;
 
 /* The key of partition p's log actor on node `node` ("@node:p/log"). */
 int replog_key(char *out, size_t cap, uint32_t node, uint32_t partition);
+
+/* Whether the engine holds any log entry of partition p (a copy to retire once no list of the
+ * map names this node). */
+bool replog_holds_copy(engine_t *engine, uint32_t partition);
 
 #endif

@@ -18,15 +18,17 @@
 #include "shards/keys.h"
 #include "sim/world.h"
 
-static void s_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_violation(sim_chat_t *c, const char *fmt, ...)
+void chat_violation(sim_chat_t *c, const char *fmt, ...)
 {
-    if (c->violations++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->first, sizeof c->first, fmt, ap);
-        va_end(ap);
-    }
+    char what[sizeof c->first];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (c->violations++ == 0)
+        memcpy(c->first, what, sizeof what);
+    if (c->verbose) /* every one, as it happens (the report names only the first) */
+        fprintf(stderr, "violation: %s\n", what);
 }
 
 /* ---- small tables ----------------------------------------------------------------------- */
@@ -84,9 +86,9 @@ static void s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, 
         }
         if (s->lo == lo && s->hi == hi && s->seq == seq) {
             if (s->mid != mid)
-                s_violation(c, "d:%llu:%llu seq %llu names two different messages",
-                            (unsigned long long)lo, (unsigned long long)hi,
-                            (unsigned long long)seq);
+                chat_violation(c, "d:%llu:%llu seq %llu names two different messages",
+                               (unsigned long long)lo, (unsigned long long)hi,
+                               (unsigned long long)seq);
             return;
         }
     }
@@ -102,8 +104,7 @@ static uint32_t s_index(roost_ctx_t *ctx)
 }
 
 /* A client request (frame already packed in f) from device d to target. */
-static void s_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
-                      busy_t kind)
+void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f, busy_t kind)
 {
     mp_buf_t b;
     mp_buf_init(&b);
@@ -114,18 +115,67 @@ static void s_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const m
     mp_buf_fini(&b);
 }
 
-static void s_claim(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+/* MSG_PHONE_CLAIM of phone i's number for `device`, as the edge sends it after a verified OTP. */
+static bool s_send_claim(roost_ctx_t *ctx, uint32_t i, const char *device, uint64_t *corr)
 {
     char target[32];
     snprintf(target, sizeof target, "p:+1555%07u", i);
     mp_buf_t b;
     mp_buf_init(&b);
     msgpack_pack_array(&b.pk, 1);
-    mp_pack_str(&b.pk, "d1");
-    if (roost_ctx_request(ctx, target, MSG_PHONE_CLAIM, b.sb.data, b.sb.size, REQUEST_TIMEOUT_MS,
-                          &d->busy_corr) == ROOST_OK)
-        d->busy = BUSY_CLAIM;
+    mp_pack_str(&b.pk, device);
+    bool sent = roost_ctx_request(ctx, target, MSG_PHONE_CLAIM, b.sb.data, b.sb.size,
+                                  REQUEST_TIMEOUT_MS, corr) == ROOST_OK;
     mp_buf_fini(&b);
+    return sent;
+}
+
+/* The phone's second device claims the number too (it never connects: only the answer is
+ * checked, M6). */
+static void s_claim_twin(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+{
+    if (!d->twin_pending)
+        d->twin_pending = s_send_claim(ctx, i, "d2", &d->twin_corr);
+}
+
+static void s_claim(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+{
+    if (s_send_claim(ctx, i, "d1", &d->busy_corr))
+        d->busy = BUSY_CLAIM;
+    if (d->phone_user == 0)
+        s_claim_twin(ctx, d, i); /* racing the first claim */
+}
+
+/* M6: every answer for a number names its one user, and no other number names that user. */
+static void s_note_claim(sim_chat_t *c, simdev_t *d, uint64_t user)
+{
+    uint32_t i = (uint32_t)(d - c->dev);
+    c->claims++;
+    if (d->phone_user != 0 && d->phone_user != user)
+        return chat_violation(c, "phone +1555%07u was answered user %llu, then user %llu", i,
+                              (unsigned long long)d->phone_user, (unsigned long long)user);
+    if (d->phone_user != 0)
+        return;
+    for (uint32_t j = 0; j < c->n; j++)
+        if (j != i && c->dev[j].phone_user == user)
+            return chat_violation(c, "phones +1555%07u and +1555%07u are both user %llu", j, i,
+                                  (unsigned long long)user);
+    d->phone_user = user;
+}
+
+/* The user a claim's answer names (0: an error or no answer). */
+static uint64_t s_claimed_user(const roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    mp_str_t t = {0}, user = {0};
+    char id[24] = "";
+    if (!(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
+        mp_get_str(&up.data, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "ok") &&
+        mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK)
+        mp_str_copy(user, id, sizeof id);
+    msgpack_unpacked_destroy(&up);
+    return strtoull(id, NULL, 10);
 }
 
 static void s_auth(roost_ctx_t *ctx, simdev_t *d)
@@ -134,7 +184,7 @@ static void s_auth(roost_ctx_t *ctx, simdev_t *d)
     mp_buf_init(&f);
     msgpack_pack_map(&f.pk, 1);
     mp_kv_str(&f.pk, "t", "auth");
-    s_request(ctx, d, d->user_key, &f, BUSY_AUTH);
+    chat_request(ctx, d, d->user_key, &f, BUSY_AUTH);
     mp_buf_fini(&f);
 }
 
@@ -151,9 +201,11 @@ static void s_target(const sim_chat_t *c, const simdev_t *d, const csend_t *s, c
     }
 }
 
-static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
+static void s_send(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev_t *d, uint32_t k)
 {
-    const csend_t *s = &d->sends[k];
+    csend_t *s = &d->sends[k];
+    if (s->issued_ns == 0)
+        s->issued_ns = w->now_ns;
     char conv[64], to[32], cmid[16], body[32];
     s_target(c, d, s, conv, to);
     snprintf(cmid, sizeof cmid, "c%u", k);
@@ -167,51 +219,9 @@ static void s_send(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t k)
     mp_kv_str(&f.pk, "kind", "text");
     mp_pack_str(&f.pk, "body");
     mp_pack_bin(&f.pk, body, (size_t)blen);
-    s_request(ctx, d, conv, &f, BUSY_SEND);
+    chat_request(ctx, d, conv, &f, BUSY_SEND);
     d->busy_send = k;
     mp_buf_fini(&f);
-}
-
-static void s_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g)
-{
-    const cgroup_t *gr = &c->groups[g];
-    char name[16];
-    snprintf(name, sizeof name, "g%u", g);
-    mp_buf_t f;
-    mp_buf_init(&f);
-    msgpack_pack_map(&f.pk, 4);
-    mp_kv_str(&f.pk, "t", "group.create");
-    mp_kv_str(&f.pk, "name", name);
-    mp_kv_str(&f.pk, "cmid", name); /* a retry is the same group */
-    mp_pack_str(&f.pk, "members");
-    msgpack_pack_array(&f.pk, gr->nmembers - 1);
-    for (uint32_t k = 1; k < gr->nmembers; k++)
-        mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
-    s_request(ctx, d, d->user_key, &f, BUSY_GROUP);
-    d->busy_send = g;
-    mp_buf_fini(&f);
-}
-
-/* A group this device creates whose members all have accounts now, or NO_GROUP. */
-static uint32_t s_group_to_create(const sim_chat_t *c, uint32_t i)
-{
-    for (uint32_t g = 0; g < c->ngroups; g++) {
-        const cgroup_t *gr = &c->groups[g];
-        bool ready = gr->members[0] == i && gr->id == 0;
-        for (uint32_t k = 1; ready && k < gr->nmembers; k++)
-            ready = c->dev[gr->members[k]].state != DEV_NEW;
-        if (ready)
-            return g;
-    }
-    return NO_GROUP;
-}
-
-static bool s_member(const cgroup_t *g, uint32_t i)
-{
-    for (uint32_t k = 0; k < g->nmembers; k++)
-        if (g->members[k] == i)
-            return true;
-    return false;
 }
 
 /* The next message's destination: a created group of this device (a third of the time) or a
@@ -223,7 +233,7 @@ static bool s_pick(sim_world_t *w, const sim_chat_t *c, uint32_t i, csend_t *out
         uint32_t start = (uint32_t)roost_rng_below(&w->rng, c->ngroups);
         for (uint32_t k = 0; k < c->ngroups; k++) {
             uint32_t g = (start + k) % c->ngroups;
-            if (c->groups[g].id != 0 && s_member(&c->groups[g], i)) {
+            if (c->groups[g].id != 0 && chat_member_now(&c->groups[g], i)) {
                 out->group = g;
                 return true;
             }
@@ -240,7 +250,7 @@ static void s_ack(roost_ctx_t *ctx, simdev_t *d)
     msgpack_pack_map(&f.pk, 2);
     mp_kv_str(&f.pk, "t", "recv.ack");
     mp_kv_u64(&f.pk, "n", d->last_n);
-    s_request(ctx, d, d->user_key, &f, BUSY_ACK);
+    chat_request(ctx, d, d->user_key, &f, BUSY_ACK);
     d->busy_n = d->last_n;
     mp_buf_fini(&f);
 }
@@ -256,7 +266,7 @@ static void s_read(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t peer)
     mp_kv_str(&f.pk, "conv", conv);
     mp_kv_u64(&f.pk, "seq", d->last_seq[peer]);
     d->read_upto[peer] = d->last_seq[peer]; /* claimed now, whatever the answer */
-    s_request(ctx, d, d->user_key, &f, BUSY_READ);
+    chat_request(ctx, d, d->user_key, &f, BUSY_READ);
     mp_buf_fini(&f);
 }
 
@@ -298,40 +308,49 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
         return s_claim(ctx, d, i);
     if (d->state == DEV_CLAIMED)
         return s_auth(ctx, d);
-    if (w->now_ns >= d->renew_ns)
+    if (w->now_ns >= d->renew_ns) {
         s_renew(ctx, w, d);
+        if (roost_rng_below(&w->rng, 3) == 0)
+            s_claim_twin(ctx, d, i); /* a login on another device, later */
+    }
     if (d->last_n > d->acked_n)
         return s_ack(ctx, d);
     if (s_maybe_read(ctx, w, c, d))
         return;
-    while (d->first_unacked < d->nsends && d->sends[d->first_unacked].acked)
+    if (chat_maybe_move(ctx, w, c, i))
+        return;
+    while (d->first_unacked < d->nsends &&
+           (d->sends[d->first_unacked].acked || d->sends[d->first_unacked].refused))
         d->first_unacked++;
     if (d->first_unacked < d->nsends)
-        return s_send(ctx, c, d, d->first_unacked);
-    uint32_t g = s_group_to_create(c, i);
+        return s_send(ctx, w, c, d, d->first_unacked);
+    uint32_t g = chat_group_to_create(c, i);
     if (g != NO_GROUP)
-        return s_create_group(ctx, c, d, g);
+        return chat_create_group(ctx, c, d, g);
     csend_t next;
-    if (d->nsends >= c->sends_each || !w->writing || !s_pick(w, c, i, &next))
+    if (d->nsends >= c->sends_each || !w->writing || w->now_ns < d->next_send_ns ||
+        !s_pick(w, c, i, &next))
         return;
+    d->next_send_ns = w->now_ns + SEND_GAP_MIN_NS + roost_rng_below(&w->rng, SEND_GAP_MIN_NS * 9);
     d->sends[d->nsends++] = next;
-    s_send(ctx, c, d, d->nsends - 1);
+    s_send(ctx, w, c, d, d->nsends - 1);
 }
 
 /* ---- answers and pushes ------------------------------------------------------------------- */
 
-static void s_sent(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     csend_t *s = &d->sends[d->busy_send];
+    s->answered_ns = w->now_ns;
     mp_str_t mid;
     uint64_t seq = 0;
     if (mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
-        return s_violation(c, "a send's ok has no mid or seq");
+        return chat_violation(c, "a send's ok has no mid or seq");
     uint64_t h = s_mid_hash(mid);
     if (s->acked && (s->mid != h || s->seq != seq))
-        s_violation(c, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
-                    (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
-                    (unsigned long long)seq);
+        chat_violation(c, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
+                       (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
+                       (unsigned long long)seq);
     s->acked = true;
     s->mid = h;
     s->seq = seq;
@@ -339,6 +358,22 @@ static void s_sent(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
         s_note_message(c, c->groups[s->group].id, 0, seq, h);
     else
         s_note_message(c, d->user, c->dev[s->to].user, seq, h);
+}
+
+/* A group send answered `forbidden` is refused for good: only right if its sender was out of
+ * the group at some point since it first sent it. Anything else is tried again. */
+static void s_send_failed(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+{
+    csend_t *s = &d->sends[d->busy_send];
+    if (s->group == NO_GROUP || !mp_str_eq(chat_err_code(frame), "forbidden"))
+        return;
+    const cgroup_t *g = &c->groups[s->group];
+    uint32_t i = (uint32_t)(d - c->dev);
+    if (chat_entitled(g, chat_slot(g, i), s->issued_ns, w->now_ns) == ENT_YES)
+        return chat_violation(c, "device %u c%u to group %u: refused while a member", i,
+                              d->busy_send, s->group);
+    s->refused = true;
+    s->answered_ns = w->now_ns;
 }
 
 static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -355,17 +390,23 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
+        s_note_claim(c, d, d->user);
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
         d->state = DEV_CLAIMED;
     } else if (ok && kind == BUSY_AUTH) {
         d->state = DEV_ACTIVE;
         d->renew_ns = w->now_ns + RENEW_NS;
     } else if (ok && kind == BUSY_SEND) {
-        s_sent(c, d, &up.data);
+        s_sent(w, c, d, &up.data);
+    } else if (kind == BUSY_SEND) {
+        s_send_failed(w, c, d, &up.data);
+    } else if (kind == BUSY_MOVE) {
+        chat_moved(w, c, d, ok, &up.data);
     } else if (ok && kind == BUSY_GROUP && mp_get_str(&up.data, "group", 1, 20, &user) == MP_OK) {
         char id[24];
         mp_str_copy(user, id, sizeof id);
         c->groups[d->busy_send].id = strtoull(id, NULL, 10);
+        c->groups[d->busy_send].created_ns = w->now_ns;
     } else if (ok && kind == BUSY_ACK && d->busy_n > d->acked_n) {
         d->acked_n = d->busy_n;
     }
@@ -433,15 +474,17 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
 {
     uint32_t self = (uint32_t)(d - c->dev);
     if (kind)
-        return s_violation(c, "device %u: a read receipt by %u in group %u nobody read", self,
-                           reader, g);
+        return chat_violation(c, "device %u: a read receipt by %u in group %u nobody read", self,
+                              reader, g);
     for (uint32_t k = 0; k < d->nsends; k++) {
         const csend_t *s = &d->sends[k];
         if (s->group == g && s->acked && s->seq <= seq &&
+            chat_entitled(&c->groups[g], chat_slot(&c->groups[g], reader), s->issued_ns,
+                          s->answered_ns) == ENT_YES &&
             !chat_set_has(&c->dev[reader].seen, s->mid))
-            s_violation(c,
-                        "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu",
-                        self, (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
+            chat_violation(
+                c, "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
+                (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
     }
 }
 
@@ -452,30 +495,30 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     if (mp_get_str(frame, "by", 1, 20, &by) != MP_OK ||
         mp_get_str(frame, "status", 1, 16, &status) != MP_OK ||
         mp_get_str(frame, "conv", 1, 64, &conv) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
-        return s_violation(c, "a receipt without by, status, conv or seq");
+        return chat_violation(c, "a receipt without by, status, conv or seq");
     uint32_t reader = s_device_of(c, strtoull(by.ptr, NULL, 10));
     int kind = mp_str_eq(status, "read");
     uint32_t self = (uint32_t)(d - c->dev), g = s_group_of(c, conv);
     if (reader == UINT32_MAX)
-        return s_violation(c, "device %u got a receipt by an unknown user", self);
+        return chat_violation(c, "device %u got a receipt by an unknown user", self);
     c->receipts++;
     if (g != NO_GROUP)
         return s_group_receipt(c, d, g, reader, kind, seq);
     if (seq < d->rcpt[kind][reader])
-        s_violation(c, "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
-                    (int)status.len, status.ptr, reader, (unsigned long long)d->rcpt[kind][reader],
-                    (unsigned long long)seq);
+        chat_violation(c, "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
+                       (int)status.len, status.ptr, reader,
+                       (unsigned long long)d->rcpt[kind][reader], (unsigned long long)seq);
     d->rcpt[kind][reader] = seq;
     if (kind && seq > c->dev[reader].read_upto[self])
-        s_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu", self,
-                    reader, (unsigned long long)seq,
-                    (unsigned long long)c->dev[reader].read_upto[self]);
+        chat_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu",
+                       self, reader, (unsigned long long)seq,
+                       (unsigned long long)c->dev[reader].read_upto[self]);
     for (uint32_t k = 0; !kind && k < d->nsends; k++) {
         const csend_t *s = &d->sends[k];
         if (s->group == NO_GROUP && s->to == reader && s->acked && s->seq <= seq &&
             !chat_set_has(&c->dev[reader].seen, s->mid))
-            s_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
-                        (unsigned long long)seq, reader, (unsigned long long)s->seq);
+            chat_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu",
+                           self, (unsigned long long)seq, reader, (unsigned long long)s->seq);
     }
 }
 
@@ -499,8 +542,8 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
     uint64_t sender = strtoull(from.ptr, NULL, 10), h = s_mid_hash(mid);
     uint32_t peer = s_device_of(c, sender), g = s_group_of(c, conv);
     if (peer == UINT32_MAX) {
-        s_violation(c, "device %u got a message from an unknown user %llu", (unsigned)(d - c->dev),
-                    (unsigned long long)sender);
+        chat_violation(c, "device %u got a message from an unknown user %llu",
+                       (unsigned)(d - c->dev), (unsigned long long)sender);
         goto out;
     }
     if (g != NO_GROUP)
@@ -513,8 +556,8 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
     }
     uint64_t *last = g != NO_GROUP ? &d->gseq[g] : &d->last_seq[peer];
     if (seq <= *last)
-        s_violation(c, "device %u saw seq %llu of %.*s after seq %llu", (unsigned)(d - c->dev),
-                    (unsigned long long)seq, (int)conv.len, conv.ptr, (unsigned long long)*last);
+        chat_violation(c, "device %u saw seq %llu of %.*s after seq %llu", (unsigned)(d - c->dev),
+                       (unsigned long long)seq, (int)conv.len, conv.ptr, (unsigned long long)*last);
     else
         *last = seq;
 out:
@@ -531,8 +574,14 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return;
     simdev_t *d = &c->dev[i];
     if (env->flags & ROOST_ENV_RESPONSE) {
-        if (d->busy != BUSY_NONE && env->corr == d->busy_corr)
+        if (d->busy != BUSY_NONE && env->corr == d->busy_corr) {
             s_answer(w, c, d, env);
+        } else if (d->twin_pending && env->corr == d->twin_corr) {
+            d->twin_pending = false;
+            uint64_t user = s_claimed_user(env);
+            if (user != 0)
+                s_note_claim(c, d, user);
+        }
     } else if (env->type == MSG_SIM_STEP) {
         s_step(ctx, w, c, i);
     } else if (env->type == MSG_PUSH_EVENT) {
@@ -544,9 +593,10 @@ const roost_behaviour_t sim_device_behaviour = {.kind = "@dev", .on_message = s_
 
 /* ---- the world's side ----------------------------------------------------------------------- */
 
-sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each)
+sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose)
 {
     sim_chat_t *c = roost_xcalloc(1, sizeof *c);
+    c->verbose = verbose;
     c->n = devices;
     c->sends_each = sends_each;
     c->dev = roost_xcalloc(devices, sizeof *c->dev);

@@ -14,7 +14,10 @@
  *   M4. liveness: after the faults stop, every send is acknowledged and delivered;
  *   M5. receipts never go backwards, a `delivered` one covers only messages its reader's
  *       device has, a `read` one only what the reader said it read (phones send `read` now
- *       and then).
+ *       and then);
+ *   M6. a phone number is one user and a user one phone: every claim of a number (its first
+ *       device's, and a second device "d2" claiming alongside the first claim and again now
+ *       and then) names the same user, and no two numbers name one user.
  */
 #ifndef ROOST_SIM_CHAT_H
 #define ROOST_SIM_CHAT_H
@@ -29,7 +32,7 @@ typedef struct sim_chat sim_chat_t;
 
 extern const roost_behaviour_t sim_device_behaviour;
 
-sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each);
+sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose);
 void sim_chat_destroy(sim_chat_t **self_p);
 /* Lets every device that is due take its next step (claim, auth, send, ack, renew). */
 void sim_chat_tick(struct sim_world *w);
@@ -43,6 +46,10 @@ typedef struct {
     char first[256];
     uint64_t sends, acked, delivered, duplicates, receipts;
     uint64_t groups, group_sends; /* groups created, messages sent to them */
+    uint64_t claims;              /* claim answers checked (M6) */
+    uint64_t moves;               /* members removed or added back by their group's admin */
+    uint64_t refused;             /* group sends refused: their sender had been removed */
+    uint64_t withheld;            /* (group send, member out of the group all along) pairs */
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
 void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);

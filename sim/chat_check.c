@@ -10,16 +10,37 @@
 #include "sim/chat_internal.h"
 #include "sim/world.h"
 
-/* M1: every acknowledged send is on its recipient's device. */
+/* M1: every acknowledged send is on its recipient's device; in a group, on the device of every
+ * other member that was in the group from the send's first attempt to its ok. */
 static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
 {
     if (s->group == NO_GROUP)
         return chat_set_has(&c->dev[s->to].seen, s->mid);
     const cgroup_t *g = &c->groups[s->group];
     for (uint32_t k = 0; k < g->nmembers; k++)
-        if (&c->dev[g->members[k]] != d && !chat_set_has(&c->dev[g->members[k]].seen, s->mid))
+        if (&c->dev[g->members[k]] != d && !chat_set_has(&c->dev[g->members[k]].seen, s->mid) &&
+            chat_entitled(g, k, s->issued_ns, s->answered_ns) == ENT_YES)
             return false;
     return true;
+}
+
+/* And a member that was out of the group from a send's first attempt to its ok never gets it. */
+static void s_check_removed(const sim_chat_t *c, uint32_t i, const csend_t *s,
+                            sim_chat_check_t *out)
+{
+    const cgroup_t *g = &c->groups[s->group];
+    for (uint32_t k = 0; k < g->nmembers; k++) {
+        uint32_t m = g->members[k];
+        if (m == i || chat_entitled(g, k, s->issued_ns, s->answered_ns) != ENT_NO)
+            continue;
+        out->withheld++;
+        if (chat_set_has(&c->dev[m].seen, s->mid) && out->violations++ == 0)
+            snprintf(out->first, sizeof out->first,
+                     "device %u got c%llu of device %u in group %u (seq %llu), sent while it was "
+                     "out of the group",
+                     m, (unsigned long long)(s - c->dev[i].sends), i, s->group,
+                     (unsigned long long)s->seq);
+    }
 }
 
 /* Prints what the primary of key's partition stores under `key` (a debugging aid). */
@@ -31,7 +52,7 @@ static void s_dump(sim_world_t *w, const char *owner, const char *key, size_t kl
     size_t kn = key_state(k, p, key, klen);
     void *v = NULL;
     size_t len = 0;
-    fprintf(stderr, "  s%u %.*s: ", primary, (int)klen, key);
+    fprintf(stderr, "  p%u s%u %.*s: ", p, primary, (int)klen, key);
     if (primary == ROOST_NO_PRIMARY || engine_get(w->shard[primary].engine, k, kn, &v, &len)) {
         fprintf(stderr, "(none)\n");
         return;
@@ -48,18 +69,41 @@ static void s_dump(sim_world_t *w, const char *owner, const char *key, size_t kl
     free(v);
 }
 
-static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to)
+/* A member's record in conversation conv, and its inbox's position there. */
+static void s_dump_member(sim_world_t *w, const char *conv, const simdev_t *d)
 {
-    char conv[64], key[160];
-    chat_conv_key(from, to, conv);
+    char key[160], user[32];
+    int n = snprintf(key, sizeof key, "%s/u/%s", conv, d->user_s);
+    s_dump(w, conv, key, (size_t)n);
+    snprintf(user, sizeof user, "u:%s", d->user_s);
+    n = snprintf(key, sizeof key, "u:%s/c/%s", d->user_s, conv);
+    s_dump(w, user, key, (size_t)n);
+}
+
+/* A conversation's head record. */
+static void s_dump_head(sim_world_t *w, const char *conv)
+{
+    char key[80];
     int n = snprintf(key, sizeof key, "%s/h", conv);
     s_dump(w, conv, key, (size_t)n);
-    n = snprintf(key, sizeof key, "%s/u/%s", conv, to->user_s);
-    s_dump(w, conv, key, (size_t)n);
-    char user[32];
-    snprintf(user, sizeof user, "u:%s", to->user_s);
-    n = snprintf(key, sizeof key, "u:%s/c/%s", to->user_s, conv);
-    s_dump(w, user, key, (size_t)n);
+}
+
+static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to)
+{
+    char conv[64];
+    chat_conv_key(from, to, conv);
+    s_dump_head(w, conv);
+    s_dump_member(w, conv, to);
+}
+
+/* A group's head, and each member's record there and its inbox's position in it. */
+static void s_dump_group(sim_world_t *w, const cgroup_t *g)
+{
+    char conv[40];
+    snprintf(conv, sizeof conv, "g:%llu", (unsigned long long)g->id);
+    s_dump_head(w, conv);
+    for (uint32_t k = 0; k < g->nmembers; k++)
+        s_dump_member(w, conv, &w->chat->dev[g->members[k]]);
 }
 
 void sim_chat_report(sim_world_t *w)
@@ -72,12 +116,14 @@ void sim_chat_report(sim_world_t *w)
                     d->state);
         for (uint32_t k = 0; k < d->nsends; k++) {
             const csend_t *s = &d->sends[k];
-            if (s->acked && s_delivered(c, d, s))
+            if (s->refused || (s->acked && s_delivered(c, d, s)))
                 continue;
             const char *state = s->acked ? "acknowledged, not delivered" : "not acknowledged";
             if (s->group != NO_GROUP) {
-                fprintf(stderr, "device %u c%u to group %u: %s, seq %llu\n", i, k, s->group, state,
+                fprintf(stderr, "device %u c%u to group %u (g:%llu): %s, seq %llu\n", i, k,
+                        s->group, (unsigned long long)c->groups[s->group].id, state,
                         (unsigned long long)s->seq);
+                s_dump_group(w, &c->groups[s->group]);
                 continue;
             }
             fprintf(stderr,
@@ -105,7 +151,7 @@ bool sim_chat_quiet(const sim_chat_t *c)
         if (d->state != DEV_ACTIVE)
             return false;
         for (uint32_t k = 0; k < d->nsends; k++)
-            if (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k]))
+            if (!d->sends[k].refused && (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k])))
                 return false;
     }
     return true;
@@ -116,6 +162,10 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
     memset(out, 0, sizeof *out);
     out->violations = c->violations;
     out->receipts = c->receipts;
+    out->claims = c->claims;
+    for (uint32_t g = 0; g < c->ngroups; g++)
+        for (uint32_t k = 0; k < c->groups[g].nmembers; k++)
+            out->moves += c->groups[g].nmoves[k];
     snprintf(out->first, sizeof out->first, "%s", c->first);
     for (uint32_t g = 0; g < c->ngroups; g++)
         out->groups += c->groups[g].id != 0;
@@ -127,8 +177,11 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
             out->sends++;
             out->group_sends += s->group != NO_GROUP;
             out->acked += s->acked;
+            out->refused += s->refused;
             if (!s->acked)
                 continue;
+            if (s->group != NO_GROUP)
+                s_check_removed(c, i, s, out);
             if (s_delivered(c, d, s)) {
                 out->delivered++;
             } else if (out->violations++ == 0) {

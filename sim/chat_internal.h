@@ -7,9 +7,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "actors/mp.h"
 #include "sim/chat.h"
 
 enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
+/* Between a phone's new messages: 0.1–1 s, so its sends spread over the faults and the
+ * membership changes instead of all going out in the first second. */
+#define SEND_GAP_MIN_NS 100000000ull
 
 typedef enum { DEV_NEW, DEV_CLAIMED, DEV_ACTIVE } dev_state_t;
 typedef enum {
@@ -19,21 +23,36 @@ typedef enum {
     BUSY_SEND,
     BUSY_ACK,
     BUSY_READ,
-    BUSY_GROUP
+    BUSY_GROUP,
+    BUSY_MOVE /* group.add / group.remove by the group's admin */
 } busy_t;
 
-enum { GROUP_MEMBERS_MAX = 6, NO_GROUP = UINT32_MAX };
+enum { GROUP_MEMBERS_MAX = 6, GROUP_MOVES_MAX = 12, NO_GROUP = UINT32_MAX };
 
 typedef struct {
     uint32_t to;    /* device index (a direct message) */
     uint32_t group; /* or a group's index (to unused); NO_GROUP for a direct message */
     bool acked;
+    bool refused;      /* a group send answered `forbidden`: its sender was removed meanwhile */
     uint64_t mid, seq; /* the answer's mid (hashed) and seq */
+    uint64_t issued_ns, answered_ns; /* first attempt; the ok (or the refusal) */
 } csend_t;
 
-typedef struct { /* created by its first member once every member has an account */
+typedef struct {                 /* a membership change of one member, as its admin saw it */
+    uint64_t issued_ns, done_ns; /* done_ns 0: not answered yet */
+    bool in;                     /* group.add (true) or group.remove */
+} cmove_t;
+
+typedef enum { ENT_NO, ENT_YES, ENT_MAYBE } entitled_t;
+
+typedef struct { /* created by its first member (its admin) once every member has an account */
     uint32_t members[GROUP_MEMBERS_MAX], nmembers;
-    uint64_t id; /* 0 until created */
+    uint64_t id;         /* 0 until created */
+    uint64_t created_ns; /* the creation's ok */
+    /* Per member slot (slot 0, the admin, never moves): its removals and additions, in order;
+     * the admin has at most one in flight. */
+    cmove_t moves[GROUP_MEMBERS_MAX][GROUP_MOVES_MAX];
+    uint32_t nmoves[GROUP_MEMBERS_MAX];
 } cgroup_t;
 
 typedef struct { /* an open-addressing set of mid hashes (0 is never a hash: | 1) */
@@ -48,8 +67,9 @@ typedef struct {
     char user_key[28]; /* "u:<user>": where its account requests go */
     busy_t busy;
     uint64_t busy_corr, busy_n;
-    uint32_t busy_send;
-    uint64_t next_ns, renew_ns;
+    uint32_t busy_send; /* the send's index, or the group's (create, move) */
+    uint32_t busy_slot; /* a move: the member slot */
+    uint64_t next_ns, renew_ns, next_send_ns;
     csend_t *sends;
     uint32_t nsends, first_unacked;
     midset_t seen;
@@ -59,6 +79,9 @@ typedef struct {
     uint64_t *gseq;      /* per group: the highest seq seen there */
     uint64_t last_n, acked_n;
     uint64_t duplicates;
+    uint64_t phone_user; /* the user its number's first answered claim named (M6) */
+    uint64_t twin_corr;  /* the second device's claim in flight */
+    bool twin_pending;
 } simdev_t;
 
 typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
@@ -74,7 +97,9 @@ struct sim_chat {
     uint32_t nmsgs, msgs_cap;
     uint32_t violations;
     char first[256];
+    bool verbose;      /* print every violation as it happens */
     uint64_t receipts; /* receipt events checked */
+    uint64_t claims;   /* claim answers checked */
 };
 
 static inline bool chat_set_has(const midset_t *s, uint64_t h)
@@ -93,5 +118,32 @@ static inline void chat_conv_key(const simdev_t *a, const simdev_t *b, char out[
     uint64_t lo = a->user < b->user ? a->user : b->user, hi = a->user < b->user ? b->user : a->user;
     snprintf(out, 64, "d:%llu:%llu", (unsigned long long)lo, (unsigned long long)hi);
 }
+
+struct sim_world;
+
+/* chat.c */
+void chat_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A client request (frame already packed in f) from device d to target; d is busy with kind. */
+void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
+                  busy_t kind);
+
+/* chat_groups.c */
+void chat_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g);
+/* A group device i creates whose members all have accounts now, or NO_GROUP. */
+uint32_t chat_group_to_create(const sim_chat_t *c, uint32_t i);
+/* The member slot of device i in group g, or UINT32_MAX. */
+uint32_t chat_slot(const cgroup_t *g, uint32_t i);
+/* Whether slot k was a member throughout [t0, t1] (YES), out throughout (NO), or either. */
+entitled_t chat_entitled(const cgroup_t *g, uint32_t k, uint64_t t0, uint64_t t1);
+/* Whether device i is in group g now, as far as its admin knows (a change in flight: no). */
+bool chat_member_now(const cgroup_t *g, uint32_t i);
+/* An admin goes on with its change in flight, or now and then (while traffic runs) removes a
+ * member or adds one back; true if it sent a request. */
+bool chat_maybe_move(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint32_t i);
+/* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it). */
+void chat_moved(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool ok,
+                const msgpack_object *frame);
+/* The code of an `err` answer (empty otherwise). */
+mp_str_t chat_err_code(const msgpack_object *frame);
 
 #endif

@@ -8,8 +8,10 @@
  *      keeps its older stamp on the same batch (counted as `restamped`; harmless, since a
  *      stale stamp only makes that copy look older to the next reconciliation);
  *   3. per partition, the replicas' state tables are identical;
- *   4. liveness: after the faults stop, every write is answered and every replica catches up
- *      within a bounded simulated time (the caller's quiet deadline).
+ *   4. liveness: after the faults stop, every write is answered, every replica catches up and
+ *      every voter has applied the newest map within a bounded simulated time (the caller's
+ *      quiet deadline);
+ *   5. the control plane: every voter applied the same map at each version (raft.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,13 +41,16 @@ static uint64_t s_applied(engine_t *e, uint32_t p)
 bool sim_world_quiet(sim_world_t *w)
 {
     if (w->first_pending < w->nwrites || clustermap_moving(w->map) != 0 ||
-        (w->chat && !sim_chat_quiet(w->chat)))
+        !sim_world_configured(w) || (w->chat && !sim_chat_quiet(w->chat)))
         return false;
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+    for (uint32_t id = 1; id <= w->nodes; id++) {
         const clustermap_member_t *m = clustermap_member_by_id(w->map, id);
-        if (!w->shard[id].up || w->shard[id].disk_failed || !m || m->status != CLUSTERMAP_UP)
+        if (!w->shard[id].up || w->shard[id].disk_failed || (m && m->status != CLUSTERMAP_UP))
             return false;
     }
+    for (uint32_t id = 1; id <= sim_raft_voters(w->raft); id++)
+        if (clustermap_version(sim_raft_map(w->raft, id)) != clustermap_version(w->map))
+            return false;
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
         uint32_t ids[PROTO_REPLICAS_MAX];
         uint32_t n = clustermap_replicas_of(w->map, p, ids, PROTO_REPLICAS_MAX);
@@ -59,13 +64,18 @@ bool sim_world_quiet(sim_world_t *w)
 
 void sim_world_report(sim_world_t *w)
 {
-    fprintf(stderr, "writes pending from %u of %u; partitions moving: %u\n", w->first_pending,
-            w->nwrites, clustermap_moving(w->map));
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+    fprintf(stderr, "writes pending from %u of %u; partitions moving: %u; control leader s%u\n",
+            w->first_pending, w->nwrites, clustermap_moving(w->map), sim_raft_leader(w->raft));
+    for (uint32_t id = 1; id <= w->nodes; id++) {
         const clustermap_member_t *m = clustermap_member_by_id(w->map, id);
-        fprintf(stderr, "s%u: %s%s, map says %s\n", id, w->shard[id].up ? "up" : "down",
+        fprintf(stderr, "s%u: %s%s, map says %s", id, w->shard[id].up ? "up" : "down",
                 w->shard[id].disk_failed ? " (disk failed)" : "",
                 m && m->status == CLUSTERMAP_UP ? "up" : "down");
+        if (id <= sim_raft_voters(w->raft))
+            fprintf(stderr, "; it applied map v%llu of v%llu",
+                    (unsigned long long)clustermap_version(sim_raft_map(w->raft, id)),
+                    (unsigned long long)clustermap_version(w->map));
+        fputc('\n', stderr);
     }
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
         uint32_t ids[PROTO_REPLICAS_MAX];
@@ -76,6 +86,13 @@ void sim_world_report(sim_world_t *w)
         for (uint32_t i = 0; i < n; i++)
             fprintf(stderr, " s%u=%llu", ids[i],
                     (unsigned long long)s_applied(w->shard[ids[i]].engine, p));
+        n = clustermap_next_of(w->map, p, ids, PROTO_REPLICAS_MAX);
+        for (uint32_t i = 0; i < n; i++)
+            fprintf(stderr, "%s s%u=%llu", i ? "" : "; handing off to", ids[i],
+                    (unsigned long long)s_applied(w->shard[ids[i]].engine, p));
+        n = clustermap_prev_of(w->map, p, ids, PROTO_REPLICAS_MAX);
+        for (uint32_t i = 0; i < n; i++)
+            fprintf(stderr, "%s s%u", i ? "" : "; not settled from", ids[i]);
         fputc('\n', stderr);
     }
 }
@@ -207,6 +224,10 @@ void sim_check(sim_world_t *w, sim_check_t *c)
         c->violations += c->chat.violations;
         snprintf(c->first, sizeof c->first, "%s", c->chat.first);
     }
+    sim_raft_stats_t rs;
+    sim_raft_stats(w->raft, &rs);
+    if (rs.diverged)
+        s_violation(c, "%s", rs.first_divergence);
     s_check_acked(w, c);
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
         uint32_t ids[PROTO_REPLICAS_MAX];

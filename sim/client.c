@@ -14,13 +14,9 @@ enum { MSG_SIM_WRITE = 0x5E00, WRITE_TIMEOUT_MS = 10000 };
 
 static void s_answer(sim_world_t *w, const roost_env_t *env)
 {
-    for (uint32_t i = w->first_pending; i < w->nwrites; i++) {
-        sim_write_t *wr = &w->writes[i];
-        if (wr->status != WRITE_PENDING || wr->corr != env->corr)
-            continue;
-        wr->status = (env->flags & ROOST_ENV_ERROR) ? WRITE_FAILED : WRITE_ACKED;
-        break;
-    }
+    uintptr_t at = (uintptr_t)u64map_take(&w->pending_writes, env->corr); /* index + 1 */
+    if (at != 0 && w->writes[at - 1].status == WRITE_PENDING)
+        w->writes[at - 1].status = (env->flags & ROOST_ENV_ERROR) ? WRITE_FAILED : WRITE_ACKED;
     while (w->first_pending < w->nwrites && w->writes[w->first_pending].status != WRITE_PENDING)
         w->first_pending++;
 }
@@ -39,6 +35,8 @@ static void s_write(roost_ctx_t *ctx, sim_world_t *w)
     int rc = roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)len, WRITE_TIMEOUT_MS, &corr);
     w->writes[i] =
         (sim_write_t){.status = rc == ROOST_OK ? WRITE_PENDING : WRITE_FAILED, .corr = corr};
+    if (rc == ROOST_OK)
+        u64map_put(&w->pending_writes, corr, (void *)(uintptr_t)(i + 1));
 }
 
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)

@@ -3,7 +3,9 @@
  * nodes (both heal after a while), changes of the network's weather (drops, duplicates,
  * jitter that reorders, slow messages), and "lag then lead": a partition's next-in-line replica
  * is cut off long enough to fall behind, and its primary crashes just after the cut heals, so
- * the lagging copy is appointed (it must rebuild before it serves). Each is chosen, timed and aimed
+ * the lagging copy is appointed (it must rebuild before it serves); and planned changes: a node
+ * joins (the spare slot, or one that left) or leaves, its partitions handed off while traffic
+ * runs. Each is chosen, timed and aimed
  * by the run's generator; at most a minority of the shard nodes is down at once, so the cluster can
  * make progress between faults. */
 #include "sim/world.h"
@@ -16,7 +18,7 @@ static uint64_t s_between(sim_world_t *w, uint64_t lo_ms, uint64_t hi_ms)
 static uint32_t s_down(const sim_world_t *w)
 {
     uint32_t down = 0;
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+    for (uint32_t id = 1; id <= w->nodes; id++)
         down += !w->shard[id].up || w->shard[id].disk_failed;
     return down;
 }
@@ -24,9 +26,9 @@ static uint32_t s_down(const sim_world_t *w)
 /* A random live node, or 0 if taking one more down would leave no majority. */
 static uint32_t s_victim(sim_world_t *w)
 {
-    if ((s_down(w) + 1) * 2 >= w->cfg.nodes)
+    if ((s_down(w) + 1) * 2 >= w->nodes)
         return 0;
-    uint32_t id = 1 + (uint32_t)roost_rng_below(&w->rng, w->cfg.nodes);
+    uint32_t id = 1 + (uint32_t)roost_rng_below(&w->rng, w->nodes);
     return w->shard[id].up && !w->shard[id].disk_failed ? id : 0;
 }
 
@@ -50,7 +52,7 @@ static void s_disk(sim_world_t *w)
 
 static void s_cut(sim_world_t *w)
 {
-    uint32_t n = w->cfg.nodes + 1; /* the client's links too */
+    uint32_t n = w->nodes + 1; /* the client's links too */
     uint32_t a = 1 + (uint32_t)roost_rng_below(&w->rng, n);
     uint64_t until = w->now_ns + s_between(w, 100, 3000);
     w->faults.cuts++;
@@ -79,13 +81,13 @@ static void s_lag_then_lead(sim_world_t *w)
     for (uint32_t i = 0; i < n && !next; i++)
         if (ids[i] != primary && w->shard[ids[i]].up)
             next = ids[i];
-    if (!next || primary == ROOST_NO_PRIMARY || s_down(w) + 1 >= (w->cfg.nodes + 1) / 2)
+    if (!next || primary == ROOST_NO_PRIMARY || s_down(w) + 1 >= (w->nodes + 1) / 2)
         return;
     uint64_t lag = s_between(w, 1000, 3000);
     sim_world_say(w, "lag then lead: partition %u, s%u cut off, then its primary s%u crashes", p,
                   next, primary);
     w->faults.cuts++;
-    for (uint32_t b = 1; b <= w->cfg.nodes + 1; b++)
+    for (uint32_t b = 1; b <= w->nodes + 1; b++)
         if (b != next) {
             sim_net_cut(w->net, next, b, w->now_ns + lag);
             sim_net_cut(w->net, b, next, w->now_ns + lag);
@@ -93,6 +95,17 @@ static void s_lag_then_lead(sim_world_t *w)
     uint64_t crash = lag + s_between(w, 0, 300);
     sim_world_schedule_crash(w, primary, crash);
     sim_world_schedule_restart(w, primary, crash + s_between(w, 2000, 5000));
+}
+
+/* The operator adds a node that is not configured, or removes one of more than RF members. */
+static void s_plan(sim_world_t *w)
+{
+    uint32_t members = 0, rf = clustermap_rf(w->map);
+    for (uint32_t id = 1; id <= w->nodes; id++)
+        members += w->configured[id];
+    uint32_t id = 1 + (uint32_t)roost_rng_below(&w->rng, w->nodes);
+    if (!w->configured[id] || members > rf)
+        sim_world_configure(w, id, !w->configured[id]);
 }
 
 static void s_weather(sim_world_t *w)
@@ -120,8 +133,10 @@ void sim_faults_tick(sim_world_t *w)
         s_cut(w);
     else if (pick < 60)
         s_disk(w);
-    else if (pick < 75)
+    else if (pick < 70)
         s_lag_then_lead(w);
+    else if (pick < 80)
+        s_plan(w);
     else
         s_weather(w);
 }

@@ -30,7 +30,8 @@ enum { QUIET_STEPS_MAX = 400000 }; /* liveness: ~ 400 simulated seconds at most 
 typedef struct {
     sim_config_t cfg;
     uint64_t seeds;
-    bool repeat, plant;
+    bool repeat;
+    int log_level; /* with --verbose; -1: warnings */
 } opts_t;
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
     double wall_s;
     sim_check_t check;
     uint64_t writes, failed, crashes, restarts, cuts, disk_faults, map_changes, rebuilds;
+    uint64_t joins, leaves, elections, proposals_lost, buggified;
     bool quiet, short_logs;
     uint32_t partitions, write_every_us;
 } result_t;
@@ -83,11 +85,18 @@ static void s_run(const sim_config_t *cfg, result_t *r)
     r->cuts = w->faults.cuts;
     r->disk_faults = w->faults.disk_faults;
     r->map_changes = w->faults.map_changes;
+    r->joins = w->faults.joins;
+    r->leaves = w->faults.leaves;
+    sim_raft_stats_t rs;
+    sim_raft_stats(w->raft, &rs);
+    r->elections = rs.elections;
+    r->proposals_lost = rs.lost;
+    r->buggified = sim_buggify_fired(w->buggify);
     r->short_logs = w->short_logs;
     r->partitions = w->cfg.partitions;
     r->write_every_us = w->cfg.write_every_us;
     r->rebuilds = w->rebuilds;
-    for (uint32_t id = 1; id <= cfg->nodes; id++)
+    for (uint32_t id = 1; id <= w->nodes; id++)
         r->rebuilds += atomic_load(&w->shard[id].store.stats.rebuilds);
     sim_world_destroy(&w);
     r->wall_s = s_wall() - t0;
@@ -99,10 +108,12 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"short_logs\":%s,\"steps\":%llu,\"sim_s\":%.3f,\"wall_s\":%.3f,"
            "\"events\":%llu,\"events_per_s\":%.0f,\"writes\":%llu,\"acked\":%llu,"
            "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
-           "\"disk_faults\":%llu,\"map_changes\":%llu,\"rebuilds\":%llu,\"log_entries\":%llu,"
+           "\"disk_faults\":%llu,\"joins\":%llu,\"leaves\":%llu,\"elections\":%llu,"
+           "\"proposals_lost\":%llu,\"buggified\":%llu,\"map_changes\":%llu,\"rebuilds\":%llu,"
+           "\"log_entries\":%llu,"
            "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
-           "\"group_sends\":%llu,"
+           "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"refused\":%llu,\"withheld\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -112,12 +123,17 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->check.acked, (unsigned long long)r->failed,
            (unsigned long long)r->crashes, (unsigned long long)r->restarts,
            (unsigned long long)r->cuts, (unsigned long long)r->disk_faults,
-           (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
-           (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,
-           cfg->clients, (unsigned long long)r->check.chat.sends,
-           (unsigned long long)r->check.chat.acked, (unsigned long long)r->check.chat.delivered,
+           (unsigned long long)r->joins, (unsigned long long)r->leaves,
+           (unsigned long long)r->elections, (unsigned long long)r->proposals_lost,
+           (unsigned long long)r->buggified, (unsigned long long)r->map_changes,
+           (unsigned long long)r->rebuilds, (unsigned long long)r->check.log_entries,
+           (unsigned long long)r->check.restamped, cfg->clients,
+           (unsigned long long)r->check.chat.sends, (unsigned long long)r->check.chat.acked,
+           (unsigned long long)r->check.chat.delivered,
            (unsigned long long)r->check.chat.duplicates, (unsigned long long)r->check.chat.receipts,
            (unsigned long long)r->check.chat.groups, (unsigned long long)r->check.chat.group_sends,
+           (unsigned long long)r->check.chat.claims, (unsigned long long)r->check.chat.moves,
+           (unsigned long long)r->check.chat.refused, (unsigned long long)r->check.chat.withheld,
            r->quiet ? "true" : "false", r->check.violations + !r->quiet,
            (unsigned long long)r->trace);
     fflush(stdout);
@@ -131,17 +147,18 @@ static const char *s_sync_name(store_sync_t s)
 /* Prints why the seed failed and how to replay it; true if it failed. */
 static bool s_failed(const sim_config_t *cfg, const result_t *r)
 {
-    const char *why = !r->quiet ? "liveness: not quiet after the faults stopped (writes "
-                                  "unanswered or replicas behind)"
-                                : r->check.first;
+    const char *why = r->check.violations ? r->check.first /* safety first: it says more */
+                                          : "liveness: not quiet after the faults stopped "
+                                            "(writes unanswered or replicas behind)";
     if (r->quiet && r->check.violations == 0)
         return false;
     fprintf(stderr,
             "seed %llu FAILED: %s\nreproduce: roost-sim --seed %llu --nodes %u --partitions %u "
-            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s --verbose\n",
+            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s%s --verbose\n",
             (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
             cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
-            cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults");
+            cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults",
+            cfg->plant_ack_one ? " --plant ack-one" : "");
     return true;
 }
 
@@ -150,34 +167,42 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
                  "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
                  "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
-                 "                 [--clients M] [--sends K] [--verbose]\n"
+                 "                 [--clients M] [--sends K] [--verbose [--log LEVEL]]\n"
                  "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
                  "speaking the client protocol (K messages each; default none); one JSON line\n"
                  "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
-                 "picks them.\n");
+                 "picks them. --verbose prints faults, map changes and the nodes' warnings;\n"
+                 "--log info|debug shows more of the nodes' log.\n");
 }
 
 static int s_parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option longs[] = {
-        {"seed", 1, 0, 's'},       {"seeds", 1, 0, 'n'}, {"nodes", 1, 0, 'N'},
-        {"partitions", 1, 0, 'P'}, {"steps", 1, 0, 'k'}, {"write-every-us", 1, 0, 'w'},
-        {"no-faults", 0, 0, 'F'},  {"sync", 1, 0, 'y'},  {"repeat", 0, 0, 'r'},
-        {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},  {"plant", 1, 0, 'p'},
-        {"clients", 1, 0, 'c'},    {"sends", 1, 0, 'S'}, {0, 0, 0, 0}};
+    static const struct option longs[] = {{"seed", 1, 0, 's'},      {"seeds", 1, 0, 'n'},
+                                          {"nodes", 1, 0, 'N'},     {"partitions", 1, 0, 'P'},
+                                          {"steps", 1, 0, 'k'},     {"write-every-us", 1, 0, 'w'},
+                                          {"no-faults", 0, 0, 'F'}, {"sync", 1, 0, 'y'},
+                                          {"repeat", 0, 0, 'r'},    {"verbose", 0, 0, 'v'},
+                                          {"help", 0, 0, 'h'},      {"plant", 1, 0, 'p'},
+                                          {"clients", 1, 0, 'c'},   {"sends", 1, 0, 'S'},
+                                          {"log", 1, 0, 'l'},       {0, 0, 0, 0}};
     *o = (opts_t){.cfg = {.seed = 1,
                           .nodes = 5,
                           .steps = 200000,
                           .faults = true,
                           .sync = SYNC_BATCH,
                           .sends_each = 20},
-                  .seeds = 1};
+                  .seeds = 1,
+                  .log_level = -1};
     int idx = 0;
     for (int c; (c = getopt_long(argc, argv, "", longs, &idx)) != -1;) {
         char *end = NULL;
         unsigned long long v = optarg ? strtoull(optarg, &end, 10) : 0;
-        bool bad = optarg && (*optarg == '\0' || *end != '\0');
+        bool bad = optarg && c != 'l' && (*optarg == '\0' || *end != '\0');
         switch (c) {
+        case 'l':
+            o->log_level = roost_log_level_parse(optarg);
+            bad |= o->log_level < 0;
+            break;
         case 's':
             o->cfg.seed = v;
             break;
@@ -229,7 +254,7 @@ static int s_parse(int argc, char **argv, opts_t *o)
             break;
         case 'p':
             bad = strcmp(optarg, "ack-one") != 0;
-            o->plant = !bad;
+            o->cfg.plant_ack_one = !bad;
             break;
         case 'h':
             s_usage(stdout);
@@ -254,10 +279,9 @@ int main(int argc, char **argv)
         return 2;
     }
     /* (quiet unless --verbose: a run's faults make the nodes log errors by design) */
-    roost_log_init("sim",
-                   o.cfg.verbose ? ROOST_LOG_WARN : (roost_log_level_t)(ROOST_LOG_ERROR + 1));
-    if (o.plant)
-        roost_fault_arm("replog.plant_ack_one", -1);
+    roost_log_init("sim", !o.cfg.verbose     ? (roost_log_level_t)(ROOST_LOG_ERROR + 1)
+                          : o.log_level >= 0 ? (roost_log_level_t)o.log_level
+                                             : ROOST_LOG_WARN);
     int failed = 0;
     for (uint64_t k = 0; k < o.seeds; k++) {
         sim_config_t cfg = o.cfg;

@@ -12,24 +12,26 @@
 #include "actors/actors.h"
 #include "runtime/util.h"
 #include "shards/engine_mem.h"
-#include "shards/keys.h"
 #include "shards/kv.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
 
-/* Modelled delays of the control plane (a Raft commit) and the failure detector. */
-enum { CTL_COMMIT_NS = 20000000, DETECT_NS = 1500000000, UP_AFTER_NS = 300000000 };
+/* The failure detector's model: a node is reported down DETECT_NS after it stopped serving
+ * and up UP_AFTER_NS after it came back; reports repeat every REPORT_NS until the map agrees. */
+enum {
+    DETECT_NS = 1500000000,
+    UP_AFTER_NS = 300000000,
+    REPORT_NS = 1000000000,
+    RETIRE_NS = 5000000000, /* DAEMON_RETIRE_DELAY_MS */
+    RECONCILE_NS = 100000000
+};
 
-typedef enum { CTL_COMMAND, CTL_RESTART, CTL_CRASH } ctl_kind_t;
+typedef enum { CTL_RESTART, CTL_CRASH } ctl_kind_t;
 
 struct sim_ctl {
     uint64_t at_ns, seq;
     ctl_kind_t kind;
     uint32_t node;
-    uint32_t incarnation; /* a detection is for the incarnation that failed */
-    clustermap_cmd_type_t type;
-    uint32_t partition;
-    uint64_t epoch;
 };
 
 void sim_world_say(const sim_world_t *w, const char *fmt, ...)
@@ -63,7 +65,7 @@ static void s_clock_init(sim_clock_t *c, const uint64_t *now_ns, uint64_t skew_n
         .base = {.now_ns = s_now_ns, .wall_ms = s_wall_ms}, .now_ns = now_ns, .skew_ns = skew_ns};
 }
 
-/* ---- the control plane -------------------------------------------------------------------- */
+/* ---- scheduled restarts and crashes --------------------------------------------------------- */
 
 static void s_schedule(sim_world_t *w, sim_ctl_t c)
 {
@@ -71,20 +73,50 @@ static void s_schedule(sim_world_t *w, sim_ctl_t c)
         w->ctl_cap = w->ctl_cap ? w->ctl_cap * 2 : 16;
         w->ctl = roost_xrealloc(w->ctl, w->ctl_cap * sizeof *w->ctl);
     }
-    c.seq = w->map_index * 1000003u + w->nctl; /* ties keep the order they were made in */
+    c.seq = w->ctl_seq++; /* ties keep the order they were made in */
     w->ctl[w->nctl++] = c;
 }
 
-/* Tells every live node the map's primaries and its logs their roles (as the daemon does). */
+/* ---- the control plane: what each node is told ---------------------------------------------- */
+
+static bool s_is_voter(const sim_world_t *w, uint32_t id)
+{
+    return id <= sim_raft_voters(w->raft);
+}
+
+/* The map a node acts on: a voter's own, the newest one for the others. */
+static const clustermap_t *s_map_of(const sim_world_t *w, uint32_t id)
+{
+    return s_is_voter(w, id) ? sim_raft_map(w->raft, id) : w->map;
+}
+
+static void s_send_to_log(sim_node_t *n, uint32_t p, uint32_t type, const msgpack_sbuffer *sb)
+{
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    replog_key(key, sizeof key, n->id, p);
+    roost_node_send(n->node,
+                    roost_env_new(key, NULL, type, sb ? sb->data : NULL, sb ? sb->size : 0));
+}
+
+/* Tells a live node the map's primaries and its logs their roles (as the daemon does); a copy
+ * the map names in no list any more becomes a candidate for retirement (s_retire_due). */
 static void s_tell_node(sim_world_t *w, sim_node_t *n)
 {
+    const clustermap_t *map = s_map_of(w, n->id);
+    if (clustermap_version(map) == 0)
+        return;
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
-        roost_node_set_primary(n->node, p, clustermap_primary_of(w->map, p),
-                               clustermap_epoch_of(w->map, p));
-        if (!clustermap_names(w->map, p, n->id))
+        roost_node_set_primary(n->node, p, clustermap_primary_of(map, p),
+                               clustermap_epoch_of(map, p));
+        if (!clustermap_names(map, p, n->id)) {
+            if (n->role_told[p] != 0 && n->retire_since_ns[p] == 0)
+                n->retire_since_ns[p] = w->now_ns;
+            n->role_told[p] = 0;
             continue;
+        }
+        n->retire_since_ns[p] = 0;
         msg_role_t m;
-        msg_role_from_map(w->map, p, &m);
+        msg_role_from_map(map, p, &m);
         uint64_t told = roost_hash64(&m, sizeof m) | 1u;
         if (told == n->role_told[p])
             continue;
@@ -92,35 +124,64 @@ static void s_tell_node(sim_world_t *w, sim_node_t *n)
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msg_role_encode(&sb, &m);
-        char key[ROOST_KEY_BYTES_MAX + 1];
-        replog_key(key, sizeof key, n->id, p);
-        roost_node_send(n->node, roost_env_new(key, NULL, MSG_LOG_ROLE, sb.data, sb.size));
+        s_send_to_log(n, p, MSG_LOG_ROLE, &sb);
         msgpack_sbuffer_destroy(&sb);
     }
 }
 
-static void s_tell_all(sim_world_t *w)
+/* About once a second (as the daemon does): copies no list has named for RETIRE_NS, and the
+ * node's map still does not name, are retired. */
+static void s_retire_due(sim_world_t *w)
 {
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++)
-        if (w->shard[id].up)
+    if (w->now_ns - w->retire_checked_ns < 1000000000u)
+        return;
+    w->retire_checked_ns = w->now_ns;
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        sim_node_t *n = &w->shard[id];
+        const clustermap_t *map = s_map_of(w, id);
+        for (uint32_t p = 0; n->up && p < w->cfg.partitions; p++) {
+            uint64_t since = n->retire_since_ns[p];
+            if (!since || w->now_ns - since < RETIRE_NS || clustermap_names(map, p, id))
+                continue;
+            n->retire_since_ns[p] = 0;
+            sim_world_say(w, "s%u retires its copy of partition %u", id, p);
+            s_send_to_log(n, p, MSG_LOG_RETIRE, NULL);
+        }
+    }
+}
+
+/* A newer map reaches the nodes outside the control plane and the client (the leader's push). */
+static void s_push_newest(sim_world_t *w)
+{
+    for (uint32_t id = 1; id <= w->nodes; id++)
+        if (w->shard[id].up && !s_is_voter(w, id))
             s_tell_node(w, &w->shard[id]);
     for (uint32_t p = 0; p < w->cfg.partitions; p++)
         roost_node_set_primary(w->client, p, clustermap_primary_of(w->map, p),
                                clustermap_epoch_of(w->map, p));
 }
 
-static void s_apply(sim_world_t *w, const clustermap_cmd_t *cmd)
+/* A voter applied a command (raft.h): it tells its own logs; a newer map goes to the rest. */
+static void s_on_map(void *arg, uint32_t id, const clustermap_t *map)
 {
-    int rc = clustermap_apply(w->map, cmd, w->map_index + 1);
-    if (rc != ROOST_OK) {
-        sim_world_say(w, "map: command %d refused (%s)", cmd->type, roost_strerror(rc));
+    sim_world_t *w = arg;
+    if (w->shard[id].up)
+        s_tell_node(w, &w->shard[id]);
+    if (clustermap_version(map) <= clustermap_version(w->map))
         return;
-    }
-    w->map_index++;
+    clustermap_release(&w->map);
+    w->map = clustermap_copy(map);
     w->faults.map_changes++;
-    sim_world_say(w, "map v%llu: command %d node %u partition %u", (unsigned long long)w->map_index,
-                  cmd->type, cmd->node_id, cmd->partition);
-    s_tell_all(w);
+    sim_world_say(w, "map v%llu applied first by s%u", (unsigned long long)clustermap_version(map),
+                  id);
+    s_push_newest(w);
+}
+
+static void s_propose(sim_world_t *w, const clustermap_cmd_t *cmd)
+{
+    int rc = sim_raft_propose(w->raft, cmd);
+    sim_world_say(w, "propose command %d node %u partition %u: %s", cmd->type, cmd->node_id,
+                  cmd->partition, roost_strerror(rc));
 }
 
 static void s_command(sim_world_t *w, clustermap_cmd_type_t type, uint32_t node, uint32_t p,
@@ -132,20 +193,102 @@ static void s_command(sim_world_t *w, clustermap_cmd_type_t type, uint32_t node,
     cmd.node_id = node;
     cmd.partition = p;
     cmd.epoch = epoch;
-    s_apply(w, &cmd);
+    s_propose(w, &cmd);
 }
 
-/* The store's handoff hook: committed after a modelled Raft delay. */
+/* The store's handoff hook: the request goes to whoever leads (none: lost; the log asks again). */
 static void s_handoff(void *arg, uint32_t partition, uint64_t map_epoch, bool settled)
 {
     sim_node_t *n = arg;
-    sim_world_t *w = n->world;
-    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + CTL_COMMIT_NS,
-                              .kind = CTL_COMMAND,
-                              .type = settled ? CLUSTERMAP_CMD_HANDOFF_SETTLED
-                                              : CLUSTERMAP_CMD_HANDOFF_DONE,
-                              .partition = partition,
-                              .epoch = map_epoch});
+    s_command(n->world, settled ? CLUSTERMAP_CMD_HANDOFF_SETTLED : CLUSTERMAP_CMD_HANDOFF_DONE, 0,
+              partition, map_epoch);
+}
+
+static void s_propose_members(sim_world_t *w)
+{
+    static clustermap_cmd_t cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.type = CLUSTERMAP_CMD_SET_MEMBERS;
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        if (!w->configured[id])
+            continue;
+        char name[16], addr[32];
+        snprintf(name, sizeof name, "s%u", id);
+        snprintf(addr, sizeof addr, "sim:%u", id);
+        clustermap_cmd_add_member(&cmd, id, name, addr);
+    }
+    s_propose(w, &cmd);
+}
+
+/* Whether the map's configured members are the operator's wish. */
+static bool s_configured_as_wished(const sim_world_t *w, const clustermap_t *map)
+{
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        const clustermap_member_t *m = clustermap_member_by_id(map, id);
+        if ((m != NULL && m->configured) != w->configured[id])
+            return false;
+    }
+    return true;
+}
+
+bool sim_world_configured(const sim_world_t *w)
+{
+    return s_configured_as_wished(w, w->map);
+}
+
+void sim_world_configure(sim_world_t *w, uint32_t id, bool member)
+{
+    if (id < 1 || id > w->nodes || w->configured[id] == member)
+        return;
+    sim_world_say(w, "operator: s%u %s", id, member ? "joins" : "leaves");
+    w->configured[id] = member;
+    member ? w->faults.joins++ : w->faults.leaves++;
+    w->members_proposed_ns = 0; /* proposed at the next reconciliation */
+}
+
+/* The leader's duties: the operator's configuration (the initial members, joins and leaves,
+ * applied again until the map has them), then the failure detector's reports so that the map
+ * follows the nodes' lives. */
+static void s_reconcile(sim_world_t *w)
+{
+    uint32_t leader = sim_raft_leader(w->raft);
+    if (leader == 0)
+        return;
+    const clustermap_t *map = sim_raft_map(w->raft, leader);
+    if (!s_configured_as_wished(w, map) &&
+        (!w->members_proposed_ns || w->now_ns - w->members_proposed_ns >= REPORT_NS)) {
+        w->members_proposed_ns = w->now_ns;
+        s_propose_members(w);
+    }
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        sim_node_t *n = &w->shard[id];
+        const clustermap_member_t *m = clustermap_member_by_id(map, id);
+        bool healthy = n->up && !n->disk_failed;
+        if (!m || (m->status == CLUSTERMAP_UP) == healthy ||
+            (n->reported_ns && w->now_ns - n->reported_ns < REPORT_NS))
+            continue;
+        if (healthy ? w->now_ns - n->up_since_ns < UP_AFTER_NS
+                    : w->now_ns - n->down_since_ns < DETECT_NS)
+            continue;
+        n->reported_ns = w->now_ns;
+        s_command(w, healthy ? CLUSTERMAP_CMD_NODE_UP : CLUSTERMAP_CMD_NODE_DOWN, id, 0, 0);
+    }
+}
+
+/* The control plane's links follow the network's cuts and the nodes' lives; then its clock
+ * catches up with the world's and the leader does its duties. */
+static void s_control_step(sim_world_t *w)
+{
+    uint32_t v = sim_raft_voters(w->raft);
+    for (uint32_t a = 1; a <= v; a++)
+        for (uint32_t b = 1; b <= v; b++)
+            if (a != b)
+                sim_raft_set_link(w->raft, a, b, !sim_net_is_cut(w->net, a, b));
+    sim_raft_advance(w->raft, w->now_ns / 1000000u);
+    if (w->now_ns >= w->next_reconcile_ns) {
+        w->next_reconcile_ns = w->now_ns + RECONCILE_NS;
+        s_reconcile(w);
+    }
 }
 
 /* ---- nodes ------------------------------------------------------------------------------- */
@@ -179,6 +322,12 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
     roost_node_set_service(n->node, SYNCER_SERVICE, n->syncer);
     roost_node_set_transport(n->node, sim_net_transport(w->net, n->id));
     memset(n->role_told, 0, w->cfg.partitions * sizeof *n->role_told);
+    const clustermap_t *map = s_map_of(w, n->id); /* copies left on disk before a restart */
+    for (uint32_t p = 0; p < w->cfg.partitions; p++)
+        n->retire_since_ns[p] = clustermap_version(map) && !clustermap_names(map, p, n->id) &&
+                                        replog_holds_copy(n->engine, p)
+                                    ? w->now_ns | 1u
+                                    : 0;
     n->up = true;
     sim_net_set_up(w->net, n->id, true);
     s_tell_node(w, n);
@@ -201,13 +350,11 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
     roost_node_destroy(&n->node);
     engine_mem_crash(n->engine);
     engine_mem_fail_writes(n->engine, 0);
+    if (!n->disk_failed)
+        n->down_since_ns = w->now_ns;
     n->up = false;
     n->disk_failed = false;
-    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + DETECT_NS,
-                              .kind = CTL_COMMAND,
-                              .type = CLUSTERMAP_CMD_NODE_DOWN,
-                              .node = id,
-                              .incarnation = n->incarnation});
+    sim_raft_set_alive(w->raft, id, false);
 }
 
 /* The disk starts refusing writes: the node's logs step down; like the daemon it stops
@@ -221,11 +368,7 @@ void sim_world_fail_disk(sim_world_t *w, uint32_t id)
     w->faults.disk_faults++;
     n->disk_failed = true;
     engine_mem_fail_writes(n->engine, ROOST_EIO);
-    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + DETECT_NS,
-                              .kind = CTL_COMMAND,
-                              .type = CLUSTERMAP_CMD_NODE_DOWN,
-                              .node = id,
-                              .incarnation = n->incarnation});
+    n->down_since_ns = w->now_ns;
 }
 
 void sim_world_schedule_restart(sim_world_t *w, uint32_t id, uint64_t after_ns)
@@ -247,12 +390,9 @@ static void s_restart(sim_world_t *w, uint32_t id)
         return;
     sim_world_say(w, "restart s%u", id);
     w->faults.restarts++;
+    n->up_since_ns = w->now_ns;
+    sim_raft_set_alive(w->raft, id, true);
     s_node_start(w, n);
-    s_schedule(w, (sim_ctl_t){.at_ns = w->now_ns + UP_AFTER_NS,
-                              .kind = CTL_COMMAND,
-                              .type = CLUSTERMAP_CMD_NODE_UP,
-                              .node = id,
-                              .incarnation = n->incarnation});
 }
 
 /* Runs the control actions that are due, in (time, sequence) order. */
@@ -269,18 +409,10 @@ static void s_ctl_due(sim_world_t *w)
             return;
         sim_ctl_t c = w->ctl[best];
         w->ctl[best] = w->ctl[--w->nctl];
-        const sim_node_t *n = c.node ? &w->shard[c.node] : NULL;
         if (c.kind == CTL_RESTART)
             s_restart(w, c.node);
         else if (c.kind == CTL_CRASH && w->faulting)
             sim_world_crash(w, c.node);
-        else if (c.type == CLUSTERMAP_CMD_NODE_DOWN && n->incarnation == c.incarnation &&
-                 (!n->up || n->disk_failed))
-            s_command(w, c.type, c.node, 0, 0);
-        else if (c.type == CLUSTERMAP_CMD_NODE_UP && n->incarnation == c.incarnation && n->up)
-            s_command(w, c.type, c.node, 0, 0);
-        else if (c.type == CLUSTERMAP_CMD_HANDOFF_DONE || c.type == CLUSTERMAP_CMD_HANDOFF_SETTLED)
-            s_command(w, c.type, 0, c.partition, c.epoch);
     }
 }
 
@@ -294,20 +426,6 @@ static uint64_t s_ctl_next_ns(const sim_world_t *w)
 }
 
 /* ---- the world --------------------------------------------------------------------------- */
-
-static void s_initial_map(sim_world_t *w)
-{
-    static clustermap_cmd_t cmd;
-    memset(&cmd, 0, sizeof cmd);
-    cmd.type = CLUSTERMAP_CMD_SET_MEMBERS;
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
-        char name[16], addr[32];
-        snprintf(name, sizeof name, "s%u", id);
-        snprintf(addr, sizeof addr, "sim:%u", id);
-        clustermap_cmd_add_member(&cmd, id, name, addr);
-    }
-    s_apply(w, &cmd);
-}
 
 /* What the configuration leaves open (0), the seed picks: few partitions and a fast writer
  * make long logs and lagging replicas; short logs make snapshot rebuilds. */
@@ -330,8 +448,14 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
     roost_rng_seed(&w->rng, cfg->seed);
     s_pick_shape(w);
     w->net = sim_net_new(&w->rng, &w->now_ns);
-    w->map = clustermap_new(w->cfg.partitions, cfg->nodes < 3 ? cfg->nodes : 3);
-    w->client_id = cfg->nodes + 1;
+    uint32_t rf = cfg->nodes < 3 ? cfg->nodes : 3;
+    w->map = clustermap_new(w->cfg.partitions, rf);
+    w->raft = sim_raft_new(cfg->nodes < SIM_RAFT_VOTERS_MAX ? cfg->nodes : SIM_RAFT_VOTERS_MAX,
+                           w->cfg.partitions, rf, &w->rng, s_on_map, w);
+    w->nodes = cfg->nodes + (cfg->faults && cfg->nodes >= 3 && cfg->nodes < SIM_SHARDS_MAX);
+    for (uint32_t id = 1; id <= cfg->nodes; id++)
+        w->configured[id] = true;
+    w->client_id = w->nodes + 1;
     s_clock_init(&w->client_clock, &w->now_ns, 0);
     roost_node_config_t cc = {.node_id = w->client_id,
                               .workers = 1,
@@ -342,23 +466,25 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
     roost_node_register(w->client, &sim_client_behaviour);
     roost_node_register(w->client, &sim_device_behaviour);
     if (cfg->clients)
-        w->chat = sim_chat_new(cfg->clients, cfg->sends_each);
+        w->chat = sim_chat_new(cfg->clients, cfg->sends_each, cfg->verbose);
     roost_node_set_service(w->client, "sim", w);
     roost_node_set_transport(w->client, sim_net_transport(w->net, w->client_id));
     sim_net_set_up(w->net, w->client_id, true);
-    for (uint32_t id = 1; id <= cfg->nodes; id++) {
+    for (uint32_t id = 1; id <= w->nodes; id++) {
         sim_node_t *n = &w->shard[id];
         n->world = w;
         n->id = id;
         n->engine = engine_mem_new(NULL);
         n->role_told = roost_xcalloc(w->cfg.partitions, sizeof *n->role_told);
+        n->retire_since_ns = roost_xcalloc(w->cfg.partitions, sizeof *n->retire_since_ns);
         s_clock_init(&n->clock, &w->now_ns, roost_rng_below(&w->rng, 50000000)); /* ≤ 50 ms */
     }
-    for (uint32_t id = 1; id <= cfg->nodes; id++)
+    for (uint32_t id = 1; id <= w->nodes; id++)
         s_node_start(w, &w->shard[id]);
-    s_initial_map(w);
+    u64map_init(&w->pending_writes);
     w->writing = true;
     w->faulting = cfg->faults;
+    w->buggify = sim_buggify_install(cfg->seed, &w->faulting, cfg->plant_ack_one);
     w->next_fault_ns = 500000000;
     return w;
 }
@@ -368,21 +494,25 @@ void sim_world_destroy(sim_world_t **self_p)
     sim_world_t *w = *self_p;
     if (!w)
         return;
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+    for (uint32_t id = 1; id <= w->nodes; id++) {
         sim_node_t *n = &w->shard[id];
         sim_net_set_up(w->net, id, false);
         syncer_destroy(&n->syncer);
         roost_node_destroy(&n->node);
         engine_destroy(&n->engine);
         free(n->role_told);
+        free(n->retire_since_ns);
     }
     sim_net_set_up(w->net, w->client_id, false);
     roost_node_destroy(&w->client);
     sim_net_destroy(&w->net);
+    sim_raft_destroy(&w->raft);
+    sim_buggify_remove(&w->buggify);
     clustermap_release(&w->map);
     sim_chat_destroy(&w->chat);
     free(w->ctl);
     free(w->writes);
+    u64map_fini(&w->pending_writes);
     free(w);
     *self_p = NULL;
 }
@@ -394,7 +524,7 @@ void sim_world_heal(sim_world_t *w)
         for (uint32_t b = 0; b < SIM_NODES_MAX; b++)
             sim_net_cut(w->net, a, b, 0);
     sim_net_set_faults(w->net, &(sim_net_faults_t){.latency_us = 200, .jitter_us = 100});
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+    for (uint32_t id = 1; id <= w->nodes; id++)
         if (!w->shard[id].up || w->shard[id].disk_failed)
             sim_world_schedule_restart(w, id, 0);
 }
@@ -404,7 +534,7 @@ static bool s_poll_all(sim_world_t *w)
 {
     for (int round = 0; round < 64; round++) {
         bool any = roost_node_poll(w->client);
-        for (uint32_t id = 1; id <= w->cfg.nodes; id++)
+        for (uint32_t id = 1; id <= w->nodes; id++)
             if (w->shard[id].up)
                 any |= roost_node_poll(w->shard[id].node);
         if (!any)
@@ -417,7 +547,7 @@ static bool s_poll_all(sim_world_t *w)
 static bool s_sync_due(sim_world_t *w)
 {
     bool any = false;
-    for (uint32_t id = 1; id <= w->cfg.nodes; id++) {
+    for (uint32_t id = 1; id <= w->nodes; id++) {
         sim_node_t *n = &w->shard[id];
         if (!n->up || n->sync_at_ns > w->now_ns)
             continue;
@@ -432,6 +562,8 @@ void sim_world_step(sim_world_t *w)
     w->step++;
     sim_net_deliver_due(w->net);
     s_ctl_due(w);
+    s_control_step(w);
+    s_retire_due(w);
     if (w->writing)
         sim_client_tick(w);
     sim_chat_tick(w);

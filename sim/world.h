@@ -1,17 +1,22 @@
 /* sim/world.h — one simulated cluster in one thread: N shard nodes (the real runtime, the
  * real replicated store over the in-memory engine), a client node writing through the store
- * probe, the simulated network (net.h), and the simulator as the cluster map's only writer.
+ * probe, the simulated network (net.h), and the control plane's Raft group (raft.h).
  *
  * Everything is driven by sim_world_step from the caller's thread on one simulated clock (each
  * node reads it with its own fixed skew); every random choice comes from the run's seed, so a
  * seed replays bit for bit. What a step does: deliver the messages that are due, poll every
- * live node until it is idle, complete the fsyncs that are due, apply the control plane's
- * due actions (failure detection, restarts, handoff commands), inject the faults the seed
- * picks, and advance the clock to the next thing that happens (at most 1 ms: node timers).
+ * live node until it is idle, complete the fsyncs that are due, run the scheduled restarts,
+ * step the control plane and let its leader do its duties, inject the faults the seed picks,
+ * and advance the clock to the next thing that happens (at most 1 ms: node timers).
  *
- * The control plane: the pure cluster map (runtime/clustermap.h) with the commands the
- * detector and the handoff hooks would commit through Raft, applied after a modelled delay;
- * the map's roles reach each node's logs exactly as the daemon sends them (msg_role_from_map).
+ * The control plane: the real Raft state machine on libraft's fixture (raft.h), one server per
+ * voting node (the first min(5, N)); each voter tells its own logs the roles of the map it
+ * applied (exactly as the daemon does, msg_role_from_map), so voters see map changes at
+ * different times, and one cut off from the leader keeps an old map. Non-voters and the client
+ * follow the newest map any voter applied (the leader's push). The failure detector is
+ * modelled: the leader proposes NODE_DOWN for a node down for DETECT_NS and NODE_UP for one back
+ * for UP_AFTER_NS (again each second until its map says so); the stores' handoff requests go
+ * to whoever leads (they ask again each second until the map moves).
  */
 #ifndef ROOST_SIM_WORLD_H
 #define ROOST_SIM_WORLD_H
@@ -22,11 +27,14 @@
 #include "runtime/clustermap.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
+#include "runtime/u64map.h"
 #include "shards/engine.h"
 #include "shards/store.h"
 #include "shards/syncer.h"
+#include "sim/buggify.h"
 #include "sim/chat.h"
 #include "sim/net.h"
+#include "sim/raft.h"
 
 enum { SIM_SHARDS_MAX = SIM_NODES_MAX - 2 };
 
@@ -41,6 +49,7 @@ typedef struct {
     uint32_t clients;    /* simulated phones speaking the protocol (0: the store alone) */
     uint32_t sends_each; /* messages each phone sends */
     bool verbose;        /* print every fault and map change */
+    bool plant_ack_one;  /* the planted bug: a primary acknowledges at its first copy */
 } sim_config_t;
 
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
@@ -67,14 +76,20 @@ typedef struct {
     syncer_t *syncer;
     roost_node_t *node;
     sim_clock_t clock;
-    uint64_t sync_at_ns; /* the next fsync completes then */
-    uint64_t *role_told; /* per partition: a digest of the role last told */
+    uint64_t sync_at_ns;                 /* the next fsync completes then */
+    uint64_t *role_told;                 /* per partition: a digest of the role last told */
+    uint64_t down_since_ns, up_since_ns; /* the detector's model: since when it is (un)healthy */
+    uint64_t reported_ns;                /* the leader's last report of it */
+    uint64_t *retire_since_ns; /* per partition: since when no list names this copy (0: named) */
 } sim_node_t;
 
 typedef struct sim_ctl sim_ctl_t; /* scheduled control-plane actions (world.c) */
 
 typedef struct sim_world {
     sim_config_t cfg;
+    uint32_t nodes; /* shard slots: cfg.nodes, plus a spare that planned changes can add */
+    bool
+        configured[SIM_SHARDS_MAX + 1]; /* the operator's wish (SET_MEMBERS until the map has it) */
     roost_rng_t rng;
     uint64_t now_ns, step;
     sim_net_t *net;
@@ -82,22 +97,28 @@ typedef struct sim_world {
     roost_node_t *client;                 /* id nodes + 1 */
     uint32_t client_id;
     sim_clock_t client_clock;
-    clustermap_t *map;
-    uint64_t map_index;
-    sim_ctl_t *ctl;
+    sim_raft_t *raft;
+    clustermap_t *map;            /* the newest map any voter applied */
+    uint64_t members_proposed_ns; /* SET_MEMBERS is proposed until the map has the wish */
+    uint64_t retire_checked_ns;
+    uint64_t next_reconcile_ns;
+    sim_ctl_t *ctl; /* scheduled restarts and crashes */
     uint32_t nctl, ctl_cap;
+    uint64_t ctl_seq;
     /* the client's writes: kv:<i> = v<i>, i = index */
     sim_write_t *writes;
     uint32_t nwrites, writes_cap, first_pending;
+    u64map_t pending_writes; /* request corr → index + 1 of the write awaiting its answer */
     uint64_t next_write_ns;
     bool writing, faulting;
     uint64_t next_fault_ns;
     bool short_logs; /* the seed chose logs of 16 entries (held up to 64): snapshot rebuilds */
     struct {
-        uint64_t crashes, restarts, cuts, disk_faults, map_changes;
+        uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves;
     } faults;
     uint64_t rebuilds; /* snapshot rebuilds by stores that have since ended */
     sim_chat_t *chat;  /* NULL without clients */
+    sim_buggify_t *buggify;
 } sim_world_t;
 
 sim_world_t *sim_world_new(const sim_config_t *cfg);
@@ -118,6 +139,10 @@ void sim_world_crash(sim_world_t *w, uint32_t id);
 void sim_world_fail_disk(sim_world_t *w, uint32_t id);
 void sim_world_schedule_restart(sim_world_t *w, uint32_t id, uint64_t after_ns);
 void sim_world_schedule_crash(sim_world_t *w, uint32_t id, uint64_t after_ns);
+/* A planned change: the operator applies a manifest with (or without) node `id`. */
+void sim_world_configure(sim_world_t *w, uint32_t id, bool member);
+/* Whether the newest map's configured members are the operator's wish. */
+bool sim_world_configured(const sim_world_t *w);
 void sim_world_say(const sim_world_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -1,0 +1,162 @@
+/* sim/chat_groups.c — the phones' groups: creation by their first member (their admin), the
+ * admin's membership changes (a member removed now and then and added back later, retried
+ * until answered), and when each member was in or out, which is what the group checkers judge
+ * a delivery (or a refusal) by (chat_entitled). */
+#include <stdio.h>
+#include <string.h>
+
+#include "actors/mp.h"
+#include "runtime/errors.h"
+#include "sim/chat_internal.h"
+#include "sim/world.h"
+
+void chat_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g)
+{
+    const cgroup_t *gr = &c->groups[g];
+    char name[16];
+    snprintf(name, sizeof name, "g%u", g);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 4);
+    mp_kv_str(&f.pk, "t", "group.create");
+    mp_kv_str(&f.pk, "name", name);
+    mp_kv_str(&f.pk, "cmid", name); /* a retry is the same group */
+    mp_pack_str(&f.pk, "members");
+    msgpack_pack_array(&f.pk, gr->nmembers - 1);
+    for (uint32_t k = 1; k < gr->nmembers; k++)
+        mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
+    chat_request(ctx, d, d->user_key, &f, BUSY_GROUP);
+    d->busy_send = g;
+    mp_buf_fini(&f);
+}
+
+/* A group this device creates whose members all have accounts now, or NO_GROUP. */
+uint32_t chat_group_to_create(const sim_chat_t *c, uint32_t i)
+{
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        const cgroup_t *gr = &c->groups[g];
+        bool ready = gr->members[0] == i && gr->id == 0;
+        for (uint32_t k = 1; ready && k < gr->nmembers; k++)
+            ready = c->dev[gr->members[k]].state != DEV_NEW;
+        if (ready)
+            return g;
+    }
+    return NO_GROUP;
+}
+
+uint32_t chat_slot(const cgroup_t *g, uint32_t i)
+{
+    for (uint32_t k = 0; k < g->nmembers; k++)
+        if (g->members[k] == i)
+            return k;
+    return UINT32_MAX;
+}
+
+/* Whether the segment [a, b) meets [t0, t1]; if so, the state there rules out YES or NO. */
+static void s_segment(uint64_t a, uint64_t b, bool in, uint64_t t0, uint64_t t1, bool *yes,
+                      bool *no)
+{
+    if (t0 < b && t1 >= a)
+        *(in ? no : yes) = false;
+}
+
+entitled_t chat_entitled(const cgroup_t *g, uint32_t k, uint64_t t0, uint64_t t1)
+{
+    bool yes = true, no = true, in = true;
+    uint64_t from = g->created_ns;
+    for (uint32_t m = 0; m < g->nmoves[k] && from != UINT64_MAX; m++) {
+        const cmove_t *mv = &g->moves[k][m];
+        uint64_t done = mv->done_ns ? mv->done_ns : UINT64_MAX;
+        s_segment(from, mv->issued_ns, in, t0, t1, &yes, &no);
+        if (t0 <= done && t1 >= mv->issued_ns) /* in flight: either */
+            yes = no = false;
+        in = mv->in;
+        from = done;
+    }
+    if (from != UINT64_MAX)
+        s_segment(from, UINT64_MAX, in, t0, t1, &yes, &no);
+    return yes ? ENT_YES : no ? ENT_NO : ENT_MAYBE;
+}
+
+/* Whether device i is in group g now, as far as its admin knows (a change in flight: no). */
+bool chat_member_now(const cgroup_t *g, uint32_t i)
+{
+    uint32_t k = chat_slot(g, i);
+    if (k == UINT32_MAX)
+        return false;
+    if (g->nmoves[k] == 0)
+        return true;
+    const cmove_t *last = &g->moves[k][g->nmoves[k] - 1];
+    return last->done_ns != 0 && last->in;
+}
+
+/* The admin's change of slot k in flight, or NULL. */
+static cmove_t *s_move_pending(cgroup_t *g, uint32_t k)
+{
+    cmove_t *last = g->nmoves[k] ? &g->moves[k][g->nmoves[k] - 1] : NULL;
+    return last && last->done_ns == 0 ? last : NULL;
+}
+
+static void s_send_move(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t k)
+{
+    const cgroup_t *gr = &c->groups[g];
+    const cmove_t *mv = &gr->moves[k][gr->nmoves[k] - 1];
+    char target[32], id[24];
+    snprintf(target, sizeof target, "g:%llu", (unsigned long long)gr->id);
+    snprintf(id, sizeof id, "%llu", (unsigned long long)gr->id);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 3);
+    mp_kv_str(&f.pk, "t", mv->in ? "group.add" : "group.remove");
+    mp_kv_str(&f.pk, "group", id);
+    mp_pack_str(&f.pk, "users");
+    msgpack_pack_array(&f.pk, 1);
+    mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
+    chat_request(ctx, d, target, &f, BUSY_MOVE);
+    d->busy_send = g;
+    d->busy_slot = k;
+    mp_buf_fini(&f);
+}
+
+/* An admin goes on with its membership change in flight, or now and then (while traffic runs)
+ * removes a member or adds one back. True if it sent a request. */
+bool chat_maybe_move(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
+{
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        cgroup_t *gr = &c->groups[g];
+        if (gr->members[0] != i || gr->id == 0)
+            continue;
+        for (uint32_t k = 1; k < gr->nmembers; k++)
+            if (s_move_pending(gr, k)) {
+                s_send_move(ctx, c, &c->dev[i], g, k);
+                return true;
+            }
+        if (!w->writing || roost_rng_below(&w->rng, 400) != 0 || gr->nmembers < 2)
+            continue;
+        uint32_t k = 1 + (uint32_t)roost_rng_below(&w->rng, gr->nmembers - 1);
+        if (gr->nmoves[k] == GROUP_MOVES_MAX)
+            continue;
+        bool in = !chat_member_now(gr, gr->members[k]); /* before the move is recorded */
+        gr->moves[k][gr->nmoves[k]++] = (cmove_t){.issued_ns = w->now_ns, .in = in};
+        s_send_move(ctx, c, &c->dev[i], g, k);
+        return true;
+    }
+    return false;
+}
+
+/* The code of an `err` answer (empty otherwise). */
+mp_str_t chat_err_code(const msgpack_object *frame)
+{
+    mp_str_t t = {0}, code = {0};
+    if (mp_get_str(frame, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "err"))
+        (void)mp_get_str(frame, "code", 1, 32, &code);
+    return code;
+}
+
+/* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it). */
+void chat_moved(sim_world_t *w, sim_chat_t *c, simdev_t *d, bool ok, const msgpack_object *frame)
+{
+    cmove_t *mv = s_move_pending(&c->groups[d->busy_send], d->busy_slot);
+    if (mv && (ok || (!mv->in && mp_str_eq(chat_err_code(frame), "not_found"))))
+        mv->done_ns = w->now_ns;
+}

@@ -1,0 +1,63 @@
+/* sim/raft.h — the control plane under the simulator: the cluster map's real Raft state machine
+ * (runtime/control_fsm.c, the one every roostd voter runs) on libraft's in-memory cluster fixture
+ * (raft/fixture.h), one Raft server per voting shard node, stepped on the world's clock.
+ *
+ * Real: libraft (elections with pre-vote, replication, commit), the entry framing and the state
+ * machine, so every voter applies the same sequence of maps at the same indexes — or the map
+ * checker here says where they diverged. Not here: Raft snapshots (raft.c says why).
+ * Modelled: the fixture's I/O (an in-memory log and network with a fixed latency per server);
+ * its links follow the simulated network's cuts and the nodes' lives (a crashed node's server
+ * stops; on restart it resumes with the Raft log it had synced: the fixture keeps no unsynced
+ * Raft state, and raft_uv acknowledges nothing it has not synced).
+ *
+ * Node ids are the fixture's: voter `id` (1 ≤ id ≤ voters) is server index id - 1.
+ */
+#ifndef ROOST_SIM_RAFT_H
+#define ROOST_SIM_RAFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/clustermap.h"
+#include "runtime/rng.h"
+
+enum { SIM_RAFT_VOTERS_MAX = 5 };
+
+typedef struct sim_raft sim_raft_t;
+
+/* Called when voter `id` applied a command (or restored a snapshot); `map` is its new map,
+ * valid for the call. */
+typedef void (*sim_raft_map_fn)(void *arg, uint32_t id, const clustermap_t *map);
+
+/* `voters` servers (1..SIM_RAFT_VOTERS_MAX) bootstrapped with all of them voting; the seed's
+ * generator picks their election timeouts and latencies. NULL on a bad shape. */
+sim_raft_t *sim_raft_new(uint32_t voters, uint32_t partitions, uint32_t rf, roost_rng_t *rng,
+                         sim_raft_map_fn on_map, void *on_map_arg);
+void sim_raft_destroy(sim_raft_t **self_p);
+uint32_t sim_raft_voters(const sim_raft_t *self);
+
+/* Steps the fixture until its clock (ms) reaches now_ms. */
+void sim_raft_advance(sim_raft_t *self, uint64_t now_ms);
+/* A crashed node's server stops (no ticks, no messages); a restarted one resumes. */
+void sim_raft_set_alive(sim_raft_t *self, uint32_t id, bool alive);
+/* The link from → to carries messages or drops them (cuts, isolation). */
+void sim_raft_set_link(sim_raft_t *self, uint32_t from, uint32_t to, bool up);
+
+/* The live server that believes it leads with the highest term, or 0 (an election is on). */
+uint32_t sim_raft_leader(const sim_raft_t *self);
+/* Proposes a command through the current leader (sim_raft_leader). ROOST_OK (proposed: it
+ * commits unless that leader is deposed first), ROOST_ENOTLEADER (no leader) or ROOST_ENOMEM. */
+int sim_raft_propose(sim_raft_t *self, const clustermap_cmd_t *cmd);
+/* The map voter `id` applied last (never NULL: empty before its first apply). */
+const clustermap_t *sim_raft_map(const sim_raft_t *self, uint32_t id);
+
+typedef struct {
+    uint64_t proposed, committed, lost; /* lost: not committed (the leader was deposed) */
+    uint64_t elections;                 /* leader changes seen */
+    uint64_t diverged;                  /* applies whose map differs from another voter's at
+                                           the same version: must stay 0 */
+    char first_divergence[160];
+} sim_raft_stats_t;
+void sim_raft_stats(const sim_raft_t *self, sim_raft_stats_t *out);
+
+#endif
