@@ -147,6 +147,18 @@ static bool s_on_write_answer(roost_ctx_t *ctx, base_t *b, const roost_env_t *en
     return false;
 }
 
+/* State loaded under an earlier epoch of the partition is stale: another primary may have
+ * written since. Whatever wakes the actor (a message, an answer, a timer) reloads it first —
+ * a timer or an answer acting on the old state would write it back over the newer one. */
+static bool s_fenced(roost_ctx_t *ctx, base_t *b)
+{
+    if (b->phase != BASE_READY || roost_ctx_epoch(ctx) == b->epoch)
+        return false;
+    b->phase = BASE_BROKEN;
+    s_maybe_restart(ctx, b);
+    return true;
+}
+
 bool base_filter(roost_ctx_t *ctx, base_t *b, roost_env_t *env)
 {
     if (env->flags & ROOST_ENV_RESPONSE) {
@@ -155,12 +167,11 @@ bool base_filter(roost_ctx_t *ctx, base_t *b, roost_env_t *env)
             return true;
         }
         /* answers to requests made before a reset mean nothing to the reloaded state */
-        return s_on_write_answer(ctx, b, env) || b->phase != BASE_READY;
+        return s_on_write_answer(ctx, b, env) || s_fenced(ctx, b) || b->phase != BASE_READY;
     }
     if (b->phase == BASE_READY && roost_ctx_epoch(ctx) != b->epoch) {
-        b->phase = BASE_BROKEN; /* another primary may have written since we loaded */
-        s_stash(ctx, b, env);
-        s_maybe_restart(ctx, b);
+        s_stash(ctx, b, env); /* handled once reloaded */
+        s_fenced(ctx, b);
         return true;
     }
     if (b->phase == BASE_READY)
@@ -173,8 +184,10 @@ bool base_filter(roost_ctx_t *ctx, base_t *b, roost_env_t *env)
 
 bool base_timer(roost_ctx_t *ctx, base_t *b, uint64_t tag)
 {
-    if (tag != BASE_TIMER_OPEN)
+    if (tag != BASE_TIMER_OPEN) {
+        s_fenced(ctx, b); /* the actor's own timer then finds it not ready */
         return false;
+    }
     if (b->phase == BASE_OPENING && !b->open_corr)
         s_open(ctx, b);
     return true;

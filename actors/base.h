@@ -67,10 +67,13 @@ void base_init(base_t *b, void *self, int (*load)(roost_ctx_t *, void *),
  * ROOST_ECLOSED (so they free what they hold), the stash is dropped. */
 void base_fini(roost_ctx_t *ctx, base_t *b);
 
-/* First thing in on_message: true if the base took the envelope (a store answer, or stashed
- * while not READY). false: READY, the actor handles env. */
+/* First thing in on_message: true if the base took the envelope (a store answer, an answer
+ * dropped because the state is being reloaded, or stashed while not READY). false: READY,
+ * the actor handles env. State loaded under an earlier epoch of the partition is reloaded
+ * before anything acts on it. */
 bool base_filter(roost_ctx_t *ctx, base_t *b, roost_env_t *env);
-/* First thing in on_timer: true if the tag was the base's. */
+/* First thing in on_timer: true if the tag was the base's. A timer of the actor's own finds
+ * stale state (an earlier epoch) being reloaded: the actor must then check base_ready. */
 bool base_timer(roost_ctx_t *ctx, base_t *b, uint64_t tag);
 
 /* Commits ops; fn(status) (may be NULL) runs once answered, in issue order. If the append cannot
