@@ -259,6 +259,31 @@ static void s_what(const msgpack_object *push, char *out, size_t cap)
         sess_str(push, strcmp(t, "group.event") == 0 ? "event" : "t", out, cap);
 }
 
+/* a (session 0) creates group `name` with b; its id and conversation key come back. */
+static void s_group_with(const user_ref_t *a, const user_ref_t *b, const char *name, char gid[32],
+                         char gconv[40])
+{
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"%s\",\"members\":[\"%s\"],\"cmid\":\"%s\"}", name,
+             b->id, name);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a->key, a->id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, 32);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, 40, "g:%s", gid);
+}
+
+/* a (session 0, the admin) removes b from the group, or adds it back. */
+static void s_move(const user_ref_t *a, const user_ref_t *b, const char *gid, const char *gconv,
+                   bool add)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"t\":\"group.%s\",\"group\":\"%s\",\"users\":[\"%s\"]}",
+             add ? "add" : "remove", gid, b->id);
+    s_ok(0, gconv, a, "a1", json);
+}
+
 /* A member removed and added back before what it was owed reached it still gets all of it, then
  * its removal and its return, then what came after — never what was sent while it was out.
  * Before, its return moved its fan-out straight to the new joining, and the messages between
@@ -272,14 +297,9 @@ static void test_a_member_added_back_gets_what_it_was_owed(void **state)
     s_user(1, "+15550000192", "b1", &b);
     s_auth(0, &a, "a1", -1);
     s_auth(1, &b, "b1", -1);
-    char json[256], gid[32], gconv[40];
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"o\",\"members\":[\"%s\"],\"cmid\":\"go\"}", b.id);
+    char gid[32], gconv[40];
+    s_group_with(&a, &b, "go", gid, gconv);
     msgpack_unpacked up;
-    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
-    sess_str(&up.data, "group", gid, sizeof gid);
-    msgpack_unpacked_destroy(&up);
-    snprintf(gconv, sizeof gconv, "g:%s", gid);
     for (uint32_t i = 0; i < 2; i++) {
         s_expect(i, "group.event", &up);
         msgpack_unpacked_destroy(&up);
@@ -287,13 +307,9 @@ static void test_a_member_added_back_gets_what_it_was_owed(void **state)
     mw_hold_fanout(true); /* b's fan-out falls behind */
     s_send(0, &a, "a1", gconv, gconv, "o1", "owed1");
     s_send(0, &a, "a1", gconv, gconv, "o2", "owed2");
-    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
-             b.id);
-    s_ok(0, gconv, &a, "a1", json);
+    s_move(&a, &b, gid, gconv, false);
     s_send(0, &a, "a1", gconv, gconv, "o3", "while-out");
-    snprintf(json, sizeof json, "{\"t\":\"group.add\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
-             b.id);
-    s_ok(0, gconv, &a, "a1", json);
+    s_move(&a, &b, gid, gconv, true);
     s_send(0, &a, "a1", gconv, gconv, "o4", "after");
     mw_hold_fanout(false);
     /* (sessions here never ack: the last push comes again every 5 s; new ones have a new n) */
@@ -333,27 +349,18 @@ static void test_a_member_added_back_still_fetches_what_it_got(void **state)
     s_user(0, "+15550000193", "a1", &a);
     s_user(1, "+15550000194", "b1", &b);
     s_auth(0, &a, "a1", -1);
-    char json[256], gid[32], gconv[40];
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"f\",\"members\":[\"%s\"],\"cmid\":\"gf\"}", b.id);
-    msgpack_unpacked up;
-    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
-    sess_str(&up.data, "group", gid, sizeof gid);
-    msgpack_unpacked_destroy(&up);
-    snprintf(gconv, sizeof gconv, "g:%s", gid);
+    char gid[32], gconv[40];
+    s_group_with(&a, &b, "gf", gid, gconv);
     s_send(0, &a, "a1", gconv, gconv, "f1", "before");
     proc_sleep_ms(500); /* in b's inbox (b is offline) */
-    snprintf(json, sizeof json, "{\"t\":\"group.remove\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
-             b.id);
-    s_ok(0, gconv, &a, "a1", json);
-    snprintf(json, sizeof json, "{\"t\":\"group.add\",\"group\":\"%s\",\"users\":[\"%s\"]}", gid,
-             b.id);
-    s_ok(0, gconv, &a, "a1", json);
+    s_move(&a, &b, gid, gconv, false);
+    s_move(&a, &b, gid, gconv, true);
     mw_close();
     mw_open(false); /* empty caches */
     s_auth(1, &b, "b1", -1);
     static const char *const want[] = {"created", "before", "removed", "added"};
     char what[32];
+    msgpack_unpacked up;
     for (size_t k = 0; k < 4; k++) {
         if (!sess_next(1, &up, 10000))
             fail_msg("b: no %s", want[k]);
