@@ -18,6 +18,9 @@
  *   M6. a phone number is one user and a user one phone: every claim of a number (its first
  *       device's, and a second device "d2" claiming alongside the first claim and again now
  *       and then) names the same user, and no two numbers name one user.
+ * Groups change members (chat_groups.c) and phones block each other (chat_blocks.c): M1 holds
+ * for the recipients a message is owed to, and one that was out of the group or blocking its
+ * sender all along never gets it.
  */
 #ifndef ROOST_SIM_CHAT_H
 #define ROOST_SIM_CHAT_H
@@ -49,7 +52,8 @@ typedef struct {
     uint64_t claims;              /* claim answers checked (M6) */
     uint64_t moves;               /* members removed or added back by their group's admin */
     uint64_t refused;             /* group sends refused: their sender had been removed */
-    uint64_t withheld;            /* (group send, member out of the group all along) pairs */
+    uint64_t withheld;            /* (send, recipient out of its group or blocking all along) */
+    uint64_t blocks;              /* blocks and unblocks asked for */
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
 void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);

@@ -10,36 +10,50 @@
 #include "sim/chat_internal.h"
 #include "sim/world.h"
 
-/* M1: every acknowledged send is on its recipient's device; in a group, on the device of every
- * other member that was in the group from the send's first attempt to its ok. */
+/* Whether device i's message s is owed to device r, member slot k of its group (YES), must
+ * never reach it (NO: out of the group, or blocking i, all along), or either. */
+static entitled_t s_owed(const sim_chat_t *c, uint32_t i, const csend_t *s, uint32_t r, uint32_t k)
+{
+    entitled_t b = chat_block_entitled(c, r, i, s->issued_ns);
+    entitled_t m = s->group == NO_GROUP
+                       ? ENT_YES
+                       : chat_entitled(&c->groups[s->group], k, s->issued_ns, s->answered_ns);
+    if (b == ENT_NO || m == ENT_NO)
+        return ENT_NO;
+    return b == ENT_YES && m == ENT_YES ? ENT_YES : ENT_MAYBE;
+}
+
+/* M1: every acknowledged send is on the device of every recipient it is owed to. */
 static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
 {
+    uint32_t i = (uint32_t)(d - c->dev);
     if (s->group == NO_GROUP)
-        return chat_set_has(&c->dev[s->to].seen, s->mid);
+        return chat_set_has(&c->dev[s->to].seen, s->mid) || s_owed(c, i, s, s->to, 0) != ENT_YES;
     const cgroup_t *g = &c->groups[s->group];
-    for (uint32_t k = 0; k < g->nmembers; k++)
-        if (&c->dev[g->members[k]] != d && !chat_set_has(&c->dev[g->members[k]].seen, s->mid) &&
-            chat_entitled(g, k, s->issued_ns, s->answered_ns) == ENT_YES)
+    for (uint32_t k = 0; k < g->nmembers; k++) {
+        uint32_t r = g->members[k];
+        if (r != i && !chat_set_has(&c->dev[r].seen, s->mid) && s_owed(c, i, s, r, k) == ENT_YES)
             return false;
+    }
     return true;
 }
 
-/* And a member that was out of the group from a send's first attempt to its ok never gets it. */
-static void s_check_removed(const sim_chat_t *c, uint32_t i, const csend_t *s,
-                            sim_chat_check_t *out)
+/* And it never reaches one that was out of the group, or blocked its sender, all along. */
+static void s_check_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s,
+                             sim_chat_check_t *out)
 {
-    const cgroup_t *g = &c->groups[s->group];
-    for (uint32_t k = 0; k < g->nmembers; k++) {
-        uint32_t m = g->members[k];
-        if (m == i || chat_entitled(g, k, s->issued_ns, s->answered_ns) != ENT_NO)
+    const cgroup_t *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
+    uint32_t n = g ? g->nmembers : 1;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t r = g ? g->members[k] : s->to;
+        if (r == i || s_owed(c, i, s, r, k) != ENT_NO)
             continue;
         out->withheld++;
-        if (chat_set_has(&c->dev[m].seen, s->mid) && out->violations++ == 0)
+        if (chat_set_has(&c->dev[r].seen, s->mid) && out->violations++ == 0)
             snprintf(out->first, sizeof out->first,
-                     "device %u got c%llu of device %u in group %u (seq %llu), sent while it was "
-                     "out of the group",
-                     m, (unsigned long long)(s - c->dev[i].sends), i, s->group,
-                     (unsigned long long)s->seq);
+                     "device %u got c%llu of device %u (seq %llu), which it was not owed (out "
+                     "of the group or blocking its sender all along)",
+                     r, (unsigned long long)(s - c->dev[i].sends), i, (unsigned long long)s->seq);
     }
 }
 
@@ -166,6 +180,7 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
     for (uint32_t g = 0; g < c->ngroups; g++)
         for (uint32_t k = 0; k < c->groups[g].nmembers; k++)
             out->moves += c->groups[g].nmoves[k];
+    out->blocks = c->nblocks;
     snprintf(out->first, sizeof out->first, "%s", c->first);
     for (uint32_t g = 0; g < c->ngroups; g++)
         out->groups += c->groups[g].id != 0;
@@ -180,8 +195,7 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
             out->refused += s->refused;
             if (!s->acked)
                 continue;
-            if (s->group != NO_GROUP)
-                s_check_removed(c, i, s, out);
+            s_check_withheld(c, i, s, out);
             if (s_delivered(c, d, s)) {
                 out->delivered++;
             } else if (out->violations++ == 0) {

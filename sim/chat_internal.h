@@ -24,7 +24,8 @@ typedef enum {
     BUSY_ACK,
     BUSY_READ,
     BUSY_GROUP,
-    BUSY_MOVE /* group.add / group.remove by the group's admin */
+    BUSY_MOVE, /* group.add / group.remove by the group's admin */
+    BUSY_BLOCK /* block / unblock */
 } busy_t;
 
 enum { GROUP_MEMBERS_MAX = 6, GROUP_MOVES_MAX = 12, NO_GROUP = UINT32_MAX };
@@ -44,6 +45,14 @@ typedef struct {                 /* a membership change of one member, as its ad
 } cmove_t;
 
 typedef enum { ENT_NO, ENT_YES, ENT_MAYBE } entitled_t;
+
+enum { CHAT_BLOCKS_MAX = 256 };
+
+typedef struct { /* reader blocks (or unblocks) sender, as the reader saw it */
+    uint32_t reader, sender;
+    uint64_t issued_ns, done_ns; /* done_ns 0: not answered yet */
+    bool blocked;
+} cblock_t;
 
 typedef struct { /* created by its first member (its admin) once every member has an account */
     uint32_t members[GROUP_MEMBERS_MAX], nmembers;
@@ -97,9 +106,11 @@ struct sim_chat {
     uint32_t nmsgs, msgs_cap;
     uint32_t violations;
     char first[256];
-    bool verbose;      /* print every violation as it happens */
-    uint64_t receipts; /* receipt events checked */
-    uint64_t claims;   /* claim answers checked */
+    bool verbose;                     /* print every violation as it happens */
+    uint64_t receipts;                /* receipt events checked */
+    uint64_t claims;                  /* claim answers checked */
+    cblock_t blocks[CHAT_BLOCKS_MAX]; /* in the order they were asked for */
+    uint32_t nblocks;
 };
 
 static inline bool chat_set_has(const midset_t *s, uint64_t h)
@@ -143,6 +154,16 @@ bool chat_maybe_move(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint3
 /* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it). */
 void chat_moved(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool ok,
                 const msgpack_object *frame);
+/* chat_blocks.c */
+/* A phone goes on with its block change in flight, or now and then (while traffic runs)
+ * blocks another phone or unblocks one; true if it sent a request. */
+bool chat_maybe_block(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint32_t i);
+void chat_blocked_answer(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool ok);
+/* Whether a message sender sent at sent_ns is owed to reader (YES), must never reach it (NO),
+ * or either, as far as blocks go. */
+entitled_t chat_block_entitled(const sim_chat_t *c, uint32_t reader, uint32_t sender,
+                               uint64_t sent_ns);
+
 /* The code of an `err` answer (empty otherwise). */
 mp_str_t chat_err_code(const msgpack_object *frame);
 

@@ -114,6 +114,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
            "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"refused\":%llu,\"withheld\":%llu,"
+           "\"blocks\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -134,14 +135,25 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->check.chat.groups, (unsigned long long)r->check.chat.group_sends,
            (unsigned long long)r->check.chat.claims, (unsigned long long)r->check.chat.moves,
            (unsigned long long)r->check.chat.refused, (unsigned long long)r->check.chat.withheld,
-           r->quiet ? "true" : "false", r->check.violations + !r->quiet,
-           (unsigned long long)r->trace);
+           (unsigned long long)r->check.chat.blocks, r->quiet ? "true" : "false",
+           r->check.violations + !r->quiet, (unsigned long long)r->trace);
     fflush(stdout);
 }
 
 static const char *s_sync_name(store_sync_t s)
 {
     return s == SYNC_ALWAYS ? "always" : s == SYNC_NONE ? "none" : "batch";
+}
+
+static bool s_sync_parse(const char *name, store_sync_t *out)
+{
+    static const store_sync_t all[] = {SYNC_BATCH, SYNC_ALWAYS, SYNC_NONE};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, s_sync_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    return false;
 }
 
 /* Prints why the seed failed and how to replay it; true if it failed. */
@@ -175,6 +187,67 @@ static void s_usage(FILE *out)
                  "--log info|debug shows more of the nodes' log.\n");
 }
 
+/* One option into o: 0, 1 for a bad value, -1 for an unknown option. */
+static int s_option(opts_t *o, int c, const char *arg)
+{
+    char *end = NULL;
+    unsigned long long v = arg ? strtoull(arg, &end, 10) : 0;
+    bool bad = arg && c != 'l' && c != 'y' && c != 'p' && (*arg == '\0' || *end != '\0');
+    switch (c) {
+    case 'l':
+        o->log_level = roost_log_level_parse(arg);
+        return o->log_level < 0;
+    case 's':
+        o->cfg.seed = v;
+        break;
+    case 'n':
+        o->seeds = v;
+        bad |= v == 0;
+        break;
+    case 'N':
+        o->cfg.nodes = (uint32_t)v;
+        bad |= v < 1 || v > SIM_SHARDS_MAX;
+        break;
+    case 'P':
+        o->cfg.partitions = (uint32_t)v;
+        bad |= (v & (v - 1)) || v > 4096;
+        break;
+    case 'k':
+        o->cfg.steps = v;
+        break;
+    case 'w':
+        o->cfg.write_every_us = (uint32_t)v;
+        break;
+    case 'F':
+        o->cfg.faults = false;
+        break;
+    case 'c':
+        o->cfg.clients = (uint32_t)v;
+        bad |= v > 1000;
+        break;
+    case 'S':
+        o->cfg.sends_each = (uint32_t)v;
+        bad |= v > 100000;
+        break;
+    case 'r':
+        o->repeat = true;
+        break;
+    case 'v':
+        o->cfg.verbose = true;
+        break;
+    case 'y':
+        bad = !s_sync_parse(arg, &o->cfg.sync);
+        break;
+    case 'p':
+        bad = strcmp(arg, "ack-one") != 0;
+        o->cfg.plant_ack_one = !bad;
+        break;
+    default:
+        return -1;
+    }
+    return bad;
+}
+
 static int s_parse(int argc, char **argv, opts_t *o)
 {
     static const struct option longs[] = {{"seed", 1, 0, 's'},      {"seeds", 1, 0, 'n'},
@@ -195,75 +268,16 @@ static int s_parse(int argc, char **argv, opts_t *o)
                   .log_level = -1};
     int idx = 0;
     for (int c; (c = getopt_long(argc, argv, "", longs, &idx)) != -1;) {
-        char *end = NULL;
-        unsigned long long v = optarg ? strtoull(optarg, &end, 10) : 0;
-        bool bad = optarg && c != 'l' && (*optarg == '\0' || *end != '\0');
-        switch (c) {
-        case 'l':
-            o->log_level = roost_log_level_parse(optarg);
-            bad |= o->log_level < 0;
-            break;
-        case 's':
-            o->cfg.seed = v;
-            break;
-        case 'n':
-            o->seeds = v;
-            bad |= v == 0;
-            break;
-        case 'N':
-            o->cfg.nodes = (uint32_t)v;
-            bad |= v < 1 || v > SIM_SHARDS_MAX;
-            break;
-        case 'P':
-            o->cfg.partitions = (uint32_t)v;
-            bad |= (v & (v - 1)) || v > 4096;
-            break;
-        case 'k':
-            o->cfg.steps = v;
-            break;
-        case 'w':
-            o->cfg.write_every_us = (uint32_t)v;
-            break;
-        case 'F':
-            o->cfg.faults = false;
-            break;
-        case 'c':
-            o->cfg.clients = (uint32_t)v;
-            bad |= v > 1000;
-            break;
-        case 'S':
-            o->cfg.sends_each = (uint32_t)v;
-            bad |= v > 100000;
-            break;
-        case 'r':
-            o->repeat = true;
-            break;
-        case 'v':
-            o->cfg.verbose = true;
-            break;
-        case 'y':
-            bad = false;
-            if (strcmp(optarg, "batch") == 0)
-                o->cfg.sync = SYNC_BATCH;
-            else if (strcmp(optarg, "always") == 0)
-                o->cfg.sync = SYNC_ALWAYS;
-            else if (strcmp(optarg, "none") == 0)
-                o->cfg.sync = SYNC_NONE;
-            else
-                bad = true;
-            break;
-        case 'p':
-            bad = strcmp(optarg, "ack-one") != 0;
-            o->cfg.plant_ack_one = !bad;
-            break;
-        case 'h':
+        if (c == 'h') {
             s_usage(stdout);
             exit(0);
-        default:
+        }
+        int rc = s_option(o, c, optarg);
+        if (rc < 0) {
             s_usage(stderr);
             return -1;
         }
-        if (bad) {
+        if (rc > 0) {
             fprintf(stderr, "roost-sim: bad value for --%s: %s\n", longs[idx].name, optarg);
             return -1;
         }
