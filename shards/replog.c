@@ -92,6 +92,16 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
     return ROOST_OK;
 }
 
+int replog_entry(replog_t *r, uint64_t lsn, void **owned, log_entry_t *e)
+{
+    size_t len;
+    const void *rec = lsn >= r->first_lsn ? tailcache_get(&r->tail, lsn, &len) : NULL;
+    *owned = NULL;
+    if (rec && entry_decode(rec, len, e) == ROOST_OK && e->lsn == lsn)
+        return ROOST_OK;
+    return replog_read_entry(r, lsn, owned, &len, e); /* not cached (or not as expected) */
+}
+
 uint64_t replog_epoch_of(replog_t *r, uint64_t lsn)
 {
     if (lsn == 0)
@@ -99,9 +109,8 @@ uint64_t replog_epoch_of(replog_t *r, uint64_t lsn)
     if (lsn + 1 == r->first_lsn)
         return r->first_epoch;
     void *rec;
-    size_t len;
     log_entry_t e;
-    if (lsn < r->first_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+    if (lsn < r->first_lsn || replog_entry(r, lsn, &rec, &e) != ROOST_OK)
         return 0;
     free(rec);
     return e.epoch;
@@ -205,9 +214,8 @@ int replog_apply_to(replog_t *r, uint64_t lsn)
     int rc = ROOST_OK;
     for (uint64_t n = r->applied_lsn + 1; n <= lsn && rc == ROOST_OK; n++) {
         void *rec;
-        size_t len;
         log_entry_t e;
-        rc = replog_read_entry(r, n, &rec, &len, &e);
+        rc = replog_entry(r, n, &rec, &e);
         if (rc != ROOST_OK)
             break;
         store_ops_view_t v;
@@ -305,6 +313,7 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     r->rejoining = store->rejoining && store->sync == SYNC_NONE;
     r->gc = engine_batch_new();
     msgpack_sbuffer_init(&r->gc_records);
+    tailcache_init(&r->tail);
     int rc = s_load(r);
     if (rc != ROOST_OK) {
         engine_batch_destroy(&r->gc);
@@ -338,6 +347,7 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     engine_batch_destroy(&r->gc);
     msgpack_sbuffer_destroy(&r->gc_records);
+    tailcache_fini(&r->tail);
     free(r);
 }
 
@@ -411,6 +421,7 @@ static void s_retire(roost_ctx_t *ctx, replog_t *r)
     }
     int rc = engine_write(r->engine, b, true);
     engine_batch_destroy(&b);
+    tailcache_clear(&r->tail);
     if (rc != ROOST_OK) {
         ROOST_ERROR(COMP, "cannot drop a retired copy", "partition=%u err=%s", r->partition,
                     roost_strerror(rc));

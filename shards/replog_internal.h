@@ -13,6 +13,7 @@
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
+#include "shards/tailcache.h"
 
 enum {
     REPLOG_TICK_MS = 100,   /* primary: resend to lagging replicas, re-prepare */
@@ -137,11 +138,15 @@ typedef struct {
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
     uint32_t ndeferred;
+    tailcache_t tail; /* the newest records, as written (tailcache.h) */
 } replog_t;
 
 /* replog.c */
 int replog_persist_promise(replog_t *r, uint64_t epoch);
 int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_entry_t *e);
+/* Entry lsn from the tail cache, or else read as replog_read_entry does: *owned is the
+ * record's memory to free() (NULL when it came from the cache, which keeps it). */
+int replog_entry(replog_t *r, uint64_t lsn, void **owned, log_entry_t *e);
 int replog_apply_to(replog_t *r, uint64_t lsn);
 void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
                  const msgpack_sbuffer *payload);

@@ -42,6 +42,7 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
     if (r->gc_count) { /* entries numbered but never written: give their numbers back */
         r->last_lsn = r->gc_prev_lsn;
         r->last_epoch = r->gc_prev_epoch;
+        tailcache_forget_from(&r->tail, r->gc_prev_lsn + 1);
         engine_batch_clear(r->gc);
         msgpack_sbuffer_clear(&r->gc_records);
         r->gc_count = 0;
@@ -62,6 +63,7 @@ void replog_relead(replog_t *r)
     if (r->gc_count) {
         r->last_lsn = r->gc_prev_lsn;
         r->last_epoch = r->gc_prev_epoch;
+        tailcache_forget_from(&r->tail, r->gc_prev_lsn + 1);
         engine_batch_clear(r->gc);
         msgpack_sbuffer_clear(&r->gc_records);
         r->gc_count = 0;
@@ -227,6 +229,7 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     }
     if (rc == ROOST_OK)
         rc = engine_write(r->engine, b, true);
+    tailcache_clear(&r->tail); /* re-stamped (or, on failure, unknown): read it back */
     msgpack_sbuffer_destroy(&rec);
     engine_batch_destroy(&b);
     if (rc != ROOST_OK) {
@@ -586,6 +589,7 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint8_t key[KEY_LOG_BYTES];
     key_log(key, r->partition, lsn);
     engine_batch_put(r->gc, key, sizeof key, rec.data, rec.size);
+    tailcache_put(&r->tail, lsn, rec.data, rec.size);
     msg_record_append(&r->gc_records, rec.data, rec.size);
     msgpack_sbuffer_destroy(&rec);
     r->gc_count++;

@@ -114,6 +114,7 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
                 uint8_t key[KEY_LOG_BYTES]; /* take the new label, keep the rest */
                 key_log(key, r->partition, e.lsn);
                 engine_batch_put(b, key, sizeof key, rec, len);
+                tailcache_put(&r->tail, e.lsn, rec, len);
                 match = e.lsn;
                 if (e.lsn == last)
                     last_epoch = e.epoch;
@@ -123,11 +124,13 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
             key_log(lo, r->partition, e.lsn);
             key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
             engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+            tailcache_forget_from(&r->tail, e.lsn);
             truncated = true; /* everything after is new: no more comparing */
         }
         uint8_t key[KEY_LOG_BYTES];
         key_log(key, r->partition, e.lsn);
         engine_batch_put(b, key, sizeof key, rec, len);
+        tailcache_put(&r->tail, e.lsn, rec, len);
         last = e.lsn;
         last_epoch = e.epoch;
         match = e.lsn;
@@ -135,6 +138,8 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
     if (rc == ROOST_OK && engine_batch_count(b) > 0)
         rc = engine_write(r->engine, b, sync);
     engine_batch_destroy(&b);
+    if (rc != ROOST_OK) /* the cache may hold puts the engine never took */
+        tailcache_clear(&r->tail);
     if (rc == ROOST_OK) {
         if (!truncated && last < r->last_lsn) { /* only skips: our longer tail stays */
             last = r->last_lsn;
