@@ -108,7 +108,9 @@ static int s_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
     }
     env->dest_node = to;
     mpsc_push(&t->outbound, &env->qnode);
-    if (atomic_load_explicit(&t->sleeping, memory_order_seq_cst)) {
+    /* One wake-up per sleep: the first sender takes the flag (see worker_enqueue). Before, every
+     * send until the I/O thread ran again wrote the eventfd: one syscall per message. */
+    if (atomic_exchange_explicit(&t->sleeping, 0, memory_order_seq_cst)) {
         uint64_t one = 1;
         ssize_t w = write(t->wake_fd, &one, sizeof one);
         (void)w;

@@ -126,7 +126,10 @@ void worker_enqueue(roost_worker_t *w, roost_env_t *env)
 {
     atomic_fetch_add_explicit(&w->stats.inbound, 1, memory_order_relaxed);
     mpsc_push(&w->inbound, &env->qnode);
-    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
+    /* The first producer after the worker went to sleep takes the flag and pays for the wake-up
+     * (a syscall); the ones that follow before the worker runs again see it taken and do not
+     * write. The worker checks its queue after setting the flag, so nothing is left asleep. */
+    if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
         worker_wake(w);
 }
 

@@ -104,6 +104,16 @@ int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_en
     return ROOST_OK;
 }
 
+int replog_entry(replog_t *r, uint64_t lsn, void **owned, log_entry_t *e)
+{
+    size_t len;
+    const void *rec = lsn >= r->first_lsn ? tailcache_get(&r->tail, lsn, &len) : NULL;
+    *owned = NULL;
+    if (rec && entry_decode(rec, len, e) == ROOST_OK && e->lsn == lsn)
+        return ROOST_OK;
+    return replog_read_entry(r, lsn, owned, &len, e); /* not cached (or not as expected) */
+}
+
 uint64_t replog_epoch_of(replog_t *r, uint64_t lsn)
 {
     if (lsn == 0)
@@ -111,9 +121,8 @@ uint64_t replog_epoch_of(replog_t *r, uint64_t lsn)
     if (lsn + 1 == r->first_lsn)
         return r->first_epoch;
     void *rec;
-    size_t len;
     log_entry_t e;
-    if (lsn < r->first_lsn || replog_read_entry(r, lsn, &rec, &len, &e) != ROOST_OK)
+    if (lsn < r->first_lsn || replog_entry(r, lsn, &rec, &e) != ROOST_OK)
         return 0;
     free(rec);
     return e.epoch;
@@ -206,52 +215,75 @@ static uint64_t s_truncate(replog_t *r, engine_batch_t *b, uint64_t applied, uin
     return cut;
 }
 
+/* Adds committed entry n's puts and deletes to b (nothing if it is unreadable or corrupt). */
+static int s_apply_entry(replog_t *r, engine_batch_t *b, uint64_t n)
+{
+    void *rec;
+    log_entry_t e;
+    int rc = replog_entry(r, n, &rec, &e);
+    if (rc != ROOST_OK)
+        return rc;
+    store_ops_view_t v;
+    store_op_t op;
+    rc = store_ops_view_init(&v, e.ops, e.ops_len); /* checks the whole batch first */
+    while (rc == ROOST_OK && store_ops_view_next(&v, &op)) {
+        uint8_t key[KEY_BYTES_MAX];
+        size_t klen = key_state(key, r->partition, op.key, op.klen);
+        if (op.kind == OP_PUT)
+            engine_batch_put(b, key, klen, op.val, op.vlen);
+        else
+            engine_batch_delete(b, key, klen);
+    }
+    store_ops_view_fini(&v);
+    free(rec);
+    return rc;
+}
+
+int replog_apply_add(replog_t *r, engine_batch_t *b, uint64_t lsn, replog_apply_t *a)
+{
+    *a = (replog_apply_t){.upto = r->applied_lsn};
+    int rc = ROOST_OK;
+    for (uint64_t n = r->applied_lsn + 1; n <= lsn && rc == ROOST_OK; n++) {
+        rc = s_apply_entry(r, b, n);
+        if (rc == ROOST_OK)
+            a->upto = n;
+    }
+    if (a->upto > r->applied_lsn) {
+        s_put_meta(b, r->partition, KEY_META_APPLIED, a->upto);
+        a->cut = s_truncate(r, b, a->upto, &a->cut_epoch);
+    }
+    return rc;
+}
+
+void replog_applied(replog_t *r, const replog_apply_t *a)
+{
+    if (a->upto <= r->applied_lsn)
+        return;
+    r->applied_lsn = a->upto;
+    if (a->cut) {
+        atomic_fetch_add_explicit(&r->store->stats.truncated, a->cut + 1 - r->first_lsn,
+                                  memory_order_relaxed);
+        r->first_lsn = a->cut + 1;
+        r->first_epoch = a->cut_epoch;
+    }
+}
+
 /* Applies committed entries (applied_lsn, lsn] to the state table, in one engine write with
  * the new applied point. The log is the durable truth, so this write need not be synced: after
- * a crash the entries are applied again (puts and deletes are idempotent). */
+ * a crash the entries are applied again (puts and deletes are idempotent). An unreadable entry
+ * stops it there (what precedes it is applied) and its error is returned. */
 int replog_apply_to(replog_t *r, uint64_t lsn)
 {
     if (lsn <= r->applied_lsn)
         return ROOST_OK;
     engine_batch_t *b = engine_batch_new();
-    int rc = ROOST_OK;
-    for (uint64_t n = r->applied_lsn + 1; n <= lsn && rc == ROOST_OK; n++) {
-        void *rec;
-        size_t len;
-        log_entry_t e;
-        rc = replog_read_entry(r, n, &rec, &len, &e);
-        if (rc != ROOST_OK)
-            break;
-        store_ops_view_t v;
-        store_op_t op;
-        rc = store_ops_view_init(&v, e.ops, e.ops_len);
-        while (rc == ROOST_OK && store_ops_view_next(&v, &op)) {
-            uint8_t key[KEY_BYTES_MAX];
-            size_t klen = key_state(key, r->partition, op.key, op.klen);
-            if (op.kind == OP_PUT)
-                engine_batch_put(b, key, klen, op.val, op.vlen);
-            else
-                engine_batch_delete(b, key, klen);
-        }
-        store_ops_view_fini(&v);
-        free(rec);
-    }
-    uint64_t cut = 0, cut_epoch = 0;
-    if (rc == ROOST_OK) {
-        s_put_meta(b, r->partition, KEY_META_APPLIED, lsn);
-        cut = s_truncate(r, b, lsn, &cut_epoch);
-        rc = engine_write(r->engine, b, false);
-    }
+    replog_apply_t a;
+    int rc = replog_apply_add(r, b, lsn, &a);
+    int wrc = a.upto > r->applied_lsn ? engine_write(r->engine, b, false) : ROOST_OK;
     engine_batch_destroy(&b);
-    if (rc == ROOST_OK) {
-        r->applied_lsn = lsn;
-        if (cut) {
-            atomic_fetch_add_explicit(&r->store->stats.truncated, cut + 1 - r->first_lsn,
-                                      memory_order_relaxed);
-            r->first_lsn = cut + 1;
-            r->first_epoch = cut_epoch;
-        }
-    }
+    if (wrc != ROOST_OK)
+        return wrc;
+    replog_applied(r, &a);
     return rc;
 }
 
@@ -317,6 +349,7 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     r->rejoining = store->rejoining && store->sync == SYNC_NONE;
     r->gc = engine_batch_new();
     msgpack_sbuffer_init(&r->gc_records);
+    tailcache_init(&r->tail);
     int rc = s_load(r);
     if (rc != ROOST_OK) {
         engine_batch_destroy(&r->gc);
@@ -350,6 +383,7 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     engine_batch_destroy(&r->gc);
     msgpack_sbuffer_destroy(&r->gc_records);
+    tailcache_fini(&r->tail);
     free(r);
 }
 
@@ -423,6 +457,7 @@ static void s_retire(roost_ctx_t *ctx, replog_t *r)
     }
     int rc = engine_write(r->engine, b, true);
     engine_batch_destroy(&b);
+    tailcache_clear(&r->tail);
     if (rc != ROOST_OK) {
         ROOST_ERROR(COMP, "cannot drop a retired copy", "partition=%u err=%s", r->partition,
                     roost_strerror(rc));

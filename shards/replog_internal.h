@@ -13,6 +13,7 @@
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
+#include "shards/tailcache.h"
 
 enum {
     REPLOG_TICK_MS = 100,   /* primary: resend to lagging replicas, re-prepare */
@@ -104,6 +105,7 @@ typedef struct {
     uint32_t gc_count;
     uint64_t gc_prev_lsn, gc_prev_epoch;
     bool flush_armed;
+    bool gc_held; /* the replog.hold_flush fault holds the batch: only a later append frees it */
     bool ticking;
     /* cross-partition group commit (syncer.h): at most one sync request outstanding */
     bool syncing;                   /* a MSG_SYNC_REQ is outstanding */
@@ -137,12 +139,25 @@ typedef struct {
     /* appends that arrived while reconciling: served in order once serving (bounded) */
     roost_env_t *deferred, *deferred_tail;
     uint32_t ndeferred;
+    tailcache_t tail; /* the newest records, as written (tailcache.h) */
 } replog_t;
 
 /* replog.c */
 int replog_persist_promise(replog_t *r, uint64_t epoch);
 int replog_read_entry(replog_t *r, uint64_t lsn, void **rec, size_t *len, log_entry_t *e);
+/* Entry lsn from the tail cache, or else read as replog_read_entry does: *owned is the
+ * record's memory to free() (NULL when it came from the cache, which keeps it). */
+int replog_entry(replog_t *r, uint64_t lsn, void **owned, log_entry_t *e);
 int replog_apply_to(replog_t *r, uint64_t lsn);
+/* Applying in a caller's write: replog_apply_add puts into b the effect of the committed
+ * entries (applied_lsn, lsn] — up to the first unreadable one, whose error it returns — with
+ * the new applied point and the log's cut; once b is written, replog_applied records them. */
+typedef struct {
+    uint64_t upto;           /* the applied point b brings (applied_lsn: nothing added) */
+    uint64_t cut, cut_epoch; /* the log cut it brings (0: none) */
+} replog_apply_t;
+int replog_apply_add(replog_t *r, engine_batch_t *b, uint64_t lsn, replog_apply_t *a);
+void replog_applied(replog_t *r, const replog_apply_t *a);
 void replog_send(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint32_t type,
                  const msgpack_sbuffer *payload);
 /* The peer index of node (any list), or -1. */
@@ -212,7 +227,9 @@ void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status);
 /* Writes the records of a view into the local log, in lsn order, replacing older-epoch entries
  * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record, or one
  * that would rewrite a committed entry) or ROOST_EIO. *matched (if not NULL) is the last lsn
- * now known to equal the sender's (stored or already identical), 0 if none. */
-int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *matched);
+ * now known to equal the sender's (stored or already identical), 0 if none. Committed entries
+ * up to apply_upto (0: none) that this write leaves alone are applied in the same write. */
+int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t apply_upto,
+                         uint64_t *matched);
 
 #endif

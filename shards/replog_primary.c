@@ -37,15 +37,32 @@ static int s_self(const replog_t *r)
 
 static void s_try_commit(roost_ctx_t *ctx, replog_t *r);
 
-void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
+/* Group commit: replog_flush runs once the pass's actors had their turn (a zero-delay timer). */
+static void s_arm_flush(roost_ctx_t *ctx, replog_t *r)
 {
-    if (r->gc_count) { /* entries numbered but never written: give their numbers back */
+    if (!r->flush_armed) {
+        roost_ctx_timer_start(ctx, 0, 0, REPLOG_TIMER_FLUSH);
+        r->flush_armed = true;
+    }
+}
+
+/* Entries numbered but never written give their numbers back (the batch is dropped). */
+static void s_give_back(replog_t *r)
+{
+    if (r->gc_count) {
         r->last_lsn = r->gc_prev_lsn;
         r->last_epoch = r->gc_prev_epoch;
-        engine_batch_clear(r->gc);
+        tailcache_forget_from(&r->tail, r->gc_prev_lsn + 1);
         msgpack_sbuffer_clear(&r->gc_records);
         r->gc_count = 0;
     }
+    engine_batch_clear(r->gc); /* it may also hold a failed write's apply */
+    r->gc_held = false;
+}
+
+void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
+{
+    s_give_back(r);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     replog_report(r, 0, 0, false);
     ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
@@ -59,13 +76,7 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
  * answered once the new term has re-replicated and committed them. No client sees an error. */
 void replog_relead(replog_t *r)
 {
-    if (r->gc_count) {
-        r->last_lsn = r->gc_prev_lsn;
-        r->last_epoch = r->gc_prev_epoch;
-        engine_batch_clear(r->gc);
-        msgpack_sbuffer_clear(&r->gc_records);
-        r->gc_count = 0;
-    }
+    s_give_back(r);
     pending_t **link = &r->pending, *keep_tail = NULL;
     while (*link && (*link)->lsn <= r->last_lsn) {
         keep_tail = *link;
@@ -95,18 +106,31 @@ void replog_relead(replog_t *r)
     }
 }
 
-/* LOG_APPEND of entries [from, last] (at most PROTO_RECORDS_MAX) to replica i; entries the
- * log no longer holds make it a rebuild from a snapshot instead. */
+/* The last entry written to our log (and so sendable): the entries of the open group-commit
+ * batch are numbered but not yet written, and a replica cannot hold them yet. */
+static uint64_t s_written(const replog_t *r)
+{
+    return r->gc_count ? r->gc_prev_lsn : r->last_lsn;
+}
+
+/* LOG_APPEND of the written entries [from, s_written] (at most PROTO_RECORDS_MAX) to replica
+ * i; entries the log no longer holds make it a rebuild from a snapshot instead. It never names
+ * an unwritten entry as prev: the replica would answer GAP for an entry it cannot have yet
+ * and fall back to being streamed (found by profiling: the tick's commit-point append did so
+ * whenever a batch waited for the sync, which put loaded partitions into catch-up for good). */
 static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
 {
     if (from < r->first_lsn) {
         replog_ask_rebuild(ctx, r, i);
         return;
     }
+    uint64_t to = s_written(r);
+    if (from > to + 1)
+        from = to + 1;
     msgpack_sbuffer recs, out;
     msgpack_sbuffer_init(&recs);
     msgpack_sbuffer_init(&out);
-    uint32_t n = from <= r->last_lsn ? replog_collect(r, from, r->last_lsn, &recs) : 0;
+    uint32_t n = from <= to ? replog_collect(r, from, to, &recs) : 0;
     msg_append_t m = {.epoch = r->epoch,
                       .prev_lsn = from - 1,
                       .prev_epoch = replog_epoch_of(r, from - 1),
@@ -227,6 +251,7 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     }
     if (rc == ROOST_OK)
         rc = engine_write(r->engine, b, true);
+    tailcache_clear(&r->tail); /* re-stamped (or, on failure, unknown): read it back */
     msgpack_sbuffer_destroy(&rec);
     engine_batch_destroy(&b);
     if (rc != ROOST_OK) {
@@ -287,7 +312,7 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
                    (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn));
     if ((better || node == r->best_node) && node != r->self) {
         uint64_t before = r->last_lsn;
-        if (replog_store_records(r, &v, false, NULL) == ROOST_OK) {
+        if (replog_store_records(r, &v, false, 0, NULL) == ROOST_OK) {
             r->best_epoch = m.last_epoch;
             r->best_lsn = m.last_lsn;
             r->best_node = node;
@@ -356,6 +381,10 @@ static void s_try_commit(roost_ctx_t *ctx, replog_t *r)
     uint64_t candidate = sorted[need - 1];
     if (candidate > r->commit_lsn) {
         r->commit_lsn = candidate;
+        if (r->role == ROLE_SERVING) {
+            s_arm_flush(ctx, r); /* applied and answered in the pass's one write (replog_flush) */
+            return;
+        }
         int rc = replog_apply_to(r, candidate);
         if (rc == ROOST_EPROTO) { /* a corrupt entry: applied after its repair */
             replog_repair_poll(ctx, r);
@@ -402,7 +431,7 @@ void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint64_t before = r->acked[idx];
     if (m.lsn > r->acked[idx])
         r->acked[idx] = m.lsn > r->last_lsn ? r->last_lsn : m.lsn;
-    if (r->catchup[idx] && r->acked[idx] < r->last_lsn) {
+    if (r->catchup[idx] && r->acked[idx] < s_written(r)) {
         if (r->acked[idx] > before) /* progress: stream the next chunk now; else the tick */
             s_send_append(ctx, r, idx, r->acked[idx] + 1);
     } else {
@@ -419,23 +448,10 @@ static void s_disk_failed(roost_ctx_t *ctx, replog_t *r, int rc)
     r->role = ROLE_NONE; /* never acknowledge what the disk refused; stop taking writes */
 }
 
-/* Writes the queued entries (unsynced), sends them to the replicas at once — their fsyncs run
- * alongside ours — and asks the worker's syncer to make our copy durable. */
-void replog_flush(roost_ctx_t *ctx, replog_t *r)
+/* Sends the batch just written to the replicas at once — their fsyncs run alongside ours — and
+ * asks the node's syncer to make our copy durable. */
+static void s_ship(roost_ctx_t *ctx, replog_t *r)
 {
-    r->flush_armed = false;
-    if (r->gc_count == 0 || r->role != ROLE_SERVING)
-        return;
-    if (r->syncing) {
-        r->flush_after_sync = true; /* these will share the next sync */
-        return;
-    }
-    int rc = engine_write(r->engine, r->gc, false);
-    atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count, memory_order_relaxed);
-    if (rc != ROOST_OK) {
-        s_disk_failed(ctx, r, rc);
-        return;
-    }
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     msg_append_t m = {.epoch = r->epoch,
@@ -464,6 +480,47 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r)
     r->syncing = syncer_request(ctx) == ROOST_OK;
     if (!r->syncing)
         s_disk_failed(ctx, r, ROOST_EUNAVAIL);
+}
+
+/* One engine write for what the pass brought: the queued entries (unsynced; unless the previous
+ * batch's sync is outstanding — then they wait and share the next one) and the effect of the
+ * entries committed since the last write. Then the entries are shipped and what committed is
+ * answered: applied first, so whoever is answered reads its own write. */
+void replog_flush(roost_ctx_t *ctx, replog_t *r)
+{
+    r->flush_armed = false;
+    if (r->role != ROLE_SERVING)
+        return;
+    bool entries = r->gc_count > 0 && !r->gc_held;
+    if (entries && r->syncing) {
+        r->flush_after_sync = true; /* these will share the next sync */
+        entries = false;
+    }
+    engine_batch_t *b = entries ? r->gc : engine_batch_new();
+    replog_apply_t a;
+    int arc = replog_apply_add(r, b, r->commit_lsn, &a);
+    int rc = engine_batch_count(b) ? engine_write(r->engine, b, false) : ROOST_OK;
+    if (!entries)
+        engine_batch_destroy(&b);
+    else
+        atomic_fetch_add_explicit(&r->store->stats.entries_written, r->gc_count,
+                                  memory_order_relaxed);
+    if (rc != ROOST_OK) {
+        s_disk_failed(ctx, r, rc);
+        return;
+    }
+    replog_applied(r, &a);
+    if (entries)
+        s_ship(ctx, r);
+    if (arc == ROOST_EPROTO) { /* a corrupt entry: applied after its repair */
+        replog_repair_poll(ctx, r);
+    } else if (arc != ROOST_OK) {
+        replog_step_down(ctx, r, "cannot apply committed entries");
+        r->role = ROLE_NONE;
+        return;
+    }
+    if (r->role == ROLE_SERVING)
+        s_answer_committed(ctx, r);
 }
 
 void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status)
@@ -591,18 +648,20 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint8_t key[KEY_LOG_BYTES];
     key_log(key, r->partition, lsn);
     engine_batch_put(r->gc, key, sizeof key, rec.data, rec.size);
+    tailcache_put(&r->tail, lsn, rec.data, rec.size);
     msg_record_append(&r->gc_records, rec.data, rec.size);
     msgpack_sbuffer_destroy(&rec);
     r->gc_count++;
     s_add_pending(ctx, r, lsn, env);
     atomic_fetch_add_explicit(&r->store->stats.appends, 1, memory_order_relaxed);
-    if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX)
+    if (r->store->sync == SYNC_ALWAYS || r->gc_count >= PROTO_RECORDS_MAX) {
+        r->gc_held = false;
         replog_flush(ctx, r);
-    else if (roost_fault("replog.hold_flush"))
-        return; /* as if the pass were still going: entries numbered, not yet written */
-    else if (!r->flush_armed) { /* group commit: everything this pass brings shares one sync */
-        roost_ctx_timer_start(ctx, 0, 0, REPLOG_TIMER_FLUSH);
-        r->flush_armed = true;
+    } else if (roost_fault("replog.hold_flush")) {
+        r->gc_held = true; /* as if the pass were still going: entries numbered, not written */
+    } else { /* group commit: everything this pass brings shares one write and one sync */
+        r->gc_held = false;
+        s_arm_flush(ctx, r);
     }
 }
 
@@ -660,7 +719,7 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
             behind = lacks;
         if (r->role == ROLE_SERVING && fed)
             hints += lacks;
-        bool stalled = r->acked[i] < r->last_lsn && r->acked[i] == r->acked_at_tick[i];
+        bool stalled = r->acked[i] < s_written(r) && r->acked[i] == r->acked_at_tick[i];
         r->acked_at_tick[i] = r->acked[i];
         if (r->role == ROLE_RECONCILING && votes && !r->promised_by[i])
             s_send_prepare(ctx, r, r->peers[i], r->recon_from);
@@ -673,7 +732,7 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
         else if (stalled || !r->heard[i])
             s_send_append(ctx, r, (int)i, r->acked[i] + 1);
         else if (r->sent_commit[i] < r->commit_lsn && !r->catchup[i])
-            s_send_append(ctx, r, (int)i, r->last_lsn + 1); /* no entries: the commit point */
+            s_send_append(ctx, r, (int)i, s_written(r) + 1); /* no entries: the commit point */
     }
     replog_report(r, behind, hints,
                   s_count(r, PEER_NEXT, NULL) > 0 || s_count(r, PEER_PREV, NULL) > 0);

@@ -73,6 +73,7 @@ void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         engine_batch_put(b, key, sizeof key, rec, len);
         rc = engine_write(r->engine, b, true);
         engine_batch_destroy(&b);
+        tailcache_forget(&r->tail, lsn);
         if (rc == ROOST_OK) {
             r->corrupt_lsn = 0;
             atomic_fetch_add(&r->store->stats.repaired, 1);

@@ -78,10 +78,24 @@ static bool s_same_ops(replog_t *r, const log_entry_t *theirs)
     return same;
 }
 
-int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *matched)
+/* Adds to b the apply of the committed entries up to apply_upto that b's own log writes (from
+ * lsn `touched` on) leave alone: they are on disk already, and the state follows in this write
+ * instead of one more. */
+static void s_apply_alongside(replog_t *r, engine_batch_t *b, uint64_t apply_upto, uint64_t touched,
+                              replog_apply_t *a)
+{
+    *a = (replog_apply_t){.upto = r->applied_lsn};
+    if (apply_upto >= touched)
+        apply_upto = touched - 1;
+    if (apply_upto > r->applied_lsn && !r->corrupt_lsn)
+        (void)replog_apply_add(r, b, apply_upto, a); /* a corrupt entry: the repair path */
+}
+
+int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t apply_upto,
+                         uint64_t *matched)
 {
     engine_batch_t *b = engine_batch_new();
-    uint64_t last = r->last_lsn, last_epoch = r->last_epoch, match = 0;
+    uint64_t last = r->last_lsn, last_epoch = r->last_epoch, match = 0, touched = UINT64_MAX;
     bool truncated = false;
     int rc = ROOST_OK;
     for (uint32_t i = 0; i < v->nrecords && rc == ROOST_OK; i++) {
@@ -114,6 +128,8 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
                 uint8_t key[KEY_LOG_BYTES]; /* take the new label, keep the rest */
                 key_log(key, r->partition, e.lsn);
                 engine_batch_put(b, key, sizeof key, rec, len);
+                tailcache_put(&r->tail, e.lsn, rec, len);
+                touched = touched < e.lsn ? touched : e.lsn;
                 match = e.lsn;
                 if (e.lsn == last)
                     last_epoch = e.epoch;
@@ -123,19 +139,28 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t *
             key_log(lo, r->partition, e.lsn);
             key_prefix(hi, r->partition, KEY_TABLE_LOG + 1);
             engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+            tailcache_forget_from(&r->tail, e.lsn);
             truncated = true; /* everything after is new: no more comparing */
         }
         uint8_t key[KEY_LOG_BYTES];
         key_log(key, r->partition, e.lsn);
         engine_batch_put(b, key, sizeof key, rec, len);
+        tailcache_put(&r->tail, e.lsn, rec, len);
+        touched = touched < e.lsn ? touched : e.lsn;
         last = e.lsn;
         last_epoch = e.epoch;
         match = e.lsn;
     }
+    replog_apply_t a = {.upto = r->applied_lsn};
+    if (rc == ROOST_OK)
+        s_apply_alongside(r, b, apply_upto, touched, &a);
     if (rc == ROOST_OK && engine_batch_count(b) > 0)
         rc = engine_write(r->engine, b, sync);
     engine_batch_destroy(&b);
+    if (rc != ROOST_OK) /* the cache may hold puts the engine never took */
+        tailcache_clear(&r->tail);
     if (rc == ROOST_OK) {
+        replog_applied(r, &a);
         if (!truncated && last < r->last_lsn) { /* only skips: our longer tail stays */
             last = r->last_lsn;
             last_epoch = r->last_epoch;
@@ -240,8 +265,10 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
         goto out;
     }
-    uint64_t matched = 0;
-    int rc = replog_store_records(r, &v, false, &matched); /* made durable by the syncer */
+    uint64_t matched = 0; /* made durable by the syncer; what the primary had committed when
+                           * it sent this, up to the entry this builds on, applied alongside */
+    uint64_t known = m.commit_lsn < m.prev_lsn ? m.commit_lsn : m.prev_lsn;
+    int rc = replog_store_records(r, &v, false, known, &matched);
     if (rc != ROOST_OK) {
         ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition, roost_strerror(rc));
         s_ack(ctx, r, env, m.epoch, rc == ROOST_EIO ? ACK_FAILED : ACK_GAP, r->commit_lsn);

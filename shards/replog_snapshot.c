@@ -189,6 +189,7 @@ static int s_wipe(replog_t *r)
     engine_batch_put(b, meta, sizeof meta, one, sizeof one);
     int rc = engine_write(r->engine, b, true);
     engine_batch_destroy(&b);
+    tailcache_clear(&r->tail);
     if (rc == ROOST_OK) {
         r->applied_lsn = r->commit_lsn = r->last_lsn = r->last_epoch = 0;
         r->first_lsn = 1;

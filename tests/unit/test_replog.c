@@ -675,6 +675,16 @@ static void test_a_replica_past_the_log_is_rebuilt_from_a_snapshot(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* Node 3 has learned the last commit point (from a later append or the primary's tick) and cut
+ * its log to log_keep behind it in every partition. */
+static bool s_node3_cut_its_logs(void)
+{
+    for (uint32_t p = 0; p < P; p++)
+        if (s_log(3, p, g_a, LOG_CAP) >= 100)
+            return false;
+    return true;
+}
+
 /* A replica left far behind is appointed primary (the others truncated what it lacks): it
  * cannot complete its log from their tails, so it pulls a snapshot from a promiser, reconciles
  * again from the rebuilt log, and serves; nothing acknowledged is lost. */
@@ -689,6 +699,9 @@ static void test_a_lagging_new_primary_rebuilds_before_it_serves(void **state)
     s_go(1, 1600, 10000);
     assert_true(s_wait(s_answered, 60));
     assert_int_equal(atomic_load(&g_failed), 0);
+    /* the premise: the other replica truncated what node 2 lacks (it learns the commit point
+     * after the answers, so wait for it rather than race the primary's next append) */
+    assert_true(s_wait(s_node3_cut_its_logs, 10));
     inproc_isolate(&W->net, 1, true); /* the old primary goes; the lagging one leads */
     inproc_isolate(&W->net, 2, false);
     inproc_isolate(&W->net, 1, true);
