@@ -14,6 +14,24 @@
 #endif
 #include "tests/support/msg_steps.h"
 
+/* a (session 0) creates a group (name and cmid `name`) with b, and c unless NULL; its id and
+ * conversation key come back. */
+static void s_group_with(const user_ref_t *a, const user_ref_t *b, const user_ref_t *c,
+                         const char *name, char gid[32], char gconv[40])
+{
+    char json[256], more[40] = "";
+    if (c)
+        snprintf(more, sizeof more, ",\"%s\"", c->id);
+    snprintf(json, sizeof json,
+             "{\"t\":\"group.create\",\"name\":\"%s\",\"members\":[\"%s\"%s],\"cmid\":\"%s\"}",
+             name, b->id, more, name);
+    msgpack_unpacked up;
+    assert_string_equal(sess_call(0, a->key, a->id, "a1", json, &up), "ok");
+    sess_str(&up.data, "group", gid, 32);
+    msgpack_unpacked_destroy(&up);
+    snprintf(gconv, 40, "g:%s", gid);
+}
+
 /* In a group, R blocks S: S's message never reaches R, and no receipt R's acks or reads cause
  * may ever cover it — not even when another member's later message is acknowledged and read
  * (receipts are cumulative: "everything up to seq"). */
@@ -27,15 +45,8 @@ static void test_group_block_no_receipt(void **state)
     char json[256], gid[32], gconv[40], buf[64];
     snprintf(json, sizeof json, "{\"t\":\"block\",\"user\":\"%s\"}", s.id);
     s_ok(1, r.key, &r, "r1", json);
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"b\",\"members\":[\"%s\",\"%s\"],"
-             "\"cmid\":\"gb\"}",
-             r.id, s.id);
+    s_group_with(&a, &r, &s, "gb", gid, gconv);
     msgpack_unpacked up;
-    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
-    sess_str(&up.data, "group", gid, sizeof gid);
-    msgpack_unpacked_destroy(&up);
-    snprintf(gconv, sizeof gconv, "g:%s", gid);
     uint64_t hidden = s_send(2, &s, "s1", gconv, gconv, "sb1", "from-s");
     uint64_t later = s_send(0, &a, "a1", gconv, gconv, "ab1", "from-a");
     assert_true(later > hidden);
@@ -194,15 +205,8 @@ static void test_removal_mid_stream(void **state)
     s_auth(0, &a, "a1", -1);
     s_auth(2, &c, "c1", -1);
     char json[256], gid[32], gconv[40];
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"s\",\"members\":[\"%s\",\"%s\"],"
-             "\"cmid\":\"gs\"}",
-             b.id, c.id);
+    s_group_with(&a, &b, &c, "gs", gid, gconv);
     msgpack_unpacked up;
-    assert_string_equal(sess_call(0, a.key, a.id, "a1", json, &up), "ok");
-    sess_str(&up.data, "group", gid, sizeof gid);
-    msgpack_unpacked_destroy(&up);
-    snprintf(gconv, sizeof gconv, "g:%s", gid);
     for (uint32_t i = 0; i < 3; i += 2) {
         s_expect(i, "group.event", &up);
         msgpack_unpacked_destroy(&up);
@@ -259,21 +263,6 @@ static void s_what(const msgpack_object *push, char *out, size_t cap)
         sess_str(push, strcmp(t, "group.event") == 0 ? "event" : "t", out, cap);
 }
 
-/* a (session 0) creates group `name` with b; its id and conversation key come back. */
-static void s_group_with(const user_ref_t *a, const user_ref_t *b, const char *name, char gid[32],
-                         char gconv[40])
-{
-    char json[256];
-    snprintf(json, sizeof json,
-             "{\"t\":\"group.create\",\"name\":\"%s\",\"members\":[\"%s\"],\"cmid\":\"%s\"}", name,
-             b->id, name);
-    msgpack_unpacked up;
-    assert_string_equal(sess_call(0, a->key, a->id, "a1", json, &up), "ok");
-    sess_str(&up.data, "group", gid, 32);
-    msgpack_unpacked_destroy(&up);
-    snprintf(gconv, 40, "g:%s", gid);
-}
-
 /* a (session 0, the admin) removes b from the group, or adds it back. */
 static void s_move(const user_ref_t *a, const user_ref_t *b, const char *gid, const char *gconv,
                    bool add)
@@ -298,7 +287,7 @@ static void test_a_member_added_back_gets_what_it_was_owed(void **state)
     s_auth(0, &a, "a1", -1);
     s_auth(1, &b, "b1", -1);
     char gid[32], gconv[40];
-    s_group_with(&a, &b, "go", gid, gconv);
+    s_group_with(&a, &b, NULL, "go", gid, gconv);
     msgpack_unpacked up;
     for (uint32_t i = 0; i < 2; i++) {
         s_expect(i, "group.event", &up);
@@ -350,7 +339,7 @@ static void test_a_member_added_back_still_fetches_what_it_got(void **state)
     s_user(1, "+15550000194", "b1", &b);
     s_auth(0, &a, "a1", -1);
     char gid[32], gconv[40];
-    s_group_with(&a, &b, "gf", gid, gconv);
+    s_group_with(&a, &b, NULL, "gf", gid, gconv);
     s_send(0, &a, "a1", gconv, gconv, "f1", "before");
     proc_sleep_ms(500); /* in b's inbox (b is offline) */
     s_move(&a, &b, gid, gconv, false);
