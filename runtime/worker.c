@@ -26,9 +26,19 @@
 #include "runtime/util.h"
 
 enum {
-    SCAN_SWEEP_GAP_NS = 100 * 1000 * 1000, /* rest between full sweeps: passivation is not urgent */
-    SCAN_STEP_GAP_NS = 1000 * 1000,        /* ≤ one slice per ms: ~1M slots/s, off the hot path */
+    SCAN_SWEEP_GAP_MIN_NS = 100 * 1000 * 1000, /* rest between full sweeps: not urgent */
+    SCAN_SWEEP_GAP_SHARE = 16,      /* …and at least 1/16 of the idle timeout: an actor idle for
+                                     * 5 min goes within ~19 s more, and a sweep over a big table
+                                     * is not redone ten times a second for actors that cannot
+                                     * be idle long enough yet */
+    SCAN_STEP_GAP_NS = 1000 * 1000, /* ≤ one slice per ms: ~1M slots/s, off the hot path */
 };
+
+static uint64_t s_sweep_gap_ns(const roost_worker_t *w)
+{
+    uint64_t share = w->node->passivate_after_ns / SCAN_SWEEP_GAP_SHARE;
+    return share > SCAN_SWEEP_GAP_MIN_NS ? share : SCAN_SWEEP_GAP_MIN_NS;
+}
 
 #define STAT_ADD(w, field, n)                                                                      \
     atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
@@ -356,7 +366,7 @@ static void s_scan_idle(roost_worker_t *w, uint64_t now_ns)
             continue;
         }
         if (++w->scan_cursor % cap == 0) {
-            w->next_scan_ns = now_ns + SCAN_SWEEP_GAP_NS; /* a full sweep done: rest a while */
+            w->next_scan_ns = now_ns + s_sweep_gap_ns(w); /* a full sweep done: rest a while */
             return;
         }
     }
