@@ -2,14 +2,14 @@
  *
  * Structures:
  *   record  one immutable allocation holding key then value, reference-counted (held by
- *           tables and by undo entries).
- *   table   a sorted array of record pointers, reference-counted (held by the engine as `live`
- *           and by iterators as their snapshot). A table with refs > 1 is never changed: a
- *           write first copies it (copy-on-write), so an iterator's view stays fixed.
+ *           tables and by undo entries) — shards/memtable.h.
+ *   table   the sorted, chunked, copy-on-write table of shards/memtable.h, held by the engine
+ *           as `live` and by iterators as their snapshot; a write first makes `live` the
+ *           engine's own (memtable_writable), so an iterator's view stays fixed.
  *   undo    for every record changed since the last sync, (before, after) in write order; a
  *           crash restores `before` for each, newest first. A sync empties it.
  *
- * Invariants (s_invariants, fully checked on small tables): live->items strictly ascending by key;
+ * Invariants (s_invariants, fully checked on small tables): live strictly ascending by key;
  * used_bytes is the sum of key+value bytes of live's records; undo_len <=
  * ENGINE_MEM_UNSYNCED_OPS_MAX; every undo entry has before or after set.
  */
@@ -21,25 +21,12 @@
 
 #include "runtime/errors.h"
 #include "runtime/util.h"
+#include "shards/memtable.h"
 
 enum {
     /* Tables up to this many records get the full O(n) invariant check after every write. */
     MEM_CHECK_RECORDS_MAX = 1024,
 };
-
-typedef struct {
-    size_t refs;
-    size_t klen;
-    size_t vlen;
-    unsigned char bytes[]; /* key, then value */
-} mem_record_t;
-
-typedef struct {
-    size_t refs;
-    size_t n;
-    size_t cap;
-    mem_record_t **items;
-} mem_table_t;
 
 typedef struct {
     mem_record_t *before; /* NULL: the key was absent */
@@ -48,7 +35,7 @@ typedef struct {
 
 typedef struct {
     engine_t base; /* first: an engine_t * is a mem_engine_t * */
-    mem_table_t *live;
+    memtable_t *live;
     uint64_t used_bytes;
     uint64_t capacity_bytes;
     int fail_err;
@@ -59,107 +46,24 @@ typedef struct {
 
 typedef struct {
     engine_iter_t base;
-    mem_table_t *table;
-    size_t begin; /* [begin, end): the range's indexes in table */
-    size_t end;
-    size_t pos; /* current index; valid while begin <= pos < end */
+    memtable_t *table; /* the snapshot */
+    mempos_t begin;    /* [begin, end): the range's positions in table */
+    mempos_t end;
+    mempos_t pos; /* current position; valid while !done and begin <= pos < end */
     bool reverse;
+    bool done;
 } mem_iter_t;
 
 static const engine_ops_t s_ops;
 static const engine_iter_ops_t s_iter_ops;
-
-/* ---- records and tables -------------------------------------------------------------------- */
-
-static mem_record_t *s_record_new(const void *key, size_t klen, const void *val, size_t vlen)
-{
-    mem_record_t *r = roost_xmalloc(sizeof *r + klen + vlen);
-    r->refs = 1;
-    r->klen = klen;
-    r->vlen = vlen;
-    memcpy(r->bytes, key, klen);
-    if (vlen)
-        memcpy(r->bytes + klen, val, vlen);
-    return r;
-}
-
-static mem_record_t *s_record_ref(mem_record_t *r)
-{
-    if (r)
-        r->refs++;
-    return r;
-}
-
-static void s_record_unref(mem_record_t *r)
-{
-    if (r && --r->refs == 0)
-        free(r);
-}
-
-static mem_table_t *s_table_new(size_t cap)
-{
-    mem_table_t *t = roost_xcalloc(1, sizeof *t);
-    t->refs = 1;
-    t->cap = cap ? cap : 16;
-    t->items = roost_xmalloc(t->cap * sizeof *t->items);
-    return t;
-}
-
-static void s_table_unref(mem_table_t *t)
-{
-    if (t == NULL || --t->refs > 0)
-        return;
-    for (size_t i = 0; i < t->n; i++)
-        s_record_unref(t->items[i]);
-    free(t->items);
-    free(t);
-}
-
-/* Index of the first record with key >= (key, klen); n if none. A NULL key means "before
- * everything" (index 0). */
-static size_t s_lower_bound(const mem_table_t *t, const void *key, size_t klen)
-{
-    if (key == NULL)
-        return 0;
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const mem_record_t *r = t->items[mid];
-        if (engine_key_compare(r->bytes, r->klen, key, klen) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static bool s_found(const mem_table_t *t, size_t i, const void *key, size_t klen)
-{
-    return i < t->n && engine_key_compare(t->items[i]->bytes, t->items[i]->klen, key, klen) == 0;
-}
-
-/* Makes self->live safe to change: copies it if an iterator shares it. */
-static mem_table_t *s_live_writable(mem_engine_t *self)
-{
-    mem_table_t *t = self->live;
-    if (t->refs == 1)
-        return t;
-    mem_table_t *copy = s_table_new(t->n + 16);
-    for (size_t i = 0; i < t->n; i++)
-        copy->items[i] = s_record_ref(t->items[i]);
-    copy->n = t->n;
-    s_table_unref(t);
-    self->live = copy;
-    return copy;
-}
 
 /* ---- undo log ------------------------------------------------------------------------------ */
 
 static void s_undo_clear(mem_engine_t *self)
 {
     for (size_t i = 0; i < self->undo_len; i++) {
-        s_record_unref(self->undo[i].before);
-        s_record_unref(self->undo[i].after);
+        mem_record_unref(self->undo[i].before);
+        mem_record_unref(self->undo[i].after);
     }
     self->undo_len = 0;
 }
@@ -174,8 +78,8 @@ static void s_undo_push(mem_engine_t *self, mem_record_t *before, mem_record_t *
         self->undo_cap = self->undo_cap ? self->undo_cap * 2 : 64;
         self->undo = roost_xrealloc(self->undo, self->undo_cap * sizeof *self->undo);
     }
-    self->undo[self->undo_len].before = s_record_ref(before);
-    self->undo[self->undo_len].after = s_record_ref(after);
+    self->undo[self->undo_len].before = mem_record_ref(before);
+    self->undo[self->undo_len].after = mem_record_ref(after);
     self->undo_len++;
 }
 
@@ -184,79 +88,76 @@ static void s_undo_push(mem_engine_t *self, mem_record_t *before, mem_record_t *
 /* Stores rec (taking the caller's reference) in place of any record with its key. */
 static void s_set(mem_engine_t *self, mem_record_t *rec, bool log)
 {
-    mem_table_t *t = s_live_writable(self);
-    size_t i = s_lower_bound(t, rec->bytes, rec->klen);
-    if (s_found(t, i, rec->bytes, rec->klen)) {
-        mem_record_t *old = t->items[i];
+    memtable_t *t = self->live = memtable_writable(self->live);
+    mempos_t p = memtable_lower_bound(t, rec->bytes, rec->klen);
+    if (memtable_has_key(t, p, rec->bytes, rec->klen)) {
+        mem_record_t *old = memtable_replace(t, p, rec);
         if (log)
             s_undo_push(self, old, rec);
         self->used_bytes -= old->klen + old->vlen;
-        s_record_unref(old);
-        t->items[i] = rec;
+        mem_record_unref(old);
     } else {
         if (log)
             s_undo_push(self, NULL, rec);
-        if (t->n == t->cap) {
-            t->cap *= 2;
-            t->items = roost_xrealloc(t->items, t->cap * sizeof *t->items);
-        }
-        memmove(t->items + i + 1, t->items + i, (t->n - i) * sizeof *t->items);
-        t->items[i] = rec;
-        t->n++;
+        memtable_insert(t, p, rec);
     }
     self->used_bytes += rec->klen + rec->vlen;
 }
 
-/* Removes the records at indexes [i, j) of live. */
-static void s_remove_span(mem_engine_t *self, size_t i, size_t j, bool log)
+/* Removes n records from position p of live. */
+static void s_remove_span(mem_engine_t *self, mempos_t p, size_t n, bool log)
 {
-    if (i >= j)
+    if (n == 0)
         return;
-    mem_table_t *t = s_live_writable(self);
-    for (size_t k = i; k < j; k++) {
-        mem_record_t *old = t->items[k];
+    memtable_t *t = self->live = memtable_writable(self->live);
+    while (n-- > 0) {
+        mem_record_t *old = memtable_remove(t, &p);
         if (log)
             s_undo_push(self, old, NULL);
         self->used_bytes -= old->klen + old->vlen;
-        s_record_unref(old);
+        mem_record_unref(old);
     }
-    memmove(t->items + i, t->items + j, (t->n - j) * sizeof *t->items);
-    t->n -= j - i;
 }
 
 static void s_delete(mem_engine_t *self, const void *key, size_t klen, bool log)
 {
-    size_t i = s_lower_bound(self->live, key, klen);
-    if (s_found(self->live, i, key, klen))
-        s_remove_span(self, i, i + 1, log);
+    mempos_t p = memtable_lower_bound(self->live, key, klen);
+    if (memtable_has_key(self->live, p, key, klen))
+        s_remove_span(self, p, 1, log);
 }
 
 static void s_delete_range(mem_engine_t *self, const void *lo, size_t lolen, const void *hi,
                            size_t hilen)
 {
-    size_t i = s_lower_bound(self->live, lo, lolen);
-    size_t j = s_lower_bound(self->live, hi, hilen);
-    s_remove_span(self, i, j, true);
+    const memtable_t *t = self->live;
+    mempos_t p = memtable_lower_bound(t, lo, lolen), end = memtable_lower_bound(t, hi, hilen);
+    size_t n = 0;
+    for (mempos_t q = p; memtable_pos_cmp(q, end) < 0; q = memtable_next(t, q))
+        n++;
+    s_remove_span(self, p, n, true);
 }
 
 /* Full check (O(n)) only on small tables, so that assertions, which stay on, cannot make a
  * big simulation quadratic. */
 static bool s_invariants(const mem_engine_t *self)
 {
-    const mem_table_t *t = self->live;
-    if (self->undo_len > ENGINE_MEM_UNSYNCED_OPS_MAX || t->n > t->cap)
+    const memtable_t *t = self->live;
+    if (self->undo_len > ENGINE_MEM_UNSYNCED_OPS_MAX)
         return false;
-    if (t->n > MEM_CHECK_RECORDS_MAX)
+    if (memtable_count(t) > MEM_CHECK_RECORDS_MAX)
         return true;
     uint64_t bytes = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        const mem_record_t *r = t->items[i];
+    size_t n = 0;
+    const mem_record_t *prev = NULL;
+    for (mempos_t p = {0, 0}; memtable_pos_cmp(p, memtable_end(t)) < 0; p = memtable_next(t, p)) {
+        const mem_record_t *r = memtable_at(t, p);
         bytes += r->klen + r->vlen;
-        if (i > 0 && engine_key_compare(t->items[i - 1]->bytes, t->items[i - 1]->klen, r->bytes,
-                                        r->klen) >= 0)
+        n++;
+        if (prev && engine_key_compare(prev->bytes, prev->klen, r->bytes, r->klen) >= 0)
             return false;
+        prev = r;
     }
-    return bytes == self->used_bytes;
+    return bytes == self->used_bytes && n == memtable_count(t);
 }
 
 /* ---- engine ops ---------------------------------------------------------------------------- */
@@ -280,7 +181,7 @@ static int s_write(engine_t *e, const engine_batch_t *batch, bool sync)
     engine_op_t op;
     while (engine_batch_next(batch, &pos, &op)) {
         if (op.kind == ENGINE_OP_PUT)
-            s_set(self, s_record_new(op.key, op.klen, op.val, op.vlen), true);
+            s_set(self, mem_record_new(op.key, op.klen, op.val, op.vlen), true);
         else if (op.kind == ENGINE_OP_DELETE)
             s_delete(self, op.key, op.klen, true);
         else
@@ -304,10 +205,10 @@ static int s_sync(engine_t *e)
 static int s_get(engine_t *e, const void *key, size_t klen, void **val, size_t *vlen)
 {
     mem_engine_t *self = s_cast(e);
-    size_t i = s_lower_bound(self->live, key, klen);
-    if (!s_found(self->live, i, key, klen))
+    mempos_t p = memtable_lower_bound(self->live, key, klen);
+    if (!memtable_has_key(self->live, p, key, klen))
         return ROOST_ENOTFOUND;
-    const mem_record_t *r = self->live->items[i];
+    const mem_record_t *r = memtable_at(self->live, p);
     *val = roost_xmalloc(r->vlen);
     if (r->vlen)
         memcpy(*val, r->bytes + r->klen, r->vlen);
@@ -322,15 +223,13 @@ static engine_iter_t *s_iter_new(engine_t *e, const void *lo, size_t lolen, cons
     mem_iter_t *it = roost_xcalloc(1, sizeof *it);
     it->base.ops = &s_iter_ops;
     it->base.engine = e;
-    it->table = self->live;
-    it->table->refs++;
-    it->begin = s_lower_bound(it->table, lo, lolen);
-    it->end = hi ? s_lower_bound(it->table, hi, hilen) : it->table->n;
-    if (it->end < it->begin) /* hi < lo: an empty range */
-        it->end = it->begin;
+    it->table = memtable_ref(self->live);
+    it->begin = memtable_lower_bound(it->table, lo, lolen);
+    it->end = hi ? memtable_lower_bound(it->table, hi, hilen) : memtable_end(it->table);
     it->reverse = reverse;
-    /* Reverse walks end-1 down to begin; SIZE_MAX (begin == 0) and begin-1 both read !valid. */
-    it->pos = reverse ? (it->end > it->begin ? it->end - 1 : it->end) : it->begin;
+    it->done = memtable_pos_cmp(it->begin, it->end) >= 0; /* also hi < lo: an empty range */
+    /* Reverse walks end-1 down to begin. */
+    it->pos = it->done ? it->begin : reverse ? memtable_prev(it->table, it->end) : it->begin;
     return &it->base;
 }
 
@@ -338,11 +237,12 @@ static int s_approximate_size(engine_t *e, const void *lo, size_t lolen, const v
                               size_t hilen, uint64_t *bytes)
 {
     mem_engine_t *self = s_cast(e);
-    size_t i = s_lower_bound(self->live, lo, lolen);
-    size_t j = hi ? s_lower_bound(self->live, hi, hilen) : self->live->n;
+    const memtable_t *t = self->live;
+    mempos_t end = hi ? memtable_lower_bound(t, hi, hilen) : memtable_end(t);
     uint64_t sum = 0;
-    for (size_t k = i; k < j; k++)
-        sum += self->live->items[k]->klen + self->live->items[k]->vlen;
+    for (mempos_t p = memtable_lower_bound(t, lo, lolen); memtable_pos_cmp(p, end) < 0;
+         p = memtable_next(t, p))
+        sum += memtable_at(t, p)->klen + memtable_at(t, p)->vlen;
     *bytes = sum;
     return ROOST_OK;
 }
@@ -352,7 +252,7 @@ static void s_destroy(engine_t *e)
     mem_engine_t *self = s_cast(e);
     s_undo_clear(self);
     free(self->undo);
-    s_table_unref(self->live);
+    memtable_unref(self->live);
     free(self);
 }
 
@@ -370,24 +270,28 @@ static const engine_ops_t s_ops = {
 static bool s_it_valid(const engine_iter_t *base)
 {
     const mem_iter_t *it = (const mem_iter_t *)base;
-    return it->pos >= it->begin && it->pos < it->end;
+    return !it->done;
 }
 
 static void s_it_next(engine_iter_t *base)
 {
     mem_iter_t *it = (mem_iter_t *)base;
-    if (!it->reverse)
-        it->pos++;
-    else if (it->pos == it->begin)
-        it->pos = it->end; /* past the low end: invalid without wrapping below 0 */
-    else
-        it->pos--;
+    if (it->done)
+        return;
+    if (!it->reverse) {
+        it->pos = memtable_next(it->table, it->pos);
+        it->done = memtable_pos_cmp(it->pos, it->end) >= 0;
+    } else if (memtable_pos_cmp(it->pos, it->begin) <= 0) {
+        it->done = true; /* past the low end */
+    } else {
+        it->pos = memtable_prev(it->table, it->pos);
+    }
 }
 
 static const void *s_it_key(const engine_iter_t *base, size_t *len)
 {
     const mem_iter_t *it = (const mem_iter_t *)base;
-    const mem_record_t *r = it->table->items[it->pos];
+    const mem_record_t *r = memtable_at(it->table, it->pos);
     *len = r->klen;
     return r->bytes;
 }
@@ -395,7 +299,7 @@ static const void *s_it_key(const engine_iter_t *base, size_t *len)
 static const void *s_it_value(const engine_iter_t *base, size_t *len)
 {
     const mem_iter_t *it = (const mem_iter_t *)base;
-    const mem_record_t *r = it->table->items[it->pos];
+    const mem_record_t *r = memtable_at(it->table, it->pos);
     *len = r->vlen;
     return r->bytes + r->klen;
 }
@@ -409,7 +313,7 @@ static int s_it_error(const engine_iter_t *base)
 static void s_it_destroy(engine_iter_t *base)
 {
     mem_iter_t *it = (mem_iter_t *)base;
-    s_table_unref(it->table);
+    memtable_unref(it->table);
     free(it);
 }
 
@@ -428,7 +332,7 @@ engine_t *engine_mem_new(const engine_mem_options_t *opts)
 {
     mem_engine_t *self = roost_xcalloc(1, sizeof *self);
     engine_base_init(&self->base, &s_ops, "mem");
-    self->live = s_table_new(0);
+    self->live = memtable_new();
     self->capacity_bytes = opts ? opts->capacity_bytes : 0;
     return &self->base;
 }
@@ -439,7 +343,7 @@ void engine_mem_crash(engine_t *e)
     for (size_t i = self->undo_len; i-- > 0;) {
         mem_undo_t *u = &self->undo[i];
         if (u->before != NULL)
-            s_set(self, s_record_ref(u->before), false);
+            s_set(self, mem_record_ref(u->before), false);
         else
             s_delete(self, u->after->bytes, u->after->klen, false);
     }

@@ -16,10 +16,11 @@
  * disk does. Both survive a crash (they describe the disk, not the process). A failure latches
  * the engine's health like any engine (see engine.h).
  *
- * Complexity (n records, k in a range): get and seek O(log n) (binary search over a sorted
- * array of pointers); put and delete O(n) (memmove — fine at test and simulation sizes);
- * delete_range O(n); iterator creation O(1) and next O(1). Iterators are snapshots: they share
- * the array, and the first write while one is open copies it (O(n) pointers, copy-on-write).
+ * Complexity (n records, k in a range, c = MEMTABLE_CHUNK_MAX): get and seek O(log n); put and
+ * delete O(log n + c) (a chunked sorted table, shards/memtable.h); delete_range O(k·c);
+ * iterator creation O(log n) and next O(1). Iterators are snapshots: they share the table, and
+ * the first write while one is open copies its chunk array (O(n/c) pointers) and then each
+ * chunk it changes (copy-on-write).
  *
  * Deterministic: no threads, no clock, no randomness. Not thread-safe: one owner thread.
  */
