@@ -559,7 +559,7 @@ void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     mp_buf_fini(&items);
 }
 
-/* ---- records for an inbox (MSG_CONV_FETCH [user, [seq…]] → [[seq, record]…]) ------------- */
+/* ---- records for an inbox (MSG_CONV_FETCH [user, [seq…]] → [[seq, record | nil]…]) ------- */
 
 enum { FETCH_MAX = 64, FETCH_BYTES_MAX = 768 * 1024 };
 
@@ -584,16 +584,21 @@ void conv_on_fetch(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     uint32_t found = 0;
     mp_buf_t items;
     mp_buf_init(&items);
-    for (uint32_t i = 0; m && i < seqs->via.array.size && items.sb.size < FETCH_BYTES_MAX; i++) {
+    for (uint32_t i = 0; i < seqs->via.array.size && items.sb.size < FETCH_BYTES_MAX; i++) {
         uint64_t seq;
-        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || seq > c->durable ||
-            !conv_member_had(m, seq))
+        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || seq > c->durable)
+            continue; /* not stored here (yet): left out, asked again later */
+        void *val = NULL;
+        size_t len = 0;
+        int rc = m && conv_member_had(m, seq) ? conv_read_record(ctx, c, seq, &val, &len)
+                                              : ROOST_ENOTFOUND; /* not this user's to see */
+        if (rc == ROOST_ENOTFOUND) { /* …or retention removed it: nil, the inbox skips it */
+            msgpack_pack_array(&items.pk, 2);
+            msgpack_pack_uint64(&items.pk, seq);
+            msgpack_pack_nil(&items.pk);
+            found++;
             continue;
-        void *val;
-        size_t len;
-        int rc = conv_read_record(ctx, c, seq, &val, &len);
-        if (rc == ROOST_ENOTFOUND)
-            continue;         /* retention removed it: the inbox skips it */
+        }
         if (rc != ROOST_OK) { /* not "gone": the user actor asks again later */
             mp_buf_fini(&items);
             mp_buf_fini(&b);

@@ -44,7 +44,7 @@ enum {
     MSG_DELIVER,              /* conv → u: [conv, prev, floor, [record…]] → [last_seq] */
     MSG_RECEIPT,              /* conv → u: [conv, seq, by, status, ts] → [] */
     MSG_ACKED,        /* u → conv: [user, upto_seq, hidden] delivered watermark → [] durable */
-    MSG_CONV_FETCH,   /* u → conv: [user, device, [seq…]] → [[seq, frame]…] */
+    MSG_CONV_FETCH,   /* u → conv: [user, [seq…]] → [[seq, record | nil (not theirs)]…] */
     MSG_RELAY,        /* conv → u: [frame] push to every live session, store nothing */
     MSG_WATCH,        /* u → u: [watcher, session] presence subscription (lease 60 s) */
     MSG_UNWATCH,      /* u → u: [session] */

@@ -43,12 +43,13 @@ static cached_t *s_cached(user_t *u, const char *conv, uint64_t seq)
 /* ---- pushing ----------------------------------------------------------------------------- */
 
 /* Asks the conversation for the records of the msg entries from n on (one conversation, up
- * to USER_FETCH_BATCH) that the cache lacks. */
+ * to USER_FETCH_BATCH) that the cache lacks; entry n is one of them. */
 static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv, uint64_t n)
 {
     mp_buf_t seqs;
     mp_buf_init(&seqs);
     uint32_t count = 0;
+    uint64_t first_seq = 0; /* entry n's */
     for (uint64_t i = n; i <= u->durable_n && i < n + USER_FETCH_BATCH; i++) {
         msgpack_unpacked e;
         if (!user_read_entry(ctx, u, i, &e))
@@ -59,7 +60,7 @@ static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv,
             mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK && mp_str_eq(c, conv) &&
             mp_get_u64(&e.data, "seq", &seq) == MP_OK && !s_cached(u, conv, seq)) {
             msgpack_pack_uint64(&seqs.pk, seq);
-            count++;
+            first_seq = count++ ? first_seq : seq;
         }
         msgpack_unpacked_destroy(&e);
     }
@@ -73,6 +74,7 @@ static void s_fetch(roost_ctx_t *ctx, user_t *u, session_t *s, const char *conv,
     if (roost_ctx_request(ctx, conv, MSG_CONV_FETCH, b.sb.data, b.sb.size, 0, &corr) == ROOST_OK) {
         pend_t *p = pend_add(&u->pend, corr, PEND_FETCH, NULL);
         snprintf(p->s, sizeof p->s, "%s", s->key);
+        p->a = first_seq;
         s->fetching++;
         user_ensure_tick(ctx, u);
     } else {
@@ -233,7 +235,33 @@ void user_pump(roost_ctx_t *ctx, user_t *u)
         s_pump_session(ctx, u, &u->sessions[i]);
 }
 
-/* [[seq, record]…] */
+/* One [seq, record] item of a fetch's answer: the record cached, or nil: not this user's to
+ * see (or removed under retention), cached as such so the push skips it. */
+static void s_fetched_item(user_t *u, const char *conv, const msgpack_object *it)
+{
+    uint64_t seq;
+    if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size != 2 ||
+        !mp_as_u64(&it->via.array.ptr[0], &seq))
+        return;
+    const msgpack_object *rec = &it->via.array.ptr[1];
+    if (rec->type == MSGPACK_OBJECT_NIL) {
+        user_cache_put(u, conv, seq, NULL, 0);
+        return;
+    }
+    if (rec->type != MSGPACK_OBJECT_BIN)
+        return;
+    msgpack_unpacked parsed;
+    msgpack_unpacked_init(&parsed);
+    bool ok = mp_parse(&parsed, rec->via.bin.ptr, rec->via.bin.size);
+    msgpack_unpacked_destroy(&parsed);
+    if (ok)
+        user_cache_put(u, conv, seq, rec->via.bin.ptr, rec->via.bin.size);
+}
+
+/* [[seq, record | nil]…], from the conversation (env->sender). A seq it left out is not
+ * stored there yet (a new primary catching up): if that is the one the session waits for,
+ * the tick asks again. Nothing but an explicit nil makes a record "not ours": another
+ * session's fetch, or entries that arrived since the request, are no answer about them. */
 void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
 {
     session_t *s = user_session(u, p->s);
@@ -243,34 +271,10 @@ void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t
     msgpack_unpacked_init(&up);
     if (!(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
         up.data.type == MSGPACK_OBJECT_ARRAY) {
-        for (uint32_t i = 0; i < up.data.via.array.size; i++) {
-            const msgpack_object *it = &up.data.via.array.ptr[i];
-            uint64_t seq;
-            if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size == 2 &&
-                mp_as_u64(&it->via.array.ptr[0], &seq) &&
-                it->via.array.ptr[1].type == MSGPACK_OBJECT_BIN) {
-                msgpack_unpacked rec;
-                msgpack_unpacked_init(&rec);
-                bool ok = mp_parse(&rec, it->via.array.ptr[1].via.bin.ptr,
-                                   it->via.array.ptr[1].via.bin.size);
-                msgpack_unpacked_destroy(&rec);
-                if (ok) /* need a conv name: the pend holds the session, the request the conv */
-                    user_cache_put(u, env->sender, seq, it->via.array.ptr[1].via.bin.ptr,
-                                   it->via.array.ptr[1].via.bin.size);
-            }
-        }
-        if (s && s->pushed < u->durable_n) { /* asked but not returned: not ours to see */
-            msgpack_unpacked e;
-            if (user_read_entry(ctx, u, s->pushed + 1, &e)) {
-                uint64_t seq;
-                mp_str_t c;
-                if (mp_get_u64(&e.data, "seq", &seq) == MP_OK &&
-                    mp_get_str(&e.data, "conv", 1, CONV_KEY_BYTES_MAX, &c) == MP_OK &&
-                    mp_str_eq(c, env->sender) && !s_cached(u, env->sender, seq))
-                    user_cache_put(u, env->sender, seq, NULL, 0);
-                msgpack_unpacked_destroy(&e);
-            }
-        }
+        for (uint32_t i = 0; i < up.data.via.array.size; i++)
+            s_fetched_item(u, env->sender, &up.data.via.array.ptr[i]);
+        if (s && p->a && !s_cached(u, env->sender, p->a))
+            s->stalled = true;
     } else if (s) {
         s->stalled = true; /* the conversation did not answer: the tick retries */
     }
