@@ -466,7 +466,7 @@ static int s_open_detector(daemon_t *d)
                             .down_after_ms = m->down_after_ms,
                             .peers = peers,
                             .npeers = np,
-                            .control = d->control};
+                            .control = detector_control_of(d->control)};
     d->detector = detector_new(&dc);
     return d->detector ? ROOST_OK : ROOST_EINVAL;
 }

@@ -186,24 +186,60 @@ double detector_phi(const detector_t *self, uint32_t peer, uint64_t now_ns)
     return membership_phi(self->members, peer, now_ns);
 }
 
-/* Brings the map toward what we observe; only the leader proposes (others would be dropped). */
+static bool s_raft_is_leader(void *self)
+{
+    return control_is_leader(self);
+}
+
+static clustermap_t *s_raft_map_get(void *self)
+{
+    return control_map_get(self);
+}
+
+static int s_raft_submit(void *self, const clustermap_cmd_t *cmd)
+{
+    return control_submit(self, cmd);
+}
+
+detector_control_t detector_control_of(control_t *control)
+{
+    if (!control)
+        return (detector_control_t){0};
+    return (detector_control_t){.self = control,
+                                .is_leader = s_raft_is_leader,
+                                .map_get = s_raft_map_get,
+                                .submit = s_raft_submit};
+}
+
+/* Proposes that `node` is up or down (at most every DETECTOR_RESUBMIT_MS per node). */
+static void s_report(detector_t *d, uint32_t node, bool up, uint64_t now_ns, uint64_t *last_ns)
+{
+    if (*last_ns && now_ns - *last_ns < DETECTOR_RESUBMIT_MS * 1000000ull)
+        return;
+    clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);
+    cmd->type = up ? CLUSTERMAP_CMD_NODE_UP : CLUSTERMAP_CMD_NODE_DOWN;
+    cmd->node_id = node;
+    int rc = d->cfg.control.submit(d->cfg.control.self, cmd);
+    free(cmd);
+    *last_ns = now_ns;
+    ROOST_INFO(COMP, up ? "reporting node up" : "reporting node down", "node=%u self=%d rc=%d",
+               node, node == d->cfg.self_id, rc);
+}
+
+/* Brings the map toward what we observe; only the leader proposes (others would be dropped).
+ * The leader's own entry too: down once its disk failed; up otherwise — a leader that can
+ * tick is alive, and a map that says it is down says so from before (a report while it was
+ * cut off, or its disk's failure before the restart that replaced it). Nobody else would
+ * report it up: only a leader reports, and this one never reports itself otherwise. */
 static void s_reconcile(detector_t *d, uint64_t now_ns)
 {
-    control_t *control = d->cfg.control;
-    if (!control || !control_is_leader(control))
+    const detector_control_t *control = &d->cfg.control;
+    if (!control->self || !control->is_leader(control->self))
         return;
-    clustermap_t *map = control_map_get(control);
+    clustermap_t *map = control->map_get(control->self);
     const clustermap_member_t *me = clustermap_member_by_id(map, d->cfg.self_id);
-    if (d->self_down && me && me->status == CLUSTERMAP_UP &&
-        now_ns - d->self_submit_ns >= DETECTOR_RESUBMIT_MS * 1000000ull) {
-        clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);
-        cmd->type = CLUSTERMAP_CMD_NODE_DOWN;
-        cmd->node_id = d->cfg.self_id;
-        int rc = control_submit(control, cmd);
-        free(cmd);
-        d->self_submit_ns = now_ns;
-        ROOST_INFO(COMP, "reporting this node down", "node=%u rc=%d", d->cfg.self_id, rc);
-    }
+    if (me && (me->status == CLUSTERMAP_UP) == d->self_down)
+        s_report(d, d->cfg.self_id, !d->self_down, now_ns, &d->self_submit_ns);
     for (uint32_t i = 0; i < d->npeers; i++) {
         peer_t *p = &d->peers[i];
         bool up = membership_is_up(d->members, p->id);
@@ -212,16 +248,7 @@ static void s_reconcile(detector_t *d, uint64_t now_ns)
             continue;
         if (!up && !detector_confirmed_down(d, p->id, now_ns))
             continue; /* only our view so far: maybe it is us who are cut off */
-        if (p->last_submit_ns && now_ns - p->last_submit_ns < DETECTOR_RESUBMIT_MS * 1000000ull)
-            continue;
-        clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);
-        cmd->type = up ? CLUSTERMAP_CMD_NODE_UP : CLUSTERMAP_CMD_NODE_DOWN;
-        cmd->node_id = p->id;
-        int rc = control_submit(control, cmd);
-        free(cmd);
-        p->last_submit_ns = now_ns;
-        ROOST_INFO(COMP, up ? "reporting node up" : "reporting node down", "peer=%u rc=%d", p->id,
-                   rc);
+        s_report(d, p->id, up, now_ns, &p->last_submit_ns);
     }
     clustermap_release(&map);
 }

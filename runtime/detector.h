@@ -29,13 +29,25 @@
 
 typedef struct detector detector_t;
 
+/* What the detector needs of the control plane: the daemon's Raft (detector_control_of), or
+ * the simulator's. All three run on the detector's thread. */
+typedef struct {
+    void *self;                           /* NULL: observe only (edges, non-voters) */
+    bool (*is_leader)(void *self);        /* only the leader reports */
+    clustermap_t *(*map_get)(void *self); /* the newest applied map; the caller releases it */
+    int (*submit)(void *self, const clustermap_cmd_t *cmd); /* cmd stays the caller's */
+} detector_control_t;
+
+/* The port onto this node's Raft voter (control.h); NULL gives observe-only. */
+detector_control_t detector_control_of(control_t *control);
+
 typedef struct {
     uint32_t self_id;
     uint32_t heartbeat_ms;  /* the interval peers send heartbeats at */
     uint32_t down_after_ms; /* silence that always means down */
     const uint32_t *peers;  /* the members to watch (not self) */
     uint32_t npeers;
-    control_t *control; /* NULL: observe only (edges, non-voters) */
+    detector_control_t control; /* {0}: observe only */
 } detector_config_t;
 
 detector_t *detector_new(const detector_config_t *cfg);
