@@ -108,7 +108,7 @@ void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_bu
 {
     mp_buf_t b;
     mp_buf_init(&b);
-    creq_encode(&b, d->user_s, "d1", roost_ctx_self(ctx), f->sb.data, f->sb.size);
+    creq_encode(&b, d->user_s, d->dev_id, roost_ctx_self(ctx), f->sb.data, f->sb.size);
     if (roost_ctx_request(ctx, target, MSG_CLIENT, b.sb.data, b.sb.size, REQUEST_TIMEOUT_MS,
                           &d->busy_corr) == ROOST_OK)
         d->busy = kind;
@@ -130,37 +130,38 @@ static bool s_send_claim(roost_ctx_t *ctx, uint32_t i, const char *device, uint6
     return sent;
 }
 
-/* The phone's second device claims the number too (it never connects: only the answer is
- * checked, M6). */
-static void s_claim_twin(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+/* A device claims its phone's number; both devices of a phone start at once, so the twin's
+ * claim races the first one (either may create the account). */
+static void s_claim(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d)
 {
-    if (!d->twin_pending)
-        d->twin_pending = s_send_claim(ctx, i, "d2", &d->twin_corr);
+    if (s_send_claim(ctx, chat_phone(c, d), d->dev_id, &d->busy_corr))
+        d->busy = BUSY_CLAIM;
 }
 
-static void s_claim(roost_ctx_t *ctx, simdev_t *d, uint32_t i)
+/* A twin logs in again now and then: a claim of a device the account has (only the answer is
+ * checked, M6). */
+static void s_relogin(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d)
 {
-    if (s_send_claim(ctx, i, "d1", &d->busy_corr))
-        d->busy = BUSY_CLAIM;
-    if (d->phone_user == 0)
-        s_claim_twin(ctx, d, i); /* racing the first claim */
+    if (!d->relogin_pending)
+        d->relogin_pending = s_send_claim(ctx, chat_phone(c, d), d->dev_id, &d->relogin_corr);
 }
 
 /* M6: every answer for a number names its one user, and no other number names that user. */
 static void s_note_claim(sim_chat_t *c, simdev_t *d, uint64_t user)
 {
-    uint32_t i = (uint32_t)(d - c->dev);
+    uint32_t i = chat_phone(c, d);
+    simdev_t *phone = &c->dev[i];
     c->claims++;
-    if (d->phone_user != 0 && d->phone_user != user)
+    if (phone->phone_user != 0 && phone->phone_user != user)
         return chat_violation(c, "phone +1555%07u was answered user %llu, then user %llu", i,
-                              (unsigned long long)d->phone_user, (unsigned long long)user);
-    if (d->phone_user != 0)
+                              (unsigned long long)phone->phone_user, (unsigned long long)user);
+    if (phone->phone_user != 0)
         return;
     for (uint32_t j = 0; j < c->n; j++)
         if (j != i && c->dev[j].phone_user == user)
             return chat_violation(c, "phones +1555%07u and +1555%07u are both user %llu", j, i,
                                   (unsigned long long)user);
-    d->phone_user = user;
+    phone->phone_user = user;
 }
 
 /* The user a claim's answer names (0: an error or no answer). */
@@ -291,11 +292,27 @@ static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
     mp_buf_t b;
     mp_buf_init(&b);
     msgpack_pack_array(&b.pk, 2);
-    mp_pack_str(&b.pk, "d1");
+    mp_pack_str(&b.pk, d->dev_id);
     mp_pack_str(&b.pk, roost_ctx_self(ctx));
     roost_ctx_send(ctx, d->user_key, MSG_SESSION_RENEW, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
     d->renew_ns = w->now_ns + RENEW_NS;
+}
+
+/* The twin's next action: claim, auth, renew (now and then logging in again), ack. */
+static void s_twin_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev_t *d)
+{
+    if (d->state == DEV_NEW)
+        return s_claim(ctx, c, d);
+    if (d->state == DEV_CLAIMED)
+        return s_auth(ctx, d);
+    if (w->now_ns >= d->renew_ns) {
+        s_renew(ctx, w, d);
+        if (roost_rng_below(&w->rng, 3) == 0)
+            s_relogin(ctx, c, d);
+    }
+    if (d->last_n > d->acked_n)
+        s_ack(ctx, d);
 }
 
 /* The device's next action: claim, auth, renew, ack, resend or send anew. */
@@ -304,15 +321,14 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
     simdev_t *d = &c->dev[i];
     if (d->busy != BUSY_NONE)
         return;
+    if (chat_is_twin(c, d))
+        return s_twin_step(ctx, w, c, d);
     if (d->state == DEV_NEW)
-        return s_claim(ctx, d, i);
+        return s_claim(ctx, c, d);
     if (d->state == DEV_CLAIMED)
         return s_auth(ctx, d);
-    if (w->now_ns >= d->renew_ns) {
+    if (w->now_ns >= d->renew_ns)
         s_renew(ctx, w, d);
-        if (roost_rng_below(&w->rng, 3) == 0)
-            s_claim_twin(ctx, d, i); /* a login on another device, later */
-    }
     if (d->last_n > d->acked_n)
         return s_ack(ctx, d);
     if (s_maybe_read(ctx, w, c, d))
@@ -391,6 +407,8 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
         s_note_claim(c, d, d->user);
+        if (!d->claimed_ns)
+            d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
         d->state = DEV_CLAIMED;
     } else if (ok && kind == BUSY_AUTH) {
@@ -423,6 +441,16 @@ static uint32_t s_device_of(const sim_chat_t *c, uint64_t user)
     return UINT32_MAX;
 }
 
+/* The phone of the other user of direct conversation conv ("d:<lo>:<hi>") than me. */
+static uint32_t s_conv_peer(const sim_chat_t *c, mp_str_t conv, uint64_t me)
+{
+    char key[64];
+    unsigned long long lo = 0, hi = 0;
+    if (!mp_str_copy(conv, key, sizeof key) || sscanf(key, "d:%llu:%llu", &lo, &hi) != 2)
+        return UINT32_MAX;
+    return s_device_of(c, lo == me ? hi : lo);
+}
+
 /* The edge's part (push.h): an event out of order is dropped and a resend asked. True if the
  * event is to be taken (its frame parsed into *fr). */
 static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
@@ -444,7 +472,7 @@ static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
             mp_buf_t b;
             mp_buf_init(&b);
             msgpack_pack_array(&b.pk, 3);
-            mp_pack_str(&b.pk, "d1");
+            mp_pack_str(&b.pk, d->dev_id);
             mp_pack_str(&b.pk, roost_ctx_self(ctx));
             msgpack_pack_uint64(&b.pk, d->last_n);
             roost_ctx_send(ctx, d->user_key, MSG_SESSION_RESEND, b.sb.data, b.sb.size);
@@ -475,15 +503,16 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
                             uint64_t seq)
 {
     uint32_t self = (uint32_t)(d - c->dev);
+    const simdev_t *owner = &c->dev[chat_phone(c, d)]; /* whose sends the receipt is about */
     if (kind)
         return chat_violation(c, "device %u: a read receipt by %u in group %u nobody read", self,
                               reader, g);
-    for (uint32_t k = 0; k < d->nsends; k++) {
-        const csend_t *s = &d->sends[k];
+    for (uint32_t k = 0; k < owner->nsends; k++) {
+        const csend_t *s = &owner->sends[k];
         if (s->group == g && s->acked && s->seq <= seq &&
             chat_entitled(&c->groups[g], chat_slot(&c->groups[g], reader), s->issued_ns,
                           s->answered_ns) == ENT_YES &&
-            !chat_set_has(&c->dev[reader].seen, s->mid))
+            !chat_phone_has(c, reader, s->mid))
             chat_violation(
                 c, "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
                 (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
@@ -501,6 +530,7 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     uint32_t reader = s_device_of(c, strtoull(by.ptr, NULL, 10));
     int kind = mp_str_eq(status, "read");
     uint32_t self = (uint32_t)(d - c->dev), g = s_group_of(c, conv);
+    const simdev_t *owner = &c->dev[chat_phone(c, d)]; /* whose sends the receipt is about */
     if (reader == UINT32_MAX)
         return chat_violation(c, "device %u got a receipt by an unknown user", self);
     c->receipts++;
@@ -511,14 +541,15 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
                        (int)status.len, status.ptr, reader,
                        (unsigned long long)d->rcpt[kind][reader], (unsigned long long)seq);
     d->rcpt[kind][reader] = seq;
-    if (kind && seq > c->dev[reader].read_upto[self])
+    uint32_t phone = chat_phone(c, d);
+    if (kind && seq > c->dev[reader].read_upto[phone])
         chat_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu",
                        self, reader, (unsigned long long)seq,
-                       (unsigned long long)c->dev[reader].read_upto[self]);
-    for (uint32_t k = 0; !kind && k < d->nsends; k++) {
-        const csend_t *s = &d->sends[k];
+                       (unsigned long long)c->dev[reader].read_upto[phone]);
+    for (uint32_t k = 0; !kind && k < owner->nsends; k++) {
+        const csend_t *s = &owner->sends[k];
         if (s->group == NO_GROUP && s->to == reader && s->acked && s->seq <= seq &&
-            !chat_set_has(&c->dev[reader].seen, s->mid))
+            !chat_phone_has(c, reader, s->mid))
             chat_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu",
                            self, (unsigned long long)seq, reader, (unsigned long long)s->seq);
     }
@@ -542,16 +573,20 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         mp_get_str(&up.data, "conv", 1, 64, &conv) != MP_OK)
         goto out;
     uint64_t sender = strtoull(from.ptr, NULL, 10), h = s_mid_hash(mid);
-    uint32_t peer = s_device_of(c, sender), g = s_group_of(c, conv);
+    uint32_t g = s_group_of(c, conv);
+    /* the other party of a direct conversation: the sender, or (a twin getting its own
+     * user's message) the recipient */
+    uint32_t peer =
+        g == NO_GROUP && sender == d->user ? s_conv_peer(c, conv, d->user) : s_device_of(c, sender);
     if (peer == UINT32_MAX) {
-        chat_violation(c, "device %u got a message from an unknown user %llu",
-                       (unsigned)(d - c->dev), (unsigned long long)sender);
+        chat_violation(c, "device %u got a message from an unknown user %llu in %.*s",
+                       (unsigned)(d - c->dev), (unsigned long long)sender, (int)conv.len, conv.ptr);
         goto out;
     }
     if (g != NO_GROUP)
         s_note_message(c, c->groups[g].id, 0, seq, h);
     else
-        s_note_message(c, sender, d->user, seq, h);
+        s_note_message(c, d->user, c->dev[peer].user, seq, h);
     if (!s_set_add(&d->seen, h)) {
         d->duplicates++; /* a resend after a reconnect or failover: deduped by mid */
         goto out;
@@ -572,14 +607,14 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     sim_world_t *w = roost_ctx_service(ctx, "sim");
     sim_chat_t *c = w->chat;
     uint32_t i = s_index(ctx);
-    if (!c || i >= c->n)
+    if (!c || i >= 2 * c->n)
         return;
     simdev_t *d = &c->dev[i];
     if (env->flags & ROOST_ENV_RESPONSE) {
         if (d->busy != BUSY_NONE && env->corr == d->busy_corr) {
             s_answer(w, c, d, env);
-        } else if (d->twin_pending && env->corr == d->twin_corr) {
-            d->twin_pending = false;
+        } else if (d->relogin_pending && env->corr == d->relogin_corr) {
+            d->relogin_pending = false;
             uint64_t user = s_claimed_user(env);
             if (user != 0)
                 s_note_claim(c, d, user);
@@ -601,7 +636,7 @@ sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose)
     c->verbose = verbose;
     c->n = devices;
     c->sends_each = sends_each;
-    c->dev = roost_xcalloc(devices, sizeof *c->dev);
+    c->dev = roost_xcalloc(2 * (size_t)devices, sizeof *c->dev);
     c->ngroups = devices >= 4 ? devices / 5 + 1 : 0; /* of five (or all) consecutive phones */
     c->groups = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->groups);
     for (uint32_t g = 0; g < c->ngroups; g++) {
@@ -610,7 +645,8 @@ sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose)
         for (uint32_t k = 0; k < gr->nmembers; k++)
             gr->members[k] = (g * 5 + k) % devices;
     }
-    for (uint32_t i = 0; i < devices; i++) {
+    for (uint32_t i = 0; i < 2 * devices; i++) {
+        snprintf(c->dev[i].dev_id, sizeof c->dev[i].dev_id, "d%u", i < devices ? 1 : 2);
         c->dev[i].sends = roost_xcalloc(sends_each ? sends_each : 1, sizeof *c->dev[i].sends);
         c->dev[i].last_seq = roost_xcalloc(devices, sizeof *c->dev[i].last_seq);
         c->dev[i].read_upto = roost_xcalloc(devices, sizeof *c->dev[i].read_upto);
@@ -626,7 +662,7 @@ void sim_chat_destroy(sim_chat_t **self_p)
     sim_chat_t *c = *self_p;
     if (!c)
         return;
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < 2 * c->n; i++) {
         free(c->dev[i].sends);
         free(c->dev[i].last_seq);
         free(c->dev[i].read_upto);
@@ -645,7 +681,7 @@ void sim_chat_destroy(sim_chat_t **self_p)
 void sim_chat_tick(sim_world_t *w)
 {
     sim_chat_t *c = w->chat;
-    for (uint32_t i = 0; c && i < c->n; i++) {
+    for (uint32_t i = 0; c && i < 2 * c->n; i++) {
         simdev_t *d = &c->dev[i];
         if (d->busy != BUSY_NONE || w->now_ns < d->next_ns)
             continue;

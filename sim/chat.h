@@ -1,23 +1,26 @@
 /* sim/chat.h — simulated phones speaking the client protocol to the real messaging actors.
  *
- * M devices (one per user) live as actors on the client node, where an edge's sessions would:
- * each claims its phone number, authenticates, then sends text messages to random other users
- * or to a group it is in (groups of five consecutive phones, created by their first member
- * once all have accounts; a fresh cmid each; a failed or unanswered send is sent again with the
- * same cmid until it is answered ok), receives pushes, acknowledges them (`recv.ack`) and renews
- * its session every 10 s as an edge does. Everything the phones see is recorded for the checkers:
- *   M1. every acknowledged send reaches its recipient's device, or every other member's in a
- *       group (at least once; once after dedupe by mid);
+ * M phones, each a user with two devices living as actors on the client node, where an edge's
+ * sessions would. The first device ("d1") claims its phone number, authenticates, then sends
+ * text messages to random other users or to a group it is in (groups of five consecutive
+ * phones, created by their first member once all have accounts; a fresh cmid each; a failed
+ * or unanswered send is sent again with the same cmid until it is answered ok), reads,
+ * receives pushes, acknowledges them (`recv.ack`) and renews its session every 10 s as an edge
+ * does. The second ("d2", the twin) claims the number racing the first claim, authenticates,
+ * receives and acknowledges, and logs in again now and then. Everything the devices see is
+ * recorded for the checkers:
+ *   M1. every acknowledged send reaches both devices of its recipient, or of every other
+ *       member in a group, and its sender's twin (at least once; once after dedupe by mid) —
+ *       a twin is owed what was first sent after its claim was answered;
  *   M2. a device sees each conversation's messages in increasing seq (after dedupe by mid);
  *   M3. one (conversation, seq) is one message everywhere, and a retried cmid is always
  *       answered the same mid and seq;
  *   M4. liveness: after the faults stop, every send is acknowledged and delivered;
- *   M5. receipts never go backwards, a `delivered` one covers only messages its reader's
- *       device has, a `read` one only what the reader said it read (phones send `read` now
- *       and then);
- *   M6. a phone number is one user and a user one phone: every claim of a number (its first
- *       device's, and a second device "d2" claiming alongside the first claim and again now
- *       and then) names the same user, and no two numbers name one user.
+ *   M5. receipts never go backwards, a `delivered` one covers only messages one of its
+ *       reader's devices has, a `read` one only what the reader said it read (phones send
+ *       `read` now and then);
+ *   M6. a phone number is one user and a user one phone: every claim of a number (by either
+ *       device, first or later) names the same user, and no two numbers name one user.
  * Groups change members (chat_groups.c) and phones block each other (chat_blocks.c): M1 holds
  * for the recipients a message is owed to, and one that was out of the group or blocking its
  * sender all along never gets it.

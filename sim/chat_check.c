@@ -23,19 +23,56 @@ static entitled_t s_owed(const sim_chat_t *c, uint32_t i, const csend_t *s, uint
     return b == ENT_YES && m == ENT_YES ? ENT_YES : ENT_MAYBE;
 }
 
-/* M1: every acknowledged send is on the device of every recipient it is owed to. */
-static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
+/* Whether device i's message s is owed to the twin of phone r, slot k of its group: a twin
+ * is owed what its phone is, and its own phone's messages (a message reaches the sender's
+ * other devices), once its claim was answered before the message's first attempt (a new
+ * device starts at the inbox's head). */
+static entitled_t s_owed_twin(const sim_chat_t *c, uint32_t i, const csend_t *s, uint32_t r,
+                              uint32_t k)
+{
+    const simdev_t *t = chat_twin(c, r);
+    if (!t->claimed_ns || s->issued_ns < t->claimed_ns)
+        return ENT_MAYBE;
+    if (r != i)
+        return s_owed(c, i, s, r, k);
+    if (s->group == NO_GROUP)
+        return ENT_YES;
+    return chat_entitled(&c->groups[s->group], k, s->issued_ns, s->answered_ns) == ENT_NO
+               ? ENT_NO
+               : ENT_YES; /* it was answered ok: its sender was in when it was stored */
+}
+
+/* Phone r's devices (slot k of the group) that are owed s and lack it; 0 if none. */
+static const simdev_t *s_lacking(const sim_chat_t *c, uint32_t i, const csend_t *s, uint32_t r,
+                                 uint32_t k)
+{
+    if (r != i && !chat_set_has(&c->dev[r].seen, s->mid) && s_owed(c, i, s, r, k) == ENT_YES)
+        return &c->dev[r];
+    const simdev_t *t = chat_twin(c, r);
+    if (!chat_set_has(&t->seen, s->mid) && s_owed_twin(c, i, s, r, k) == ENT_YES)
+        return t;
+    return NULL;
+}
+
+/* M1: every acknowledged send is on every device it is owed to: its recipients' (both
+ * devices of each) and its sender's twin. The lacking device, or NULL. */
+static const simdev_t *s_undelivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
 {
     uint32_t i = (uint32_t)(d - c->dev);
-    if (s->group == NO_GROUP)
-        return chat_set_has(&c->dev[s->to].seen, s->mid) || s_owed(c, i, s, s->to, 0) != ENT_YES;
+    const simdev_t *lack =
+        s_lacking(c, i, s, i, s->group == NO_GROUP ? 0 : chat_slot(&c->groups[s->group], i));
+    if (lack || s->group == NO_GROUP)
+        return lack ? lack : s_lacking(c, i, s, s->to, 0);
     const cgroup_t *g = &c->groups[s->group];
-    for (uint32_t k = 0; k < g->nmembers; k++) {
-        uint32_t r = g->members[k];
-        if (r != i && !chat_set_has(&c->dev[r].seen, s->mid) && s_owed(c, i, s, r, k) == ENT_YES)
-            return false;
-    }
-    return true;
+    for (uint32_t k = 0; k < g->nmembers && !lack; k++)
+        if (g->members[k] != i)
+            lack = s_lacking(c, i, s, g->members[k], k);
+    return lack;
+}
+
+static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
+{
+    return s_undelivered(c, d, s) == NULL;
 }
 
 /* And it never reaches one that was out of the group, or blocked its sender, all along. */
@@ -49,7 +86,7 @@ static void s_check_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s,
         if (r == i || s_owed(c, i, s, r, k) != ENT_NO)
             continue;
         out->withheld++;
-        if (chat_set_has(&c->dev[r].seen, s->mid) && out->violations++ == 0)
+        if (chat_phone_has(c, r, s->mid) && out->violations++ == 0)
             snprintf(out->first, sizeof out->first,
                      "device %u got c%llu of device %u (seq %llu), which it was not owed (out "
                      "of the group or blocking its sender all along)",
@@ -108,6 +145,7 @@ static void s_dump_conv(sim_world_t *w, const simdev_t *from, const simdev_t *to
     chat_conv_key(from, to, conv);
     s_dump_head(w, conv);
     s_dump_member(w, conv, to);
+    s_dump_member(w, conv, from);
 }
 
 /* A group's head, and each member's record there and its inbox's position in it. */
@@ -120,19 +158,41 @@ static void s_dump_group(sim_world_t *w, const cgroup_t *g)
         s_dump_member(w, conv, &w->chat->dev[g->members[k]]);
 }
 
+/* The device an acknowledged message never reached: when it claimed, where it is, and its
+ * user's inbox head and the device's cursor there. */
+static void s_dump_lacking(sim_world_t *w, const sim_chat_t *c, const csend_t *s,
+                           const simdev_t *lack)
+{
+    fprintf(stderr,
+            "  sent at %.3f s, ok at %.3f s; lacking: device %u (%s, claimed at %.3f s; last n "
+            "%llu, acked n %llu)\n",
+            s->issued_ns / 1e9, s->answered_ns / 1e9, (unsigned)(lack - c->dev), lack->dev_id,
+            lack->claimed_ns / 1e9, (unsigned long long)lack->last_n,
+            (unsigned long long)lack->acked_n);
+    char key[80];
+    int n = snprintf(key, sizeof key, "u:%s/n", lack->user_s);
+    s_dump(w, lack->user_key, key, (size_t)n);
+    n = snprintf(key, sizeof key, "u:%s/d/%s", lack->user_s, lack->dev_id);
+    s_dump(w, lack->user_key, key, (size_t)n);
+}
+
 void sim_chat_report(sim_world_t *w)
 {
     const sim_chat_t *c = w->chat;
+    for (uint32_t i = 0; c && i < 2 * c->n; i++)
+        if (c->dev[i].state != DEV_ACTIVE)
+            fprintf(stderr, "device %u (%s of user %s) never became active (state %d)\n", i,
+                    c->dev[i].dev_id, c->dev[i].user_s, c->dev[i].state);
     for (uint32_t i = 0; c && i < c->n; i++) {
         const simdev_t *d = &c->dev[i];
-        if (d->state != DEV_ACTIVE)
-            fprintf(stderr, "device %u (user %s) never became active (state %d)\n", i, d->user_s,
-                    d->state);
         for (uint32_t k = 0; k < d->nsends; k++) {
             const csend_t *s = &d->sends[k];
             if (s->refused || (s->acked && s_delivered(c, d, s)))
                 continue;
             const char *state = s->acked ? "acknowledged, not delivered" : "not acknowledged";
+            const simdev_t *lack = s->acked ? s_undelivered(c, d, s) : NULL;
+            if (lack)
+                s_dump_lacking(w, c, s, lack);
             if (s->group != NO_GROUP) {
                 fprintf(stderr, "device %u c%u to group %u (g:%llu): %s, seq %llu\n", i, k,
                         s->group, (unsigned long long)c->groups[s->group].id, state,
@@ -160,10 +220,11 @@ bool sim_chat_quiet(const sim_chat_t *c)
     for (uint32_t g = 0; c && g < c->ngroups; g++)
         if (!c->groups[g].id)
             return false;
+    for (uint32_t i = 0; c && i < 2 * c->n; i++)
+        if (c->dev[i].state != DEV_ACTIVE)
+            return false;
     for (uint32_t i = 0; c && i < c->n; i++) {
         const simdev_t *d = &c->dev[i];
-        if (d->state != DEV_ACTIVE)
-            return false;
         for (uint32_t k = 0; k < d->nsends; k++)
             if (!d->sends[k].refused && (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k])))
                 return false;
@@ -196,14 +257,16 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
             if (!s->acked)
                 continue;
             s_check_withheld(c, i, s, out);
-            if (s_delivered(c, d, s)) {
+            const simdev_t *lack = s_undelivered(c, d, s);
+            if (!lack) {
                 out->delivered++;
             } else if (out->violations++ == 0) {
                 snprintf(out->first, sizeof out->first,
-                         "acknowledged message c%u from device %u (seq %llu) never reached %s %u",
-                         k, i, (unsigned long long)s->seq,
-                         s->group == NO_GROUP ? "device" : "every member of group",
-                         s->group == NO_GROUP ? s->to : s->group);
+                         "acknowledged message c%u from device %u (seq %llu, %s %u) never "
+                         "reached device %u (%s of phone %u)",
+                         k, i, (unsigned long long)s->seq, s->group == NO_GROUP ? "to" : "group",
+                         s->group == NO_GROUP ? s->to : s->group, (unsigned)(lack - c->dev),
+                         lack->dev_id, chat_phone(c, lack));
             }
         }
     }

@@ -71,6 +71,7 @@ typedef struct { /* an open-addressing set of mid hashes (0 is never a hash: | 1
 
 typedef struct {
     dev_state_t state;
+    char dev_id[4]; /* "d1" (the phone's first device), "d2" (its twin) */
     uint64_t user;
     char user_s[24];
     char user_key[28]; /* "u:<user>": where its account requests go */
@@ -88,9 +89,10 @@ typedef struct {
     uint64_t *gseq;      /* per group: the highest seq seen there */
     uint64_t last_n, acked_n;
     uint64_t duplicates;
-    uint64_t phone_user; /* the user its number's first answered claim named (M6) */
-    uint64_t twin_corr;  /* the second device's claim in flight */
-    bool twin_pending;
+    uint64_t phone_user;   /* a phone's first device: the user its number's claims named (M6) */
+    uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
+    uint64_t relogin_corr; /* a twin's later claim in flight (only its answer is checked) */
+    bool relogin_pending;
 } simdev_t;
 
 typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
@@ -98,7 +100,9 @@ typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
 } slot_t;
 
 struct sim_chat {
-    uint32_t n, sends_each;
+    uint32_t n, sends_each; /* n phones */
+    /* 2n devices: phone i's first device at i, which does everything, and its twin at n + i,
+     * a second device of the same user that logs in, receives and acknowledges */
     simdev_t *dev;
     cgroup_t *groups;
     uint32_t ngroups;
@@ -122,6 +126,29 @@ static inline bool chat_set_has(const midset_t *s, uint64_t h)
             return false;
     }
     return false;
+}
+
+static inline bool chat_is_twin(const sim_chat_t *c, const simdev_t *d)
+{
+    return d >= c->dev + c->n;
+}
+
+/* The phone (its first device's index) device d belongs to. */
+static inline uint32_t chat_phone(const sim_chat_t *c, const simdev_t *d)
+{
+    uint32_t i = (uint32_t)(d - c->dev);
+    return i >= c->n ? i - c->n : i;
+}
+
+static inline const simdev_t *chat_twin(const sim_chat_t *c, uint32_t phone)
+{
+    return &c->dev[c->n + phone];
+}
+
+/* Whether either device of phone r holds the message with mid hash h. */
+static inline bool chat_phone_has(const sim_chat_t *c, uint32_t r, uint64_t h)
+{
+    return chat_set_has(&c->dev[r].seen, h) || chat_set_has(&chat_twin(c, r)->seen, h);
 }
 
 static inline void chat_conv_key(const simdev_t *a, const simdev_t *b, char out[64])
