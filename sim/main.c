@@ -39,9 +39,9 @@ typedef struct {
     double wall_s;
     sim_check_t check;
     uint64_t writes, failed, crashes, restarts, cuts, disk_faults, map_changes, rebuilds;
-    uint64_t joins, leaves, elections, proposals_lost, buggified;
+    uint64_t joins, leaves, elections, proposals_lost, buggified, detector_reports;
     bool quiet, short_logs;
-    uint32_t partitions, write_every_us;
+    uint32_t partitions, write_every_us, heartbeat_ms;
 } result_t;
 
 static double s_wall(void)
@@ -87,6 +87,8 @@ static void s_run(const sim_config_t *cfg, result_t *r)
     r->map_changes = w->faults.map_changes;
     r->joins = w->faults.joins;
     r->leaves = w->faults.leaves;
+    r->detector_reports = w->faults.detector_reports;
+    r->heartbeat_ms = w->heartbeat_ms;
     sim_raft_stats_t rs;
     sim_raft_stats(w->raft, &rs);
     r->elections = rs.elections;
@@ -105,11 +107,12 @@ static void s_run(const sim_config_t *cfg, result_t *r)
 static void s_print(const sim_config_t *cfg, const result_t *r)
 {
     printf("{\"seed\":%llu,\"nodes\":%u,\"partitions\":%u,\"write_every_us\":%u,"
-           "\"short_logs\":%s,\"steps\":%llu,\"sim_s\":%.3f,\"wall_s\":%.3f,"
+           "\"short_logs\":%s,\"heartbeat_ms\":%u,\"steps\":%llu,\"sim_s\":%.3f,\"wall_s\":%.3f,"
            "\"events\":%llu,\"events_per_s\":%.0f,\"writes\":%llu,\"acked\":%llu,"
            "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
            "\"disk_faults\":%llu,\"joins\":%llu,\"leaves\":%llu,\"elections\":%llu,"
-           "\"proposals_lost\":%llu,\"buggified\":%llu,\"map_changes\":%llu,\"rebuilds\":%llu,"
+           "\"proposals_lost\":%llu,\"detector_reports\":%llu,\"buggified\":%llu,\"map_changes\":%"
+           "llu,\"rebuilds\":%llu,"
            "\"log_entries\":%llu,"
            "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
@@ -118,7 +121,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
-           r->short_logs ? "true" : "false", (unsigned long long)cfg->steps,
+           r->short_logs ? "true" : "false", r->heartbeat_ms, (unsigned long long)cfg->steps,
            (double)r->sim_ns / 1e9, r->wall_s, (unsigned long long)r->events,
            r->wall_s > 0 ? (double)r->events / r->wall_s : 0.0, (unsigned long long)r->writes,
            (unsigned long long)r->check.acked, (unsigned long long)r->failed,
@@ -126,11 +129,11 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->cuts, (unsigned long long)r->disk_faults,
            (unsigned long long)r->joins, (unsigned long long)r->leaves,
            (unsigned long long)r->elections, (unsigned long long)r->proposals_lost,
-           (unsigned long long)r->buggified, (unsigned long long)r->map_changes,
-           (unsigned long long)r->rebuilds, (unsigned long long)r->check.log_entries,
-           (unsigned long long)r->check.restamped, cfg->clients,
-           (unsigned long long)r->check.chat.sends, (unsigned long long)r->check.chat.acked,
-           (unsigned long long)r->check.chat.delivered,
+           (unsigned long long)r->detector_reports, (unsigned long long)r->buggified,
+           (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
+           (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,
+           cfg->clients, (unsigned long long)r->check.chat.sends,
+           (unsigned long long)r->check.chat.acked, (unsigned long long)r->check.chat.delivered,
            (unsigned long long)r->check.chat.duplicates, (unsigned long long)r->check.chat.receipts,
            (unsigned long long)r->check.chat.groups, (unsigned long long)r->check.chat.group_sends,
            (unsigned long long)r->check.chat.claims, (unsigned long long)r->check.chat.moves,

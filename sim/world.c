@@ -16,11 +16,8 @@
 #include "shards/proto.h"
 #include "shards/replog.h"
 
-/* The failure detector's model: a node is reported down DETECT_NS after it stopped serving
- * and up UP_AFTER_NS after it came back; reports repeat every REPORT_NS until the map agrees. */
+/* The operator's members are proposed again every REPORT_NS until the map has them. */
 enum {
-    DETECT_NS = 1500000000,
-    UP_AFTER_NS = 300000000,
     REPORT_NS = 1000000000,
     RETIRE_NS = 5000000000, /* DAEMON_RETIRE_DELAY_MS */
     RECONCILE_NS = 100000000
@@ -246,9 +243,9 @@ void sim_world_configure(sim_world_t *w, uint32_t id, bool member)
     w->members_proposed_ns = 0; /* proposed at the next reconciliation */
 }
 
-/* The leader's duties: the operator's configuration (the initial members, joins and leaves,
- * applied again until the map has them), then the failure detector's reports so that the map
- * follows the nodes' lives. */
+/* The leader's duty the operator gives it: the configuration (the initial members, joins and
+ * leaves, applied again until the map has them). The nodes' lives reach the map through each
+ * node's failure detector (detect.c). */
 static void s_reconcile(sim_world_t *w)
 {
     uint32_t leader = sim_raft_leader(w->raft);
@@ -259,19 +256,6 @@ static void s_reconcile(sim_world_t *w)
         (!w->members_proposed_ns || w->now_ns - w->members_proposed_ns >= REPORT_NS)) {
         w->members_proposed_ns = w->now_ns;
         s_propose_members(w);
-    }
-    for (uint32_t id = 1; id <= w->nodes; id++) {
-        sim_node_t *n = &w->shard[id];
-        const clustermap_member_t *m = clustermap_member_by_id(map, id);
-        bool healthy = n->up && !n->disk_failed;
-        if (!m || (m->status == CLUSTERMAP_UP) == healthy ||
-            (n->reported_ns && w->now_ns - n->reported_ns < REPORT_NS))
-            continue;
-        if (healthy ? w->now_ns - n->up_since_ns < UP_AFTER_NS
-                    : w->now_ns - n->down_since_ns < DETECT_NS)
-            continue;
-        n->reported_ns = w->now_ns;
-        s_command(w, healthy ? CLUSTERMAP_CMD_NODE_UP : CLUSTERMAP_CMD_NODE_DOWN, id, 0, 0);
     }
 }
 
@@ -321,6 +305,7 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
     n->syncer = syncer_new(n->node, n->engine); /* polled: the world decides when fsyncs end */
     roost_node_set_service(n->node, SYNCER_SERVICE, n->syncer);
     roost_node_set_transport(n->node, sim_net_transport(w->net, n->id));
+    sim_detect_start(w, n);
     memset(n->role_told, 0, w->cfg.partitions * sizeof *n->role_told);
     const clustermap_t *map = s_map_of(w, n->id); /* copies left on disk before a restart */
     for (uint32_t p = 0; p < w->cfg.partitions; p++)
@@ -335,7 +320,7 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
 
 /* A power loss: the process ends where it is (nothing it does on the way out escapes: the
  * network is cut first and the disk refuses writes), then the disk forgets what was not
- * synced. The detector notices after DETECT_NS. */
+ * synced. Its peers' detectors notice its silence (detect.c). */
 void sim_world_crash(sim_world_t *w, uint32_t id)
 {
     sim_node_t *n = &w->shard[id];
@@ -348,10 +333,9 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
     engine_mem_fail_writes(n->engine, ROOST_EIO);
     syncer_destroy(&n->syncer);
     roost_node_destroy(&n->node);
+    sim_detect_stop(n);
     engine_mem_crash(n->engine);
     engine_mem_fail_writes(n->engine, 0);
-    if (!n->disk_failed)
-        n->down_since_ns = w->now_ns;
     n->up = false;
     n->disk_failed = false;
     sim_raft_set_alive(w->raft, id, false);
@@ -368,7 +352,7 @@ void sim_world_fail_disk(sim_world_t *w, uint32_t id)
     w->faults.disk_faults++;
     n->disk_failed = true;
     engine_mem_fail_writes(n->engine, ROOST_EIO);
-    n->down_since_ns = w->now_ns;
+    sim_detect_self_down(n);
 }
 
 void sim_world_schedule_restart(sim_world_t *w, uint32_t id, uint64_t after_ns)
@@ -390,7 +374,6 @@ static void s_restart(sim_world_t *w, uint32_t id)
         return;
     sim_world_say(w, "restart s%u", id);
     w->faults.restarts++;
-    n->up_since_ns = w->now_ns;
     sim_raft_set_alive(w->raft, id, true);
     s_node_start(w, n);
 }
@@ -436,6 +419,8 @@ static void s_pick_shape(sim_world_t *w)
     if (w->cfg.write_every_us == 0)
         w->cfg.write_every_us = 500 + (uint32_t)roost_rng_below(&w->rng, 1501);
     w->short_logs = roost_rng_below(&w->rng, 2) == 0;
+    static const uint32_t beats[] = {100, 200, 500}; /* the manifest's heartbeat_ms */
+    w->heartbeat_ms = beats[roost_rng_below(&w->rng, 3)];
 }
 
 sim_world_t *sim_world_new(const sim_config_t *cfg)
@@ -563,6 +548,7 @@ void sim_world_step(sim_world_t *w)
     sim_net_deliver_due(w->net);
     s_ctl_due(w);
     s_control_step(w);
+    sim_detect_tick(w);
     s_retire_due(w);
     if (w->writing)
         sim_client_tick(w);
@@ -572,7 +558,9 @@ void sim_world_step(sim_world_t *w)
     bool busy = s_poll_all(w);
     busy |= s_sync_due(w);
     uint64_t next = w->now_ns + (busy ? 20000 : 1000000);
-    uint64_t net = sim_net_next_ns(w->net), ctl = s_ctl_next_ns(w);
+    uint64_t net = sim_net_next_ns(w->net), ctl = s_ctl_next_ns(w), beat = sim_detect_next_ns(w);
+    if (beat < ctl)
+        ctl = beat;
     if (net < next)
         next = net > w->now_ns ? net : w->now_ns + 1000;
     if (ctl < next)

@@ -13,10 +13,10 @@
  * voting node (the first min(5, N)); each voter tells its own logs the roles of the map it
  * applied (exactly as the daemon does, msg_role_from_map), so voters see map changes at
  * different times, and one cut off from the leader keeps an old map. Non-voters and the client
- * follow the newest map any voter applied (the leader's push). The failure detector is
- * modelled: the leader proposes NODE_DOWN for a node down for DETECT_NS and NODE_UP for one back
- * for UP_AFTER_NS (again each second until its map says so); the stores' handoff requests go
- * to whoever leads (they ask again each second until the map moves).
+ * follow the newest map any voter applied (the leader's push). Every shard node runs the
+ * daemon's failure detector over heartbeats on the simulated network (detect.c), and the
+ * leading voter's detector proposes NODE_DOWN / NODE_UP; the stores' handoff requests go to
+ * whoever leads (they ask again each second until the map moves).
  */
 #ifndef ROOST_SIM_WORLD_H
 #define ROOST_SIM_WORLD_H
@@ -76,10 +76,11 @@ typedef struct {
     syncer_t *syncer;
     roost_node_t *node;
     sim_clock_t clock;
-    uint64_t sync_at_ns;                 /* the next fsync completes then */
-    uint64_t *role_told;                 /* per partition: a digest of the role last told */
-    uint64_t down_since_ns, up_since_ns; /* the detector's model: since when it is (un)healthy */
-    uint64_t reported_ns;                /* the leader's last report of it */
+    uint64_t sync_at_ns;       /* the next fsync completes then */
+    uint64_t *role_told;       /* per partition: a digest of the role last told */
+    struct detector *detector; /* the daemon's failure detector (detect.c); NULL while down */
+    bool heartbeats;           /* it sends them (not after its disk failed) */
+    uint64_t next_beat_ns;
     uint64_t *retire_since_ns; /* per partition: since when no list names this copy (0: named) */
 } sim_node_t;
 
@@ -113,8 +114,10 @@ typedef struct sim_world {
     bool writing, faulting;
     uint64_t next_fault_ns;
     bool short_logs; /* the seed chose logs of 16 entries (held up to 64): snapshot rebuilds */
+    uint32_t heartbeat_ms; /* the seed's: 100, 200 or 500 (down_after: 10 heartbeats) */
     struct {
         uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves;
+        uint64_t detector_reports; /* NODE_DOWN / NODE_UP proposed by a leader's detector */
     } faults;
     uint64_t rebuilds; /* snapshot rebuilds by stores that have since ended */
     sim_chat_t *chat;  /* NULL without clients */
@@ -139,6 +142,12 @@ void sim_world_crash(sim_world_t *w, uint32_t id);
 void sim_world_fail_disk(sim_world_t *w, uint32_t id);
 void sim_world_schedule_restart(sim_world_t *w, uint32_t id, uint64_t after_ns);
 void sim_world_schedule_crash(sim_world_t *w, uint32_t id, uint64_t after_ns);
+/* detect.c: the real failure detector on every shard node, over simulated heartbeats. */
+void sim_detect_start(sim_world_t *w, sim_node_t *n); /* with the node's process */
+void sim_detect_stop(sim_node_t *n);                  /* a crash */
+void sim_detect_self_down(sim_node_t *n);             /* its disk failed: heartbeats stop */
+void sim_detect_tick(sim_world_t *w);                 /* heartbeats and ticks that are due */
+uint64_t sim_detect_next_ns(const sim_world_t *w);
 /* A planned change: the operator applies a manifest with (or without) node `id`. */
 void sim_world_configure(sim_world_t *w, uint32_t id, bool member);
 /* Whether the newest map's configured members are the operator's wish. */
