@@ -141,6 +141,7 @@ void user_put_cursor(user_t *u, store_ops_t *ops, const device_t *d)
     akey_t val = {.n = 0};
     akey_be64(&val, d->cursor);
     akey_be64(&val, d->from_n);
+    akey_be64(&val, d->start_n);
     store_ops_put(ops, k.b, k.n, val.b, val.n);
 }
 
@@ -203,9 +204,10 @@ static int s_load_cursor(roost_ctx_t *ctx, user_t *u, device_t *d)
     int rc = store_get(ctx, k.b, k.n, &val, &len);
     if (rc != ROOST_OK)
         return rc == ROOST_ENOTFOUND ? ROOST_OK : rc;
-    if (len == 16) {
+    if (len == 16 || len == 24) { /* (16: written before start_n was kept) */
         d->cursor = akey_get_be64(val);
         d->from_n = akey_get_be64((uint8_t *)val + 8);
+        d->start_n = len == 24 ? akey_get_be64((uint8_t *)val + 16) : 0;
     }
     free(val);
     return ROOST_OK;
@@ -416,7 +418,7 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     }
     memcpy(d->id, device, sizeof d->id);
     d->added_ms = roost_ctx_wall_ms(ctx);
-    d->cursor = u->next_n - 1; /* a new device starts at the head */
+    d->cursor = d->start_n = u->next_n - 1; /* a new device starts at the head */
     s_devices_changed(ctx, u);
     store_ops_t ops;
     store_ops_init(&ops);

@@ -67,8 +67,9 @@ enum { /* pend kinds */
 
 typedef struct {
     char id[DEVICE_BYTES_MAX + 1];
-    uint64_t cursor; /* last n acknowledged */
-    uint64_t from_n; /* retention moved the cursor: told at the next auth, then 0 */
+    uint64_t cursor;  /* last n acknowledged */
+    uint64_t from_n;  /* retention moved the cursor: told at the next auth, then 0 */
+    uint64_t start_n; /* the head when it was added: it never had entries up to there */
     uint64_t added_ms;
     /* refresh tokens (user_tokens.c): the family's generation, the live and the spent one */
     uint64_t gen;

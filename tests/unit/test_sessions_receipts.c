@@ -2,7 +2,8 @@
  * node (real runtime, real RocksDB, RF 1), driven through test sessions as an edge drives them:
  * receipts coalesced in an offline sender's inbox and paced for an online one, read receipts
  * off, a retried send joining the attempt still in flight, session expiry ending presence (and
- * a watcher's subscriptions), last_seen for contacts only, the device limit. */
+ * a watcher's subscriptions), last_seen for contacts only, the device limit, and what a device
+ * added later may vouch for. */
 #include "tests/support/msg_world.h"
 #include "runtime/errors.h"
 #include "runtime/fault.h"
@@ -345,6 +346,35 @@ static int s_claim_status(const char *phone, const char *device)
     return status;
 }
 
+/* A device added later never had what came before it: its acks are no `delivered` receipt
+ * for those messages (a receipt says "up to seq"), only once the first device has them too
+ * (found by the simulator with two devices per user, seed 280). */
+static void test_a_new_devices_acks_do_not_cover_what_came_before_it(void **state)
+{
+    (void)state;
+    user_ref_t a, b;
+    s_user(0, "+15550001091", "a1", &a);
+    s_user(1, "+15550001092", "b1", &b);
+    s_auth(0, &a, "a1", -1);
+    char conv[48], to[40], again[32];
+    s_conv_of(&a, &b, conv);
+    snprintf(to, sizeof to, "u:%s", b.id);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "x1", "x1"), 1);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "x2", "x2"), 2);
+    sess_claim(2, "+15550001092", "b2", again); /* b's second device, at the inbox head */
+    assert_string_equal(again, b.id);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "x3", "x3"), 3);
+    s_auth(2, &b, "b2", -1);
+    s_expect_msgs(2, 3, "x", 3, 3);
+    s_ack(2, &b, "b2", 3);
+    s_no_push(0, 2500); /* b1 has had none of them: nothing is delivered to b "up to 3" */
+    s_auth(1, &b, "b1", -1);
+    s_expect_msgs(1, 1, "x", 1, 3);
+    s_ack(1, &b, "b1", 2); /* b1 has 1 and 2, b2 has 3: all of them are on a device of b's */
+    assert_int_equal(s_receipt(0, &b, "delivered"), 3);
+    s_no_push(0, 1500);
+}
+
 static void test_device_limit_default_and_configured(void **state)
 {
     (void)state;
@@ -379,6 +409,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_seen_contacts_only_contacts_see_presence,
                                         mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_last_push_comes_again, mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(test_a_new_devices_acks_do_not_cover_what_came_before_it,
+                                        mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_device_limit_default_and_configured, mw_setup,
                                         mw_teardown),
     };
