@@ -333,7 +333,8 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
         return s_ack(ctx, d);
     if (s_maybe_read(ctx, w, c, d))
         return;
-    if (chat_maybe_move(ctx, w, c, i) || chat_maybe_block(ctx, w, c, i))
+    if (chat_maybe_move(ctx, w, c, i) || chat_maybe_leave(ctx, w, c, i) ||
+        chat_maybe_role(ctx, w, c, i) || chat_maybe_block(ctx, w, c, i))
         return;
     while (d->first_unacked < d->nsends &&
            (d->sends[d->first_unacked].acked || d->sends[d->first_unacked].refused))
@@ -422,6 +423,10 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         chat_blocked_answer(w, c, d, ok);
     } else if (kind == BUSY_MOVE) {
         chat_moved(w, c, d, ok, &up.data);
+    } else if (kind == BUSY_LEAVE) {
+        chat_left(w, c, d, ok, &up.data);
+    } else if (kind == BUSY_ROLE) {
+        chat_role_answer(c, d, ok);
     } else if (ok && kind == BUSY_GROUP && mp_get_str(&up.data, "group", 1, 20, &user) == MP_OK) {
         char id[24];
         mp_str_copy(user, id, sizeof id);

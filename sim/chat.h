@@ -21,7 +21,8 @@
  *       `read` now and then);
  *   M6. a phone number is one user and a user one phone: every claim of a number (by either
  *       device, first or later) names the same user, and no two numbers name one user.
- * Groups change members (chat_groups.c) and phones block each other (chat_blocks.c): M1 holds
+ * Groups change members — the admin removes and adds back, members leave, the admin promotes
+ * and demotes (chat_groups.c) — and phones block each other (chat_blocks.c): M1 holds
  * for the recipients a message is owed to, and one that was out of the group or blocking its
  * sender all along never gets it.
  */
@@ -53,10 +54,12 @@ typedef struct {
     uint64_t sends, acked, delivered, duplicates, receipts;
     uint64_t groups, group_sends; /* groups created, messages sent to them */
     uint64_t claims;              /* claim answers checked (M6) */
-    uint64_t moves;               /* members removed or added back by their group's admin */
-    uint64_t refused;             /* group sends refused: their sender had been removed */
-    uint64_t withheld;            /* (send, recipient out of its group or blocking all along) */
-    uint64_t blocks;              /* blocks and unblocks asked for */
+    uint64_t moves;        /* members removed or added back by their group's admin, or leaving */
+    uint64_t leaves;       /* …of which leaves (group.leave) answered */
+    uint64_t role_changes; /* promotions and demotions asked for */
+    uint64_t refused;      /* group sends refused: their sender had been removed */
+    uint64_t withheld;     /* (send, recipient out of its group or blocking all along) */
+    uint64_t blocks;       /* blocks and unblocks asked for */
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
 void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);

@@ -241,6 +241,10 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
     for (uint32_t g = 0; g < c->ngroups; g++)
         for (uint32_t k = 0; k < c->groups[g].nmembers; k++)
             out->moves += c->groups[g].nmoves[k];
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        out->leaves += c->groups[g].leaves;
+        out->role_changes += c->groups[g].roles;
+    }
     out->blocks = c->nblocks;
     snprintf(out->first, sizeof out->first, "%s", c->first);
     for (uint32_t g = 0; g < c->ngroups; g++)

@@ -1,7 +1,8 @@
 /* sim/chat_groups.c — the phones' groups: creation by their first member (their admin), the
  * admin's membership changes (a member removed now and then and added back later, retried
- * until answered), and when each member was in or out, which is what the group checkers judge
- * a delivery (or a refusal) by (chat_entitled). */
+ * until answered), members leaving on their own (added back by the admin later), the admin
+ * promoting and demoting members, and when each member was in or out, which is what the group
+ * checkers judge a delivery (or a refusal) by (chat_entitled). */
 #include <stdio.h>
 #include <string.h>
 
@@ -90,7 +91,7 @@ bool chat_member_now(const cgroup_t *g, uint32_t i)
     return last->done_ns != 0 && last->in;
 }
 
-/* The admin's change of slot k in flight, or NULL. */
+/* The change of slot k in flight (the admin's, or the member's own leave), or NULL. */
 static cmove_t *s_move_pending(cgroup_t *g, uint32_t k)
 {
     cmove_t *last = g->nmoves[k] ? &g->moves[k][g->nmoves[k] - 1] : NULL;
@@ -127,14 +128,14 @@ bool chat_maybe_move(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i
         if (gr->members[0] != i || gr->id == 0)
             continue;
         for (uint32_t k = 1; k < gr->nmembers; k++)
-            if (s_move_pending(gr, k)) {
+            if (s_move_pending(gr, k) && !s_move_pending(gr, k)->by_member) {
                 s_send_move(ctx, c, &c->dev[i], g, k);
                 return true;
             }
         if (!w->writing || roost_rng_below(&w->rng, 400) != 0 || gr->nmembers < 2)
             continue;
         uint32_t k = 1 + (uint32_t)roost_rng_below(&w->rng, gr->nmembers - 1);
-        if (gr->nmoves[k] == GROUP_MOVES_MAX)
+        if (gr->nmoves[k] == GROUP_MOVES_MAX || s_move_pending(gr, k))
             continue;
         bool in = !chat_member_now(gr, gr->members[k]); /* before the move is recorded */
         gr->moves[k][gr->nmoves[k]++] = (cmove_t){.issued_ns = w->now_ns, .in = in};
@@ -157,6 +158,100 @@ mp_str_t chat_err_code(const msgpack_object *frame)
 void chat_moved(sim_world_t *w, sim_chat_t *c, simdev_t *d, bool ok, const msgpack_object *frame)
 {
     cmove_t *mv = s_move_pending(&c->groups[d->busy_send], d->busy_slot);
-    if (mv && (ok || (!mv->in && mp_str_eq(chat_err_code(frame), "not_found"))))
+    if (mv && !mv->by_member && (ok || (!mv->in && mp_str_eq(chat_err_code(frame), "not_found"))))
         mv->done_ns = w->now_ns;
+}
+
+/* ---- members leaving ------------------------------------------------------------------- */
+
+static void s_group_target(const cgroup_t *gr, char target[32], char id[24])
+{
+    snprintf(target, 32, "g:%llu", (unsigned long long)gr->id);
+    snprintf(id, 24, "%llu", (unsigned long long)gr->id);
+}
+
+static void s_send_leave(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t k)
+{
+    char target[32], id[24];
+    s_group_target(&c->groups[g], target, id);
+    mp_buf_t f;
+    mp_buf_init(&f);
+    msgpack_pack_map(&f.pk, 2);
+    mp_kv_str(&f.pk, "t", "group.leave");
+    mp_kv_str(&f.pk, "group", id);
+    chat_request(ctx, d, target, &f, BUSY_LEAVE);
+    d->busy_send = g;
+    d->busy_slot = k;
+    mp_buf_fini(&f);
+}
+
+bool chat_maybe_leave(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
+{
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        cgroup_t *gr = &c->groups[g];
+        uint32_t k = chat_slot(gr, i);
+        if (gr->id == 0 || k == UINT32_MAX || k == 0) /* (the admin stays) */
+            continue;
+        cmove_t *mv = s_move_pending(gr, k);
+        if (mv && mv->by_member) {
+            s_send_leave(ctx, c, &c->dev[i], g, k);
+            return true;
+        }
+        if (mv || !w->writing || gr->nmoves[k] == GROUP_MOVES_MAX || !chat_member_now(gr, i) ||
+            roost_rng_below(&w->rng, 800) != 0)
+            continue;
+        gr->moves[k][gr->nmoves[k]++] =
+            (cmove_t){.issued_ns = w->now_ns, .in = false, .by_member = true};
+        s_send_leave(ctx, c, &c->dev[i], g, k);
+        return true;
+    }
+    return false;
+}
+
+void chat_left(sim_world_t *w, sim_chat_t *c, simdev_t *d, bool ok, const msgpack_object *frame)
+{
+    cgroup_t *gr = &c->groups[d->busy_send];
+    cmove_t *mv = s_move_pending(gr, d->busy_slot);
+    if (mv && mv->by_member && (ok || mp_str_eq(chat_err_code(frame), "forbidden"))) {
+        mv->done_ns = w->now_ns;
+        gr->leaves++;
+    }
+}
+
+/* ---- roles ------------------------------------------------------------------------------- */
+
+bool chat_maybe_role(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
+{
+    for (uint32_t g = 0; g < c->ngroups; g++) {
+        cgroup_t *gr = &c->groups[g];
+        if (gr->members[0] != i || gr->id == 0 || gr->nmembers < 2 || !w->writing ||
+            roost_rng_below(&w->rng, 800) != 0)
+            continue;
+        uint32_t k = 1 + (uint32_t)roost_rng_below(&w->rng, gr->nmembers - 1);
+        if (!chat_member_now(gr, gr->members[k]))
+            continue;
+        char target[32], id[24];
+        s_group_target(gr, target, id);
+        simdev_t *d = &c->dev[i];
+        d->busy_promote = !gr->admin[k];
+        mp_buf_t f;
+        mp_buf_init(&f);
+        msgpack_pack_map(&f.pk, 3);
+        mp_kv_str(&f.pk, "t", d->busy_promote ? "group.promote" : "group.demote");
+        mp_kv_str(&f.pk, "group", id);
+        mp_kv_str(&f.pk, "user", c->dev[gr->members[k]].user_s);
+        chat_request(ctx, d, target, &f, BUSY_ROLE);
+        d->busy_send = g;
+        d->busy_slot = k;
+        gr->roles++;
+        mp_buf_fini(&f);
+        return true;
+    }
+    return false;
+}
+
+void chat_role_answer(sim_chat_t *c, simdev_t *d, bool ok)
+{
+    if (ok) /* (not answered: tried afresh some other time; both are idempotent) */
+        c->groups[d->busy_send].admin[d->busy_slot] = d->busy_promote;
 }

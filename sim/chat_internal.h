@@ -24,8 +24,10 @@ typedef enum {
     BUSY_ACK,
     BUSY_READ,
     BUSY_GROUP,
-    BUSY_MOVE, /* group.add / group.remove by the group's admin */
-    BUSY_BLOCK /* block / unblock */
+    BUSY_MOVE,  /* group.add / group.remove by the group's admin */
+    BUSY_LEAVE, /* group.leave by a member */
+    BUSY_ROLE,  /* group.promote / group.demote by the group's admin */
+    BUSY_BLOCK  /* block / unblock */
 } busy_t;
 
 enum { GROUP_MEMBERS_MAX = 6, GROUP_MOVES_MAX = 12, NO_GROUP = UINT32_MAX };
@@ -39,9 +41,10 @@ typedef struct {
     uint64_t issued_ns, answered_ns; /* first attempt; the ok (or the refusal) */
 } csend_t;
 
-typedef struct {                 /* a membership change of one member, as its admin saw it */
+typedef struct {                 /* a membership change of one member, as its asker saw it */
     uint64_t issued_ns, done_ns; /* done_ns 0: not answered yet */
-    bool in;                     /* group.add (true) or group.remove */
+    bool in;                     /* group.add (true) or group.remove / group.leave */
+    bool by_member;              /* the member's own group.leave (else the admin's change) */
 } cmove_t;
 
 typedef enum { ENT_NO, ENT_YES, ENT_MAYBE } entitled_t;
@@ -58,10 +61,12 @@ typedef struct { /* created by its first member (its admin) once every member ha
     uint32_t members[GROUP_MEMBERS_MAX], nmembers;
     uint64_t id;         /* 0 until created */
     uint64_t created_ns; /* the creation's ok */
-    /* Per member slot (slot 0, the admin, never moves): its removals and additions, in order;
-     * the admin has at most one in flight. */
+    /* Per member slot (slot 0, the admin, never moves): its removals, leaves and additions, in
+     * order; at most one in flight per slot (the admin's or the member's own leave). */
     cmove_t moves[GROUP_MEMBERS_MAX][GROUP_MOVES_MAX];
     uint32_t nmoves[GROUP_MEMBERS_MAX];
+    bool admin[GROUP_MEMBERS_MAX]; /* promoted, as far as the admin knows (slot 0 always is) */
+    uint32_t leaves, roles;        /* leaves answered, role changes asked for */
 } cgroup_t;
 
 typedef struct { /* an open-addressing set of mid hashes (0 is never a hash: | 1) */
@@ -78,7 +83,8 @@ typedef struct {
     busy_t busy;
     uint64_t busy_corr, busy_n;
     uint32_t busy_send; /* the send's index, or the group's (create, move) */
-    uint32_t busy_slot; /* a move: the member slot */
+    uint32_t busy_slot; /* a move, a leave or a role change: the member slot */
+    bool busy_promote;  /* a role change: promote (else demote) */
     uint64_t next_ns, renew_ns, next_send_ns;
     csend_t *sends;
     uint32_t nsends, first_unacked;
@@ -181,6 +187,15 @@ bool chat_maybe_move(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint3
 /* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it). */
 void chat_moved(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool ok,
                 const msgpack_object *frame);
+/* A member goes on with its leave in flight, or now and then (while traffic runs) leaves a
+ * group it is in (its admin adds it back later); true if it sent a request. */
+bool chat_maybe_leave(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint32_t i);
+/* The leave answered: ok, or `forbidden` (an earlier attempt did it). */
+void chat_left(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool ok,
+               const msgpack_object *frame);
+/* An admin now and then promotes a member or demotes one it promoted; true if it asked. */
+bool chat_maybe_role(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint32_t i);
+void chat_role_answer(sim_chat_t *c, simdev_t *d, bool ok);
 /* chat_blocks.c */
 /* A phone goes on with its block change in flight, or now and then (while traffic runs)
  * blocks another phone or unblocks one; true if it sent a request. */

@@ -116,7 +116,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"log_entries\":%llu,"
            "\"restamped\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_acked\":%llu,"
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
-           "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"refused\":%llu,\"withheld\":%llu,"
+           "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"leaves_group\":%llu,\"role_"
+           "changes\":%llu,\"refused\":%llu,\"withheld\":%llu,"
            "\"blocks\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
@@ -137,6 +138,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->check.chat.duplicates, (unsigned long long)r->check.chat.receipts,
            (unsigned long long)r->check.chat.groups, (unsigned long long)r->check.chat.group_sends,
            (unsigned long long)r->check.chat.claims, (unsigned long long)r->check.chat.moves,
+           (unsigned long long)r->check.chat.leaves, (unsigned long long)r->check.chat.role_changes,
            (unsigned long long)r->check.chat.refused, (unsigned long long)r->check.chat.withheld,
            (unsigned long long)r->check.chat.blocks, r->quiet ? "true" : "false",
            r->check.violations + !r->quiet, (unsigned long long)r->trace);
