@@ -5,6 +5,9 @@
  * MEMTABLE_CHUNK_MAX record pointers, every record of a chunk below every record of the next.
  * An insert or a removal moves at most one chunk's pointers (and, when a chunk splits or
  * empties, the chunk array), so a big table costs O(log n + chunk) per change, not O(n).
+ * Beside every record pointer, and beside every chunk pointer for the chunk's last key, sits
+ * the key's first 16 bytes (a fence): searches compare against those and read a record only
+ * when two keys share the 16 bytes, so a lookup costs a few cache misses, not one per probe.
  *
  * Snapshots: tables and chunks are reference-counted. memtable_writable gives a table only
  * its caller holds (copying the chunk array if an iterator shares it); a mutation then copies

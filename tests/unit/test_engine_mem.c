@@ -31,9 +31,14 @@ typedef struct {
     bool reverse;
 } snap_t;
 
-static void s_key(char out[8], uint32_t i)
+/* Keys: short ("k00042", whole in a chunk's fence) or long with a shared 16-byte start (the
+ * search must look past the fence). */
+static bool g_long_keys;
+enum { KEY_CAP = 40 };
+
+static size_t s_key(char out[KEY_CAP], uint32_t i)
 {
-    snprintf(out, 8, "k%05u", i);
+    return (size_t)snprintf(out, KEY_CAP, g_long_keys ? "partition-0001/state/k%05u" : "k%05u", i);
 }
 
 /* The iterator yields exactly m's keys in [lo, hi), in its direction. */
@@ -46,12 +51,12 @@ static void s_check_iter(engine_iter_t *it, const model_t *m, uint32_t lo, uint3
             continue;
         assert_true(engine_iter_valid(it));
         size_t klen, vlen;
-        char key[8];
-        s_key(key, i);
+        char key[KEY_CAP];
+        size_t kn = s_key(key, i);
         const void *k = engine_iter_key(it, &klen);
         const void *v = engine_iter_value(it, &vlen);
-        assert_int_equal(klen, 6);
-        assert_memory_equal(k, key, 6);
+        assert_int_equal(klen, kn);
+        assert_memory_equal(k, key, kn);
         assert_int_equal(vlen, strlen(m->v[i]));
         assert_memory_equal(v, m->v[i], vlen);
         engine_iter_next(it);
@@ -63,21 +68,21 @@ static void s_write_op(engine_t *e, roost_rng_t *rng, model_t *m, bool sync)
 {
     engine_batch_t *b = engine_batch_new();
     uint32_t i = (uint32_t)roost_rng_below(rng, KEYS), kind = (uint32_t)roost_rng_below(rng, 10);
-    char key[8], hi[8];
-    s_key(key, i);
+    char key[KEY_CAP], hi[KEY_CAP];
+    size_t kn = s_key(key, i);
     if (kind < 7) {
         snprintf(m->v[i], VAL_MAX, "v%llu", (unsigned long long)roost_rng_below(rng, 1u << 30));
-        assert_int_equal(engine_batch_put(b, key, 6, m->v[i], strlen(m->v[i])), 0);
+        assert_int_equal(engine_batch_put(b, key, kn, m->v[i], strlen(m->v[i])), 0);
     } else if (kind < 9) {
         m->v[i][0] = 0;
-        assert_int_equal(engine_batch_delete(b, key, 6), 0);
+        assert_int_equal(engine_batch_delete(b, key, kn), 0);
     } else {
         uint32_t j = i + (uint32_t)roost_rng_below(rng, 300);
         j = j > KEYS ? KEYS : j;
-        s_key(hi, j);
+        size_t hn = s_key(hi, j);
         for (uint32_t k = i; k < j; k++)
             m->v[k][0] = 0;
-        assert_int_equal(engine_batch_delete_range(b, key, 6, hi, 6), 0);
+        assert_int_equal(engine_batch_delete_range(b, key, kn, hi, hn), 0);
     }
     assert_int_equal(engine_write(e, b, sync), 0);
     engine_batch_destroy(&b);
@@ -90,11 +95,10 @@ static void s_open_snap(engine_t *e, roost_rng_t *rng, const model_t *m, snap_t 
     s->lo = a < b ? a : b;
     s->hi = a < b ? b : a;
     s->reverse = roost_rng_below(rng, 2);
-    char lo[8], hi[8];
-    s_key(lo, s->lo);
-    s_key(hi, s->hi);
-    s->it =
-        s->reverse ? engine_iter_new_reverse(e, lo, 6, hi, 6) : engine_iter_new(e, lo, 6, hi, 6);
+    char lo[KEY_CAP], hi[KEY_CAP];
+    size_t ln = s_key(lo, s->lo), hn = s_key(hi, s->hi);
+    s->it = s->reverse ? engine_iter_new_reverse(e, lo, ln, hi, hn)
+                       : engine_iter_new(e, lo, ln, hi, hn);
     if (!s->seen)
         s->seen = malloc(sizeof *s->seen);
     memcpy(s->seen, m, sizeof *m);
@@ -107,13 +111,12 @@ static void s_check_all(engine_t *e, const model_t *m)
     engine_iter_destroy(&it);
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < KEYS; i++)
-        bytes += m->v[i][0] ? 6 + strlen(m->v[i]) : 0;
+        bytes += m->v[i][0] ? s_key((char[KEY_CAP]){0}, i) + strlen(m->v[i]) : 0;
     assert_int_equal(engine_mem_used_bytes(e), bytes);
 }
 
-static void test_the_engine_follows_its_model_through_writes_snapshots_and_crashes(void **state)
+static void s_follows_its_model(void)
 {
-    (void)state;
     roost_rng_t rng;
     roost_rng_seed(&rng, 42);
     engine_t *e = engine_mem_new(NULL);
@@ -154,10 +157,26 @@ static void test_the_engine_follows_its_model_through_writes_snapshots_and_crash
     engine_destroy(&e);
 }
 
+static void test_the_engine_follows_its_model_through_writes_snapshots_and_crashes(void **state)
+{
+    (void)state;
+    g_long_keys = false;
+    s_follows_its_model();
+}
+
+/* …with keys longer than a chunk's fence, all sharing its 16 bytes. */
+static void test_the_same_with_keys_that_share_a_long_prefix(void **state)
+{
+    (void)state;
+    g_long_keys = true;
+    s_follows_its_model();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_engine_follows_its_model_through_writes_snapshots_and_crashes),
+        cmocka_unit_test(test_the_same_with_keys_that_share_a_long_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
