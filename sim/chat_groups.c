@@ -98,25 +98,39 @@ static cmove_t *s_move_pending(cgroup_t *g, uint32_t k)
     return last && last->done_ns == 0 ? last : NULL;
 }
 
+/* Starts a request frame to group g: a map of `fields` entries, "t" and "group" packed. */
+static void s_group_frame(mp_buf_t *f, const cgroup_t *gr, uint32_t fields, const char *t)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)gr->id);
+    mp_buf_init(f);
+    msgpack_pack_map(&f->pk, fields);
+    mp_kv_str(&f->pk, "t", t);
+    mp_kv_str(&f->pk, "group", id);
+}
+
+/* Sends frame f (then freed) from device d to group g about member slot k. */
+static void s_group_request(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t k,
+                            mp_buf_t *f, busy_t kind)
+{
+    char target[32];
+    snprintf(target, sizeof target, "g:%llu", (unsigned long long)c->groups[g].id);
+    chat_request(ctx, d, target, f, kind);
+    d->busy_send = g;
+    d->busy_slot = k;
+    mp_buf_fini(f);
+}
+
 static void s_send_move(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t k)
 {
     const cgroup_t *gr = &c->groups[g];
     const cmove_t *mv = &gr->moves[k][gr->nmoves[k] - 1];
-    char target[32], id[24];
-    snprintf(target, sizeof target, "g:%llu", (unsigned long long)gr->id);
-    snprintf(id, sizeof id, "%llu", (unsigned long long)gr->id);
     mp_buf_t f;
-    mp_buf_init(&f);
-    msgpack_pack_map(&f.pk, 3);
-    mp_kv_str(&f.pk, "t", mv->in ? "group.add" : "group.remove");
-    mp_kv_str(&f.pk, "group", id);
+    s_group_frame(&f, gr, 3, mv->in ? "group.add" : "group.remove");
     mp_pack_str(&f.pk, "users");
     msgpack_pack_array(&f.pk, 1);
     mp_pack_str(&f.pk, c->dev[gr->members[k]].user_s);
-    chat_request(ctx, d, target, &f, BUSY_MOVE);
-    d->busy_send = g;
-    d->busy_slot = k;
-    mp_buf_fini(&f);
+    s_group_request(ctx, c, d, g, k, &f, BUSY_MOVE);
 }
 
 /* An admin goes on with its membership change in flight, or now and then (while traffic runs)
@@ -164,25 +178,11 @@ void chat_moved(sim_world_t *w, sim_chat_t *c, simdev_t *d, bool ok, const msgpa
 
 /* ---- members leaving ------------------------------------------------------------------- */
 
-static void s_group_target(const cgroup_t *gr, char target[32], char id[24])
-{
-    snprintf(target, 32, "g:%llu", (unsigned long long)gr->id);
-    snprintf(id, 24, "%llu", (unsigned long long)gr->id);
-}
-
 static void s_send_leave(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t k)
 {
-    char target[32], id[24];
-    s_group_target(&c->groups[g], target, id);
     mp_buf_t f;
-    mp_buf_init(&f);
-    msgpack_pack_map(&f.pk, 2);
-    mp_kv_str(&f.pk, "t", "group.leave");
-    mp_kv_str(&f.pk, "group", id);
-    chat_request(ctx, d, target, &f, BUSY_LEAVE);
-    d->busy_send = g;
-    d->busy_slot = k;
-    mp_buf_fini(&f);
+    s_group_frame(&f, &c->groups[g], 2, "group.leave");
+    s_group_request(ctx, c, d, g, k, &f, BUSY_LEAVE);
 }
 
 bool chat_maybe_leave(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
@@ -230,21 +230,13 @@ bool chat_maybe_role(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i
         uint32_t k = 1 + (uint32_t)roost_rng_below(&w->rng, gr->nmembers - 1);
         if (!chat_member_now(gr, gr->members[k]))
             continue;
-        char target[32], id[24];
-        s_group_target(gr, target, id);
         simdev_t *d = &c->dev[i];
         d->busy_promote = !gr->admin[k];
         mp_buf_t f;
-        mp_buf_init(&f);
-        msgpack_pack_map(&f.pk, 3);
-        mp_kv_str(&f.pk, "t", d->busy_promote ? "group.promote" : "group.demote");
-        mp_kv_str(&f.pk, "group", id);
+        s_group_frame(&f, gr, 3, d->busy_promote ? "group.promote" : "group.demote");
         mp_kv_str(&f.pk, "user", c->dev[gr->members[k]].user_s);
-        chat_request(ctx, d, target, &f, BUSY_ROLE);
-        d->busy_send = g;
-        d->busy_slot = k;
+        s_group_request(ctx, c, d, g, k, &f, BUSY_ROLE);
         gr->roles++;
-        mp_buf_fini(&f);
         return true;
     }
     return false;
