@@ -1,11 +1,13 @@
 /* runtime/actor_table.h — one worker's active actors, by key.
  *
  * The actor record (roost_actor_t) is the runtime's per-actor overhead: about 80 bytes plus the
- * key, and one pointer slot plus a 4-byte tag in this table (load ≤ 1/2). Open addressing with
- * linear probing and backward-shift deletion, keyed by roost_hash_table(key). The tags (the
- * hash's low 32 bits, kept beside the slots) let a probe and a deletion's shifts skip the actor
- * records they do not need: each dereference is a cache miss over a large table, and they were
- * a quarter of skynet's time. One owner thread.
+ * key, and one 16-byte slot in this table (load ≤ 1/2). Open addressing with linear probing and
+ * backward-shift deletion, keyed by roost_hash_table(key). Each slot holds the actor pointer and
+ * its key's full hash side by side, so a probe, an insertion and a deletion's shifts touch one
+ * cache line per slot and dereference only the actor whose hash matches: over a table of
+ * megabytes each line is a cache miss, and they were a quarter of skynet's time (session 4 kept
+ * the hashes in a second array: two misses per probe; session 8 put them in one). One owner
+ * thread.
  */
 #ifndef ROOST_ACTOR_TABLE_H
 #define ROOST_ACTOR_TABLE_H
@@ -37,9 +39,13 @@ struct roost_actor {
 };
 
 typedef struct {
-    roost_actor_t **slots;
-    uint32_t *tags; /* tags[i] == (uint32_t)slots[i]->hash for a used slot */
-    size_t mask;    /* capacity - 1; capacity ≤ 2^32, so a tag also gives a slot's home */
+    roost_actor_t *actor; /* NULL: empty */
+    uint64_t hash;        /* == actor->hash for a used slot: its home, without a dereference */
+} actor_slot_t;
+
+typedef struct {
+    actor_slot_t *slots;
+    size_t mask; /* capacity - 1 */
     size_t count;
 } actor_table_t;
 
@@ -58,7 +64,7 @@ static inline size_t actor_table_capacity(const actor_table_t *self)
 }
 static inline roost_actor_t *actor_table_slot(const actor_table_t *self, size_t i)
 {
-    return self->slots[i];
+    return self->slots[i].actor;
 }
 
 #endif
