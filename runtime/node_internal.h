@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "runtime/actor_table.h"
+#include "runtime/blockpool.h"
 #include "runtime/limits.h"
 #include "runtime/mpsc.h"
 #include "runtime/node.h"
@@ -34,6 +35,7 @@ typedef struct roost_worker {
     _Atomic int sleeping;
     int wake_fd;
     actor_table_t table;
+    blockpool_t pool; /* actor records and the envelopes this worker sends and frees */
     roost_actor_t *ready_head, *ready_tail;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;

@@ -42,6 +42,7 @@ void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert(w->wake_fd >= 0);
     actor_table_init(&w->table);
+    blockpool_init(&w->pool);
     /* Timer ids and correlation ids carry node and worker so they are unique per node. */
     uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
     timers_init(&w->timers, base);
@@ -81,11 +82,11 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
         a->beh->on_passivate(&ctx, a->state);
     for (roost_env_t *e = a->mb_head, *next; e; e = next) {
         next = e->next;
-        roost_env_free(e);
+        roost_env_free_to(&w->pool, e);
         STAT_ADD(w, dropped, 1);
     }
     actor_table_remove(&w->table, a);
-    free(a);
+    blockpool_free(&w->pool, a, sizeof *a + a->key_len + 1);
     STAT_ADD(w, passivations, 1);
     STAT_ADD(w, active, -1);
 }
@@ -110,6 +111,7 @@ void worker_fini(roost_worker_t *w)
     while ((n = mpsc_pop(&w->inbound)) != NULL)
         roost_env_free(roost_env_from_qnode(n));
     actor_table_fini(&w->table);
+    blockpool_fini(&w->pool);
     timers_fini(&w->timers);
     u64map_fini(&w->pending);
     close(w->wake_fd);
@@ -141,7 +143,7 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
         return NULL;
     }
     size_t len = env->target_len;
-    roost_actor_t *a = roost_xmalloc(sizeof *a + len + 1);
+    roost_actor_t *a = blockpool_alloc(&w->pool, sizeof *a + len + 1);
     memset(a, 0, sizeof *a);
     a->beh = beh;
     a->hash = hash;
@@ -152,7 +154,7 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
     s_ctx_init(&ctx, w, a);
     int rc = beh->on_activate ? beh->on_activate(&ctx, &a->state) : 0;
     if (rc != 0) {
-        free(a);
+        blockpool_free(&w->pool, a, sizeof *a + len + 1);
         node_bounce(w->node, env, rc < 0 ? rc : ROOST_EUNAVAIL, w);
         return NULL;
     }
@@ -218,7 +220,7 @@ static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *
 void worker_deliver(roost_worker_t *w, roost_env_t *env)
 {
     if (w->closing) { /* sent by an actor passivating at shutdown */
-        roost_env_free(env);
+        roost_env_free_to(&w->pool, env);
         STAT_ADD(w, dropped, 1);
         return;
     }
@@ -226,7 +228,7 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
     roost_actor_t *a = actor_table_get(&w->table, env->target, env->target_len, hash);
     bool is_response = env->flags & ROOST_ENV_RESPONSE;
     if (is_response && env->corr && (!a || !s_accept_response(w, a, env))) {
-        roost_env_free(env); /* late, duplicate or for a passivated actor */
+        roost_env_free_to(&w->pool, env); /* late, duplicate or for a passivated actor */
         STAT_ADD(w, dropped, 1);
         return;
     }
@@ -262,7 +264,7 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
         ctx.env_taken = false;
         a->beh->on_message(&ctx, a->state, env);
         if (!ctx.env_taken)
-            roost_env_free(env);
+            roost_env_free_to(&w->pool, env);
         handled++;
     }
     STAT_ADD(w, messages, handled);
@@ -293,7 +295,7 @@ static void s_request_timed_out(roost_worker_t *w, rtimer_t *t)
 {
     roost_actor_t *a = t->owner;
     u64map_take(&w->pending, t->tag);
-    roost_env_t *env = roost_env_new(a->key, "", ROOST_MSG_ERROR, NULL, 0);
+    roost_env_t *env = roost_env_new_in(&w->pool, a->key, "", ROOST_MSG_ERROR, NULL, 0);
     env->flags = ROOST_ENV_RESPONSE | ROOST_ENV_ERROR;
     env->status = ROOST_ETIMEDOUT;
     env->corr = t->tag;
