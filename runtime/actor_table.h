@@ -57,6 +57,11 @@ roost_actor_t *actor_table_get(const actor_table_t *self, const char *key, size_
 /* The key must not be present. Can't fail (grows). */
 void actor_table_put(actor_table_t *self, roost_actor_t *actor);
 void actor_table_remove(actor_table_t *self, roost_actor_t *actor);
+/* Starts loading the slot a lookup of `hash` begins at (a hint: lookups of a batch overlap). */
+static inline void actor_table_prefetch(const actor_table_t *self, uint64_t hash)
+{
+    __builtin_prefetch(&self->slots[hash & self->mask]);
+}
 /* Slot access for incremental scans (NULL for an empty slot). */
 static inline size_t actor_table_capacity(const actor_table_t *self)
 {

@@ -212,4 +212,6 @@ bool roost_ctx_timer_cancel(roost_ctx_t *ctx, uint64_t timer_id)
 void roost_ctx_passivate(roost_ctx_t *ctx)
 {
     ctx->actor->flags |= ACTOR_PASSIVATE;
+    /* Its removal after the handler reads this slot: start loading it while the handler ends. */
+    actor_table_prefetch(&ctx->w->table, ctx->actor->hash);
 }
