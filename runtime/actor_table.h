@@ -2,9 +2,9 @@
  *
  * The actor record (roost_actor_t) is the runtime's per-actor overhead: about 80 bytes plus the
  * key, and one 16-byte slot in this table (load ≤ 1/2). Open addressing with linear probing and
- * backward-shift deletion, keyed by roost_hash_table(key). Each slot holds the actor pointer and
- * its key's full hash side by side, so a probe, an insertion and a deletion's shifts touch one
- * cache line per slot and dereference only the actor whose hash matches: over a table of
+ * backward-shift deletion, keyed by actor_table_hash(roost_hash64(key)). Each slot holds the actor
+ * pointer and its key's full hash side by side, so a probe, an insertion and a deletion's shifts
+ * touch one cache line per slot and dereference only the actor whose hash matches: over a table of
  * megabytes each line is a cache miss, and they were a quarter of skynet's time (session 4 kept
  * the hashes in a second array: two misses per probe; session 8 put them in one). One owner
  * thread.
@@ -57,6 +57,13 @@ roost_actor_t *actor_table_get(const actor_table_t *self, const char *key, size_
 /* The key must not be present. Can't fail (grows). */
 void actor_table_put(actor_table_t *self, roost_actor_t *actor);
 void actor_table_remove(actor_table_t *self, roost_actor_t *actor);
+/* The table's hash of a key from its placement hash (computed once per hop, when the node routes
+ * the envelope). The placement hash's low bits pick the partition, hence the worker: a worker's
+ * keys all share them, so the table indexes by the upper half instead. */
+static inline uint64_t actor_table_hash(uint64_t key_hash)
+{
+    return (key_hash >> 32) | (key_hash << 32);
+}
 /* Starts loading the slot a lookup of `hash` begins at (a hint: lookups of a batch overlap). */
 static inline void actor_table_prefetch(const actor_table_t *self, uint64_t hash)
 {

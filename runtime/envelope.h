@@ -53,6 +53,7 @@ struct roost_env {
     roost_env_t *next; /* link while in a mailbox (one thread) */
     uint64_t corr;     /* correlation id; 0 when not part of a request/response */
     uint64_t epoch;    /* the sender's view of the target partition's epoch; 0 = any */
+    uint64_t key_hash; /* roost_hash64(target), set by the node routing it; not on the wire */
     uint32_t type;     /* message type */
     uint32_t payload_len;
     uint32_t dest_node; /* transport only: the node it is queued for */

@@ -251,7 +251,7 @@ static void s_deliver_batch(roost_worker_t *w, roost_env_t **batch, size_t n)
 {
     uint64_t hash[DELIVER_BATCH];
     for (size_t i = 0; i < n; i++) {
-        hash[i] = roost_hash_table(batch[i]->target, batch[i]->target_len);
+        hash[i] = actor_table_hash(batch[i]->key_hash);
         actor_table_prefetch(&w->table, hash[i]);
     }
     for (size_t i = 0; i < n; i++)
@@ -272,6 +272,12 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
 static void s_flush_local(roost_worker_t *w)
 {
     while (w->local_head) {
+        if (w->local_head == w->local_tail) { /* one: nothing to overlap (ping-pong, replies) */
+            roost_env_t *env = w->local_head;
+            w->local_head = w->local_tail = NULL;
+            s_deliver(w, env, actor_table_hash(env->key_hash));
+            continue;
+        }
         roost_env_t *batch[DELIVER_BATCH];
         size_t n = 0;
         while (n < DELIVER_BATCH && w->local_head) {
