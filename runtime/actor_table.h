@@ -69,6 +69,14 @@ static inline void actor_table_prefetch(const actor_table_t *self, uint64_t hash
 {
     __builtin_prefetch(&self->slots[hash & self->mask]);
 }
+/* After actor_table_prefetch: starts loading the actor whose slot is the lookup's first, if its
+ * hash matches (the lookup then compares its key; a delivery appends to its mailbox). */
+static inline void actor_table_prefetch_actor(const actor_table_t *self, uint64_t hash)
+{
+    const actor_slot_t *slot = &self->slots[hash & self->mask];
+    if (slot->actor && slot->hash == hash)
+        __builtin_prefetch(slot->actor);
+}
 /* Slot access for incremental scans (NULL for an empty slot). */
 static inline size_t actor_table_capacity(const actor_table_t *self)
 {

@@ -254,6 +254,8 @@ static void s_deliver_batch(roost_worker_t *w, roost_env_t **batch, size_t n)
         hash[i] = actor_table_hash(batch[i]->key_hash);
         actor_table_prefetch(&w->table, hash[i]);
     }
+    for (size_t i = 0; i < n; i++) /* the slots are arriving: start on the records they name */
+        actor_table_prefetch_actor(&w->table, hash[i]);
     for (size_t i = 0; i < n; i++)
         s_deliver(w, batch[i], hash[i]);
 }
