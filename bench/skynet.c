@@ -15,6 +15,7 @@
 enum { MSG_SPAWN = 1, MSG_RESULT };
 
 typedef struct {
+    uint64_t size, num; /* parsed from the key once, at activation */
     uint64_t sum;
     uint32_t waiting;
 } sky_t;
@@ -23,16 +24,45 @@ static _Atomic uint64_t g_result;
 static _Atomic int g_done;
 static uint64_t g_total;
 
-static void s_key(char *out, size_t cap, uint64_t size, uint64_t num)
+/* Writes v in decimal at out (no NUL); returns the end. snprintf cost ~10% of the run. */
+static char *s_put_u64(char *out, uint64_t v)
 {
-    snprintf(out, cap, "sky:%" PRIu64 ":%" PRIu64, size, num);
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *out++ = tmp[--n];
+    return out;
+}
+
+/* "sky:<size>:<num>"; out holds at least 4 + 20 + 1 + 20 + 1 bytes. */
+static void s_key(char out[64], uint64_t size, uint64_t num)
+{
+    memcpy(out, "sky:", 4);
+    char *p = s_put_u64(out + 4, size);
+    *p++ = ':';
+    p = s_put_u64(p, num);
+    *p = '\0';
+}
+
+/* Parses a decimal at *p up to the first non-digit; advances *p past it. */
+static uint64_t s_get_u64(const char **p)
+{
+    uint64_t v = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++)
+        v = v * 10 + (uint64_t)(**p - '0');
+    return v;
 }
 
 static void s_parse(const char *key, uint64_t *size, uint64_t *num)
 {
-    char *end;
-    *size = strtoull(key + 4, &end, 10);
-    *num = strtoull(end + 1, NULL, 10);
+    const char *p = key + 4; /* past "sky:" */
+    *size = s_get_u64(&p);
+    p++; /* ':' */
+    *num = s_get_u64(&p);
 }
 
 static void s_report(roost_ctx_t *ctx, uint64_t size, uint64_t num, uint64_t value)
@@ -44,14 +74,15 @@ static void s_report(roost_ctx_t *ctx, uint64_t size, uint64_t num, uint64_t val
     }
     char parent[64];
     uint64_t psize = size * 10;
-    s_key(parent, sizeof parent, psize, num - num % psize);
+    s_key(parent, psize, num - num % psize);
     roost_ctx_send(ctx, parent, MSG_RESULT, &value, sizeof value);
 }
 
 static int sky_activate(roost_ctx_t *ctx, void **state)
 {
-    (void)ctx;
-    *state = calloc(1, sizeof(sky_t));
+    sky_t *s = calloc(1, sizeof(sky_t));
+    s_parse(roost_ctx_self(ctx), &s->size, &s->num);
+    *state = s;
     return 0;
 }
 
@@ -64,8 +95,7 @@ static void sky_passivate(roost_ctx_t *ctx, void *state)
 static void sky_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     sky_t *s = state;
-    uint64_t size, num;
-    s_parse(roost_ctx_self(ctx), &size, &num);
+    uint64_t size = s->size, num = s->num;
     if (env->type == MSG_SPAWN) {
         if (size == 1) {
             s_report(ctx, size, num, num);
@@ -75,7 +105,7 @@ static void sky_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         s->waiting = 10;
         char child[64];
         for (uint64_t i = 0; i < 10; i++) {
-            s_key(child, sizeof child, size / 10, num + i * (size / 10));
+            s_key(child, size / 10, num + i * (size / 10));
             roost_ctx_send(ctx, child, MSG_SPAWN, NULL, 0);
         }
         return;
@@ -110,7 +140,7 @@ int bench_skynet(int argc, char **argv)
     roost_node_register(node, &s_sky);
     roost_node_start(node);
     char root[64];
-    s_key(root, sizeof root, g_total, 0);
+    s_key(root, g_total, 0);
     uint64_t t0 = bench_now_ns();
     roost_node_send(node, roost_env_new(root, NULL, MSG_SPAWN, NULL, 0));
     struct timespec pause = {0, 100000};

@@ -9,10 +9,20 @@
 
 enum { ACTOR_TABLE_INITIAL_SLOTS = 64 };
 
+/* Zeroed by writing, not calloc: calloc leaves a large array's pages mapped to the shared zero
+ * page, so the first probe of each page maps it read-only and the first insertion there takes a
+ * copy-on-write fault whose TLB shootdown interrupts the other workers' cores (a tenth of
+ * skynet's time went to those). Written once here, each page faults once, locally. */
+static actor_slot_t *s_slots_new(size_t count)
+{
+    actor_slot_t *slots = roost_xmalloc(count * sizeof *slots);
+    memset(slots, 0, count * sizeof *slots);
+    return slots;
+}
+
 void actor_table_init(actor_table_t *self)
 {
-    self->slots = roost_xcalloc(ACTOR_TABLE_INITIAL_SLOTS, sizeof *self->slots);
-    self->tags = roost_xcalloc(ACTOR_TABLE_INITIAL_SLOTS, sizeof *self->tags);
+    self->slots = s_slots_new(ACTOR_TABLE_INITIAL_SLOTS);
     self->mask = ACTOR_TABLE_INITIAL_SLOTS - 1;
     self->count = 0;
 }
@@ -20,71 +30,65 @@ void actor_table_init(actor_table_t *self)
 void actor_table_fini(actor_table_t *self)
 {
     free(self->slots);
-    free(self->tags);
     self->slots = NULL;
-    self->tags = NULL;
 }
 
 roost_actor_t *actor_table_get(const actor_table_t *self, const char *key, size_t len,
                                uint64_t hash)
 {
-    uint32_t tag = (uint32_t)hash;
-    for (size_t i = hash & self->mask; self->slots[i]; i = (i + 1) & self->mask) {
-        if (self->tags[i] != tag)
+    for (size_t i = hash & self->mask; self->slots[i].actor; i = (i + 1) & self->mask) {
+        if (self->slots[i].hash != hash)
             continue;
-        roost_actor_t *a = self->slots[i];
-        if (a->hash == hash && a->key_len == len && memcmp(a->key, key, len) == 0)
+        roost_actor_t *a = self->slots[i].actor;
+        if (a->key_len == len && memcmp(a->key, key, len) == 0)
             return a;
     }
     return NULL;
 }
 
-static void s_insert(actor_table_t *self, roost_actor_t *actor)
+static void s_insert(actor_table_t *self, roost_actor_t *actor, uint64_t hash)
 {
-    size_t i = actor->hash & self->mask;
-    while (self->slots[i])
+    size_t i = hash & self->mask;
+    while (self->slots[i].actor)
         i = (i + 1) & self->mask;
-    self->slots[i] = actor;
-    self->tags[i] = (uint32_t)actor->hash;
+    self->slots[i].actor = actor;
+    self->slots[i].hash = hash;
     self->count++;
 }
 
 void actor_table_put(actor_table_t *self, roost_actor_t *actor)
 {
     if ((self->count + 1) * 2 > self->mask + 1) {
-        roost_actor_t **old = self->slots;
+        actor_slot_t *old = self->slots;
         size_t old_cap = self->mask + 1;
-        free(self->tags);
-        self->slots = roost_xcalloc(old_cap * 2, sizeof *self->slots);
-        self->tags = roost_xcalloc(old_cap * 2, sizeof *self->tags);
+        self->slots = s_slots_new(old_cap * 2);
         self->mask = old_cap * 2 - 1;
         self->count = 0;
         for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                s_insert(self, old[i]);
+            if (old[i].actor)
+                s_insert(self, old[i].actor, old[i].hash);
         free(old);
     }
-    s_insert(self, actor);
+    s_insert(self, actor, actor->hash);
 }
 
 void actor_table_remove(actor_table_t *self, roost_actor_t *actor)
 {
     size_t i = actor->hash & self->mask;
-    while (self->slots[i] != actor) {
-        assert(self->slots[i] != NULL);
+    while (self->slots[i].actor != actor) {
+        assert(self->slots[i].actor != NULL);
         i = (i + 1) & self->mask;
     }
     size_t hole = i;
-    for (size_t j = (i + 1) & self->mask; self->slots[j]; j = (j + 1) & self->mask) {
-        size_t home = self->tags[j] & self->mask;
+    for (size_t j = (i + 1) & self->mask; self->slots[j].actor; j = (j + 1) & self->mask) {
+        size_t home = self->slots[j].hash & self->mask;
         bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
             self->slots[hole] = self->slots[j];
-            self->tags[hole] = self->tags[j];
             hole = j;
         }
     }
-    self->slots[hole] = NULL;
-    self->tags[hole] = 0;
+    self->slots[hole].actor = NULL;
+    self->slots[hole].hash = 0;
     self->count--;
 }

@@ -87,7 +87,7 @@ static roost_env_t *s_new(roost_ctx_t *ctx, const char *target, uint32_t type, c
 {
     if (!target || !roost_key_is_valid(target, strlen(target)))
         return NULL;
-    return roost_env_new(target, ctx->actor->key, type, payload, len);
+    return roost_env_new_in(&ctx->w->pool, target, ctx->actor->key, type, payload, len);
 }
 
 int roost_ctx_send(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
@@ -152,7 +152,8 @@ static int s_reply(roost_ctx_t *ctx, const roost_env_t *req, uint32_t type, cons
 {
     if (!(req->flags & ROOST_ENV_REQUEST) || req->sender_len == 0)
         return ROOST_EINVAL;
-    roost_env_t *env = roost_env_new(req->sender, ctx->actor->key, type, payload, len);
+    roost_env_t *env =
+        roost_env_new_in(&ctx->w->pool, req->sender, ctx->actor->key, type, payload, len);
     if (!env)
         return ROOST_EINVAL;
     env->flags = (uint16_t)(ROOST_ENV_RESPONSE | (status ? ROOST_ENV_ERROR : 0));
@@ -211,4 +212,6 @@ bool roost_ctx_timer_cancel(roost_ctx_t *ctx, uint64_t timer_id)
 void roost_ctx_passivate(roost_ctx_t *ctx)
 {
     ctx->actor->flags |= ACTOR_PASSIVATE;
+    /* Its removal after the handler reads this slot: start loading it while the handler ends. */
+    actor_table_prefetch(&ctx->w->table, ctx->actor->hash);
 }

@@ -64,10 +64,19 @@ int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partitio
     return n < 0 || (size_t)n >= cap || (size_t)n > ROOST_KEY_BYTES_MAX ? ROOST_ETOOBIG : ROOST_OK;
 }
 
-static roost_env_t *s_alloc(size_t tlen, size_t slen, size_t plen)
+static size_t s_bytes(size_t tlen, size_t slen, size_t plen)
 {
-    roost_env_t *env = roost_xmalloc(sizeof *env + tlen + 1 + slen + 1 + plen);
+    return sizeof(roost_env_t) + tlen + 1 + slen + 1 + plen;
+}
+
+/* pool NULL: a thread without one (the block is still pool-sized, for the worker that frees it). */
+static roost_env_t *s_alloc(blockpool_t *pool, size_t tlen, size_t slen, size_t plen)
+{
+    size_t bytes = s_bytes(tlen, slen, plen);
+    roost_env_t *env =
+        pool ? blockpool_alloc(pool, bytes) : roost_xmalloc(blockpool_block_bytes(bytes));
     memset(env, 0, sizeof *env);
+    env->pooled = blockpool_is_pooled(bytes);
     env->target = (char *)(env + 1);
     env->sender = env->target + tlen + 1;
     env->payload = (uint8_t *)(env->sender + slen + 1);
@@ -77,15 +86,15 @@ static roost_env_t *s_alloc(size_t tlen, size_t slen, size_t plen)
     return env;
 }
 
-roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type,
-                           const void *payload, size_t payload_len)
+roost_env_t *roost_env_new_in(blockpool_t *pool, const char *target, const char *sender,
+                              uint32_t type, const void *payload, size_t payload_len)
 {
     size_t tlen = target ? strlen(target) : 0;
     size_t slen = sender ? strlen(sender) : 0;
     if (tlen > ROOST_KEY_BYTES_MAX || slen > ROOST_KEY_BYTES_MAX ||
         payload_len > ROOST_PAYLOAD_BYTES_MAX)
         return NULL;
-    roost_env_t *env = s_alloc(tlen, slen, payload_len);
+    roost_env_t *env = s_alloc(pool, tlen, slen, payload_len);
     memcpy(env->target, target ? target : "", tlen + 1);
     memcpy(env->sender, sender ? sender : "", slen + 1);
     if (payload_len)
@@ -94,9 +103,26 @@ roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type
     return env;
 }
 
+roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type,
+                           const void *payload, size_t payload_len)
+{
+    return roost_env_new_in(NULL, target, sender, type, payload, payload_len);
+}
+
 void roost_env_free(roost_env_t *env)
 {
     free(env);
+}
+
+void roost_env_free_to(blockpool_t *pool, roost_env_t *env)
+{
+    if (!env)
+        return;
+    if (!env->pooled) {
+        free(env);
+        return;
+    }
+    blockpool_free(pool, env, s_bytes(env->target_len, env->sender_len, env->payload_len));
 }
 
 void roost_env_encode(const roost_env_t *env, msgpack_packer *pk)
@@ -167,7 +193,7 @@ int roost_env_decode(const msgpack_object *obj, roost_env_t **out)
         return ROOST_EPROTO;
     if (tlen == 0 && type < ROOST_MSG_SYSTEM_BASE)
         return ROOST_EPROTO; /* only runtime messages may lack a target */
-    roost_env_t *env = s_alloc(tlen, slen, it[9].via.bin.size);
+    roost_env_t *env = s_alloc(NULL, tlen, slen, it[9].via.bin.size);
     memcpy(env->target, target, tlen);
     env->target[tlen] = '\0';
     memcpy(env->sender, sender, slen);

@@ -1,8 +1,10 @@
 /* runtime/envelope.h — the message every actor, node and transport passes around.
  *
  * An envelope is one allocation: the header fields, then target key, sender key and payload
- * bytes. Local sends hand the pointer over (no copy, no encoding); a remote send encodes it once
- * into the msgpack wire form below and the receiving node decodes it into a new envelope.
+ * bytes. Small ones are blockpool-sized (blockpool.h) so that the worker that frees one can reuse
+ * it for its next send. Local sends hand the pointer over (no copy, no encoding); a remote send
+ * encodes it once into the msgpack wire form below and the receiving node decodes it into a new
+ * envelope.
  *
  * Wire form (schemas/envelope.md is the contract): a msgpack array
  *   [ version=1, flags, type, corr, epoch, status, hops, target, sender, payload ]
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/blockpool.h"
 #include "runtime/mpsc.h"
 
 #define ROOST_ENV_VERSION 1
@@ -50,6 +53,7 @@ struct roost_env {
     roost_env_t *next; /* link while in a mailbox (one thread) */
     uint64_t corr;     /* correlation id; 0 when not part of a request/response */
     uint64_t epoch;    /* the sender's view of the target partition's epoch; 0 = any */
+    uint64_t key_hash; /* roost_hash64(target), set by the node routing it; not on the wire */
     uint32_t type;     /* message type */
     uint32_t payload_len;
     uint32_t dest_node; /* transport only: the node it is queued for */
@@ -58,6 +62,7 @@ struct roost_env {
     uint8_t hops;       /* forwards between nodes so far */
     uint8_t target_len;
     uint8_t sender_len;
+    bool pooled;      /* a blockpool-sized block: a worker may keep it for reuse */
     char *target;     /* NUL-terminated; points into this allocation */
     char *sender;     /* NUL-terminated, "" when none */
     uint8_t *payload; /* payload_len bytes; points into this allocation */
@@ -70,6 +75,13 @@ roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type
                            const void *payload, size_t payload_len);
 
 void roost_env_free(roost_env_t *env);
+
+/* The same from a worker's pool (the runtime's own sends, on a worker thread): the envelope is
+ * an ordinary one that anyone may free with roost_env_free. */
+roost_env_t *roost_env_new_in(blockpool_t *pool, const char *target, const char *sender,
+                              uint32_t type, const void *payload, size_t payload_len);
+/* Frees env into the pool (the worker that handled it), whichever thread made it. NULL-safe. */
+void roost_env_free_to(blockpool_t *pool, roost_env_t *env);
 
 static inline roost_env_t *roost_env_from_qnode(mpsc_node_t *n)
 {

@@ -28,16 +28,3 @@ uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions)
     assert(partitions > 0 && (partitions & (partitions - 1)) == 0);
     return (uint32_t)(roost_hash64(key, len) & (partitions - 1));
 }
-
-uint64_t roost_hash_table(const void *data, size_t len)
-{
-    /* FNV-1a 64 then a murmur finaliser: cheap and good enough for open addressing. */
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3u;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdu;
-    h ^= h >> 33;
-    return h;
-}

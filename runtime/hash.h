@@ -22,7 +22,4 @@ uint64_t roost_siphash64(const unsigned char key[16], const void *data, size_t l
 /* The partition of a key: roost_hash64(key) & (partitions - 1); partitions is a power of two. */
 uint32_t roost_partition_of(const char *key, size_t len, uint32_t partitions);
 
-/* Fast non-contract hash for in-memory tables (may change between versions). */
-uint64_t roost_hash_table(const void *data, size_t len);
-
 #endif

@@ -86,6 +86,18 @@ static uint32_t s_partition(const roost_node_t *n, const char *key, size_t len,
     return roost_partition_of(key, len, n->partitions);
 }
 
+/* The same for an envelope being routed, leaving the key's hash in env->key_hash for the
+ * worker's actor table (one SipHash per hop instead of a second hash at delivery). */
+static uint32_t s_route_partition(const roost_node_t *n, roost_env_t *env, roost_local_key_t *local,
+                                  bool *is_local)
+{
+    env->key_hash = roost_hash64(env->target, env->target_len);
+    *is_local = env->target[0] == '@' && roost_key_parse_local(env->target, env->target_len, local);
+    if (*is_local)
+        return local->partition & (n->partitions - 1);
+    return (uint32_t)(env->key_hash & (n->partitions - 1)); /* == roost_partition_of */
+}
+
 int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
 {
     assert(!self->running);
@@ -222,7 +234,7 @@ int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
 {
     roost_local_key_t local;
     bool is_local;
-    uint32_t p = s_partition(n, env->target, env->target_len, &local, &is_local);
+    uint32_t p = s_route_partition(n, env, &local, &is_local);
     uint32_t primary =
         is_local ? local.node : atomic_load_explicit(&n->primary[p], memory_order_acquire);
     if (primary == n->id) {

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "runtime/actor_table.h"
+#include "runtime/blockpool.h"
 #include "runtime/limits.h"
 #include "runtime/mpsc.h"
 #include "runtime/node.h"
@@ -34,6 +35,9 @@ typedef struct roost_worker {
     _Atomic int sleeping;
     int wake_fd;
     actor_table_t table;
+    roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
+    uint64_t now_ns;                      /* the current pass's time (activation stamps) */
+    blockpool_t pool; /* actor records and the envelopes this worker sends and frees */
     roost_actor_t *ready_head, *ready_tail;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
@@ -95,9 +99,10 @@ void worker_close(roost_worker_t *w);
 void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);
-/* The worker's own thread: put env in its actor's mailbox (activating the actor). */
 /* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
 void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);
+/* The worker's own thread: env, sent by one of its actors (or its runtime), goes to its target's
+ * mailbox (activating the actor) once the running handler returns, in the order sent. */
 void worker_deliver(roost_worker_t *w, roost_env_t *env);
 /* One bounded pass; true if work remains. */
 bool worker_pass(roost_worker_t *w, uint64_t now_ns);
