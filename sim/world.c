@@ -484,6 +484,7 @@ void sim_world_destroy(sim_world_t **self_p)
         sim_net_set_up(w->net, id, false);
         syncer_destroy(&n->syncer);
         roost_node_destroy(&n->node);
+        sim_detect_stop(n);
         engine_destroy(&n->engine);
         free(n->role_told);
         free(n->retire_since_ns);
