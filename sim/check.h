@@ -10,9 +10,10 @@ typedef struct {
     uint32_t violations;
     char first[256]; /* the first violated invariant, in words */
     uint64_t acked, log_entries;
-    uint64_t restamped;    /* shared entries whose epoch stamps differ (same batch) */
-    uint64_t state_digest; /* of every partition's state, for the run's trace */
-    sim_chat_check_t chat; /* the protocol clients' invariants (chat.h), when there are any */
+    uint64_t lost_in_window; /* sync: none — acknowledged writes lost inside its loss window */
+    uint64_t restamped;      /* shared entries whose epoch stamps differ (same batch) */
+    uint64_t state_digest;   /* of every partition's state, for the run's trace */
+    sim_chat_check_t chat;   /* the protocol clients' invariants (chat.h), when there are any */
 } sim_check_t;
 
 void sim_check(sim_world_t *w, sim_check_t *out);

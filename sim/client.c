@@ -10,13 +10,15 @@
 #include "shards/kv.h"
 #include "sim/world.h"
 
-enum { MSG_SIM_WRITE = 0x5E00, WRITE_TIMEOUT_MS = 10000 };
+enum { MSG_SIM_WRITE = 0x5E00 };
 
 static void s_answer(sim_world_t *w, const roost_env_t *env)
 {
     uintptr_t at = (uintptr_t)u64map_take(&w->pending_writes, env->corr); /* index + 1 */
-    if (at != 0 && w->writes[at - 1].status == WRITE_PENDING)
+    if (at != 0 && w->writes[at - 1].status == WRITE_PENDING) {
         w->writes[at - 1].status = (env->flags & ROOST_ENV_ERROR) ? WRITE_FAILED : WRITE_ACKED;
+        w->writes[at - 1].acked_ns = w->now_ns;
+    }
     while (w->first_pending < w->nwrites && w->writes[w->first_pending].status != WRITE_PENDING)
         w->first_pending++;
 }
@@ -32,7 +34,7 @@ static void s_write(roost_ctx_t *ctx, sim_world_t *w)
     snprintf(key, sizeof key, "kv:%u", i);
     int len = snprintf(val, sizeof val, "v%u", i);
     uint64_t corr = 0;
-    int rc = roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)len, WRITE_TIMEOUT_MS, &corr);
+    int rc = roost_ctx_request(ctx, key, MSG_KV_PUT, val, (size_t)len, SIM_WRITE_TIMEOUT_MS, &corr);
     w->writes[i] =
         (sim_write_t){.status = rc == ROOST_OK ? WRITE_PENDING : WRITE_FAILED, .corr = corr};
     if (rc == ROOST_OK)

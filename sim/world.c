@@ -289,6 +289,9 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
                          .handoff_arg = n,
                          .serving_hook = w->chat ? ACTORS_SERVING_HOOK : NULL,
                          .log_keep = w->short_logs ? 16 : 0,
+                         /* every restart here follows a power loss: under sync: none the node
+                          * rejoins as a non-voter, as roostd does without its clean-stop mark */
+                         .rejoining = w->cfg.sync == SYNC_NONE && n->incarnation > 1,
                          .log_hold_max = w->short_logs ? 64 : 0};
     uint64_t seed = roost_hash64((uint64_t[]){w->cfg.seed, n->id, n->incarnation}, 24);
     roost_node_config_t nc = {.node_id = n->id,
@@ -328,6 +331,12 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
         return;
     sim_world_say(w, "crash s%u", id);
     w->faults.crashes++;
+    if (w->nlosses == w->losses_cap) {
+        w->losses_cap = w->losses_cap ? w->losses_cap * 2 : 16;
+        w->losses = roost_xrealloc(w->losses, w->losses_cap * sizeof *w->losses);
+    }
+    w->losses[w->nlosses].node = id;
+    w->losses[w->nlosses++].at_ns = w->now_ns;
     w->rebuilds += atomic_load(&n->store.stats.rebuilds);
     sim_net_set_up(w->net, id, false);
     engine_mem_fail_writes(n->engine, ROOST_EIO);
@@ -419,6 +428,8 @@ static void s_pick_shape(sim_world_t *w)
     if (w->cfg.write_every_us == 0)
         w->cfg.write_every_us = 500 + (uint32_t)roost_rng_below(&w->rng, 1501);
     w->short_logs = roost_rng_below(&w->rng, 2) == 0;
+    if (w->cfg.sync == SYNC_NONE) /* (a draw only then: the other runs' traces stay as they were) */
+        w->writeback_ns = (5 + roost_rng_below(&w->rng, 26)) * 1000000000ull;
     static const uint32_t beats[] = {100, 200, 500}; /* the manifest's heartbeat_ms */
     w->heartbeat_ms = beats[roost_rng_below(&w->rng, 3)];
 }
@@ -498,6 +509,7 @@ void sim_world_destroy(sim_world_t **self_p)
     sim_chat_destroy(&w->chat);
     free(w->ctl);
     free(w->writes);
+    free(w->losses);
     u64map_fini(&w->pending_writes);
     free(w);
     *self_p = NULL;
@@ -529,12 +541,19 @@ static bool s_poll_all(sim_world_t *w)
     return true;
 }
 
-/* fsyncs complete 0.1–1.5 ms after the previous one (a disk's group commit). */
+/* fsyncs complete 0.1–1.5 ms after the previous one (a disk's group commit). Under sync: none
+ * the OS also writes everything dirty back every writeback_ns (what a power loss can take is
+ * what was written since). */
 static bool s_sync_due(sim_world_t *w)
 {
     bool any = false;
     for (uint32_t id = 1; id <= w->nodes; id++) {
         sim_node_t *n = &w->shard[id];
+        if (n->up && w->writeback_ns && w->now_ns >= n->writeback_at_ns) {
+            if (n->writeback_at_ns)
+                engine_sync(n->engine);
+            n->writeback_at_ns = w->now_ns + w->writeback_ns;
+        }
         if (!n->up || n->sync_at_ns > w->now_ns)
             continue;
         any |= syncer_poll(n->syncer) > 0;

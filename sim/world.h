@@ -53,10 +53,12 @@ typedef struct {
 } sim_config_t;
 
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
+enum { SIM_WRITE_TIMEOUT_MS = 10000 }; /* the client's: a write is answered within it */
 
 typedef struct {
     sim_write_status_t status;
     uint64_t corr, lsn;
+    uint64_t acked_ns; /* when its acknowledgement arrived */
 } sim_write_t;
 
 /* A node's view of the simulated clock: the world's time plus its own fixed skew. */
@@ -77,6 +79,7 @@ typedef struct {
     roost_node_t *node;
     sim_clock_t clock;
     uint64_t sync_at_ns;       /* the next fsync completes then */
+    uint64_t writeback_at_ns;  /* sync: none — the OS writes dirty pages back then */
     uint64_t *role_told;       /* per partition: a digest of the role last told */
     struct detector *detector; /* the daemon's failure detector (detect.c); NULL while down */
     bool heartbeats;           /* it sends them (not after its disk failed) */
@@ -115,6 +118,12 @@ typedef struct sim_world {
     uint64_t next_fault_ns;
     bool short_logs; /* the seed chose logs of 16 entries (held up to 64): snapshot rebuilds */
     uint32_t heartbeat_ms; /* the seed's: 100, 200 or 500 (down_after: 10 heartbeats) */
+    uint64_t writeback_ns; /* sync: none — the OS's write-back delay, the seed's 5–30 s */
+    struct {               /* every power loss, in order: the sync: none loss window's judge */
+        uint32_t node;
+        uint64_t at_ns;
+    } * losses;
+    uint32_t nlosses, losses_cap;
     struct {
         uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves;
         uint64_t detector_reports; /* NODE_DOWN / NODE_UP proposed by a leader's detector */
