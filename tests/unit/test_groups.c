@@ -350,13 +350,19 @@ static void test_a_member_added_back_still_fetches_what_it_got(void **state)
     static const char *const want[] = {"created", "before", "removed", "added"};
     char what[32];
     msgpack_unpacked up;
-    for (size_t k = 0; k < 4; k++) {
+    uint64_t last_n = 0;
+    for (size_t k = 0; k < 4;) {
         if (!sess_next(1, &up, 10000))
             fail_msg("b: no %s", want[k]);
+        uint64_t n = sess_u64(&up.data, "n");
         s_what(&up.data, what, sizeof what);
         msgpack_unpacked_destroy(&up);
+        if (n <= last_n) /* the tail probe's resend of an unacknowledged push: a client dedupes */
+            continue;
+        last_n = n;
         if (strcmp(what, want[k]) != 0)
             fail_msg("b: push %zu: expected %s, got %s", k, want[k], what);
+        k++;
     }
 }
 
