@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 
+#include "runtime/clock.h"
 #include "runtime/detector.h"
 #include "runtime/envelope.h"
 #include "runtime/errors.h"
@@ -20,11 +21,6 @@
 #include "sim/world.h"
 
 enum { VIEW_BYTES_MAX = 1024 };
-
-static uint64_t s_node_now(const sim_node_t *n)
-{
-    return *n->clock.now_ns + n->clock.skew_ns;
-}
 
 /* ---- the control port: this node's voter in sim/raft.c ---------------------------------- */
 
@@ -57,7 +53,8 @@ static void s_on_system(void *arg, uint32_t from, const roost_env_t *env)
 {
     sim_node_t *n = arg;
     if (env->type == ROOST_MSG_HEARTBEAT && n->detector)
-        detector_heartbeat(n->detector, from, s_node_now(n), env->payload, env->payload_len);
+        detector_heartbeat(n->detector, from, roost_clock_now_ns(&n->clock.base), env->payload,
+                           env->payload_len);
 }
 
 static void s_heartbeat(sim_world_t *w, sim_node_t *n)
@@ -112,7 +109,7 @@ void sim_detect_tick(sim_world_t *w)
         n->next_beat_ns = w->now_ns + w->heartbeat_ms * 1000000ull;
         if (n->heartbeats)
             s_heartbeat(w, n);
-        detector_tick(n->detector, s_node_now(n));
+        detector_tick(n->detector, roost_clock_now_ns(&n->clock.base));
     }
 }
 
