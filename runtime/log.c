@@ -10,6 +10,7 @@
 enum { LOG_LINE_BYTES_MAX = 1024 }; /* longer lines are cut: a log line is not a data channel */
 
 static char s_node[64] = "-";
+static _Thread_local const char *t_tag; /* see roost_log_tag */
 static roost_log_level_t s_level = ROOST_LOG_INFO;
 static const char *const s_level_names[] = {"debug", "info", "warn", "error"};
 
@@ -17,6 +18,11 @@ void roost_log_init(const char *node, roost_log_level_t level)
 {
     snprintf(s_node, sizeof s_node, "%s", node ? node : "-");
     s_level = level;
+}
+
+void roost_log_tag(const char *tag)
+{
+    t_tag = tag;
 }
 
 int roost_log_level_parse(const char *name)
@@ -46,7 +52,7 @@ void roost_log(roost_log_level_t level, const char *comp, const char *msg, const
     char ts[40];
     s_timestamp(ts, sizeof ts);
     int n = snprintf(line, sizeof line - 2, "ts=%s level=%s node=%s comp=%s msg=\"%s\"", ts,
-                     s_level_names[level], s_node, comp, msg);
+                     s_level_names[level], t_tag ? t_tag : s_node, comp, msg);
     if (n < 0)
         return;
     if ((size_t)n > sizeof line - 2)

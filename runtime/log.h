@@ -15,6 +15,10 @@ typedef enum { ROOST_LOG_DEBUG, ROOST_LOG_INFO, ROOST_LOG_WARN, ROOST_LOG_ERROR 
  * call before starting threads. */
 void roost_log_init(const char *node, roost_log_level_t level);
 
+/* Names what this thread runs now in place of the node name (NULL: the node name again), for a
+ * process that runs several nodes on one thread: the simulator tags each node's turn. */
+void roost_log_tag(const char *tag);
+
 /* Parses "debug" | "info" | "warn" | "error"; returns -1 for anything else. */
 int roost_log_level_parse(const char *name);
 

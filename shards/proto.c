@@ -178,7 +178,7 @@ int msg_ack_decode(const void *data, size_t len, msg_ack_t *m)
     const msgpack_object *f = up.data.via.array.ptr;
     uint64_t status = 0;
     if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &status) || status > ACK_FAILED ||
+        (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &status) || status > ACK_STATUS_MAX ||
          !s_u64(&f[2], &m->lsn) || !s_u64(&f[3], &m->promised)))
         rc = ROOST_EPROTO;
     m->status = (int)status;

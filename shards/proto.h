@@ -51,6 +51,7 @@ enum {
  * has not caught up yet: it must not count toward a quorum (it may have lost acknowledged
  * entries). */
 enum { ACK_OK = 0, ACK_REFUSED = 1, ACK_GAP = 2, ACK_FAILED = 3, ACK_REJOINING = 4 };
+enum { ACK_STATUS_MAX = ACK_REJOINING }; /* the decoder refuses anything above */
 
 /* The partition's lists from the cluster map: replicas (the current configuration), next (a
  * handoff's target, nnext 0 when none) and prev (the configuration before the last handoff,

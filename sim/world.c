@@ -9,6 +9,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/hash.h"
+#include "runtime/log.h"
 #include "actors/actors.h"
 #include "runtime/util.h"
 #include "shards/engine_mem.h"
@@ -527,18 +528,31 @@ void sim_world_heal(sim_world_t *w)
             sim_world_schedule_restart(w, id, 0);
 }
 
+/* Under --verbose, the nodes' log lines name the node and the simulated time ("s5@25.220"). */
+static void s_log_tag(sim_world_t *w, uint32_t id)
+{
+    static char tag[32];
+    if (!w->cfg.verbose)
+        return;
+    snprintf(tag, sizeof tag, "s%u@%.3f", id, (double)w->now_ns / 1e9);
+    roost_log_tag(tag);
+}
+
 /* Polls every live node until all are idle (bounded); true if work remains. */
 static bool s_poll_all(sim_world_t *w)
 {
-    for (int round = 0; round < 64; round++) {
-        bool any = roost_node_poll(w->client);
+    bool any = true;
+    for (int round = 0; round < 64 && any; round++) {
+        s_log_tag(w, 0);
+        any = roost_node_poll(w->client);
         for (uint32_t id = 1; id <= w->nodes; id++)
-            if (w->shard[id].up)
+            if (w->shard[id].up) {
+                s_log_tag(w, id);
                 any |= roost_node_poll(w->shard[id].node);
-        if (!any)
-            return false;
+            }
     }
-    return true;
+    roost_log_tag(NULL);
+    return any;
 }
 
 /* fsyncs complete 0.1–1.5 ms after the previous one (a disk's group commit). Under sync: none
