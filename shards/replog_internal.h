@@ -80,20 +80,24 @@ typedef struct {
     uint8_t peer_in[REPLOG_PEERS_MAX]; /* PEER_* bits */
     uint64_t acked[REPLOG_PEERS_MAX];  /* primary: last lsn each peer has durably */
     bool promised_by[REPLOG_PEERS_MAX];
-    bool heard[REPLOG_PEERS_MAX];           /* primary: answered an append in this term */
-    bool nonvoting[REPLOG_PEERS_MAX];       /* primary: its acks say rejoining: they do not count */
-    bool rejoin_promise[REPLOG_PEERS_MAX];  /* primary: promised while rejoining: never counts
-                                             * in this reconciliation (its tail may miss
-                                             * acknowledged entries, caught up or not) */
-    uint64_t recon_started_ns;              /* primary: when this reconciliation began */
-    bool rejoining;                         /* replica: sync none, unclean restart, not caught up */
-    uint64_t rejoin_target;                 /* … until it holds this lsn (its primary's commit) */
-    uint64_t recon_from;                    /* reconciling: first lsn not known committed */
-    uint64_t best_epoch, best_lsn;          /* reconciling: the most up-to-date tail seen */
-    uint32_t best_node;                     /* whose it is */
-    uint64_t best_have;                     /* last lsn of it already copied into our own log */
-    bool catchup[REPLOG_PEERS_MAX];         /* primary: streaming missing entries to it */
-    uint64_t sent_commit[REPLOG_PEERS_MAX]; /* primary: the commit point last told to it */
+    bool heard[REPLOG_PEERS_MAX];          /* primary: answered an append in this term */
+    bool nonvoting[REPLOG_PEERS_MAX];      /* primary: its acks say rejoining: they do not count */
+    bool rejoin_promise[REPLOG_PEERS_MAX]; /* primary: promised while rejoining: never counts
+                                            * in this reconciliation (its tail may miss
+                                            * acknowledged entries, caught up or not) */
+    uint64_t recon_started_ns;             /* primary: when this epoch's reconciliation began */
+    uint64_t recon_epoch;                  /* … the epoch it began for (a rebuild that cuts it
+                                            * short resumes it: the grace is not waited twice) */
+    bool rejoining;                        /* replica: sync none, unclean restart, not caught up */
+    uint64_t rejoin_target;                /* … until it holds this lsn (its primary's commit) */
+    uint64_t recon_from;                   /* reconciling: first lsn not known committed */
+    uint64_t best_epoch, best_lsn;         /* reconciling: the most up-to-date tail seen */
+    uint32_t best_node;                    /* whose it is */
+    uint64_t best_have;                    /* last lsn of it already copied into our own log */
+    bool best_rebuild; /* the best is a rejoining replica whose log no longer reaches back to
+                        * what we lack: adopting it means rebuilding from its snapshot */
+    bool catchup[REPLOG_PEERS_MAX];           /* primary: streaming missing entries to it */
+    uint64_t sent_commit[REPLOG_PEERS_MAX];   /* primary: the commit point last told to it */
     uint64_t acked_at_tick[REPLOG_PEERS_MAX]; /* primary: acked[] at the previous tick */
     uint64_t behind_reported;                 /* primary: our share of store->stats.behind */
     uint64_t hints_reported;                  /* … of store->stats.hints */

@@ -180,7 +180,10 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->nonvoting, 0, sizeof r->nonvoting);
     memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
     r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining || r->rebuilding; /* nor our own */
-    r->recon_started_ns = roost_ctx_now_ns(ctx);
+    if (r->recon_epoch != r->epoch) {
+        r->recon_epoch = r->epoch;
+        r->recon_started_ns = roost_ctx_now_ns(ctx);
+    }
     r->heard[me] = true;
     r->handoff_asked_ns = 0;
     r->promised_by[me] = true;
@@ -189,6 +192,7 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     r->best_lsn = r->last_lsn;
     r->best_node = r->self;
     r->best_have = r->last_lsn;
+    r->best_rebuild = false;
     for (uint32_t i = 0; i < r->npeers; i++) /* promises: the current list and, until a
                                               * handoff settles, the previous one */
         if ((int)i != me && replog_peer_in(r, i, PEER_CUR | PEER_PREV))
@@ -224,8 +228,14 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
 
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
-    if (r->role != ROLE_RECONCILING || r->best_node == 0 /* adopted already */ || r->rebuilding ||
-        r->best_have < r->best_lsn || !s_promised(ctx, r))
+    if (r->role != ROLE_RECONCILING || r->best_node == 0 /* adopted already */ || r->rebuilding)
+        return;
+    if (r->best_rebuild) { /* once its promise may count: its snapshot, then reconcile again */
+        if (s_promised(ctx, r))
+            replog_rebuild_from(ctx, r, r->best_node);
+        return;
+    }
+    if (r->best_have < r->best_lsn || !s_promised(ctx, r))
         return;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
@@ -299,8 +309,9 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     r->promised_by[idx] = true;
     r->nonvoting[idx] = r->rejoin_promise[idx] = m.rejoining;
     uint32_t node = r->peers[idx];
-    if (m.first_lsn > r->recon_from && m.last_lsn >= r->recon_from && !m.rejoining) {
-        /* it truncated what we lack: our log cannot be completed by entries, only rebuilt */
+    /* it truncated what we lack: our log cannot be completed by entries, only rebuilt */
+    bool truncated = m.first_lsn > r->recon_from && m.last_lsn >= r->recon_from;
+    if (truncated && !m.rejoining) {
         msg_view_fini(&v);
         replog_rebuild_from(ctx, r, node);
         return;
@@ -310,7 +321,17 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     bool better = m.last_lsn >= r->commit_lsn &&
                   (m.last_epoch > r->best_epoch ||
                    (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn));
-    if ((better || node == r->best_node) && node != r->self) {
+    if (truncated && (better || node == r->best_node) && node != r->self) {
+        /* rejoining: it may count only as s_promised allows (s_maybe_adopt decides). Found
+         * by the simulator (seed 50, sync: none): with every replica back from a power loss,
+         * the best log had been cut past the new primary's empty one, and the primary asked
+         * it for entries it no longer held, forever. */
+        r->best_epoch = m.last_epoch;
+        r->best_lsn = m.last_lsn;
+        r->best_node = node;
+        r->best_rebuild = true;
+    } else if ((better || node == r->best_node) && node != r->self) {
+        r->best_rebuild = false;
         uint64_t before = r->last_lsn;
         if (replog_store_records(r, &v, false, 0, NULL) == ROOST_OK) {
             r->best_epoch = m.last_epoch;

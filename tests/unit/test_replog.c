@@ -24,6 +24,7 @@
 #include "shards/kv.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
+#include "shards/replog_internal.h" /* REPLOG_REJOIN_GRACE_MS */
 #include "shards/store.h"
 #include "shards/syncer.h"
 #include "tests/support/inproc_net.h"
@@ -718,6 +719,49 @@ static void test_a_lagging_new_primary_rebuilds_before_it_serves(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* The same, but the replica that truncated what the new primary lacks is back from an unclean
+ * stop under sync: none (rejoining), and it is the only other promise: once the grace runs out
+ * the primary rebuilds from its snapshot and serves (without a second grace). Before, it asked
+ * that replica for entries it no longer held, forever (the simulator's seed 50, sync: none). */
+static void test_a_new_primary_rebuilds_from_a_rejoining_replica(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    inproc_isolate(&W->net, 2, true);
+    g_want = 1800;
+    s_go(1, 1600, 10000);
+    assert_true(s_wait(s_answered, 60));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_node3_cut_its_logs, 10));
+    inproc_isolate(&W->net, 1, true); /* the old primary goes … */
+    inproc_isolate(&W->net, 3, true); /* … and node 3 restarts uncleanly, its log intact */
+    s_sleep_ms(100);
+    roost_node_stop(W->node[3]);
+    syncer_destroy(&W->syncer[3]);
+    roost_node_destroy(&W->node[3]);
+    s_open_node(3);
+    W->store[3].sync = SYNC_NONE;
+    W->store[3].rejoining = true;
+    assert_int_equal(roost_node_start(W->node[3]), 0);
+    inproc_isolate(&W->net, 2, false);
+    inproc_isolate(&W->net, 3, false);
+    inproc_isolate(&W->net, 1, true);
+    s_route_all(2, 2);
+    s_role(3, 2, 2);
+    s_role(2, 2, 2);
+    s_sleep_ms(REPLOG_REJOIN_GRACE_MS); /* writes sent now are answered well within their time */
+    g_want = 1900;
+    s_go(2, 100, 20000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(atomic_load(&W->store[2].stats.rebuilds) >= 1);
+    inproc_isolate(&W->net, 1, false);
+    s_role(1, 2, 2);
+    assert_true(s_wait(s_states_agree, 30));
+}
+
 /* A replica that stopped in the middle of a snapshot rebuild (its marker on disk, its source
  * forgotten) pulls again from the primary whose appends reach it. Before, it ignored them while
  * the primary waited for an ack that never came: neither moved (found by the simulator). */
@@ -821,6 +865,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot,
                                         setup_short_logs, teardown_short_logs),
         cmocka_unit_test_setup_teardown(test_a_lagging_new_primary_rebuilds_before_it_serves,
+                                        setup_short_logs, teardown_short_logs),
+        cmocka_unit_test_setup_teardown(test_a_new_primary_rebuilds_from_a_rejoining_replica,
                                         setup_short_logs, teardown_short_logs),
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
         T(test_a_rebuild_from_a_source_at_zero_completes),
