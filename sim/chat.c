@@ -16,6 +16,7 @@
 #include "runtime/hash.h"
 #include "runtime/util.h"
 #include "shards/keys.h"
+#include "sim/check.h"
 #include "sim/world.h"
 
 void chat_violation(sim_chat_t *c, const char *fmt, ...)
@@ -29,6 +30,34 @@ void chat_violation(sim_chat_t *c, const char *fmt, ...)
         memcpy(c->first, what, sizeof what);
     if (c->verbose) /* every one, as it happens (the report names only the first) */
         fprintf(stderr, "violation: %s\n", what);
+}
+
+uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi)
+{
+    char key[64];
+    int n = hi ? snprintf(key, sizeof key, "d:%llu:%llu", (unsigned long long)(lo < hi ? lo : hi),
+                          (unsigned long long)(lo < hi ? hi : lo))
+               : snprintf(key, sizeof key, "g:%llu", (unsigned long long)lo);
+    return roost_partition_of(key, (size_t)n, c->partitions);
+}
+
+void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
+{
+    char what[sizeof c->suspects->what];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (!c->may_lose)
+        return chat_violation(c, "%s", what);
+    if (c->nsuspects == c->suspects_cap) {
+        c->suspects_cap = c->suspects_cap ? 2 * c->suspects_cap : 64;
+        c->suspects = roost_xrealloc(c->suspects, c->suspects_cap * sizeof *c->suspects);
+    }
+    suspect_t *s = &c->suspects[c->nsuspects++];
+    s->at_ns = at_ns;
+    s->part = part;
+    memcpy(s->what, what, sizeof what);
 }
 
 /* ---- small tables ----------------------------------------------------------------------- */
@@ -60,8 +89,8 @@ static uint64_t s_mid_hash(mp_str_t mid)
     return roost_hash64(mid.ptr, mid.len) | 1u;
 }
 
-/* M3: one (conversation, seq) is one message wherever it is seen. */
-static void s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, uint64_t mid)
+/* M3: one (conversation, seq) is one message wherever it is seen. Returns its slot. */
+static uint32_t s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, uint64_t mid)
 {
     uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
     if ((c->nmsgs + 1) * 2 > c->msgs_cap) {
@@ -72,7 +101,8 @@ static void s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, 
         c->nmsgs = 0;
         for (uint32_t i = 0; i < old_cap; i++)
             if (old[i].mid)
-                s_note_message(c, old[i].lo, old[i].hi, old[i].seq, old[i].mid);
+                c->msgs[s_note_message(c, old[i].lo, old[i].hi, old[i].seq, old[i].mid)].at_ns =
+                    old[i].at_ns;
         free(old);
     }
     uint64_t key[3] = {lo, hi, seq};
@@ -80,16 +110,17 @@ static void s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, 
          i = (i + 1) & (c->msgs_cap - 1)) {
         slot_t *s = &c->msgs[i];
         if (!s->mid) {
-            *s = (slot_t){.lo = lo, .hi = hi, .seq = seq, .mid = mid};
+            *s = (slot_t){.lo = lo, .hi = hi, .seq = seq, .mid = mid, .at_ns = *c->now_ns};
             c->nmsgs++;
-            return;
+            return i;
         }
         if (s->lo == lo && s->hi == hi && s->seq == seq) {
-            if (s->mid != mid)
-                chat_violation(c, "d:%llu:%llu seq %llu names two different messages",
-                               (unsigned long long)lo, (unsigned long long)hi,
-                               (unsigned long long)seq);
-            return;
+            if (s->mid != mid) /* the one seen first may be a lost write's */
+                chat_violation_unless_lost(c, chat_conv_part(c, lo, hi), s->at_ns,
+                                           "d:%llu:%llu seq %llu names two different messages",
+                                           (unsigned long long)lo, (unsigned long long)hi,
+                                           (unsigned long long)seq);
+            return i;
         }
     }
 }
@@ -152,16 +183,20 @@ static void s_note_claim(sim_chat_t *c, simdev_t *d, uint64_t user)
     uint32_t i = chat_phone(c, d);
     simdev_t *phone = &c->dev[i];
     c->claims++;
-    if (phone->phone_user != 0 && phone->phone_user != user)
-        return chat_violation(c, "phone +1555%07u was answered user %llu, then user %llu", i,
-                              (unsigned long long)phone->phone_user, (unsigned long long)user);
+    if (phone->phone_user != 0 && phone->phone_user != user) /* the account may be lost */
+        return chat_violation_unless_lost(c, SIM_ANY_PARTITION, phone->phone_user_ns,
+                                          "phone +1555%07u was answered user %llu, then user %llu",
+                                          i, (unsigned long long)phone->phone_user,
+                                          (unsigned long long)user);
     if (phone->phone_user != 0)
         return;
     for (uint32_t j = 0; j < c->n; j++)
-        if (j != i && c->dev[j].phone_user == user)
-            return chat_violation(c, "phones +1555%07u and +1555%07u are both user %llu", j, i,
-                                  (unsigned long long)user);
+        if (j != i && c->dev[j].phone_user == user) /* the id counter may be lost */
+            return chat_violation_unless_lost(c, SIM_ANY_PARTITION, c->dev[j].phone_user_ns,
+                                              "phones +1555%07u and +1555%07u are both user %llu",
+                                              j, i, (unsigned long long)user);
     phone->phone_user = user;
+    phone->phone_user_ns = *c->now_ns;
 }
 
 /* The user a claim's answer names (0: an error or no answer). */
@@ -358,16 +393,21 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
 static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     csend_t *s = &d->sends[d->busy_send];
-    s->answered_ns = w->now_ns;
+    uint64_t first_ok_ns = s->acked ? s->answered_ns : w->now_ns;
+    s->answered_ns = first_ok_ns;
     mp_str_t mid;
     uint64_t seq = 0;
     if (mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
         return chat_violation(c, "a send's ok has no mid or seq");
     uint64_t h = s_mid_hash(mid);
-    if (s->acked && (s->mid != h || s->seq != seq))
-        chat_violation(c, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
-                       (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
-                       (unsigned long long)seq);
+    if (s->acked && (s->mid != h || s->seq != seq)) /* its dedupe record may be lost */
+        chat_violation_unless_lost(
+            c,
+            s->group != NO_GROUP ? chat_conv_part(c, c->groups[s->group].id, 0)
+                                 : chat_conv_part(c, d->user, c->dev[s->to].user),
+            first_ok_ns, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
+            (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
+            (unsigned long long)seq);
     s->acked = true;
     s->mid = h;
     s->seq = seq;
@@ -379,18 +419,74 @@ static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_obj
 
 /* A group send answered `forbidden` is refused for good: only right if its sender was out of
  * the group at some point since it first sent it. Anything else is tried again. */
+/* Under sync: none: whether the partition of key lost writes since `since` (check.h). */
+static bool s_lost_since(const sim_world_t *w, const sim_chat_t *c, const char *key, uint64_t since)
+{
+    return c->may_lose &&
+           sim_partition_lost_since(w, roost_partition_of(key, strlen(key), c->partitions), since);
+}
+
+/* `not_found` for a send: only right under sync: none, once the sender's or the recipient's
+ * account went with a loss (then the send is refused for good: nobody is there to get it). */
+static bool s_account_lost(const sim_world_t *w, const sim_chat_t *c, const simdev_t *d,
+                           const csend_t *s)
+{
+    const simdev_t *to = s->group == NO_GROUP ? &c->dev[s->to] : NULL;
+    return s_lost_since(w, c, d->user_key, d->claimed_ns) ||
+           (to && s_lost_since(w, c, to->user_key, to->claimed_ns));
+}
+
 static void s_send_failed(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     csend_t *s = &d->sends[d->busy_send];
-    if (s->group == NO_GROUP || !mp_str_eq(chat_err_code(frame), "forbidden"))
+    mp_str_t code = chat_err_code(frame);
+    bool refused = false;
+    if (mp_str_eq(code, "not_found") && s_account_lost(w, c, d, s))
+        refused = true;
+    else if (s->group == NO_GROUP || !mp_str_eq(code, "forbidden"))
         return;
-    const cgroup_t *g = &c->groups[s->group];
+    const cgroup_t *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
     uint32_t i = (uint32_t)(d - c->dev);
-    if (chat_entitled(g, chat_slot(g, i), s->issued_ns, w->now_ns) == ENT_YES)
+    char gkey[32];
+    if (g)
+        snprintf(gkey, sizeof gkey, "g:%llu", (unsigned long long)g->id);
+    if (!refused && chat_entitled(g, chat_slot(g, i), s->issued_ns, w->now_ns) == ENT_YES &&
+        !s_lost_since(w, c, gkey, g->created_ns)) /* (its membership may be lost) */
         return chat_violation(c, "device %u c%u to group %u: refused while a member", i,
                               d->busy_send, s->group);
     s->refused = true;
     s->answered_ns = w->now_ns;
+}
+
+/* Under sync: none, a device whose user's partition lost writes since it claimed may find
+ * its registration gone (`unauthorized`: it registers again, as an app would) or its inbox
+ * behind the positions it holds (its acks refused): it starts over from the inbox as it is. */
+static void s_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+{
+    if (mp_str_eq(chat_err_code(frame), "unauthorized"))
+        d->state = DEV_NEW;
+    d->last_n = d->acked_n = 0; /* and it sees the inbox again from its start: */
+    for (uint32_t p = 0; p < c->n; p++)
+        d->last_seq[p] = d->rcpt[0][p] = d->rcpt[1][p] = 0;
+    for (uint32_t g = 0; g < c->ngroups; g++)
+        d->gseq[g] = 0;
+    c->restarts++;
+}
+
+/* A phone whose account went with a loss was answered a new user on its next claim (M6 holds
+ * that to the loss window): its conversations are new ones, so what the devices remember of
+ * the old ones (seqs seen, receipts, reads) no longer constrains what comes. */
+static void s_user_changed(sim_chat_t *c, uint32_t phone)
+{
+    for (uint32_t x = 0; x < 2 * c->n; x++) {
+        simdev_t *o = &c->dev[x];
+        bool own = chat_phone(c, o) == phone;
+        for (uint32_t p = 0; p < c->n; p++) {
+            if (!own && p != phone)
+                continue;
+            o->last_seq[p] = o->read_upto[p] = o->rcpt[0][p] = o->rcpt[1][p] = 0;
+        }
+    }
 }
 
 static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -404,10 +500,16 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
     bool ok = !(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
               mp_get_str(&up.data, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "ok");
     mp_str_t user;
+    if (!ok && (kind == BUSY_AUTH || kind == BUSY_ACK) &&
+        s_lost_since(w, c, d->user_key, d->claimed_ns))
+        s_start_over(c, d, &up.data);
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
+        uint64_t before = d->user;
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
         s_note_claim(c, d, d->user);
+        if (before && before != d->user)
+            s_user_changed(c, chat_phone(c, d));
         if (!d->claimed_ns)
             d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
@@ -459,7 +561,7 @@ static uint32_t s_conv_peer(const sim_chat_t *c, mp_str_t conv, uint64_t me)
 /* The edge's part (push.h): an event out of order is dropped and a resend asked. True if the
  * event is to be taken (its frame parsed into *fr). */
 static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
-                         msgpack_unpacked *fr)
+                         msgpack_unpacked *fr, push_verdict_t *verdict)
 {
     msgpack_unpacked ev;
     msgpack_unpacked_init(&ev);
@@ -472,6 +574,7 @@ static bool s_edge_takes(roost_ctx_t *ctx, simdev_t *d, const roost_env_t *env,
         mp_parse(fr, a->via.array.ptr[1].via.bin.ptr, a->via.array.ptr[1].via.bin.size) &&
         mp_get_u64(&fr->data, "n", &n) == MP_OK) {
         push_verdict_t v = push_verdict(d->last_n, prev, n);
+        *verdict = v;
         take = v == PUSH_IN_ORDER;
         if (v == PUSH_GAP) {
             mp_buf_t b;
@@ -517,9 +620,10 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
         if (s->group == g && s->acked && s->seq <= seq &&
             chat_entitled(&c->groups[g], chat_slot(&c->groups[g], reader), s->issued_ns,
                           s->answered_ns) == ENT_YES &&
-            !chat_phone_has(c, reader, s->mid))
-            chat_violation(
-                c, "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
+            !chat_phone_has(c, reader, s->mid)) /* s may be lost, and its seq reused */
+            chat_violation_unless_lost(
+                c, SIM_ANY_PARTITION, s->answered_ns,
+                "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
                 (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
     }
 }
@@ -541,11 +645,14 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     c->receipts++;
     if (g != NO_GROUP)
         return s_group_receipt(c, d, g, reader, kind, seq);
-    if (seq < d->rcpt[kind][reader])
-        chat_violation(c, "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
-                       (int)status.len, status.ptr, reader,
-                       (unsigned long long)d->rcpt[kind][reader], (unsigned long long)seq);
+    if (seq < d->rcpt[kind][reader]) /* the receipt record may be lost */
+        chat_violation_unless_lost(
+            c, SIM_ANY_PARTITION, d->rcpt_ns[kind][reader],
+            "device %u: a %.*s receipt by %u went back from seq %llu to %llu", self,
+            (int)status.len, status.ptr, reader, (unsigned long long)d->rcpt[kind][reader],
+            (unsigned long long)seq);
     d->rcpt[kind][reader] = seq;
+    d->rcpt_ns[kind][reader] = *c->now_ns;
     uint32_t phone = chat_phone(c, d);
     if (kind && seq > c->dev[reader].read_upto[phone])
         chat_violation(c, "device %u: %u read up to seq %llu by a receipt, but said only %llu",
@@ -555,9 +662,56 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
         const csend_t *s = &owner->sends[k];
         if (s->group == NO_GROUP && s->to == reader && s->acked && s->seq <= seq &&
             !chat_phone_has(c, reader, s->mid))
-            chat_violation(c, "device %u: delivered up to seq %llu by %u, which lacks seq %llu",
-                           self, (unsigned long long)seq, reader, (unsigned long long)s->seq);
+            chat_violation_unless_lost(
+                c, SIM_ANY_PARTITION, s->answered_ns,
+                "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
+                (unsigned long long)seq, reader, (unsigned long long)s->seq);
     }
+}
+
+/* Under sync: none, when the device first took each position (an inbox that lost its head
+ * hands positions out again: the loss is judged around when the first one was taken). */
+static void s_note_position(sim_chat_t *c, simdev_t *d, uint64_t n)
+{
+    if (!c->may_lose || n > 1000000)
+        return;
+    if (n >= d->n_ns_cap) {
+        uint32_t cap = d->n_ns_cap ? d->n_ns_cap : 64;
+        while (cap <= n)
+            cap *= 2;
+        d->n_ns = roost_xrealloc(d->n_ns, cap * sizeof *d->n_ns);
+        memset(d->n_ns + d->n_ns_cap, 0, (cap - d->n_ns_cap) * sizeof *d->n_ns);
+        d->n_ns_cap = cap;
+    }
+    if (!d->n_ns[n])
+        d->n_ns[n] = *c->now_ns;
+}
+
+/* A position the device took already, again, with a message it never saw: the inbox handed
+ * it out twice — its head record was lost (excused inside sync: none's loss window, around
+ * when the device reached its last position), else a bug. */
+static void s_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+{
+    mp_str_t t, mid;
+    uint64_t n = 0;
+    if (mp_get_str(frame, "t", 1, 16, &t) != MP_OK || !mp_str_eq(t, "msg") ||
+        mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "n", &n) != MP_OK ||
+        chat_set_has(&d->seen, s_mid_hash(mid)))
+        return;
+    /* when it first took n, or the position below it that it took last (n itself may have
+     * been skipped: its own message) */
+    uint64_t first_ns = d->last_n_ns;
+    for (uint64_t k = n < d->n_ns_cap ? n : 0; k > 0; k--)
+        if (d->n_ns[k]) {
+            first_ns = d->n_ns[k];
+            break;
+        }
+    chat_violation_unless_lost(
+        c, roost_partition_of(d->user_key, strlen(d->user_key), c->partitions), first_ns,
+        "device %u: inbox position %llu came again with another message at %.3f s "
+        "(it had reached %llu, that position at %.3f s)",
+        (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,
+        (unsigned long long)d->last_n, first_ns / 1e9);
 }
 
 static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -566,10 +720,19 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
     msgpack_unpacked_init(&up);
     mp_str_t t, mid, from, conv;
     uint64_t n = 0, seq = 0;
-    if (!s_edge_takes(ctx, d, env, &up) || mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
+    push_verdict_t verdict = PUSH_GAP;
+    if (!s_edge_takes(ctx, d, env, &up, &verdict)) {
+        if (verdict == PUSH_DUPLICATE)
+            s_note_reused(c, d, &up.data);
         goto out;
-    if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n)
+    }
+    if (mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
+        goto out;
+    if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n) {
         d->last_n = n;
+        d->last_n_ns = *c->now_ns;
+        s_note_position(c, d, n);
+    }
     if (mp_str_eq(t, "receipt"))
         s_receipt(c, d, &up.data);
     if (!mp_str_eq(t, "msg") || mp_get_str(&up.data, "mid", 1, 64, &mid) != MP_OK ||
@@ -597,11 +760,16 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         goto out;
     }
     uint64_t *last = g != NO_GROUP ? &d->gseq[g] : &d->last_seq[peer];
-    if (seq <= *last)
-        chat_violation(c, "device %u saw seq %llu of %.*s after seq %llu", (unsigned)(d - c->dev),
-                       (unsigned long long)seq, (int)conv.len, conv.ptr, (unsigned long long)*last);
-    else
+    uint64_t *last_ns = g != NO_GROUP ? &d->gseq_ns[g] : &d->last_seq_ns[peer];
+    if (seq <= *last) { /* the last may be a lost write's */
+        chat_violation_unless_lost(c, roost_partition_of(conv.ptr, conv.len, c->partitions),
+                                   *last_ns, "device %u saw seq %llu of %.*s after seq %llu",
+                                   (unsigned)(d - c->dev), (unsigned long long)seq, (int)conv.len,
+                                   conv.ptr, (unsigned long long)*last);
+    } else {
         *last = seq;
+        *last_ns = *c->now_ns;
+    }
 out:
     msgpack_unpacked_destroy(&up);
 }
@@ -635,10 +803,14 @@ const roost_behaviour_t sim_device_behaviour = {.kind = "@dev", .on_message = s_
 
 /* ---- the world's side ----------------------------------------------------------------------- */
 
-sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose)
+sim_chat_t *sim_chat_new(const sim_chat_config_t *cfg)
 {
+    uint32_t devices = cfg->phones, sends_each = cfg->sends_each;
     sim_chat_t *c = roost_xcalloc(1, sizeof *c);
-    c->verbose = verbose;
+    c->verbose = cfg->verbose;
+    c->now_ns = cfg->now_ns;
+    c->partitions = cfg->partitions;
+    c->may_lose = cfg->may_lose;
     c->n = devices;
     c->sends_each = sends_each;
     c->dev = roost_xcalloc(2 * (size_t)devices, sizeof *c->dev);
@@ -654,10 +826,14 @@ sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose)
         snprintf(c->dev[i].dev_id, sizeof c->dev[i].dev_id, "d%u", i < devices ? 1 : 2);
         c->dev[i].sends = roost_xcalloc(sends_each ? sends_each : 1, sizeof *c->dev[i].sends);
         c->dev[i].last_seq = roost_xcalloc(devices, sizeof *c->dev[i].last_seq);
+        c->dev[i].last_seq_ns = roost_xcalloc(devices, sizeof *c->dev[i].last_seq_ns);
+        c->dev[i].rcpt_ns[0] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt_ns[0]);
+        c->dev[i].rcpt_ns[1] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt_ns[1]);
         c->dev[i].read_upto = roost_xcalloc(devices, sizeof *c->dev[i].read_upto);
         c->dev[i].rcpt[0] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[0]);
         c->dev[i].rcpt[1] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[1]);
         c->dev[i].gseq = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->dev[i].gseq);
+        c->dev[i].gseq_ns = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->dev[i].gseq_ns);
     }
     return c;
 }
@@ -670,6 +846,11 @@ void sim_chat_destroy(sim_chat_t **self_p)
     for (uint32_t i = 0; i < 2 * c->n; i++) {
         free(c->dev[i].sends);
         free(c->dev[i].last_seq);
+        free(c->dev[i].last_seq_ns);
+        free(c->dev[i].n_ns);
+        free(c->dev[i].rcpt_ns[0]);
+        free(c->dev[i].rcpt_ns[1]);
+        free(c->dev[i].gseq_ns);
         free(c->dev[i].read_upto);
         free(c->dev[i].rcpt[0]);
         free(c->dev[i].rcpt[1]);
@@ -679,6 +860,7 @@ void sim_chat_destroy(sim_chat_t **self_p)
     free(c->dev);
     free(c->groups);
     free(c->msgs);
+    free(c->suspects);
     free(c);
     *self_p = NULL;
 }

@@ -39,12 +39,21 @@ typedef struct sim_chat sim_chat_t;
 
 extern const roost_behaviour_t sim_device_behaviour;
 
-sim_chat_t *sim_chat_new(uint32_t devices, uint32_t sends_each, bool verbose);
+typedef struct {
+    uint32_t phones, sends_each;
+    bool verbose;
+    const uint64_t *now_ns; /* the world's clock */
+    uint32_t partitions;    /* the cluster's */
+    bool may_lose;          /* sync: none (see suspect_t in chat_internal.h) */
+} sim_chat_config_t;
+
+sim_chat_t *sim_chat_new(const sim_chat_config_t *cfg);
 void sim_chat_destroy(sim_chat_t **self_p);
 /* Lets every device that is due take its next step (claim, auth, send, ack, renew). */
 void sim_chat_tick(struct sim_world *w);
-/* True once every send is acknowledged and delivered. */
-bool sim_chat_quiet(const sim_chat_t *c);
+/* True once every send is acknowledged and delivered (or, under sync: none, lost inside the
+ * store's loss window). */
+bool sim_chat_quiet(const struct sim_world *w);
 /* Prints what keeps the chat from being quiet (stderr). */
 void sim_chat_report(struct sim_world *w);
 
@@ -54,14 +63,16 @@ typedef struct {
     uint64_t sends, acked, delivered, duplicates, receipts;
     uint64_t groups, group_sends; /* groups created, messages sent to them */
     uint64_t claims;              /* claim answers checked (M6) */
-    uint64_t moves;        /* members removed or added back by their group's admin, or leaving */
-    uint64_t leaves;       /* …of which leaves (group.leave) answered */
-    uint64_t role_changes; /* promotions and demotions asked for */
-    uint64_t refused;      /* group sends refused: their sender had been removed */
-    uint64_t withheld;     /* (send, recipient out of its group or blocking all along) */
-    uint64_t blocks;       /* blocks and unblocks asked for */
+    uint64_t moves;          /* members removed or added back by their group's admin, or leaving */
+    uint64_t leaves;         /* …of which leaves (group.leave) answered */
+    uint64_t role_changes;   /* promotions and demotions asked for */
+    uint64_t refused;        /* group sends refused: their sender had been removed */
+    uint64_t withheld;       /* (send, recipient out of its group or blocking all along) */
+    uint64_t blocks;         /* blocks and unblocks asked for */
+    uint64_t lost_in_window; /* sync: none — messages lost, and the violations their loss
+                              * explains, inside the store's loss window (excused) */
 } sim_chat_check_t;
 /* Adds the chat invariants' violations (M1–M3; M3 is also checked as answers arrive). */
-void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out);
+void sim_chat_check(const struct sim_world *w, sim_chat_check_t *out);
 
 #endif

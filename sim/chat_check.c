@@ -8,6 +8,7 @@
 #include "runtime/hash.h"
 #include "shards/keys.h"
 #include "sim/chat_internal.h"
+#include "sim/check.h"
 #include "sim/world.h"
 
 /* Whether device i's message s is owed to device r, member slot k of its group (YES), must
@@ -73,6 +74,23 @@ static const simdev_t *s_undelivered(const sim_chat_t *c, const simdev_t *d, con
 static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
 {
     return s_undelivered(c, d, s) == NULL;
+}
+
+/* Under sync: none: an acknowledged message its conversation's partition may have lost
+ * (check.h), or one owed to a device whose user's partition lost writes since it claimed (its
+ * inbox head, its cursor or its account: what it is owed can no longer be told). */
+static bool s_maybe_lost(const sim_world_t *w, const sim_chat_t *c, uint32_t i, const csend_t *s,
+                         const simdev_t *lack)
+{
+    if (!c->may_lose)
+        return false;
+    uint32_t conv = s->group != NO_GROUP ? chat_conv_part(c, c->groups[s->group].id, 0)
+                                         : chat_conv_part(c, c->dev[i].user, c->dev[s->to].user);
+    return sim_in_loss_window(w, conv, s->answered_ns) ||
+           (lack &&
+            sim_partition_lost_since(
+                w, roost_partition_of(lack->user_key, strlen(lack->user_key), c->partitions),
+                lack->claimed_ns));
 }
 
 /* And it never reaches one that was out of the group, or blocked its sender, all along. */
@@ -215,8 +233,9 @@ void sim_chat_report(sim_world_t *w)
             fprintf(stderr, "group %u was never created\n", g);
 }
 
-bool sim_chat_quiet(const sim_chat_t *c)
+bool sim_chat_quiet(const sim_world_t *w)
 {
+    const sim_chat_t *c = w->chat;
     for (uint32_t g = 0; c && g < c->ngroups; g++)
         if (!c->groups[g].id)
             return false;
@@ -226,14 +245,44 @@ bool sim_chat_quiet(const sim_chat_t *c)
     for (uint32_t i = 0; c && i < c->n; i++) {
         const simdev_t *d = &c->dev[i];
         for (uint32_t k = 0; k < d->nsends; k++)
-            if (!d->sends[k].refused && (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k])))
+            if (!d->sends[k].refused && (!d->sends[k].acked || !s_delivered(c, d, &d->sends[k])) &&
+                !(d->sends[k].acked &&
+                  s_maybe_lost(w, c, i, &d->sends[k], s_undelivered(c, d, &d->sends[k]))))
                 return false;
     }
     return true;
 }
 
-void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
+static void s_say_losses(const sim_world_t *w, const suspect_t *s)
 {
+    fprintf(stderr, "unexcused: %s (a write to p%d about %.3f s; power losses there:", s->what,
+            s->part == SIM_ANY_PARTITION ? -1 : (int)s->part, s->at_ns / 1e9);
+    for (uint32_t i = 0; i < w->nlosses; i++)
+        if (s->part == SIM_ANY_PARTITION || s->part >= 64 || (w->losses[i].parts >> s->part & 1u))
+            fprintf(stderr, " s%u@%.3f", w->losses[i].node, w->losses[i].at_ns / 1e9);
+    fprintf(stderr, "; write-back %.1f s)\n", w->writeback_ns / 1e9);
+}
+
+/* The held violations (suspect_t): excused inside a loss window, counted outside one. */
+static void s_judge_suspects(const sim_world_t *w, sim_chat_check_t *out)
+{
+    const sim_chat_t *c = w->chat;
+    for (uint32_t i = 0; i < c->nsuspects; i++) {
+        const suspect_t *s = &c->suspects[i];
+        if (sim_in_loss_window(w, s->part, s->at_ns)) {
+            out->lost_in_window++;
+            continue;
+        }
+        if (out->violations++ == 0)
+            snprintf(out->first, sizeof out->first, "%s", s->what);
+        if (c->verbose) /* with the power losses its partition saw, to judge the judge */
+            s_say_losses(w, s);
+    }
+}
+
+void sim_chat_check(const sim_world_t *w, sim_chat_check_t *out)
+{
+    const sim_chat_t *c = w->chat;
     memset(out, 0, sizeof *out);
     out->violations = c->violations;
     out->receipts = c->receipts;
@@ -247,6 +296,7 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
     }
     out->blocks = c->nblocks;
     snprintf(out->first, sizeof out->first, "%s", c->first);
+    s_judge_suspects(w, out);
     for (uint32_t g = 0; g < c->ngroups; g++)
         out->groups += c->groups[g].id != 0;
     for (uint32_t i = 0; i < c->n; i++) {
@@ -264,6 +314,8 @@ void sim_chat_check(const sim_chat_t *c, sim_chat_check_t *out)
             const simdev_t *lack = s_undelivered(c, d, s);
             if (!lack) {
                 out->delivered++;
+            } else if (s_maybe_lost(w, c, i, s, lack)) {
+                out->lost_in_window++;
             } else if (out->violations++ == 0) {
                 snprintf(out->first, sizeof out->first,
                          "acknowledged message c%u from device %u (seq %llu, %s %u) never "

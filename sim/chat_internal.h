@@ -89,21 +89,39 @@ typedef struct {
     csend_t *sends;
     uint32_t nsends, first_unacked;
     midset_t seen;
-    uint64_t *last_seq;  /* per peer device: the highest seq seen from that conversation */
-    uint64_t *read_upto; /* per peer: the highest seq this device said it read there */
-    uint64_t *rcpt[2];   /* per peer: the newest delivered / read receipt seq from it */
-    uint64_t *gseq;      /* per group: the highest seq seen there */
+    uint64_t *last_seq;    /* per peer device: the highest seq seen from that conversation */
+    uint64_t *last_seq_ns; /* … when it was seen (under sync: none, a loss's time, see suspect_t) */
+    uint64_t *read_upto;   /* per peer: the highest seq this device said it read there */
+    uint64_t *rcpt[2];     /* per peer: the newest delivered / read receipt seq from it */
+    uint64_t *rcpt_ns[2]; /* … when it came */
+    uint64_t *gseq;       /* per group: the highest seq seen there */
+    uint64_t *gseq_ns;    /* … when it was seen */
     uint64_t last_n, acked_n;
+    uint64_t last_n_ns; /* when last_n was reached */
+    uint64_t *n_ns;     /* [n]: when position n was first taken (under sync: none) */
+    uint32_t n_ns_cap;
     uint64_t duplicates;
-    uint64_t phone_user;   /* a phone's first device: the user its number's claims named (M6) */
-    uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
-    uint64_t relogin_corr; /* a twin's later claim in flight (only its answer is checked) */
+    uint64_t phone_user;    /* a phone's first device: the user its number's claims named (M6) */
+    uint64_t phone_user_ns; /* … first named then */
+    uint64_t claimed_ns;    /* the first ok of its claim: later messages reach it */
+    uint64_t relogin_corr;  /* a twin's later claim in flight (only its answer is checked) */
     bool relogin_pending;
 } simdev_t;
 
 typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
     uint64_t lo, hi, seq, mid;
+    uint64_t at_ns; /* first seen or answered */
 } slot_t;
+
+/* Under sync: none, a violation that a write lost inside the store's documented loss window
+ * would explain (a lost message's seq handed to the next one, a receipt or a position that
+ * went back with its record) is held with the time the lost write would have been made; the
+ * end of the run excuses it if a window covers that time, else it counts (chat_check.c). */
+typedef struct {
+    uint64_t at_ns;
+    uint32_t part; /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
+    char what[192];
+} suspect_t;
 
 struct sim_chat {
     uint32_t n, sends_each; /* n phones */
@@ -116,9 +134,15 @@ struct sim_chat {
     uint32_t nmsgs, msgs_cap;
     uint32_t violations;
     char first[256];
-    bool verbose;                     /* print every violation as it happens */
+    bool verbose;           /* print every violation as it happens */
+    const uint64_t *now_ns; /* the world's clock */
+    uint32_t partitions;    /* the cluster's (where a key's writes go) */
+    bool may_lose;          /* sync: none: acknowledged writes may be lost */
+    suspect_t *suspects;    /* … and the violations such a loss would explain */
+    uint32_t nsuspects, suspects_cap;
     uint64_t receipts;                /* receipt events checked */
     uint64_t claims;                  /* claim answers checked */
+    uint64_t restarts;                /* devices that started over after a loss (sync: none) */
     cblock_t blocks[CHAT_BLOCKS_MAX]; /* in the order they were asked for */
     uint32_t nblocks;
 };
@@ -167,6 +191,12 @@ struct sim_world;
 
 /* chat.c */
 void chat_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, unless the run may lose writes (sync: none): then held as a suspect whose lost
+ * write to partition part would have been made about at_ns (suspect_t). */
+void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
+uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);
 /* A client request (frame already packed in f) from device d to target; d is busy with kind. */
 void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
                   busy_t kind);

@@ -41,7 +41,7 @@ static uint64_t s_applied(engine_t *e, uint32_t p)
 bool sim_world_quiet(sim_world_t *w)
 {
     if (w->first_pending < w->nwrites || clustermap_moving(w->map) != 0 ||
-        !sim_world_configured(w) || (w->chat && !sim_chat_quiet(w->chat)))
+        !sim_world_configured(w) || (w->chat && !sim_chat_quiet(w)))
         return false;
     for (uint32_t id = 1; id <= w->nodes; id++) {
         const clustermap_member_t *m = clustermap_member_by_id(w->map, id);
@@ -108,11 +108,17 @@ static void s_violation(sim_check_t *c, const char *fmt, ...)
     }
 }
 
+/* Whether power loss i hit a node the map named for partition p then. */
+static bool s_loss_hits(const sim_world_t *w, uint32_t i, uint32_t p)
+{
+    return p == SIM_ANY_PARTITION || p >= 64 || (w->losses[i].parts >> p & 1u);
+}
+
 /* sync: none's documented loss window: a power loss of a majority of the replicas between a
  * write reaching them and the OS writing it back can take an acknowledged write. Whether that
- * many distinct nodes lost power in [acked - the client's timeout, acked + write-back] (any
- * nodes, the widest span the write can have been on a disk unsynced: a loose bound). */
-static bool s_in_loss_window(const sim_world_t *w, uint64_t acked_ns)
+ * many distinct nodes of p's lists lost power in [acked - the client's timeout, acked +
+ * write-back] (the widest span the write can have been on a disk unsynced: a loose bound). */
+bool sim_in_loss_window(const sim_world_t *w, uint32_t p, uint64_t acked_ns)
 {
     if (!w->writeback_ns)
         return false;
@@ -120,11 +126,21 @@ static bool s_in_loss_window(const sim_world_t *w, uint64_t acked_ns)
     uint32_t distinct = 0, rf = w->cfg.nodes < 3 ? w->cfg.nodes : 3;
     for (uint32_t i = 0; i < w->nlosses; i++)
         if (w->losses[i].at_ns + SIM_WRITE_TIMEOUT_MS * 1000000ull >= acked_ns &&
-            w->losses[i].at_ns <= acked_ns + w->writeback_ns && !lost[w->losses[i].node]) {
+            w->losses[i].at_ns <= acked_ns + w->writeback_ns && !lost[w->losses[i].node] &&
+            s_loss_hits(w, i, p)) {
             lost[w->losses[i].node] = true;
             distinct++;
         }
     return distinct >= rf / 2 + 1;
+}
+
+bool sim_partition_lost_since(const sim_world_t *w, uint32_t p, uint64_t since_ns)
+{
+    for (uint32_t i = 0; i < w->nlosses; i++) /* a window opening at each loss from then on */
+        if (w->losses[i].at_ns >= since_ns && s_loss_hits(w, i, p) &&
+            sim_in_loss_window(w, p, w->losses[i].at_ns + SIM_WRITE_TIMEOUT_MS * 1000000ull))
+            return true;
+    return false;
 }
 
 /* 1. acknowledged writes (under sync: none, except inside its loss window) */
@@ -134,11 +150,11 @@ static void s_check_acked(sim_world_t *w, sim_check_t *c)
         if (w->writes[i].status != WRITE_ACKED)
             continue;
         c->acked++;
-        bool excused = s_in_loss_window(w, w->writes[i].acked_ns), lost = false;
         char key[32], want[32];
         int klen = snprintf(key, sizeof key, "kv:%u", i);
         int wlen = snprintf(want, sizeof want, "v%u", i);
         uint32_t p = roost_partition_of(key, (size_t)klen, w->cfg.partitions);
+        bool excused = sim_in_loss_window(w, p, w->writes[i].acked_ns), lost = false;
         uint8_t k[KEY_BYTES_MAX];
         size_t kn = key_state(k, p, key, (size_t)klen);
         uint32_t ids[PROTO_REPLICAS_MAX];
@@ -242,7 +258,7 @@ void sim_check(sim_world_t *w, sim_check_t *c)
 {
     memset(c, 0, sizeof *c);
     if (w->chat) {
-        sim_chat_check(w->chat, &c->chat);
+        sim_chat_check(w, &c->chat);
         c->violations += c->chat.violations;
         snprintf(c->first, sizeof c->first, "%s", c->chat.first);
     }

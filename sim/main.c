@@ -114,7 +114,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"proposals_lost\":%llu,\"detector_reports\":%llu,\"buggified\":%llu,\"map_changes\":%"
            "llu,\"rebuilds\":%llu,"
            "\"log_entries\":%llu,"
-           "\"restamped\":%llu,\"lost_in_window\":%llu,\"clients\":%u,\"sends\":%llu,\"sends_"
+           "\"restamped\":%llu,\"lost_in_window\":%llu,\"chat_lost_in_window\":%llu,\"clients\":%u,"
+           "\"sends\":%llu,\"sends_"
            "acked\":%llu,"
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
            "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"leaves_group\":%llu,\"role_"
@@ -134,7 +135,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->detector_reports, (unsigned long long)r->buggified,
            (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
            (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,
-           (unsigned long long)r->check.lost_in_window, cfg->clients,
+           (unsigned long long)r->check.lost_in_window,
+           (unsigned long long)r->check.chat.lost_in_window, cfg->clients,
            (unsigned long long)r->check.chat.sends, (unsigned long long)r->check.chat.acked,
            (unsigned long long)r->check.chat.delivered,
            (unsigned long long)r->check.chat.duplicates, (unsigned long long)r->check.chat.receipts,

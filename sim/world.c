@@ -336,7 +336,12 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
         w->losses_cap = w->losses_cap ? w->losses_cap * 2 : 16;
         w->losses = roost_xrealloc(w->losses, w->losses_cap * sizeof *w->losses);
     }
+    uint64_t parts = w->cfg.partitions > 64 ? UINT64_MAX : 0;
+    for (uint32_t p = 0; p < w->cfg.partitions && p < 64; p++)
+        if (clustermap_names(w->map, p, id))
+            parts |= 1ull << p;
     w->losses[w->nlosses].node = id;
+    w->losses[w->nlosses].parts = parts;
     w->losses[w->nlosses++].at_ns = w->now_ns;
     w->rebuilds += atomic_load(&n->store.stats.rebuilds);
     sim_net_set_up(w->net, id, false);
@@ -463,7 +468,12 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
     roost_node_register(w->client, &sim_client_behaviour);
     roost_node_register(w->client, &sim_device_behaviour);
     if (cfg->clients)
-        w->chat = sim_chat_new(cfg->clients, cfg->sends_each, cfg->verbose);
+        w->chat = sim_chat_new(&(sim_chat_config_t){.phones = cfg->clients,
+                                                    .sends_each = cfg->sends_each,
+                                                    .verbose = cfg->verbose,
+                                                    .now_ns = &w->now_ns,
+                                                    .partitions = w->cfg.partitions,
+                                                    .may_lose = cfg->sync == SYNC_NONE});
     roost_node_set_service(w->client, "sim", w);
     roost_node_set_transport(w->client, sim_net_transport(w->net, w->client_id));
     sim_net_set_up(w->net, w->client_id, true);

@@ -53,7 +53,8 @@ typedef struct {
 } sim_config_t;
 
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
-enum { SIM_WRITE_TIMEOUT_MS = 10000 }; /* the client's: a write is answered within it */
+enum { SIM_WRITE_TIMEOUT_MS = 10000 };   /* the client's: a write is answered within it */
+enum { SIM_ANY_PARTITION = UINT32_MAX }; /* (check.h: a loss window in any partition) */
 
 typedef struct {
     sim_write_status_t status;
@@ -122,6 +123,7 @@ typedef struct sim_world {
     struct {               /* every power loss, in order: the sync: none loss window's judge */
         uint32_t node;
         uint64_t at_ns;
+        uint64_t parts; /* bit p: the map named the node for partition p (all bits past 64) */
     } * losses;
     uint32_t nlosses, losses_cap;
     struct {

@@ -116,7 +116,7 @@ static struct {
     syncer_t *syncer;
     engine_t *engine;
     store_t store;
-} *W;
+} * W;
 
 static void s_role(uint32_t p, uint64_t epoch)
 {
