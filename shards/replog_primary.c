@@ -742,12 +742,18 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
             hints += lacks;
         bool stalled = r->acked[i] < s_written(r) && r->acked[i] == r->acked_at_tick[i];
         r->acked_at_tick[i] = r->acked[i];
-        if (r->role == ROLE_RECONCILING && votes && !r->promised_by[i])
+        bool adopted = r->best_node == 0;
+        if (r->role == ROLE_RECONCILING && votes && !r->promised_by[i] && !adopted)
             s_send_prepare(ctx, r, r->peers[i], r->recon_from);
         else if (r->role == ROLE_RECONCILING && r->best_node == r->peers[i])
             s_send_prepare(ctx, r, r->peers[i], r->best_have + 1);
         else if (!fed)
             continue;
+        else if (r->role == ROLE_RECONCILING && !r->heard[i])
+            /* adopted without it: a promise is no use now, entries are (its gap answer
+             * streams it from its commit point). Asking it to promise instead, forever, left
+             * a primary that needed its acks reconciling for good (sim seed 10, sync: none) */
+            s_send_append(ctx, r, (int)i, r->recon_from);
         else if (stalled && r->acked[i] <= r->applied_lsn && roost_fault("replog.rebuild_early"))
             replog_ask_rebuild(ctx, r, (int)i); /* the snapshot covers all it acknowledged */
         else if (stalled || !r->heard[i])

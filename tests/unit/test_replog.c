@@ -425,6 +425,49 @@ static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **stat
     assert_int_equal(s_total_entries(2), 350);
 }
 
+/* A new primary that is itself back from an unclean stop under sync: none (so it does not vote)
+ * adopts after the grace with one voting replica; the third was cut off and promises only
+ * after the adoption. Its promise is then of no use, but it must be fed entries: with the
+ * primary not voting, the commit point needs it. Before, the primary's tick kept asking it
+ * for a promise it then ignored, never sent it an entry, and the partition reconciled forever
+ * (the simulator's seed 10 with phones, sync: none). */
+static void test_a_late_promiser_is_fed_after_the_adoption(void **state)
+{
+    (void)state;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    inproc_isolate(&W->net, 2, true); /* node 1 appends a tail nobody else gets … */
+    inproc_isolate(&W->net, 3, true);
+    s_go(1, 20, 5000);
+    s_sleep_ms(300);
+    inproc_isolate(&W->net, 1, true); /* … and restarts uncleanly with it (its cli's 20
+                                       * requests go with the old process, unanswered) */
+    roost_node_stop(W->node[1]);
+    syncer_destroy(&W->syncer[1]);
+    roost_node_destroy(&W->node[1]);
+    s_open_node(1);
+    W->store[1].sync = SYNC_NONE;
+    W->store[1].rejoining = true;
+    assert_int_equal(roost_node_start(W->node[1]), 0);
+    inproc_isolate(&W->net, 1, false);
+    inproc_isolate(&W->net, 3, true); /* node 3 stays cut off: it cannot promise in time */
+    s_route_all(1, 2);
+    s_role(2, 1, 2);
+    s_role(1, 1, 2); /* node 1 leads epoch 2: its own promise and acks do not vote */
+    s_sleep_ms(REPLOG_REJOIN_GRACE_MS + 1000); /* adopted (its tail) with node 2 and itself */
+    inproc_isolate(&W->net, 3, false);
+    s_role(3, 1, 2);
+    atomic_store(&g_done, 0);
+    atomic_store(&g_failed, 0);
+    g_want = 50;
+    s_go(1, 50, 6000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    assert_true(s_wait(s_logs_agree, 20));
+}
+
 /* A primary restarts (with everyone else) with its log fully applied (its last entry at its applied
  * point) and leads again with a lagging replica as its only promise: it must keep its committed
  * tail, not adopt the shorter one. (It once forgot its last entry's epoch in exactly this case and
@@ -860,6 +903,7 @@ int main(void)
         T(test_a_corrupt_entry_is_repaired_from_a_replica),
         T(test_the_scrubber_finds_and_repairs_rot),
         T(test_an_unclean_sync_none_replica_rejoins_as_a_non_voter),
+        T(test_a_late_promiser_is_fed_after_the_adoption),
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_handoff_moves_a_copy_without_losing_writes),
         cmocka_unit_test_setup_teardown(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot,
