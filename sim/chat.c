@@ -41,8 +41,23 @@ uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi)
     return roost_partition_of(key, (size_t)n, c->partitions);
 }
 
+/* The partition of device d's user (its inbox, devices and account). */
+static uint32_t s_user_part(const sim_chat_t *c, const simdev_t *d)
+{
+    return roost_partition_of(d->user_key, strlen(d->user_key), c->partitions);
+}
+
+void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns)
+{
+    if (!c->held)
+        return;
+    c->suspects[c->nsuspects - 1].or_part = part;
+    c->suspects[c->nsuspects - 1].or_since_ns = since_ns;
+}
+
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
 {
+    c->held = false;
     char what[sizeof c->suspects->what];
     va_list ap;
     va_start(ap, fmt);
@@ -57,6 +72,8 @@ void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, co
     suspect_t *s = &c->suspects[c->nsuspects++];
     s->at_ns = at_ns;
     s->part = part;
+    s->or_part = SIM_NO_PARTITION;
+    c->held = true;
     memcpy(s->what, what, sizeof what);
 }
 
@@ -625,6 +642,7 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
                 c, SIM_ANY_PARTITION, s->answered_ns,
                 "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
                 (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
+        chat_suspect_or_lost_since(c, s_user_part(c, &c->dev[reader]), c->dev[reader].claimed_ns);
     }
 }
 
@@ -666,6 +684,7 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
                 c, SIM_ANY_PARTITION, s->answered_ns,
                 "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
                 (unsigned long long)seq, reader, (unsigned long long)s->seq);
+        chat_suspect_or_lost_since(c, s_user_part(c, &c->dev[reader]), c->dev[reader].claimed_ns);
     }
 }
 

@@ -94,8 +94,23 @@ static bool s_maybe_lost(const sim_world_t *w, const sim_chat_t *c, uint32_t i, 
 }
 
 /* And it never reaches one that was out of the group, or blocked its sender, all along. */
-static void s_check_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s,
-                             sim_chat_check_t *out)
+/* Under sync: none: the block or the removal that kept s from r may be gone with a loss of
+ * r's user partition (its blocks) or the group's partition (its members) since r claimed. */
+static bool s_withholding_lost(const sim_world_t *w, const sim_chat_t *c, const csend_t *s,
+                               uint32_t r)
+{
+    const simdev_t *d = &c->dev[r];
+    if (!c->may_lose)
+        return false;
+    if (sim_partition_lost_since(
+            w, roost_partition_of(d->user_key, strlen(d->user_key), c->partitions), d->claimed_ns))
+        return true;
+    return s->group != NO_GROUP &&
+           sim_partition_lost_since(w, chat_conv_part(c, c->groups[s->group].id, 0), d->claimed_ns);
+}
+
+static void s_check_withheld(const sim_world_t *w, const sim_chat_t *c, uint32_t i,
+                             const csend_t *s, sim_chat_check_t *out)
 {
     const cgroup_t *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
     uint32_t n = g ? g->nmembers : 1;
@@ -104,7 +119,11 @@ static void s_check_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s,
         if (r == i || s_owed(c, i, s, r, k) != ENT_NO)
             continue;
         out->withheld++;
-        if (chat_phone_has(c, r, s->mid) && out->violations++ == 0)
+        if (!chat_phone_has(c, r, s->mid))
+            continue;
+        if (s_withholding_lost(w, c, s, r))
+            out->lost_in_window++;
+        else if (out->violations++ == 0)
             snprintf(out->first, sizeof out->first,
                      "device %u got c%llu of device %u (seq %llu), which it was not owed (out "
                      "of the group or blocking its sender all along)",
@@ -269,7 +288,9 @@ static void s_judge_suspects(const sim_world_t *w, sim_chat_check_t *out)
     const sim_chat_t *c = w->chat;
     for (uint32_t i = 0; i < c->nsuspects; i++) {
         const suspect_t *s = &c->suspects[i];
-        if (sim_in_loss_window(w, s->part, s->at_ns)) {
+        if (sim_in_loss_window(w, s->part, s->at_ns) ||
+            (s->or_part != SIM_NO_PARTITION &&
+             sim_partition_lost_since(w, s->or_part, s->or_since_ns))) {
             out->lost_in_window++;
             continue;
         }
@@ -310,7 +331,7 @@ void sim_chat_check(const sim_world_t *w, sim_chat_check_t *out)
             out->refused += s->refused;
             if (!s->acked)
                 continue;
-            s_check_withheld(c, i, s, out);
+            s_check_withheld(w, c, i, s, out);
             const simdev_t *lack = s_undelivered(c, d, s);
             if (!lack) {
                 out->delivered++;

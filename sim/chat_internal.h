@@ -119,7 +119,9 @@ typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
  * end of the run excuses it if a window covers that time, else it counts (chat_check.c). */
 typedef struct {
     uint64_t at_ns;
-    uint32_t part; /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
+    uint32_t part;        /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
+    uint32_t or_part;     /* or (when not SIM_NO_PARTITION): this partition lost writes … */
+    uint64_t or_since_ns; /* … at any time since then */
     char what[192];
 } suspect_t;
 
@@ -139,6 +141,7 @@ struct sim_chat {
     uint32_t partitions;    /* the cluster's (where a key's writes go) */
     bool may_lose;          /* sync: none: acknowledged writes may be lost */
     suspect_t *suspects;    /* … and the violations such a loss would explain */
+    bool held;              /* the last chat_violation_unless_lost held a suspect */
     uint32_t nsuspects, suspects_cap;
     uint64_t receipts;                /* receipt events checked */
     uint64_t claims;                  /* claim answers checked */
@@ -195,6 +198,9 @@ void chat_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(p
  * write to partition part would have been made about at_ns (suspect_t). */
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Another explanation of the suspect just held, if one was: partition part lost writes at any
+ * time since since_ns (a reader's inbox behind a receipt, say). */
+void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns);
 /* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
 uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);
 /* A client request (frame already packed in f) from device d to target; d is busy with kind. */

@@ -55,6 +55,7 @@ typedef struct {
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
 enum { SIM_WRITE_TIMEOUT_MS = 10000 };   /* the client's: a write is answered within it */
 enum { SIM_ANY_PARTITION = UINT32_MAX }; /* (check.h: a loss window in any partition) */
+enum { SIM_NO_PARTITION = UINT32_MAX - 1 };
 
 typedef struct {
     sim_write_status_t status;
