@@ -237,6 +237,12 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     }
     if (r->best_have < r->best_lsn || !s_promised(ctx, r))
         return;
+    /* While we waited, replicas holding our tail may have acknowledged it: what is committed
+     * now is neither re-stamped nor sent again, and may already be cut from our log (found by
+     * the simulator: seed 376 with phones, sync: none, read its cut entries and stepped down
+     * for good). */
+    if (r->commit_lsn + 1 > r->recon_from)
+        r->recon_from = r->commit_lsn + 1;
     engine_batch_t *b = engine_batch_new();
     uint8_t lo[KEY_LOG_BYTES], hi[KEY_PREFIX_BYTES];
     key_log(lo, r->partition, r->best_lsn + 1);
