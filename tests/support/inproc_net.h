@@ -21,6 +21,7 @@ typedef struct {
     uint32_t self;
     roost_transport_sink_fn sink;
     void *arg;
+    _Atomic int delivering; /* envelopes being handed to this node right now */
 } inproc_tr_t;
 
 struct inproc_net {
@@ -29,18 +30,36 @@ struct inproc_net {
     _Atomic uint64_t dropped;
 };
 
+/* Waits until no envelope is being handed to t (a delivery may forward to another node, so
+ * this is a count, not a lock: no two deliveries ever wait on each other). */
+static inline void inproc_quiesce(inproc_tr_t *t)
+{
+    while (atomic_load(&t->delivering))
+        ;
+}
+
 static inline int inproc_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
 {
     inproc_tr_t *t = (inproc_tr_t *)base;
     inproc_net_t *n = t->net;
-    /* the cut first: a node is cut off before it is replaced, so its sink is not read then */
-    if (to >= INPROC_NODES_MAX || atomic_load(&n->cut[t->self][to]) || !n->tr[to].sink) {
+    if (to >= INPROC_NODES_MAX) {
+        roost_env_free(env);
+        return ROOST_EAGAIN;
+    }
+    /* the cut first: a node is cut off before it is replaced, so its sink is not read then
+     * (and inproc_cut waits out a delivery already under way: see there) */
+    atomic_fetch_add(&n->tr[to].delivering, 1);
+    bool cut = atomic_load(&n->cut[t->self][to]) || !n->tr[to].sink;
+    if (!cut) {
+        env->next = NULL;
+        n->tr[to].sink(n->tr[to].arg, t->self, env);
+    }
+    atomic_fetch_sub(&n->tr[to].delivering, 1);
+    if (cut) {
         roost_env_free(env);
         atomic_fetch_add(&n->dropped, 1);
         return ROOST_EAGAIN;
     }
-    env->next = NULL;
-    n->tr[to].sink(n->tr[to].arg, t->self, env);
     return ROOST_OK;
 }
 
@@ -61,11 +80,15 @@ static inline roost_transport_t *inproc_transport(inproc_net_t *n, uint32_t id)
     return &n->tr[id].base;
 }
 
-/* Cuts (or heals) both directions between a and b. */
+/* Cuts (or heals) both directions between a and b. Once it returns, no delivery across the
+ * cut is still under way, and every earlier one happened before (a node cut off can then be
+ * destroyed: ThreadSanitizer saw a late enqueue race the free). */
 static inline void inproc_cut(inproc_net_t *n, uint32_t a, uint32_t b, bool cut)
 {
     atomic_store(&n->cut[a][b], cut);
     atomic_store(&n->cut[b][a], cut);
+    inproc_quiesce(&n->tr[a]);
+    inproc_quiesce(&n->tr[b]);
 }
 
 /* Cuts (or heals) node a from every other node. */
