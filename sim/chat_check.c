@@ -78,7 +78,9 @@ static bool s_delivered(const sim_chat_t *c, const simdev_t *d, const csend_t *s
 
 /* Under sync: none: an acknowledged message its conversation's partition may have lost
  * (check.h), or one owed to a device whose user's partition lost writes since it claimed (its
- * inbox head, its cursor or its account: what it is owed can no longer be told). */
+ * inbox head, its cursor or its account: what it is owed can no longer be told), or whose
+ * conversation lost its history since then (its seqs handed out again: an inbox that kept the
+ * old ones takes a new message for one it has). */
 static bool s_maybe_lost(const sim_world_t *w, const sim_chat_t *c, uint32_t i, const csend_t *s,
                          const simdev_t *lack)
 {
@@ -88,9 +90,10 @@ static bool s_maybe_lost(const sim_world_t *w, const sim_chat_t *c, uint32_t i, 
                                          : chat_conv_part(c, c->dev[i].user, c->dev[s->to].user);
     return sim_in_loss_window(w, conv, s->answered_ns) ||
            (lack &&
-            sim_partition_lost_since(
-                w, roost_partition_of(lack->user_key, strlen(lack->user_key), c->partitions),
-                lack->claimed_ns));
+            (sim_partition_lost_since(
+                 w, roost_partition_of(lack->user_key, strlen(lack->user_key), c->partitions),
+                 lack->claimed_ns) ||
+             sim_partition_lost_since(w, conv, lack->claimed_ns)));
 }
 
 /* And it never reaches one that was out of the group, or blocked its sender, all along. */
