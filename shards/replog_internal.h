@@ -121,7 +121,8 @@ typedef struct {
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
-    uint64_t now_ns;     /* the clock as of the message or timer being handled */
+    bool diverged;   /* replica: an append named a committed lsn with other ops (see on_append) */
+    uint64_t now_ns; /* the clock as of the message or timer being handled */
     uint64_t scrub_next; /* the scrubber's next entry to re-read (wraps to 1 past the end) */
     /* retention: the log holds [first_lsn, last_lsn]; entry first_lsn - 1 had first_epoch */
     uint64_t first_lsn, first_epoch;

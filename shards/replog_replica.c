@@ -122,6 +122,7 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t a
                 if (!s_same_ops(r, &e)) {
                     ROOST_ERROR(COMP, "committed entry differs from the primary's",
                                 "partition=%u lsn=%llu", r->partition, (unsigned long long)e.lsn);
+                    r->diverged = true;
                     rc = ROOST_EPROTO;
                     break;
                 }
@@ -268,7 +269,21 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint64_t matched = 0; /* made durable by the syncer; what the primary had committed when
                            * it sent this, up to the entry this builds on, applied alongside */
     uint64_t known = m.commit_lsn < m.prev_lsn ? m.commit_lsn : m.prev_lsn;
+    r->diverged = false;
     int rc = replog_store_records(r, &v, false, known, &matched);
+    if (rc == ROOST_EPROTO && r->diverged) {
+        /* The newer epoch's primary holds another history below our commit point: what we
+         * applied can only be replaced whole (a sync: none adoption with rejoining replicas
+         * may drop acknowledged writes, docs/store.md). Refusing forever left this copy
+         * diverged for good (sim seed 6 with phones, sync: none). */
+        uint32_t from = replog_sender_node(env);
+        ROOST_WARN(COMP, "rebuilding a diverged copy from the primary", "partition=%u epoch=%llu",
+                   r->partition, (unsigned long long)m.epoch);
+        replog_rebuild_from(ctx, r, from);
+        if (r->rebuild_from == from)
+            r->rebuild_epoch = m.epoch;
+        goto out;
+    }
     if (rc != ROOST_OK) {
         ROOST_WARN(COMP, "append refused", "partition=%u err=%s", r->partition, roost_strerror(rc));
         s_ack(ctx, r, env, m.epoch, rc == ROOST_EIO ? ACK_FAILED : ACK_GAP, r->commit_lsn);

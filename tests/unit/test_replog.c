@@ -805,6 +805,63 @@ static void test_a_new_primary_rebuilds_from_a_rejoining_replica(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
+/* A replica whose committed history differs from the new epoch's primary below its commit
+ * point (here: an entry of partition 0 the others never had, applied; under sync: none, an
+ * adoption with rejoining replicas can drop acknowledged writes) is rebuilt from the primary.
+ * Before, it refused the primary's entry as "committed entry differs" forever and its copy
+ * stayed behind and different (the simulator's seed 6 with phones, sync: none). */
+static void test_a_replica_with_another_committed_history_is_rebuilt(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    inproc_isolate(&W->net, 3, true);
+    s_sleep_ms(100);
+    roost_node_stop(W->node[3]);
+    syncer_destroy(&W->syncer[3]);
+    roost_node_destroy(&W->node[3]);
+    int n = s_log(3, 0, g_a, LOG_CAP); /* node 3 commits and applies an entry of its own */
+    assert_true(n > 0);
+    uint64_t lsn = g_a[n - 1][0] + 1;
+    store_ops_t ops;
+    store_ops_init(&ops);
+    store_ops_put(&ops, "stray", 5, "x", 1);
+    msgpack_sbuffer ob, rec;
+    msgpack_sbuffer_init(&ob);
+    msgpack_sbuffer_init(&rec);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &ob, msgpack_sbuffer_write);
+    store_ops_encode(&ops, &pk);
+    entry_encode(&rec, 1u << 16, lsn, ob.data, ob.size);
+    uint8_t key[KEY_LOG_BYTES], meta[KEY_META_BYTES], be[8];
+    key_log(key, 0, lsn);
+    key_meta(meta, 0, KEY_META_APPLIED);
+    key_be64(be, lsn);
+    engine_batch_t *b = engine_batch_new();
+    engine_batch_put(b, key, sizeof key, rec.data, rec.size);
+    engine_batch_put(b, meta, sizeof meta, be, sizeof be);
+    assert_int_equal(engine_write(W->engine[3], b, true), 0);
+    engine_batch_destroy(&b);
+    msgpack_sbuffer_destroy(&ob);
+    msgpack_sbuffer_destroy(&rec);
+    store_ops_fini(&ops);
+    s_open_node(3);
+    assert_int_equal(roost_node_start(W->node[3]), 0);
+    s_route_all(1, 2); /* epoch 2 without node 3: node 1 writes its own entry at that lsn */
+    s_role(2, 1, 2);
+    s_role(1, 1, 2);
+    g_want = 400;
+    s_go(1, 200, 5000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    inproc_isolate(&W->net, 3, false);
+    s_role(3, 1, 2);
+    assert_true(s_wait(s_states_agree, 30));
+    assert_true(atomic_load(&W->store[3].stats.rebuilds) >= 1);
+}
+
 /* A replica that stopped in the middle of a snapshot rebuild (its marker on disk, its source
  * forgotten) pulls again from the primary whose appends reach it. Before, it ignored them while
  * the primary waited for an ack that never came: neither moved (found by the simulator). */
@@ -912,6 +969,7 @@ int main(void)
                                         setup_short_logs, teardown_short_logs),
         cmocka_unit_test_setup_teardown(test_a_new_primary_rebuilds_from_a_rejoining_replica,
                                         setup_short_logs, teardown_short_logs),
+        T(test_a_replica_with_another_committed_history_is_rebuilt),
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
         T(test_a_rebuild_from_a_source_at_zero_completes),
     };
