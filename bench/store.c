@@ -3,7 +3,8 @@
  * data), joins as the manifest's client node through the store probe, and writes `--value`-byte
  * values to distinct kv keys with `--window` writes in flight:
  *   phase 1, `--seconds`: peak acknowledged writes/s, p50/p99 latency;
- *   phase 2, `--seconds`: paced at half that rate (open loop): p50/p99 latency.
+ *   phase 2, `--seconds`: paced at half that rate (open loop; `--rate R`: at R): p50/p99
+ *            latency.
  * Then RocksDB's own ceiling on this machine (db_bench fillrandom, batches of 100, 200-byte
  * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5).
  * `--direct 1` (default): the probe follows the map the control leader pushes and sends each
@@ -207,8 +208,9 @@ static double s_db_bench(void)
     return rate;
 }
 
+/* paced_rate 0: the paced phase runs at half the peak (the target's "half load"). */
 static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, uint64_t window,
-                 size_t vlen)
+                 size_t vlen, double paced_rate)
 {
     if (!s_warm_up()) {
         fprintf(stderr, "roost-bench store: the cluster did not take writes within 60 s\n");
@@ -222,7 +224,7 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
     nanosleep(&drain, NULL);
     memset(&B->lat, 0, sizeof B->lat);
     uint64_t a0 = atomic_load(&B->acked);
-    s_paced(peak / 2, seconds, vlen);
+    s_paced(paced_rate > 0 ? paced_rate : peak / 2, seconds, vlen);
     nanosleep(&drain, NULL);
     double half_rate = (double)(atomic_load(&B->acked) - a0) / (double)seconds;
     double hp50 = lat_quantile_us(&B->lat, 0.5), hp99 = lat_quantile_us(&B->lat, 0.99);
@@ -312,7 +314,9 @@ int bench_store(int argc, char **argv)
     const char *sync = bench_opt(argc, argv, "--sync");
     bool join = bench_opt_u64(argc, argv, "--join", 0) != 0;
     bool direct = bench_opt_u64(argc, argv, "--direct", 1) != 0;
-    double rate = (double)bench_opt_u64(argc, argv, "--rate", 1000);
+    /* --join: the load during the join (default 1000); else the paced phase's rate
+     * (default: half the peak) */
+    double rate = (double)bench_opt_u64(argc, argv, "--rate", join ? 1000 : 0);
     consistency = consistency ? consistency : "QUORUM";
     sync = sync ? sync : "batch";
     if (nodes < 1 || nodes + join > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {
@@ -338,7 +342,7 @@ int bench_store(int argc, char **argv)
     if (B->probe && probe_start(B->probe) == 0) {
         probe_route(B->probe, 1);
         rc = join ? s_run_join(nodes, rf, consistency, sync, port, rate, vlen)
-                  : s_run(nodes, rf, consistency, seconds, window, vlen);
+                  : s_run(nodes, rf, consistency, seconds, window, vlen, rate);
     }
     probe_destroy(&B->probe);
     s_stop_nodes(nodes + join);

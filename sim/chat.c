@@ -32,51 +32,6 @@ void chat_violation(sim_chat_t *c, const char *fmt, ...)
         fprintf(stderr, "violation: %s\n", what);
 }
 
-uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi)
-{
-    char key[64];
-    int n = hi ? snprintf(key, sizeof key, "d:%llu:%llu", (unsigned long long)(lo < hi ? lo : hi),
-                          (unsigned long long)(lo < hi ? hi : lo))
-               : snprintf(key, sizeof key, "g:%llu", (unsigned long long)lo);
-    return roost_partition_of(key, (size_t)n, c->partitions);
-}
-
-/* The partition of device d's user (its inbox, devices and account). */
-static uint32_t s_user_part(const sim_chat_t *c, const simdev_t *d)
-{
-    return roost_partition_of(d->user_key, strlen(d->user_key), c->partitions);
-}
-
-void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns)
-{
-    if (!c->held)
-        return;
-    c->suspects[c->nsuspects - 1].or_part = part;
-    c->suspects[c->nsuspects - 1].or_since_ns = since_ns;
-}
-
-void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
-{
-    c->held = false;
-    char what[sizeof c->suspects->what];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (!c->may_lose)
-        return chat_violation(c, "%s", what);
-    if (c->nsuspects == c->suspects_cap) {
-        c->suspects_cap = c->suspects_cap ? 2 * c->suspects_cap : 64;
-        c->suspects = roost_xrealloc(c->suspects, c->suspects_cap * sizeof *c->suspects);
-    }
-    suspect_t *s = &c->suspects[c->nsuspects++];
-    s->at_ns = at_ns;
-    s->part = part;
-    s->or_part = SIM_NO_PARTITION;
-    c->held = true;
-    memcpy(s->what, what, sizeof what);
-}
-
 /* ---- small tables ----------------------------------------------------------------------- */
 
 static bool s_set_add(midset_t *s, uint64_t h) /* false if present */
@@ -99,11 +54,6 @@ static bool s_set_add(midset_t *s, uint64_t h) /* false if present */
             return true;
         }
     }
-}
-
-static uint64_t s_mid_hash(mp_str_t mid)
-{
-    return roost_hash64(mid.ptr, mid.len) | 1u;
 }
 
 /* M3: one (conversation, seq) is one message wherever it is seen. Returns its slot. */
@@ -416,7 +366,7 @@ static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_obj
     uint64_t seq = 0;
     if (mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "seq", &seq) != MP_OK)
         return chat_violation(c, "a send's ok has no mid or seq");
-    uint64_t h = s_mid_hash(mid);
+    uint64_t h = chat_mid_hash(mid);
     if (s->acked && (s->mid != h || s->seq != seq)) /* its dedupe record may be lost */
         chat_violation_unless_lost(
             c,
@@ -434,31 +384,12 @@ static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_obj
         s_note_message(c, d->user, c->dev[s->to].user, seq, h);
 }
 
-/* A group send answered `forbidden` is refused for good: only right if its sender was out of
- * the group at some point since it first sent it. Anything else is tried again. */
-/* Under sync: none: whether the partition of key lost writes since `since` (check.h). */
-static bool s_lost_since(const sim_world_t *w, const sim_chat_t *c, const char *key, uint64_t since)
-{
-    return c->may_lose &&
-           sim_partition_lost_since(w, roost_partition_of(key, strlen(key), c->partitions), since);
-}
-
-/* `not_found` for a send: only right under sync: none, once the sender's or the recipient's
- * account went with a loss (then the send is refused for good: nobody is there to get it). */
-static bool s_account_lost(const sim_world_t *w, const sim_chat_t *c, const simdev_t *d,
-                           const csend_t *s)
-{
-    const simdev_t *to = s->group == NO_GROUP ? &c->dev[s->to] : NULL;
-    return s_lost_since(w, c, d->user_key, d->claimed_ns) ||
-           (to && s_lost_since(w, c, to->user_key, to->claimed_ns));
-}
-
 static void s_send_failed(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     csend_t *s = &d->sends[d->busy_send];
     mp_str_t code = chat_err_code(frame);
     bool refused = false;
-    if (mp_str_eq(code, "not_found") && s_account_lost(w, c, d, s))
+    if (mp_str_eq(code, "not_found") && chat_account_lost(w, c, d, s))
         refused = true;
     else if (s->group == NO_GROUP || !mp_str_eq(code, "forbidden"))
         return;
@@ -468,42 +399,11 @@ static void s_send_failed(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgp
     if (g)
         snprintf(gkey, sizeof gkey, "g:%llu", (unsigned long long)g->id);
     if (!refused && chat_entitled(g, chat_slot(g, i), s->issued_ns, w->now_ns) == ENT_YES &&
-        !s_lost_since(w, c, gkey, g->created_ns)) /* (its membership may be lost) */
+        !chat_lost_since(w, c, gkey, g->created_ns)) /* (its membership may be lost) */
         return chat_violation(c, "device %u c%u to group %u: refused while a member", i,
                               d->busy_send, s->group);
     s->refused = true;
     s->answered_ns = w->now_ns;
-}
-
-/* Under sync: none, a device whose user's partition lost writes since it claimed may find
- * its registration gone (`unauthorized`: it registers again, as an app would) or its inbox
- * behind the positions it holds (its acks refused): it starts over from the inbox as it is. */
-static void s_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
-{
-    if (mp_str_eq(chat_err_code(frame), "unauthorized"))
-        d->state = DEV_NEW;
-    d->last_n = d->acked_n = 0; /* and it sees the inbox again from its start: */
-    for (uint32_t p = 0; p < c->n; p++)
-        d->last_seq[p] = d->rcpt[0][p] = d->rcpt[1][p] = 0;
-    for (uint32_t g = 0; g < c->ngroups; g++)
-        d->gseq[g] = 0;
-    c->restarts++;
-}
-
-/* A phone whose account went with a loss was answered a new user on its next claim (M6 holds
- * that to the loss window): its conversations are new ones, so what the devices remember of
- * the old ones (seqs seen, receipts, reads) no longer constrains what comes. */
-static void s_user_changed(sim_chat_t *c, uint32_t phone)
-{
-    for (uint32_t x = 0; x < 2 * c->n; x++) {
-        simdev_t *o = &c->dev[x];
-        bool own = chat_phone(c, o) == phone;
-        for (uint32_t p = 0; p < c->n; p++) {
-            if (!own && p != phone)
-                continue;
-            o->last_seq[p] = o->read_upto[p] = o->rcpt[0][p] = o->rcpt[1][p] = 0;
-        }
-    }
 }
 
 static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -518,15 +418,15 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
               mp_get_str(&up.data, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "ok");
     mp_str_t user;
     if (!ok && (kind == BUSY_AUTH || kind == BUSY_ACK) &&
-        s_lost_since(w, c, d->user_key, d->claimed_ns))
-        s_start_over(c, d, &up.data);
+        chat_lost_since(w, c, d->user_key, d->claimed_ns))
+        chat_start_over(c, d, &up.data);
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
         uint64_t before = d->user;
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
         s_note_claim(c, d, d->user);
         if (before && before != d->user)
-            s_user_changed(c, chat_phone(c, d));
+            chat_user_changed(c, chat_phone(c, d));
         if (!d->claimed_ns)
             d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
@@ -642,7 +542,8 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
                 c, SIM_ANY_PARTITION, s->answered_ns,
                 "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
                 (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
-        chat_suspect_or_lost_since(c, s_user_part(c, &c->dev[reader]), c->dev[reader].claimed_ns);
+        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]),
+                                   c->dev[reader].claimed_ns);
     }
 }
 
@@ -684,53 +585,9 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
                 c, SIM_ANY_PARTITION, s->answered_ns,
                 "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
                 (unsigned long long)seq, reader, (unsigned long long)s->seq);
-        chat_suspect_or_lost_since(c, s_user_part(c, &c->dev[reader]), c->dev[reader].claimed_ns);
+        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]),
+                                   c->dev[reader].claimed_ns);
     }
-}
-
-/* Under sync: none, when the device first took each position (an inbox that lost its head
- * hands positions out again: the loss is judged around when the first one was taken). */
-static void s_note_position(sim_chat_t *c, simdev_t *d, uint64_t n)
-{
-    if (!c->may_lose || n > 1000000)
-        return;
-    if (n >= d->n_ns_cap) {
-        uint32_t cap = d->n_ns_cap ? d->n_ns_cap : 64;
-        while (cap <= n)
-            cap *= 2;
-        d->n_ns = roost_xrealloc(d->n_ns, cap * sizeof *d->n_ns);
-        memset(d->n_ns + d->n_ns_cap, 0, (cap - d->n_ns_cap) * sizeof *d->n_ns);
-        d->n_ns_cap = cap;
-    }
-    if (!d->n_ns[n])
-        d->n_ns[n] = *c->now_ns;
-}
-
-/* A position the device took already, again, with a message it never saw: the inbox handed
- * it out twice — its head record was lost (excused inside sync: none's loss window, around
- * when the device reached its last position), else a bug. */
-static void s_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
-{
-    mp_str_t t, mid;
-    uint64_t n = 0;
-    if (mp_get_str(frame, "t", 1, 16, &t) != MP_OK || !mp_str_eq(t, "msg") ||
-        mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK || mp_get_u64(frame, "n", &n) != MP_OK ||
-        chat_set_has(&d->seen, s_mid_hash(mid)))
-        return;
-    /* when it first took n, or the position below it that it took last (n itself may have
-     * been skipped: its own message) */
-    uint64_t first_ns = d->last_n_ns;
-    for (uint64_t k = n < d->n_ns_cap ? n : 0; k > 0; k--)
-        if (d->n_ns[k]) {
-            first_ns = d->n_ns[k];
-            break;
-        }
-    chat_violation_unless_lost(
-        c, roost_partition_of(d->user_key, strlen(d->user_key), c->partitions), first_ns,
-        "device %u: inbox position %llu came again with another message at %.3f s "
-        "(it had reached %llu, that position at %.3f s)",
-        (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,
-        (unsigned long long)d->last_n, first_ns / 1e9);
 }
 
 static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
@@ -742,7 +599,7 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
     push_verdict_t verdict = PUSH_GAP;
     if (!s_edge_takes(ctx, d, env, &up, &verdict)) {
         if (verdict == PUSH_DUPLICATE)
-            s_note_reused(c, d, &up.data);
+            chat_note_reused(c, d, &up.data);
         goto out;
     }
     if (mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
@@ -750,7 +607,7 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
     if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n) {
         d->last_n = n;
         d->last_n_ns = *c->now_ns;
-        s_note_position(c, d, n);
+        chat_note_position(c, d, n);
     }
     if (mp_str_eq(t, "receipt"))
         s_receipt(c, d, &up.data);
@@ -759,7 +616,7 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK ||
         mp_get_str(&up.data, "conv", 1, 64, &conv) != MP_OK)
         goto out;
-    uint64_t sender = strtoull(from.ptr, NULL, 10), h = s_mid_hash(mid);
+    uint64_t sender = strtoull(from.ptr, NULL, 10), h = chat_mid_hash(mid);
     uint32_t g = s_group_of(c, conv);
     /* the other party of a direct conversation: the sender, or (a twin getting its own
      * user's message) the recipient */

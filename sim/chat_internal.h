@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "actors/mp.h"
+#include "runtime/hash.h"
 #include "sim/chat.h"
 
 enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
@@ -161,6 +162,12 @@ static inline bool chat_set_has(const midset_t *s, uint64_t h)
     return false;
 }
 
+/* The hash a message's mid is kept under (0 is never a hash). */
+static inline uint64_t chat_mid_hash(mp_str_t mid)
+{
+    return roost_hash64(mid.ptr, mid.len) | 1u;
+}
+
 static inline bool chat_is_twin(const sim_chat_t *c, const simdev_t *d)
 {
     return d >= c->dev + c->n;
@@ -194,8 +201,13 @@ struct sim_world;
 
 /* chat.c */
 void chat_violation(sim_chat_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The same, unless the run may lose writes (sync: none): then held as a suspect whose lost
- * write to partition part would have been made about at_ns (suspect_t). */
+/* A client request (frame already packed in f) from device d to target; d is busy with kind. */
+void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
+                  busy_t kind);
+
+/* chat_loss.c — under sync: none (suspect_t) */
+/* chat_violation, unless the run may lose writes: then held as a suspect whose lost write to
+ * partition part would have been made about at_ns. */
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Another explanation of the suspect just held, if one was: partition part lost writes at any
@@ -203,9 +215,23 @@ void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, co
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns);
 /* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
 uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);
-/* A client request (frame already packed in f) from device d to target; d is busy with kind. */
-void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f,
-                  busy_t kind);
+/* The partition of device d's user (its inbox, devices and account). */
+uint32_t chat_user_part(const sim_chat_t *c, const simdev_t *d);
+/* Whether the partition of key lost writes since `since` (false unless the run may lose). */
+bool chat_lost_since(const struct sim_world *w, const sim_chat_t *c, const char *key,
+                     uint64_t since);
+/* Whether a send's `not_found` is explained by the sender's or the recipient's lost account. */
+bool chat_account_lost(const struct sim_world *w, const sim_chat_t *c, const simdev_t *d,
+                       const csend_t *s);
+/* A device whose records went with a loss starts over (registers again on `unauthorized`,
+ * reads its inbox from the start). */
+void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
+/* A phone answered a new user after such a loss: its old conversations no longer constrain. */
+void chat_user_changed(sim_chat_t *c, uint32_t phone);
+/* When the device first took position n (a reused position is judged around it). */
+void chat_note_position(sim_chat_t *c, simdev_t *d, uint64_t n);
+/* A position it took already, pushed again with a message it never saw. */
+void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
 
 /* chat_groups.c */
 void chat_create_group(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, uint32_t g);
