@@ -70,7 +70,7 @@ bool chat_lost_since(const sim_world_t *w, const sim_chat_t *c, const char *key,
 /* `not_found` for a send: only right under sync: none, once the sender's or the recipient's
  * account went with a loss (then the send is refused for good: nobody is there to get it). */
 bool chat_account_lost(const sim_world_t *w, const sim_chat_t *c, const simdev_t *d,
-                           const csend_t *s)
+                       const csend_t *s)
 {
     const simdev_t *to = s->group == NO_GROUP ? &c->dev[s->to] : NULL;
     return chat_lost_since(w, c, d->user_key, d->claimed_ns) ||
