@@ -69,10 +69,11 @@ member_t *conv_add_member(conv_t *c, uint64_t user, uint64_t joined, uint8_t rol
         m = &c->members[c->nmembers++];
         memset(m, 0, sizeof *m);
         m->user = user;
-    } else if (m->left) { /* back after a removal */
-        if (m->fanout < m->left) {
-            m->owed_upto = m->left;
+    } else if (m->left) {          /* back after a removal */
+        if (m->fanout < m->left) { /* the floor of the window it is owed the rest of: taken
+                                    * before the mark, or it reads a stale one (sim seed 3111) */
             m->owed_floor = conv_member_floor(m);
+            m->owed_upto = m->left;
         }
         s_remember_window(m);
     }

@@ -112,6 +112,30 @@ static bool s_withholding_lost(const sim_world_t *w, const sim_chat_t *c, const 
            sim_partition_lost_since(w, chat_conv_part(c, c->groups[s->group].id, 0), d->claimed_ns);
 }
 
+/* What made a withheld message wrong: the send, and the membership changes of slot k or the
+ * blocks between reader r and sender i (--verbose). */
+static void s_say_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s, uint32_t r,
+                           uint32_t k)
+{
+    fprintf(stderr,
+            "withheld: device %u's message seq %llu, first sent %.3f s, ok %.3f s, reached %u", i,
+            (unsigned long long)s->seq, s->issued_ns / 1e9, s->answered_ns / 1e9, r);
+    if (s->group != NO_GROUP) {
+        const cgroup_t *g = &c->groups[s->group];
+        fprintf(stderr, "; group %u (created %.3f s), slot %u:", s->group, g->created_ns / 1e9, k);
+        for (uint32_t m = 0; m < g->nmoves[k]; m++)
+            fprintf(stderr, " %s%s %.3f-%.3f", g->moves[k][m].in ? "add" : "remove",
+                    g->moves[k][m].by_member ? "(leave)" : "", g->moves[k][m].issued_ns / 1e9,
+                    g->moves[k][m].done_ns / 1e9);
+    }
+    fprintf(stderr, "; blocks:");
+    for (uint32_t b = 0; b < c->nblocks; b++)
+        if (c->blocks[b].reader == r && c->blocks[b].sender == i)
+            fprintf(stderr, " %s %.3f-%.3f", c->blocks[b].blocked ? "block" : "unblock",
+                    c->blocks[b].issued_ns / 1e9, c->blocks[b].done_ns / 1e9);
+    fputc('\n', stderr);
+}
+
 static void s_check_withheld(const sim_world_t *w, const sim_chat_t *c, uint32_t i,
                              const csend_t *s, sim_chat_check_t *out)
 {
@@ -124,9 +148,13 @@ static void s_check_withheld(const sim_world_t *w, const sim_chat_t *c, uint32_t
         out->withheld++;
         if (!chat_phone_has(c, r, s->mid))
             continue;
-        if (s_withholding_lost(w, c, s, r))
+        if (s_withholding_lost(w, c, s, r)) {
             out->lost_in_window++;
-        else if (out->violations++ == 0)
+            continue;
+        }
+        if (c->verbose)
+            s_say_withheld(c, i, s, r, k);
+        if (out->violations++ == 0)
             snprintf(out->first, sizeof out->first,
                      "device %u got c%llu of device %u (seq %llu), which it was not owed (out "
                      "of the group or blocking its sender all along)",
