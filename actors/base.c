@@ -82,6 +82,7 @@ static void s_opened(roost_ctx_t *ctx, base_t *b, const roost_env_t *env)
     int rc = (env->flags & ROOST_ENV_ERROR) ? env->status : b->load(ctx, b->self);
     if (rc == ROOST_OK) {
         b->phase = BASE_READY;
+        b->write_err = ROOST_OK; /* what failed went with the state that made it */
         b->open_attempts = 0;
         b->epoch = roost_ctx_epoch(ctx);
         roost_env_t *stash = b->stash;
@@ -122,8 +123,13 @@ static void s_run_done(roost_ctx_t *ctx, base_t *b)
         b->waits = w->next;
         if (!b->waits)
             b->waits_tail = NULL;
+        if (w->corr && w->status != ROOST_OK && b->write_err == ROOST_OK)
+            b->write_err = w->status;
+        /* a marker (base_after) answers for every write before it: it once always said 0,
+         * so a request whose write had failed was answered ok (a block that never took
+         * effect: sim seed 3, 3 nodes; an inbox's deliver the conversation then skipped) */
         if (w->fn)
-            w->fn(ctx, b->self, w->arg, w->status);
+            w->fn(ctx, b->self, w->arg, w->corr ? w->status : b->write_err);
         free(w);
     }
     s_maybe_restart(ctx, b);
@@ -229,7 +235,7 @@ void base_write(roost_ctx_t *ctx, base_t *b, const store_ops_t *ops, base_fn fn,
 void base_after(roost_ctx_t *ctx, base_t *b, base_fn fn, void *arg)
 {
     if (b->closing || !b->waits) {
-        fn(ctx, b->self, arg, b->closing ? ROOST_ECLOSED : ROOST_OK);
+        fn(ctx, b->self, arg, b->closing ? ROOST_ECLOSED : b->write_err);
         return;
     }
     s_push(b, 0, fn, arg);

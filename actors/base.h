@@ -58,7 +58,9 @@ typedef struct {
     roost_env_t *stash, *stash_tail;
     uint32_t nstash;
     base_wait_t *waits, *waits_tail;
-    bool closing; /* base_fini ran: writes fail at once with ROOST_ECLOSED */
+    int write_err; /* the first write answered with an error since the last load: every
+                    * base_after behind it gets it (nothing stored, nothing answered ok) */
+    bool closing;  /* base_fini ran: writes fail at once with ROOST_ECLOSED */
 } base_t;
 
 void base_init(base_t *b, void *self, int (*load)(roost_ctx_t *, void *),
@@ -79,7 +81,8 @@ bool base_timer(roost_ctx_t *ctx, base_t *b, uint64_t tag);
 /* Commits ops; fn(status) (may be NULL) runs once answered, in issue order. If the append cannot
  * even be sent, fn runs now with the error. */
 void base_write(roost_ctx_t *ctx, base_t *b, const store_ops_t *ops, base_fn fn, void *arg);
-/* fn(0) once every write issued so far is answered (now, if none is outstanding). */
+/* fn(status) once every write issued so far is answered (now, if none is outstanding): 0 if
+ * they were all stored, else the first error among them (or earlier since the last load). */
 void base_after(roost_ctx_t *ctx, base_t *b, base_fn fn, void *arg);
 /* Reads the msgpack value at key (the actor's partition) into *up, which the caller destroys
  * whatever the result: ROOST_OK, ROOST_ENOTFOUND, ROOST_EPROTO (not msgpack) or ROOST_EIO. */

@@ -5,8 +5,10 @@
  *
  * The simulator found the timer case (seed 280 with 30 phones): a conversation loaded while
  * its node briefly led the partition stayed active when the partition moved on; when the node
- * led again, its checkpoint timer wrote the old head record over the newer one. */
+ * led again, its checkpoint timer wrote the old head record over the newer one. Also: an answer
+ * given after a write (base_after) reports the write's failure. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +21,7 @@
 
 #include "actors/base.h"
 #include "runtime/errors.h"
+#include "runtime/fault.h"
 #include "runtime/hash.h"
 #include "runtime/node.h"
 #include "shards/engine_rocksdb.h"
@@ -29,8 +32,10 @@
 #include "shards/syncer.h"
 #include "tests/support/tmpdir.h"
 
-enum { NODE = 1, P = 4, MSG_TC_SET = 1, TC_TIMER = 7 };
-static const char REC[] = "tc-record"; /* the one state key every counter actor writes */
+enum { NODE = 1, P = 4, MSG_TC_SET = 1, MSG_TC_SET_AFTER = 2, TC_TIMER = 7 };
+enum { AFTER_NONE = 1 };                 /* g_after before any base_after answered */
+static _Atomic int g_after = AFTER_NONE; /* the status the last base_after was given */
+static const char REC[] = "tc-record";   /* the one state key every counter actor writes */
 
 /* ---- the counter actor: loads REC, sets it, and checkpoints it from a timer -------------- */
 
@@ -71,17 +76,27 @@ static int s_activate(roost_ctx_t *ctx, void **state)
     return 0;
 }
 
-/* MSG_TC_SET [value (0: the loaded value + 1), checkpoint after ms (0: none)] */
+static void s_after(roost_ctx_t *ctx, void *self, void *arg, int status)
+{
+    (void)ctx, (void)self, (void)arg;
+    atomic_store(&g_after, status);
+}
+
+/* MSG_TC_SET [value (0: the loaded value + 1), checkpoint after ms (0: none)];
+ * MSG_TC_SET_AFTER the same, and then base_after, as a request's answer is (g_after). */
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     counter_t *c = state;
-    if (base_filter(ctx, &c->base, env) || env->type != MSG_TC_SET ||
+    if (base_filter(ctx, &c->base, env) ||
+        (env->type != MSG_TC_SET && env->type != MSG_TC_SET_AFTER) ||
         env->payload_len != 2 * sizeof(uint64_t))
         return;
     uint64_t arg[2];
     memcpy(arg, env->payload, sizeof arg);
     c->value = arg[0] ? arg[0] : c->value + 1;
     s_write(ctx, c);
+    if (env->type == MSG_TC_SET_AFTER)
+        base_after(ctx, &c->base, s_after, NULL);
     if (arg[1])
         roost_ctx_timer_start(ctx, arg[1], 0, TC_TIMER);
 }
@@ -240,11 +255,35 @@ static void test_a_timer_never_writes_back_state_from_an_earlier_epoch(void **st
     assert_true(s_wait_stored(p, 3, 5000));
 }
 
+/* A request answered after its write (base_after) is told the write failed: the answer says
+ * "not stored", never ok. base_after once always said ok, so a user request whose write the
+ * store refused (its primary stepping down) was answered ok: a block that never took effect
+ * (found by the simulator, seed 3 with 3 nodes). Here the disk refuses the write. */
+static void test_an_answer_after_a_failed_write_says_so(void **state)
+{
+    (void)state;
+    char a[16], b[16];
+    uint32_t p = s_pair(a, b);
+    s_set(a, 1, 0);
+    assert_true(s_wait_stored(p, 1, 5000));
+    assert_int_equal(roost_fault_arm("engine.write", -1), 0);
+    uint64_t arg[2] = {7, 0};
+    roost_node_send(W->node, roost_env_new(a, NULL, MSG_TC_SET_AFTER, arg, sizeof arg));
+    for (int i = 0; i < 2500 && atomic_load(&g_after) == AFTER_NONE; i++)
+        s_sleep_ms(2);
+    roost_fault_reset();
+    assert_int_not_equal(atomic_load(&g_after), AFTER_NONE);
+    assert_int_not_equal(atomic_load(&g_after), ROOST_OK);
+    assert_int_equal(s_stored(p), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_timer_never_writes_back_state_from_an_earlier_epoch,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_answer_after_a_failed_write_says_so, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
