@@ -417,6 +417,8 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
     bool ok = !(env->flags & ROOST_ENV_ERROR) && mp_parse(&up, env->payload, env->payload_len) &&
               mp_get_str(&up.data, "t", 1, 8, &t) == MP_OK && mp_str_eq(t, "ok");
     mp_str_t user;
+    if (!ok && kind == BUSY_GROUP && mp_str_eq(chat_err_code(&up.data), "not_found"))
+        chat_group_not_created(w, c, d->busy_send);
     if (!ok && (kind == BUSY_AUTH || kind == BUSY_ACK) &&
         chat_lost_since(w, c, d->user_key, d->claimed_ns))
         chat_start_over(c, d, &up.data);

@@ -279,7 +279,7 @@ void sim_chat_report(sim_world_t *w)
         }
     }
     for (uint32_t g = 0; c && g < c->ngroups; g++)
-        if (!c->groups[g].id)
+        if (!c->groups[g].id && !c->groups[g].abandoned)
             fprintf(stderr, "group %u was never created\n", g);
 }
 
@@ -287,7 +287,7 @@ bool sim_chat_quiet(const sim_world_t *w)
 {
     const sim_chat_t *c = w->chat;
     for (uint32_t g = 0; c && g < c->ngroups; g++)
-        if (!c->groups[g].id)
+        if (!c->groups[g].id && !c->groups[g].abandoned)
             return false;
     for (uint32_t i = 0; c && i < 2 * c->n; i++)
         if (c->dev[i].state != DEV_ACTIVE)

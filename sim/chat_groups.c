@@ -36,7 +36,7 @@ uint32_t chat_group_to_create(const sim_chat_t *c, uint32_t i)
 {
     for (uint32_t g = 0; g < c->ngroups; g++) {
         const cgroup_t *gr = &c->groups[g];
-        bool ready = gr->members[0] == i && gr->id == 0;
+        bool ready = gr->members[0] == i && gr->id == 0 && !gr->abandoned;
         for (uint32_t k = 1; ready && k < gr->nmembers; k++)
             ready = c->dev[gr->members[k]].state != DEV_NEW;
         if (ready)

@@ -62,6 +62,7 @@ typedef struct { /* created by its first member (its admin) once every member ha
     uint32_t members[GROUP_MEMBERS_MAX], nmembers;
     uint64_t id;         /* 0 until created */
     uint64_t created_ns; /* the creation's ok */
+    bool abandoned;      /* sync: none: never created, a member's account went with a loss */
     /* Per member slot (slot 0, the admin, never moves): its removals, leaves and additions, in
      * order; at most one in flight per slot (the admin's or the member's own leave). */
     cmove_t moves[GROUP_MEMBERS_MAX][GROUP_MOVES_MAX];
@@ -230,6 +231,9 @@ void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
 void chat_user_changed(sim_chat_t *c, uint32_t phone);
 /* When the device first took position n (a reused position is judged around it). */
 void chat_note_position(sim_chat_t *c, simdev_t *d, uint64_t n);
+/* A group's creation answered `not_found`: abandoned if a member's account may have gone
+ * with a loss (else it is tried again, and a run that never creates it is not quiet). */
+void chat_group_not_created(const struct sim_world *w, sim_chat_t *c, uint32_t g);
 /* A position it took already, pushed again with a message it never saw. */
 void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
 

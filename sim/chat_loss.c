@@ -152,3 +152,12 @@ void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
         (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,
         (unsigned long long)d->last_n, first_ns / 1e9);
 }
+
+void chat_group_not_created(const sim_world_t *w, sim_chat_t *c, uint32_t g)
+{
+    cgroup_t *gr = &c->groups[g];
+    for (uint32_t k = 0; k < gr->nmembers && !gr->abandoned; k++) {
+        const simdev_t *m = &c->dev[gr->members[k]];
+        gr->abandoned = chat_lost_since(w, c, m->user_key, m->claimed_ns);
+    }
+}
