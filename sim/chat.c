@@ -368,13 +368,10 @@ static void s_sent(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgpack_obj
         return chat_violation(c, "a send's ok has no mid or seq");
     uint64_t h = chat_mid_hash(mid);
     if (s->acked && (s->mid != h || s->seq != seq)) /* its dedupe record may be lost */
-        chat_violation_unless_lost(
-            c,
-            s->group != NO_GROUP ? chat_conv_part(c, c->groups[s->group].id, 0)
-                                 : chat_conv_part(c, d->user, c->dev[s->to].user),
-            first_ok_ns, "device %u cmid c%u answered two messages (seq %llu, then %llu)",
-            (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
-            (unsigned long long)seq);
+        chat_violation_unless_lost(c, chat_send_part(c, d, s), first_ok_ns,
+                                   "device %u cmid c%u answered two messages (seq %llu, then %llu)",
+                                   (unsigned)(d - c->dev), d->busy_send, (unsigned long long)s->seq,
+                                   (unsigned long long)seq);
     s->acked = true;
     s->mid = h;
     s->seq = seq;

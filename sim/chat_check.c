@@ -86,17 +86,12 @@ static bool s_maybe_lost(const sim_world_t *w, const sim_chat_t *c, uint32_t i, 
 {
     if (!c->may_lose)
         return false;
-    uint32_t conv = s->group != NO_GROUP ? chat_conv_part(c, c->groups[s->group].id, 0)
-                                         : chat_conv_part(c, c->dev[i].user, c->dev[s->to].user);
+    uint32_t conv = chat_send_part(c, &c->dev[i], s);
     return sim_in_loss_window(w, conv, s->answered_ns) ||
-           (lack &&
-            (sim_partition_lost_since(
-                 w, roost_partition_of(lack->user_key, strlen(lack->user_key), c->partitions),
-                 lack->claimed_ns) ||
-             sim_partition_lost_since(w, conv, lack->claimed_ns)));
+           (lack && (sim_partition_lost_since(w, chat_user_part(c, lack), lack->claimed_ns) ||
+                     sim_partition_lost_since(w, conv, lack->claimed_ns)));
 }
 
-/* And it never reaches one that was out of the group, or blocked its sender, all along. */
 /* Under sync: none: the block or the removal that kept s from r may be gone with a loss of
  * r's user partition (its blocks) or the group's partition (its members) since r claimed. */
 static bool s_withholding_lost(const sim_world_t *w, const sim_chat_t *c, const csend_t *s,
@@ -105,11 +100,9 @@ static bool s_withholding_lost(const sim_world_t *w, const sim_chat_t *c, const 
     const simdev_t *d = &c->dev[r];
     if (!c->may_lose)
         return false;
-    if (sim_partition_lost_since(
-            w, roost_partition_of(d->user_key, strlen(d->user_key), c->partitions), d->claimed_ns))
-        return true;
-    return s->group != NO_GROUP &&
-           sim_partition_lost_since(w, chat_conv_part(c, c->groups[s->group].id, 0), d->claimed_ns);
+    return sim_partition_lost_since(w, chat_user_part(c, d), d->claimed_ns) ||
+           (s->group != NO_GROUP &&
+            sim_partition_lost_since(w, chat_send_part(c, d, s), d->claimed_ns));
 }
 
 /* What made a withheld message wrong: the send, and the membership changes of slot k or the
@@ -136,6 +129,7 @@ static void s_say_withheld(const sim_chat_t *c, uint32_t i, const csend_t *s, ui
     fputc('\n', stderr);
 }
 
+/* And it never reaches one that was out of the group, or blocked its sender, all along. */
 static void s_check_withheld(const sim_world_t *w, const sim_chat_t *c, uint32_t i,
                              const csend_t *s, sim_chat_check_t *out)
 {
@@ -308,7 +302,7 @@ static void s_say_losses(const sim_world_t *w, const suspect_t *s)
     fprintf(stderr, "unexcused: %s (a write to p%d about %.3f s; power losses there:", s->what,
             s->part == SIM_ANY_PARTITION ? -1 : (int)s->part, s->at_ns / 1e9);
     for (uint32_t i = 0; i < w->nlosses; i++)
-        if (s->part == SIM_ANY_PARTITION || s->part >= 64 || (w->losses[i].parts >> s->part & 1u))
+        if (sim_loss_hits(w, i, s->part))
             fprintf(stderr, " s%u@%.3f", w->losses[i].node, w->losses[i].at_ns / 1e9);
     fprintf(stderr, "; write-back %.1f s)\n", w->writeback_ns / 1e9);
 }

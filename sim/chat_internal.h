@@ -216,6 +216,8 @@ void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, co
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns);
 /* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
 uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);
+/* The partition of the conversation device d's send s went to. */
+uint32_t chat_send_part(const sim_chat_t *c, const simdev_t *d, const csend_t *s);
 /* The partition of device d's user (its inbox, devices and account). */
 uint32_t chat_user_part(const sim_chat_t *c, const simdev_t *d);
 /* Whether the partition of key lost writes since `since` (false unless the run may lose). */

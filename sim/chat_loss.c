@@ -23,6 +23,12 @@ uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi)
 }
 
 /* The partition of device d's user (its inbox, devices and account). */
+uint32_t chat_send_part(const sim_chat_t *c, const simdev_t *d, const csend_t *s)
+{
+    return s->group != NO_GROUP ? chat_conv_part(c, c->groups[s->group].id, 0)
+                                : chat_conv_part(c, d->user, c->dev[s->to].user);
+}
+
 uint32_t chat_user_part(const sim_chat_t *c, const simdev_t *d)
 {
     return roost_partition_of(d->user_key, strlen(d->user_key), c->partitions);
@@ -146,7 +152,7 @@ void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
             break;
         }
     chat_violation_unless_lost(
-        c, roost_partition_of(d->user_key, strlen(d->user_key), c->partitions), first_ns,
+        c, chat_user_part(c, d), first_ns,
         "device %u: inbox position %llu came again with another message at %.3f s "
         "(it had reached %llu, that position at %.3f s)",
         (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,

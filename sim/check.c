@@ -108,8 +108,7 @@ static void s_violation(sim_check_t *c, const char *fmt, ...)
     }
 }
 
-/* Whether power loss i hit a node the map named for partition p then. */
-static bool s_loss_hits(const sim_world_t *w, uint32_t i, uint32_t p)
+bool sim_loss_hits(const sim_world_t *w, uint32_t i, uint32_t p)
 {
     return p == SIM_ANY_PARTITION || p >= 64 || (w->losses[i].parts >> p & 1u);
 }
@@ -127,7 +126,7 @@ bool sim_in_loss_window(const sim_world_t *w, uint32_t p, uint64_t acked_ns)
     for (uint32_t i = 0; i < w->nlosses; i++)
         if (w->losses[i].at_ns + SIM_WRITE_TIMEOUT_MS * 1000000ull >= acked_ns &&
             w->losses[i].at_ns <= acked_ns + w->writeback_ns && !lost[w->losses[i].node] &&
-            s_loss_hits(w, i, p)) {
+            sim_loss_hits(w, i, p)) {
             lost[w->losses[i].node] = true;
             distinct++;
         }
@@ -137,7 +136,7 @@ bool sim_in_loss_window(const sim_world_t *w, uint32_t p, uint64_t acked_ns)
 bool sim_partition_lost_since(const sim_world_t *w, uint32_t p, uint64_t since_ns)
 {
     for (uint32_t i = 0; i < w->nlosses; i++) /* a window opening at each loss from then on */
-        if (w->losses[i].at_ns >= since_ns && s_loss_hits(w, i, p) &&
+        if (w->losses[i].at_ns >= since_ns && sim_loss_hits(w, i, p) &&
             sim_in_loss_window(w, p, w->losses[i].at_ns + SIM_WRITE_TIMEOUT_MS * 1000000ull))
             return true;
     return false;

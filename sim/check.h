@@ -21,6 +21,8 @@ void sim_check(sim_world_t *w, sim_check_t *out);
  * acknowledged) at at_ns may have been lost by the run's power losses (p = SIM_ANY_PARTITION:
  * a write to any partition). Always false under batch/always. */
 bool sim_in_loss_window(const sim_world_t *w, uint32_t p, uint64_t at_ns);
+/* Whether power loss i (w->losses) hit a node the map named for partition p then. */
+bool sim_loss_hits(const sim_world_t *w, uint32_t i, uint32_t p);
 /* Whether partition p lost writes inside such a window at any time from since_ns on. */
 bool sim_partition_lost_since(const sim_world_t *w, uint32_t p, uint64_t since_ns);
 /* True once every node is up in the map, every write is answered and every partition's
