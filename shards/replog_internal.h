@@ -121,8 +121,7 @@ typedef struct {
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
-    bool diverged;   /* replica: an append named a committed lsn with other ops (see on_append) */
-    uint64_t now_ns; /* the clock as of the message or timer being handled */
+    uint64_t now_ns;     /* the clock as of the message or timer being handled */
     uint64_t scrub_next; /* the scrubber's next entry to re-read (wraps to 1 past the end) */
     /* retention: the log holds [first_lsn, last_lsn]; entry first_lsn - 1 had first_epoch */
     uint64_t first_lsn, first_epoch;
@@ -230,8 +229,9 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 /* The replica's side of MSG_SYNC_DONE: release the acks the sync covered. */
 void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status);
 /* Writes the records of a view into the local log, in lsn order, replacing older-epoch entries
- * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record, or one
- * that would rewrite a committed entry) or ROOST_EIO. *matched (if not NULL) is the last lsn
+ * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record),
+ * ROOST_ESTALE (one that would rewrite a committed entry: this copy's history is not the
+ * sender's) or ROOST_EIO. *matched (if not NULL) is the last lsn
  * now known to equal the sender's (stored or already identical), 0 if none. Committed entries
  * up to apply_upto (0: none) that this write leaves alone are applied in the same write. */
 int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t apply_upto,

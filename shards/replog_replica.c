@@ -122,8 +122,7 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t a
                 if (!s_same_ops(r, &e)) {
                     ROOST_ERROR(COMP, "committed entry differs from the primary's",
                                 "partition=%u lsn=%llu", r->partition, (unsigned long long)e.lsn);
-                    r->diverged = true;
-                    rc = ROOST_EPROTO;
+                    rc = ROOST_ESTALE; /* our committed history is not the sender's */
                     break;
                 }
                 uint8_t key[KEY_LOG_BYTES]; /* take the new label, keep the rest */
@@ -269,9 +268,8 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint64_t matched = 0; /* made durable by the syncer; what the primary had committed when
                            * it sent this, up to the entry this builds on, applied alongside */
     uint64_t known = m.commit_lsn < m.prev_lsn ? m.commit_lsn : m.prev_lsn;
-    r->diverged = false;
     int rc = replog_store_records(r, &v, false, known, &matched);
-    if (rc == ROOST_EPROTO && r->diverged) {
+    if (rc == ROOST_ESTALE) {
         /* The newer epoch's primary holds another history below our commit point: what we
          * applied can only be replaced whole (a sync: none adoption with rejoining replicas
          * may drop acknowledged writes, docs/store.md). Refusing forever left this copy
