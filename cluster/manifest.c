@@ -144,6 +144,8 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         mf_fail(c, v, "cluster.partitions", "%u is not a power of two", m->partitions);
 }
 
+static const char *const s_ios[] = {"worker", "thread", NULL};
+
 static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
     (void)arg;
@@ -156,6 +158,8 @@ static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         m->heartbeat_ms = (uint32_t)mf_uint(c, v, "runtime.heartbeat_ms", 10, 10000);
     else if (strcmp(key, "down_after_ms") == 0)
         m->down_after_ms = (uint32_t)mf_uint(c, v, "runtime.down_after_ms", 100, 600000);
+    else if (strcmp(key, "io") == 0)
+        mf_oneof(c, v, "runtime.io", s_ios, m->io, sizeof m->io);
 }
 
 static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
@@ -260,8 +264,8 @@ static void s_nodes(ctx_t *c, yaml_node_t *v)
 
 static const char *const s_cluster_keys[] = {
     "name", "partitions", "replication_factor", "voters", "consistency", "sync", NULL};
-static const char *const s_runtime_keys[] = {"workers", "passivate_after_ms", "heartbeat_ms",
-                                             "down_after_ms", NULL};
+static const char *const s_runtime_keys[] = {
+    "workers", "passivate_after_ms", "heartbeat_ms", "down_after_ms", "io", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", "max_devices", NULL};
 static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging",
@@ -330,6 +334,7 @@ static void s_defaults(manifest_t *m)
     m->passivate_after_ms = 5 * 60 * 1000;
     m->heartbeat_ms = 500;
     m->down_after_ms = 5000;
+    snprintf(m->io, sizeof m->io, "worker");
     m->retention_days = 30;
     m->retention_count = 10000;
     m->group_max_members = 256;

@@ -20,6 +20,10 @@
 #define ROOST_ACTOR_TURN_MSGS_MAX 64
 /* Actor turns per worker pass before timers and the inbound queue are looked at again. */
 #define ROOST_WORKER_PASS_ACTORS_MAX 256
+/* On the worker that runs the transport's I/O (runtime.io: worker): its actor turns stop for a
+ * transport pass once a pass has run this long, so the network — heartbeats, the tunnelled
+ * control plane — waits at most about this long plus one turn. */
+#define ROOST_IO_WORKER_PASS_NS (2 * 1000 * 1000)
 /* Inbound envelopes moved into mailboxes per pass: a flood from other threads cannot starve
  * actors that already have work. */
 #define ROOST_WORKER_PASS_INBOUND_MAX 4096

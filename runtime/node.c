@@ -288,6 +288,12 @@ void roost_node_set_transport(roost_node_t *self, roost_transport_t *transport)
         transport->ops->set_sink(transport, s_on_remote, self);
 }
 
+void roost_node_set_io(roost_node_t *self, bool on_worker)
+{
+    assert(!self->running);
+    self->io_on_worker = on_worker && self->transport && self->transport->ops->serve;
+}
+
 int roost_node_send(roost_node_t *self, roost_env_t *env)
 {
     if (!env)

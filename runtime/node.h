@@ -61,8 +61,11 @@ void roost_node_destroy(roost_node_t **self_p);
 int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh);
 /* Before start: the transport to other nodes (NULL: a single-node runtime). Not owned. */
 void roost_node_set_transport(roost_node_t *self, roost_transport_t *transport);
-/* Handler for runtime messages without a target (heartbeats), called on the transport's
- * thread. */
+/* Before start: the first worker runs the transport's I/O between its passes (the transport
+ * has serve and wait, and was started without a thread of its own). */
+void roost_node_set_io(roost_node_t *self, bool on_worker);
+/* Handler for runtime messages without a target (heartbeats), called on the thread running the
+ * transport's I/O. */
 typedef void (*roost_system_fn)(void *arg, uint32_t from, const roost_env_t *env);
 void roost_node_set_system_handler(roost_node_t *self, roost_system_fn fn, void *arg);
 

@@ -46,6 +46,7 @@ typedef struct roost_worker {
     roost_rng_t rng;
     size_t scan_cursor;
     uint64_t next_scan_ns;
+    uint64_t pass_budget_ns; /* 0, or ROOST_IO_WORKER_PASS_NS on the worker running the I/O */
     pthread_t thread;
     worker_stats_t stats;
 } roost_worker_t;
@@ -66,6 +67,7 @@ struct roost_node {
     uint64_t idle_spin_ns;
     roost_clock_t *clock;
     roost_transport_t *transport;
+    bool io_on_worker; /* worker 0 runs the transport's passes (roost_node_set_io) */
     roost_system_fn system_fn;
     void *system_arg;
     const roost_behaviour_t *kinds[ROOST_KINDS_MAX];

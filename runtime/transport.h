@@ -2,9 +2,10 @@
  *
  * The node sends envelopes to other nodes through a roost_transport_t and receives them through
  * the sink it registers. The real implementation is transport_zmq.c (ZeroMQ, batched, on its
- * own I/O thread); sim/ supplies an in-memory network behind the same vtable. Sends never block
- * the caller: a full or dead path fails fast with ROOST_EAGAIN and the envelope is dropped
- * (counted) — bounded memory is preferred over unbounded buffering toward a dead peer.
+ * own I/O thread or on the node's first worker); sim/ supplies an in-memory network behind the same
+ * vtable. Sends never block the caller: a full or dead path fails fast with ROOST_EAGAIN and the
+ * envelope is dropped (counted) — bounded memory is preferred over unbounded buffering toward a
+ * dead peer.
  */
 #ifndef ROOST_TRANSPORT_H
 #define ROOST_TRANSPORT_H
@@ -15,8 +16,8 @@
 
 typedef struct roost_transport roost_transport_t;
 
-/* Called on the transport's thread for each envelope received from node `from`; the sink owns
- * env. */
+/* Called on the thread running the transport's I/O (its own, or the node's first worker) for
+ * each envelope received from node `from`; the sink owns env. */
 typedef void (*roost_transport_sink_fn)(void *arg, uint32_t from, roost_env_t *env);
 
 typedef struct {
@@ -25,6 +26,13 @@ typedef struct {
     int (*send)(roost_transport_t *self, uint32_t to, roost_env_t *env);
     /* Registers where received envelopes go; call before the transport starts delivering. */
     void (*set_sink)(roost_transport_t *self, roost_transport_sink_fn fn, void *arg);
+    /* Optional (NULL when the transport always runs its own thread): for a transport whose
+     * I/O runs on the node's first worker (roost_node_set_io). `serve`: one non-blocking pass
+     * (receive, send what is queued, heartbeats when due); true if it moved anything. `wait`:
+     * sleeps until the network needs a pass, a sender queued something, `fd` is readable, or
+     * `timeout_ns` passed (UINT64_MAX: no timeout of the caller's). */
+    bool (*serve)(roost_transport_t *self);
+    void (*wait)(roost_transport_t *self, int fd, uint64_t timeout_ns);
 } roost_transport_ops_t;
 
 struct roost_transport {

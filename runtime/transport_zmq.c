@@ -1,11 +1,14 @@
-/* runtime/transport_zmq.c — see transport_zmq.h. The I/O thread's loop is a short function of
- * phases: wait (zmq_poll on the ROUTER and the wake eventfd), receive (bounded per pass), flush
- * the outbound queue into per-peer batches, tick (heartbeats) when due.
+/* runtime/transport_zmq.c — see transport_zmq.h. The I/O loop is a short function of phases:
+ * wait (zmq_poll on the ROUTER, the wake eventfd and, when a worker runs the loop, the worker's
+ * own eventfd), then a pass: receive (bounded), flush the outbound queue into per-peer batches,
+ * tick (heartbeats) when due. It runs on the transport's own thread (transport_zmq_start) or on
+ * the node's first worker (transport_zmq_run_on_caller; the ops' serve and wait).
  */
 #include "runtime/transport_zmq.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,6 +71,8 @@ typedef struct {
     int wake_fd;
     pthread_t thread;
     bool started;
+    bool on_caller; /* no thread: the caller runs the passes (transport_zmq_run_on_caller) */
+    pthread_mutex_t pass_lock; /* on_caller: held by a pass, so stop can wait one out */
     uint64_t next_tick_ns;
     uint64_t last_malformed_log_ms;
     struct {
@@ -126,7 +131,10 @@ static void s_set_sink(roost_transport_t *base, roost_transport_sink_fn fn, void
     t->sink_arg = arg;
 }
 
-static const roost_transport_ops_t s_ops = {.send = s_send, .set_sink = s_set_sink};
+static bool s_serve(roost_transport_t *base);
+static void s_wait_op(roost_transport_t *base, int fd, uint64_t timeout_ns);
+static const roost_transport_ops_t s_ops = {
+    .send = s_send, .set_sink = s_set_sink, .serve = s_serve, .wait = s_wait_op};
 
 /* ---- outbound ---------------------------------------------------------------------------- */
 
@@ -328,19 +336,25 @@ static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
     return t->next_tick_ns <= now_ns ? 0 : (long)((t->next_tick_ns - now_ns) / 1000000u) + 1;
 }
 
-static void s_wait(tz_t *t)
+static void s_wait(tz_t *t, int extra_fd, uint64_t timeout_ns)
 {
-    zmq_pollitem_t items[3 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
+    zmq_pollitem_t items[4 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
                                                  {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
     int n = 2;
+    if (extra_fd >= 0)
+        items[n++] = (zmq_pollitem_t){.fd = extra_fd, .events = ZMQ_POLLIN};
     if (t->zap)
         items[n++] = (zmq_pollitem_t){.socket = zap_socket(t->zap), .events = ZMQ_POLLIN};
     for (uint32_t i = 0, np = s_npeers(t); i < np; i++) /* wake when a full pipe drains */
         if (t->peers[i].head)
             items[n++] = (zmq_pollitem_t){.socket = t->peers[i].dealer, .events = ZMQ_POLLOUT};
     atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
-    if (mpsc_is_empty(&t->outbound))
-        zmq_poll(items, n, s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock)));
+    if (mpsc_is_empty(&t->outbound)) {
+        long ms = s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock));
+        if (timeout_ns != UINT64_MAX && (long)((timeout_ns + 999999) / 1000000) < ms)
+            ms = (long)((timeout_ns + 999999) / 1000000);
+        zmq_poll(items, n, ms);
+    }
     atomic_store_explicit(&t->sleeping, 0, memory_order_seq_cst);
     uint64_t drained;
     ssize_t got = read(t->wake_fd, &drained, sizeof drained);
@@ -349,24 +363,59 @@ static void s_wait(tz_t *t)
 
 static void s_adopt_peers(tz_t *t);
 
+/* One pass: receive, send, heartbeat when due. True if a frame came in or went out. */
+static bool s_pass(tz_t *t)
+{
+    s_adopt_peers(t);
+    if (t->zap)
+        zap_serve(t->zap);
+    int got = 0;
+    while (got < RECV_PER_PASS_MAX && s_recv_one(t))
+        got++;
+    uint64_t before = atomic_load_explicit(&t->st.batches_out, memory_order_relaxed);
+    s_drain_outbound(t); /* also retries frames a full pipe refused */
+    uint64_t now = roost_clock_now_ns(t->cfg.clock);
+    if (t->cfg.heartbeat_ms && now >= t->next_tick_ns) {
+        t->next_tick_ns = now + (uint64_t)t->cfg.heartbeat_ms * 1000000u;
+        s_heartbeat(t, now);
+    }
+    return got > 0 || atomic_load_explicit(&t->st.batches_out, memory_order_relaxed) != before;
+}
+
 static void *s_io_main(void *arg)
 {
     tz_t *t = arg;
     while (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
-        s_wait(t);
-        s_adopt_peers(t);
-        if (t->zap)
-            zap_serve(t->zap);
-        for (int i = 0; i < RECV_PER_PASS_MAX && s_recv_one(t); i++)
-            ;
-        s_drain_outbound(t); /* also retries frames a full pipe refused */
-        uint64_t now = roost_clock_now_ns(t->cfg.clock);
-        if (t->cfg.heartbeat_ms && now >= t->next_tick_ns) {
-            t->next_tick_ns = now + (uint64_t)t->cfg.heartbeat_ms * 1000000u;
-            s_heartbeat(t, now);
-        }
+        s_wait(t, -1, UINT64_MAX);
+        s_pass(t);
     }
     return NULL;
+}
+
+/* The ops for a caller that runs the passes itself (transport_zmq_run_on_caller). Once
+ * transport_zmq_stop returned, no pass runs (no delivery, no on_tick), and the wait only
+ * watches the caller's fd. */
+static bool s_serve(roost_transport_t *base)
+{
+    tz_t *t = (tz_t *)base;
+    assert(t->on_caller);
+    pthread_mutex_lock(&t->pass_lock);
+    bool moved = !atomic_load_explicit(&t->stopping, memory_order_relaxed) && s_pass(t);
+    pthread_mutex_unlock(&t->pass_lock);
+    return moved;
+}
+
+static void s_wait_op(roost_transport_t *base, int fd, uint64_t timeout_ns)
+{
+    tz_t *t = (tz_t *)base;
+    assert(t->on_caller);
+    if (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
+        s_wait(t, fd, timeout_ns);
+        return;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t ms = (timeout_ns == UINT64_MAX ? UINT64_MAX - 999999 : timeout_ns) / 1000000 + 1;
+    poll(&pfd, 1, ms > 1000 ? 1000 : (int)ms); /* the caller loops: a second is plenty */
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -498,6 +547,7 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     t->zctx = zmq_ctx_new();
     t->peers = roost_xcalloc(ROOST_NODES_MAX, sizeof *t->peers);
     pthread_mutex_init(&t->adds_lock, NULL);
+    pthread_mutex_init(&t->pass_lock, NULL);
     t->router = s_socket(t, ZMQ_ROUTER);
     roost_transport_t *base = &t->base;
     if (cfg->curve.on && s_curve_server(t) != ROOST_OK) {
@@ -517,10 +567,17 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     return base;
 }
 
-int transport_zmq_start(roost_transport_t *base)
+void transport_zmq_run_on_caller(roost_transport_t *base)
 {
     tz_t *t = (tz_t *)base;
     assert(!t->started);
+    t->on_caller = true;
+}
+
+int transport_zmq_start(roost_transport_t *base)
+{
+    tz_t *t = (tz_t *)base;
+    assert(!t->started && !t->on_caller);
     if (pthread_create(&t->thread, NULL, s_io_main, t) != 0)
         return ROOST_EIO;
     t->started = true;
@@ -530,6 +587,12 @@ int transport_zmq_start(roost_transport_t *base)
 void transport_zmq_stop(roost_transport_t *base)
 {
     tz_t *t = (tz_t *)base;
+    if (t && t->on_caller) { /* wait out a pass under way; none starts after */
+        pthread_mutex_lock(&t->pass_lock);
+        atomic_store_explicit(&t->stopping, true, memory_order_release);
+        pthread_mutex_unlock(&t->pass_lock);
+        return;
+    }
     if (!t || !t->started)
         return;
     atomic_store_explicit(&t->stopping, true, memory_order_release);
@@ -565,6 +628,7 @@ void transport_zmq_destroy(roost_transport_t **t_p)
     zmq_ctx_term(t->zctx);
     close(t->wake_fd);
     pthread_mutex_destroy(&t->adds_lock);
+    pthread_mutex_destroy(&t->pass_lock);
     free(t->peers);
     free(t);
     *t_p = NULL;

@@ -1,10 +1,16 @@
-/* runtime/transport_zmq.h — the real transport: ZeroMQ between nodes, batched, on one I/O thread.
+/* runtime/transport_zmq.h — the real transport: ZeroMQ between nodes, batched, on one I/O loop.
+ *
+ * Where the loop runs: on its own thread (transport_zmq_start), or on the node's first worker
+ * between that worker's passes (transport_zmq_run_on_caller + roost_node_set_io; the daemon's
+ * default, manifest runtime.io). The second saves two thread hand-offs per message and node —
+ * on a 2-core machine a quarter more replicated writes per second (docs/benchmarks.md) — at the
+ * price that a long actor turn on that worker delays the network for the node.
  *
  * Sockets: one ROUTER bound on this node's endpoint receives from every peer; one DEALER per
- * peer (routing id "n<self id>") sends to it. Workers never touch a socket: roost_transport_send
- * pushes the envelope on a lock-free queue and wakes the I/O thread, which packs everything
- * queued for a peer into frames of up to ROOST_TRANSPORT_BATCH_BYTES_MAX (a msgpack stream of
- * envelopes) and sends them with ZMQ_DONTWAIT. When ZeroMQ's pipe to a peer is full
+ * peer (routing id "n<self id>") sends to it. Only the loop touches a socket:
+ * roost_transport_send pushes the envelope on a lock-free queue and wakes the loop, which packs
+ * everything queued for a peer into frames of up to ROOST_TRANSPORT_BATCH_BYTES_MAX (a msgpack
+ * stream of envelopes) and sends them with ZMQ_DONTWAIT. When ZeroMQ's pipe to a peer is full
  * (ROOST_TRANSPORT_PEER_HWM frames) the frames wait, in order, in the transport until the pipe
  * drains (zmq_poll reports POLLOUT), up to ROOST_TRANSPORT_PEER_PENDING_BYTES_MAX per peer.
  * Bounds: at most ROOST_TRANSPORT_OUTBOUND_MAX envelopes queued in all, and that many bytes per
@@ -16,8 +22,9 @@
  * rest of its frame. A frame from a routing id that is not a configured peer is dropped; with
  * CURVE, so is one whose authenticated key belongs to another peer than its routing id says.
  *
- * Every heartbeat_ms the I/O thread sends a ROOST_MSG_HEARTBEAT to each peer and calls on_tick,
- * so failure detection runs off the same loop and is never delayed by busy workers.
+ * Every heartbeat_ms the loop sends a ROOST_MSG_HEARTBEAT to each peer and calls on_tick. On its
+ * own thread, failure detection is never delayed by busy workers; on a worker, by at most that
+ * worker's pass (bounded turns; far below runtime.down_after_ms).
  */
 #ifndef ROOST_TRANSPORT_ZMQ_H
 #define ROOST_TRANSPORT_ZMQ_H
@@ -75,6 +82,10 @@ typedef struct {
 roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg);
 /* Starts the I/O thread (after the node has registered its sink). */
 int transport_zmq_start(roost_transport_t *t);
+/* Instead of transport_zmq_start, before the node starts: no thread of its own; the node's
+ * first worker runs the passes through the ops' serve and wait (roost_node_set_io) and owns the
+ * sockets from then on. transport_zmq_stop then has nothing to stop. */
+void transport_zmq_run_on_caller(roost_transport_t *t);
 /* Stops the I/O thread: nothing more is delivered to the sink; sends still queue (and are
  * freed by destroy). Safe on NULL and when not started. */
 void transport_zmq_stop(roost_transport_t *t);

@@ -13,6 +13,8 @@
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
  * non-empty.
+ * Worker 0 of a node with roost_node_set_io also runs the transport's I/O: a transport pass
+ * after each of its own, and its sleep is the transport's wait (network, either eventfd, timers).
  */
 #include <assert.h>
 #include <errno.h>
@@ -349,10 +351,19 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
         s_passivate(w, a);
 }
 
+/* Whether the pass that started at now_ns has used its time budget (checked every 16 turns: a
+ * clock read costs more than a short turn). */
+static bool s_out_of_time(const roost_worker_t *w, uint32_t turns, uint64_t now_ns)
+{
+    return w->pass_budget_ns && (turns & 15) == 15 &&
+           roost_clock_now_ns(w->node->clock) - now_ns >= w->pass_budget_ns;
+}
+
 static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
 {
     uint32_t turns = 0;
-    while (w->ready_head && turns < ROOST_WORKER_PASS_ACTORS_MAX) {
+    while (w->ready_head && turns < ROOST_WORKER_PASS_ACTORS_MAX &&
+           !s_out_of_time(w, turns, now_ns)) {
         roost_actor_t *a = w->ready_head;
         w->ready_head = a->ready_next;
         if (!w->ready_head)
@@ -459,24 +470,34 @@ bool worker_pass(roost_worker_t *w, uint64_t now_ns)
     return worker_has_work(w, now_ns);
 }
 
-/* Sleeps until a producer wakes us or the next timer/scan is due (ppoll: timers keep their
- * sub-millisecond precision). */
-static void s_sleep(roost_worker_t *w, uint64_t now_ns)
+/* How long the worker may sleep: until the next timer or idle-scan step (UINT64_MAX: no
+ * deadline). */
+static uint64_t s_sleep_ns(const roost_worker_t *w, uint64_t now_ns)
 {
     uint64_t until = timers_next_deadline(&w->timers);
     if (w->table.count && w->next_scan_ns < until)
         until = w->next_scan_ns > now_ns ? w->next_scan_ns : now_ns + SCAN_STEP_GAP_NS;
-    struct timespec ts, *timeout = NULL;
-    if (until != UINT64_MAX) {
-        uint64_t wait = until <= now_ns ? 0 : until - now_ns;
-        ts.tv_sec = (time_t)(wait / 1000000000u);
-        ts.tv_nsec = (long)(wait % 1000000000u);
-        timeout = &ts;
-    }
+    if (until == UINT64_MAX)
+        return UINT64_MAX;
+    return until <= now_ns ? 0 : until - now_ns;
+}
+
+/* Sleeps until a producer wakes us or the next timer/scan is due: in ppoll (timers keep their
+ * sub-millisecond precision), or — on the worker that runs the transport's I/O — in the
+ * transport's wait, which also wakes for the network (millisecond precision). */
+static void s_sleep(roost_worker_t *w, uint64_t now_ns, roost_transport_t *io)
+{
+    uint64_t wait = s_sleep_ns(w, now_ns);
+    struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
+                          .tv_nsec = (long)(wait % 1000000000u)};
     atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
     if (mpsc_is_empty(&w->inbound) && !atomic_load(&w->node->stopping)) {
-        struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
-        ppoll(&pfd, 1, timeout, NULL);
+        if (io) {
+            io->ops->wait(io, w->wake_fd, wait);
+        } else {
+            struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
+            ppoll(&pfd, 1, wait == UINT64_MAX ? NULL : &ts, NULL);
+        }
     }
     atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
     uint64_t drained;
@@ -484,19 +505,27 @@ static void s_sleep(roost_worker_t *w, uint64_t now_ns)
     (void)n;
 }
 
+/* The worker's loop. Worker 0 of a node whose transport runs on it (roost_node_set_io) also
+ * gives the transport a pass after each of its own: messages from the network reach its actors,
+ * and theirs the network, without a hand-off to another thread. */
 void *worker_thread_main(void *arg)
 {
     roost_worker_t *w = arg;
     roost_clock_t *clock = w->node->clock;
     uint64_t idle_since = 0;
+    roost_transport_t *io = w->index == 0 && w->node->io_on_worker ? w->node->transport : NULL;
+    w->pass_budget_ns = io ? ROOST_IO_WORKER_PASS_NS : 0;
     while (!atomic_load_explicit(&w->node->stopping, memory_order_acquire)) {
         uint64_t now = roost_clock_now_ns(clock);
-        if (worker_pass(w, now)) {
+        bool busy = worker_pass(w, now);
+        if (io && io->ops->serve(io))
+            busy = true;
+        if (busy) {
             idle_since = 0;
         } else if (idle_since == 0) {
             idle_since = now;
         } else if (now - idle_since >= w->node->idle_spin_ns) {
-            s_sleep(w, now);
+            s_sleep(w, now, io);
             idle_since = 0;
         }
     }

@@ -69,6 +69,7 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.retention_count, 10000);
     assert_int_equal(m.group_max_members, 256);
     assert_int_equal(m.max_devices, 5);
+    assert_string_equal(m.io, "worker"); /* runtime default: the loop on the first worker */
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -119,11 +120,23 @@ static void test_bad_manifests_name_line_and_field(void **state)
               "bad.yaml:2: backends.presence:");
     s_refused("apiVersion: roost/v1\nbackends: {queue: kafka}\n",
               "backends: unknown field \"queue\"");
+    s_refused("apiVersion: roost/v1\nruntime:\n  io: epoll\n", "bad.yaml:3: runtime.io:");
 }
 
 #define ONE_NODE                                                                                   \
     "cluster: {replication_factor: 1}\nnodes:\n"                                                   \
     "  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, raft_port: 2, data_dir: d}\n"
+
+/* runtime.io: where each node runs the transport's I/O loop. */
+static void test_runtime_io_is_worker_or_thread(void **state)
+{
+    (void)state;
+    const char *text = "apiVersion: roost/v1\nruntime: {io: thread}\n" ONE_NODE;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    assert_int_equal(manifest_parse(text, strlen(text), "t.yaml", &m, err, sizeof err), 0);
+    assert_string_equal(m.io, "thread");
+}
 
 /* auth, limits and edge: defaults, values, and errors naming the field; edges may share a
  * client port on one host, nothing else may. */
@@ -239,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_shipped_three_host_manifest_loads),
         cmocka_unit_test(test_a_good_manifest_parses),
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
+        cmocka_unit_test(test_runtime_io_is_worker_or_thread),
         cmocka_unit_test(test_missing_file_is_an_error),
         cmocka_unit_test(test_edge_sections),
     };

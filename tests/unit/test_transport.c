@@ -1,6 +1,8 @@
 /* tests/unit/test_transport.c — two nodes in one process talking over real ZeroMQ sockets on
  * loopback: remote sends and requests, heartbeats, malformed frames from a peer, unknown
- * peers, and a dead peer that must not block the sender. */
+ * peers, and a dead peer that must not block the sender. Every node test runs twice: with the
+ * transport's I/O loop on its own thread, and on the node's first worker (runtime.io). */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +26,8 @@ enum { MSG_GO = 1, MSG_PING, MSG_PONG, MSG_SEQ };
 enum { P = 64, ROUNDS = 500, STREAM = 20000 };
 
 static _Atomic int g_pongs, g_seq_received, g_seq_bad, g_heartbeats[3];
+static uint64_t g_seq_next; /* the stream's next value, minus one */
+static bool g_io_on_worker; /* the group's mode: where s_pair's nodes run the transport loop */
 
 static void asker_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
@@ -43,12 +47,11 @@ static void answer_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         roost_ctx_reply(ctx, env, MSG_PONG, NULL, 0);
         return;
     }
-    static uint64_t next; /* one answer actor, one worker: no race */
     uint64_t v;
     memcpy(&v, env->payload, sizeof v);
-    if (v != next + 1)
+    if (v != g_seq_next + 1) /* one answer actor, one worker: no race */
         atomic_fetch_add(&g_seq_bad, 1);
-    next = v;
+    g_seq_next = v;
     atomic_fetch_add(&g_seq_received, 1);
 }
 
@@ -127,11 +130,15 @@ static pair_t *s_pair_with(bool curve)
         roost_node_register(pp->node[id], &answer);
         roost_node_register(pp->node[id], &streamer);
         roost_node_set_transport(pp->node[id], pp->tr[id]);
+        if (g_io_on_worker)
+            transport_zmq_run_on_caller(pp->tr[id]);
+        roost_node_set_io(pp->node[id], g_io_on_worker);
         roost_node_set_system_handler(pp->node[id], on_system, NULL);
         for (uint32_t p = 0; p < P; p++)
             roost_node_set_primary(pp->node[id], p, p == s_partition("answer:1") ? 2 : 1, 1);
         assert_int_equal(roost_node_start(pp->node[id]), 0);
-        assert_int_equal(transport_zmq_start(pp->tr[id]), 0);
+        if (!g_io_on_worker)
+            assert_int_equal(transport_zmq_start(pp->tr[id]), 0);
     }
     return pp;
 }
@@ -176,6 +183,7 @@ static void test_requests_cross_nodes(void **state)
 static void test_a_stream_arrives_in_order_across_nodes(void **state)
 {
     (void)state;
+    g_seq_next = 0; /* before the nodes' threads start: their creation publishes it */
     pair_t *pp = s_pair();
     atomic_store(&g_seq_received, 0);
     atomic_store(&g_seq_bad, 0);
@@ -401,16 +409,70 @@ static void test_a_late_peer_gets_everything_in_order(void **state)
     transport_zmq_destroy(&tr[2]);
 }
 
+/* Threads of this process now (the entries of /proc/self/task). */
+static int s_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* On the first worker the loop has no thread of its own: a pair of nodes runs two threads
+ * fewer than with the loop on its own thread, and still answers requests across. */
+static void test_the_loop_on_a_worker_has_no_thread_of_its_own(void **state)
+{
+    (void)state;
+    int before = s_threads();
+    g_io_on_worker = false;
+    pair_t *pp = s_pair();
+    int own_thread = s_threads() - before;
+    s_pair_free(pp);
+    before = s_threads();
+    g_io_on_worker = true;
+    pp = s_pair();
+    int on_worker = s_threads() - before;
+    atomic_store(&g_pongs, 0);
+    roost_node_send(pp->node[1], roost_env_new("ask:1", NULL, MSG_GO, NULL, 0));
+    assert_true(s_wait_for(&g_pongs, ROUNDS, 30));
+    s_pair_free(pp);
+    assert_int_equal(own_thread - on_worker, 2);
+}
+
+static int s_loop_on_own_thread(void **state)
+{
+    (void)state;
+    g_io_on_worker = false;
+    return 0;
+}
+
+static int s_loop_on_worker(void **state)
+{
+    (void)state;
+    g_io_on_worker = true;
+    return 0;
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest nodes[] = {
         cmocka_unit_test(test_requests_cross_nodes),
         cmocka_unit_test(test_a_stream_arrives_in_order_across_nodes),
         cmocka_unit_test(test_heartbeats_flow_both_ways),
         cmocka_unit_test(test_malformed_frames_are_counted_and_dropped),
         cmocka_unit_test(test_curve_admits_only_listed_keys_as_themselves),
         cmocka_unit_test(test_a_dead_peer_never_blocks_the_sender),
-        cmocka_unit_test(test_a_late_peer_gets_everything_in_order),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest others[] = {
+        cmocka_unit_test(test_a_late_peer_gets_everything_in_order),
+        cmocka_unit_test(test_the_loop_on_a_worker_has_no_thread_of_its_own),
+    };
+    int failed =
+        cmocka_run_group_tests_name("loop on its own thread", nodes, s_loop_on_own_thread, NULL);
+    failed +=
+        cmocka_run_group_tests_name("loop on the first worker", nodes, s_loop_on_worker, NULL);
+    return failed + cmocka_run_group_tests_name("transport", others, NULL, NULL);
 }
