@@ -6,7 +6,8 @@
  *   phase 2 (latency): pingers send timestamped pings paced by a 1 ms timer so that the total
  *            rate is half the measured peak; round-trip p50/p99 from the returned pongs.
  * --curve 1: the transports encrypt and authenticate with CurveZMQ, as a cluster whose manifest
- * turns security.curve on. */
+ * turns security.curve on. --io thread (default, as runtime.io) runs each transport's I/O loop on a
+ * thread of its own; --io worker on its node's worker. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,7 +125,7 @@ static void s_curve_keys(uint8_t pub[3][32], uint8_t sec[3][32])
     }
 }
 
-static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us, bool curve)
+static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us, bool curve, bool io_on_worker)
 {
     uint8_t pub[3][32], sec[3][32];
     if (curve)
@@ -151,10 +152,14 @@ static int s_duo_start(duo_t *d, int base_port, uint32_t spin_us, bool curve)
         roost_node_register(d->node[id], &s_ping);
         roost_node_register(d->node[id], &s_pong);
         roost_node_set_transport(d->node[id], d->tr[id]);
+        if (io_on_worker)
+            transport_zmq_run_on_caller(d->tr[id]);
+        roost_node_set_io(d->node[id], io_on_worker);
         roost_node_set_primary(d->node[id], 0, 1, 1);
         roost_node_set_primary(d->node[id], 1, 2, 1);
         roost_node_start(d->node[id]);
-        transport_zmq_start(d->tr[id]);
+        if (!io_on_worker)
+            transport_zmq_start(d->tr[id]);
     }
     return 0;
 }
@@ -191,7 +196,9 @@ int bench_remote(int argc, char **argv)
     duo_t d = {0};
     uint32_t spin_us = (uint32_t)bench_opt_u64(argc, argv, "--spin-us", 0);
     bool curve = bench_opt_u64(argc, argv, "--curve", 0) != 0;
-    if (s_duo_start(&d, base_port, spin_us, curve) != 0) {
+    const char *io = bench_opt(argc, argv, "--io");
+    bool io_on_worker = io && strcmp(io, "worker") == 0;
+    if (s_duo_start(&d, base_port, spin_us, curve, io_on_worker) != 0) {
         fprintf(stderr, "roost-bench remote: cannot bind 127.0.0.1:%d-%d\n", base_port + 1,
                 base_port + 2);
         return 1;
@@ -226,9 +233,10 @@ int bench_remote(int argc, char **argv)
     double paced = s_measure(&d, seconds, "latency");
     atomic_store(&g_stop, true);
     printf("{\"msgs_per_s\":%.0f,\"pairs\":%" PRIu64 ",\"window\":%" PRIu64
-           ",\"curve\":%s,\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
-           peak, pairs, window, curve ? "true" : "false", paced, lat_quantile_us(&g_lat, 0.50),
-           lat_quantile_us(&g_lat, 0.99));
+           ",\"curve\":%s,\"io\":\"%s\",\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,"
+           "\"p99_us\":%.1f}\n",
+           peak, pairs, window, curve ? "true" : "false", io_on_worker ? "worker" : "thread", paced,
+           lat_quantile_us(&g_lat, 0.50), lat_quantile_us(&g_lat, 0.99));
     for (int id = 1; id <= 2; id++) {
         roost_node_stop(d.node[id]);
         transport_zmq_destroy(&d.tr[id]);

@@ -19,11 +19,13 @@ static const subcommand_t s_subcommands[] = {
      "pingpong [--pairs 1000] [--seconds 5] [--window 4] [--timers N] [--workers N] [--spin-us N]  "
      " local actor pairs"},
     {"remote", bench_remote,
-     "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N] [--curve 1]"
+     "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N] [--curve 1] "
+     "[--io worker|thread]"
      "   two nodes over ZeroMQ on loopback (--curve 1: with CurveZMQ)"},
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
-     "256] [--value 200] [--port 28000] [--direct 1] [--rate R] [--join 1 --rate 1000]   "
+     "256] [--value 200] [--port 28000] [--direct 1] [--io thread|worker] [--rate R] [--join 1 "
+     "--rate 1000]   "
      "replicated writes through real roostd processes (--rate: the paced phase at R writes/s "
      "instead of half the peak; --join 1: the pause while one more node joins under that load)"},
     {"chat", bench_chat,

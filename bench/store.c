@@ -9,6 +9,7 @@
  * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5).
  * `--direct 1` (default): the probe follows the map the control leader pushes and sends each
  * write straight to its partition's primary; `--direct 0`: through one shard that forwards.
+ * `--io thread|worker`: the manifest's runtime.io (where every node runs its network loop).
  *
  * `--join 1`: the client-visible cost of a handoff instead. Under a paced load (`--rate`
  * writes/s) one more shard node starts and `roostctl apply` makes it a member; reports how long
@@ -64,6 +65,8 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
 }
 
 /* A manifest of `nodes` shard nodes (admin ports on) and the client node, at path. */
+static const char *g_io = "thread"; /* --io */
+
 static int s_write_manifest_to(const char *path, int nodes, int rf, const char *consistency,
                                const char *sync, int port)
 {
@@ -73,8 +76,8 @@ static int s_write_manifest_to(const char *path, int nodes, int rf, const char *
     fprintf(f,
             "apiVersion: roost/v1\ncluster: {name: bench, partitions: 64,"
             " replication_factor: %d, consistency: %s, sync: %s}\n"
-            "runtime: {workers: 1}\nnodes:\n",
-            rf, consistency, sync);
+            "runtime: {workers: 1, io: %s}\nnodes:\n",
+            rf, consistency, sync, g_io);
     for (int i = 1; i <= nodes; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
@@ -231,12 +234,12 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
     uint64_t disk = s_disk_bytes();
     bench_progress("store: db_bench ceiling run");
     double ceiling = s_db_bench();
-    printf("{\"nodes\":%d,\"rf\":%d,\"consistency\":\"%s\",\"value_bytes\":%zu,"
+    printf("{\"nodes\":%d,\"rf\":%d,\"consistency\":\"%s\",\"io\":\"%s\",\"value_bytes\":%zu,"
            "\"window\":%" PRIu64 ",\"writes_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"half_load_writes_per_s\":%.0f,\"half_load_p50_us\":%.1f,"
            "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
            ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
-           nodes, rf, consistency, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
+           nodes, rf, consistency, g_io, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
            (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed) - failed0,
            ceiling, ceiling > 0 ? peak * rf / ceiling : 0.0);
     return 0;
@@ -317,6 +320,8 @@ int bench_store(int argc, char **argv)
     /* --join: the load during the join (default 1000); else the paced phase's rate
      * (default: half the peak) */
     double rate = (double)bench_opt_u64(argc, argv, "--rate", join ? 1000 : 0);
+    const char *io = bench_opt(argc, argv, "--io");
+    g_io = io && strcmp(io, "worker") == 0 ? "worker" : "thread";
     consistency = consistency ? consistency : "QUORUM";
     sync = sync ? sync : "batch";
     if (nodes < 1 || nodes + join > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {

@@ -558,11 +558,12 @@ static int s_open_store(daemon_t *d)
     return actors_register(d->node);
 }
 
-/* runtime.io: worker (default) — the first worker runs the transport's passes between its own,
- * so a message crosses no thread between the socket and the actor (docs/runtime.md). */
+/* runtime.io: worker — the first worker runs the transport's passes between its own, so a
+ * message crosses no thread between the socket and the actor; thread (default) — the loop has
+ * a thread of its own (docs/runtime.md "Transport"). */
 static bool s_io_on_worker(const daemon_t *d)
 {
-    return strcmp(d->manifest.io, "thread") != 0;
+    return strcmp(d->manifest.io, "worker") == 0;
 }
 
 static int s_open_node(daemon_t *d)

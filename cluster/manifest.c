@@ -334,7 +334,7 @@ static void s_defaults(manifest_t *m)
     m->passivate_after_ms = 5 * 60 * 1000;
     m->heartbeat_ms = 500;
     m->down_after_ms = 5000;
-    snprintf(m->io, sizeof m->io, "worker");
+    snprintf(m->io, sizeof m->io, "thread");
     m->retention_days = 30;
     m->retention_count = 10000;
     m->group_max_members = 256;

@@ -117,7 +117,7 @@ typedef struct {
     uint64_t passivate_after_ms;
     uint32_t heartbeat_ms;
     uint32_t down_after_ms;
-    char io[8]; /* worker (default): the first worker runs the transport's I/O; thread: its own */
+    char io[8]; /* thread (default): the transport's I/O on its own thread; worker: on worker 0 */
     /* messaging: */
     uint32_t retention_days;    /* undelivered events kept per device this long (default 30) */
     uint32_t retention_count;   /* … and at most this many (default 10,000) */

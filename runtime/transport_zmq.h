@@ -1,10 +1,11 @@
 /* runtime/transport_zmq.h — the real transport: ZeroMQ between nodes, batched, on one I/O loop.
  *
- * Where the loop runs: on its own thread (transport_zmq_start), or on the node's first worker
- * between that worker's passes (transport_zmq_run_on_caller + roost_node_set_io; the daemon's
- * default, manifest runtime.io). The second saves two thread hand-offs per message and node —
- * on a 2-core machine a quarter more replicated writes per second (docs/benchmarks.md) — at the
- * price that a long actor turn on that worker delays the network for the node.
+ * Where the loop runs: on its own thread (transport_zmq_start; the daemon's default), or on the
+ * node's first worker between that worker's passes (transport_zmq_run_on_caller +
+ * roost_node_set_io; manifest runtime.io: worker). The second saves two thread hand-offs per
+ * message and node — on a 2-core machine a quarter more replicated writes per second
+ * (docs/benchmarks.md) — at the price that a stalled worker stalls the node's network, its
+ * heartbeats included.
  *
  * Sockets: one ROUTER bound on this node's endpoint receives from every peer; one DEALER per
  * peer (routing id "n<self id>") sends to it. Only the loop touches a socket:

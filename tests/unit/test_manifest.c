@@ -69,7 +69,7 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.retention_count, 10000);
     assert_int_equal(m.group_max_members, 256);
     assert_int_equal(m.max_devices, 5);
-    assert_string_equal(m.io, "worker"); /* runtime default: the loop on the first worker */
+    assert_string_equal(m.io, "thread"); /* runtime default: the I/O loop on its own thread */
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -131,11 +131,11 @@ static void test_bad_manifests_name_line_and_field(void **state)
 static void test_runtime_io_is_worker_or_thread(void **state)
 {
     (void)state;
-    const char *text = "apiVersion: roost/v1\nruntime: {io: thread}\n" ONE_NODE;
+    const char *text = "apiVersion: roost/v1\nruntime: {io: worker}\n" ONE_NODE;
     manifest_t m;
     char err[MANIFEST_ERR_BYTES_MAX];
     assert_int_equal(manifest_parse(text, strlen(text), "t.yaml", &m, err, sizeof err), 0);
-    assert_string_equal(m.io, "thread");
+    assert_string_equal(m.io, "worker");
 }
 
 /* auth, limits and edge: defaults, values, and errors naming the field; edges may share a
