@@ -442,6 +442,44 @@ static void test_the_loop_on_a_worker_has_no_thread_of_its_own(void **state)
     assert_int_equal(own_thread - on_worker, 2);
 }
 
+static void s_count_tick(void *arg, uint64_t now_ns)
+{
+    (void)now_ns;
+    atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/* With the loop on a worker, transport_zmq_stop means what it means with a thread: once it
+ * returns, no pass runs — no delivery, no on_tick — although the worker still runs. (The daemon
+ * frees the control plane that on_tick reads between the two; ASan caught a tick after it.) */
+static void test_no_tick_runs_on_the_worker_after_stop(void **state)
+{
+    (void)state;
+    _Atomic int *ticks = calloc(1, sizeof *ticks);
+    transport_zmq_config_t tc = {
+        .self_id = 1, .heartbeat_ms = 5, .on_tick = s_count_tick, .tick_arg = ticks, .npeers = 1};
+    snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d", test_free_port());
+    tc.peers[0].id = 2; /* never started */
+    snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
+             test_free_port());
+    roost_transport_t *tr = transport_zmq_new(&tc);
+    roost_node_config_t nc = {.node_id = 1, .workers = 1, .partitions = P};
+    roost_node_t *node = roost_node_new(&nc);
+    roost_node_set_transport(node, tr);
+    transport_zmq_run_on_caller(tr);
+    roost_node_set_io(node, true);
+    assert_int_equal(roost_node_start(node), 0);
+    assert_true(s_wait_for(ticks, 5, 10));
+    transport_zmq_stop(tr);
+    int at_stop = atomic_load(ticks);
+    struct timespec later = {0, 100000000}; /* twenty heartbeat intervals */
+    nanosleep(&later, NULL);
+    assert_int_equal(atomic_load(ticks), at_stop);
+    roost_node_stop(node);
+    free((void *)ticks);
+    transport_zmq_destroy(&tr);
+    roost_node_destroy(&node);
+}
+
 static int s_loop_on_own_thread(void **state)
 {
     (void)state;
@@ -469,6 +507,7 @@ int main(void)
     const struct CMUnitTest others[] = {
         cmocka_unit_test(test_a_late_peer_gets_everything_in_order),
         cmocka_unit_test(test_the_loop_on_a_worker_has_no_thread_of_its_own),
+        cmocka_unit_test(test_no_tick_runs_on_the_worker_after_stop),
     };
     int failed =
         cmocka_run_group_tests_name("loop on its own thread", nodes, s_loop_on_own_thread, NULL);
