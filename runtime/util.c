@@ -38,6 +38,19 @@ void *roost_xrealloc(void *p, size_t n)
     return q;
 }
 
+void *roost_xgrow_zeroed(void *p, size_t *cap, size_t size, size_t index)
+{
+    if (index < *cap)
+        return p;
+    size_t n = *cap ? *cap : 64;
+    while (n <= index)
+        n *= 2;
+    char *q = roost_xrealloc(p, n * size);
+    memset(q + *cap * size, 0, (n - *cap) * size);
+    *cap = n;
+    return q;
+}
+
 char *roost_xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -10,6 +10,9 @@ void *roost_xmalloc(size_t n);
 void *roost_xcalloc(size_t count, size_t size);
 void *roost_xrealloc(void *p, size_t n);
 char *roost_xstrdup(const char *s);
+/* An array of *cap elements of `size` bytes, grown (doubling, from 64) until `index` fits; the
+ * new elements are zeroed and *cap updated. Returns the (possibly moved) array. */
+void *roost_xgrow_zeroed(void *p, size_t *cap, size_t size, size_t index);
 
 /* snprintf that reports truncation: 0, or ROOST_ETOOBIG when the result did not fit (out then
  * holds a truncated, NUL-terminated string that callers must not use). */

@@ -101,7 +101,7 @@ typedef struct {
     uint64_t last_n, acked_n;
     uint64_t last_n_ns; /* when last_n was reached */
     uint64_t *n_ns;     /* [n]: when position n was first taken (under sync: none) */
-    uint32_t n_ns_cap;
+    size_t n_ns_cap;
     uint64_t duplicates;
     uint64_t phone_user;    /* a phone's first device: the user its number's claims named (M6) */
     uint64_t phone_user_ns; /* … first named then */

@@ -120,14 +120,7 @@ void chat_note_position(sim_chat_t *c, simdev_t *d, uint64_t n)
 {
     if (!c->may_lose || n > 1000000)
         return;
-    if (n >= d->n_ns_cap) {
-        uint32_t cap = d->n_ns_cap ? d->n_ns_cap : 64;
-        while (cap <= n)
-            cap *= 2;
-        d->n_ns = roost_xrealloc(d->n_ns, cap * sizeof *d->n_ns);
-        memset(d->n_ns + d->n_ns_cap, 0, (cap - d->n_ns_cap) * sizeof *d->n_ns);
-        d->n_ns_cap = cap;
-    }
+    d->n_ns = roost_xgrow_zeroed(d->n_ns, &d->n_ns_cap, sizeof *d->n_ns, n);
     if (!d->n_ns[n])
         d->n_ns[n] = *c->now_ns;
 }

@@ -41,7 +41,7 @@ struct sim_raft {
     sim_raft_map_fn on_map;
     void *on_map_arg;
     uint64_t *digest; /* by map version: the first voter's map digest | 1 (0: none yet) */
-    uint64_t ndigest;
+    size_t ndigest;
     uint32_t leader;
     sim_raft_stats_t stats;
 };
@@ -51,14 +51,7 @@ struct sim_raft {
 static void s_check_digest(sim_raft_t *r, uint32_t id, const clustermap_t *map)
 {
     uint64_t v = clustermap_version(map), d = clustermap_digest(map) | 1u;
-    if (v >= r->ndigest) {
-        uint64_t n = r->ndigest ? r->ndigest : 64;
-        while (n <= v)
-            n *= 2;
-        r->digest = roost_xrealloc(r->digest, n * sizeof *r->digest);
-        memset(r->digest + r->ndigest, 0, (n - r->ndigest) * sizeof *r->digest);
-        r->ndigest = n;
-    }
+    r->digest = roost_xgrow_zeroed(r->digest, &r->ndigest, sizeof *r->digest, v);
     if (r->digest[v] == 0) {
         r->digest[v] = d;
     } else if (r->digest[v] != d && r->stats.diverged++ == 0) {
