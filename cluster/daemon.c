@@ -558,14 +558,6 @@ static int s_open_store(daemon_t *d)
     return actors_register(d->node);
 }
 
-/* runtime.io: worker — the first worker runs the transport's passes between its own, so a
- * message crosses no thread between the socket and the actor; thread (default) — the loop has
- * a thread of its own (docs/runtime.md "Transport"). */
-static bool s_io_on_worker(const daemon_t *d)
-{
-    return strcmp(d->manifest.io, "worker") == 0;
-}
-
 static int s_open_node(daemon_t *d)
 {
     roost_node_config_t nc = {.node_id = d->self->id,
@@ -578,7 +570,7 @@ static int s_open_node(daemon_t *d)
     for (uint32_t p = 0; p < d->manifest.partitions; p++)
         roost_node_set_primary(d->node, p, ROOST_NO_NODE, 0); /* until the first map */
     roost_node_set_transport(d->node, d->transport);
-    if (s_io_on_worker(d)) {
+    if (manifest_io_on_worker(&d->manifest)) { /* docs/runtime.md "Transport" */
         transport_zmq_run_on_caller(d->transport);
         roost_node_set_io(d->node, true);
     }
@@ -646,7 +638,7 @@ int daemon_start(daemon_t *self)
         rc = roost_node_start(self->node);
     if (rc == ROOST_OK && self->control)
         rc = control_start(self->control);
-    if (rc == ROOST_OK && !s_io_on_worker(self))
+    if (rc == ROOST_OK && !manifest_io_on_worker(&self->manifest))
         rc = transport_zmq_start(self->transport);
     if (rc == ROOST_OK && self->edge)
         rc = edge_start(self->edge) == 0 ? ROOST_OK : ROOST_EIO;

@@ -146,6 +146,11 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
 
 static const char *const s_ios[] = {"worker", "thread", NULL};
 
+bool manifest_io_on_worker(const manifest_t *m)
+{
+    return strcmp(m->io, "worker") == 0;
+}
+
 static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
     (void)arg;

@@ -137,6 +137,8 @@ int manifest_load(const char *path, manifest_t *out, char *err, size_t errcap);
 int manifest_parse(const char *text, size_t len, const char *path, manifest_t *out, char *err,
                    size_t errcap);
 const manifest_node_t *manifest_node(const manifest_t *m, const char *name);
+/* runtime.io is worker: each node runs its network loop on its first worker. */
+bool manifest_io_on_worker(const manifest_t *m);
 /* The shard nodes that vote in the control plane: the first cluster.voters (default 3, at most
  * 5) by id. Fixed for the cluster's life: nodes that join later (higher ids) do not vote. */
 uint32_t manifest_voters(const manifest_t *m, const manifest_node_t **out, uint32_t cap);

@@ -128,7 +128,7 @@ probe_t *probe_new(const manifest_t *m, const char *as_node, probe_result_fn fn,
     roost_node_register(p->node, &s_probe_beh);
     roost_node_set_service(p->node, PROBE_SERVICE, p);
     roost_node_set_transport(p->node, p->transport);
-    if (strcmp(m->io, "worker") == 0) { /* as the manifest's nodes do */
+    if (manifest_io_on_worker(m)) { /* as the manifest's nodes do */
         transport_zmq_run_on_caller(p->transport);
         roost_node_set_io(p->node, true);
     }
@@ -144,7 +144,7 @@ roost_node_t *probe_node(probe_t *p)
 int probe_start(probe_t *p)
 {
     int rc = roost_node_start(p->node);
-    if (rc != ROOST_OK || strcmp(p->manifest.io, "worker") == 0)
+    if (rc != ROOST_OK || manifest_io_on_worker(&p->manifest))
         return rc;
     return transport_zmq_start(p->transport);
 }
