@@ -8,7 +8,7 @@
  * Why libraft's own TCP transport (raft_uv_tcp) and not the data-plane transport: it is the
  * path libraft is tested with; it keeps the control plane independent of the data plane's
  * queues, so a flooded data plane cannot delay an election or a failover; and raft_io stays
- * pluggable, so the simulator drives this same state machine with raft/fixture.h instead.
+ * pluggable, so the simulator drives this same state machine over sim/raft_io.c instead.
  *
  * Thread states (control thread):
  *   control_start ─spawn─> OPENING ─ok─> RUNNING ─(stopping + wake)─> CLOSING ─> exit

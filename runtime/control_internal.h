@@ -1,6 +1,6 @@
 /* runtime/control_internal.h — the Raft state machine glue shared by control.c and
  * control_fsm.c. Not a public API: only the control plane includes it (and the simulator's
- * control plane, sim/raft.c, which runs this state machine on libraft's fixture).
+ * control plane, sim/raft.c, which runs this state machine over its own simulated raft_io).
  *
  * A control_fsm_t adapts the cluster map to libraft's struct raft_fsm. It lives on the control
  * thread: libraft calls apply/snapshot/restore from its loop, and `map` is touched nowhere else.

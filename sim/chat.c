@@ -416,7 +416,11 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
     mp_str_t user;
     if (!ok && kind == BUSY_GROUP && mp_str_eq(chat_err_code(&up.data), "not_found"))
         chat_group_not_created(w, c, d->busy_send);
-    if (!ok && (kind == BUSY_AUTH || kind == BUSY_ACK) &&
+    /* Its session or device record may be gone with a loss: as an app would, it starts over
+     * when its login or an ack fails, or when any request is answered `unauthorized`. */
+    if (!ok && kind != BUSY_CLAIM &&
+        (kind == BUSY_AUTH || kind == BUSY_ACK ||
+         mp_str_eq(chat_err_code(&up.data), "unauthorized")) &&
         chat_lost_since(w, c, d->user_key, d->claimed_ns))
         chat_start_over(c, d, &up.data);
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {

@@ -116,7 +116,9 @@ bool sim_loss_hits(const sim_world_t *w, uint32_t i, uint32_t p)
 /* sync: none's documented loss window: a power loss of a majority of the replicas between a
  * write reaching them and the OS writing it back can take an acknowledged write. Whether that
  * many distinct nodes of p's lists lost power in [acked - the client's timeout, acked +
- * write-back] (the widest span the write can have been on a disk unsynced: a loose bound). */
+ * write-back] (the widest span the write can have been on a disk unsynced: a loose bound). A
+ * disk that failed writes nothing back any more, so a node's power loss after its disk failed
+ * counts from the failure. */
 bool sim_in_loss_window(const sim_world_t *w, uint32_t p, uint64_t acked_ns)
 {
     if (!w->writeback_ns)

@@ -40,6 +40,7 @@ typedef struct {
     sim_check_t check;
     uint64_t writes, failed, crashes, restarts, cuts, disk_faults, map_changes, rebuilds;
     uint64_t joins, leaves, elections, proposals_lost, buggified, detector_reports;
+    uint64_t raft_snapshots, raft_installs;
     bool quiet, short_logs;
     uint32_t partitions, write_every_us, heartbeat_ms;
 } result_t;
@@ -93,6 +94,8 @@ static void s_run(const sim_config_t *cfg, result_t *r)
     sim_raft_stats(w->raft, &rs);
     r->elections = rs.elections;
     r->proposals_lost = rs.lost;
+    r->raft_snapshots = rs.snapshots;
+    r->raft_installs = rs.installs;
     r->buggified = sim_buggify_fired(w->buggify);
     r->short_logs = w->short_logs;
     r->partitions = w->cfg.partitions;
@@ -111,7 +114,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"events\":%llu,\"events_per_s\":%.0f,\"writes\":%llu,\"acked\":%llu,"
            "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
            "\"disk_faults\":%llu,\"joins\":%llu,\"leaves\":%llu,\"elections\":%llu,"
-           "\"proposals_lost\":%llu,\"detector_reports\":%llu,\"buggified\":%llu,\"map_changes\":%"
+           "\"proposals_lost\":%llu,\"raft_snapshots\":%llu,\"raft_installs\":%llu,\"detector_"
+           "reports\":%llu,\"buggified\":%llu,\"map_changes\":%"
            "llu,\"rebuilds\":%llu,"
            "\"log_entries\":%llu,"
            "\"restamped\":%llu,\"lost_in_window\":%llu,\"chat_lost_in_window\":%llu,\"clients\":%u,"
@@ -132,6 +136,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->cuts, (unsigned long long)r->disk_faults,
            (unsigned long long)r->joins, (unsigned long long)r->leaves,
            (unsigned long long)r->elections, (unsigned long long)r->proposals_lost,
+           (unsigned long long)r->raft_snapshots, (unsigned long long)r->raft_installs,
            (unsigned long long)r->detector_reports, (unsigned long long)r->buggified,
            (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
            (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,

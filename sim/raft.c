@@ -1,10 +1,9 @@
-/* sim/raft.c — see raft.h: libraft's cluster fixture running the control plane's state machine,
- * the proposals through whoever leads, and the check that every voter applies the same maps. */
+/* sim/raft.c — see raft.h: the control plane's voters, each a real libraft server running the
+ * cluster map's state machine over sim/raft_io.c, crashed and restarted with the nodes; the
+ * proposals through whoever leads, and the check that every voter applies the same maps. */
 #include "sim/raft.h"
 
 #include <raft.h>
-#include <raft/fixture.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,31 +12,30 @@
 #include "runtime/control_internal.h"
 #include "runtime/errors.h"
 #include "runtime/util.h"
+#include "sim/raft_io.h"
 
-/* Each step of the fixture fires one event; a millisecond of a quiet five-server cluster holds a
- * handful. The bound only guards against a fixture that stops advancing its clock. */
+/* Events fired per advance: a bound that only guards against a clock that stops moving. */
 enum { STEPS_PER_ADVANCE_MAX = 1000000 };
 
-/* No snapshots under the fixture: libraft 0.15's fixture checks "leader append-only" on every
- * step by copying the leader's log from index 1 and reading every entry of the copy, and once a
- * snapshot has trimmed the leader's log that read is a NULL dereference (seed 99 with
- * `--plant ack-one` crashed inside raft_fixture_step). A run's control log stays at a few
- * hundred entries; snapshot and restore of the map are covered by test_control_restart. */
-#define SNAPSHOT_NEVER UINT_MAX
+/* Snapshots come often here, so taking, trimming, installing and restoring them run in every
+ * run: every 8–39 entries (the seed picks), keeping 4 behind. */
+enum { SNAPSHOT_THRESHOLD_MIN = 8, SNAPSHOT_THRESHOLD_SPAN = 32, SNAPSHOT_TRAILING = 4 };
 
 typedef struct {
     struct sim_raft *owner;
     uint32_t id;
+    bool running; /* its raft instance is up (the node is alive) */
+    bool closed;  /* set by the close callback */
+    struct raft raft;
     control_fsm_t fsm;
     clustermap_t *map; /* a copy of what it applied last */
 } server_t;
 
 struct sim_raft {
-    struct raft_fixture f; /* its servers live inline: their addresses are stable */
-    uint32_t n;
+    sim_raft_net_t *net;
+    uint32_t n, partitions, rf;
+    unsigned snapshot_threshold;
     server_t s[SIM_RAFT_VOTERS_MAX];
-    bool alive[SIM_RAFT_VOTERS_MAX];
-    bool link[SIM_RAFT_VOTERS_MAX][SIM_RAFT_VOTERS_MAX];
     sim_raft_map_fn on_map;
     void *on_map_arg;
     uint64_t *digest; /* by map version: the first voter's map digest | 1 (0: none yet) */
@@ -78,30 +76,59 @@ static void s_publish(void *arg, const clustermap_t *map)
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
-static void s_tune(sim_raft_t *r, uint32_t i, roost_rng_t *rng)
+static void s_closed(struct raft *raft)
 {
-    struct raft *raft = raft_fixture_get(&r->f, i);
-    raft_set_heartbeat_timeout(raft, CONTROL_HEARTBEAT_MS_DEFAULT);
-    raft_set_election_timeout(raft, CONTROL_ELECTION_MS_DEFAULT);
-    raft_set_snapshot_threshold(raft, SNAPSHOT_NEVER);
-    raft_set_pre_vote(raft, true);
-    raft_fixture_set_randomized_election_timeout(
-        &r->f, i, CONTROL_ELECTION_MS_DEFAULT + (unsigned)roost_rng_below(rng, 1000));
-    raft_fixture_set_network_latency(&r->f, i, 1 + (unsigned)roost_rng_below(rng, 5));
-    raft_fixture_set_disk_latency(&r->f, i, 1 + (unsigned)roost_rng_below(rng, 3));
+    server_t *s = raft->data;
+    s->closed = true;
 }
 
-static int s_bootstrap(sim_raft_t *r, roost_rng_t *rng)
+static int s_bootstrap(sim_raft_t *r, server_t *s)
 {
     struct raft_configuration conf;
-    int rv = raft_fixture_configuration(&r->f, r->n, &conf);
-    if (rv != 0)
-        return rv;
-    rv = raft_fixture_bootstrap(&r->f, &conf);
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (uint32_t i = 1; i <= r->n && rv == 0; i++)
+        rv = raft_configuration_add(&conf, i, sim_raft_net_address(r->net, i), RAFT_VOTER);
+    if (rv == 0)
+        rv = raft_bootstrap(&s->raft, &conf);
     raft_configuration_close(&conf);
-    for (uint32_t i = 0; i < r->n && rv == 0; i++)
-        s_tune(r, i, rng);
-    return rv != 0 ? rv : raft_fixture_start(&r->f);
+    return rv;
+}
+
+/* Starts voter s's server on what its disk holds (bootstrapping it first on a fresh one). */
+static int s_start(sim_raft_t *r, server_t *s, bool fresh)
+{
+    if (control_fsm_init(&s->fsm, &s->raft, r->partitions, r->rf, s_publish, s) != ROOST_OK)
+        return ROOST_EINVAL;
+    int rv = raft_init(&s->raft, sim_raft_net_io(r->net, s->id), &s->fsm.fsm, s->id,
+                       sim_raft_net_address(r->net, s->id));
+    if (rv != 0) {
+        control_fsm_close(&s->fsm);
+        return rv;
+    }
+    s->raft.data = s;
+    s->closed = false;
+    s->running = true;
+    raft_set_heartbeat_timeout(&s->raft, CONTROL_HEARTBEAT_MS_DEFAULT);
+    raft_set_election_timeout(&s->raft, CONTROL_ELECTION_MS_DEFAULT);
+    raft_set_snapshot_threshold(&s->raft, r->snapshot_threshold);
+    raft_set_snapshot_trailing(&s->raft, SNAPSHOT_TRAILING);
+    raft_set_pre_vote(&s->raft, true);
+    if (fresh)
+        rv = s_bootstrap(r, s);
+    return rv != 0 ? rv : raft_start(&s->raft);
+}
+
+/* A crash: the server ends where it is; what its disk had not completed is gone. */
+static void s_stop(server_t *s)
+{
+    if (!s->running)
+        return;
+    s->running = false;
+    raft_close(&s->raft, s_closed);
+    if (!s->closed)
+        abort(); /* sim/raft_io.c closes synchronously */
+    control_fsm_close(&s->fsm);
 }
 
 sim_raft_t *sim_raft_new(uint32_t voters, uint32_t partitions, uint32_t rf, roost_rng_t *rng,
@@ -111,28 +138,21 @@ sim_raft_t *sim_raft_new(uint32_t voters, uint32_t partitions, uint32_t rf, roos
         return NULL;
     sim_raft_t *r = roost_xcalloc(1, sizeof *r);
     r->n = voters;
+    r->partitions = partitions;
+    r->rf = rf;
     r->on_map = on_map;
     r->on_map_arg = on_map_arg;
-    if (raft_fixture_initialize(&r->f) != 0) {
-        free(r);
-        return NULL;
-    }
-    int rv = 0;
+    r->snapshot_threshold =
+        SNAPSHOT_THRESHOLD_MIN + (unsigned)roost_rng_below(rng, SNAPSHOT_THRESHOLD_SPAN);
+    r->net = sim_raft_net_new(voters, rng);
+    int rv = r->net == NULL ? ROOST_EINVAL : 0;
     for (uint32_t i = 0; i < voters && rv == 0; i++) {
         server_t *s = &r->s[i];
         s->owner = r;
         s->id = i + 1;
         s->map = clustermap_new(partitions, rf);
-        r->alive[i] = true;
-        for (uint32_t j = 0; j < voters; j++)
-            r->link[i][j] = true;
-        rv = s->map == NULL ? ROOST_EINVAL
-             : control_fsm_init(&s->fsm, &r->f.servers[i].raft, partitions, rf, s_publish, s)
-                 ? ROOST_EINVAL
-                 : raft_fixture_grow(&r->f, &s->fsm.fsm);
+        rv = s->map == NULL ? ROOST_EINVAL : s_start(r, s, true);
     }
-    if (rv == 0)
-        rv = s_bootstrap(r, rng);
     if (rv != 0)
         sim_raft_destroy(&r);
     return r;
@@ -143,11 +163,11 @@ void sim_raft_destroy(sim_raft_t **self_p)
     sim_raft_t *r = *self_p;
     if (r == NULL)
         return;
-    raft_fixture_close(&r->f); /* fails the proposals in flight: their callbacks run now */
     for (uint32_t i = 0; i < r->n; i++) {
-        control_fsm_close(&r->s[i].fsm);
+        s_stop(&r->s[i]); /* fails the proposals in flight: their callbacks run now */
         clustermap_release(&r->s[i].map);
     }
+    sim_raft_net_destroy(&r->net);
     free(r->digest);
     free(r);
     *self_p = NULL;
@@ -165,8 +185,8 @@ uint32_t sim_raft_leader(const sim_raft_t *self)
     uint32_t best = 0;
     raft_term term = 0;
     for (uint32_t i = 0; i < self->n; i++) {
-        struct raft *raft = (struct raft *)&self->f.servers[i].raft; /* raft_state isn't const */
-        if (self->alive[i] && raft_state(raft) == RAFT_LEADER && raft->current_term > term) {
+        struct raft *raft = (struct raft *)&self->s[i].raft; /* raft_state isn't const */
+        if (self->s[i].running && raft_state(raft) == RAFT_LEADER && raft->current_term > term) {
             best = i + 1;
             term = raft->current_term;
         }
@@ -176,8 +196,8 @@ uint32_t sim_raft_leader(const sim_raft_t *self)
 
 void sim_raft_advance(sim_raft_t *self, uint64_t now_ms)
 {
-    for (uint32_t k = 0; raft_fixture_time(&self->f) < now_ms && k < STEPS_PER_ADVANCE_MAX; k++)
-        raft_fixture_step(&self->f);
+    for (uint32_t k = 0; k < STEPS_PER_ADVANCE_MAX && sim_raft_net_step(self->net, now_ms); k++)
+        ;
     uint32_t leader = sim_raft_leader(self);
     if (leader != 0 && leader != self->leader)
         self->stats.elections++;
@@ -187,27 +207,26 @@ void sim_raft_advance(sim_raft_t *self, uint64_t now_ms)
 
 void sim_raft_set_alive(sim_raft_t *self, uint32_t id, bool alive)
 {
-    if (id < 1 || id > self->n || self->alive[id - 1] == alive)
+    if (id < 1 || id > self->n || self->s[id - 1].running == alive)
         return;
-    self->alive[id - 1] = alive;
-    if (alive)
-        raft_fixture_revive(&self->f, id - 1);
-    else
-        raft_fixture_kill(&self->f, id - 1);
+    server_t *s = &self->s[id - 1];
+    if (!alive) { /* and what it applied goes with the process: a restart starts empty */
+        s_stop(s);
+        clustermap_release(&s->map);
+        s->map = clustermap_new(self->partitions, self->rf);
+        if (s->map == NULL)
+            abort();
+        return;
+    }
+    if (s_start(self, s, false) != 0)
+        abort(); /* a disk that loaded once loads again: anything else is a simulator bug */
+    self->stats.restarts++;
 }
 
 void sim_raft_set_link(sim_raft_t *self, uint32_t from, uint32_t to, bool up)
 {
-    if (from < 1 || from > self->n || to < 1 || to > self->n || from == to ||
-        self->link[from - 1][to - 1] == up)
-        return;
-    self->link[from - 1][to - 1] = up;
-    if (up)
-        raft_fixture_reconnect(&self->f, from - 1, to - 1);
-    else
-        raft_fixture_disconnect(&self->f, from - 1, to - 1);
+    sim_raft_net_set_link(self->net, from, to, up);
 }
-
 static void s_on_applied(struct raft_apply *req, int status, void *result)
 {
     (void)result;
@@ -235,7 +254,7 @@ int sim_raft_propose(sim_raft_t *self, const clustermap_cmd_t *cmd)
         return rc;
     struct raft_apply *req = roost_xcalloc(1, sizeof *req);
     req->data = self;
-    if (raft_apply(raft_fixture_get(&self->f, leader - 1), req, &buf, 1, s_on_applied) != 0) {
+    if (raft_apply(&self->s[leader - 1].raft, req, &buf, 1, s_on_applied) != 0) {
         free(req);
         raft_free(buf.base);
         return ROOST_ENOTLEADER;
@@ -252,4 +271,9 @@ const clustermap_t *sim_raft_map(const sim_raft_t *self, uint32_t id)
 void sim_raft_stats(const sim_raft_t *self, sim_raft_stats_t *out)
 {
     *out = self->stats;
+    sim_raft_net_stats_t ns;
+    sim_raft_net_stats(self->net, &ns);
+    out->snapshots = ns.snapshots;
+    out->installs = ns.installs;
+    out->messages = ns.messages;
 }

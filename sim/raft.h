@@ -1,16 +1,16 @@
 /* sim/raft.h — the control plane under the simulator: the cluster map's real Raft state machine
- * (runtime/control_fsm.c, the one every roostd voter runs) on libraft's in-memory cluster fixture
- * (raft/fixture.h), one Raft server per voting shard node, stepped on the world's clock.
+ * (runtime/control_fsm.c, the one every roostd voter runs) on real libraft servers, one per
+ * voting shard node, over a simulated disk and network (sim/raft_io.h), stepped on the world's
+ * clock.
  *
- * Real: libraft (elections with pre-vote, replication, commit), the entry framing and the state
- * machine, so every voter applies the same sequence of maps at the same indexes — or the map
- * checker here says where they diverged. Not here: Raft snapshots (raft.c says why).
- * Modelled: the fixture's I/O (an in-memory log and network with a fixed latency per server);
- * its links follow the simulated network's cuts and the nodes' lives (a crashed node's server
- * stops; on restart it resumes with the Raft log it had synced: the fixture keeps no unsynced
- * Raft state, and raft_uv acknowledges nothing it has not synced).
+ * Real: libraft (elections with pre-vote, replication, commit, snapshots taken every few dozen
+ * entries and installed on lagging voters), the entry framing and the state machine with its
+ * snapshot and restore, so every voter applies the same sequence of maps at the same indexes —
+ * or the map checker here says where they diverged. A crashed node's server is closed and what
+ * its disk had not completed is lost; a restart is a new server that loads the disk (snapshot,
+ * then entries). The links follow the simulated network's cuts.
  *
- * Node ids are the fixture's: voter `id` (1 ≤ id ≤ voters) is server index id - 1.
+ * Voter `id` (1 ≤ id ≤ voters) is the node of that id.
  */
 #ifndef ROOST_SIM_RAFT_H
 #define ROOST_SIM_RAFT_H
@@ -36,9 +36,10 @@ sim_raft_t *sim_raft_new(uint32_t voters, uint32_t partitions, uint32_t rf, roos
 void sim_raft_destroy(sim_raft_t **self_p);
 uint32_t sim_raft_voters(const sim_raft_t *self);
 
-/* Steps the fixture until its clock (ms) reaches now_ms. */
+/* Fires every control-plane event due by now_ms (the world's clock, in ms). */
 void sim_raft_advance(sim_raft_t *self, uint64_t now_ms);
-/* A crashed node's server stops (no ticks, no messages); a restarted one resumes. */
+/* A crash closes the node's server (losing what its disk had not completed); a restart starts
+ * a new one on that disk. */
 void sim_raft_set_alive(sim_raft_t *self, uint32_t id, bool alive);
 /* The link from → to carries messages or drops them (cuts, isolation). */
 void sim_raft_set_link(sim_raft_t *self, uint32_t from, uint32_t to, bool up);
@@ -48,12 +49,16 @@ uint32_t sim_raft_leader(const sim_raft_t *self);
 /* Proposes a command through the current leader (sim_raft_leader). ROOST_OK (proposed: it
  * commits unless that leader is deposed first), ROOST_ENOTLEADER (no leader) or ROOST_ENOMEM. */
 int sim_raft_propose(sim_raft_t *self, const clustermap_cmd_t *cmd);
-/* The map voter `id` applied last (never NULL: empty before its first apply). */
+/* The map voter `id` applied last in its current life (never NULL: empty before its first apply,
+ * and again after a crash until its restarted server restores or applies one). */
 const clustermap_t *sim_raft_map(const sim_raft_t *self, uint32_t id);
 
 typedef struct {
     uint64_t proposed, committed, lost; /* lost: not committed (the leader was deposed) */
     uint64_t elections;                 /* leader changes seen */
+    uint64_t restarts;                  /* servers restarted from their disks after a crash */
+    uint64_t snapshots, installs;       /* snapshots taken; installed from a leader */
+    uint64_t messages;                  /* Raft messages sent */
     uint64_t diverged;                  /* applies whose map differs from another voter's at
                                            the same version: must stay 0 */
     char first_divergence[160];

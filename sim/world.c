@@ -342,7 +342,7 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
             parts |= 1ull << p;
     w->losses[w->nlosses].node = id;
     w->losses[w->nlosses].parts = parts;
-    w->losses[w->nlosses++].at_ns = w->now_ns;
+    w->losses[w->nlosses++].at_ns = n->disk_failed ? n->disk_failed_ns : w->now_ns;
     w->rebuilds += atomic_load(&n->store.stats.rebuilds);
     sim_net_set_up(w->net, id, false);
     engine_mem_fail_writes(n->engine, ROOST_EIO);
@@ -366,6 +366,7 @@ void sim_world_fail_disk(sim_world_t *w, uint32_t id)
     sim_world_say(w, "disk of s%u refuses writes", id);
     w->faults.disk_faults++;
     n->disk_failed = true;
+    n->disk_failed_ns = w->now_ns;
     engine_mem_fail_writes(n->engine, ROOST_EIO);
     sim_detect_self_down(n);
 }

@@ -9,7 +9,7 @@
  * step the control plane and let its leader do its duties, inject the faults the seed picks,
  * and advance the clock to the next thing that happens (at most 1 ms: node timers).
  *
- * The control plane: the real Raft state machine on libraft's fixture (raft.h), one server per
+ * The control plane: the real Raft state machine on real libraft servers (raft.h), one per
  * voting node (the first min(5, N)); each voter tells its own logs the roles of the map it
  * applied (exactly as the daemon does, msg_role_from_map), so voters see map changes at
  * different times, and one cut off from the leader keeps an old map. Non-voters and the client
@@ -74,6 +74,7 @@ typedef struct {
     struct sim_world *world;
     uint32_t id;
     bool up, disk_failed;
+    uint64_t disk_failed_ns; /* when its disk began refusing writes (and write-backs) */
     uint32_t incarnation;
     engine_t *engine; /* the disk: kept across crashes */
     store_t store;
@@ -123,7 +124,8 @@ typedef struct sim_world {
     uint64_t writeback_ns; /* sync: none — the OS's write-back delay, the seed's 5–30 s */
     struct {               /* every power loss, in order: the sync: none loss window's judge */
         uint32_t node;
-        uint64_t at_ns;
+        uint64_t at_ns; /* the crash, or the disk failure that preceded it: from then on
+                           the OS could write nothing back */
         uint64_t parts; /* bit p: the map named the node for partition p (all bits past 64) */
     } * losses;
     uint32_t nlosses, losses_cap;
