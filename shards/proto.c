@@ -83,12 +83,18 @@ void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nr
 void msg_append_begin(msgpack_sbuffer *out, const msg_append_t *m, uint32_t nrecords)
 {
     msgpack_packer pk = s_packer(out);
-    msgpack_pack_array(&pk, 5);
+    msgpack_pack_array(&pk, 6); /* the records stay fifth: a five-field append still decodes */
     msgpack_pack_uint64(&pk, m->epoch);
     msgpack_pack_uint64(&pk, m->prev_lsn);
     msgpack_pack_uint64(&pk, m->prev_epoch);
     msgpack_pack_uint64(&pk, m->commit_lsn);
     msgpack_pack_array(&pk, nrecords);
+}
+
+void msg_append_end(msgpack_sbuffer *out, const msg_append_t *m)
+{
+    msgpack_packer pk = s_packer(out);
+    msgpack_pack_uint64(&pk, m->last_lsn);
 }
 
 void msg_record_append(msgpack_sbuffer *out, const void *rec, size_t len)
@@ -209,6 +215,9 @@ int msg_append_decode(const void *data, size_t len, msg_append_t *m, msg_view_t 
     if (rc == ROOST_OK &&
         (!s_u64(&f[0], &m->epoch) || !s_u64(&f[1], &m->prev_lsn) || !s_u64(&f[2], &m->prev_epoch) ||
          !s_u64(&f[3], &m->commit_lsn) || !s_records(&f[4], v)))
+        rc = ROOST_EPROTO;
+    m->last_lsn = 0;
+    if (rc == ROOST_OK && v->up.data.via.array.size > 5 && !s_u64(&f[5], &m->last_lsn))
         rc = ROOST_EPROTO;
     return rc;
 }

@@ -87,6 +87,8 @@ typedef struct {
 
 typedef struct {
     uint64_t epoch, prev_lsn, prev_epoch, commit_lsn;
+    uint64_t last_lsn; /* the end of the primary's log in this epoch (0: not known — still
+                          reconciling — or not sent, by an older node) */
 } msg_append_t;
 
 typedef struct {
@@ -112,6 +114,8 @@ void msg_ack_encode(msgpack_sbuffer *out, const msg_ack_t *m);
 /* The records array is appended by the caller: pass nrecords, then msg_record_append each. */
 void msg_promise_begin(msgpack_sbuffer *out, const msg_promise_t *m, uint32_t nrecords);
 void msg_append_begin(msgpack_sbuffer *out, const msg_append_t *m, uint32_t nrecords);
+/* After an append's records: its last field (m->last_lsn). */
+void msg_append_end(msgpack_sbuffer *out, const msg_append_t *m);
 void msg_record_append(msgpack_sbuffer *out, const void *rec, size_t len);
 void msg_fetch_encode(msgpack_sbuffer *out, uint64_t lsn);
 void msg_fetched_encode(msgpack_sbuffer *out, uint64_t lsn, const void *rec, size_t len);

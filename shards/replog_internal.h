@@ -69,6 +69,8 @@ typedef struct {
     uint64_t last_lsn, last_epoch; /* the last entry in the local log */
     uint64_t applied_lsn;          /* entries applied to the state table */
     uint64_t commit_lsn;           /* highest entry known committed (>= applied) */
+    uint64_t end_epoch, end_lsn;   /* a replica: the furthest end of its primary's log that
+                                      epoch end_epoch's appends announced */
     /* role, from the cluster map */
     replog_role_t role;
     uint64_t role_base; /* the map's epoch for this partition, << REPLOG_TERM_SHIFT */
@@ -90,6 +92,7 @@ typedef struct {
                                             * short resumes it: the grace is not waited twice) */
     bool rejoining;                        /* replica: sync none, unclean restart, not caught up */
     uint64_t rejoin_target;                /* … until it holds this lsn (its primary's commit) */
+    uint64_t rejoin_epoch;                 /* … in this epoch (a later one sets it again) */
     uint64_t recon_from;                   /* reconciling: first lsn not known committed */
     uint64_t best_epoch, best_lsn;         /* reconciling: the most up-to-date tail seen */
     uint32_t best_node;                    /* whose it is */

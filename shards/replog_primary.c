@@ -113,6 +113,15 @@ static uint64_t s_written(const replog_t *r)
     return r->gc_count ? r->gc_prev_lsn : r->last_lsn;
 }
 
+/* The end of our log as this epoch's history, for the appends to carry; 0 until the adoption
+ * (before it our log may lack committed entries a replica holds). A replica that committed
+ * past it holds history the epoch dropped (replog_replica.c). */
+static uint64_t s_epoch_end(const replog_t *r)
+{
+    bool adopted = r->role == ROLE_SERVING || (r->role == ROLE_RECONCILING && r->best_node == 0);
+    return adopted ? r->last_lsn : 0;
+}
+
 /* LOG_APPEND of the written entries [from, s_written] (at most PROTO_RECORDS_MAX) to replica
  * i; entries the log no longer holds make it a rebuild from a snapshot instead. It never names
  * an unwritten entry as prev: the replica would answer GAP for an entry it cannot have yet
@@ -134,9 +143,11 @@ static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
     msg_append_t m = {.epoch = r->epoch,
                       .prev_lsn = from - 1,
                       .prev_epoch = replog_epoch_of(r, from - 1),
-                      .commit_lsn = r->commit_lsn};
+                      .commit_lsn = r->commit_lsn,
+                      .last_lsn = s_epoch_end(r)};
     msg_append_begin(&out, &m, n);
     msgpack_sbuffer_write(&out, recs.data, recs.size);
+    msg_append_end(&out, &m);
     replog_send(ctx, r, r->peers[i], MSG_LOG_APPEND, &out);
     r->sent_commit[i] = r->commit_lsn;
     msgpack_sbuffer_destroy(&recs);
@@ -279,6 +290,8 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     if (r->best_lsn >= r->recon_from)
         r->last_epoch = r->epoch;
     r->acked[s_self(r)] = r->last_lsn;
+    uint32_t source = r->best_node;
+    r->best_node = 0; /* adoption done: our log is the epoch's (s_epoch_end) */
     for (uint32_t i = 0; i < r->npeers; i++) {
         if ((int)i == s_self(r) || !replog_peer_in(r, i, PEER_CUR | PEER_NEXT))
             continue;
@@ -287,8 +300,7 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     }
     ROOST_INFO(COMP, "reconciled", "partition=%u epoch=%llu from=%llu to=%llu source=%u",
                r->partition, (unsigned long long)r->epoch, (unsigned long long)r->recon_from,
-               (unsigned long long)r->last_lsn, r->best_node);
-    r->best_node = 0; /* adoption done */
+               (unsigned long long)r->last_lsn, source);
     if (r->last_lsn < r->recon_from)
         replog_start_serving(ctx, r);
     else /* our own synced copy counts: with RF 1 (or consistency ONE) nothing else would */
@@ -484,9 +496,11 @@ static void s_ship(roost_ctx_t *ctx, replog_t *r)
     msg_append_t m = {.epoch = r->epoch,
                       .prev_lsn = r->gc_prev_lsn,
                       .prev_epoch = r->gc_prev_epoch,
-                      .commit_lsn = r->commit_lsn};
+                      .commit_lsn = r->commit_lsn,
+                      .last_lsn = s_epoch_end(r)};
     msg_append_begin(&out, &m, r->gc_count);
     msgpack_sbuffer_write(&out, r->gc_records.data, r->gc_records.size);
+    msg_append_end(&out, &m);
     int me = s_self(r);
     for (uint32_t i = 0; i < r->npeers; i++) {
         if ((int)i == me || r->catchup[i] || !replog_peer_in(r, i, PEER_CUR | PEER_NEXT))

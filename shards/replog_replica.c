@@ -230,6 +230,35 @@ void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status)
     }
 }
 
+/* Whether this copy committed past the end of the epoch's log, as the primary's appends
+ * announce it (the furthest end seen in the epoch: they may arrive out of order). Every entry
+ * committed before the epoch is in its log, so such a copy holds history the epoch dropped: a
+ * sync: none adoption with rejoining replicas can drop acknowledged writes (docs/store.md). */
+static bool s_committed_past_the_primary(replog_t *r, const msg_append_t *m)
+{
+    if (m->last_lsn == 0) /* not announced: a primary still reconciling, or an older node */
+        return false;
+    if (r->end_epoch != m->epoch) {
+        r->end_epoch = m->epoch;
+        r->end_lsn = 0;
+    }
+    if (m->last_lsn > r->end_lsn)
+        r->end_lsn = m->last_lsn;
+    return r->commit_lsn > r->end_lsn;
+}
+
+/* What it applied cannot be taken back entry by entry: it is replaced whole from the primary. */
+static void s_rebuild_diverged(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env,
+                               uint64_t epoch, const char *why)
+{
+    uint32_t from = replog_sender_node(env);
+    ROOST_WARN(COMP, "rebuilding a diverged copy from the primary",
+               "partition=%u epoch=%llu why=\"%s\"", r->partition, (unsigned long long)epoch, why);
+    replog_rebuild_from(ctx, r, from);
+    if (r->rebuild_from == from)
+        r->rebuild_epoch = epoch;
+}
+
 void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_append_t m;
@@ -258,8 +287,20 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_ack(ctx, r, env, m.epoch, ACK_FAILED, 0);
         goto out;
     }
-    if (r->rejoining && !r->rejoin_target) /* what it must hold before it counts again */
+    if (r->rejoining && (!r->rejoin_target || r->rejoin_epoch != m.epoch)) {
+        /* what it must hold before it counts again: this epoch's commit point. An older
+         * epoch's may lie past everything this one will ever hold (the loss window took it),
+         * and a copy waiting for it never voted again (sim seed 112 with phones, sync: none:
+         * the partition could not commit) */
         r->rejoin_target = m.commit_lsn ? m.commit_lsn : 1;
+        r->rejoin_epoch = m.epoch;
+    }
+    if (s_committed_past_the_primary(r, &m)) {
+        /* Nothing the primary sends could name the entries we hold past its end: we stayed
+         * ahead and different until its next write (seen reading sim seed 112, sync: none) */
+        s_rebuild_diverged(ctx, r, env, m.epoch, "committed past the end of the primary's log");
+        goto out;
+    }
     if (m.prev_lsn > r->last_lsn ||
         (m.prev_lsn > r->commit_lsn && s_local_epoch(r, m.prev_lsn) != m.prev_epoch)) {
         s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
@@ -270,16 +311,9 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     uint64_t known = m.commit_lsn < m.prev_lsn ? m.commit_lsn : m.prev_lsn;
     int rc = replog_store_records(r, &v, false, known, &matched);
     if (rc == ROOST_ESTALE) {
-        /* The newer epoch's primary holds another history below our commit point: what we
-         * applied can only be replaced whole (a sync: none adoption with rejoining replicas
-         * may drop acknowledged writes, docs/store.md). Refusing forever left this copy
-         * diverged for good (sim seed 6 with phones, sync: none). */
-        uint32_t from = replog_sender_node(env);
-        ROOST_WARN(COMP, "rebuilding a diverged copy from the primary", "partition=%u epoch=%llu",
-                   r->partition, (unsigned long long)m.epoch);
-        replog_rebuild_from(ctx, r, from);
-        if (r->rebuild_from == from)
-            r->rebuild_epoch = m.epoch;
+        /* The newer epoch's primary holds another history below our commit point. Refusing
+         * forever left this copy diverged for good (sim seed 6 with phones, sync: none). */
+        s_rebuild_diverged(ctx, r, env, m.epoch, "a committed entry differs from the primary's");
         goto out;
     }
     if (rc != ROOST_OK) {

@@ -91,6 +91,13 @@ static inline void inproc_cut(inproc_net_t *n, uint32_t a, uint32_t b, bool cut)
     inproc_quiesce(&n->tr[b]);
 }
 
+/* Cuts (or heals) the direction from → to only. */
+static inline void inproc_cut_one_way(inproc_net_t *n, uint32_t from, uint32_t to, bool cut)
+{
+    atomic_store(&n->cut[from][to], cut);
+    inproc_quiesce(&n->tr[to]);
+}
+
 /* Cuts (or heals) node a from every other node. */
 static inline void inproc_isolate(inproc_net_t *n, uint32_t a, bool cut)
 {

@@ -6,6 +6,23 @@
  * and one from a source at zero completes. */
 #include "tests/support/replog_world.h"
 
+/* Node id's (stopped) engine loses every partition's log and state and its applied points —
+ * its unsynced history, all of it, after an unclean stop under sync: none; its promises stay. */
+static void s_wipe_history(uint32_t id)
+{
+    engine_batch_t *b = engine_batch_new();
+    for (uint32_t p = 0; p < P; p++) {
+        uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES];
+        key_prefix(lo, p, KEY_TABLE_LOG);
+        key_prefix(hi, p, KEY_TABLE_STATE + 1);
+        engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+        key_meta(meta, p, KEY_META_APPLIED);
+        engine_batch_delete(b, meta, sizeof meta);
+    }
+    assert_int_equal(engine_write(W->engine[id], b, true), 0);
+    engine_batch_destroy(&b);
+}
+
 /* Under sync: none a replica restarts after an unclean stop having lost its unsynced history
  * (here: all of it). It rejoins as a non-voter: with the third replica cut off, the new epoch
  * does not adopt on its promise (nothing is acknowledged) until the grace period runs out; then
@@ -18,18 +35,8 @@ static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **stat
     s_go(1, 300, 0);
     assert_true(s_wait(s_answered, 30));
     assert_true(s_wait(s_logs_agree, 20));
-    s_kill_node(2);                         /* nobody sends into it while it is replaced */
-    engine_batch_t *b = engine_batch_new(); /* its unsynced history is gone; its promise is not */
-    for (uint32_t p = 0; p < P; p++) {
-        uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES];
-        key_prefix(lo, p, KEY_TABLE_LOG);
-        key_prefix(hi, p, KEY_TABLE_STATE + 1);
-        engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
-        key_meta(meta, p, KEY_META_APPLIED);
-        engine_batch_delete(b, meta, sizeof meta);
-    }
-    assert_int_equal(engine_write(W->engine[2], b, true), 0);
-    engine_batch_destroy(&b);
+    s_kill_node(2); /* nobody sends into it while it is replaced */
+    s_wipe_history(2);
     inproc_isolate(&W->net, 3, true);
     s_route_all(1, 2);
     s_role(1, 1, 2); /* node 1 reconciles a new epoch; node 2 comes back meanwhile */
@@ -85,6 +92,41 @@ static void test_a_late_promiser_is_fed_after_the_adoption(void **state)
     assert_true(s_wait(s_answered, 30));
     assert_int_equal(atomic_load(&g_failed), 0);
     assert_true(s_wait(s_logs_agree, 20));
+}
+
+/* A rejoining replica must hold its primary's commit point before it votes again — the commit
+ * point of the epoch it is in. Here it learned epoch 1's (320) and could not catch up (its
+ * answers were cut); then the only complete copy went down and epoch 2 adopted a log that ends
+ * at 300 (the tail went with the loss). Before, the replica kept waiting for 320 and never
+ * voted: with node 1 down the new primary could commit nothing (sim seed 112 with phones,
+ * sync: none, session 11). */
+static void test_a_rejoining_replica_counts_again_in_a_later_epoch(void **state)
+{
+    (void)state;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    inproc_isolate(&W->net, 2, true);
+    g_want = 320;
+    s_go(1, 20, 5000); /* committed by nodes 1 and 3 */
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    s_kill_node(3);
+    s_wipe_history(3);
+    s_restart_node(3, true);
+    inproc_cut_one_way(&W->net, 1, 3, false); /* it hears epoch 1's commit point, cannot answer */
+    s_sleep_ms(500);
+    s_kill_node(1); /* the last copy of the tail goes down */
+    inproc_cut(&W->net, 2, 3, false);
+    s_route_all(2, 2);
+    s_role(2, 2, 2);
+    s_role(3, 2, 2);
+    atomic_store(&g_done, 0);
+    g_want = 50;
+    s_go(2, 50, 9000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
 }
 
 /* Logs are bounded: a replica cut off while the primary moved more than its hold past it can no
@@ -190,20 +232,12 @@ static void test_a_new_primary_rebuilds_from_a_rejoining_replica(void **state)
     assert_true(s_wait(s_states_agree, 30));
 }
 
-/* A replica whose committed history differs from the new epoch's primary below its commit
- * point (here: an entry of partition 0 the others never had, applied; under sync: none, an
- * adoption with rejoining replicas can drop acknowledged writes) is rebuilt from the primary.
- * Before, it refused the primary's entry as "committed entry differs" forever and its copy
- * stayed behind and different (the simulator's seed 6 with phones, sync: none). */
-static void test_a_replica_with_another_committed_history_is_rebuilt(void **state)
+/* Writes into node id's (stopped) engine an entry of partition p's log that only it has, past
+ * its last, under epoch 1, as committed and applied (its put "stray" in the state table too):
+ * what a replica holds when an adoption under sync: none dropped an acknowledged write. */
+static void s_plant_applied_entry(uint32_t id, uint32_t p)
 {
-    (void)state;
-    g_want = 200;
-    s_go(1, 200, 0);
-    assert_true(s_wait(s_answered, 30));
-    assert_true(s_wait(s_logs_agree, 20));
-    s_kill_node(3);
-    int n = s_log(3, 0, g_a, LOG_CAP); /* node 3 commits and applies an entry of its own */
+    int n = s_log(id, p, g_a, LOG_CAP);
     assert_true(n > 0);
     uint64_t lsn = g_a[n - 1][0] + 1;
     store_ops_t ops;
@@ -216,26 +250,67 @@ static void test_a_replica_with_another_committed_history_is_rebuilt(void **stat
     msgpack_packer_init(&pk, &ob, msgpack_sbuffer_write);
     store_ops_encode(&ops, &pk);
     entry_encode(&rec, 1u << 16, lsn, ob.data, ob.size);
-    uint8_t key[KEY_LOG_BYTES], meta[KEY_META_BYTES], be[8];
-    key_log(key, 0, lsn);
-    key_meta(meta, 0, KEY_META_APPLIED);
+    uint8_t key[KEY_LOG_BYTES], meta[KEY_META_BYTES], be[8], skey[KEY_BYTES_MAX];
+    key_log(key, p, lsn);
+    key_meta(meta, p, KEY_META_APPLIED);
     key_be64(be, lsn);
+    size_t sklen = key_state(skey, p, "stray", 5);
     engine_batch_t *b = engine_batch_new();
     engine_batch_put(b, key, sizeof key, rec.data, rec.size);
     engine_batch_put(b, meta, sizeof meta, be, sizeof be);
-    assert_int_equal(engine_write(W->engine[3], b, true), 0);
+    engine_batch_put(b, skey, sklen, "x", 1);
+    assert_int_equal(engine_write(W->engine[id], b, true), 0);
     engine_batch_destroy(&b);
     msgpack_sbuffer_destroy(&ob);
     msgpack_sbuffer_destroy(&rec);
     store_ops_fini(&ops);
+}
+
+/* 200 writes everywhere; then node 3, stopped, commits and applies an entry of partition 0
+ * that the others never had, and epoch 2 starts without it (node 1 leads). */
+static void s_epoch_2_without_node_3s_stray_entry(void)
+{
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    s_kill_node(3);
+    s_plant_applied_entry(3, 0);
     s_restart_node(3, false);
-    s_route_all(1, 2); /* epoch 2 without node 3: node 1 writes its own entry at that lsn */
+    s_route_all(1, 2);
     s_role(2, 1, 2);
     s_role(1, 1, 2);
+}
+
+/* A replica whose committed history differs from the new epoch's primary below its commit
+ * point (here: an entry of partition 0 the others never had, applied; under sync: none, an
+ * adoption with rejoining replicas can drop acknowledged writes) is rebuilt from the primary.
+ * Before, it refused the primary's entry as "committed entry differs" forever and its copy
+ * stayed behind and different (the simulator's seed 6 with phones, sync: none). */
+static void test_a_replica_with_another_committed_history_is_rebuilt(void **state)
+{
+    (void)state;
+    s_epoch_2_without_node_3s_stray_entry();
     g_want = 400;
-    s_go(1, 200, 5000);
+    s_go(1, 200, 5000); /* node 1 writes its own entry at that lsn */
     assert_true(s_wait(s_answered, 30));
     assert_int_equal(atomic_load(&g_failed), 0);
+    inproc_isolate(&W->net, 3, false);
+    s_role(3, 1, 2);
+    assert_true(s_wait(s_states_agree, 30));
+    assert_true(atomic_load(&W->store[3].stats.rebuilds) >= 1);
+}
+
+/* The same, but nothing is written in the new epoch: the replica committed past the end of
+ * the primary's log, so no append ever names an entry it could find different. It learns the
+ * primary's end from the appends (their last_lsn) and is rebuilt. Before, its copy stayed
+ * ahead and different until the partition's next write (found while reading the simulator's
+ * seed 112 with phones, sync: none, session 11). */
+static void test_a_replica_applied_past_the_primary_is_rebuilt(void **state)
+{
+    (void)state;
+    s_epoch_2_without_node_3s_stray_entry();
+    s_sleep_ms(500); /* epoch 2 reconciled without node 3, and nothing written since */
     inproc_isolate(&W->net, 3, false);
     s_role(3, 1, 2);
     assert_true(s_wait(s_states_agree, 30));
@@ -305,10 +380,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_an_unclean_sync_none_replica_rejoins_as_a_non_voter),
         T(test_a_late_promiser_is_fed_after_the_adoption),
+        T(test_a_rejoining_replica_counts_again_in_a_later_epoch),
         SHORT(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot),
         SHORT(test_a_lagging_new_primary_rebuilds_before_it_serves),
         SHORT(test_a_new_primary_rebuilds_from_a_rejoining_replica),
         T(test_a_replica_with_another_committed_history_is_rebuilt),
+        T(test_a_replica_applied_past_the_primary_is_rebuilt),
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
         T(test_a_rebuild_from_a_source_at_zero_completes),
     };
