@@ -313,6 +313,48 @@ static inline bool s_states_agree(void)
     return true;
 }
 
+/* Partition p's last lsn in node id's log (0: none). */
+static inline uint64_t s_last_lsn(uint32_t id, uint32_t p)
+{
+    int n = s_log(id, p, g_a, LOG_CAP);
+    return n > 0 ? g_a[n - 1][0] : 0;
+}
+
+static inline bool s_replicas_hold_node1s_log(void)
+{
+    for (uint32_t p = 0; p < P; p++)
+        for (uint32_t id = 2; id <= N; id++)
+            if (s_last_lsn(id, p) != s_last_lsn(1, p))
+                return false;
+    return true;
+}
+
+/* `count` writes through node 1 that its replicas store but whose acknowledgements never reach
+ * it: a tail above its commit point that they hold. The links back to node 1 stay cut (healed
+ * now, the primary's next tick would have the tail acknowledged). */
+static inline void s_write_a_tail_only_the_replicas_hold(int count, uint64_t first)
+{
+    for (uint32_t id = 2; id <= N; id++)
+        inproc_cut_one_way(&W->net, id, 1, true);
+    atomic_store(&g_done, 0);
+    g_want = count;
+    s_go(1, count, first);
+    assert_true(s_wait(s_replicas_hold_node1s_log, 30));
+}
+
+/* Once the tail's writes are answered (or timed out), 50 new writes through node 1 are all
+ * acknowledged: the partitions serve again. */
+static inline void s_new_writes_succeed(void)
+{
+    assert_true(s_wait(s_answered, 30));
+    atomic_store(&g_done, 0);
+    atomic_store(&g_failed, 0);
+    g_want = 50;
+    s_go(1, 50, 5000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+}
+
 /* Node id goes away as a process would: cut off first (no delivery still under way), stopped,
  * its runtime and syncer freed; its engine stays (a disk). */
 static inline void s_kill_node(uint32_t id)

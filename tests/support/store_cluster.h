@@ -3,7 +3,8 @@
  * "map applied" lines counted, the Raft leader noted), the store probe writing distinct values
  * with a window and retrying failures, clean stops, and the on-disk checks (every acknowledged
  * write in every node's log, every partition's logs identical). Header-only, for one test file
- * at a time. $ROOSTD names the daemon; $ROOST_KEEP_TMP keeps the data. */
+ * at a time. $ROOSTD names the daemon; $ROOST_KEEP_TMP keeps the data; $ROOST_TEST_IO sets the
+ * manifests' runtime.io (`worker`: the network loop on the first worker; default `thread`). */
 #ifndef ROOST_TEST_STORE_CLUSTER_H
 #define ROOST_TEST_STORE_CLUSTER_H
 
@@ -116,8 +117,8 @@ static void s_write_manifest_to(const char *path, int shards)
             "apiVersion: roost/v1\n"
             "cluster: {name: t, partitions: %d, replication_factor: 3, consistency: QUORUM,"
             " sync: %s}\n"
-            "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500}\nnodes:\n",
-            P, g_sync);
+            "runtime: {workers: 2, heartbeat_ms: 200, down_after_ms: 1500, io: %s}\nnodes:\n",
+            P, g_sync, getenv("ROOST_TEST_IO") ? getenv("ROOST_TEST_IO") : "thread");
     for (int i = 1; i <= shards; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"

@@ -129,6 +129,34 @@ static void test_a_rejoining_replica_counts_again_in_a_later_epoch(void **state)
     assert_int_equal(atomic_load(&g_failed), 0);
 }
 
+/* A new primary that waits out the rejoin grace (its replicas came back rejoining) feeds them
+ * its tail meanwhile; they hold it already, catch up, vote, and the commit point reaches the
+ * end of the log before the adoption — far enough, with short logs, for the applied entries to
+ * be cut. The adoption must not read them again. Before, it re-read the tail from where
+ * reconciliation began, found it cut and stepped down for good: the partition had no primary
+ * (the simulator's seed 376 with phones, sync: none). */
+static void test_an_adoption_after_the_tail_was_committed_and_cut(void **state)
+{
+    (void)state;
+    g_want = 200;
+    s_go(1, 200, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_states_agree, 20));
+    s_write_a_tail_only_the_replicas_hold(400, 1000);
+    for (uint32_t id = 2; id <= 3; id++) { /* both back from an unclean stop, with the tail */
+        s_kill_node(id);
+        s_restart_node(id, true);
+    }
+    inproc_isolate(&W->net, 2, false);
+    inproc_isolate(&W->net, 3, false);
+    s_route_all(1, 2);
+    for (uint32_t id = 1; id <= N; id++)
+        s_role(id, 1, 2);
+    s_sleep_ms(REPLOG_REJOIN_GRACE_MS + 1500);
+    s_new_writes_succeed();
+    assert_true(s_wait(s_states_agree, 30));
+}
+
 /* Logs are bounded: a replica cut off while the primary moved more than its hold past it can no
  * longer catch up by entries; on return it is rebuilt from a snapshot of the primary's state
  * plus the log after it, and every state table ends up identical, no write lost. */
@@ -384,6 +412,7 @@ int main(void)
         SHORT(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot),
         SHORT(test_a_lagging_new_primary_rebuilds_before_it_serves),
         SHORT(test_a_new_primary_rebuilds_from_a_rejoining_replica),
+        SHORT(test_an_adoption_after_the_tail_was_committed_and_cut),
         T(test_a_replica_with_another_committed_history_is_rebuilt),
         T(test_a_replica_applied_past_the_primary_is_rebuilt),
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
