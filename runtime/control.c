@@ -32,6 +32,7 @@
 #include "runtime/control_tunnel.h"
 #include "runtime/errors.h"
 #include "runtime/log.h"
+#include "runtime/raft_guard.h"
 
 enum {
     /* How often the control thread refreshes the cached leader view and checks for leader
@@ -100,6 +101,7 @@ struct control {
     uv_timer_t tick;
     struct raft_uv_transport transport;
     struct raft_io io;
+    raft_guard_t guard; /* wraps io: raft_guard.h says why */
     struct raft raft;
     struct raft_barrier barrier;
     control_fsm_t fsm;
@@ -393,7 +395,9 @@ static int s_open(control_t *self)
     if (control_fsm_init(&self->fsm, &self->raft, self->partitions, self->rf, s_publish, self))
         return -1;
     self->stage = OPEN_FSM;
-    if (raft_init(&self->raft, &self->io, &self->fsm.fsm, self->self_id, s_self_address(self)))
+    raft_guard_init(&self->guard, &self->io);
+    if (raft_init(&self->raft, &self->guard.io, &self->fsm.fsm, self->self_id,
+                  s_self_address(self)))
         return -1;
     self->stage = OPEN_RAFT;
     self->raft.data = self;

@@ -11,6 +11,7 @@
 #include "runtime/control.h"
 #include "runtime/control_internal.h"
 #include "runtime/errors.h"
+#include "runtime/raft_guard.h"
 #include "runtime/util.h"
 #include "sim/raft_io.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     bool running; /* its raft instance is up (the node is alive) */
     bool closed;  /* set by the close callback */
     struct raft raft;
+    raft_guard_t guard; /* over the simulated io, as roostd's over raft_uv */
     control_fsm_t fsm;
     clustermap_t *map; /* a copy of what it applied last */
 } server_t;
@@ -100,8 +102,9 @@ static int s_start(sim_raft_t *r, server_t *s, bool fresh)
 {
     if (control_fsm_init(&s->fsm, &s->raft, r->partitions, r->rf, s_publish, s) != ROOST_OK)
         return ROOST_EINVAL;
-    int rv = raft_init(&s->raft, sim_raft_net_io(r->net, s->id), &s->fsm.fsm, s->id,
-                       sim_raft_net_address(r->net, s->id));
+    raft_guard_init(&s->guard, sim_raft_net_io(r->net, s->id));
+    int rv =
+        raft_init(&s->raft, &s->guard.io, &s->fsm.fsm, s->id, sim_raft_net_address(r->net, s->id));
     if (rv != 0) {
         control_fsm_close(&s->fsm);
         return rv;
