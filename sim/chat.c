@@ -56,7 +56,8 @@ static bool s_set_add(midset_t *s, uint64_t h) /* false if present */
     }
 }
 
-/* M3: one (conversation, seq) is one message wherever it is seen. Returns its slot. */
+/* M3: one (conversation, seq) is one message wherever it is seen; a conversation is two users
+ * (a, b) or a group (its id, 0). Returns its slot. */
 static uint32_t s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t seq, uint64_t mid)
 {
     uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
@@ -82,7 +83,11 @@ static uint32_t s_note_message(sim_chat_t *c, uint64_t a, uint64_t b, uint64_t s
             return i;
         }
         if (s->lo == lo && s->hi == hi && s->seq == seq) {
-            if (s->mid != mid) /* the one seen first may be a lost write's */
+            if (s->mid != mid && b == 0) /* the one seen first may be a lost write's */
+                chat_violation_unless_lost(c, chat_conv_part(c, a, 0), s->at_ns,
+                                           "g:%llu seq %llu names two different messages",
+                                           (unsigned long long)a, (unsigned long long)seq);
+            else if (s->mid != mid) /* (a group's key is (id, 0): its partition is g:<id>'s) */
                 chat_violation_unless_lost(c, chat_conv_part(c, lo, hi), s->at_ns,
                                            "d:%llu:%llu seq %llu names two different messages",
                                            (unsigned long long)lo, (unsigned long long)hi,
