@@ -238,8 +238,9 @@ static void s_disk_put(voter_t *v, const struct raft_snapshot *snap, unsigned tr
 
 /* Completes op: written to the disk, or — `lost`, a crash — not. Either way libraft's callback
  * is told it succeeded: libraft 0.15 dereferences NULL when a snapshot put it is closing over
- * fails (the simulator's 3-node seed 112), and its own test stub completes what is pending at
- * close as done; the raft instance is closing and only frees what it holds. */
+ * fails (the simulator's 3-node seed 112), and its own in-memory test io (raft/fixture.h)
+ * completes what is pending at close as done; the raft instance is closing and only frees what it
+ * holds. */
 static void s_disk_complete(voter_t *v, op_t *op, bool lost)
 {
     switch (op->kind) {
