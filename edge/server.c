@@ -421,6 +421,9 @@ static void s_drain_step(edge_t *e, uint64_t now)
 static void s_tick(lws_sorted_usec_list_t *sul)
 {
     edge_t *e = (edge_t *)((char *)sul - offsetof(edge_t, tick));
+    if (atomic_load(&e->stop))
+        return; /* edge_stop drains lws's loop with the context already out of e->lws: a tick
+                 * due then rescheduled itself on NULL (ASan in clean-clone CI, session 11) */
     uint64_t now = edge_now_ms();
     for (uint32_t i = 0; i < e->nslots; i++)
         if (e->conns[i].kind == CONN_WS && !e->conns[i].closing)
@@ -559,6 +562,7 @@ void edge_stop(edge_t *e)
         lws_cancel_service(e->lws);
         pthread_join(e->thread, NULL);
         e->started = false;
+        lws_sul_cancel(&e->tick); /* the service thread is gone: nothing reschedules it */
     }
     pthread_mutex_lock(&e->lws_mu);
     struct lws_context *lws = e->lws;
