@@ -559,7 +559,11 @@ void conv_on_history(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
     mp_buf_fini(&items);
 }
 
-/* ---- records for an inbox (MSG_CONV_FETCH [user, [seq…]] → [[seq, record | nil]…]) ------- */
+/* ---- records for an inbox (MSG_CONV_FETCH [user, [seq…]] → [[seq, record | nil]…]) -------
+ * nil: not the user's to see, removed under retention, or past the head: an inbox entry names
+ * it, so it was committed once and lost since (a partition's loss window under `sync: none`);
+ * the inbox skips it rather than wait forever (simulator seed 360). A seq being stored (past
+ * `durable`, not past `head`) is left out: the user actor asks again. */
 
 enum { FETCH_MAX = 64, FETCH_BYTES_MAX = 768 * 1024 };
 
@@ -586,12 +590,13 @@ void conv_on_fetch(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     mp_buf_init(&items);
     for (uint32_t i = 0; i < seqs->via.array.size && items.sb.size < FETCH_BYTES_MAX; i++) {
         uint64_t seq;
-        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || seq > c->durable)
-            continue; /* not stored here (yet): left out, asked again later */
+        if (!mp_as_u64(&seqs->via.array.ptr[i], &seq) || (seq > c->durable && seq <= c->head))
+            continue; /* being stored: left out, asked again later */
         void *val = NULL;
         size_t len = 0;
-        int rc = m && conv_member_had(m, seq) ? conv_read_record(ctx, c, seq, &val, &len)
-                                              : ROOST_ENOTFOUND; /* not this user's to see */
+        int rc = seq > c->head ? ROOST_ENOTFOUND /* never issued here: lost with its writes */
+                 : m && conv_member_had(m, seq) ? conv_read_record(ctx, c, seq, &val, &len)
+                                                : ROOST_ENOTFOUND; /* not this user's to see */
         if (rc == ROOST_ENOTFOUND) { /* …or retention removed it: nil, the inbox skips it */
             msgpack_pack_array(&items.pk, 2);
             msgpack_pack_uint64(&items.pk, seq);

@@ -17,9 +17,21 @@
 
 /* ---- the record cache ---------------------------------------------------------------------- */
 
+static cached_t *s_cached(user_t *u, const char *conv, uint64_t seq)
+{
+    for (uint32_t i = 0; i < USER_CACHE_ENTRIES; i++)
+        if (u->cache[i].seq == seq && strcmp(u->cache[i].conv, conv) == 0)
+            return &u->cache[i];
+    return NULL;
+}
+
+/* A record for (conv, seq) replaces what the cache holds for it: a seq answered nil (lost)
+ * may be issued again, and its new record must not hide behind the old answer. */
 void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, size_t len)
 {
-    cached_t *c = &u->cache[u->cache_next++ % USER_CACHE_ENTRIES];
+    cached_t *c = s_cached(u, conv, seq);
+    if (!c)
+        c = &u->cache[u->cache_next++ % USER_CACHE_ENTRIES];
     free(c->rec);
     snprintf(c->conv, sizeof c->conv, "%s", conv);
     c->seq = seq;
@@ -30,14 +42,6 @@ void user_cache_put(user_t *u, const char *conv, uint64_t seq, const void *rec, 
         memcpy(c->rec, rec, len);
         c->len = len;
     }
-}
-
-static cached_t *s_cached(user_t *u, const char *conv, uint64_t seq)
-{
-    for (uint32_t i = 0; i < USER_CACHE_ENTRIES; i++)
-        if (u->cache[i].seq == seq && strcmp(u->cache[i].conv, conv) == 0)
-            return &u->cache[i];
-    return NULL;
 }
 
 /* ---- pushing ----------------------------------------------------------------------------- */
@@ -258,10 +262,10 @@ static void s_fetched_item(user_t *u, const char *conv, const msgpack_object *it
         user_cache_put(u, conv, seq, rec->via.bin.ptr, rec->via.bin.size);
 }
 
-/* [[seq, record | nil]…], from the conversation (env->sender). A seq it left out is not
- * stored there yet (a new primary catching up): if that is the one the session waits for,
- * the tick asks again. Nothing but an explicit nil makes a record "not ours": another
- * session's fetch, or entries that arrived since the request, are no answer about them. */
+/* [[seq, record | nil]…], from the conversation (env->sender). A seq it left out is being
+ * stored there: if that is the one the session waits for, the tick asks again. Nothing but an
+ * explicit nil makes a record "not ours": another session's fetch, or entries that arrived since
+ * the request, are no answer about them. */
 void user_push_fetched(roost_ctx_t *ctx, user_t *u, pend_t *p, const roost_env_t *env)
 {
     session_t *s = user_session(u, p->s);
