@@ -378,7 +378,10 @@ static void s_created(roost_ctx_t *ctx, void *self, void *arg, int status)
     roost_env_free(req);
 }
 
-/* [phone, device]: creates the account, or adds a device to it (same phone). */
+/* [phone, device]: creates the account, or adds a device to it (same phone). A claim of a
+ * device already here is answered once every earlier write is durable: the one registering
+ * it may still be in flight, and may fail (simulator seed 370: the retry was answered from
+ * memory, the write then failed, and the device could never log in). */
 static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
 {
     msgpack_unpacked up;
@@ -398,8 +401,8 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     }
     char device[DEVICE_BYTES_MAX + 1];
     mp_str_copy(dev, device, sizeof device);
-    if (u->exists && user_device(u, device)) {
-        roost_ctx_reply(ctx, env, MSG_USER_CREATE, NULL, 0);
+    if (u->exists && user_device(u, device)) { /* once its registration is durable */
+        base_after(ctx, &u->base, s_created, roost_ctx_keep(ctx));
         goto out;
     }
     if (u->ndevices >= user_max_devices(ctx)) {

@@ -207,9 +207,10 @@ static sess_item_t *sess_wait(uint32_t i, bool reply, int timeout_ms)
     return found;
 }
 
-/* Session i asks `target` a raw request; the answer (or NULL after timeout). */
-static sess_item_t *sess_raw(uint32_t i, const char *target, uint32_t type, const void *payload,
-                             size_t len)
+/* Session i asks `target` a raw request and does not wait: sess_wait(i, true, ms) collects
+ * the answer. */
+static void sess_post_raw(uint32_t i, const char *target, uint32_t type, const void *payload,
+                          size_t len)
 {
     mp_buf_t b;
     mp_buf_init(&b);
@@ -221,6 +222,13 @@ static sess_item_t *sess_raw(uint32_t i, const char *target, uint32_t type, cons
     sess_key(i, key);
     roost_node_send(g_hub.node, roost_env_new(key, NULL, MSG_SESS_DO, b.sb.data, b.sb.size));
     mp_buf_fini(&b);
+}
+
+/* Session i asks `target` a raw request; the answer (or NULL after timeout). */
+static sess_item_t *sess_raw(uint32_t i, const char *target, uint32_t type, const void *payload,
+                             size_t len)
+{
+    sess_post_raw(i, target, type, payload, len);
     return sess_wait(i, true, 15000);
 }
 
