@@ -4,8 +4,9 @@
  *
  * `delivered` moves when the member's user actor reports that a device acknowledged messages
  * from others (MSG_ACKED); `read` on the member's `read` (MSG_READ). Both are durable before
- * they are answered. Receipt events are coalesced: at most one per (reader, status) per second
- * (CONV_RECEIPT_MS), always the newest watermark, sent to every other member who sent a
+ * they are answered, a report of nothing new too (the write of the watermark that covers it
+ * may still be in flight). Receipt events are coalesced: at most one per (reader, status) per
+ * second (CONV_RECEIPT_MS), always the newest watermark, sent to every other member who sent a
  * message above the previous one; a reader with read receipts off moves `read` without one.
  */
 #include <stdio.h>
@@ -85,8 +86,8 @@ void conv_on_acked(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
         return;
     }
     s_take_hidden(m, &up.data, 2);
-    if (seq <= m->delivered || seq > c->durable) {
-        roost_ctx_reply(ctx, env, MSG_ACKED, NULL, 0); /* nothing new (or not ours to count) */
+    if (seq <= m->delivered || seq > c->durable) { /* nothing new (or not ours to count) */
+        base_after(ctx, &c->base, s_answer, roost_ctx_keep(ctx)); /* (what is, once durable) */
     } else {
         m->delivered = seq;
         s_record_member(ctx, c, m);
@@ -109,7 +110,7 @@ void conv_on_read(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     } else if (seq > c->durable) {
         roost_ctx_reply_error(ctx, env, ROOST_ENOTFOUND);
     } else if (seq <= m->read) {
-        roost_ctx_reply(ctx, env, MSG_ACKED, NULL, 0);
+        base_after(ctx, &c->base, s_answer, roost_ctx_keep(ctx));
     } else {
         s_take_hidden(m, &up.data, 3);
         receipts = up.data.via.array.ptr[2].via.boolean;

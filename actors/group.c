@@ -41,6 +41,16 @@ static void s_done(roost_ctx_t *ctx, void *self, void *arg, int status)
     free(d);
 }
 
+/* The request being handled is answered ok once every earlier write is durable: a request
+ * that changes nothing (a retried create, members already in, a role already held) must not
+ * be answered from memory while the write that made it so is in flight, and may fail. */
+static void s_ok_after(roost_ctx_t *ctx, conv_t *c, bool internal)
+{
+    done_t *d = roost_xcalloc(1, sizeof *d);
+    *d = (done_t){.req = roost_ctx_keep(ctx), .internal = internal};
+    base_after(ctx, &c->base, s_done, d);
+}
+
 static void s_noop(roost_ctx_t *ctx, void *self, void *arg, int status)
 {
     (void)ctx, (void)self, (void)arg, (void)status;
@@ -155,7 +165,7 @@ void group_on_create(roost_ctx_t *ctx, conv_t *c, roost_env_t *env)
     if (c->exists) { /* the same creator and cmid again: the same group */
         bool same = creator == c->creator && cmid.len > 0 && mp_str_eq(cmid, c->create_cmid);
         if (same)
-            roost_ctx_reply(ctx, env, MSG_GROUP_CREATE, NULL, 0);
+            s_ok_after(ctx, c, true);
         else
             roost_ctx_reply_error(ctx, env, ROOST_EEXIST);
         goto out;
@@ -236,7 +246,7 @@ static void s_add(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env)
         if (!conv_is_member(c, users[i]))
             fresh[nfresh++] = users[i];
     if (nfresh == 0)
-        return client_ok(ctx, env);
+        return s_ok_after(ctx, c, false);
     for (uint32_t i = 0; i < nfresh; i++) {
         const member_t *old = conv_member(c, users[i]);
         if (old && old->owed_upto && old->fanout < old->left) /* a second gap: one at a time */
@@ -296,7 +306,7 @@ static void s_role(roost_ctx_t *ctx, conv_t *c, creq_t *r, roost_env_t *env, boo
     member_t *m = conv_member(c, user);
     uint8_t role = promote ? ROLE_ADMIN : ROLE_MEMBER;
     if (m->role == role)
-        return client_ok(ctx, env);
+        return s_ok_after(ctx, c, false);
     if (!promote && s_admin_count(c) == 1)
         return client_err(ctx, env, CODE_CONFLICT, "a group keeps at least one admin");
     m->role = role;
