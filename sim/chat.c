@@ -434,7 +434,7 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         d->user = strtoull(d->user_s, NULL, 10);
         s_note_claim(c, d, d->user);
         if (before && before != d->user)
-            chat_user_changed(c, chat_phone(c, d));
+            chat_user_changed(c, chat_phone(c, d), before);
         if (!d->claimed_ns)
             d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
@@ -567,6 +567,8 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     int kind = mp_str_eq(status, "read");
     uint32_t self = (uint32_t)(d - c->dev), g = s_group_of(c, conv);
     const simdev_t *owner = &c->dev[chat_phone(c, d)]; /* whose sends the receipt is about */
+    if (reader == UINT32_MAX && chat_former_user(c, strtoull(by.ptr, NULL, 10)))
+        return; /* by an account its phone lost (and claimed anew): nothing to judge it by */
     if (reader == UINT32_MAX)
         return chat_violation(c, "device %u got a receipt by an unknown user", self);
     c->receipts++;
@@ -630,6 +632,10 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
      * user's message) the recipient */
     uint32_t peer =
         g == NO_GROUP && sender == d->user ? s_conv_peer(c, conv, d->user) : s_device_of(c, sender);
+    if (peer == UINT32_MAX && chat_former_user(c, sender)) {
+        s_set_add(&d->seen, h); /* from an account its phone lost: no order to judge it by */
+        goto out;
+    }
     if (peer == UINT32_MAX) {
         chat_violation(c, "device %u got a message from an unknown user %llu in %.*s",
                        (unsigned)(d - c->dev), (unsigned long long)sender, (int)conv.len, conv.ptr);

@@ -105,8 +105,10 @@ typedef struct {
     uint64_t duplicates;
     uint64_t phone_user;    /* a phone's first device: the user its number's claims named (M6) */
     uint64_t phone_user_ns; /* … first named then */
-    uint64_t claimed_ns;    /* the first ok of its claim: later messages reach it */
-    uint64_t relogin_corr;  /* a twin's later claim in flight (only its answer is checked) */
+    uint64_t former[4];     /* a phone's first device: users its number named before a loss */
+    uint32_t nformer;
+    uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
+    uint64_t relogin_corr; /* a twin's later claim in flight (only its answer is checked) */
     bool relogin_pending;
 } simdev_t;
 
@@ -230,7 +232,10 @@ bool chat_account_lost(const struct sim_world *w, const sim_chat_t *c, const sim
  * reads its inbox from the start). */
 void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
 /* A phone answered a new user after such a loss: its old conversations no longer constrain. */
-void chat_user_changed(sim_chat_t *c, uint32_t phone);
+void chat_user_changed(sim_chat_t *c, uint32_t phone, uint64_t before);
+/* Whether user was some phone's before its account was lost (its messages and receipts
+ * still reach the others: they are not checked). */
+bool chat_former_user(const sim_chat_t *c, uint64_t user);
 /* When the device first took position n (a reused position is judged around it). */
 void chat_note_position(sim_chat_t *c, simdev_t *d, uint64_t n);
 /* A group's creation answered `not_found`: abandoned if a member's account may have gone

@@ -101,8 +101,10 @@ void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 /* A phone whose account went with a loss was answered a new user on its next claim (M6 holds
  * that to the loss window): its conversations are new ones, so what the devices remember of
  * the old ones (seqs seen, receipts, reads) no longer constrains what comes. */
-void chat_user_changed(sim_chat_t *c, uint32_t phone)
+void chat_user_changed(sim_chat_t *c, uint32_t phone, uint64_t before)
 {
+    simdev_t *first = &c->dev[phone];
+    first->former[first->nformer++ % 4] = before;
     for (uint32_t x = 0; x < 2 * c->n; x++) {
         simdev_t *o = &c->dev[x];
         bool own = chat_phone(c, o) == phone;
@@ -112,6 +114,15 @@ void chat_user_changed(sim_chat_t *c, uint32_t phone)
             o->last_seq[p] = o->read_upto[p] = o->rcpt[0][p] = o->rcpt[1][p] = 0;
         }
     }
+}
+
+bool chat_former_user(const sim_chat_t *c, uint64_t user)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        for (uint32_t k = 0; k < 4 && k < c->dev[i].nformer; k++)
+            if (c->dev[i].former[k] == user)
+                return true;
+    return false;
 }
 
 /* Under sync: none, when the device first took each position (an inbox that lost its head
