@@ -280,6 +280,7 @@ static void s_reset(roost_ctx_t *ctx, void *self)
         free(u->cache[i].rec);
     pend_clear(&u->pend);
     user_sub_checks_free(u);
+    free(u->taken);
     base_t base = u->base;
     uint64_t id = u->id;
     bool ticking = u->ticking;

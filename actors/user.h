@@ -130,6 +130,13 @@ typedef struct {
     hidden_t hidden; /* senders whose messages this user never received here (hidden.h) */
 } conv_seen_t;
 
+/* A one-time prekey handed out whose deletion is not durable yet: the committed state still
+ * holds it, and a keys.get meanwhile must not hand it out again. */
+typedef struct {
+    char device[DEVICE_BYTES_MAX + 1];
+    uint64_t id;
+} taken_prekey_t;
+
 typedef struct {
     base_t base;
     uint64_t id;
@@ -165,7 +172,10 @@ typedef struct {
     sub_check_t *sub_checks;
     uint64_t sub_tag;
     bool ticking;
-    bool acks_retry; /* a delivered watermark was not confirmed: resend on the tick */
+    bool acks_retry;       /* a delivered watermark was not confirmed: resend on the tick */
+    taken_prekey_t *taken; /* one-time prekeys handed out, their deletes in flight */
+    uint32_t ntaken;
+    size_t taken_cap;
     uint64_t last_renew_ns;
 } user_t;
 

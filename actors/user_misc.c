@@ -294,6 +294,8 @@ static void s_keys_put(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
 }
 
 typedef struct {
+    const user_t *u;
+    const char *device;
     uint64_t id;
     void *key;
     size_t len;
@@ -301,11 +303,20 @@ typedef struct {
     size_t klen;
 } prekey_t;
 
+static bool s_taken(const user_t *u, const char *device, uint64_t id)
+{
+    for (uint32_t i = 0; i < u->ntaken; i++)
+        if (u->taken[i].id == id && strcmp(u->taken[i].device, device) == 0)
+            return true;
+    return false;
+}
+
+/* The first one-time prekey not handed out already (its delete may still be in flight). */
 static bool s_first_prekey(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
                            size_t vlen)
 {
     prekey_t *p = arg;
-    if (klen < 8 || klen > sizeof p->kb)
+    if (klen < 8 || klen > sizeof p->kb || s_taken(p->u, p->device, akey_get_be64(key + klen - 8)))
         return true;
     p->id = akey_get_be64(key + klen - 8);
     p->key = roost_xmalloc(vlen);
@@ -331,8 +342,8 @@ static bool s_pack_bundle(roost_ctx_t *ctx, user_t *u, const char *device, msgpa
     akey_init(&k, u->key, "o/");
     akey_str(&k, device);
     akey_str(&k, "/");
-    prekey_t pre = {0};
-    store_scan(ctx, k.b, k.n, false, 1, s_first_prekey, &pre);
+    prekey_t pre = {.u = u, .device = device};
+    store_scan(ctx, k.b, k.n, false, u->ntaken + 1, s_first_prekey, &pre);
     msgpack_pack_map(pk, up.data.via.map.size + 1 + (pre.key != NULL));
     mp_kv_str(pk, "device", device);
     for (uint32_t i = 0; i < up.data.via.map.size; i++) {
@@ -346,6 +357,10 @@ static bool s_pack_bundle(roost_ctx_t *ctx, user_t *u, const char *device, msgpa
         mp_pack_str(pk, "key");
         mp_pack_bin(pk, pre.key, pre.len);
         store_ops_delete(ops, pre.kb, pre.klen); /* handed out once */
+        u->taken = roost_xgrow_zeroed(u->taken, &u->taken_cap, sizeof *u->taken, u->ntaken);
+        taken_prekey_t *t = &u->taken[u->ntaken++];
+        snprintf(t->device, sizeof t->device, "%s", device);
+        t->id = pre.id;
         free(pre.key);
     }
     msgpack_unpacked_destroy(&up);
@@ -355,12 +370,19 @@ static bool s_pack_bundle(roost_ctx_t *ctx, user_t *u, const char *device, msgpa
 typedef struct {
     roost_env_t *req;
     mp_buf_t b;
+    uint32_t taken; /* prekeys this answer hands out: the oldest ones of user_t.taken */
 } reply_later_t;
 
+/* Answers a keys.get once its deletes are durable (or failed: then the actor reloads, and
+ * what it had taken is forgotten with its state); they no longer need marking. */
 static void s_reply_later(roost_ctx_t *ctx, void *self, void *arg, int status)
 {
-    (void)self;
+    user_t *u = self;
     reply_later_t *l = arg;
+    if (status == ROOST_OK && l->taken <= u->ntaken) { /* writes complete in order */
+        memmove(u->taken, u->taken + l->taken, (u->ntaken - l->taken) * sizeof *u->taken);
+        u->ntaken -= l->taken;
+    }
     if (status == ROOST_OK)
         client_reply(ctx, l->req, &l->b);
     else
@@ -390,13 +412,14 @@ static void s_keys_get(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
     mp_buf_init(&items);
     store_ops_t ops;
     store_ops_init(&ops);
-    uint32_t n = 0;
+    uint32_t n = 0, taken_before = u->ntaken;
     for (uint32_t i = 0; i < u->ndevices; i++)
         if ((!want[0] || strcmp(want, u->devices[i].id) == 0) &&
             s_pack_bundle(ctx, u, u->devices[i].id, &items.pk, &ops))
             n++;
     reply_later_t *later = roost_xmalloc(sizeof *later);
     later->req = roost_ctx_keep(ctx);
+    later->taken = u->ntaken - taken_before;
     client_ok_begin(&later->b, 1);
     mp_pack_str(&later->b.pk, "bundles");
     msgpack_pack_array(&later->b.pk, n);

@@ -232,10 +232,10 @@ static sess_item_t *sess_raw(uint32_t i, const char *target, uint32_t type, cons
     return sess_wait(i, true, 15000);
 }
 
-/* A client request: frame (JSON) from user/device on session i, to `target`. The answer map
- * is unpacked into *up (caller destroys); returns the answer's "t" ("ok"/"err") or NULL. */
-static const char *sess_call(uint32_t i, const char *target, const char *user, const char *device,
-                             const char *json, msgpack_unpacked *up)
+/* A client request: frame (JSON) from user/device on session i, to `target`, not waited for:
+ * sess_answer collects the answer. */
+static void sess_post_call(uint32_t i, const char *target, const char *user, const char *device,
+                           const char *json)
 {
     json_error_t err;
     json_t *j = json_loads(json, 0, &err);
@@ -251,10 +251,17 @@ static const char *sess_call(uint32_t i, const char *target, const char *user, c
     char key[ROOST_KEY_BYTES_MAX + 1];
     sess_key(i, key);
     creq_encode(&b, user, device, key, frame.sb.data, frame.sb.size);
-    sess_item_t *it = sess_raw(i, target, MSG_CLIENT, b.sb.data, b.sb.size);
+    sess_post_raw(i, target, MSG_CLIENT, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
     mp_buf_fini(&frame);
+}
+
+/* The answer to session i's posted request within ms: its "t" ("ok"/"err") with the map
+ * unpacked into *up (caller destroys), or NULL. */
+static const char *sess_answer(uint32_t i, int ms, msgpack_unpacked *up)
+{
     msgpack_unpacked_init(up);
+    sess_item_t *it = sess_wait(i, true, ms);
     if (!it)
         return NULL;
     const char *t = NULL;
@@ -264,6 +271,15 @@ static const char *sess_call(uint32_t i, const char *target, const char *user, c
         t = mp_str_eq(s, "ok") ? "ok" : "err";
     free(it);
     return t;
+}
+
+/* A client request: frame (JSON) from user/device on session i, to `target`. The answer map
+ * is unpacked into *up (caller destroys); returns the answer's "t" ("ok"/"err") or NULL. */
+static const char *sess_call(uint32_t i, const char *target, const char *user, const char *device,
+                             const char *json, msgpack_unpacked *up)
+{
+    sess_post_call(i, target, user, device, json);
+    return sess_answer(i, 15000, up);
 }
 
 /* The next push to session i (unpacked into *up; false after timeout_ms). */

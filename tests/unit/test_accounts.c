@@ -105,6 +105,19 @@ static void s_pub_b64(const ec_key_pair *k, char *out, size_t cap)
     signal_buffer_free(b);
 }
 
+/* a (device a1) puts its keys with one-time prekeys first_id and first_id + 1. */
+static void s_keys_put(const user_ref_t *a, const char *id_b64, const char *spk_b64,
+                       const char *sig_b64, int first_id, const char *p1, const char *p2)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"t\":\"keys.put\",\"registration_id\":77,\"identity\":\"b64:%s\","
+             "\"signed_prekey\":{\"id\":1,\"key\":\"b64:%s\",\"sig\":\"b64:%s\"},"
+             "\"prekeys\":[{\"id\":%d,\"key\":\"b64:%s\"},{\"id\":%d,\"key\":\"b64:%s\"}]}",
+             id_b64, spk_b64, sig_b64, first_id, p1, first_id + 1, p2);
+    s_ok(0, a->key, a, "a1", json);
+}
+
 static void test_prekeys(void **state)
 {
     (void)state;
@@ -143,12 +156,7 @@ static void test_prekeys(void **state)
     s_user(0, "+15550000091", "a1", &a);
     s_user(1, "+15550000092", "b1", &b);
     char json[1024];
-    snprintf(json, sizeof json,
-             "{\"t\":\"keys.put\",\"registration_id\":77,\"identity\":\"b64:%s\","
-             "\"signed_prekey\":{\"id\":1,\"key\":\"b64:%s\",\"sig\":\"b64:%s\"},"
-             "\"prekeys\":[{\"id\":1,\"key\":\"b64:%s\"},{\"id\":2,\"key\":\"b64:%s\"}]}",
-             id_b64, spk_b64, sig_b64, p1, p2);
-    s_ok(0, a.key, &a, "a1", json);
+    s_keys_put(&a, id_b64, spk_b64, sig_b64, 1, p1, p2);
     /* a signature by another key is refused */
     char bad[1024];
     snprintf(bad, sizeof bad,
@@ -182,6 +190,25 @@ static void test_prekeys(void **state)
         }
         msgpack_unpacked_destroy(&up);
     }
+    /* two fetches at once still get different one-time prekeys: the first one's delete is in
+     * flight when the second reads (it read the committed state and handed the same prekey
+     * out twice) */
+    s_keys_put(&a, id_b64, spk_b64, sig_b64, 3, p1, p2);
+    snprintf(json, sizeof json, "{\"t\":\"keys.get\",\"user\":\"%s\"}", a.id);
+    sess_post_call(1, a.key, b.id, "b1", json);
+    sess_post_call(2, a.key, b.id, "b1", json);
+    uint64_t got[2] = {0};
+    for (uint32_t i = 0; i < 2; i++) {
+        msgpack_unpacked up;
+        assert_string_equal(sess_answer(1 + i, 5000, &up), "ok");
+        const msgpack_object *bundles, *pre;
+        assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
+        assert_int_equal(bundles->via.array.size, 1);
+        assert_int_equal(mp_get_map(&bundles->via.array.ptr[0], "prekey", &pre), MP_OK);
+        got[i] = sess_u64(pre, "id");
+        msgpack_unpacked_destroy(&up);
+    }
+    assert_true((got[0] == 3 && got[1] == 4) || (got[0] == 4 && got[1] == 3));
     signal_buffer_free(spk_pub);
     signal_buffer_free(sig);
     SIGNAL_UNREF(k.identity);

@@ -13,39 +13,13 @@
 static void s_post(uint32_t i, const char *target, const user_ref_t *u, const char *device,
                    const char *json)
 {
-    json_t *j = json_loads(json, 0, NULL);
-    assert_non_null(j);
-    mp_buf_t frame, req, b;
-    mp_buf_init(&frame);
-    sess_pack_json(&frame.pk, j);
-    json_decref(j);
-    char key[ROOST_KEY_BYTES_MAX + 1];
-    sess_key(i, key);
-    mp_buf_init(&req);
-    creq_encode(&req, u->id, device, key, frame.sb.data, frame.sb.size);
-    mp_buf_init(&b);
-    msgpack_pack_array(&b.pk, 3);
-    mp_pack_str(&b.pk, target);
-    msgpack_pack_uint64(&b.pk, MSG_CLIENT);
-    mp_pack_bin(&b.pk, req.sb.data, req.sb.size);
-    roost_node_send(g_hub.node, roost_env_new(key, NULL, MSG_SESS_DO, b.sb.data, b.sb.size));
-    mp_buf_fini(&b);
-    mp_buf_fini(&req);
-    mp_buf_fini(&frame);
+    sess_post_call(i, target, u->id, device, json);
 }
 
 /* The answer to session i's posted request within ms ("ok"/"err", the map in *up), or NULL. */
 static const char *s_answer(uint32_t i, int ms, msgpack_unpacked *up)
 {
-    msgpack_unpacked_init(up);
-    sess_item_t *it = sess_wait(i, true, ms);
-    mp_str_t s;
-    const char *t = NULL;
-    if (it && it->status == 0 && mp_parse(up, it->data, it->len) &&
-        mp_get_str(&up->data, "t", 1, 8, &s) == MP_OK)
-        t = mp_str_eq(s, "ok") ? "ok" : "err";
-    free(it);
-    return t;
+    return sess_answer(i, ms, up);
 }
 
 /* What an edge tells the user actor about session i (MSG_SESSION_RENEW / MSG_SESSION_CLOSE). */
