@@ -338,7 +338,7 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
         s_renew(ctx, w, d);
     if (d->last_n > d->acked_n)
         return s_ack(ctx, d);
-    if (s_maybe_read(ctx, w, c, d))
+    if (s_maybe_read(ctx, w, c, d) || chat_maybe_keys(ctx, w, c, i))
         return;
     if (chat_maybe_move(ctx, w, c, i) || chat_maybe_leave(ctx, w, c, i) ||
         chat_maybe_role(ctx, w, c, i) || chat_maybe_block(ctx, w, c, i))
@@ -454,6 +454,8 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         chat_left(w, c, d, ok, &up.data);
     } else if (kind == BUSY_ROLE) {
         chat_role_answer(c, d, ok);
+    } else if (kind == BUSY_KEYS_PUT || kind == BUSY_KEYS_GET) {
+        chat_keys_answer(w, c, d, kind, ok, &up.data);
     } else if (ok && kind == BUSY_GROUP && mp_get_str(&up.data, "group", 1, 20, &user) == MP_OK) {
         char id[24];
         mp_str_copy(user, id, sizeof id);
@@ -724,7 +726,9 @@ sim_chat_t *sim_chat_new(const sim_chat_config_t *cfg)
         c->dev[i].rcpt[1] = roost_xcalloc(devices, sizeof *c->dev[i].rcpt[1]);
         c->dev[i].gseq = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->dev[i].gseq);
         c->dev[i].gseq_ns = roost_xcalloc(c->ngroups ? c->ngroups : 1, sizeof *c->dev[i].gseq_ns);
+        c->dev[i].next_prekey = 1;
     }
+    u64map_init(&c->prekeys);
     return c;
 }
 
@@ -751,6 +755,7 @@ void sim_chat_destroy(sim_chat_t **self_p)
     free(c->groups);
     free(c->msgs);
     free(c->suspects);
+    u64map_fini(&c->prekeys);
     free(c);
     *self_p = NULL;
 }

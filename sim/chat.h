@@ -69,6 +69,7 @@ typedef struct {
     uint64_t refused;        /* group sends refused: their sender had been removed */
     uint64_t withheld;       /* (send, recipient out of its group or blocking all along) */
     uint64_t blocks;         /* blocks and unblocks asked for */
+    uint64_t prekeys;        /* one-time prekeys handed out (each once: M6) */
     uint64_t lost_in_window; /* sync: none — messages lost, and the violations their loss
                               * explains, inside the store's loss window (excused) */
 } sim_chat_check_t;

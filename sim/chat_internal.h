@@ -9,6 +9,7 @@
 
 #include "actors/mp.h"
 #include "runtime/hash.h"
+#include "runtime/u64map.h"
 #include "sim/chat.h"
 
 enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
@@ -25,10 +26,12 @@ typedef enum {
     BUSY_ACK,
     BUSY_READ,
     BUSY_GROUP,
-    BUSY_MOVE,  /* group.add / group.remove by the group's admin */
-    BUSY_LEAVE, /* group.leave by a member */
-    BUSY_ROLE,  /* group.promote / group.demote by the group's admin */
-    BUSY_BLOCK  /* block / unblock */
+    BUSY_MOVE,     /* group.add / group.remove by the group's admin */
+    BUSY_LEAVE,    /* group.leave by a member */
+    BUSY_ROLE,     /* group.promote / group.demote by the group's admin */
+    BUSY_BLOCK,    /* block / unblock */
+    BUSY_KEYS_PUT, /* keys.put: the phone's bundle */
+    BUSY_KEYS_GET  /* keys.get: another phone's bundles */
 } busy_t;
 
 enum { GROUP_MEMBERS_MAX = 6, GROUP_MOVES_MAX = 12, NO_GROUP = UINT32_MAX };
@@ -105,6 +108,8 @@ typedef struct {
     uint64_t duplicates;
     uint64_t phone_user;    /* a phone's first device: the user its number's claims named (M6) */
     uint64_t phone_user_ns; /* … first named then */
+    bool keys_put;          /* a phone's first device: its bundle is up (chat_keys.c) */
+    uint64_t next_prekey;   /* … the id of its next one-time prekey (never reused) */
     uint64_t former[4];     /* a phone's first device: users its number named before a loss */
     uint32_t nformer;
     uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
@@ -152,6 +157,8 @@ struct sim_chat {
     uint64_t restarts;                /* devices that started over after a loss (sync: none) */
     cblock_t blocks[CHAT_BLOCKS_MAX]; /* in the order they were asked for */
     uint32_t nblocks;
+    u64map_t prekeys;     /* hash(user, id, device) → when first handed out + 1 */
+    uint64_t prekeys_out; /* one-time prekeys handed out (checked) */
 };
 
 static inline bool chat_set_has(const midset_t *s, uint64_t h)
@@ -278,6 +285,15 @@ void chat_blocked_answer(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool o
  * or either, as far as blocks go. */
 entitled_t chat_block_entitled(const sim_chat_t *c, uint32_t reader, uint32_t sender,
                                uint64_t sent_ns);
+
+/* chat_keys.c */
+enum { CHAT_PREKEYS_PUT = 4 }; /* one-time prekeys in each keys.put */
+/* A phone puts its bundle if it has not, or now and then (while traffic runs) fetches another
+ * phone's; true if it sent a request. */
+bool chat_maybe_keys(roost_ctx_t *ctx, struct sim_world *w, sim_chat_t *c, uint32_t i);
+/* A keys.put or keys.get answered: a one-time prekey handed out twice is a violation. */
+void chat_keys_answer(struct sim_world *w, sim_chat_t *c, simdev_t *d, busy_t kind, bool ok,
+                      const msgpack_object *frame);
 
 /* The code of an `err` answer (empty otherwise). */
 mp_str_t chat_err_code(const msgpack_object *frame);

@@ -90,6 +90,7 @@ void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     if (mp_str_eq(chat_err_code(frame), "unauthorized"))
         d->state = DEV_NEW;
+    d->keys_put = false;        /* its bundle may have gone too: put again (new prekey ids) */
     d->last_n = d->acked_n = 0; /* and it sees the inbox again from its start: */
     for (uint32_t p = 0; p < c->n; p++)
         d->last_seq[p] = d->rcpt[0][p] = d->rcpt[1][p] = 0;
@@ -105,6 +106,7 @@ void chat_user_changed(sim_chat_t *c, uint32_t phone, uint64_t before)
 {
     simdev_t *first = &c->dev[phone];
     first->former[first->nformer++ % 4] = before;
+    first->keys_put = false; /* the new account has no bundle */
     for (uint32_t x = 0; x < 2 * c->n; x++) {
         simdev_t *o = &c->dev[x];
         bool own = chat_phone(c, o) == phone;

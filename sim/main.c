@@ -12,6 +12,8 @@
  * choice (4–16 partitions, a write every 500–2000 µs), as is whether logs are short (16
  * entries: snapshot rebuilds). --clients M adds M phones speaking the client protocol to the
  * real messaging actors (sim/chat.h), K messages each (--sends, default 20).
+ * --bench-net E measures the simulator itself instead (sim/bench.h): E network deliveries
+ * between echo actors on --nodes nodes, one JSON line.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "runtime/fault.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
+#include "sim/bench.h"
 #include "sim/check.h"
 #include "sim/world.h"
 
@@ -30,6 +33,7 @@ enum { QUIET_STEPS_MAX = 400000 }; /* liveness: ~ 400 simulated seconds at most 
 typedef struct {
     sim_config_t cfg;
     uint64_t seeds;
+    uint64_t bench_events; /* --bench-net: the simulator's own speed instead */
     bool repeat;
     int log_level; /* with --verbose; -1: warnings */
 } opts_t;
@@ -124,7 +128,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
            "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"leaves_group\":%llu,\"role_"
            "changes\":%llu,\"refused\":%llu,\"withheld\":%llu,"
-           "\"blocks\":%llu,"
+           "\"blocks\":%llu,\"prekeys\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -149,8 +153,9 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->check.chat.claims, (unsigned long long)r->check.chat.moves,
            (unsigned long long)r->check.chat.leaves, (unsigned long long)r->check.chat.role_changes,
            (unsigned long long)r->check.chat.refused, (unsigned long long)r->check.chat.withheld,
-           (unsigned long long)r->check.chat.blocks, r->quiet ? "true" : "false",
-           r->check.violations + !r->quiet, (unsigned long long)r->trace);
+           (unsigned long long)r->check.chat.blocks, (unsigned long long)r->check.chat.prekeys,
+           r->quiet ? "true" : "false", r->check.violations + !r->quiet,
+           (unsigned long long)r->trace);
     fflush(stdout);
 }
 
@@ -194,11 +199,13 @@ static void s_usage(FILE *out)
                  "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
                  "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
                  "                 [--clients M] [--sends K] [--verbose [--log LEVEL]]\n"
+                 "       roost-sim --bench-net EVENTS [--seed S] [--nodes 5]\n"
                  "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
                  "speaking the client protocol (K messages each; default none); one JSON line\n"
                  "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
                  "picks them. --verbose prints faults, map changes and the nodes' warnings;\n"
-                 "--log info|debug shows more of the nodes' log.\n");
+                 "--log info|debug shows more of the nodes' log. --bench-net times the simulator\n"
+                 "itself: EVENTS deliveries between echo actors over the simulated network.\n");
 }
 
 /* One option into o: 0, 1 for a bad value, -1 for an unknown option. */
@@ -246,6 +253,10 @@ static int s_option(opts_t *o, int c, const char *arg)
     case 'r':
         o->repeat = true;
         break;
+    case 'b':
+        o->bench_events = v;
+        bad |= v == 0;
+        break;
     case 'v':
         o->cfg.verbose = true;
         break;
@@ -264,14 +275,13 @@ static int s_option(opts_t *o, int c, const char *arg)
 
 static int s_parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option longs[] = {{"seed", 1, 0, 's'},      {"seeds", 1, 0, 'n'},
-                                          {"nodes", 1, 0, 'N'},     {"partitions", 1, 0, 'P'},
-                                          {"steps", 1, 0, 'k'},     {"write-every-us", 1, 0, 'w'},
-                                          {"no-faults", 0, 0, 'F'}, {"sync", 1, 0, 'y'},
-                                          {"repeat", 0, 0, 'r'},    {"verbose", 0, 0, 'v'},
-                                          {"help", 0, 0, 'h'},      {"plant", 1, 0, 'p'},
-                                          {"clients", 1, 0, 'c'},   {"sends", 1, 0, 'S'},
-                                          {"log", 1, 0, 'l'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"seed", 1, 0, 's'},       {"seeds", 1, 0, 'n'}, {"nodes", 1, 0, 'N'},
+        {"partitions", 1, 0, 'P'}, {"steps", 1, 0, 'k'}, {"write-every-us", 1, 0, 'w'},
+        {"no-faults", 0, 0, 'F'},  {"sync", 1, 0, 'y'},  {"repeat", 0, 0, 'r'},
+        {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},  {"plant", 1, 0, 'p'},
+        {"clients", 1, 0, 'c'},    {"sends", 1, 0, 'S'}, {"log", 1, 0, 'l'},
+        {"bench-net", 1, 0, 'b'},  {0, 0, 0, 0}};
     *o = (opts_t){.cfg = {.seed = 1,
                           .nodes = 5,
                           .steps = 200000,
@@ -299,6 +309,23 @@ static int s_parse(int argc, char **argv, opts_t *o)
     return optind == argc ? 0 : -1;
 }
 
+static int s_bench(const opts_t *o)
+{
+    sim_bench_config_t cfg = {.seed = o->cfg.seed,
+                              .nodes = o->cfg.nodes,
+                              .inflight = 256 * o->cfg.nodes,
+                              .events = o->bench_events};
+    sim_bench_result_t r;
+    sim_bench_net(&cfg, &r);
+    printf("{\"bench\":\"net\",\"seed\":%llu,\"nodes\":%u,\"inflight\":%u,\"events\":%llu,"
+           "\"handled\":%llu,\"sim_s\":%.3f,\"wall_s\":%.3f,\"events_per_s\":%.0f,"
+           "\"trace\":\"%016llx\"}\n",
+           (unsigned long long)cfg.seed, cfg.nodes, cfg.inflight, (unsigned long long)r.events,
+           (unsigned long long)r.handled, (double)r.sim_ns / 1e9, r.wall_s,
+           r.wall_s > 0 ? (double)r.events / r.wall_s : 0.0, (unsigned long long)r.trace);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -306,6 +333,12 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    if (o.bench_events && o.cfg.nodes < 2) {
+        fprintf(stderr, "roost-sim: --bench-net needs --nodes 2 or more\n");
+        return 2;
+    }
+    if (o.bench_events)
+        return s_bench(&o);
     /* (quiet unless --verbose: a run's faults make the nodes log errors by design) */
     roost_log_init("sim", !o.cfg.verbose     ? (roost_log_level_t)(ROOST_LOG_ERROR + 1)
                           : o.log_level >= 0 ? (roost_log_level_t)o.log_level
