@@ -16,27 +16,12 @@
 #include "edge/codec.h"
 #include "edge/edge.h"
 #include "edge/ratelimit.h"
+#include "edge/session.h"
 #include "runtime/limits.h"
 #include "runtime/metrics.h"
 #include "runtime/mpsc.h"
 
 #define EDGE_SERVICE "edge"
-
-/* Loop → actors. */
-enum {
-    MSG_EDGE_IN = 0x6300, /* to a session: [flags|codec byte][frame bytes] */
-    MSG_EDGE_CLOSED,      /* to a session: the connection is gone */
-    MSG_EDGE_HTTP,        /* to an HTTP actor: [op, ip, json body (str)] */
-};
-enum { EDGE_IN_TOO_LARGE = 0x80, EDGE_IN_CODEC_MASK = 0x0f };
-
-/* Actors → loop. */
-typedef enum {
-    OUT_DATA = 1, /* a frame for the client (text when `text`) */
-    OUT_CLOSE,    /* close with `code` and the reason in data, after what is queued */
-    OUT_HTTP,     /* an HTTP answer: `code` status, data the JSON body */
-    OUT_SMS,      /* the webhook SMS driver: data is the JSON body to POST */
-} out_op_t;
 
 typedef struct out_item {
     mpsc_node_t q;
@@ -103,6 +88,7 @@ struct edge {
     lws_sorted_usec_list_t tick;
     uint64_t drain_deadline_ms;
     edge_metrics_t m;
+    session_host_t sessions; /* what the session actors see of this edge (edge/session.h) */
 };
 
 /* ---- any thread -------------------------------------------------------------------------- */
@@ -121,8 +107,6 @@ void conn_free(edge_t *e, uint32_t slot);
 conn_t *conn_get(edge_t *e, uint32_t slot);
 /* The actor key of a connection ("@node:slot/ws/gen-boot" or ".../http/gen-boot"). */
 void conn_key(const edge_t *e, uint32_t slot, char out[ROOST_KEY_BYTES_MAX + 1]);
-/* Any thread: the slot and generation a connection's key names; false if it is not one. */
-bool conn_of_key(const char *key, uint32_t *slot, uint32_t *gen);
 /* Appends to the receive buffer, up to `limit` bytes; false once over it (then it stops). */
 bool conn_rx_append(conn_t *c, const void *in, size_t len, size_t limit);
 void conn_rx_reset(conn_t *c);
@@ -154,8 +138,7 @@ int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 void edge_metrics_init(edge_t *e);
 void edge_metrics_fini(edge_t *e);
 
-/* The actors (edge/session.c, edge/auth_http.c). */
-extern const roost_behaviour_t session_behaviour;
+/* The HTTP actors (edge/auth_http.c; the sessions' are in edge/session.h). */
 extern const roost_behaviour_t auth_http_behaviour;
 
 /* libwebsockets' own log lines: errors only, through our log (process-wide; every lws

@@ -161,17 +161,6 @@ void conn_key(const edge_t *e, uint32_t slot, char out[ROOST_KEY_BYTES_MAX + 1])
                          c->kind == CONN_WS ? "ws" : "http", gen);
 }
 
-bool conn_of_key(const char *key, uint32_t *slot, uint32_t *gen)
-{
-    roost_local_key_t k;
-    const char *g = strrchr(key, '/');
-    if (!g || !roost_key_parse_local(key, strlen(key), &k))
-        return false;
-    *slot = k.partition;
-    *gen = (uint32_t)strtoul(g + 1, NULL, 10);
-    return true;
-}
-
 bool conn_rx_append(conn_t *c, const void *in, size_t len, size_t limit)
 {
     if (c->rx_over || len > limit - c->rx_len) {
@@ -503,6 +492,13 @@ static struct lws_context *s_context(edge_t *e)
     return lws_create_context(&info);
 }
 
+/* The sessions' host (edge/session.h): their frames and closes go to the loop. */
+static void s_session_post(void *arg, uint32_t slot, uint32_t gen, out_op_t op, uint16_t code,
+                           const void *data, size_t len)
+{
+    edge_post(arg, out_new(slot, gen, op, code, data, len));
+}
+
 edge_t *edge_new(const edge_config_t *cfg)
 {
     edge_t *e = roost_xcalloc(1, sizeof *e);
@@ -514,7 +510,17 @@ edge_t *edge_new(const edge_config_t *cfg)
     pthread_mutex_init(&e->lws_mu, NULL);
     e->otp_ip = ratelimit_new(cfg->otp_per_ip_per_hour, 3600 * 1000, 1u << 16);
     edge_metrics_init(e);
+    e->sessions = (session_host_t){.post = s_session_post,
+                                   .arg = e,
+                                   .tokens = &e->cfg.tokens,
+                                   .frame_bytes = cfg->frame_bytes,
+                                   .bad_frames_per_minute = cfg->bad_frames_per_minute,
+                                   .bad_frames = e->m.bad_frames,
+                                   .bad_closed = e->m.bad_closed,
+                                   .auth_ok = e->m.auth_ok,
+                                   .auth_failed = e->m.auth_failed};
     if (roost_node_set_service(cfg->node, EDGE_SERVICE, e) != ROOST_OK ||
+        roost_node_set_service(cfg->node, SESSION_HOST_SERVICE, &e->sessions) != ROOST_OK ||
         roost_node_register(cfg->node, &session_behaviour) != ROOST_OK ||
         roost_node_register(cfg->node, &auth_http_behaviour) != ROOST_OK) {
         ROOST_ERROR(COMP, "cannot register the edge's actors", "%s", "node=busy");

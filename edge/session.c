@@ -1,14 +1,14 @@
 /* edge/session.c — a client's WebSocket session: the node-local actor
  * "@<edge>:<slot>/ws/<gen>-<boot>" (kind "@ws") of one connection.
  *
- * The loop hands it each raw frame (MSG_EDGE_IN); it decodes (edge/codec.c), counts bad frames
+ * Its host hands it each raw frame (MSG_EDGE_IN); it decodes (edge/codec.c), counts bad frames
  * (over the per-minute limit: close 1008), checks the access token of the first frame, `auth`
  * (signature and expiry here; the token family's generation at the user actor, to which the
  * frame goes with `gen` put in), and forwards every later request from its own key to the actor
  * that serves it (edge/route.c), so answers and pushes come back here in order. Sends to one
  * conversation go one at a time (their `seq` follow the order they were sent). Frames that
  * arrive while `auth` is under way wait for it. Answers and pushes are encoded for the client
- * and posted to the loop. The registration at the user actor is renewed every 10 s with the
+ * and posted to the session's host (edge/session.h: the edge's loop). The registration at the user actor is renewed every 10 s with the
  * highest `n` pushed; when the connection closes the user actor is told, and the actor goes.
  */
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "actors/mp.h"
 #include "actors/msgs.h"
 #include "actors/push.h"
-#include "edge/edge_internal.h"
+#include "edge/session.h"
 #include "edge/route.h"
 #include "runtime/errors.h"
 #include "runtime/util.h"
@@ -46,7 +46,7 @@ typedef struct pend {
 } pend_t;
 
 typedef struct {
-    edge_t *edge;
+    const session_host_t *host;
     uint32_t slot, gen;
     uint8_t codec;
     bool open, authing, authed, closing;
@@ -66,7 +66,7 @@ typedef struct {
 
 static void s_post(sess_t *s, out_op_t op, uint16_t code, const void *data, size_t len)
 {
-    edge_post(s->edge, out_new(s->slot, s->gen, op, code, data, len));
+    s->host->post(s->host->arg, s->slot, s->gen, op, code, data, len);
 }
 
 static void s_send_err(sess_t *s, const uint8_t *rid, size_t rid_len, const char *code,
@@ -107,15 +107,15 @@ static void s_close(sess_t *s, uint16_t code, const char *reason)
 static void s_bad(roost_ctx_t *ctx, sess_t *s, const uint8_t *rid, size_t rid_len, const char *code,
                   const char *msg)
 {
-    metrics_counter_add(s->edge->m.bad_frames, 1);
+    metrics_counter_add(s->host->bad_frames, 1);
     s_send_err(s, rid, rid_len, code, msg);
     uint64_t now = roost_ctx_now_ns(ctx) / 1000000u;
     if (now - s->bad_since_ms >= 60000u) {
         s->bad_since_ms = now;
         s->bad = 0;
     }
-    if (++s->bad > s->edge->cfg.bad_frames_per_minute) {
-        metrics_counter_add(s->edge->m.bad_closed, 1);
+    if (++s->bad > s->host->bad_frames_per_minute) {
+        metrics_counter_add(s->host->bad_closed, 1);
         s_close(s, 1008, "too many bad frames");
     }
 }
@@ -233,9 +233,9 @@ static void s_auth(roost_ctx_t *ctx, sess_t *s, const frame_t *f)
     if (!mp_parse(&up, f->map.data, f->map.size) ||
         mp_get_str(&up.data, "token", 1, sizeof token - 1, &tok) != MP_OK ||
         !mp_str_copy(tok, token, sizeof token) ||
-        tokens_verify(&s->edge->cfg.tokens, token, roost_ctx_wall_ms(ctx) / 1000, &a) != 0) {
+        tokens_verify(s->host->tokens, token, roost_ctx_wall_ms(ctx) / 1000, &a) != 0) {
         msgpack_unpacked_destroy(&up);
-        metrics_counter_add(s->edge->m.auth_failed, 1);
+        metrics_counter_add(s->host->auth_failed, 1);
         s_send_err(s, f->rid, f->rid_len, "unauthorized", "invalid or expired token");
         s_close(s, 1008, "unauthorized");
         return;
@@ -261,7 +261,7 @@ static void s_authed(roost_ctx_t *ctx, sess_t *s)
 {
     s->authed = true;
     s->authing = false;
-    metrics_counter_add(s->edge->m.auth_ok, 1);
+    metrics_counter_add(s->host->auth_ok, 1);
     roost_ctx_timer_start(ctx, RENEW_MS, RENEW_MS, TAG_RENEW);
     roost_env_t *early = s->early;
     s->early = s->early_tail = NULL;
@@ -311,7 +311,7 @@ static void s_frame(roost_ctx_t *ctx, sess_t *s, roost_env_t *env)
     frame_t f;
     codec_err_t err;
     if (codec_decode((codec_kind_t)s->codec, env->payload + 1, env->payload_len - 1,
-                     s->edge->cfg.frame_bytes, &f, &err) != 0) {
+                     s->host->frame_bytes, &f, &err) != 0) {
         s_bad(ctx, s, f.rid, f.rid_len, err.code, err.msg);
     } else if (s->authed) {
         s_request(ctx, s, &f);
@@ -357,7 +357,7 @@ static void s_answer(roost_ctx_t *ctx, sess_t *s, const roost_env_t *env)
         if (welcome) {
             s_authed(ctx, s);
         } else {
-            metrics_counter_add(s->edge->m.auth_failed, 1);
+            metrics_counter_add(s->host->auth_failed, 1);
             s_close(s, ok ? 1008 : 1011, ok ? "unauthorized" : "try again");
         }
     } else if (!p->quiet) {
@@ -459,18 +459,29 @@ static void s_gone(roost_ctx_t *ctx, sess_t *s)
 
 /* ---- the behaviour ----------------------------------------------------------------------- */
 
+bool conn_of_key(const char *key, uint32_t *slot, uint32_t *gen)
+{
+    roost_local_key_t k;
+    const char *g = strrchr(key, '/');
+    if (!g || !roost_key_parse_local(key, strlen(key), &k))
+        return false;
+    *slot = k.partition;
+    *gen = (uint32_t)strtoul(g + 1, NULL, 10);
+    return true;
+}
+
 static int s_activate(roost_ctx_t *ctx, void **state)
 {
     uint32_t slot, gen;
     if (!conn_of_key(roost_ctx_self(ctx), &slot, &gen))
         return ROOST_EINVAL;
     sess_t *s = roost_xcalloc(1, sizeof *s);
-    s->edge = roost_ctx_service(ctx, EDGE_SERVICE);
+    s->host = roost_ctx_service(ctx, SESSION_HOST_SERVICE);
     s->slot = slot;
     s->gen = gen;
     s->codec = CODEC_JSON;
     *state = s;
-    return s->edge ? ROOST_OK : ROOST_EINVAL;
+    return s->host ? ROOST_OK : ROOST_EINVAL;
 }
 
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
