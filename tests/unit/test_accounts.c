@@ -118,6 +118,32 @@ static void s_keys_put(const user_ref_t *a, const char *id_b64, const char *spk_
     s_ok(0, a->key, a, "a1", json);
 }
 
+/* Two fetches at once still get different one-time prekeys: the first one's delete is in
+ * flight when the second reads (it read the committed state and handed the same prekey out
+ * twice). a puts prekeys 3 and 4; b fetches on sessions 1 and 2 without waiting. */
+static void s_two_fetches_at_once(const user_ref_t *a, const user_ref_t *b, const char *id_b64,
+                                  const char *spk_b64, const char *sig_b64, const char *p1,
+                                  const char *p2)
+{
+    char json[128];
+    s_keys_put(a, id_b64, spk_b64, sig_b64, 3, p1, p2);
+    snprintf(json, sizeof json, "{\"t\":\"keys.get\",\"user\":\"%s\"}", a->id);
+    sess_post_call(1, a->key, b->id, "b1", json);
+    sess_post_call(2, a->key, b->id, "b1", json);
+    uint64_t got[2] = {0};
+    for (uint32_t i = 0; i < 2; i++) {
+        msgpack_unpacked up;
+        assert_string_equal(sess_answer(1 + i, 5000, &up), "ok");
+        const msgpack_object *bundles, *pre;
+        assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
+        assert_int_equal(bundles->via.array.size, 1);
+        assert_int_equal(mp_get_map(&bundles->via.array.ptr[0], "prekey", &pre), MP_OK);
+        got[i] = sess_u64(pre, "id");
+        msgpack_unpacked_destroy(&up);
+    }
+    assert_true((got[0] == 3 && got[1] == 4) || (got[0] == 4 && got[1] == 3));
+}
+
 static void test_prekeys(void **state)
 {
     (void)state;
@@ -190,25 +216,7 @@ static void test_prekeys(void **state)
         }
         msgpack_unpacked_destroy(&up);
     }
-    /* two fetches at once still get different one-time prekeys: the first one's delete is in
-     * flight when the second reads (it read the committed state and handed the same prekey
-     * out twice) */
-    s_keys_put(&a, id_b64, spk_b64, sig_b64, 3, p1, p2);
-    snprintf(json, sizeof json, "{\"t\":\"keys.get\",\"user\":\"%s\"}", a.id);
-    sess_post_call(1, a.key, b.id, "b1", json);
-    sess_post_call(2, a.key, b.id, "b1", json);
-    uint64_t got[2] = {0};
-    for (uint32_t i = 0; i < 2; i++) {
-        msgpack_unpacked up;
-        assert_string_equal(sess_answer(1 + i, 5000, &up), "ok");
-        const msgpack_object *bundles, *pre;
-        assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
-        assert_int_equal(bundles->via.array.size, 1);
-        assert_int_equal(mp_get_map(&bundles->via.array.ptr[0], "prekey", &pre), MP_OK);
-        got[i] = sess_u64(pre, "id");
-        msgpack_unpacked_destroy(&up);
-    }
-    assert_true((got[0] == 3 && got[1] == 4) || (got[0] == 4 && got[1] == 3));
+    s_two_fetches_at_once(&a, &b, id_b64, spk_b64, sig_b64, p1, p2);
     signal_buffer_free(spk_pub);
     signal_buffer_free(sig);
     SIGNAL_UNREF(k.identity);
