@@ -379,7 +379,7 @@ static void s_reply_later(roost_ctx_t *ctx, void *self, void *arg, int status)
 {
     user_t *u = self;
     reply_later_t *l = arg;
-    if (status == ROOST_OK && l->taken <= u->ntaken) { /* writes complete in order */
+    if (status == ROOST_OK && l->taken && l->taken <= u->ntaken) { /* writes complete in order */
         memmove(u->taken, u->taken + l->taken, (u->ntaken - l->taken) * sizeof *u->taken);
         u->ntaken -= l->taken;
     }
