@@ -319,8 +319,8 @@ static void s_on_otp_request(roost_ctx_t *ctx, phone_t *p)
     }
     otp_reply_t *o = roost_xcalloc(1, sizeof *o);
     o->req = req;
-    snprintf(o->code, sizeof o->code, "%06u", (unsigned)randombytes_uniform(1000000));
-    randombytes_buf(p->otp_salt, sizeof p->otp_salt);
+    snprintf(o->code, sizeof o->code, "%06u", (unsigned)roost_ctx_secret_uniform(ctx, 1000000));
+    roost_ctx_secret_bytes(ctx, p->otp_salt, sizeof p->otp_salt);
     s_otp_hash(p, o->code, 6, p->otp_hash);
     p->otp_expires_ms = now + OTP_VALID_MS;
     p->otp_tries = 0;

@@ -63,10 +63,10 @@ int user_load_tokens(roost_ctx_t *ctx, user_t *u, device_t *d)
 }
 
 /* A fresh secret for d; the token string into out. */
-static void s_mint(user_t *u, device_t *d, char out[TOKEN_BYTES_MAX])
+static void s_mint(roost_ctx_t *ctx, user_t *u, device_t *d, char out[TOKEN_BYTES_MAX])
 {
     uint8_t raw[SECRET_BYTES];
-    randombytes_buf(raw, sizeof raw);
+    roost_ctx_secret_bytes(ctx, raw, sizeof raw);
     char secret[sodium_base64_ENCODED_LEN(SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     sodium_bin2base64(secret, sizeof secret, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -140,7 +140,7 @@ static void s_refresh(roost_ctx_t *ctx, user_t *u, device_t *d, mp_str_t token, 
     if (sodium_memcmp(h, d->token, 32) == 0) { /* the live one: rotate */
         memcpy(d->spent, d->token, 32);
         d->gen++;
-        s_mint(u, d, m->token);
+        s_mint(ctx, u, d, m->token);
     } else if (sodium_memcmp(h, d->spent, 32) == 0) { /* a spent one again: stolen? revoke */
         memset(d->token, 0, 32);
         memset(d->spent, 0, 32);
@@ -182,7 +182,7 @@ void user_on_token(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         if (env->type == MSG_TOKEN_ISSUE) {
             memset(d->spent, 0, 32);
             d->gen++;
-            s_mint(u, d, m->token);
+            s_mint(ctx, u, d, m->token);
             s_store_and_answer(ctx, u, d, m);
         } else if (a->via.array.size == 2 && mp_as_str(&a->via.array.ptr[1], &token)) {
             s_refresh(ctx, u, d, token, m);

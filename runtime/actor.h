@@ -51,6 +51,11 @@ uint64_t roost_ctx_wall_ms(const roost_ctx_t *ctx);
 uint64_t roost_ctx_epoch(const roost_ctx_t *ctx);
 /* The worker's random generator (seeded by the simulator in sim runs). */
 roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx);
+/* Secret random bytes (tokens, codes, salts): the OS's CSPRNG, or the node's configured
+ * source (roost_node_config_t.secret_bytes: the simulator's seeded one). */
+void roost_ctx_secret_bytes(roost_ctx_t *ctx, void *buf, size_t len);
+/* A secret uniform integer in [0, upper) (upper > 0), from the same source. */
+uint32_t roost_ctx_secret_uniform(roost_ctx_t *ctx, uint32_t upper);
 /* A node-wide service registered with roost_node_set_service (NULL if none). */
 void *roost_ctx_service(const roost_ctx_t *ctx, const char *name);
 /* This node's member id, and the partition of this actor. */

@@ -2,6 +2,7 @@
  * of the actor whose handler is running. Every function here runs on that actor's worker.
  */
 #include <assert.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "runtime/errors.h"
@@ -30,6 +31,26 @@ uint64_t roost_ctx_epoch(const roost_ctx_t *ctx)
 roost_rng_t *roost_ctx_rng(roost_ctx_t *ctx)
 {
     return &ctx->w->rng;
+}
+
+void roost_ctx_secret_bytes(roost_ctx_t *ctx, void *buf, size_t len)
+{
+    roost_node_t *n = ctx->w->node;
+    if (n->secret_bytes)
+        n->secret_bytes(n->secret_arg, buf, len);
+    else
+        randombytes_buf(buf, len);
+}
+
+uint32_t roost_ctx_secret_uniform(roost_ctx_t *ctx, uint32_t upper)
+{
+    uint32_t floor = (uint32_t)(-upper % upper); /* 2^32 mod upper: values below it are biased */
+    for (;;) {
+        uint32_t v;
+        roost_ctx_secret_bytes(ctx, &v, sizeof v);
+        if (v >= floor)
+            return v % upper;
+    }
 }
 
 void *roost_ctx_service(const roost_ctx_t *ctx, const char *name)

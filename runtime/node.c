@@ -39,6 +39,8 @@ roost_node_t *roost_node_new(const roost_node_config_t *cfg)
         cfg->passivate_after_ms ? cfg->passivate_after_ms : ROOST_PASSIVATE_AFTER_MS_DEFAULT;
     n->passivate_after_ns = passivate_ms * 1000000u;
     n->clock = cfg->clock ? cfg->clock : roost_clock_real();
+    n->secret_bytes = cfg->secret_bytes;
+    n->secret_arg = cfg->secret_arg;
     n->idle_spin_ns =
         (uint64_t)(cfg->idle_spin_us ? cfg->idle_spin_us : ROOST_IDLE_SPIN_US_DEFAULT) * 1000u;
     n->primary = roost_xcalloc(partitions, sizeof *n->primary);

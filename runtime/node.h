@@ -37,6 +37,11 @@ typedef struct {
      * than a short spin when messages are dense, but a spinning worker takes the core from
      * I/O threads when cores are few. 0 → ROOST_IDLE_SPIN_US_DEFAULT. */
     uint32_t idle_spin_us;
+    /* Where secrets come from (refresh tokens, one-time codes, salts): NULL → the OS's CSPRNG
+     * (libsodium's randombytes_buf). The simulator passes a seeded generator so a run with
+     * secrets in it replays bit for bit. Called from any worker. */
+    void (*secret_bytes)(void *arg, void *buf, size_t len);
+    void *secret_arg;
 } roost_node_config_t;
 
 typedef struct {

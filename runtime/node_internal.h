@@ -66,6 +66,8 @@ struct roost_node {
     uint64_t passivate_after_ns;
     uint64_t idle_spin_ns;
     roost_clock_t *clock;
+    void (*secret_bytes)(void *arg, void *buf, size_t len); /* NULL: libsodium */
+    void *secret_arg;
     roost_transport_t *transport;
     bool io_on_worker; /* worker 0 runs the transport's passes (roost_node_set_io) */
     roost_system_fn system_fn;
