@@ -14,7 +14,7 @@
 #include "runtime/rng.h"
 #include "sim/net.h"
 
-enum { BENCH_PARTITIONS = 64, BENCH_KEYS = 4096, MSG_BENCH_ECHO = 0x5E10 };
+enum { BENCH_PARTITIONS = 64, BENCH_KEYS = 4096, MSG_BENCH_ECHO = 0x5E20 };
 
 typedef struct {
     roost_clock_t base;

@@ -109,6 +109,9 @@ static uint32_t s_index(roost_ctx_t *ctx)
 /* A client request (frame already packed in f) from device d to target. */
 void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_buf_t *f, busy_t kind)
 {
+    sim_world_t *w = roost_ctx_service(ctx, "sim");
+    if (w->chat->edges) /* the session routes it */
+        return chat_edge_request(ctx, w, d, f, kind);
     mp_buf_t b;
     mp_buf_init(&b);
     creq_encode(&b, d->user_s, d->dev_id, roost_ctx_self(ctx), f->sb.data, f->sb.size);
@@ -188,12 +191,26 @@ static uint64_t s_claimed_user(const roost_env_t *env)
 
 static void s_auth(roost_ctx_t *ctx, simdev_t *d)
 {
+    sim_world_t *w = roost_ctx_service(ctx, "sim");
     mp_buf_t f;
     mp_buf_init(&f);
-    msgpack_pack_map(&f.pk, 1);
-    mp_kv_str(&f.pk, "t", "auth");
+    if (w->chat->edges) {
+        chat_edge_auth_frame(w, d, &f);
+    } else {
+        msgpack_pack_map(&f.pk, 1);
+        mp_kv_str(&f.pk, "t", "auth");
+    }
     chat_request(ctx, d, d->user_key, &f, BUSY_AUTH);
     mp_buf_fini(&f);
+}
+
+/* A claimed device logs in: with --edges it first gets a token family (as the edge's HTTP
+ * login gives one), then authenticates on its connection with an access token of it. */
+static void s_login(roost_ctx_t *ctx, const sim_chat_t *c, simdev_t *d)
+{
+    if (c->edges && d->token_gen == 0)
+        return chat_edge_issue(ctx, d);
+    s_auth(ctx, d);
 }
 
 /* The conversation a send goes to, and its `to`. */
@@ -296,6 +313,9 @@ static bool s_maybe_read(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev
 
 static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
 {
+    d->renew_ns = w->now_ns + RENEW_NS;
+    if (w->chat->edges) /* the session renews its registration itself */
+        return;
     mp_buf_t b;
     mp_buf_init(&b);
     msgpack_pack_array(&b.pk, 2);
@@ -303,7 +323,6 @@ static void s_renew(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d)
     mp_pack_str(&b.pk, roost_ctx_self(ctx));
     roost_ctx_send(ctx, d->user_key, MSG_SESSION_RENEW, b.sb.data, b.sb.size);
     mp_buf_fini(&b);
-    d->renew_ns = w->now_ns + RENEW_NS;
 }
 
 /* The twin's next action: claim, auth, renew (now and then logging in again), ack. */
@@ -312,7 +331,7 @@ static void s_twin_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, simdev_
     if (d->state == DEV_NEW)
         return s_claim(ctx, c, d);
     if (d->state == DEV_CLAIMED)
-        return s_auth(ctx, d);
+        return s_login(ctx, c, d);
     if (w->now_ns >= d->renew_ns) {
         s_renew(ctx, w, d);
         if (roost_rng_below(&w->rng, 3) == 0)
@@ -328,12 +347,14 @@ static void s_step(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i)
     simdev_t *d = &c->dev[i];
     if (d->busy != BUSY_NONE)
         return;
+    if (d->hang_up)
+        chat_edge_hang_up(ctx, w, d);
     if (chat_is_twin(c, d))
         return s_twin_step(ctx, w, c, d);
     if (d->state == DEV_NEW)
         return s_claim(ctx, c, d);
     if (d->state == DEV_CLAIMED)
-        return s_auth(ctx, d);
+        return s_login(ctx, c, d);
     if (w->now_ns >= d->renew_ns)
         s_renew(ctx, w, d);
     if (d->last_n > d->acked_n)
@@ -439,6 +460,8 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
             d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
         d->state = DEV_CLAIMED;
+    } else if (!ok && kind == BUSY_AUTH && c->edges) {
+        d->token_gen = 0; /* its family may be gone (revoked, or lost): a new one */
     } else if (ok && kind == BUSY_AUTH) {
         d->state = DEV_ACTIVE;
         d->renew_ns = w->now_ns + RENEW_NS;
@@ -602,32 +625,25 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     }
 }
 
-static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+/* An event the device's connection delivered in order: its position, a receipt, a message. */
+static void s_event(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
     mp_str_t t, mid, from, conv;
     uint64_t n = 0, seq = 0;
-    push_verdict_t verdict = PUSH_GAP;
-    if (!s_edge_takes(ctx, d, env, &up, &verdict)) {
-        if (verdict == PUSH_DUPLICATE)
-            chat_note_reused(c, d, &up.data);
-        goto out;
-    }
-    if (mp_get_str(&up.data, "t", 1, 16, &t) != MP_OK)
-        goto out;
-    if (mp_get_u64(&up.data, "n", &n) == MP_OK && n > d->last_n) {
+    if (mp_get_str(frame, "t", 1, 16, &t) != MP_OK)
+        return;
+    if (mp_get_u64(frame, "n", &n) == MP_OK && n > d->last_n) {
         d->last_n = n;
         d->last_n_ns = *c->now_ns;
         chat_note_position(c, d, n);
     }
     if (mp_str_eq(t, "receipt"))
-        s_receipt(c, d, &up.data);
-    if (!mp_str_eq(t, "msg") || mp_get_str(&up.data, "mid", 1, 64, &mid) != MP_OK ||
-        mp_get_u64(&up.data, "seq", &seq) != MP_OK ||
-        mp_get_str(&up.data, "from", 1, 20, &from) != MP_OK ||
-        mp_get_str(&up.data, "conv", 1, 64, &conv) != MP_OK)
-        goto out;
+        s_receipt(c, d, frame);
+    if (!mp_str_eq(t, "msg") || mp_get_str(frame, "mid", 1, 64, &mid) != MP_OK ||
+        mp_get_u64(frame, "seq", &seq) != MP_OK ||
+        mp_get_str(frame, "from", 1, 20, &from) != MP_OK ||
+        mp_get_str(frame, "conv", 1, 64, &conv) != MP_OK)
+        return;
     uint64_t sender = strtoull(from.ptr, NULL, 10), h = chat_mid_hash(mid);
     uint32_t g = s_group_of(c, conv);
     /* the other party of a direct conversation: the sender, or (a twin getting its own
@@ -636,12 +652,12 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         g == NO_GROUP && sender == d->user ? s_conv_peer(c, conv, d->user) : s_device_of(c, sender);
     if (peer == UINT32_MAX && chat_former_user(c, sender)) {
         s_set_add(&d->seen, h); /* from an account its phone lost: no order to judge it by */
-        goto out;
+        return;
     }
     if (peer == UINT32_MAX) {
         chat_violation(c, "device %u got a message from an unknown user %llu in %.*s",
                        (unsigned)(d - c->dev), (unsigned long long)sender, (int)conv.len, conv.ptr);
-        goto out;
+        return;
     }
     if (g != NO_GROUP)
         s_note_message(c, c->groups[g].id, 0, seq, h);
@@ -649,7 +665,7 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         s_note_message(c, d->user, c->dev[peer].user, seq, h);
     if (!s_set_add(&d->seen, h)) {
         d->duplicates++; /* a resend after a reconnect or failover: deduped by mid */
-        goto out;
+        return;
     }
     uint64_t *last = g != NO_GROUP ? &d->gseq[g] : &d->last_seq[peer];
     uint64_t *last_ns = g != NO_GROUP ? &d->gseq_ns[g] : &d->last_seq_ns[peer];
@@ -662,7 +678,36 @@ static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env
         *last = seq;
         *last_ns = *c->now_ns;
     }
-out:
+}
+
+static void s_push(roost_ctx_t *ctx, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    push_verdict_t verdict = PUSH_GAP;
+    if (s_edge_takes(ctx, d, env, &up, &verdict))
+        s_event(c, d, &up.data);
+    else if (verdict == PUSH_DUPLICATE)
+        chat_note_reused(c, d, &up.data);
+    msgpack_unpacked_destroy(&up);
+}
+
+/* --edges: a frame from the device's session: the answer it waits for (by rid), or an event
+ * (the session forwarded it in order). */
+static void s_frame(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    uint64_t rid = 0;
+    if (!mp_parse(&up, env->payload, env->payload_len) || up.data.type != MSGPACK_OBJECT_MAP) {
+        chat_violation(c, "device %u: a frame from its session is not a map",
+                       (unsigned)(d - c->dev));
+    } else if (!chat_edge_rid(&up.data, &rid)) {
+        s_event(c, d, &up.data);
+    } else if (d->busy != BUSY_NONE && d->busy != BUSY_CLAIM && rid == d->busy_corr) {
+        roost_env_t answer = {.payload = env->payload, .payload_len = env->payload_len};
+        s_answer(w, c, d, &answer);
+    }
     msgpack_unpacked_destroy(&up);
 }
 
@@ -676,7 +721,11 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         return;
     simdev_t *d = &c->dev[i];
     if (env->flags & ROOST_ENV_RESPONSE) {
-        if (d->busy != BUSY_NONE && env->corr == d->busy_corr) {
+        if (d->busy == BUSY_TOKEN && env->corr == d->busy_corr) {
+            d->busy = BUSY_NONE;
+            d->next_ns = w->now_ns + 1000000 + roost_rng_below(&w->rng, 5000000);
+            chat_edge_issued(d, env);
+        } else if (d->busy != BUSY_NONE && env->corr == d->busy_corr) {
             s_answer(w, c, d, env);
         } else if (d->relogin_pending && env->corr == d->relogin_corr) {
             d->relogin_pending = false;
@@ -688,6 +737,10 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         s_step(ctx, w, c, i);
     } else if (env->type == MSG_PUSH_EVENT) {
         s_push(ctx, c, d, env);
+    } else if (env->type == MSG_SIM_FRAME) {
+        s_frame(w, c, d, env);
+    } else if (env->type == MSG_SIM_CLOSED) {
+        chat_edge_closed(c, d, env);
     }
 }
 

@@ -54,6 +54,11 @@ void sim_chat_tick(struct sim_world *w);
 /* True once every send is acknowledged and delivered (or, under sync: none, lost inside the
  * store's loss window). */
 bool sim_chat_quiet(const struct sim_world *w);
+/* With --edges: the client node hosts the phones' sessions (the edge's own session actor,
+ * edge/session.h) and signs their access tokens (sim/chat_edge.c). */
+void sim_chat_edge_host(struct sim_world *w);
+/* A fault: the edge restarts, and every connection drops (the phones connect again). */
+void sim_chat_edge_restart(struct sim_world *w);
 /* Prints what keeps the chat from being quiet (stderr). */
 void sim_chat_report(struct sim_world *w);
 
@@ -70,6 +75,7 @@ typedef struct {
     uint64_t withheld;       /* (send, recipient out of its group or blocking all along) */
     uint64_t blocks;         /* blocks and unblocks asked for */
     uint64_t prekeys;        /* one-time prekeys handed out (each once: M6) */
+    uint64_t reconnects;     /* --edges: connections closed (by a session or a restart) */
     uint64_t lost_in_window; /* sync: none — messages lost, and the violations their loss
                               * explains, inside the store's loss window (excused) */
 } sim_chat_check_t;

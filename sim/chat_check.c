@@ -342,6 +342,7 @@ void sim_chat_check(const sim_world_t *w, sim_chat_check_t *out)
     }
     out->blocks = c->nblocks;
     out->prekeys = c->prekeys_out;
+    out->reconnects = c->reconnects;
     snprintf(out->first, sizeof out->first, "%s", c->first);
     s_judge_suspects(w, out);
     for (uint32_t g = 0; g < c->ngroups; g++)

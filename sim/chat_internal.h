@@ -13,6 +13,7 @@
 #include "sim/chat.h"
 
 enum { MSG_SIM_STEP = 0x5E10, REQUEST_TIMEOUT_MS = 5000, RENEW_NS = 10000000000ull };
+enum { MSG_SIM_FRAME = 0x5E11, MSG_SIM_CLOSED }; /* --edges: the session → its phone */
 /* Between a phone's new messages: 0.1–1 s, so its sends spread over the faults and the
  * membership changes instead of all going out in the first second. */
 #define SEND_GAP_MIN_NS 100000000ull
@@ -31,7 +32,9 @@ typedef enum {
     BUSY_ROLE,     /* group.promote / group.demote by the group's admin */
     BUSY_BLOCK,    /* block / unblock */
     BUSY_KEYS_PUT, /* keys.put: the phone's bundle */
-    BUSY_KEYS_GET  /* keys.get: another phone's bundles */
+    BUSY_KEYS_GET, /* keys.get: another phone's bundles */
+    BUSY_TOKEN     /* --edges: a token family for the device (MSG_TOKEN_ISSUE, as the edge's
+                    * HTTP login does), whose generation its access tokens carry */
 } busy_t;
 
 enum { GROUP_MEMBERS_MAX = 6, GROUP_MOVES_MAX = 12, NO_GROUP = UINT32_MAX };
@@ -115,6 +118,9 @@ typedef struct {
     uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
     uint64_t relogin_corr; /* a twin's later claim in flight (only its answer is checked) */
     bool relogin_pending;
+    uint32_t conn_gen;  /* --edges: its connection (a new one after a close or a start-over) */
+    uint64_t token_gen; /* --edges: its token family's generation (0: none yet) */
+    bool hang_up;       /* --edges: close the connection at its next step (it starts over) */
 } simdev_t;
 
 typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
@@ -149,6 +155,8 @@ struct sim_chat {
     const uint64_t *now_ns; /* the world's clock */
     uint32_t partitions;    /* the cluster's (where a key's writes go) */
     bool may_lose;          /* sync: none: acknowledged writes may be lost */
+    bool edges;             /* the devices connect through edge sessions (chat_edge.c) */
+    uint64_t reconnects;    /* … connections the sessions closed */
     suspect_t *suspects;    /* … and the violations such a loss would explain */
     bool held;              /* the last chat_violation_unless_lost held a suspect */
     uint32_t nsuspects, suspects_cap;
@@ -285,6 +293,25 @@ void chat_blocked_answer(struct sim_world *w, sim_chat_t *c, simdev_t *d, bool o
  * or either, as far as blocks go. */
 entitled_t chat_block_entitled(const sim_chat_t *c, uint32_t reader, uint32_t sender,
                                uint64_t sent_ns);
+
+/* chat_edge.c — with --edges, the devices speak frames to the edge's own session actor on
+ * the client node, as its connections (the session's host is the world) */
+/* Sends request frame f (rid added) on d's connection; d is busy with kind. */
+void chat_edge_request(roost_ctx_t *ctx, struct sim_world *w, simdev_t *d, const mp_buf_t *f,
+                       busy_t kind);
+/* Packs the auth frame: a fresh access token for d's user and device. */
+void chat_edge_auth_frame(struct sim_world *w, const simdev_t *d, mp_buf_t *f);
+/* Asks d's user actor for a token family (as the edge's login does); d is busy with it. */
+void chat_edge_issue(roost_ctx_t *ctx, simdev_t *d);
+/* Its answer: [refresh token, generation]. */
+void chat_edge_issued(simdev_t *d, const roost_env_t *env);
+/* The rid of a frame from the session (false: an event). */
+bool chat_edge_rid(const msgpack_object *frame, uint64_t *rid);
+/* The session closed d's connection (MSG_SIM_CLOSED [gen]): what was in flight is gone, and
+ * an active device logs in again on a new one. */
+void chat_edge_closed(sim_chat_t *c, simdev_t *d, const roost_env_t *env);
+/* Closes d's connection as a client does (the session is told), for a new one. */
+void chat_edge_hang_up(roost_ctx_t *ctx, struct sim_world *w, simdev_t *d);
 
 /* chat_keys.c */
 enum { CHAT_PREKEYS_PUT = 4 }; /* one-time prekeys in each keys.put */

@@ -90,7 +90,9 @@ void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     if (mp_str_eq(chat_err_code(frame), "unauthorized"))
         d->state = DEV_NEW;
-    d->keys_put = false;        /* its bundle may have gone too: put again (new prekey ids) */
+    d->keys_put = false;   /* its bundle may have gone too: put again (new prekey ids) */
+    d->hang_up = c->edges; /* and on a new connection */
+    d->token_gen = 0;
     d->last_n = d->acked_n = 0; /* and it sees the inbox again from its start: */
     for (uint32_t p = 0; p < c->n; p++)
         d->last_seq[p] = d->rcpt[0][p] = d->rcpt[1][p] = 0;

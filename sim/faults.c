@@ -5,7 +5,8 @@
  * is cut off long enough to fall behind, and its primary crashes just after the cut heals, so
  * the lagging copy is appointed (it must rebuild before it serves); and planned changes: a node
  * joins (the spare slot, or one that left) or leaves, its partitions handed off while traffic
- * runs. Each is chosen, timed and aimed
+ * runs; with --edges, the edge restarts now and then (every phone's connection drops). Each is
+ * chosen, timed and aimed
  * by the run's generator; at most a minority of the shard nodes is down at once, so the cluster can
  * make progress between faults. */
 #include "sim/world.h"
@@ -137,6 +138,8 @@ void sim_faults_tick(sim_world_t *w)
         s_lag_then_lead(w);
     else if (pick < 80)
         s_plan(w);
+    else if (pick < 85 && w->cfg.edges && w->chat)
+        sim_chat_edge_restart(w);
     else
         s_weather(w);
 }

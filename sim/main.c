@@ -128,7 +128,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            "\"delivered\":%llu,\"redelivered\":%llu,\"receipts\":%llu,\"groups\":%llu,"
            "\"group_sends\":%llu,\"claims\":%llu,\"moves\":%llu,\"leaves_group\":%llu,\"role_"
            "changes\":%llu,\"refused\":%llu,\"withheld\":%llu,"
-           "\"blocks\":%llu,\"prekeys\":%llu,"
+           "\"blocks\":%llu,\"prekeys\":%llu,\"reconnects\":%llu,"
            "\"quiet\":%s,"
            "\"violations\":%u,\"trace\":\"%016llx\"}\n",
            (unsigned long long)cfg->seed, cfg->nodes, r->partitions, r->write_every_us,
@@ -154,8 +154,8 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (unsigned long long)r->check.chat.leaves, (unsigned long long)r->check.chat.role_changes,
            (unsigned long long)r->check.chat.refused, (unsigned long long)r->check.chat.withheld,
            (unsigned long long)r->check.chat.blocks, (unsigned long long)r->check.chat.prekeys,
-           r->quiet ? "true" : "false", r->check.violations + !r->quiet,
-           (unsigned long long)r->trace);
+           (unsigned long long)r->check.chat.reconnects, r->quiet ? "true" : "false",
+           r->check.violations + !r->quiet, (unsigned long long)r->trace);
     fflush(stdout);
 }
 
@@ -185,11 +185,11 @@ static bool s_failed(const sim_config_t *cfg, const result_t *r)
         return false;
     fprintf(stderr,
             "seed %llu FAILED: %s\nreproduce: roost-sim --seed %llu --nodes %u --partitions %u "
-            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s%s --verbose\n",
+            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s%s%s --verbose\n",
             (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
             cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
             cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults",
-            cfg->plant_ack_one ? " --plant ack-one" : "");
+            cfg->plant_ack_one ? " --plant ack-one" : "", cfg->edges ? " --edges" : "");
     return true;
 }
 
@@ -198,12 +198,13 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
                  "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
                  "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
-                 "                 [--clients M] [--sends K] [--verbose [--log LEVEL]]\n"
+                 "                 [--clients M] [--sends K] [--edges] [--verbose [--log LEVEL]]\n"
                  "       roost-sim --bench-net EVENTS [--seed S] [--nodes 5]\n"
                  "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
                  "speaking the client protocol (K messages each; default none); one JSON line\n"
                  "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
-                 "picks them. --verbose prints faults, map changes and the nodes' warnings;\n"
+                 "picks them. --edges: the phones connect through the edge's session actors.\n"
+                 "--verbose prints faults, map changes and the nodes' warnings;\n"
                  "--log info|debug shows more of the nodes' log. --bench-net times the simulator\n"
                  "itself: EVENTS deliveries between echo actors over the simulated network.\n");
 }
@@ -253,6 +254,9 @@ static int s_option(opts_t *o, int c, const char *arg)
     case 'r':
         o->repeat = true;
         break;
+    case 'e':
+        o->cfg.edges = true;
+        break;
     case 'b':
         o->bench_events = v;
         bad |= v == 0;
@@ -281,7 +285,7 @@ static int s_parse(int argc, char **argv, opts_t *o)
         {"no-faults", 0, 0, 'F'},  {"sync", 1, 0, 'y'},  {"repeat", 0, 0, 'r'},
         {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},  {"plant", 1, 0, 'p'},
         {"clients", 1, 0, 'c'},    {"sends", 1, 0, 'S'}, {"log", 1, 0, 'l'},
-        {"bench-net", 1, 0, 'b'},  {0, 0, 0, 0}};
+        {"bench-net", 1, 0, 'b'},  {"edges", 0, 0, 'e'}, {0, 0, 0, 0}};
     *o = (opts_t){.cfg = {.seed = 1,
                           .nodes = 5,
                           .steps = 200000,

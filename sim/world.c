@@ -63,6 +63,16 @@ static void s_clock_init(sim_clock_t *c, const uint64_t *now_ns, uint64_t skew_n
         .base = {.now_ns = s_now_ns, .wall_ms = s_wall_ms}, .now_ns = now_ns, .skew_ns = skew_ns};
 }
 
+/* A node's secrets (roost_node_config_t.secret_bytes) from its own seeded generator. */
+static void s_secret_bytes(void *arg, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = roost_rng_next(arg);
+        memcpy(out + i, &v, len - i < 8 ? len - i : 8);
+    }
+}
+
 /* ---- scheduled restarts and crashes --------------------------------------------------------- */
 
 static void s_schedule(sim_world_t *w, sim_ctl_t c)
@@ -295,11 +305,14 @@ static void s_node_start(sim_world_t *w, sim_node_t *n)
                          .rejoining = w->cfg.sync == SYNC_NONE && n->incarnation > 1,
                          .log_hold_max = w->short_logs ? 64 : 0};
     uint64_t seed = roost_hash64((uint64_t[]){w->cfg.seed, n->id, n->incarnation}, 24);
+    roost_rng_seed(&n->secrets, seed ^ 0x5EC2E75u);
     roost_node_config_t nc = {.node_id = n->id,
                               .workers = 1,
                               .partitions = w->cfg.partitions,
                               .clock = &n->clock.base,
-                              .seed = seed | 1u};
+                              .seed = seed | 1u,
+                              .secret_bytes = s_secret_bytes,
+                              .secret_arg = &n->secrets};
     n->node = roost_node_new(&nc);
     roost_node_register(n->node, &replog_behaviour);
     roost_node_register(n->node, &kv_behaviour);
@@ -460,11 +473,14 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
         w->configured[id] = true;
     w->client_id = w->nodes + 1;
     s_clock_init(&w->client_clock, &w->now_ns, 0);
+    roost_rng_seed(&w->client_secrets, cfg->seed ^ 0x5EC2E75u);
     roost_node_config_t cc = {.node_id = w->client_id,
                               .workers = 1,
                               .partitions = w->cfg.partitions,
                               .clock = &w->client_clock.base,
-                              .seed = cfg->seed ^ 0xC11E47u};
+                              .seed = cfg->seed ^ 0xC11E47u,
+                              .secret_bytes = s_secret_bytes,
+                              .secret_arg = &w->client_secrets};
     w->client = roost_node_new(&cc);
     roost_node_register(w->client, &sim_client_behaviour);
     roost_node_register(w->client, &sim_device_behaviour);
@@ -476,6 +492,8 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
                                                     .partitions = w->cfg.partitions,
                                                     .may_lose = cfg->sync == SYNC_NONE});
     roost_node_set_service(w->client, "sim", w);
+    if (cfg->edges && w->chat)
+        sim_chat_edge_host(w);
     roost_node_set_transport(w->client, sim_net_transport(w->net, w->client_id));
     sim_net_set_up(w->net, w->client_id, true);
     for (uint32_t id = 1; id <= w->nodes; id++) {

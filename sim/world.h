@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "edge/session.h"
 #include "runtime/clustermap.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
@@ -50,6 +51,7 @@ typedef struct {
     uint32_t sends_each; /* messages each phone sends */
     bool verbose;        /* print every fault and map change */
     bool plant_ack_one;  /* the planted bug: a primary acknowledges at its first copy */
+    bool edges; /* the phones connect through the edge's real session actors (chat_edge.c) */
 } sim_config_t;
 
 typedef enum { WRITE_PENDING = 0, WRITE_ACKED, WRITE_FAILED } sim_write_status_t;
@@ -81,6 +83,7 @@ typedef struct {
     syncer_t *syncer;
     roost_node_t *node;
     sim_clock_t clock;
+    roost_rng_t secrets;       /* its secrets (tokens, codes): seeded, so a run replays */
     uint64_t sync_at_ns;       /* the next fsync completes then */
     uint64_t writeback_at_ns;  /* sync: none — the OS writes dirty pages back then */
     uint64_t *role_told;       /* per partition: a digest of the role last told */
@@ -104,6 +107,7 @@ typedef struct sim_world {
     roost_node_t *client;                 /* id nodes + 1 */
     uint32_t client_id;
     sim_clock_t client_clock;
+    roost_rng_t client_secrets;
     sim_raft_t *raft;
     clustermap_t *map;            /* the newest map any voter applied */
     uint64_t members_proposed_ns; /* SET_MEMBERS is proposed until the map has the wish */
@@ -133,8 +137,10 @@ typedef struct sim_world {
         uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves;
         uint64_t detector_reports; /* NODE_DOWN / NODE_UP proposed by a leader's detector */
     } faults;
-    uint64_t rebuilds; /* snapshot rebuilds by stores that have since ended */
-    sim_chat_t *chat;  /* NULL without clients */
+    uint64_t rebuilds;       /* snapshot rebuilds by stores that have since ended */
+    sim_chat_t *chat;        /* NULL without clients */
+    session_host_t sessions; /* with cfg.edges: the client node hosts the phones' sessions */
+    tokens_t tokens;         /* … and signs their access tokens with the edge's kind of key */
     sim_buggify_t *buggify;
 } sim_world_t;
 
