@@ -632,7 +632,12 @@ static void s_event(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     uint64_t n = 0, seq = 0;
     if (mp_get_str(frame, "t", 1, 16, &t) != MP_OK)
         return;
-    if (mp_get_u64(frame, "n", &n) == MP_OK && n > d->last_n) {
+    if (mp_get_u64(frame, "n", &n) == MP_OK && n <= d->last_n) {
+        chat_note_reused(c, d, frame); /* (--edges: a new connection resends from the cursor;
+                                        * a client keeps what it has by position) */
+        return;
+    }
+    if (n > d->last_n) {
         d->last_n = n;
         d->last_n_ns = *c->now_ns;
         chat_note_position(c, d, n);
