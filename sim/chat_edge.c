@@ -35,6 +35,17 @@ static void s_device_key(const sim_world_t *w, uint32_t i, char *out, size_t cap
     roost_key_make_local(out, cap, w->client_id, i, "dev", NULL);
 }
 
+/* Connection (slot, gen) ends: its device is told, and so is its session (as the edge's
+ * loop tells a session whose WebSocket closed). */
+static void s_drop(sim_world_t *w, uint32_t slot, uint32_t gen)
+{
+    char key[ROOST_KEY_BYTES_MAX + 1];
+    s_device_key(w, slot, key, sizeof key);
+    roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_CLOSED, &gen, sizeof gen));
+    s_session_key(w, slot, gen, key, sizeof key);
+    roost_node_send(w->client, roost_env_new(key, NULL, MSG_EDGE_CLOSED, NULL, 0));
+}
+
 /* The host's post (edge/session.h): a frame or a close for connection (slot, gen). */
 static void s_post(void *arg, uint32_t slot, uint32_t gen, out_op_t op, uint16_t code,
                    const void *data, size_t len)
@@ -43,17 +54,13 @@ static void s_post(void *arg, uint32_t slot, uint32_t gen, out_op_t op, uint16_t
     sim_world_t *w = arg;
     if (!w->chat || slot >= 2 * w->chat->n || w->chat->dev[slot].conn_gen != gen)
         return; /* a connection that is gone */
-    char key[ROOST_KEY_BYTES_MAX + 1];
-    s_device_key(w, slot, key, sizeof key);
     if (op == OUT_DATA) {
+        char key[ROOST_KEY_BYTES_MAX + 1];
+        s_device_key(w, slot, key, sizeof key);
         roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_FRAME, data, len));
-        return;
+    } else if (op == OUT_CLOSE) {
+        s_drop(w, slot, gen);
     }
-    if (op != OUT_CLOSE)
-        return;
-    roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_CLOSED, &gen, sizeof gen));
-    s_session_key(w, slot, gen, key, sizeof key); /* the connection ends */
-    roost_node_send(w->client, roost_env_new(key, NULL, MSG_EDGE_CLOSED, NULL, 0));
 }
 
 void sim_chat_edge_host(sim_world_t *w)
@@ -78,14 +85,8 @@ void sim_chat_edge_host(sim_world_t *w)
 void sim_chat_edge_restart(sim_world_t *w)
 {
     sim_world_say(w, "the edge restarts: every connection drops");
-    char key[ROOST_KEY_BYTES_MAX + 1];
-    for (uint32_t i = 0; i < 2 * w->chat->n; i++) {
-        uint32_t gen = w->chat->dev[i].conn_gen;
-        s_device_key(w, i, key, sizeof key);
-        roost_node_send(w->client, roost_env_new(key, NULL, MSG_SIM_CLOSED, &gen, sizeof gen));
-        s_session_key(w, i, gen, key, sizeof key);
-        roost_node_send(w->client, roost_env_new(key, NULL, MSG_EDGE_CLOSED, NULL, 0));
-    }
+    for (uint32_t i = 0; i < 2 * w->chat->n; i++)
+        s_drop(w, i, w->chat->dev[i].conn_gen);
 }
 
 void chat_edge_request(roost_ctx_t *ctx, sim_world_t *w, simdev_t *d, const mp_buf_t *f,
