@@ -14,6 +14,23 @@
 #include "runtime/fault.h"
 #include "tests/support/msg_steps.h"
 
+/* conv's answer to MSG_CONV_FETCH for user's seqs first … first + n - 1, asked on session 3
+ * (NULL: none in time; caller frees). */
+static sess_item_t *s_conv_fetch(const char *conv, const user_ref_t *user, uint64_t first,
+                                 uint32_t n)
+{
+    mp_buf_t req;
+    mp_buf_init(&req);
+    msgpack_pack_array(&req.pk, 2);
+    mp_pack_str(&req.pk, user->id);
+    msgpack_pack_array(&req.pk, n);
+    for (uint64_t seq = first; seq < first + n; seq++)
+        msgpack_pack_uint64(&req.pk, seq);
+    sess_item_t *it = sess_raw(3, conv, MSG_CONV_FETCH, req.sb.data, req.sb.size);
+    mp_buf_fini(&req);
+    return it;
+}
+
 /* MSG_CONV_FETCH (an inbox asking its conversation for records to push) answers every asked
  * seq it holds: the record for a member, nil for one that is not the asker's to see, so the
  * inbox skips exactly those; a seq past the head (never issued: lost, if an inbox names it)
@@ -34,15 +51,7 @@ static void test_a_fetch_answers_nil_only_for_what_is_not_the_askers(void **stat
     assert_int_equal(s_send(0, &a, "pa", conv, to, "c2", "two"), 2);
     const user_ref_t *askers[2] = {&a, &c};
     for (int k = 0; k < 2; k++) {
-        mp_buf_t req;
-        mp_buf_init(&req);
-        msgpack_pack_array(&req.pk, 2);
-        mp_pack_str(&req.pk, askers[k]->id);
-        msgpack_pack_array(&req.pk, 3);
-        for (uint64_t seq = 1; seq <= 3; seq++)
-            msgpack_pack_uint64(&req.pk, seq);
-        sess_item_t *it = sess_raw(3, conv, MSG_CONV_FETCH, req.sb.data, req.sb.size);
-        mp_buf_fini(&req);
+        sess_item_t *it = s_conv_fetch(conv, askers[k], 1, 3);
         assert_non_null(it);
         assert_int_equal(it->status, 0);
         msgpack_unpacked up;
@@ -273,14 +282,7 @@ static void test_read_errors_are_not_holes(void **state)
 /* conv's record of `seq` as `user` would be pushed it (fetched from the conversation). */
 static void s_fetch_record(const char *conv, const user_ref_t *user, uint64_t seq, mp_buf_t *out)
 {
-    mp_buf_t req;
-    mp_buf_init(&req);
-    msgpack_pack_array(&req.pk, 2);
-    mp_pack_str(&req.pk, user->id);
-    msgpack_pack_array(&req.pk, 1);
-    msgpack_pack_uint64(&req.pk, seq);
-    sess_item_t *it = sess_raw(3, conv, MSG_CONV_FETCH, req.sb.data, req.sb.size);
-    mp_buf_fini(&req);
+    sess_item_t *it = s_conv_fetch(conv, user, seq, 1);
     assert_non_null(it);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
