@@ -1,15 +1,21 @@
 /* actors/user.c — the user actor: its durable layout, loading, dispatch and the account's own
  * messages (create, exists, device check). Durable layout (schemas/messaging.md), keys in the
  * user's partition:
- *   u:<id>                    {phone, created, deleted, name, status, lsp, rr,
- *                              devices: [[id, added]…], contacts: [[user, name, contact,
- * blocked]…]} u:<id>/d/<device>         cursor: the last n the device acknowledged u:<id>/n next_n
- * u:<id>/f   first_n (retention) u:<id>/s                  last_seen (ms) u:<id>/i/<be64 n> an
- * inbox entry (the event frame without n; msg: a reference) u:<id>/c/<conv>           last_seq
- * delivered from that conversation u:<id>/r/<conv>/<by>/<st> [seq, n] the latest receipt event of
- * that kind u:<id>/w/<conv>           a delivered watermark its conversation has not confirmed yet
- *   u:<id>/gc/<cmid>          the group a group.create with that cmid made
- *   u:<id>/k/<device>, u:<id>/o/<device>/<be64 id>   prekey bundle, one-time prekeys
+ *   u:<id>                     {phone, created, deleted, name, status, lsp, rr,
+ *                               devices: [[id, added]…],
+ *                               contacts: [[user, name, contact, blocked]…]}
+ *   u:<id>/d/<device>          cursor: the last n the device acknowledged
+ *   u:<id>/n                   next_n
+ *   u:<id>/f                   first_n (retention)
+ *   u:<id>/s                   last_seen (ms)
+ *   u:<id>/i/<be64 n>          an inbox entry (the event frame without n; msg: a reference)
+ *   u:<id>/c/<conv>            last_seq delivered from that conversation
+ *   u:<id>/r/<conv>/<by>/<st>  [seq, n] the latest receipt event of that kind
+ *   u:<id>/w/<conv>            a delivered watermark its conversation has not confirmed yet
+ *   u:<id>/gc/<cmid>           the group a group.create with that cmid made
+ *   u:<id>/k/<device>          prekey bundle
+ *   u:<id>/o/<device>/<be64>   a one-time prekey (by id)
+ *   u:<id>/x/<device>/<be64>   a one-time prekey handed out: the hash of its key (never again)
  */
 #include "actors/user.h"
 

@@ -11,6 +11,7 @@
 #include "actors/msgs.h"
 #include "actors/user.h"
 #include "runtime/errors.h"
+#include "runtime/hash.h"
 #include "runtime/util.h"
 #include "shards/store.h"
 
@@ -241,6 +242,39 @@ static bool s_signature_ok(const msgpack_object *identity, const msgpack_object 
     return ok;
 }
 
+/* u:<id>/o/<device>/<be64 id> (a one-time prekey), or with table "x/" the mark that it was
+ * handed out: the hash of its key. */
+static void s_prekey_key(const user_t *u, const char *table, const char *device, uint64_t id,
+                         akey_t *k)
+{
+    akey_init(k, u->key, table);
+    akey_str(k, device);
+    akey_str(k, "/");
+    akey_be64(k, id);
+}
+
+static bool s_taken(const user_t *u, const char *device, uint64_t id);
+
+/* Whether device's one-time prekey (id, key) was handed out already — a keys.put retried after
+ * its answer was lost, or a client that uploads its keys again, must not bring it back: it
+ * would be handed out a second time (found by the simulator, docs/simulation.md). */
+static bool s_spent(roost_ctx_t *ctx, const user_t *u, const char *device, uint64_t id,
+                    const msgpack_object *key)
+{
+    if (s_taken(u, device, id))
+        return true; /* its handout is being stored */
+    akey_t k;
+    s_prekey_key(u, "x/", device, id, &k);
+    void *val = NULL;
+    size_t len = 0;
+    if (store_get(ctx, k.b, k.n, &val, &len) != ROOST_OK)
+        return false;
+    uint64_t h = roost_hash64(key->via.bin.ptr, key->via.bin.size);
+    bool same = len == sizeof h && memcmp(val, &h, sizeof h) == 0;
+    free(val);
+    return same;
+}
+
 static void s_keys_put(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
 {
     uint64_t reg, spk_id;
@@ -283,10 +317,9 @@ static void s_keys_put(roost_ctx_t *ctx, user_t *u, creq_t *r, roost_env_t *env)
         uint64_t id;
         mp_get_u64(&prekeys->via.array.ptr[i], "id", &id);
         const msgpack_object *key = mp_get(&prekeys->via.array.ptr[i], "key");
-        akey_init(&k, u->key, "o/");
-        akey_str(&k, r->device);
-        akey_str(&k, "/");
-        akey_be64(&k, id);
+        if (s_spent(ctx, u, r->device, id, key))
+            continue;
+        s_prekey_key(u, "o/", r->device, id, &k);
         store_ops_put(&ops, k.b, k.n, key->via.bin.ptr, key->via.bin.size);
     }
     mp_buf_fini(&b);
@@ -356,7 +389,10 @@ static bool s_pack_bundle(roost_ctx_t *ctx, user_t *u, const char *device, msgpa
         mp_kv_u64(pk, "id", pre.id);
         mp_pack_str(pk, "key");
         mp_pack_bin(pk, pre.key, pre.len);
-        store_ops_delete(ops, pre.kb, pre.klen); /* handed out once */
+        store_ops_delete(ops, pre.kb, pre.klen); /* handed out once, */
+        uint64_t h = roost_hash64(pre.key, pre.len);
+        s_prekey_key(u, "x/", device, pre.id, &k); /* and never stored again */
+        store_ops_put(ops, k.b, k.n, &h, sizeof h);
         u->taken = roost_xgrow_zeroed(u->taken, &u->taken_cap, sizeof *u->taken, u->ntaken);
         taken_prekey_t *t = &u->taken[u->ntaken++];
         snprintf(t->device, sizeof t->device, "%s", device);

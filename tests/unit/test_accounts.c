@@ -144,6 +144,32 @@ static void s_two_fetches_at_once(const user_ref_t *a, const user_ref_t *b, cons
     assert_true((got[0] == 3 && got[1] == 4) || (got[0] == 4 && got[1] == 3));
 }
 
+/* A keys.put sent again (a client that lost the first one's answer retries it) brings back no
+ * one-time prekey handed out since: prekeys 1 and 2 were, so a fetch finds none (they came
+ * back and were handed out a second time). The same id with another key is a new prekey. */
+static void s_put_again_brings_none_back(const user_ref_t *a, const user_ref_t *b,
+                                         const char *id_b64, const char *spk_b64,
+                                         const char *sig_b64, const char *p1, const char *p2)
+{
+    char json[128];
+    s_keys_put(a, id_b64, spk_b64, sig_b64, 1, p1, p2);
+    snprintf(json, sizeof json, "{\"t\":\"keys.get\",\"user\":\"%s\"}", a->id);
+    msgpack_unpacked up;
+    const msgpack_object *bundles, *pre;
+    assert_string_equal(sess_call(1, a->key, b->id, "b1", json, &up), "ok");
+    assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
+    assert_null(mp_get(&bundles->via.array.ptr[0], "prekey"));
+    msgpack_unpacked_destroy(&up);
+    s_keys_put(a, id_b64, spk_b64, sig_b64, 1, p2, p1); /* ids 1 and 2, each with another key */
+    for (uint64_t want = 1; want <= 2; want++) {
+        assert_string_equal(sess_call(1, a->key, b->id, "b1", json, &up), "ok");
+        assert_int_equal(mp_get_array(&up.data, "bundles", &bundles), MP_OK);
+        assert_int_equal(mp_get_map(&bundles->via.array.ptr[0], "prekey", &pre), MP_OK);
+        assert_int_equal(sess_u64(pre, "id"), want);
+        msgpack_unpacked_destroy(&up);
+    }
+}
+
 static void test_prekeys(void **state)
 {
     (void)state;
@@ -216,6 +242,7 @@ static void test_prekeys(void **state)
         }
         msgpack_unpacked_destroy(&up);
     }
+    s_put_again_brings_none_back(&a, &b, id_b64, spk_b64, sig_b64, p1, p2);
     s_two_fetches_at_once(&a, &b, id_b64, spk_b64, sig_b64, p1, p2);
     signal_buffer_free(spk_pub);
     signal_buffer_free(sig);
