@@ -448,7 +448,7 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         (kind == BUSY_AUTH || kind == BUSY_ACK ||
          mp_str_eq(chat_err_code(&up.data), "unauthorized")) &&
         chat_lost_since(w, c, d->user_key, d->claimed_ns))
-        chat_start_over(c, d, &up.data);
+        chat_start_over(c, d, mp_str_eq(chat_err_code(&up.data), "unauthorized"));
     if (ok && kind == BUSY_CLAIM && mp_get_str(&up.data, "user", 1, 20, &user) == MP_OK) {
         uint64_t before = d->user;
         mp_str_copy(user, d->user_s, sizeof d->user_s);
@@ -555,6 +555,18 @@ static uint32_t s_group_of(const sim_chat_t *c, mp_str_t conv)
     return NO_GROUP;
 }
 
+/* What else explains a `delivered` receipt for owner's send s its reader lacks under sync:
+ * none (as for M1, chat_check.c): the reader's inbox lost writes since it claimed (positions
+ * handed out again), or the conversation did (its seqs handed out again: the reader's inbox
+ * took s for the lost message it had under that seq). */
+static void s_receipt_excuses(sim_chat_t *c, const simdev_t *owner, const csend_t *s,
+                              uint32_t reader)
+{
+    uint64_t since = c->dev[reader].claimed_ns;
+    chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]), since);
+    chat_suspect_or_lost_since(c, chat_send_part(c, owner, s), since);
+}
+
 /* A receipt in a group: phones never read groups, and a `delivered` one covers only this
  * device's messages there that the reader's device has. */
 static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t reader, int kind,
@@ -567,16 +579,18 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
                               reader, g);
     for (uint32_t k = 0; k < owner->nsends; k++) {
         const csend_t *s = &owner->sends[k];
-        if (s->group == g && s->acked && s->seq <= seq &&
+        if (s->group != g || !s->acked || s->seq > seq ||
             chat_entitled(&c->groups[g], chat_slot(&c->groups[g], reader), s->issued_ns,
-                          s->answered_ns) == ENT_YES &&
-            !chat_phone_has(c, reader, s->mid)) /* s may be lost, and its seq reused */
-            chat_violation_unless_lost(
-                c, SIM_ANY_PARTITION, s->answered_ns,
-                "device %u: delivered up to seq %llu in group %u by %u, which lacks %llu", self,
-                (unsigned long long)seq, g, reader, (unsigned long long)s->seq);
-        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]),
-                                   c->dev[reader].claimed_ns);
+                          s->answered_ns) != ENT_YES ||
+            chat_phone_has(c, reader, s->mid))
+            continue;
+        chat_violation_unless_lost(/* s may be lost, and its seq reused */
+                                   c, SIM_ANY_PARTITION, s->answered_ns,
+                                   "device %u: delivered up to seq %llu in group %u by %u, which "
+                                   "lacks %llu",
+                                   self, (unsigned long long)seq, g, reader,
+                                   (unsigned long long)s->seq);
+        s_receipt_excuses(c, owner, s, reader);
     }
 }
 
@@ -614,14 +628,14 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
                        (unsigned long long)c->dev[reader].read_upto[phone]);
     for (uint32_t k = 0; !kind && k < owner->nsends; k++) {
         const csend_t *s = &owner->sends[k];
-        if (s->group == NO_GROUP && s->to == reader && s->acked && s->seq <= seq &&
-            !chat_phone_has(c, reader, s->mid))
-            chat_violation_unless_lost(
-                c, SIM_ANY_PARTITION, s->answered_ns,
-                "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
-                (unsigned long long)seq, reader, (unsigned long long)s->seq);
-        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]),
-                                   c->dev[reader].claimed_ns);
+        if (s->group != NO_GROUP || s->to != reader || !s->acked || s->seq > seq ||
+            chat_phone_has(c, reader, s->mid))
+            continue;
+        chat_violation_unless_lost(
+            c, SIM_ANY_PARTITION, s->answered_ns,
+            "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
+            (unsigned long long)seq, reader, (unsigned long long)s->seq);
+        s_receipt_excuses(c, owner, s, reader);
     }
 }
 
@@ -716,6 +730,16 @@ static void s_frame(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_
     msgpack_unpacked_destroy(&up);
 }
 
+/* --edges: a token family issued, or refused: a device whose record (or whose whole account)
+ * went with a loss registers again, as an app refused a login would. */
+static void s_issued(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env_t *env)
+{
+    if (!chat_edge_issued(d, env) &&
+        (env->status == ROOST_EACCES || env->status == ROOST_ENOTFOUND) &&
+        chat_lost_since(w, c, d->user_key, d->claimed_ns))
+        chat_start_over(c, d, true);
+}
+
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     (void)state;
@@ -729,7 +753,7 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         if (d->busy == BUSY_TOKEN && env->corr == d->busy_corr) {
             d->busy = BUSY_NONE;
             d->next_ns = w->now_ns + 1000000 + roost_rng_below(&w->rng, 5000000);
-            chat_edge_issued(d, env);
+            s_issued(w, c, d, env);
         } else if (d->busy != BUSY_NONE && env->corr == d->busy_corr) {
             s_answer(w, c, d, env);
         } else if (d->relogin_pending && env->corr == d->relogin_corr) {

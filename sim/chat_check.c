@@ -307,15 +307,21 @@ static void s_say_losses(const sim_world_t *w, const suspect_t *s)
     fprintf(stderr, "; write-back %.1f s)\n", w->writeback_ns / 1e9);
 }
 
+/* Whether suspect s's k-th other explanation holds (suspect_t). */
+static bool s_lost_since(const sim_world_t *w, const suspect_t *s, int k)
+{
+    return s->or_part[k] != SIM_NO_PARTITION &&
+           sim_partition_lost_since(w, s->or_part[k], s->or_since_ns[k]);
+}
+
 /* The held violations (suspect_t): excused inside a loss window, counted outside one. */
 static void s_judge_suspects(const sim_world_t *w, sim_chat_check_t *out)
 {
     const sim_chat_t *c = w->chat;
     for (uint32_t i = 0; i < c->nsuspects; i++) {
         const suspect_t *s = &c->suspects[i];
-        if (sim_in_loss_window(w, s->part, s->at_ns) ||
-            (s->or_part != SIM_NO_PARTITION &&
-             sim_partition_lost_since(w, s->or_part, s->or_since_ns))) {
+        if (sim_in_loss_window(w, s->part, s->at_ns) || s_lost_since(w, s, 0) ||
+            s_lost_since(w, s, 1)) {
             out->lost_in_window++;
             continue;
         }

@@ -141,7 +141,7 @@ void chat_edge_issue(roost_ctx_t *ctx, simdev_t *d)
     mp_buf_fini(&b);
 }
 
-void chat_edge_issued(simdev_t *d, const roost_env_t *env)
+bool chat_edge_issued(simdev_t *d, const roost_env_t *env)
 {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -151,6 +151,7 @@ void chat_edge_issued(simdev_t *d, const roost_env_t *env)
         mp_as_u64(&up.data.via.array.ptr[1], &gen))
         d->token_gen = gen;
     msgpack_unpacked_destroy(&up);
+    return d->token_gen != 0;
 }
 
 bool chat_edge_rid(const msgpack_object *frame, uint64_t *rid)

@@ -134,9 +134,9 @@ typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
  * end of the run excuses it if a window covers that time, else it counts (chat_check.c). */
 typedef struct {
     uint64_t at_ns;
-    uint32_t part;        /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
-    uint32_t or_part;     /* or (when not SIM_NO_PARTITION): this partition lost writes … */
-    uint64_t or_since_ns; /* … at any time since then */
+    uint32_t part;       /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
+    uint32_t or_part[2]; /* or (where not SIM_NO_PARTITION): one of these lost writes … */
+    uint64_t or_since_ns[2]; /* … at any time since then */
     char what[192];
 } suspect_t;
 
@@ -228,8 +228,8 @@ void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_bu
  * partition part would have been made about at_ns. */
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Another explanation of the suspect just held, if one was: partition part lost writes at any
- * time since since_ns (a reader's inbox behind a receipt, say). */
+/* Another explanation of the suspect just held, if one was (up to two): partition part lost
+ * writes at any time since since_ns (a reader's inbox behind a receipt, say). */
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns);
 /* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
 uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);
@@ -243,9 +243,9 @@ bool chat_lost_since(const struct sim_world *w, const sim_chat_t *c, const char 
 /* Whether a send's `not_found` is explained by the sender's or the recipient's lost account. */
 bool chat_account_lost(const struct sim_world *w, const sim_chat_t *c, const simdev_t *d,
                        const csend_t *s);
-/* A device whose records went with a loss starts over (registers again on `unauthorized`,
+/* A device whose records went with a loss starts over (registers again when unregistered:
  * reads its inbox from the start). */
-void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame);
+void chat_start_over(sim_chat_t *c, simdev_t *d, bool unregistered);
 /* A phone answered a new user after such a loss: its old conversations no longer constrain. */
 void chat_user_changed(sim_chat_t *c, uint32_t phone, uint64_t before);
 /* Whether user was some phone's before its account was lost (its messages and receipts
@@ -303,8 +303,8 @@ void chat_edge_request(roost_ctx_t *ctx, struct sim_world *w, simdev_t *d, const
 void chat_edge_auth_frame(struct sim_world *w, const simdev_t *d, mp_buf_t *f);
 /* Asks d's user actor for a token family (as the edge's login does); d is busy with it. */
 void chat_edge_issue(roost_ctx_t *ctx, simdev_t *d);
-/* Its answer: [refresh token, generation]. */
-void chat_edge_issued(simdev_t *d, const roost_env_t *env);
+/* Its answer: [refresh token, generation] (true), or an error (false). */
+bool chat_edge_issued(simdev_t *d, const roost_env_t *env);
 /* The rid of a frame from the session (false: an event). */
 bool chat_edge_rid(const msgpack_object *frame, uint64_t *rid);
 /* The session closed d's connection (MSG_SIM_CLOSED [gen]): what was in flight is gone, and

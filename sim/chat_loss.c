@@ -36,10 +36,12 @@ uint32_t chat_user_part(const sim_chat_t *c, const simdev_t *d)
 
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns)
 {
-    if (!c->held)
+    suspect_t *s = c->held ? &c->suspects[c->nsuspects - 1] : NULL;
+    uint32_t k = s && s->or_part[0] != SIM_NO_PARTITION;
+    if (!s || s->or_part[k] != SIM_NO_PARTITION)
         return;
-    c->suspects[c->nsuspects - 1].or_part = part;
-    c->suspects[c->nsuspects - 1].or_since_ns = since_ns;
+    s->or_part[k] = part;
+    s->or_since_ns[k] = since_ns;
 }
 
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
@@ -59,7 +61,7 @@ void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, co
     suspect_t *s = &c->suspects[c->nsuspects++];
     s->at_ns = at_ns;
     s->part = part;
-    s->or_part = SIM_NO_PARTITION;
+    s->or_part[0] = s->or_part[1] = SIM_NO_PARTITION;
     c->held = true;
     memcpy(s->what, what, sizeof what);
 }
@@ -86,9 +88,9 @@ bool chat_account_lost(const sim_world_t *w, const sim_chat_t *c, const simdev_t
 /* Under sync: none, a device whose user's partition lost writes since it claimed may find
  * its registration gone (`unauthorized`: it registers again, as an app would) or its inbox
  * behind the positions it holds (its acks refused): it starts over from the inbox as it is. */
-void chat_start_over(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
+void chat_start_over(sim_chat_t *c, simdev_t *d, bool unregistered)
 {
-    if (mp_str_eq(chat_err_code(frame), "unauthorized"))
+    if (unregistered)
         d->state = DEV_NEW;
     d->keys_put = false;   /* its bundle may have gone too: put again (new prekey ids) */
     d->hang_up = c->edges; /* and on a new connection */

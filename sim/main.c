@@ -2,7 +2,7 @@
  *
  *   roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P] [--steps 200000]
  *             [--write-every-us U] [--no-faults] [--sync batch|always|none] [--repeat]
- *             [--clients M] [--sends K] [--plant ack-one] [--verbose]
+ *             [--clients M] [--sends K] [--direct] [--plant ack-one] [--verbose]
  *
  * One JSON line per seed on stdout (the figures and the trace hash); a failing seed prints the
  * first violated invariant and the command that reproduces it on stderr, and the exit status is
@@ -11,7 +11,8 @@
  * show the checkers catch it. Partitions and the writer's pace left unset (0) are the seed's
  * choice (4–16 partitions, a write every 500–2000 µs), as is whether logs are short (16
  * entries: snapshot rebuilds). --clients M adds M phones speaking the client protocol to the
- * real messaging actors (sim/chat.h), K messages each (--sends, default 20).
+ * real messaging actors (sim/chat.h), K messages each (--sends, default 20), through the
+ * edge's session actors (--direct: to their user actors, as an edge would).
  * --bench-net E measures the simulator itself instead (sim/bench.h): E network deliveries
  * between echo actors on --nodes nodes, one JSON line.
  */
@@ -189,7 +190,7 @@ static bool s_failed(const sim_config_t *cfg, const result_t *r)
             (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
             cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
             cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults",
-            cfg->plant_ack_one ? " --plant ack-one" : "", cfg->edges ? " --edges" : "");
+            cfg->plant_ack_one ? " --plant ack-one" : "", cfg->edges ? "" : " --direct");
     return true;
 }
 
@@ -198,12 +199,13 @@ static void s_usage(FILE *out)
     fprintf(out, "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
                  "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
                  "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
-                 "                 [--clients M] [--sends K] [--edges] [--verbose [--log LEVEL]]\n"
+                 "                 [--clients M] [--sends K] [--direct] [--verbose [--log LEVEL]]\n"
                  "       roost-sim --bench-net EVENTS [--seed S] [--nodes 5]\n"
                  "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
                  "speaking the client protocol (K messages each; default none); one JSON line\n"
                  "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
-                 "picks them. --edges: the phones connect through the edge's session actors.\n"
+                 "picks them. The phones connect through the edge's session actors (--direct:\n"
+                 "they speak to their user actors as an edge would, the mode before session 13).\n"
                  "--verbose prints faults, map changes and the nodes' warnings;\n"
                  "--log info|debug shows more of the nodes' log. --bench-net times the simulator\n"
                  "itself: EVENTS deliveries between echo actors over the simulated network.\n");
@@ -254,8 +256,11 @@ static int s_option(opts_t *o, int c, const char *arg)
     case 'r':
         o->repeat = true;
         break;
-    case 'e':
+    case 'e': /* (--edges: the default since session 13) */
         o->cfg.edges = true;
+        break;
+    case 'd':
+        o->cfg.edges = false;
         break;
     case 'b':
         o->bench_events = v;
@@ -277,25 +282,39 @@ static int s_option(opts_t *o, int c, const char *arg)
     return bad;
 }
 
+static const struct option s_longs[] = {{"seed", 1, 0, 's'},
+                                        {"seeds", 1, 0, 'n'},
+                                        {"nodes", 1, 0, 'N'},
+                                        {"partitions", 1, 0, 'P'},
+                                        {"steps", 1, 0, 'k'},
+                                        {"write-every-us", 1, 0, 'w'},
+                                        {"no-faults", 0, 0, 'F'},
+                                        {"sync", 1, 0, 'y'},
+                                        {"repeat", 0, 0, 'r'},
+                                        {"verbose", 0, 0, 'v'},
+                                        {"help", 0, 0, 'h'},
+                                        {"plant", 1, 0, 'p'},
+                                        {"clients", 1, 0, 'c'},
+                                        {"sends", 1, 0, 'S'},
+                                        {"log", 1, 0, 'l'},
+                                        {"bench-net", 1, 0, 'b'},
+                                        {"edges", 0, 0, 'e'},
+                                        {"direct", 0, 0, 'd'},
+                                        {0, 0, 0, 0}};
+
 static int s_parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option longs[] = {
-        {"seed", 1, 0, 's'},       {"seeds", 1, 0, 'n'}, {"nodes", 1, 0, 'N'},
-        {"partitions", 1, 0, 'P'}, {"steps", 1, 0, 'k'}, {"write-every-us", 1, 0, 'w'},
-        {"no-faults", 0, 0, 'F'},  {"sync", 1, 0, 'y'},  {"repeat", 0, 0, 'r'},
-        {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},  {"plant", 1, 0, 'p'},
-        {"clients", 1, 0, 'c'},    {"sends", 1, 0, 'S'}, {"log", 1, 0, 'l'},
-        {"bench-net", 1, 0, 'b'},  {"edges", 0, 0, 'e'}, {0, 0, 0, 0}};
     *o = (opts_t){.cfg = {.seed = 1,
                           .nodes = 5,
                           .steps = 200000,
                           .faults = true,
                           .sync = SYNC_BATCH,
-                          .sends_each = 20},
+                          .sends_each = 20,
+                          .edges = true},
                   .seeds = 1,
                   .log_level = -1};
     int idx = 0;
-    for (int c; (c = getopt_long(argc, argv, "", longs, &idx)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "", s_longs, &idx)) != -1;) {
         if (c == 'h') {
             s_usage(stdout);
             exit(0);
@@ -306,7 +325,7 @@ static int s_parse(int argc, char **argv, opts_t *o)
             return -1;
         }
         if (rc > 0) {
-            fprintf(stderr, "roost-sim: bad value for --%s: %s\n", longs[idx].name, optarg);
+            fprintf(stderr, "roost-sim: bad value for --%s: %s\n", s_longs[idx].name, optarg);
             return -1;
         }
     }
