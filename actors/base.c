@@ -2,6 +2,7 @@
 #include "actors/base.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "actors/akey.h"
 #include "actors/mp.h"
@@ -265,6 +266,13 @@ int base_get_u64(roost_ctx_t *ctx, const void *key, size_t klen, uint64_t *out)
     *out = len == 8 ? akey_get_be64(val) : 0;
     free(val);
     return ROOST_OK;
+}
+
+uint64_t base_fence(roost_ctx_t *ctx)
+{
+    uint64_t fence = 0;
+    base_get_u64(ctx, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY), &fence);
+    return fence;
 }
 
 bool base_ready(const base_t *b)

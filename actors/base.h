@@ -90,6 +90,10 @@ int base_get_doc(roost_ctx_t *ctx, const void *key, size_t klen, msgpack_unpacke
 /* Reads a be64 value (*out = 0 when absent): ROOST_OK or an error. */
 int base_get_u64(roost_ctx_t *ctx, const void *key, size_t klen, uint64_t *out);
 
+/* The partition's fence (shards/store.h, STORE_FENCE_KEY): the epoch of its last adoption that
+ * may have lost acknowledged writes, 0 if none (or unreadable: then nothing is fenced). */
+uint64_t base_fence(roost_ctx_t *ctx);
+
 /* READY: on_timer handlers check this first (timers of a state that was reset). */
 bool base_ready(const base_t *b);
 /* Writes outstanding. */

@@ -325,6 +325,7 @@ static bool s_member_row(void *arg, const uint8_t *key, size_t klen, const uint8
 static int s_load(roost_ctx_t *ctx, void *self)
 {
     conv_t *c = self;
+    c->era = base_fence(ctx);
     int rc = s_load_head(ctx, c);
     if (rc == ROOST_OK && c->group)
         rc = s_load_meta(ctx, c);

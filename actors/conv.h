@@ -120,8 +120,10 @@ typedef struct {
     roost_env_t *parked, *parked_tail; /* requests waiting for those checks */
     uint64_t head;                     /* last seq assigned */
     uint64_t durable;                  /* last seq durably committed */
-    uint64_t fanout_done;       /* every member's inbox holds everything up to here (durable) */
-    bool indexed;               /* this conversation is in the partition's unfinished index */
+    uint64_t fanout_done; /* every member's inbox holds everything up to here (durable) */
+    uint64_t era; /* the partition's fence when loaded (base_fence): deliveries carry it, so an
+                   * inbox can tell seqs handed out again after a loss (actors/user_inbox.c) */
+    bool indexed; /* this conversation is in the partition's unfinished index */
     uint64_t dedupe_checked_ms; /* monotonic time of the last expiry pass over dedupe entries */
     /* direct: who blocks whom */
     bool lo_blocks_hi, hi_blocks_lo;

@@ -2,8 +2,9 @@
  * member concerned, in seq order, exactly once there (the user actor is idempotent on seq).
  *
  * Per member the conversation knows `fanout`, the highest seq already in its inbox. While it is
- * behind, one MSG_DELIVER [conv, prev, floor, [records]] is outstanding (up to 64 consecutive
- * records after prev); the answer [last_seq] moves `fanout`; errors retry with backoff
+ * behind, one MSG_DELIVER [conv, prev, floor, [records], era?] is outstanding (up to 64
+ * consecutive records after prev; era: the partition's fence, when it has one); the answer
+ * [last_seq] moves `fanout`; errors retry with backoff
  * (100 ms doubling to 5 s), forever. Progress is checkpointed (member records and the head's
  * `fdone`) at most once a second; after a failover or passivation the fan-out restarts from
  * the checkpoint and resends what may already be there (answered idempotently). The
@@ -60,12 +61,14 @@ static void s_send(roost_ctx_t *ctx, conv_t *c, member_t *m)
     }
     mp_buf_t b;
     mp_buf_init(&b);
-    msgpack_pack_array(&b.pk, 4);
+    msgpack_pack_array(&b.pk, c->era ? 5 : 4);
     mp_pack_str(&b.pk, c->key);
     msgpack_pack_uint64(&b.pk, m->fanout);
     msgpack_pack_uint64(&b.pk, conv_member_floor(m));
     msgpack_pack_array(&b.pk, n);
     msgpack_sbuffer_write(&b.sb, recs.sb.data, recs.sb.size);
+    if (c->era)
+        msgpack_pack_uint64(&b.pk, c->era);
     char key[ID_BYTES_MAX + 3];
     id_key(key, 'u', m->user);
     m->sending_upto = m->fanout + n;

@@ -41,8 +41,8 @@ enum {
     MSG_SESSION_RESEND,
     /* actor → actor */
     MSG_USER_CREATE = 0x6100, /* p → u: [phone, device]; ok, or eexist for another phone */
-    MSG_DELIVER,              /* conv → u: [conv, prev, floor, [record…]] → [last_seq] */
-    MSG_RECEIPT,              /* conv → u: [conv, seq, by, status, ts] → [] */
+    MSG_DELIVER,      /* conv → u: [conv, prev, floor, [record…], era?] → [last_seq] */
+    MSG_RECEIPT,      /* conv → u: [conv, seq, by, status, ts] → [] */
     MSG_ACKED,        /* u → conv: [user, upto_seq, hidden] delivered watermark → [] durable */
     MSG_CONV_FETCH,   /* u → conv: [user, [seq…]] → [[seq, record | nil (not theirs)]…] */
     MSG_RELAY,        /* conv → u: [frame] push to every live session, store nothing */

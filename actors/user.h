@@ -127,6 +127,7 @@ typedef struct {
 typedef struct {
     char conv[CONV_KEY_BYTES_MAX + 1];
     uint64_t last_seq;
+    uint64_t era;    /* the conversation's era last_seq belongs to (user_inbox.c) */
     hidden_t hidden; /* senders whose messages this user never received here (hidden.h) */
 } conv_seen_t;
 

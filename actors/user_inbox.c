@@ -1,11 +1,12 @@
 /* actors/user_inbox.c — the inbox: one durable stream of reliable events per user, numbered n.
  *
- * deliver [conv, prev, floor, [records]] carries consecutive records prev+1… of one
+ * deliver [conv, prev, floor, [records], era?] carries consecutive records prev+1… of one
  * conversation. Records at or below last_seq[conv] are already here (idempotent); a batch whose
  * prev is above it is a gap and is answered with last_seq so the conversation resends from
- * there — except prev == floor, the first records since the user joined a group. Each new
- * record becomes an entry (a reference: conv, seq, mid, sender — never the body), unless the
- * user must not see it (hidden: a direct message from someone they block; in groups, a message
+ * there — except prev == floor, the first records since the user joined a group. A newer era
+ * (the conversation's partition fenced a loss, shards/store.h) starts last_seq again from prev.
+ * Each new record becomes an entry (a reference: conv, seq, mid, sender — never the body), unless
+ * the user must not see it (hidden: a direct message from someone they block; in groups, a message
  * from someone they block). The entries, last_seq[conv] and next_n are one batch, and nothing is
  * answered or pushed before it is durable.
  */
@@ -78,16 +79,45 @@ static void s_put_hidden(const user_t *u, store_ops_t *ops, const conv_seen_t *s
     mp_buf_fini(&b);
 }
 
+/* c/<conv>: be64 last_seq, then be64 era when it has one (absent: 0, 0). */
+static int s_load_last(roost_ctx_t *ctx, const user_t *u, mp_str_t conv, uint64_t *last,
+                       uint64_t *era)
+{
+    akey_t k;
+    akey_init(&k, u->key, "c/");
+    akey_add(&k, conv.ptr, conv.len);
+    void *val;
+    size_t len;
+    int rc = store_get(ctx, k.b, k.n, &val, &len);
+    if (rc != ROOST_OK)
+        return rc == ROOST_ENOTFOUND ? ROOST_OK : rc;
+    if (len == 8 || len == 16) {
+        *last = akey_get_be64(val);
+        *era = len == 16 ? akey_get_be64((const uint8_t *)val + 8) : 0;
+    }
+    free(val);
+    return len == 8 || len == 16 ? ROOST_OK : ROOST_EPROTO;
+}
+
+static void s_put_last(const user_t *u, store_ops_t *ops, const conv_seen_t *seen)
+{
+    akey_t k;
+    akey_init(&k, u->key, "c/");
+    akey_str(&k, seen->conv);
+    akey_t v = {.n = 0};
+    akey_be64(&v, seen->last_seq);
+    if (seen->era)
+        akey_be64(&v, seen->era);
+    store_ops_put(ops, k.b, k.n, v.b, v.n);
+}
+
 static conv_seen_t *s_seen(roost_ctx_t *ctx, user_t *u, mp_str_t conv)
 {
     for (uint32_t i = 0; i < u->nseen; i++)
         if (mp_str_eq(conv, u->seen[i].conv))
             return &u->seen[i];
-    akey_t k;
-    akey_init(&k, u->key, "c/");
-    akey_add(&k, conv.ptr, conv.len);
-    uint64_t last = 0;
-    if (base_get_u64(ctx, k.b, k.n, &last) != ROOST_OK)
+    uint64_t last = 0, era = 0;
+    if (s_load_last(ctx, u, conv, &last, &era) != ROOST_OK)
         return NULL;
     hidden_t hidden;
     if (s_load_hidden(ctx, u, conv, &hidden) != ROOST_OK)
@@ -99,6 +129,7 @@ static conv_seen_t *s_seen(roost_ctx_t *ctx, user_t *u, mp_str_t conv)
     conv_seen_t *s = &u->seen[u->nseen++];
     mp_str_copy(conv, s->conv, sizeof s->conv);
     s->last_seq = last;
+    s->era = era;
     s->hidden = hidden;
     return s;
 }
@@ -197,17 +228,35 @@ static void s_delivered(roost_ctx_t *ctx, void *self, void *arg, int status)
 
 typedef struct {
     mp_str_t conv;
-    uint64_t prev, floor;
+    uint64_t prev, floor, era;
     const msgpack_object *recs;
 } deliver_t;
 
 static bool s_parse_deliver(const msgpack_object *a, deliver_t *d)
 {
-    return a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size == 4 &&
+    d->era = 0;
+    return a->type == MSGPACK_OBJECT_ARRAY &&
+           (a->via.array.size == 4 ||
+            (a->via.array.size == 5 && mp_as_u64(&a->via.array.ptr[4], &d->era))) &&
            mp_as_str(&a->via.array.ptr[0], &d->conv) && d->conv.len > 2 &&
            d->conv.len <= CONV_KEY_BYTES_MAX && mp_as_u64(&a->via.array.ptr[1], &d->prev) &&
            mp_as_u64(&a->via.array.ptr[2], &d->floor) &&
            a->via.array.ptr[3].type == MSGPACK_OBJECT_ARRAY && (d->recs = &a->via.array.ptr[3]);
+}
+
+/* A conversation of a newer era (its partition adopted a log that may have lost acknowledged
+ * writes since last_seq was recorded): the seqs past what it says we have may have been handed
+ * out again, to messages this inbox would otherwise take for ones it has and skip. It starts
+ * again from prev: what comes may be new (what was here already comes again, deduped by mid
+ * on the devices). False if nothing changed. */
+static bool s_new_era(conv_seen_t *seen, const deliver_t *d)
+{
+    if (d->era <= seen->era)
+        return false;
+    if (d->prev < seen->last_seq)
+        seen->last_seq = d->prev;
+    seen->era = d->era;
+    return true;
 }
 
 void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
@@ -224,6 +273,7 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         roost_ctx_reply_error(ctx, env, ROOST_EIO);
         goto out;
     }
+    bool moved = s_new_era(seen, &d), hid = false;
     if (d.prev > seen->last_seq && d.prev != d.floor) {
         s_reply_last(ctx, env, seen->last_seq); /* a gap: resend from there */
         goto out;
@@ -231,7 +281,6 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     store_ops_t ops;
     store_ops_init(&ops);
     uint64_t seq = d.prev, first_n = u->next_n;
-    bool moved = false, hid = false;
     for (uint32_t i = 0; i < d.recs->via.array.size; i++) {
         const msgpack_object *bin = &d.recs->via.array.ptr[i];
         msgpack_unpacked rec;
@@ -266,12 +315,7 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         store_ops_fini(&ops);
         goto out;
     }
-    akey_t k;
-    akey_init(&k, u->key, "c/");
-    akey_str(&k, seen->conv);
-    akey_t v = {.n = 0};
-    akey_be64(&v, seen->last_seq);
-    store_ops_put(&ops, k.b, k.n, v.b, v.n);
+    s_put_last(u, &ops, seen);
     if (u->next_n != first_n)
         user_put_u64(u, &ops, "n", u->next_n);
     if (hid)

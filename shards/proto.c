@@ -296,16 +296,18 @@ int msg_snap_req_decode(const void *data, size_t len, uint64_t *pin, const void 
 }
 
 void msg_snap_begin(msgpack_sbuffer *out, uint64_t pin, uint64_t start_epoch, bool done,
-                    uint32_t npairs)
+                    const void *after, size_t after_len, uint32_t npairs)
 {
     msgpack_packer pk = s_packer(out);
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 5);
     msgpack_pack_uint64(&pk, pin);
     msgpack_pack_uint64(&pk, start_epoch);
     if (done)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
+    msgpack_pack_bin(&pk, after_len);
+    msgpack_pack_bin_body(&pk, after, after_len);
     msgpack_pack_array(&pk, npairs);
 }
 
@@ -321,14 +323,14 @@ void msg_snap_pair(msgpack_sbuffer *out, const void *key, size_t klen, const voi
 
 int msg_snap_decode(const void *data, size_t len, msg_snap_t *m)
 {
-    int rc = s_unpack(&m->up, data, len, 4);
+    int rc = s_unpack(&m->up, data, len, 5);
     const msgpack_object *f = m->up.data.via.array.ptr;
-    if (rc == ROOST_OK &&
-        (!s_u64(&f[0], &m->pin) || !s_u64(&f[1], &m->start_epoch) ||
-         f[2].type != MSGPACK_OBJECT_BOOLEAN || f[3].type != MSGPACK_OBJECT_ARRAY))
+    if (rc == ROOST_OK && (!s_u64(&f[0], &m->pin) || !s_u64(&f[1], &m->start_epoch) ||
+                           f[2].type != MSGPACK_OBJECT_BOOLEAN || f[3].type != MSGPACK_OBJECT_BIN ||
+                           f[4].type != MSGPACK_OBJECT_ARRAY))
         rc = ROOST_EPROTO;
-    for (uint32_t i = 0; rc == ROOST_OK && i < f[3].via.array.size; i++) {
-        const msgpack_object *p = &f[3].via.array.ptr[i];
+    for (uint32_t i = 0; rc == ROOST_OK && i < f[4].via.array.size; i++) {
+        const msgpack_object *p = &f[4].via.array.ptr[i];
         if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2 ||
             p->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
             p->via.array.ptr[1].type != MSGPACK_OBJECT_BIN || p->via.array.ptr[0].via.bin.size == 0)
@@ -336,8 +338,10 @@ int msg_snap_decode(const void *data, size_t len, msg_snap_t *m)
     }
     if (rc == ROOST_OK) {
         m->done = f[2].via.boolean;
-        m->pairs = f[3].via.array.ptr;
-        m->npairs = f[3].via.array.size;
+        m->after = f[3].via.bin.ptr;
+        m->after_len = f[3].via.bin.size;
+        m->pairs = f[4].via.array.ptr;
+        m->npairs = f[4].via.array.size;
     }
     return rc;
 }

@@ -14,7 +14,8 @@
  *   LOG_FETCHED   answer                   [lsn, record]
  *   LOG_REBUILD   primary → replica        [epoch]          (entries it lacks are truncated)
  *   LOG_SNAP_REQ  puller → source          [pin, after_key]   (pin: snapshot lsn + 1; 0: a new one)
- *   LOG_SNAP      source → puller          [pin, start_epoch, done, [[key, value]…]]  (pin 0: lost)
+ *   LOG_SNAP      source → puller          [pin, start_epoch, done, after_key, [[key, value]…]]
+ *                                           (pin 0: lost; after_key: the request's, echoed)
  */
 #ifndef ROOST_PROTO_H
 #define ROOST_PROTO_H
@@ -81,6 +82,8 @@ typedef struct {
     msgpack_unpacked up;
     uint64_t pin, start_epoch;
     bool done;
+    const void *after; /* the request's after_key: which chunk this answers */
+    size_t after_len;
     const msgpack_object *pairs; /* each an array [bin key, bin value] */
     uint32_t npairs;
 } msg_snap_t;
@@ -132,7 +135,7 @@ int msg_snap_req_decode(const void *data, size_t len, uint64_t *pin, const void 
                         size_t *after_len, msgpack_unpacked *up);
 /* The pairs are appended by the caller: begin with npairs, then msg_snap_pair each. */
 void msg_snap_begin(msgpack_sbuffer *out, uint64_t pin, uint64_t start_epoch, bool done,
-                    uint32_t npairs);
+                    const void *after, size_t after_len, uint32_t npairs);
 void msg_snap_pair(msgpack_sbuffer *out, const void *key, size_t klen, const void *val,
                    size_t vlen);
 /* Checks every pair's shape; the caller destroys m->up (also on failure). */

@@ -90,6 +90,8 @@ typedef struct {
     uint64_t recon_started_ns;             /* primary: when this epoch's reconciliation began */
     uint64_t recon_epoch;                  /* … the epoch it began for (a rebuild that cuts it
                                             * short resumes it: the grace is not waited twice) */
+    bool adopt_lossy;                      /* … its quorum counts rejoining promises: the adopted
+                                            * tail ends with a fence entry (STORE_FENCE_KEY) */
     bool rejoining;                        /* replica: sync none, unclean restart, not caught up */
     uint64_t rejoin_target;                /* … until it holds this lsn (its primary's commit) */
     uint64_t rejoin_epoch;                 /* … in this epoch (a later one sets it again) */

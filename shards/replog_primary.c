@@ -129,6 +129,8 @@ static uint64_t s_epoch_end(const replog_t *r)
  * whenever a batch waited for the sync, which put loaded partitions into catch-up for good). */
 static void s_send_append(roost_ctx_t *ctx, replog_t *r, int i, uint64_t from)
 {
+    if (roost_fault("replog.append_lost")) /* lost on the way (tests) */
+        return;
     if (from < r->first_lsn) {
         replog_ask_rebuild(ctx, r, i);
         return;
@@ -191,6 +193,7 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->nonvoting, 0, sizeof r->nonvoting);
     memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
     r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining || r->rebuilding; /* nor our own */
+    r->adopt_lossy = false;
     if (r->recon_epoch != r->epoch) {
         r->recon_epoch = r->epoch;
         r->recon_started_ns = roost_ctx_now_ns(ctx);
@@ -230,11 +233,38 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
         s_quorum_of(r, PEER_CUR, r->promised_by) && s_quorum_of(r, PEER_PREV, r->promised_by);
     if (!all || roost_ctx_now_ns(ctx) - r->recon_started_ns < REPLOG_REJOIN_GRACE_MS * 1000000ull)
         return false;
+    r->adopt_lossy = true;
     ROOST_WARN(COMP, "adopting with rejoining replicas in the quorum",
                "partition=%u epoch=%llu why=\"too few voting promises: replicas down or back "
                "from an unclean stop under sync: none; writes of its loss window may be gone\"",
                r->partition, (unsigned long long)r->epoch);
     return true;
+}
+
+/* A lossy adoption's last entry, at lsn: the fence (store.h: STORE_FENCE_KEY = this epoch),
+ * so that the actors loaded from here on know acknowledged writes before it may be gone. The
+ * tail grows by it (best_lsn); it commits with the rest before the partition serves. */
+static void s_put_fence(replog_t *r, engine_batch_t *b, uint64_t lsn, msgpack_sbuffer *rec)
+{
+    store_ops_t ops;
+    store_ops_init(&ops);
+    uint8_t epoch[8];
+    for (int i = 0; i < 8; i++)
+        epoch[i] = (uint8_t)(r->epoch >> (56 - 8 * i));
+    store_ops_put(&ops, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY), epoch, sizeof epoch);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    store_ops_encode(&ops, &pk);
+    msgpack_sbuffer_clear(rec);
+    entry_encode(rec, r->epoch, lsn, body.data, body.size);
+    uint8_t key[KEY_LOG_BYTES];
+    key_log(key, r->partition, lsn);
+    engine_batch_put(b, key, sizeof key, rec->data, rec->size);
+    msgpack_sbuffer_destroy(&body);
+    store_ops_fini(&ops);
+    r->best_lsn = lsn;
 }
 
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
@@ -262,7 +292,10 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     msgpack_sbuffer rec;
     msgpack_sbuffer_init(&rec);
     int rc = ROOST_OK;
-    for (uint64_t lsn = r->recon_from; lsn <= r->best_lsn && rc == ROOST_OK; lsn++) {
+    if (r->adopt_lossy) /* before the loop: its entries are read back from the engine */
+        s_put_fence(r, b, r->best_lsn + 1, &rec);
+    for (uint64_t lsn = r->recon_from; lsn <= r->best_lsn - r->adopt_lossy && rc == ROOST_OK;
+         lsn++) {
         void *old;
         size_t len;
         log_entry_t e;
@@ -327,18 +360,21 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     r->promised_by[idx] = true;
     r->nonvoting[idx] = r->rejoin_promise[idx] = m.rejoining;
     uint32_t node = r->peers[idx];
-    /* it truncated what we lack: our log cannot be completed by entries, only rebuilt */
-    bool truncated = m.first_lsn > r->recon_from && m.last_lsn >= r->recon_from;
-    if (truncated && !m.rejoining) {
-        msg_view_fini(&v);
-        replog_rebuild_from(ctx, r, node);
-        return;
-    }
     /* A tail shorter than what we know is committed cannot be the newer log (every later
      * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
     bool better = m.last_lsn >= r->commit_lsn &&
                   (m.last_epoch > r->best_epoch ||
                    (m.last_epoch == r->best_epoch && m.last_lsn > r->best_lsn));
+    /* It truncated what we lack: if its log is the better one, ours cannot be completed by
+     * entries, only rebuilt. A worse log truncated is no reason: rebuilding from it would throw
+     * away newer epochs' entries our own log holds — committed ones, if the replica that
+     * committed them with us is down (found reading the code for the simulator's seed 1127). */
+    bool truncated = m.first_lsn > r->recon_from && m.last_lsn >= r->recon_from;
+    if (truncated && !m.rejoining && better) {
+        msg_view_fini(&v);
+        replog_rebuild_from(ctx, r, node);
+        return;
+    }
     if (truncated && (better || node == r->best_node) && node != r->self) {
         /* rejoining: it may count only as s_promised allows (s_maybe_adopt decides). Found
          * by the simulator (seed 50, sync: none): with every replica back from a power loss,
@@ -706,17 +742,33 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
 }
 
+/* Whether a quorum of the current list holds every committed entry. A switch's new replicas
+ * were only about caught up (REPLOG_HANDOFF_SLACK), and an adoption with nothing to re-stamp
+ * serves on a commit point the previous list made: until its new replicas acknowledge it, the
+ * previous list's quorum is what holds it. Settling before that lost committed entries when
+ * the primary then failed (found by the simulator, seed 1127: a new replica at 0 and the old
+ * primary's stale copy led the next epoch). */
+static bool s_new_list_holds_the_log(const replog_t *r)
+{
+    bool holds[REPLOG_PEERS_MAX];
+    for (uint32_t i = 0; i < r->npeers; i++)
+        holds[i] = !r->nonvoting[i] && r->acked[i] >= r->commit_lsn;
+    return s_quorum_of(r, PEER_CUR, holds);
+}
+
 /* Handoff, while serving: once every new replica of the `next` list is heard from and about
  * caught up, ask the control plane to switch the partition to it; once serving under a new
- * list with the previous one still in the map, ask it to forget that list (the new list's
- * quorum now holds the whole log). Asked again every REPLOG_HANDOFF_ASK_MS until the map
- * answers with new lists; a request the map finds stale is dropped there. */
+ * list with the previous one still in the map, ask it to forget that list once a quorum of
+ * the new list holds the whole committed log. Asked again every REPLOG_HANDOFF_ASK_MS until the
+ * map answers with new lists; a request the map finds stale is dropped there. */
 static void s_handoff_poll(roost_ctx_t *ctx, replog_t *r)
 {
     if (r->role != ROLE_SERVING || !r->store->handoff)
         return;
     bool settle = s_count(r, PEER_PREV, NULL) > 0;
     if (!settle && s_count(r, PEER_NEXT, NULL) == 0)
+        return;
+    if (settle && !s_new_list_holds_the_log(r))
         return;
     uint64_t now = roost_ctx_now_ns(ctx);
     if (r->handoff_asked_ns && now - r->handoff_asked_ns < REPLOG_HANDOFF_ASK_MS * 1000000ull)

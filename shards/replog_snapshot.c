@@ -115,7 +115,7 @@ void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     msgpack_sbuffer_init(&out);
     bool done = false;
     uint32_t n = pin ? s_read_chunk(r, after, after_len, &pairs, &done) : 0;
-    msg_snap_begin(&out, pin, pin ? replog_epoch_of(r, pin - 1) : 0, done, n);
+    msg_snap_begin(&out, pin, pin ? replog_epoch_of(r, pin - 1) : 0, done, after, after_len, n);
     msgpack_sbuffer_write(&out, pairs.data, pairs.size);
     replog_send(ctx, r, to, MSG_LOG_SNAP, &out);
     msgpack_sbuffer_destroy(&pairs);
@@ -270,16 +270,31 @@ static void s_tell_position(roost_ctx_t *ctx, replog_t *r)
     r->rebuild_epoch = 0;
 }
 
+/* Whether a chunk answers the request we have out: the network may bring an older answer late
+ * or twice. An answer to a continuation taken for a first chunk wiped the state the earlier
+ * chunks had written and finished the rebuild with the tail's pairs alone (found by the
+ * simulator, seed 1462: 351 acknowledged writes gone from a rebuilt copy). */
+static bool s_answers_our_request(const replog_t *r, const msg_snap_t *m)
+{
+    if (m->pin == 0)
+        return m->after_len == r->rebuild_after_len; /* "lost your pin": for this request */
+    if (m->after_len != r->rebuild_after_len ||
+        memcmp(m->after, r->rebuild_after, m->after_len) != 0)
+        return false;
+    return r->rebuild_start == 0 || m->pin == r->rebuild_start;
+}
+
 void replog_on_snap(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_snap_t m;
     memset(&m, 0, sizeof m);
     int rc = msg_snap_decode(env->payload, env->payload_len, &m);
-    if (rc != ROOST_OK || !r->rebuilding || replog_sender_node(env) != r->rebuild_from) {
+    if (rc != ROOST_OK || !r->rebuilding || replog_sender_node(env) != r->rebuild_from ||
+        !s_answers_our_request(r, &m)) {
         msgpack_unpacked_destroy(&m.up);
         return;
     }
-    if (m.pin == 0 || (r->rebuild_start && m.pin != r->rebuild_start)) {
+    if (m.pin == 0) {
         r->rebuild_start = 0; /* the source lost our pin: start over */
         r->rebuild_after_len = 0;
     } else {

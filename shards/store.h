@@ -28,6 +28,13 @@
 #include "shards/ops.h"
 
 #define STORE_SERVICE "store"
+/* A key of every partition's state (never an actor's: actor keys start with a letter or '@'):
+ * the log term (be64; map epoch << 16 | incarnation) of the partition's last adoption whose quorum
+ * counted replicas back from an unclean stop under sync: none — acknowledged writes before it may
+ * be gone (docs/store.md, "Sync policy"). Absent: no such adoption. Written by the log as the
+ * adopted tail's last entry, so an actor that opens after it reads it (store_get) and knows its
+ * state may lack writes it once acknowledged to others. */
+#define STORE_FENCE_KEY "!fence"
 /* To the serving hook (see store_t): this node now serves the partition; its state is complete. */
 #define MSG_STORE_SERVING 0x51F0u
 

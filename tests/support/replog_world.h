@@ -268,6 +268,22 @@ static inline int teardown_short_logs(void **state)
     return teardown(state);
 }
 
+/* Partition p's fence in node id's state (shards/store.h, STORE_FENCE_KEY; 0: none). */
+static inline uint64_t s_fence(uint32_t id, uint32_t p)
+{
+    uint8_t k[KEY_BYTES_MAX];
+    size_t kl = key_state(k, p, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));
+    void *v = NULL;
+    size_t vl = 0;
+    if (engine_get(W->engine[id], k, kl, &v, &vl) != 0)
+        return 0;
+    uint64_t fence = 0;
+    for (size_t i = 0; i < vl && i < 8; i++)
+        fence = fence << 8 | ((const uint8_t *)v)[i];
+    free(v);
+    return vl == 8 ? fence : UINT64_MAX;
+}
+
 /* Partition p's state table on node id, as one hash and the pair count. */
 static inline uint64_t s_state_digest(uint32_t id, uint32_t p, int *count)
 {

@@ -313,6 +313,44 @@ static void test_handoff_moves_a_copy_without_losing_writes(void **state)
     memcpy(g_agree, old_list, sizeof g_agree);
 }
 
+/* A switch whose new list holds the committed log on no quorum yet does not settle: node 2
+ * lags (it missed 300 writes), the new replica is cut off, and the primary's appends are lost,
+ * so only node 1 of the new list {1, 2, 4} holds them — the old list's quorum is what does.
+ * The adoption had nothing to re-stamp and served at once; it asked to forget the old list at
+ * once too, and a failure of node 1 then lost committed writes (the simulator's seed 1127: a
+ * new replica at 0 and a stale copy led the next epoch). Once node 2 catches up, it settles. */
+static void test_a_switch_settles_once_the_new_list_holds_the_log(void **state)
+{
+    (void)state;
+    const uint32_t old_list[N] = {1, 2, 3}, new_list[N] = {1, 2, JOINER};
+    atomic_store(&g_asked_settled, 0);
+    W->store[1].handoff = s_handoff_hook;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    inproc_isolate(&W->net, 2, true);
+    g_want = 600;
+    s_go(1, 300, 10000); /* committed by nodes 1 and 3 */
+    assert_true(s_wait(s_answered, 30));
+    s_open_engine_and_node(JOINER);
+    inproc_isolate(&W->net, JOINER, true);
+    assert_int_equal(roost_node_start(W->node[JOINER]), 0);
+    roost_fault_arm("replog.append_lost", -1);
+    inproc_isolate(&W->net, 2, false);
+    s_route_all(1, 2);
+    for (uint32_t id = 1; id <= 3; id++)
+        s_role_lists(id, 2, new_list, NULL, old_list);
+    s_sleep_ms(1500); /* promised by 1 and 2 (both lists), adopted, serving: 2 still at 300 */
+    assert_int_equal(atomic_load(&g_asked_settled), 0);
+    roost_fault_reset();
+    assert_true(s_wait(s_all_asked_settled, 30));
+    atomic_store(&g_done, 0);
+    g_want = 50;
+    s_go(1, 50, 20000); /* served by 1 and 2, a quorum of the new list */
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+}
+
 /* Every acknowledgement status crosses the wire, and nothing past the last one does. The
  * decoder once stopped at ACK_FAILED, so a rejoining replica's ACK_REJOINING was dropped: the
  * primary never heard it move and streamed it the same chunk forever (the simulator's seed 5
@@ -353,6 +391,7 @@ int main(void)
         T(test_a_restarted_primary_keeps_its_committed_tail),
         T(test_a_tail_committed_while_reconciling_is_served),
         T(test_handoff_moves_a_copy_without_losing_writes),
+        T(test_a_switch_settles_once_the_new_list_holds_the_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
