@@ -414,6 +414,9 @@ static void s_send_failed(sim_world_t *w, sim_chat_t *c, simdev_t *d, const msgp
     bool refused = false;
     if (mp_str_eq(code, "not_found") && chat_account_lost(w, c, d, s))
         refused = true;
+    else if (s->group != NO_GROUP && mp_str_eq(code, "forbidden") &&
+             c->dev[chat_phone(c, d)].user_changed_ns >= c->groups[s->group].created_ns)
+        refused = true; /* its phone has a new user since the group began: not a member */
     else if (s->group == NO_GROUP || !mp_str_eq(code, "forbidden"))
         return;
     const cgroup_t *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
@@ -555,18 +558,6 @@ static uint32_t s_group_of(const sim_chat_t *c, mp_str_t conv)
     return NO_GROUP;
 }
 
-/* What else explains a `delivered` receipt for owner's send s its reader lacks under sync:
- * none (as for M1, chat_check.c): the reader's inbox lost writes since it claimed (positions
- * handed out again), or the conversation did (its seqs handed out again: the reader's inbox
- * took s for the lost message it had under that seq). */
-static void s_receipt_excuses(sim_chat_t *c, const simdev_t *owner, const csend_t *s,
-                              uint32_t reader)
-{
-    uint64_t since = c->dev[reader].claimed_ns;
-    chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]), since);
-    chat_suspect_or_lost_since(c, chat_send_part(c, owner, s), since);
-}
-
 /* A receipt in a group: phones never read groups, and a `delivered` one covers only this
  * device's messages there that the reader's device has. */
 static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t reader, int kind,
@@ -590,7 +581,8 @@ static void s_group_receipt(sim_chat_t *c, simdev_t *d, uint32_t g, uint32_t rea
                                    "lacks %llu",
                                    self, (unsigned long long)seq, g, reader,
                                    (unsigned long long)s->seq);
-        s_receipt_excuses(c, owner, s, reader);
+        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]), /* positions reused */
+                                   c->dev[reader].claimed_ns);
     }
 }
 
@@ -635,7 +627,8 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
             c, SIM_ANY_PARTITION, s->answered_ns,
             "device %u: delivered up to seq %llu by %u, which lacks seq %llu", self,
             (unsigned long long)seq, reader, (unsigned long long)s->seq);
-        s_receipt_excuses(c, owner, s, reader);
+        chat_suspect_or_lost_since(c, chat_user_part(c, &c->dev[reader]), /* positions reused */
+                                   c->dev[reader].claimed_ns);
     }
 }
 

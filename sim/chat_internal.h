@@ -115,8 +115,9 @@ typedef struct {
     uint64_t next_prekey;   /* … the id of its next one-time prekey (never reused) */
     uint64_t former[4];     /* a phone's first device: users its number named before a loss */
     uint32_t nformer;
-    uint64_t claimed_ns;   /* the first ok of its claim: later messages reach it */
-    uint64_t relogin_corr; /* a twin's later claim in flight (only its answer is checked) */
+    uint64_t user_changed_ns; /* … when it last claimed a new user (0: never) */
+    uint64_t claimed_ns;      /* the first ok of its claim: later messages reach it */
+    uint64_t relogin_corr;    /* a twin's later claim in flight (only its answer is checked) */
     bool relogin_pending;
     uint32_t conn_gen;  /* --edges: its connection (a new one after a close or a start-over) */
     uint64_t token_gen; /* --edges: its token family's generation (0: none yet) */
@@ -134,9 +135,9 @@ typedef struct { /* (lo user, hi user, seq) → mid, for M3 */
  * end of the run excuses it if a window covers that time, else it counts (chat_check.c). */
 typedef struct {
     uint64_t at_ns;
-    uint32_t part;       /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
-    uint32_t or_part[2]; /* or (where not SIM_NO_PARTITION): one of these lost writes … */
-    uint64_t or_since_ns[2]; /* … at any time since then */
+    uint32_t part;        /* the partition whose lost write would explain it (SIM_ANY_PARTITION) */
+    uint32_t or_part;     /* or (when not SIM_NO_PARTITION): this partition lost writes … */
+    uint64_t or_since_ns; /* … at any time since then */
     char what[192];
 } suspect_t;
 
@@ -228,8 +229,8 @@ void chat_request(roost_ctx_t *ctx, simdev_t *d, const char *target, const mp_bu
  * partition part would have been made about at_ns. */
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Another explanation of the suspect just held, if one was (up to two): partition part lost
- * writes at any time since since_ns (a reader's inbox behind a receipt, say). */
+/* Another explanation of the suspect just held, if one was: partition part lost writes at any
+ * time since since_ns (a reader's inbox behind a receipt, say). */
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns);
 /* The partition of a direct conversation (lo, hi: its users) or a group's (hi 0, lo its id). */
 uint32_t chat_conv_part(const sim_chat_t *c, uint64_t lo, uint64_t hi);

@@ -36,12 +36,10 @@ uint32_t chat_user_part(const sim_chat_t *c, const simdev_t *d)
 
 void chat_suspect_or_lost_since(sim_chat_t *c, uint32_t part, uint64_t since_ns)
 {
-    suspect_t *s = c->held ? &c->suspects[c->nsuspects - 1] : NULL;
-    uint32_t k = s && s->or_part[0] != SIM_NO_PARTITION;
-    if (!s || s->or_part[k] != SIM_NO_PARTITION)
+    if (!c->held)
         return;
-    s->or_part[k] = part;
-    s->or_since_ns[k] = since_ns;
+    c->suspects[c->nsuspects - 1].or_part = part;
+    c->suspects[c->nsuspects - 1].or_since_ns = since_ns;
 }
 
 void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, const char *fmt, ...)
@@ -61,7 +59,7 @@ void chat_violation_unless_lost(sim_chat_t *c, uint32_t part, uint64_t at_ns, co
     suspect_t *s = &c->suspects[c->nsuspects++];
     s->at_ns = at_ns;
     s->part = part;
-    s->or_part[0] = s->or_part[1] = SIM_NO_PARTITION;
+    s->or_part = SIM_NO_PARTITION;
     c->held = true;
     memcpy(s->what, what, sizeof what);
 }
@@ -110,7 +108,8 @@ void chat_user_changed(sim_chat_t *c, uint32_t phone, uint64_t before)
 {
     simdev_t *first = &c->dev[phone];
     first->former[first->nformer++ % 4] = before;
-    first->keys_put = false; /* the new account has no bundle */
+    first->user_changed_ns = *c->now_ns; /* its groups had the old user: it is out of them */
+    first->keys_put = false;             /* the new account has no bundle */
     for (uint32_t x = 0; x < 2 * c->n; x++) {
         simdev_t *o = &c->dev[x];
         bool own = chat_phone(c, o) == phone;
