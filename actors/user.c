@@ -6,6 +6,7 @@
  *                               contacts: [[user, name, contact, blocked]…]}
  *   u:<id>/d/<device>          cursor: the last n the device acknowledged
  *   u:<id>/n                   next_n
+ *   u:<id>/fence               [era, (lo, hi)…]: positions skipped after fences
  *   u:<id>/f                   first_n (retention)
  *   u:<id>/s                   last_seen (ms)
  *   u:<id>/i/<be64 n>          an inbox entry (the event frame without n; msg: a reference)
@@ -15,7 +16,7 @@
  *   u:<id>/gc/<cmid>           the group a group.create with that cmid made
  *   u:<id>/k/<device>          prekey bundle
  *   u:<id>/o/<device>/<be64>   a one-time prekey (by id)
- *   u:<id>/x/<device>/<be64>   a one-time prekey handed out: the hash of its key (never again)
+ *   u:<id>/ps/<device>/<be64>  a one-time prekey handed out: the hash of its key (never again)
  */
 #include "actors/user.h"
 
@@ -137,6 +138,92 @@ void user_put_u64(user_t *u, store_ops_t *ops, const char *table, uint64_t v)
     akey_t val = {.n = 0};
     akey_be64(&val, v);
     store_ops_put(ops, k.b, k.n, val.b, val.n);
+}
+
+void user_put_next(user_t *u, store_ops_t *ops)
+{
+    user_put_u64(u, ops, "n", u->next_n);
+    if (!u->gap_dirty)
+        return;
+    akey_t k, val = {.n = 0};
+    akey_init(&k, u->key, "fence");
+    akey_be64(&val, u->era);
+    for (uint32_t i = 0; i < u->ngaps; i++) {
+        akey_be64(&val, u->gaps[i][0]);
+        akey_be64(&val, u->gaps[i][1]);
+    }
+    store_ops_put(ops, k.b, k.n, val.b, val.n);
+    u->gap_dirty = false; /* (a failed write reloads the actor, which finds the jump again) */
+}
+
+uint64_t user_held_between(const user_t *u, uint64_t lo, uint64_t hi)
+{
+    if (hi < lo)
+        return 0;
+    uint64_t held = hi - lo + 1;
+    for (uint32_t i = 0; i < u->ngaps; i++) {
+        uint64_t a = lo > u->gaps[i][0] ? lo : u->gaps[i][0];
+        uint64_t b = hi + 1 < u->gaps[i][1] ? hi + 1 : u->gaps[i][1];
+        held -= a < b ? b - a : 0;
+    }
+    return held;
+}
+
+/* u:<id>/fence: [era, (lo, hi)…] (be64 each; absent: none). */
+static int s_load_fence(roost_ctx_t *ctx, user_t *u)
+{
+    akey_t k;
+    akey_init(&k, u->key, "fence");
+    void *val;
+    size_t len;
+    int rc = store_get(ctx, k.b, k.n, &val, &len);
+    if (rc != ROOST_OK)
+        return rc == ROOST_ENOTFOUND ? ROOST_OK : rc;
+    bool ok = len >= 8 && (len - 8) % 16 == 0 && (len - 8) / 16 <= USER_GAPS_MAX;
+    const uint8_t *v = val;
+    for (size_t off = 8; ok && off < len; off += 16) {
+        u->gaps[u->ngaps][0] = akey_get_be64(v + off);
+        u->gaps[u->ngaps++][1] = akey_get_be64(v + off + 8);
+    }
+    u->era = ok ? akey_get_be64(v) : 0;
+    free(val);
+    return ok ? ROOST_OK : ROOST_EPROTO;
+}
+
+/* A new gap at the head; gaps no walk starts below any more (every cursor and first_n are past
+ * them) are forgotten, and the oldest one if there is still no room. */
+static void s_add_gap(user_t *u, uint64_t lo, uint64_t hi)
+{
+    uint64_t low = u->first_n;
+    for (uint32_t i = 0; i < u->ndevices; i++)
+        if (u->devices[i].cursor + 1 < low)
+            low = u->devices[i].cursor + 1;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < u->ngaps; i++)
+        if (u->gaps[i][1] > low && !(kept == 0 && u->ngaps - i == USER_GAPS_MAX))
+            memcpy(u->gaps[kept++], u->gaps[i], sizeof u->gaps[i]);
+    u->ngaps = kept;
+    u->gaps[u->ngaps][0] = lo;
+    u->gaps[u->ngaps++][1] = hi;
+}
+
+/* Under sync: none the partition may have adopted a log that lost acknowledged writes (its
+ * fence is newer than the one the positions follow): the inbox head may have gone back, and
+ * devices may hold positions past it. Handing those out again would make the devices drop the
+ * new events as ones they have (they dedupe by n), so the positions jump USER_FENCE_GAP ahead
+ * (PROTOCOL.md only promises that n increases); the gap is skipped wherever positions are
+ * walked. */
+static void s_fence_positions(roost_ctx_t *ctx, user_t *u)
+{
+    uint64_t fence = base_fence(ctx);
+    if (fence <= u->era)
+        return;
+    if (u->exists) {
+        s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
+        u->next_n += USER_FENCE_GAP;
+    }
+    u->era = fence;
+    u->gap_dirty = true;
 }
 
 void user_put_cursor(user_t *u, store_ops_t *ops, const device_t *d)
@@ -263,8 +350,12 @@ static int s_load(roost_ctx_t *ctx, void *self)
     if (rc == ROOST_OK)
         rc = s_get_u64(ctx, u, "s", &u->last_seen_ms);
     u->next_n = next ? next : 1;
-    u->durable_n = u->next_n - 1;
     u->first_n = first ? first : 1;
+    if (rc == ROOST_OK)
+        rc = s_load_fence(ctx, u);
+    if (rc == ROOST_OK)
+        s_fence_positions(ctx, u);
+    u->durable_n = u->next_n - 1;
     if (rc == ROOST_OK && u->exists && !u->deleted)
         rc = user_load_pending_acks(ctx, u);
     if (rc == ROOST_OK && u->exists && !u->deleted)

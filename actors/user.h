@@ -45,6 +45,10 @@ enum {
     USER_FETCH_BATCH = 64,
     USER_PROBE_MS = 5000, /* an event unacknowledged this long is pushed again (push.h) */
 };
+/* Positions skipped after a fence (user.c, user_fence_positions): more than an inbox can be
+ * given in a sync: none loss window, far below JSON's 2^53. */
+#define USER_FENCE_GAP (1ull << 20)
+#define USER_GAPS_MAX  4 /* gaps remembered; one no walk can reach any more is forgotten */
 
 enum { LS_EVERYONE = 0, LS_CONTACTS = 1, LS_NOBODY = 2 };
 
@@ -159,6 +163,10 @@ typedef struct {
     uint64_t next_n;    /* the next position to assign */
     uint64_t durable_n; /* every position up to here is durable (pushable) */
     uint64_t first_n;   /* the lowest position still held */
+    uint64_t era;       /* the partition fence the positions follow (user_fence_positions) */
+    uint64_t gaps[USER_GAPS_MAX][2]; /* positions [lo, hi) never handed out, ascending */
+    uint32_t ngaps;
+    bool gap_dirty; /* … not stored yet (u:<id>/fence, with the next "n") */
     uint64_t last_seen_ms;
     conv_seen_t *seen; /* last_seq per conversation, loaded on demand */
     uint32_t nseen, seen_cap;
@@ -195,6 +203,18 @@ void user_put_record(user_t *u, store_ops_t *ops);
 void user_put_cursor(user_t *u, store_ops_t *ops, const device_t *d);
 /* A be64 value at u:<id>/<table>. */
 void user_put_u64(user_t *u, store_ops_t *ops, const char *table, uint64_t v);
+/* Puts next_n ("n") and, after a fence, the skipped positions with it. */
+void user_put_next(user_t *u, store_ops_t *ops);
+/* n, or the first position past the gap n lies in. */
+static inline uint64_t user_skip_gap(const user_t *u, uint64_t n)
+{
+    for (uint32_t i = 0; i < u->ngaps; i++)
+        if (n >= u->gaps[i][0] && n < u->gaps[i][1])
+            n = u->gaps[i][1];
+    return n;
+}
+/* How many positions of [lo, hi] are in no gap. */
+uint64_t user_held_between(const user_t *u, uint64_t lo, uint64_t hi);
 void user_ensure_tick(roost_ctx_t *ctx, user_t *u);
 /* Answers a kept client request when every write so far is durable (ok, or unavailable). */
 void user_ok_after(roost_ctx_t *ctx, user_t *u, roost_env_t *kept);

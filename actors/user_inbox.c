@@ -317,7 +317,7 @@ void user_on_deliver(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     }
     s_put_last(u, &ops, seen);
     if (u->next_n != first_n)
-        user_put_u64(u, &ops, "n", u->next_n);
+        user_put_next(u, &ops);
     if (hid)
         s_put_hidden(u, &ops, seen);
     delivered_t *dd = roost_xcalloc(1, sizeof *dd);
@@ -438,7 +438,7 @@ void user_on_receipt(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     akey_be64(&v, n);
     store_ops_put(&ops, rk.b, rk.n, v.b, v.n);
     if (!replace)
-        user_put_u64(u, &ops, "n", u->next_n);
+        user_put_next(u, &ops);
     pushed_t *p = roost_xcalloc(1, sizeof *p);
     p->upto_n = replace ? 0 : n;
     p->req = roost_ctx_keep(ctx);
@@ -562,6 +562,22 @@ static uint64_t s_min_cursor(const user_t *u)
     return m;
 }
 
+/* The cursor that leaves the last `count` held positions after it (gaps are not held). */
+static uint64_t s_count_back(const user_t *u, uint64_t count)
+{
+    uint64_t n = u->durable_n;
+    for (uint32_t i = u->ngaps; i-- > 0;) {
+        if (u->gaps[i][0] > n)
+            continue;
+        uint64_t above = n >= u->gaps[i][1] ? n - u->gaps[i][1] + 1 : 0; /* held, past it */
+        if (above >= count)
+            return n - count;
+        count -= above;
+        n = u->gaps[i][0] - 1;
+    }
+    return n > count ? n - count : 0;
+}
+
 /* Events beyond the policy (actors_config: a count per device and an age) move the
  * lagging cursors forward; entries every device is past are deleted; a message that no device
  * acknowledged tells its sender `expired`. */
@@ -577,11 +593,11 @@ void user_retention(roost_ctx_t *ctx, user_t *u)
     store_ops_init(&ops);
     bool changed = false;
     const actors_config_t *cfg = actors_config(ctx);
-    if (u->durable_n > cfg->retention_count)
-        changed |= s_force_cursors(u, u->durable_n - cfg->retention_count, &ops);
+    if (user_held_between(u, 1, u->durable_n) > cfg->retention_count)
+        changed |= s_force_cursors(u, s_count_back(u, cfg->retention_count), &ops);
     uint64_t now = roost_ctx_wall_ms(ctx);
-    for (uint64_t n = s_min_cursor(u) + 1, k = 0; n <= u->durable_n && k < RETENTION_STEP_MAX;
-         n++, k++) {
+    for (uint64_t n = user_skip_gap(u, s_min_cursor(u) + 1), k = 0;
+         n <= u->durable_n && k < RETENTION_STEP_MAX; n = user_skip_gap(u, n + 1), k++) {
         msgpack_unpacked e;
         uint64_t at = now;
         if (user_read_entry(ctx, u, n, &e)) {
@@ -592,8 +608,9 @@ void user_retention(roost_ctx_t *ctx, user_t *u)
             break;
         changed |= s_force_cursors(u, n, &ops);
     }
-    uint64_t first = s_min_cursor(u) + 1, n = u->first_n;
-    for (; n < first && n < u->first_n + RETENTION_STEP_MAX; n++) {
+    uint64_t first = s_min_cursor(u) + 1, n = user_skip_gap(u, u->first_n);
+    for (uint32_t step = 0; n < first && step < RETENTION_STEP_MAX;
+         n = user_skip_gap(u, n + 1), step++) {
         msgpack_unpacked e;
         if (user_read_entry(ctx, u, n, &e)) {
             if (n > max_acked)
@@ -604,6 +621,8 @@ void user_retention(roost_ctx_t *ctx, user_t *u)
         user_entry_key(u, n, &k);
         store_ops_delete(&ops, k.b, k.n);
     }
+    if (n > first) /* (past the gap, where a cursor may stand: nothing there was dropped) */
+        n = first;
     if (n != u->first_n) {
         u->first_n = n;
         user_put_u64(u, &ops, "f", n);
@@ -653,7 +672,7 @@ void user_on_expired(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
         store_ops_init(&ops);
         uint64_t n = u->next_n++;
         s_put_entry(u, &ops, n, &e);
-        user_put_u64(u, &ops, "n", u->next_n);
+        user_put_next(u, &ops);
         akey_t one = {.n = 0};
         akey_be64(&one, n);
         store_ops_put(&ops, xk.b, xk.n, one.b, one.n);

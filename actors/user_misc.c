@@ -242,7 +242,7 @@ static bool s_signature_ok(const msgpack_object *identity, const msgpack_object 
     return ok;
 }
 
-/* u:<id>/o/<device>/<be64 id> (a one-time prekey), or with table "x/" the mark that it was
+/* u:<id>/o/<device>/<be64 id> (a one-time prekey), or with table "ps/" the mark that it was
  * handed out: the hash of its key. */
 static void s_prekey_key(const user_t *u, const char *table, const char *device, uint64_t id,
                          akey_t *k)
@@ -264,7 +264,7 @@ static bool s_spent(roost_ctx_t *ctx, const user_t *u, const char *device, uint6
     if (s_taken(u, device, id))
         return true; /* its handout is being stored */
     akey_t k;
-    s_prekey_key(u, "x/", device, id, &k);
+    s_prekey_key(u, "ps/", device, id, &k);
     void *val = NULL;
     size_t len = 0;
     if (store_get(ctx, k.b, k.n, &val, &len) != ROOST_OK)
@@ -391,7 +391,7 @@ static bool s_pack_bundle(roost_ctx_t *ctx, user_t *u, const char *device, msgpa
         mp_pack_bin(pk, pre.key, pre.len);
         store_ops_delete(ops, pre.kb, pre.klen); /* handed out once, */
         uint64_t h = roost_hash64(pre.key, pre.len);
-        s_prekey_key(u, "x/", device, pre.id, &k); /* and never stored again */
+        s_prekey_key(u, "ps/", device, pre.id, &k); /* and never stored again */
         store_ops_put(ops, k.b, k.n, &h, sizeof h);
         u->taken = roost_xgrow_zeroed(u->taken, &u->taken_cap, sizeof *u->taken, u->ntaken);
         taken_prekey_t *t = &u->taken[u->ntaken++];

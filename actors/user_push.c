@@ -203,11 +203,11 @@ static void s_pump_session(roost_ctx_t *ctx, user_t *u, session_t *s)
         return;
     s_release(s, d->cursor);
     while (s->authed && !s->fetching && !s->stalled && s->pushed < u->durable_n &&
-           s->pushed < d->cursor + USER_PUSH_WINDOW &&
+           user_held_between(u, d->cursor + 1, s->pushed) < USER_PUSH_WINDOW &&
            (s->inflight < USER_PUSH_BYTES || s->pushed <= d->cursor)) {
         uint64_t n = s->pushed + 1;
-        if (n < u->first_n) {
-            s->pushed = u->first_n - 1;
+        if (n < u->first_n || user_skip_gap(u, n) != n) {
+            s->pushed = (n < u->first_n ? u->first_n : user_skip_gap(u, n)) - 1;
             continue;
         }
         size_t bytes = 0;

@@ -133,7 +133,8 @@ static uint32_t s_advance(roost_ctx_t *ctx, user_t *u, device_t *d, uint64_t n, 
     uint64_t was = s_covered_prefix(u);
     d->cursor = n;
     uint64_t now = s_covered_prefix(u);
-    for (uint64_t i = was + 1 > u->first_n ? was + 1 : u->first_n; i <= now; i++) {
+    for (uint64_t i = user_skip_gap(u, was + 1 > u->first_n ? was + 1 : u->first_n); i <= now;
+         i = user_skip_gap(u, i + 1)) {
         msgpack_unpacked e;
         if (!user_read_entry(ctx, u, i, &e))
             continue;

@@ -193,10 +193,12 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->nonvoting, 0, sizeof r->nonvoting);
     memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
     r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining || r->rebuilding; /* nor our own */
-    r->adopt_lossy = false;
     if (r->recon_epoch != r->epoch) {
         r->recon_epoch = r->epoch;
         r->recon_started_ns = roost_ctx_now_ns(ctx);
+        r->adopt_lossy = false; /* (kept across a rebuild from a rejoining replica: that pull
+                                 * took its history, and the adoption after it must fence it —
+                                 * the simulator's seed 34 under sync: none) */
     }
     r->heard[me] = true;
     r->handoff_asked_ns = 0;

@@ -287,11 +287,14 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         s_ack(ctx, r, env, m.epoch, ACK_FAILED, 0);
         goto out;
     }
-    if (r->rejoining && (!r->rejoin_target || r->rejoin_epoch != m.epoch)) {
+    if (r->rejoining && m.last_lsn && (!r->rejoin_target || r->rejoin_epoch != m.epoch)) {
         /* what it must hold before it counts again: this epoch's commit point. An older
          * epoch's may lie past everything this one will ever hold (the loss window took it),
          * and a copy waiting for it never voted again (sim seed 112 with phones, sync: none:
-         * the partition could not commit) */
+         * the partition could not commit). Only once the primary has adopted (last_lsn): a
+         * reconciling primary's commit point may lie behind writes this copy acknowledged and
+         * lost, and a copy counted again on it let the next epoch adopt without a fence —
+         * the loss unseen by the actors (sim seed 270, sync: none). */
         r->rejoin_target = m.commit_lsn ? m.commit_lsn : 1;
         r->rejoin_epoch = m.epoch;
     }
@@ -325,7 +328,8 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
      * carried (or the matching prefix it built on), never an older epoch's tail beyond it. */
     if (matched < m.prev_lsn)
         matched = m.prev_lsn;
-    if (r->rejoining && matched >= r->rejoin_target) {
+    if (r->rejoining && r->rejoin_target && r->rejoin_epoch == m.epoch &&
+        matched >= r->rejoin_target) {
         r->rejoining = false;
         ROOST_INFO(COMP, "rejoined: caught up, voting again", "partition=%u lsn=%llu", r->partition,
                    (unsigned long long)matched);

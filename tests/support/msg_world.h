@@ -17,6 +17,7 @@
 #include "shards/engine_locked.h"
 #include "shards/engine_mem.h"
 #include "shards/engine_rocksdb.h"
+#include "shards/keys.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
 #include "shards/store.h"
@@ -104,6 +105,28 @@ static void mw_close(void)
         engine_destroy(&MW->engine);
     for (uint32_t i = 0; i < SESS_MAX; i++)
         sess_drain(i);
+}
+
+/* Between mw_close and mw_open: every partition gets a fence (shards/store.h), as an adoption
+ * that may have lost acknowledged writes leaves one (term: the log term it names). */
+static inline void mw_fence(uint64_t term)
+{
+    char err[256];
+    engine_t *e = MW->mem ? MW->engine : engine_rocksdb_open(MW->dir, NULL, err, sizeof err);
+    assert_non_null(e);
+    engine_batch_t *b = engine_batch_new();
+    uint8_t val[8];
+    for (int i = 0; i < 8; i++)
+        val[i] = (uint8_t)(term >> (56 - 8 * i));
+    for (uint32_t p = 0; p < MW_P; p++) {
+        uint8_t k[KEY_BYTES_MAX];
+        size_t kl = key_state(k, p, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));
+        engine_batch_put(b, k, kl, val, sizeof val);
+    }
+    assert_int_equal(engine_write(e, b, true), 0);
+    engine_batch_destroy(&b);
+    if (!MW->mem)
+        engine_destroy(&e);
 }
 
 /* The store's acknowledged appends so far (0 where it cannot be known). */

@@ -11,6 +11,7 @@
 #else
 #include "tests/support/msg_world.h"
 #endif
+#include "actors/user.h" /* USER_FENCE_GAP */
 #include "runtime/fault.h"
 #include "tests/support/msg_steps.h"
 
@@ -414,6 +415,65 @@ static void test_a_newer_era_starts_the_inbox_again(void **state)
     s_expect_msgs(1, 2, "f", 1, 1); /* seq 1 of the new era (here: the same record) */
     s_expect_msgs(1, 3, "f", 3, 3);
 }
+
+/* Reads msg pushes on session i until one with body `want`; each at a position past the gap
+ * the fence made after entry 2 (the conversation, fenced too, may deliver h1 and h2 again as
+ * new entries there: a newer era). Returns want's position. */
+static uint64_t s_expect_past_gap(uint32_t i, const char *want)
+{
+    for (int k = 0; k < 8; k++) {
+        msgpack_unpacked up;
+        s_expect(i, "msg", &up);
+        mp_str_t body;
+        assert_int_equal(mp_get_bin(&up.data, "body", 100, &body), MP_OK);
+        uint64_t n = sess_u64(&up.data, "n");
+        bool found = mp_str_eq(body, want);
+        msgpack_unpacked_destroy(&up);
+        assert_true(n >= 3 + USER_FENCE_GAP);
+        if (found)
+            return n;
+    }
+    fail_msg("session %u: no %s", i, want);
+    return 0;
+}
+
+/* After a fence the user's inbox head may have gone back past positions its devices hold (the
+ * entries went with the loss); handing those positions out again made the devices drop the new
+ * events as ones they had. The positions jump USER_FENCE_GAP ahead instead, once per fence, and
+ * the pushes skip the gaps: a device resuming from inside one (it held positions the loss took)
+ * gets what comes after it, and one from before two gaps gets what lies between and after. */
+static void test_a_fence_moves_inbox_positions_past_what_devices_hold(void **state)
+{
+    (void)state;
+    user_ref_t a, b, c;
+    char conv[48], conv_cb[48], to[40];
+    s_three_users(77, &a, &b, &c, conv, conv_cb, to);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "h1", "h1"), 1);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "h2", "h2"), 2);
+    s_auth(1, &b, "b1", -1);
+    s_expect_msgs(1, 1, "h", 1, 2); /* b's device holds positions 1 and 2 */
+    mw_close();
+    mw_fence(9ull << 16);
+    mw_open(false);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "h3", "h3"), 3);
+    s_auth(2, &b, "b1", 2);
+    uint64_t h3 = s_expect_past_gap(2, "h3");
+    s_auth(4, &b, "b1", 102); /* a device that held up to 102 before the loss */
+    assert_int_equal(s_expect_past_gap(4, "h3"), h3);
+    mw_close();
+    mw_open(false); /* the same fence: no second jump */
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "h4", "h4"), 4);
+    s_auth(5, &b, "b1", (int64_t)h3);
+    uint64_t h4 = s_expect_past_gap(5, "h4");
+    assert_true(h4 > h3 && h4 < h3 + 8);
+    mw_close();
+    mw_fence(10ull << 16); /* a second loss: a second gap, after h4 */
+    mw_open(false);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "h5", "h5"), 5);
+    s_auth(6, &b, "b1", (int64_t)h3); /* from before h4: both gaps skipped on the way */
+    assert_int_equal(s_expect_past_gap(6, "h4"), h4);
+    assert_true(s_expect_past_gap(6, "h5") > h4 + USER_FENCE_GAP);
+}
 #endif
 
 static void test_block(void **state)
@@ -727,6 +787,8 @@ int main(void)
                                         mw_teardown),
         cmocka_unit_test_setup_teardown(test_a_newer_era_starts_the_inbox_again, mw_setup,
                                         mw_teardown),
+        cmocka_unit_test_setup_teardown(test_a_fence_moves_inbox_positions_past_what_devices_hold,
+                                        mw_setup, mw_teardown),
 #endif
         cmocka_unit_test_setup_teardown(test_block, mw_setup, mw_teardown),
         cmocka_unit_test_setup_teardown(test_typing_presence_privacy, mw_setup, mw_teardown),

@@ -71,6 +71,54 @@ static void test_an_unclean_sync_none_replica_rejoins_as_a_non_voter(void **stat
             assert_int_equal(s_fence(id, p) >> REPLOG_TERM_SHIFT, 2); /* (a log term) */
 }
 
+/* The only copies of a tail (nodes 2 and 3, which committed it while node 1 was cut off) are
+ * lost to an unclean stop under sync: none; node 1, behind, leads the next epoch and feeds the
+ * two rejoining copies while it reconciles, then restarts before it adopts and leads the epoch
+ * after. The copies must not have counted again on its commit point: it lies behind the tail
+ * they acknowledged and lost. Before, they caught up to it and voted in the next epoch, whose
+ * adoption wrote no fence — the actors never learned of the loss (sim seed 270). Now they stay
+ * non-voters until an adoption, which waits out the grace and fences the partition. */
+static void test_a_rejoining_copy_counts_again_only_on_an_adopted_log(void **state)
+{
+    (void)state;
+    g_want = 300;
+    s_go(1, 300, 0);
+    assert_true(s_wait(s_answered, 30));
+    assert_true(s_wait(s_logs_agree, 20));
+    inproc_isolate(&W->net, 1, true);
+    s_route_all(2, 2);
+    for (uint32_t id = 2; id <= 3; id++)
+        s_role(id, 2, 2);
+    g_want = 350;
+    s_go(2, 50, 5000); /* committed by nodes 2 and 3 */
+    assert_true(s_wait(s_answered, 30));
+    for (uint32_t id = 2; id <= 3; id++) {
+        s_kill_node(id);
+        s_wipe_history(id);
+        s_restart_node(id, true);
+    }
+    for (uint32_t id = 1; id <= 3; id++)
+        inproc_isolate(&W->net, id, false);
+    s_route_all(1, 3);
+    for (uint32_t id = 1; id <= 3; id++)
+        s_role(id, 1, 3);
+    s_sleep_ms(1500); /* node 1 feeds them while it waits out the grace … */
+    s_kill_node(1);   /* … and goes before it adopts; it leads the next epoch */
+    s_restart_node(1, false);
+    inproc_isolate(&W->net, 1, false);
+    s_route_all(1, 4);
+    for (uint32_t id = 1; id <= 3; id++)
+        s_role(id, 1, 4);
+    s_sleep_ms(REPLOG_REJOIN_GRACE_MS + 1500);
+    atomic_store(&g_done, 0);
+    g_want = 50;
+    s_go(1, 50, 9000);
+    assert_true(s_wait(s_answered, 30));
+    assert_int_equal(atomic_load(&g_failed), 0);
+    for (uint32_t p = 0; p < P; p++)
+        assert_int_equal(s_fence(1, p) >> REPLOG_TERM_SHIFT, 4);
+}
+
 /* A new primary that is itself back from an unclean stop under sync: none (so it does not vote)
  * adopts after the grace with one voting replica; the third was cut off and promises only
  * after the adoption. Its promise is then of no use, but it must be fed entries: with the
@@ -423,6 +471,7 @@ int main(void)
         T(test_an_unclean_sync_none_replica_rejoins_as_a_non_voter),
         T(test_a_late_promiser_is_fed_after_the_adoption),
         T(test_a_rejoining_replica_counts_again_in_a_later_epoch),
+        T(test_a_rejoining_copy_counts_again_only_on_an_adopted_log),
         SHORT(test_a_replica_past_the_log_is_rebuilt_from_a_snapshot),
         SHORT(test_a_lagging_new_primary_rebuilds_before_it_serves),
         SHORT(test_a_new_primary_rebuilds_from_a_rejoining_replica),
