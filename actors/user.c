@@ -218,10 +218,10 @@ static void s_fence_positions(roost_ctx_t *ctx, user_t *u)
     uint64_t fence = base_fence(ctx);
     if (fence <= u->era)
         return;
-    if (u->exists) {
-        s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
-        u->next_n += USER_FENCE_GAP;
-    }
+    /* (a user with no record too: its record may have gone with the loss while its devices
+     * still hold positions — seed 21 with --direct) */
+    s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
+    u->next_n += USER_FENCE_GAP;
     u->era = fence;
     u->gap_dirty = true;
 }
@@ -525,6 +525,8 @@ static void s_on_create(roost_ctx_t *ctx, user_t *u, roost_env_t *env)
     store_ops_init(&ops);
     user_put_record(u, &ops);
     user_put_cursor(u, &ops, d);
+    if (u->gap_dirty) /* the positions follow the partition's fence from the start */
+        user_put_next(u, &ops);
     base_write(ctx, &u->base, &ops, s_created, roost_ctx_keep(ctx));
     store_ops_fini(&ops);
 out:

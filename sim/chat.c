@@ -501,14 +501,14 @@ static uint32_t s_device_of(const sim_chat_t *c, uint64_t user)
     return UINT32_MAX;
 }
 
-/* The phone of the other user of direct conversation conv ("d:<lo>:<hi>") than me. */
-static uint32_t s_conv_peer(const sim_chat_t *c, mp_str_t conv, uint64_t me)
+/* The other user of direct conversation conv ("d:<lo>:<hi>") than me (0: not one). */
+static uint64_t s_conv_other(mp_str_t conv, uint64_t me)
 {
     char key[64];
     unsigned long long lo = 0, hi = 0;
     if (!mp_str_copy(conv, key, sizeof key) || sscanf(key, "d:%llu:%llu", &lo, &hi) != 2)
-        return UINT32_MAX;
-    return s_device_of(c, lo == me ? hi : lo);
+        return 0;
+    return lo == me ? hi : lo;
 }
 
 /* The edge's part (push.h): an event out of order is dropped and a resend asked. True if the
@@ -660,15 +660,15 @@ static void s_event(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     uint32_t g = s_group_of(c, conv);
     /* the other party of a direct conversation: the sender, or (a twin getting its own
      * user's message) the recipient */
-    uint32_t peer =
-        g == NO_GROUP && sender == d->user ? s_conv_peer(c, conv, d->user) : s_device_of(c, sender);
-    if (peer == UINT32_MAX && chat_former_user(c, sender)) {
-        s_set_add(&d->seen, h); /* from an account its phone lost: no order to judge it by */
+    uint64_t other = g == NO_GROUP && sender == d->user ? s_conv_other(conv, d->user) : sender;
+    uint32_t peer = s_device_of(c, other);
+    if (peer == UINT32_MAX && chat_former_user(c, other)) {
+        s_set_add(&d->seen, h); /* with an account its phone lost: no order to judge it by */
         return;
     }
     if (peer == UINT32_MAX) {
-        chat_violation(c, "device %u got a message from an unknown user %llu in %.*s",
-                       (unsigned)(d - c->dev), (unsigned long long)sender, (int)conv.len, conv.ptr);
+        chat_violation(c, "device %u got a message with an unknown user %llu in %.*s",
+                       (unsigned)(d - c->dev), (unsigned long long)other, (int)conv.len, conv.ptr);
         return;
     }
     if (g != NO_GROUP)
