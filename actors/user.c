@@ -218,10 +218,10 @@ static void s_fence_positions(roost_ctx_t *ctx, user_t *u)
     uint64_t fence = base_fence(ctx);
     if (fence <= u->era)
         return;
-    /* (a user with no record too: its record may have gone with the loss while its devices
-     * still hold positions — seed 21 with --direct) */
-    s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
-    u->next_n += USER_FENCE_GAP;
+    if (u->exists) { /* (one whose record went with the loss restarts its positions: open) */
+        s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
+        u->next_n += USER_FENCE_GAP;
+    }
     u->era = fence;
     u->gap_dirty = true;
 }

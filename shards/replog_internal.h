@@ -176,6 +176,20 @@ static inline bool replog_peer_in(const replog_t *r, uint32_t i, uint8_t lists)
 {
     return (r->peer_in[i] & lists) != 0;
 }
+/* Peers in any of `lists`, and of those, how many pass `flags` (NULL: all). */
+static inline uint32_t replog_count(const replog_t *r, uint8_t lists, const bool *flags)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->npeers; i++)
+        n += replog_peer_in(r, i, lists) && (!flags || flags[i]);
+    return n;
+}
+/* A majority of the list, or true when the list is not set. */
+static inline bool replog_quorum_of(const replog_t *r, uint8_t list, const bool *flags)
+{
+    uint32_t size = replog_count(r, list, NULL);
+    return size == 0 || replog_count(r, list, flags) >= size / 2 + 1;
+}
 uint32_t replog_sender_node(const roost_env_t *env);
 /* Appends records lsn [from, to] (at most PROTO_RECORDS_MAX) to out; returns how many. */
 uint32_t replog_collect(replog_t *r, uint64_t from, uint64_t to, msgpack_sbuffer *out);
@@ -222,6 +236,8 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r);
 void replog_on_ack(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_tick(roost_ctx_t *ctx, replog_t *r);
+/* replog_handoff.c — while serving, moves a handoff along (asked from the tick). */
+void replog_handoff_poll(roost_ctx_t *ctx, replog_t *r);
 void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why);
 /* The primary's side of MSG_SYNC_DONE: its own copy of the entries is durable. */
 void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status);

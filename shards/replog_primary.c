@@ -14,22 +14,6 @@
 
 static const char *const COMP = "replog";
 
-/* Peers in any of `lists`, and of those, how many pass `flags` (NULL: all). */
-static uint32_t s_count(const replog_t *r, uint8_t lists, const bool *flags)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->npeers; i++)
-        n += replog_peer_in(r, i, lists) && (!flags || flags[i]);
-    return n;
-}
-
-/* A majority of the list, or true when the list is not set. */
-static bool s_quorum_of(const replog_t *r, uint8_t list, const bool *flags)
-{
-    uint32_t size = s_count(r, list, NULL);
-    return size == 0 || s_count(r, list, flags) >= size / 2 + 1;
-}
-
 static int s_self(const replog_t *r)
 {
     return replog_replica_index(r, r->self);
@@ -229,10 +213,10 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
     bool voting[REPLOG_PEERS_MAX];
     for (uint32_t i = 0; i < r->npeers; i++)
         voting[i] = r->promised_by[i] && !r->rejoin_promise[i];
-    if (s_quorum_of(r, PEER_CUR, voting) && s_quorum_of(r, PEER_PREV, voting))
+    if (replog_quorum_of(r, PEER_CUR, voting) && replog_quorum_of(r, PEER_PREV, voting))
         return true;
-    bool all =
-        s_quorum_of(r, PEER_CUR, r->promised_by) && s_quorum_of(r, PEER_PREV, r->promised_by);
+    bool all = replog_quorum_of(r, PEER_CUR, r->promised_by) &&
+               replog_quorum_of(r, PEER_PREV, r->promised_by);
     if (!all || roost_ctx_now_ns(ctx) - r->recon_started_ns < REPLOG_REJOIN_GRACE_MS * 1000000ull)
         return false;
     r->adopt_lossy = true;
@@ -744,51 +728,6 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     }
 }
 
-/* Whether a quorum of the current list holds every committed entry. A switch's new replicas
- * were only about caught up (REPLOG_HANDOFF_SLACK), and an adoption with nothing to re-stamp
- * serves on a commit point the previous list made: until its new replicas acknowledge it, the
- * previous list's quorum is what holds it. Settling before that lost committed entries when
- * the primary then failed (found by the simulator, seed 1127: a new replica at 0 and the old
- * primary's stale copy led the next epoch). */
-static bool s_new_list_holds_the_log(const replog_t *r)
-{
-    bool holds[REPLOG_PEERS_MAX];
-    for (uint32_t i = 0; i < r->npeers; i++)
-        holds[i] = !r->nonvoting[i] && r->acked[i] >= r->commit_lsn;
-    return s_quorum_of(r, PEER_CUR, holds);
-}
-
-/* Handoff, while serving: once every new replica of the `next` list is heard from and about
- * caught up, ask the control plane to switch the partition to it; once serving under a new
- * list with the previous one still in the map, ask it to forget that list once a quorum of
- * the new list holds the whole committed log. Asked again every REPLOG_HANDOFF_ASK_MS until the
- * map answers with new lists; a request the map finds stale is dropped there. */
-static void s_handoff_poll(roost_ctx_t *ctx, replog_t *r)
-{
-    if (r->role != ROLE_SERVING || !r->store->handoff)
-        return;
-    bool settle = s_count(r, PEER_PREV, NULL) > 0;
-    if (!settle && s_count(r, PEER_NEXT, NULL) == 0)
-        return;
-    if (settle && !s_new_list_holds_the_log(r))
-        return;
-    uint64_t now = roost_ctx_now_ns(ctx);
-    if (r->handoff_asked_ns && now - r->handoff_asked_ns < REPLOG_HANDOFF_ASK_MS * 1000000ull)
-        return;
-    for (uint32_t i = 0; i < r->npeers && !settle; i++) {
-        if (!replog_peer_in(r, i, PEER_NEXT) || replog_peer_in(r, i, PEER_CUR))
-            continue;
-        if (!r->heard[i] || r->acked[i] + REPLOG_HANDOFF_SLACK < r->commit_lsn)
-            return;
-    }
-    r->handoff_asked_ns = now;
-    ROOST_INFO(COMP, settle ? "handoff: settling" : "handoff: new replicas caught up",
-               "partition=%u epoch=%llu commit=%llu", r->partition, (unsigned long long)r->epoch,
-               (unsigned long long)r->commit_lsn);
-    r->store->handoff(r->store->handoff_arg, r->partition, r->role_base >> REPLOG_TERM_SHIFT,
-                      settle);
-}
-
 /* Every REPLOG_TICK_MS while leading: repeat what may have been lost — prepares not yet
  * promised, entries a peer has not acknowledged since the last tick (stalled, not merely
  * in flight), the commit point to peers that have not heard it, and a first append to a new
@@ -836,6 +775,6 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r)
             s_send_append(ctx, r, (int)i, s_written(r) + 1); /* no entries: the commit point */
     }
     replog_report(r, behind, hints,
-                  s_count(r, PEER_NEXT, NULL) > 0 || s_count(r, PEER_PREV, NULL) > 0);
-    s_handoff_poll(ctx, r);
+                  replog_count(r, PEER_NEXT, NULL) > 0 || replog_count(r, PEER_PREV, NULL) > 0);
+    replog_handoff_poll(ctx, r);
 }

@@ -174,4 +174,21 @@ static inline uint64_t s_settled_appends(int quiet_ms)
     return last;
 }
 
+/* conv's answer to MSG_CONV_FETCH for user's seqs first … first + n - 1, asked on session 3
+ * (NULL: none in time; caller frees). */
+static inline sess_item_t *s_conv_fetch(const char *conv, const user_ref_t *user, uint64_t first,
+                                        uint32_t n)
+{
+    mp_buf_t req;
+    mp_buf_init(&req);
+    msgpack_pack_array(&req.pk, 2);
+    mp_pack_str(&req.pk, user->id);
+    msgpack_pack_array(&req.pk, n);
+    for (uint64_t seq = first; seq < first + n; seq++)
+        msgpack_pack_uint64(&req.pk, seq);
+    sess_item_t *it = sess_raw(3, conv, MSG_CONV_FETCH, req.sb.data, req.sb.size);
+    mp_buf_fini(&req);
+    return it;
+}
+
 #endif
