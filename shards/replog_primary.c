@@ -346,6 +346,16 @@ void replog_on_promise(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     r->promised_by[idx] = true;
     r->nonvoting[idx] = r->rejoin_promise[idx] = m.rejoining;
     uint32_t node = r->peers[idx];
+    if (r->rebuilding && !r->rebuild_from && m.last_lsn) {
+        /* our copy was wiped by a pull a restart cut short, and nobody else will tell us a
+         * source: we lead. Pull from this promiser (rejoining or not: the reconciliation after
+         * counts promises as ever, and fences what a rejoining one's copy may lack), then
+         * reconcile again. Before, the partition waited for the rebuild forever (sim seed
+         * 1210, sync: none). */
+        msg_view_fini(&v);
+        replog_rebuild_from(ctx, r, node);
+        return;
+    }
     /* A tail shorter than what we know is committed cannot be the newer log (every later
      * epoch's log holds every committed entry): never adopt one, whatever its epoch says. */
     bool better = m.last_lsn >= r->commit_lsn &&

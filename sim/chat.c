@@ -682,10 +682,14 @@ static void s_event(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     uint64_t *last = g != NO_GROUP ? &d->gseq[g] : &d->last_seq[peer];
     uint64_t *last_ns = g != NO_GROUP ? &d->gseq_ns[g] : &d->last_seq_ns[peer];
     if (seq <= *last) { /* the last may be a lost write's */
-        chat_violation_unless_lost(c, roost_partition_of(conv.ptr, conv.len, c->partitions),
-                                   *last_ns, "device %u saw seq %llu of %.*s after seq %llu",
+        uint32_t part = roost_partition_of(conv.ptr, conv.len, c->partitions);
+        chat_violation_unless_lost(c, part, *last_ns,
+                                   "device %u saw seq %llu of %.*s after seq %llu",
                                    (unsigned)(d - c->dev), (unsigned long long)seq, (int)conv.len,
                                    conv.ptr, (unsigned long long)*last);
+        /* or the conversation lost its history since: its seqs are handed out again, and since
+         * session 13 its new era delivers them (seed 1496) */
+        chat_suspect_or_lost_since(c, part, d->claimed_ns);
     } else {
         *last = seq;
         *last_ns = *c->now_ns;
