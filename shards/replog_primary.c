@@ -235,8 +235,7 @@ static void s_put_fence(replog_t *r, engine_batch_t *b, uint64_t lsn, msgpack_sb
     store_ops_t ops;
     store_ops_init(&ops);
     uint8_t epoch[8];
-    for (int i = 0; i < 8; i++)
-        epoch[i] = (uint8_t)(r->epoch >> (56 - 8 * i));
+    key_be64(epoch, r->epoch);
     store_ops_put(&ops, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY), epoch, sizeof epoch);
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);

@@ -116,8 +116,7 @@ static inline void mw_fence(uint64_t term)
     assert_non_null(e);
     engine_batch_t *b = engine_batch_new();
     uint8_t val[8];
-    for (int i = 0; i < 8; i++)
-        val[i] = (uint8_t)(term >> (56 - 8 * i));
+    key_be64(val, term);
     for (uint32_t p = 0; p < MW_P; p++) {
         uint8_t k[KEY_BYTES_MAX];
         size_t kl = key_state(k, p, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));

@@ -277,11 +277,9 @@ static inline uint64_t s_fence(uint32_t id, uint32_t p)
     size_t vl = 0;
     if (engine_get(W->engine[id], k, kl, &v, &vl) != 0)
         return 0;
-    uint64_t fence = 0;
-    for (size_t i = 0; i < vl && i < 8; i++)
-        fence = fence << 8 | ((const uint8_t *)v)[i];
+    uint64_t fence = vl == 8 ? key_get_be64(v) : UINT64_MAX;
     free(v);
-    return vl == 8 ? fence : UINT64_MAX;
+    return fence;
 }
 
 /* Partition p's state table on node id, as one hash and the pair count. */
