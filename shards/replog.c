@@ -381,6 +381,7 @@ static void s_passivate(roost_ctx_t *ctx, void *state)
     atomic_fetch_sub_explicit(&r->store->stats.logs, 1, memory_order_relaxed);
     replog_report(r, 0, 0, false);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
+    replog_unpin_all(r);
     engine_batch_destroy(&r->gc);
     msgpack_sbuffer_destroy(&r->gc_records);
     tailcache_fini(&r->tail);

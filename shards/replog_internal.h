@@ -12,6 +12,7 @@
 #include "shards/keys.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
+#include "shards/snapview.h"
 #include "shards/store.h"
 #include "shards/tailcache.h"
 
@@ -35,8 +36,6 @@ enum {
     REPLOG_REJOIN_GRACE_MS = 5000,
     REPLOG_TIMER_REBUILD = 4,       /* resend a snapshot request that got no answer */
     REPLOG_REBUILD_RETRY_MS = 1000, /* … after this long */
-    REPLOG_SNAP_PAIRS = 512,        /* state pairs per snapshot chunk … */
-    REPLOG_SNAP_BYTES = 256 * 1024, /* … or about this many bytes */
     REPLOG_PIN_MS = 30000,          /* a snapshot source forgets an idle puller's pin */
     REPLOG_TRUNC_STEP = 1024,       /* truncate once this many entries are surplus */
 };
@@ -138,10 +137,12 @@ typedef struct {
     uint64_t rebuild_sent_ns; /* the last request */
     uint8_t rebuild_after[KEY_BYTES_MAX];
     size_t rebuild_after_len; /* the last key received */
-    /* … and as a source: pullers' snapshot points, below which nothing is truncated */
+    /* … and as a source: pullers' snapshot points, below which nothing is truncated, and the
+     * views of the state at each (snapview.h) */
     struct {
         uint32_t node;
         uint64_t start, at_ns;
+        snapview_t *view;
     } pins[REPLOG_PEERS_MAX];
     uint64_t rebuild_told_ns[REPLOG_PEERS_MAX]; /* primary: last LOG_REBUILD to that peer */
     uint64_t repair_sent_ns;
@@ -213,6 +214,8 @@ void replog_on_snap(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_rebuild_retry(roost_ctx_t *ctx, replog_t *r);
 /* The lowest snapshot point a live pin holds (UINT64_MAX: none). */
 uint64_t replog_pinned(replog_t *r, uint64_t now_ns);
+/* Ends every pin (passivation). */
+void replog_unpin_all(replog_t *r);
 
 /* replog_repair.c */
 /* Asks the other replicas for a copy of the corrupt entry, if one is known (rate-limited). */

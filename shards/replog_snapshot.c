@@ -15,10 +15,11 @@
  * "lost your pin" to every request and the puller asked again at once, forever, while the
  * primary waited for its rebuilding replicas to acknowledge (found by the simulator).
  *
- * The state is read while the source keeps applying entries, so a chunk may already hold the
- * effect of entries after S; the puller then receives every entry after S through the log and
- * applies them in order over it — blind puts and deletes, so the result is exactly the state at
- * the last entry (a fuzzy snapshot made exact by replay). A source that lost the pin (restart,
+ * Every chunk comes from one view of the source's state at exactly S (snapview.h), however many
+ * entries the source applies meanwhile; the puller then receives every entry after S through
+ * the log and applies them in order. (A fuzzy snapshot, each chunk read afresh, held effects of
+ * entries after S that an adoption under sync: none could lose: the puller kept them for good,
+ * simulator seed 1238.) A source that lost the pin (restart, view and puller out of step, or
  * 30 s idle) answers start 0 and the puller starts over; a request unanswered for a second is
  * sent again. While rebuilding, a replica's promises do not count (they carry `rejoining`). */
 #include <stdlib.h>
@@ -32,6 +33,18 @@ static const char *const COMP = "replog";
 
 /* ---- the source -------------------------------------------------------------------------- */
 
+static void s_unpin(replog_t *r, uint32_t slot)
+{
+    r->pins[slot].node = 0;
+    snapview_close(&r->pins[slot].view);
+}
+
+void replog_unpin_all(replog_t *r)
+{
+    for (uint32_t i = 0; i < REPLOG_PEERS_MAX; i++)
+        s_unpin(r, i);
+}
+
 uint64_t replog_pinned(replog_t *r, uint64_t now_ns)
 {
     uint64_t low = UINT64_MAX;
@@ -39,16 +52,17 @@ uint64_t replog_pinned(replog_t *r, uint64_t now_ns)
         if (!r->pins[i].node)
             continue;
         if (now_ns - r->pins[i].at_ns > REPLOG_PIN_MS * 1000000ull)
-            r->pins[i].node = 0; /* the puller went away */
+            s_unpin(r, i); /* the puller went away */
         else if (r->pins[i].start < low)
             low = r->pins[i].start;
     }
     return low;
 }
 
-/* The pin of `node`: `pin` is what its request carried (S + 1, or 0 for a new pull at our
- * applied point). Returns S + 1, or 0 if the pin is gone (or no slot is free). */
-static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t pin)
+/* The slot of `node`'s pin for a request that carried `pin` (S + 1, or 0 for a new pull at our
+ * applied point, with a new view). Returns the slot, or REPLOG_PEERS_MAX if the pin is gone (or
+ * no slot is free). */
+static uint32_t s_pin(replog_t *r, uint32_t node, uint64_t pin)
 {
     uint32_t slot = REPLOG_PEERS_MAX;
     for (uint32_t i = 0; i < REPLOG_PEERS_MAX; i++) {
@@ -60,40 +74,40 @@ static uint64_t s_pin(replog_t *r, uint32_t node, uint64_t pin)
             slot = i;
     }
     if (slot == REPLOG_PEERS_MAX)
-        return 0;
+        return slot;
     if (pin == 0) {
+        s_unpin(r, slot);
         r->pins[slot].node = node;
         r->pins[slot].start = r->applied_lsn;
+        r->pins[slot].view = snapview_open(r->engine, r->partition);
     } else if (r->pins[slot].node != node || r->pins[slot].start + 1 != pin) {
-        return 0;
+        return REPLOG_PEERS_MAX;
     }
     r->pins[slot].at_ns = r->now_ns;
-    return r->pins[slot].start + 1;
+    return slot;
 }
 
-/* Appends up to a chunk of state pairs after `after` to out; *done when the range ended. */
-static uint32_t s_read_chunk(replog_t *r, const void *after, size_t after_len, msgpack_sbuffer *out,
-                             bool *done)
+/* The chunk after `after` from the view of the pin in `slot` into out (pin 0 if the pin is
+ * gone, or the view and the puller disagree: the puller starts over). */
+static void s_answer(replog_t *r, uint32_t slot, const void *after, size_t after_len,
+                     msgpack_sbuffer *out)
 {
-    uint8_t lo[KEY_BYTES_MAX + 1], hi[KEY_PREFIX_BYTES];
-    size_t lolen = key_state(lo, r->partition, after, after_len);
-    if (after_len)
-        lo[lolen++] = 0; /* the first key after `after` */
-    key_prefix(hi, r->partition, KEY_TABLE_STATE + 1);
-    engine_iter_t *it = engine_iter_new(r->engine, lo, lolen, hi, sizeof hi);
+    const void *pairs = NULL;
+    size_t pairs_len = 0;
     uint32_t n = 0;
-    size_t bytes = 0;
-    for (; it && engine_iter_valid(it) && n < REPLOG_SNAP_PAIRS && bytes < REPLOG_SNAP_BYTES;
-         engine_iter_next(it), n++) {
-        size_t klen, vlen;
-        const uint8_t *k = (const uint8_t *)engine_iter_key(it, &klen);
-        const void *v = engine_iter_value(it, &vlen);
-        msg_snap_pair(out, k + KEY_PREFIX_BYTES, klen - KEY_PREFIX_BYTES, v, vlen);
-        bytes += klen + vlen;
+    bool done = false;
+    int rc = slot < REPLOG_PEERS_MAX ? snapview_chunk(r->pins[slot].view, after, after_len, &pairs,
+                                                      &pairs_len, &n, &done)
+                                     : ROOST_ESTALE;
+    if (rc != ROOST_OK) {
+        if (slot < REPLOG_PEERS_MAX)
+            s_unpin(r, slot);
+        msg_snap_begin(out, 0, 0, false, after, after_len, 0);
+        return;
     }
-    *done = it && !engine_iter_valid(it) && engine_iter_error(it) == ROOST_OK;
-    engine_iter_destroy(&it);
-    return n;
+    uint64_t pin = r->pins[slot].start + 1;
+    msg_snap_begin(out, pin, replog_epoch_of(r, pin - 1), done, after, after_len, n);
+    msgpack_sbuffer_write(out, pairs, pairs_len);
 }
 
 void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
@@ -109,16 +123,10 @@ void replog_on_snap_req(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
         msgpack_unpacked_destroy(&up);
         return;
     }
-    uint64_t pin = s_pin(r, to, asked);
-    msgpack_sbuffer pairs, out;
-    msgpack_sbuffer_init(&pairs);
+    msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
-    bool done = false;
-    uint32_t n = pin ? s_read_chunk(r, after, after_len, &pairs, &done) : 0;
-    msg_snap_begin(&out, pin, pin ? replog_epoch_of(r, pin - 1) : 0, done, after, after_len, n);
-    msgpack_sbuffer_write(&out, pairs.data, pairs.size);
+    s_answer(r, s_pin(r, to, asked), after, after_len, &out);
     replog_send(ctx, r, to, MSG_LOG_SNAP, &out);
-    msgpack_sbuffer_destroy(&pairs);
     msgpack_sbuffer_destroy(&out);
     msgpack_unpacked_destroy(&up);
 }
