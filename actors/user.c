@@ -212,16 +212,21 @@ static void s_add_gap(user_t *u, uint64_t lo, uint64_t hi)
  * devices may hold positions past it. Handing those out again would make the devices drop the
  * new events as ones they have (they dedupe by n), so the positions jump USER_FENCE_GAP ahead
  * (PROTOCOL.md only promises that n increases); the gap is skipped wherever positions are
- * walked. */
+ * walked. A user with no record jumps too: its record may have gone with the loss while its
+ * devices, registered again, still hold positions (seeds 21 and 194; a new account only
+ * starts higher). The jump goes at least to a base the fence sets: a second loss may take "n"
+ * and the gaps with the record, and a jump from 1 again handed out positions the first one
+ * had (seeds 1247 and 1378). */
 static void s_fence_positions(roost_ctx_t *ctx, user_t *u)
 {
     uint64_t fence = base_fence(ctx);
     if (fence <= u->era)
         return;
-    if (u->exists) { /* (one whose record went with the loss restarts its positions: open) */
-        s_add_gap(u, u->next_n, u->next_n + USER_FENCE_GAP);
-        u->next_n += USER_FENCE_GAP;
-    }
+    uint64_t to = u->next_n + USER_FENCE_GAP;
+    if (fence < USER_FENCE_BASE_MAX && fence << USER_FENCE_BASE_SHIFT > to)
+        to = fence << USER_FENCE_BASE_SHIFT;
+    s_add_gap(u, u->next_n, to);
+    u->next_n = to;
     u->era = fence;
     u->gap_dirty = true;
 }

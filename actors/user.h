@@ -48,7 +48,12 @@ enum {
 /* Positions skipped after a fence (user.c, user_fence_positions): more than an inbox can be
  * given in a sync: none loss window, far below JSON's 2^53. */
 #define USER_FENCE_GAP (1ull << 20)
-#define USER_GAPS_MAX  4 /* gaps remembered; one no walk can reach any more is forgotten */
+/* … and never below fence << USER_FENCE_BASE_SHIFT, for a user whose "n" went with a loss
+ * (fences only grow, 2^16 positions apart at least); fences past USER_FENCE_BASE_MAX would take
+ * positions past 2^53, and only jump. */
+#define USER_FENCE_BASE_SHIFT 16
+#define USER_FENCE_BASE_MAX   (1ull << 37)
+#define USER_GAPS_MAX         4 /* gaps remembered; one no walk can reach any more is forgotten */
 
 enum { LS_EVERYONE = 0, LS_CONTACTS = 1, LS_NOBODY = 2 };
 

@@ -27,13 +27,15 @@ static entitled_t s_owed(const sim_chat_t *c, uint32_t i, const csend_t *s, uint
 /* Whether device i's message s is owed to the twin of phone r, slot k of its group: a twin
  * is owed what its phone is, and its own phone's messages (a message reaches the sender's
  * other devices), once its claim was answered before the message's first attempt (a new
- * device starts at the inbox's head). */
+ * device starts at the inbox's head), and while it is on the same account as its phone. */
 static entitled_t s_owed_twin(const sim_chat_t *c, uint32_t i, const csend_t *s, uint32_t r,
                               uint32_t k)
 {
     const simdev_t *t = chat_twin(c, r);
     if (!t->claimed_ns || s->issued_ns < t->claimed_ns)
         return ENT_MAYBE;
+    if (t->user != c->dev[r].user) /* the registry went with a loss and its claim made a new */
+        return ENT_MAYBE;          /* account (s_note_claim excuses only that): not phone r's */
     if (r != i)
         return s_owed(c, i, s, r, k);
     if (s->group == NO_GROUP)

@@ -143,8 +143,8 @@ void chat_note_position(sim_chat_t *c, simdev_t *d, uint64_t n)
 
 /* A position the device took already, again, with a message it never saw: the inbox handed
  * it out twice. Under sync: none a user loaded after a loss jumps its positions past what
- * devices may hold (docs/store.md, "Sync policy"), but one whose record went with the loss
- * starts again (open): excused inside the loss window, around when the device took it. */
+ * devices may hold (docs/store.md, "Sync policy"), also one whose record went with the loss
+ * (since session 14): no excuse. */
 void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
 {
     mp_str_t t, mid;
@@ -161,12 +161,11 @@ void chat_note_reused(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
             first_ns = d->n_ns[k];
             break;
         }
-    chat_violation_unless_lost(
-        c, chat_user_part(c, d), first_ns,
-        "device %u: inbox position %llu came again with another message at %.3f s "
-        "(it had reached %llu, that position at %.3f s)",
-        (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,
-        (unsigned long long)d->last_n, first_ns / 1e9);
+    chat_violation(c,
+                   "device %u: inbox position %llu came again with another message at %.3f s "
+                   "(it had reached %llu, that position at %.3f s)",
+                   (unsigned)(d - c->dev), (unsigned long long)n, *c->now_ns / 1e9,
+                   (unsigned long long)d->last_n, first_ns / 1e9);
 }
 
 void chat_group_not_created(const sim_world_t *w, sim_chat_t *c, uint32_t g)

@@ -9,10 +9,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "actors/actors.h"
+#include "runtime/hash.h"
 #include "runtime/node.h"
 #include "shards/engine_locked.h"
 #include "shards/engine_mem.h"
@@ -121,6 +124,30 @@ static inline void mw_fence(uint64_t term)
         uint8_t k[KEY_BYTES_MAX];
         size_t kl = key_state(k, p, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));
         engine_batch_put(b, k, kl, val, sizeof val);
+    }
+    assert_int_equal(engine_write(e, b, true), 0);
+    engine_batch_destroy(&b);
+    if (!MW->mem)
+        engine_destroy(&e);
+}
+
+/* Between mw_close and mw_open: what a loss can take from one actor — its key `owner` and every
+ * "owner/…" row (table NULL), or the one row "owner/table" — in owner's partition. */
+static inline void mw_forget(const char *owner, const char *table)
+{
+    char err[256], lo[160], hi[160];
+    engine_t *e = MW->mem ? MW->engine : engine_rocksdb_open(MW->dir, NULL, err, sizeof err);
+    assert_non_null(e);
+    uint32_t p = roost_partition_of(owner, strlen(owner), MW_P);
+    engine_batch_t *b = engine_batch_new();
+    uint8_t k[KEY_BYTES_MAX], k2[KEY_BYTES_MAX];
+    snprintf(lo, sizeof lo, table ? "%s/%s" : "%s", owner, table ? table : "");
+    engine_batch_delete(b, k, key_state(k, p, lo, strlen(lo)));
+    if (!table) { /* owner/ … owner0 ('0' follows '/') */
+        snprintf(lo, sizeof lo, "%s/", owner);
+        snprintf(hi, sizeof hi, "%s0", owner);
+        engine_batch_delete_range(b, k, key_state(k, p, lo, strlen(lo)), k2,
+                                  key_state(k2, p, hi, strlen(hi)));
     }
     assert_int_equal(engine_write(e, b, true), 0);
     engine_batch_destroy(&b);

@@ -203,6 +203,42 @@ static void test_a_fence_moves_inbox_positions_past_what_devices_hold(void **sta
     assert_int_equal(s_expect_past_gap(6, "h4"), h4);
     assert_true(s_expect_past_gap(6, "h5") > h4 + USER_FENCE_GAP);
 }
+/* A loss may take the user's whole record — positions, gaps and cursors with it — while its
+ * device holds positions: the account registered again jumps past them too (its devices are
+ * the same phones; before, it started again at 1 and the device dropped what came as events
+ * it had: simulator seeds 21 and 194). A second loss taking its "n" and gaps again must not bring
+ * the first jump's positions back: the jump goes at least to a base the fence sets (seeds 1247
+ * and 1378). */
+static void test_a_loss_of_the_users_record_keeps_positions_past_what_devices_hold(void **state)
+{
+    (void)state;
+    user_ref_t a, b, c;
+    char conv[48], conv_cb[48], to[40];
+    s_three_users(80, &a, &b, &c, conv, conv_cb, to);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "k1", "k1"), 1);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "k2", "k2"), 2);
+    s_auth(1, &b, "b1", -1);
+    s_expect_msgs(1, 1, "k", 1, 2); /* b's device holds positions 1 and 2 */
+    mw_close();
+    mw_forget(to, NULL);
+    mw_fence(9ull << 16);
+    mw_open(false);
+    user_ref_t again;
+    s_user(4, "+15550000081", "b1", &again); /* the registry still names b */
+    assert_string_equal(again.id, b.id);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "k3", "k3"), 3);
+    s_auth(5, &again, "b1", 2);
+    uint64_t k3 = s_expect_past_gap(5, "k3");
+    mw_close();
+    mw_forget(to, "n");
+    mw_forget(to, "fence");
+    mw_fence(10ull << 16);
+    mw_open(false);
+    assert_int_equal(s_send(0, &a, "a1", conv, to, "k4", "k4"), 4);
+    s_auth(6, &again, "b1", (int64_t)k3);
+    assert_true(s_expect_past_gap(6, "k4") > k3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +248,9 @@ int main(void)
                                         mw_teardown),
         cmocka_unit_test_setup_teardown(test_a_fence_moves_inbox_positions_past_what_devices_hold,
                                         mw_setup, mw_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_loss_of_the_users_record_keeps_positions_past_what_devices_hold, mw_setup,
+            mw_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
