@@ -142,7 +142,8 @@ bool chat_maybe_move(roost_ctx_t *ctx, sim_world_t *w, sim_chat_t *c, uint32_t i
         if (gr->members[0] != i || gr->id == 0)
             continue;
         for (uint32_t k = 1; k < gr->nmembers; k++)
-            if (s_move_pending(gr, k) && !s_move_pending(gr, k)->by_member) {
+            if (s_move_pending(gr, k) && !s_move_pending(gr, k)->by_member &&
+                !s_move_pending(gr, k)->given_up) {
                 s_send_move(ctx, c, &c->dev[i], g, k);
                 return true;
             }
@@ -168,12 +169,33 @@ mp_str_t chat_err_code(const msgpack_object *frame)
     return code;
 }
 
-/* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it). */
+/* Under sync: none the group's record (or its admin's account) may be gone since it began: its
+ * admin's changes are then refused for good. */
+static bool s_group_lost(const sim_world_t *w, const sim_chat_t *c, const cgroup_t *gr,
+                         const simdev_t *admin)
+{
+    char gkey[32];
+    snprintf(gkey, sizeof gkey, "g:%llu", (unsigned long long)gr->id);
+    return chat_lost_since(w, c, gkey, gr->created_ns) ||
+           c->dev[chat_phone(c, admin)].user_changed_ns >= gr->created_ns;
+}
+
+/* The admin's change answered: ok, or `not_found` for a removal (an earlier attempt did it).
+ * Refused (`forbidden`, `not_found`) by a group a loss took, it is given up: still in flight for
+ * the checker (the member's state stays unknown), but not asked again. Before, the admin asked
+ * again forever and never sent its other messages (seed 1996). */
 void chat_moved(sim_world_t *w, sim_chat_t *c, simdev_t *d, bool ok, const msgpack_object *frame)
 {
+    const cgroup_t *gr = &c->groups[d->busy_send];
     cmove_t *mv = s_move_pending(&c->groups[d->busy_send], d->busy_slot);
-    if (mv && !mv->by_member && (ok || (!mv->in && mp_str_eq(chat_err_code(frame), "not_found"))))
+    mp_str_t code = chat_err_code(frame);
+    if (!mv || mv->by_member)
+        return;
+    if (ok || (!mv->in && mp_str_eq(code, "not_found")))
         mv->done_ns = w->now_ns;
+    else if ((mp_str_eq(code, "forbidden") || mp_str_eq(code, "not_found")) &&
+             s_group_lost(w, c, gr, d))
+        mv->given_up = true;
 }
 
 /* ---- members leaving ------------------------------------------------------------------- */

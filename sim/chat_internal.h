@@ -52,6 +52,7 @@ typedef struct {                 /* a membership change of one member, as its as
     uint64_t issued_ns, done_ns; /* done_ns 0: not answered yet */
     bool in;                     /* group.add (true) or group.remove / group.leave */
     bool by_member;              /* the member's own group.leave (else the admin's change) */
+    bool given_up; /* refused by a group a loss took: never answered ok, never asked again */
 } cmove_t;
 
 typedef enum { ENT_NO, ENT_YES, ENT_MAYBE } entitled_t;
