@@ -15,6 +15,7 @@
 #include "runtime/blockpool.h"
 #include "runtime/limits.h"
 #include "runtime/mpsc.h"
+#include "runtime/readyq.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
 #include "runtime/timers.h"
@@ -38,7 +39,7 @@ typedef struct roost_worker {
     roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
     uint64_t now_ns;                      /* the current pass's time (activation stamps) */
     blockpool_t pool; /* actor records and the envelopes this worker sends and frees */
-    roost_actor_t *ready_head, *ready_tail;
+    readyq_t ready;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
     u64map_t pending; /* corr → the request's timeout timer */

@@ -12,7 +12,8 @@
  * for about one instead of one each. The inbound queue is drained the same way.
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
- * non-empty.
+ * non-empty. Which ready actor runs next is the ready queue's choice (runtime/readyq.h: newest
+ * first for locality, every ready actor's wait bounded for fairness).
  * Worker 0 of a node with roost_node_set_io also runs the transport's I/O: a transport pass
  * after each of its own, and its sleep is the transport's wait (network, either eventfd, timers).
  */
@@ -59,6 +60,7 @@ void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert(w->wake_fd >= 0);
     actor_table_init(&w->table);
+    readyq_init(&w->ready);
     blockpool_init(&w->pool);
     /* Timer ids and correlation ids carry node and worker so they are unique per node. */
     uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
@@ -115,7 +117,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
 void worker_close(roost_worker_t *w)
 {
     w->closing = true;
-    w->ready_head = w->ready_tail = NULL; /* nothing runs again; passivated actors are freed */
+    readyq_clear(&w->ready); /* nothing runs again; passivated actors are freed */
     for (size_t i = 0; i < actor_table_capacity(&w->table); i++) {
         roost_actor_t *a;
         while ((a = actor_table_slot(&w->table, i)) != NULL) {
@@ -133,6 +135,7 @@ void worker_fini(roost_worker_t *w)
     while ((n = mpsc_pop(&w->inbound)) != NULL)
         roost_env_free(roost_env_from_qnode(n));
     actor_table_fini(&w->table);
+    readyq_fini(&w->ready);
     blockpool_fini(&w->pool);
     timers_fini(&w->timers);
     u64map_fini(&w->pending);
@@ -188,15 +191,8 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
 
 static void s_make_ready(roost_worker_t *w, roost_actor_t *a)
 {
-    if (a->flags & ACTOR_READY)
-        return;
-    a->flags |= ACTOR_READY;
-    a->ready_next = NULL;
-    if (w->ready_tail)
-        w->ready_tail->ready_next = a;
-    else
-        w->ready_head = a;
-    w->ready_tail = a;
+    if (!(a->flags & ACTOR_READY))
+        readyq_push(&w->ready, a);
 }
 
 static void s_mailbox_append(roost_worker_t *w, roost_actor_t *a, roost_env_t *env)
@@ -345,9 +341,11 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
     }
     STAT_ADD(w, messages, handled);
     a->last_active_ns = now_ns;
+    if (a->flags & ACTOR_READY)
+        return; /* it sent itself a message: already on the ready stack */
     if (a->mb_head)
-        s_make_ready(w, a);
-    else if ((a->flags & ACTOR_PASSIVATE) && !(a->flags & ACTOR_READY))
+        readyq_requeue(&w->ready, a); /* its turn is used up: behind the others */
+    else if (a->flags & ACTOR_PASSIVATE)
         s_passivate(w, a);
 }
 
@@ -362,15 +360,9 @@ static bool s_out_of_time(const roost_worker_t *w, uint32_t turns, uint64_t now_
 static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
 {
     uint32_t turns = 0;
-    while (w->ready_head && turns < ROOST_WORKER_PASS_ACTORS_MAX &&
-           !s_out_of_time(w, turns, now_ns)) {
-        roost_actor_t *a = w->ready_head;
-        w->ready_head = a->ready_next;
-        if (!w->ready_head)
-            w->ready_tail = NULL;
-        else
-            __builtin_prefetch(w->ready_head); /* the next turn's record loads during this one */
-        a->flags &= (uint8_t)~ACTOR_READY;
+    roost_actor_t *a;
+    while (turns < ROOST_WORKER_PASS_ACTORS_MAX && !s_out_of_time(w, turns, now_ns) &&
+           (a = readyq_pop(&w->ready)) != NULL) {
         s_turn(w, a, now_ns);
         turns++;
     }
@@ -455,7 +447,7 @@ static void s_scan_idle(roost_worker_t *w, uint64_t now_ns)
 
 bool worker_has_work(roost_worker_t *w, uint64_t now_ns)
 {
-    return w->ready_head || w->local_head || !mpsc_is_empty(&w->inbound) ||
+    return !readyq_is_empty(&w->ready) || w->local_head || !mpsc_is_empty(&w->inbound) ||
            timers_next_deadline(&w->timers) <= now_ns;
 }
 
