@@ -32,6 +32,12 @@
  * FIFO turn starts a fresh subtree of a fan-out on the stack, so a larger share makes the worker
  * run wider (more actors alive at once, fewer of them in cache). */
 #define ROOST_READY_FIFO_EVERY 32
+/* Turns an actor may take from the ready stack before its next readying goes to the FIFO (and
+ * its count starts again when the FIFO gives it a turn): two actors messaging each other would
+ * otherwise keep the top of the stack to themselves, and everyone else would get only the FIFO's
+ * share. A skynet parent takes 11 (its spawn and ten results), so a fan-out still runs depth-first.
+ */
+#define ROOST_READY_STACK_TURNS_MAX 16
 /* On the worker that runs the transport's I/O (runtime.io: worker): its actor turns stop for a
  * transport pass once a pass has run this long, so the network — heartbeats, the tunnelled
  * control plane — waits at most about this long plus one turn. */
@@ -79,6 +85,8 @@ _Static_assert(ROOST_PAYLOAD_BYTES_MAX <= 16 * 1024 * 1024, "envelopes are not a
 _Static_assert(ROOST_READY_STACK_AGE_TURNS > 0 && ROOST_READY_STACK_AGE_TURNS < (1u << 30),
                "ready stamps are turns mod 2^32");
 _Static_assert(ROOST_READY_FIFO_EVERY >= 1, "the FIFO gets turns");
+_Static_assert(ROOST_READY_STACK_TURNS_MAX >= 1 && ROOST_READY_STACK_TURNS_MAX < 255,
+               "a uint8_t count");
 _Static_assert(ROOST_WORKERS_MAX <= 64, "a worker's outboxes are flagged in a 64-bit mask (and ids "
                                         "fit the top byte of a correlation id)");
 

@@ -60,9 +60,16 @@ void readyq_clear(readyq_t *self)
     self->bottom = self->depth = 0;
 }
 
+static void s_fifo_append(readyq_t *self, roost_actor_t *a);
+
 void readyq_push(readyq_t *self, roost_actor_t *a)
 {
     assert(!(a->flags & ACTOR_READY));
+    if (a->stack_turns >= ROOST_READY_STACK_TURNS_MAX) { /* had its share of the top: queue */
+        a->flags |= ACTOR_READY;
+        s_fifo_append(self, a);
+        return;
+    }
     if (self->depth == self->mask + 1)
         s_resize(self, (self->mask + 1) * 2);
     a->flags |= ACTOR_READY;
@@ -102,12 +109,14 @@ static roost_actor_t *s_pop_fifo(readyq_t *self)
     self->fifo_head = a->ready_next;
     if (!self->fifo_head)
         self->fifo_tail = NULL;
+    a->stack_turns = 0;
     return a;
 }
 
 static roost_actor_t *s_pop_stack(readyq_t *self)
 {
     roost_actor_t *a = s_at(self, --self->depth)->actor;
+    a->stack_turns++;
     if (self->depth > 0) /* the likely next turn's record loads during this one */
         __builtin_prefetch(s_at(self, self->depth - 1)->actor);
     return a;

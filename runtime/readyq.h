@@ -11,6 +11,9 @@
  *   - the FIFO (round robin): actors whose turn used its whole message budget, and stack entries
  *     that waited ROOST_READY_STACK_AGE_TURNS turns (they leave from the stack's bottom, oldest
  *     first, in the order they were readied).
+ * An actor that took ROOST_READY_STACK_TURNS_MAX turns from the stack goes to the FIFO the next
+ * time it is readied (its count restarts when the FIFO gives it a turn): two actors messaging each
+ * other would otherwise hold the top forever, leaving everyone else only the FIFO's share.
  * Fairness: every ROOST_READY_FIFO_EVERY-th turn goes to the FIFO's head when the FIFO is not
  * empty (every turn when the stack is). So an actor readied at turn t is in the FIFO by turn
  * t + ROOST_READY_STACK_AGE_TURNS at the latest, and there, at position k, it runs within

@@ -1,6 +1,7 @@
 /* tests/unit/test_readyq.c — a worker's ready queue: newest first, yet no ready actor waits
- * longer than the stated bound however fast a fan-out keeps readying new ones; turn-exhausted
- * actors go behind; the stack's ring gives its memory back. */
+ * longer than the stated bound however fast a fan-out keeps readying new ones; a pair messaging
+ * each other cannot keep the top; turn-exhausted actors go behind; the stack's ring gives its
+ * memory back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,6 +97,26 @@ static void test_aged_actors_run_in_the_order_they_became_ready(void **state)
     }
 }
 
+static void test_two_actors_messaging_each_other_cannot_keep_the_top(void **state)
+{
+    (void)state;
+    roost_actor_t *a = s_actors(3); /* a[0]: older and ready; a[1] and a[2]: a ping-pong pair */
+    readyq_t q;
+    readyq_init(&q);
+    readyq_push(&q, &a[0]);
+    readyq_push(&q, &a[1]);
+    size_t turn = 0;
+    for (roost_actor_t *x; (x = readyq_pop(&q)) != &a[0]; turn++) {
+        assert_non_null(x);
+        readyq_push(&q, x == &a[1] ? &a[2] : &a[1]); /* each answers the other */
+    }
+    /* Each of the pair gets ROOST_READY_STACK_TURNS_MAX turns from the top; then the older
+     * actor's, long before it would have aged into the FIFO. */
+    assert_true(turn <= 2 * ROOST_READY_STACK_TURNS_MAX + 1);
+    readyq_fini(&q);
+    free(a);
+}
+
 static void test_an_actor_whose_turn_ran_out_goes_behind(void **state)
 {
     (void)state;
@@ -142,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_newest_ready_actor_runs_first),
         cmocka_unit_test(test_a_fanout_cannot_starve_an_older_ready_actor),
         cmocka_unit_test(test_aged_actors_run_in_the_order_they_became_ready),
+        cmocka_unit_test(test_two_actors_messaging_each_other_cannot_keep_the_top),
         cmocka_unit_test(test_an_actor_whose_turn_ran_out_goes_behind),
         cmocka_unit_test(test_the_stack_ring_shrinks_when_drained),
     };
