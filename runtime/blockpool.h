@@ -26,13 +26,10 @@
 #define BLOCKPOOL_CLASSES                                                                          \
     ((BLOCKPOOL_BLOCK_BYTES_MAX + BLOCKPOOL_HEADER_BYTES) / BLOCKPOOL_CLASS_BYTES)
 /* Freed bytes one pool holds on to: enough for the churn of a busy worker's passes, small next to
- * its actors. 16 MiB: a fan-out of ~100 k actors per worker (skynet's width across two workers)
- * recycles its records and envelopes here instead of through malloc, whose free lists and heap
- * trimming were a fifth of that run's CPU; 2 MiB cost ~10% more CPU. Kept after a burst: at most
- * this much per worker. Builds for AddressSanitizer set it to 0 (CMake), so every block is a fresh
- * malloc and a use after free is still caught. */
+ * its actors. Builds for AddressSanitizer set it to 0 (CMake), so every block is a fresh malloc
+ * and a use after free is still caught. */
 #ifndef BLOCKPOOL_CACHED_BYTES_MAX
-#define BLOCKPOOL_CACHED_BYTES_MAX (16 * 1024 * 1024)
+#define BLOCKPOOL_CACHED_BYTES_MAX (2 * 1024 * 1024)
 #endif
 
 typedef struct blockpool_free blockpool_free_t;
