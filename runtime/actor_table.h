@@ -35,7 +35,8 @@ struct roost_actor {
     uint64_t hash;
     uint16_t key_len;
     uint8_t flags;
-    char key[]; /* NUL-terminated */
+    uint8_t stack_turns; /* turns taken from the ready stack since its last FIFO turn */
+    char key[];          /* NUL-terminated */
 };
 
 typedef struct {

@@ -20,6 +20,24 @@
 #define ROOST_ACTOR_TURN_MSGS_MAX 64
 /* Actor turns per worker pass before timers and the inbound queue are looked at again. */
 #define ROOST_WORKER_PASS_ACTORS_MAX 256
+/* Turns (of other actors, on its worker) a ready actor may wait on the ready stack (newest first,
+ * runtime/readyq.h) before it moves to the round-robin FIFO: however fast a fan-out keeps readying
+ * new actors, an older one's place in the FIFO is fixed after at most this many turns. Large
+ * enough that a fan-out's subtree of a few thousand actors usually finishes on the stack
+ * (depth-first, in cache) before its siblings age out; a turn is typically a microsecond or two,
+ * so the delay is milliseconds. */
+#define ROOST_READY_STACK_AGE_TURNS 8192
+/* The FIFO's head gets every this-many-th turn of its worker when the FIFO is not empty (every
+ * turn when the stack is): older ready actors keep progressing whatever the stack holds. Each
+ * FIFO turn starts a fresh subtree of a fan-out on the stack, so a larger share makes the worker
+ * run wider (more actors alive at once, fewer of them in cache). */
+#define ROOST_READY_FIFO_EVERY 32
+/* Turns an actor may take from the ready stack before its next readying goes to the FIFO (and
+ * its count starts again when the FIFO gives it a turn): two actors messaging each other would
+ * otherwise keep the top of the stack to themselves, and everyone else would get only the FIFO's
+ * share. A skynet parent takes 11 (its spawn and ten results), so a fan-out still runs depth-first.
+ */
+#define ROOST_READY_STACK_TURNS_MAX 16
 /* On the worker that runs the transport's I/O (runtime.io: worker): its actor turns stop for a
  * transport pass once a pass has run this long, so the network — heartbeats, the tunnelled
  * control plane — waits at most about this long plus one turn. */
@@ -64,6 +82,12 @@
 
 _Static_assert(ROOST_KEY_BYTES_MAX < 65535, "keys are length-prefixed with 16 bits");
 _Static_assert(ROOST_PAYLOAD_BYTES_MAX <= 16 * 1024 * 1024, "envelopes are not a bulk channel");
-_Static_assert(ROOST_WORKERS_MAX <= 256, "worker ids fit the top byte of a correlation id");
+_Static_assert(ROOST_READY_STACK_AGE_TURNS > 0 && ROOST_READY_STACK_AGE_TURNS < (1u << 30),
+               "ready stamps are turns mod 2^32");
+_Static_assert(ROOST_READY_FIFO_EVERY >= 1, "the FIFO gets turns");
+_Static_assert(ROOST_READY_STACK_TURNS_MAX >= 1 && ROOST_READY_STACK_TURNS_MAX < 255,
+               "a uint8_t count");
+_Static_assert(ROOST_WORKERS_MAX <= 64, "a worker's outboxes are flagged in a 64-bit mask (and ids "
+                                        "fit the top byte of a correlation id)");
 
 #endif

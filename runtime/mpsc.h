@@ -16,9 +16,14 @@ typedef struct mpsc_node {
     _Atomic(struct mpsc_node *) next;
 } mpsc_node_t;
 
+/* A cache line's worth of bytes between the producers' end and the consumer's: every push writes
+ * `head`, every pop reads `tail`; sharing a line would bounce it between cores on each. */
+#define MPSC_PAD_BYTES 64
+
 typedef struct {
     _Atomic(mpsc_node_t *) head; /* producers' end */
-    mpsc_node_t *tail;           /* consumer's end */
+    char pad_[MPSC_PAD_BYTES];
+    mpsc_node_t *tail; /* consumer's end */
     mpsc_node_t sentinel;
 } mpsc_t;
 
@@ -35,6 +40,15 @@ static inline void mpsc_push(mpsc_t *q, mpsc_node_t *n)
     atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
     mpsc_node_t *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
     atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+/* Thread-safe: pushes the chain first → … → last, already linked through their `next` (by this
+ * thread, relaxed stores are enough), with one exchange: consumers see it whole and in order. */
+static inline void mpsc_push_chain(mpsc_t *q, mpsc_node_t *first, mpsc_node_t *last)
+{
+    atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
+    mpsc_node_t *prev = atomic_exchange_explicit(&q->head, last, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, first, memory_order_release);
 }
 
 /* Consumer only. NULL when empty (or momentarily inconsistent, see above). */

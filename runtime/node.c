@@ -208,6 +208,8 @@ static void s_worker_accept(roost_node_t *n, roost_env_t *env, uint32_t partitio
     roost_worker_t *w = &n->workers[partition % n->nworkers];
     if (w == from)
         worker_deliver(w, env);
+    else if (from)
+        worker_post(from, w, env);
     else
         worker_enqueue(w, env);
 }
@@ -363,7 +365,7 @@ void roost_node_stats(roost_node_t *self, roost_node_stats_t *out)
         out->actors_active += (uint64_t)atomic_load_explicit(&s->active, memory_order_relaxed);
         out->timers_pending +=
             (uint64_t)atomic_load_explicit(&s->timers_pending, memory_order_relaxed);
-        int64_t q = atomic_load_explicit(&s->inbound, memory_order_relaxed);
+        int64_t q = atomic_load_explicit(&self->workers[i].queued, memory_order_relaxed);
         out->queued += q > 0 ? (uint64_t)q : 0; /* a pop may be counted before its push */
     }
 }

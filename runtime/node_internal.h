@@ -1,9 +1,12 @@
 /* runtime/node_internal.h — the node's and workers' private structures, shared by node.c,
  * worker.c and ctx.c only. Nothing outside runtime/ includes this.
  *
- * Threads: each worker's fields are touched only by its own thread, except `inbound`,
- * `sleeping`, `wake_fd` and `stats` (atomics), which any thread may use. The node's routing
- * table is an array of atomics written by the control plane and read by every worker.
+ * Threads: each worker's fields are touched only by its own thread, except `inbound`, `queued`,
+ * `sleeping`, `wake_fd` and `stats` (atomics), which any thread may use. The fields every push
+ * writes (`queued`, `sleeping`, the queue's head) sit on cache lines of their own, apart from the
+ * ones the owner writes on every turn: a shared line would move between cores on each message. The
+ * node's routing table is an array of atomics written by the control plane and read by every
+ * worker.
  */
 #ifndef ROOST_NODE_INTERNAL_H
 #define ROOST_NODE_INTERNAL_H
@@ -15,6 +18,7 @@
 #include "runtime/blockpool.h"
 #include "runtime/limits.h"
 #include "runtime/mpsc.h"
+#include "runtime/readyq.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
 #include "runtime/timers.h"
@@ -25,20 +29,27 @@ enum { TIMER_ACTOR = 1, TIMER_REQUEST = 2 };
 typedef struct {
     _Atomic uint64_t activations, passivations, messages, dropped, timers_fired;
     _Atomic int64_t active, timers_pending;
-    _Atomic int64_t inbound; /* envelopes in the cross-thread queue, not yet in a mailbox */
 } worker_stats_t;
 
 typedef struct roost_worker {
     roost_node_t *node;
     uint32_t index;
-    mpsc_t inbound;
-    _Atomic int sleeping;
     int wake_fd;
+    char pad_owner_[MPSC_PAD_BYTES];
+    _Atomic int sleeping;
+    _Atomic int64_t queued; /* envelopes in `inbound`, not yet in a mailbox */
+    mpsc_t inbound;
+    char pad_queue_[MPSC_PAD_BYTES];
     actor_table_t table;
     roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
-    uint64_t now_ns;                      /* the current pass's time (activation stamps) */
-    blockpool_t pool; /* actor records and the envelopes this worker sends and frees */
-    roost_actor_t *ready_head, *ready_tail;
+    /* Sent by this worker's actors to other workers' during the running handler, one chain
+     * (through qnode) per worker: pushed with one exchange when the handler returns. */
+    roost_env_t *out_head[ROOST_WORKERS_MAX], *out_tail[ROOST_WORKERS_MAX];
+    uint32_t out_count[ROOST_WORKERS_MAX];
+    uint64_t out_dirty; /* bit i: out_head[i] is not empty */
+    uint64_t now_ns;    /* the current pass's time (activation stamps) */
+    blockpool_t pool;   /* actor records and the envelopes this worker sends and frees */
+    readyq_t ready;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
     u64map_t pending; /* corr → the request's timeout timer */
@@ -103,6 +114,9 @@ void worker_close(roost_worker_t *w);
 void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);
+/* The worker's own thread: env, sent by one of its actors, goes to worker `to`'s queue when the
+ * running handler returns (with whatever else the handler sent there, in one push). */
+void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
 /* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
 void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);
 /* The worker's own thread: env, sent by one of its actors (or its runtime), goes to its target's

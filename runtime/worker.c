@@ -9,10 +9,13 @@
  * Envelopes an actor sends to an actor of the same worker wait in the worker's local queue
  * until the handler returns, then are delivered in batches (s_flush_local) whose table slots
  * are prefetched together: over a large table each lookup is a cache miss, and a batch pays
- * for about one instead of one each. The inbound queue is drained the same way.
+ * for about one instead of one each. The inbound queue is drained the same way. Envelopes for
+ * other workers' actors collect in one chain per worker while the handler runs and are pushed
+ * with one exchange when it returns (each push moves the queue's cache line between cores).
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
- * non-empty.
+ * non-empty. Which ready actor runs next is the ready queue's choice (runtime/readyq.h: newest
+ * first for locality, every ready actor's wait bounded for fairness).
  * Worker 0 of a node with roost_node_set_io also runs the transport's I/O: a transport pass
  * after each of its own, and its sleep is the transport's wait (network, either eventfd, timers).
  */
@@ -59,6 +62,7 @@ void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert(w->wake_fd >= 0);
     actor_table_init(&w->table);
+    readyq_init(&w->ready);
     blockpool_init(&w->pool);
     /* Timer ids and correlation ids carry node and worker so they are unique per node. */
     uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
@@ -82,6 +86,7 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
 }
 
 static void s_flush_local(roost_worker_t *w);
+static void s_flush_local_queue(roost_worker_t *w);
 
 /* Cancels the actor's timers and outstanding requests, calls on_passivate, frees it. */
 static void s_passivate(roost_worker_t *w, roost_actor_t *a)
@@ -115,7 +120,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
 void worker_close(roost_worker_t *w)
 {
     w->closing = true;
-    w->ready_head = w->ready_tail = NULL; /* nothing runs again; passivated actors are freed */
+    readyq_clear(&w->ready); /* nothing runs again; passivated actors are freed */
     for (size_t i = 0; i < actor_table_capacity(&w->table); i++) {
         roost_actor_t *a;
         while ((a = actor_table_slot(&w->table, i)) != NULL) {
@@ -133,6 +138,7 @@ void worker_fini(roost_worker_t *w)
     while ((n = mpsc_pop(&w->inbound)) != NULL)
         roost_env_free(roost_env_from_qnode(n));
     actor_table_fini(&w->table);
+    readyq_fini(&w->ready);
     blockpool_fini(&w->pool);
     timers_fini(&w->timers);
     u64map_fini(&w->pending);
@@ -146,15 +152,50 @@ void worker_wake(roost_worker_t *w)
     (void)n; /* EAGAIN means the counter is already non-zero: the worker will wake anyway */
 }
 
+/* Queues the chain first → … → last (linked through qnode) of n envelopes for w. */
+static void s_enqueue_chain(roost_worker_t *w, roost_env_t *first, roost_env_t *last, uint32_t n)
+{
+    atomic_fetch_add_explicit(&w->queued, n, memory_order_relaxed);
+    mpsc_push_chain(&w->inbound, &first->qnode, &last->qnode);
+    /* The first producer after the worker went to sleep takes the flag and pays for the wake-up
+     * (a syscall); the ones that follow before the worker runs again see it clear and do not
+     * write it (an exchange on every push moved its line between cores on every message). The
+     * fence orders the push before the load, as the worker's store of the flag is ordered before
+     * its look at the queue, so one of the two always sees the other. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
+        worker_wake(w);
+}
+
 void worker_enqueue(roost_worker_t *w, roost_env_t *env)
 {
-    atomic_fetch_add_explicit(&w->stats.inbound, 1, memory_order_relaxed);
-    mpsc_push(&w->inbound, &env->qnode);
-    /* The first producer after the worker went to sleep takes the flag and pays for the wake-up
-     * (a syscall); the ones that follow before the worker runs again see it taken and do not
-     * write. The worker checks its queue after setting the flag, so nothing is left asleep. */
-    if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
-        worker_wake(w);
+    s_enqueue_chain(w, env, env, 1);
+}
+
+void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
+{
+    uint32_t i = to->index;
+    atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
+    if (w->out_head[i])
+        atomic_store_explicit(&w->out_tail[i]->qnode.next, &env->qnode, memory_order_relaxed);
+    else
+        w->out_head[i] = env;
+    w->out_tail[i] = env;
+    w->out_count[i]++;
+    w->out_dirty |= 1ull << i;
+}
+
+/* Pushes what the last handler sent to other workers: one chain per worker. */
+static void s_flush_out(roost_worker_t *w)
+{
+    while (w->out_dirty) {
+        uint32_t i = (uint32_t)__builtin_ctzll(w->out_dirty);
+        w->out_dirty &= w->out_dirty - 1;
+        s_enqueue_chain(&w->node->workers[i], w->out_head[i], w->out_tail[i], w->out_count[i]);
+        w->out_head[i] = w->out_tail[i] = NULL;
+        w->out_count[i] = 0;
+    }
 }
 
 static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t hash)
@@ -188,15 +229,8 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
 
 static void s_make_ready(roost_worker_t *w, roost_actor_t *a)
 {
-    if (a->flags & ACTOR_READY)
-        return;
-    a->flags |= ACTOR_READY;
-    a->ready_next = NULL;
-    if (w->ready_tail)
-        w->ready_tail->ready_next = a;
-    else
-        w->ready_head = a;
-    w->ready_tail = a;
+    if (!(a->flags & ACTOR_READY))
+        readyq_push(&w->ready, a);
 }
 
 static void s_mailbox_append(roost_worker_t *w, roost_actor_t *a, roost_env_t *env)
@@ -282,8 +316,15 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
     w->local_tail = env;
 }
 
-/* Delivers the local queue, including what the activations it causes send meanwhile. */
+/* Delivers the local queue, including what the activations it causes send meanwhile, and
+ * pushes what went to other workers. */
 static void s_flush_local(roost_worker_t *w)
+{
+    s_flush_local_queue(w);
+    s_flush_out(w);
+}
+
+static void s_flush_local_queue(roost_worker_t *w)
 {
     while (w->local_head) {
         if (w->local_head == w->local_tail) { /* one: nothing to overlap (ping-pong, replies) */
@@ -318,7 +359,7 @@ static uint32_t s_drain_inbound(roost_worker_t *w)
         n += (uint32_t)k;
     } while (q && n < ROOST_WORKER_PASS_INBOUND_MAX);
     s_flush_local(w); /* bounces of failed activations */
-    atomic_fetch_sub_explicit(&w->stats.inbound, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&w->queued, n, memory_order_relaxed);
     return n;
 }
 
@@ -345,9 +386,11 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
     }
     STAT_ADD(w, messages, handled);
     a->last_active_ns = now_ns;
+    if (a->flags & ACTOR_READY)
+        return; /* it sent itself a message: already on the ready stack */
     if (a->mb_head)
-        s_make_ready(w, a);
-    else if ((a->flags & ACTOR_PASSIVATE) && !(a->flags & ACTOR_READY))
+        readyq_requeue(&w->ready, a); /* its turn is used up: behind the others */
+    else if (a->flags & ACTOR_PASSIVATE)
         s_passivate(w, a);
 }
 
@@ -362,15 +405,9 @@ static bool s_out_of_time(const roost_worker_t *w, uint32_t turns, uint64_t now_
 static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
 {
     uint32_t turns = 0;
-    while (w->ready_head && turns < ROOST_WORKER_PASS_ACTORS_MAX &&
-           !s_out_of_time(w, turns, now_ns)) {
-        roost_actor_t *a = w->ready_head;
-        w->ready_head = a->ready_next;
-        if (!w->ready_head)
-            w->ready_tail = NULL;
-        else
-            __builtin_prefetch(w->ready_head); /* the next turn's record loads during this one */
-        a->flags &= (uint8_t)~ACTOR_READY;
+    roost_actor_t *a;
+    while (turns < ROOST_WORKER_PASS_ACTORS_MAX && !s_out_of_time(w, turns, now_ns) &&
+           (a = readyq_pop(&w->ready)) != NULL) {
         s_turn(w, a, now_ns);
         turns++;
     }
@@ -455,7 +492,7 @@ static void s_scan_idle(roost_worker_t *w, uint64_t now_ns)
 
 bool worker_has_work(roost_worker_t *w, uint64_t now_ns)
 {
-    return w->ready_head || w->local_head || !mpsc_is_empty(&w->inbound) ||
+    return !readyq_is_empty(&w->ready) || w->local_head || !mpsc_is_empty(&w->inbound) ||
            timers_next_deadline(&w->timers) <= now_ns;
 }
 

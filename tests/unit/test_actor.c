@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "runtime/errors.h"
+#include "runtime/limits.h"
 #include "runtime/node.h"
 #include "tests/support/fake_clock.h"
 
@@ -260,6 +261,47 @@ static void test_a_busy_actor_cannot_starve_others(void **state)
     assert_true(b - g.order <= 64); /* after at most one turn of a (ROOST_ACTOR_TURN_MSGS_MAX) */
 }
 
+/* "fan:0" keeps readying new actors: each message sends one to a fresh "fan:<n>" and one to
+ * itself, so its worker's ready stack never empties and grows every turn. */
+static int g_fan_sent;
+static void fan_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state, (void)env;
+    if (strcmp(roost_ctx_self(ctx), "fan:0") != 0 || g_fan_sent >= 1000000)
+        return;
+    char key[32];
+    snprintf(key, sizeof key, "fan:%d", ++g_fan_sent);
+    roost_ctx_send(ctx, key, MSG_PING, NULL, 0);
+    roost_ctx_send(ctx, "fan:0", MSG_PING, NULL, 0);
+}
+static const roost_behaviour_t fan_beh = {.kind = "fan", .on_message = fan_message};
+
+static void test_a_fanout_cannot_starve_an_older_ready_actor(void **state)
+{
+    fixture_t *f = *state;
+    roost_node_config_t cfg = {.node_id = 1, .workers = 1, .clock = &f->clock.base, .seed = 1};
+    roost_node_t *node = roost_node_new(&cfg); /* one worker: both actors share its queue */
+    assert_int_equal(roost_node_register(node, &t_beh), 0);
+    assert_int_equal(roost_node_register(node, &fan_beh), 0);
+    g_fan_sent = 0;
+    uint64_t one = 1;
+    roost_node_send(node, roost_env_new("t:old", NULL, MSG_SEQ, &one, sizeof one));
+    roost_node_send(node, roost_env_new("fan:0", NULL, MSG_PING, NULL, 0)); /* readied after */
+    /* The bound of runtime/readyq.h (nothing is ahead of t:old in the FIFO), in passes of at
+     * most ROOST_WORKER_PASS_ACTORS_MAX turns, plus the pass that first delivers both. */
+    int bound =
+        (ROOST_READY_STACK_AGE_TURNS + ROOST_READY_FIFO_EVERY) / ROOST_WORKER_PASS_ACTORS_MAX + 2;
+    int passes = 0;
+    while (g.messages == 0 && passes < bound * 4) {
+        assert_true(roost_node_poll(node));
+        passes++;
+    }
+    assert_int_equal(g.messages, 1);
+    assert_true(passes <= bound);
+    assert_true(g_fan_sent >= ROOST_READY_STACK_AGE_TURNS / 2); /* the fan-out ran meanwhile */
+    roost_node_destroy(&node);
+}
+
 static void test_one_shot_timer_fires_once(void **state)
 {
     fixture_t *f = *state;
@@ -384,6 +426,7 @@ int main(void)
         T(test_actor_asking_to_passivate_is_passivated),
         T(test_one_senders_messages_arrive_in_order),
         T(test_a_busy_actor_cannot_starve_others),
+        T(test_a_fanout_cannot_starve_an_older_ready_actor),
         T(test_one_shot_timer_fires_once),
         T(test_periodic_timer_repeats_until_cancelled),
         T(test_request_gets_its_response),
