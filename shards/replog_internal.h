@@ -34,7 +34,8 @@ enum {
      * replicas too (all of a majority restarted uncleanly under sync: none: the writes of the
      * loss window may be gone, and waiting longer would not bring them back). */
     REPLOG_REJOIN_GRACE_MS = 5000,
-    REPLOG_TIMER_REBUILD = 4,       /* resend a snapshot request that got no answer */
+    REPLOG_RELABEL_BACK = 64, /* a replica asks for entries this far before a relabelled prev */
+    REPLOG_TIMER_REBUILD = 4, /* resend a snapshot request that got no answer */
     REPLOG_REBUILD_RETRY_MS = 1000, /* … after this long */
     REPLOG_PIN_MS = 30000,          /* a snapshot source forgets an idle puller's pin */
     REPLOG_TRUNC_STEP = 1024,       /* truncate once this many entries are surplus */

@@ -6,6 +6,7 @@
 #include "runtime/errors.h"
 #include "runtime/log.h"
 #include "shards/keys.h"
+#include "shards/ops.h"
 #include "shards/replog_internal.h"
 #include "shards/syncer.h"
 
@@ -91,6 +92,45 @@ static void s_apply_alongside(replog_t *r, engine_batch_t *b, uint64_t apply_upt
         (void)replog_apply_add(r, b, apply_upto, a); /* a corrupt entry: the repair path */
 }
 
+/* The term a lossy adoption's fence entry sets (replog_primary.c s_put_fence: one put of
+ * STORE_FENCE_KEY), 0 if e is not one. */
+static uint64_t s_fence_of(const log_entry_t *e)
+{
+    store_ops_view_t v;
+    store_op_t op;
+    uint64_t term = 0;
+    if (store_ops_view_init(&v, e->ops, e->ops_len) == ROOST_OK && v.count == 1 &&
+        store_ops_view_next(&v, &op) && op.kind == OP_PUT && op.klen == strlen(STORE_FENCE_KEY) &&
+        memcmp(op.key, STORE_FENCE_KEY, op.klen) == 0 && op.vlen == 8)
+        term = key_get_be64(op.val);
+    store_ops_view_fini(&v);
+    return term;
+}
+
+/* The newest fence our state has applied (or was given by a snapshot), 0 if none. */
+static uint64_t s_our_fence(replog_t *r)
+{
+    uint8_t key[KEY_BYTES_MAX];
+    size_t klen = key_state(key, r->partition, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));
+    void *val = NULL;
+    size_t len = 0;
+    uint64_t term = 0;
+    if (engine_get(r->engine, key, klen, &val, &len) == ROOST_OK && len == 8)
+        term = key_get_be64(val);
+    free(val);
+    return term;
+}
+
+/* An entry we applied and cut from our log can no longer be compared, and under sync: none a
+ * lossy adoption may have replaced it: the sender's history then holds that adoption's fence at
+ * or below it, a newer one than any our state applied. (Before, such entries were taken as
+ * ours, and a copy that had applied another history kept it: sim seed 437.) */
+static bool s_cut_entry_is_ours(replog_t *r, const log_entry_t *e)
+{
+    uint64_t fence = s_fence_of(e);
+    return fence == 0 || fence <= s_our_fence(r);
+}
+
 int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t apply_upto,
                          uint64_t *matched)
 {
@@ -109,6 +149,12 @@ int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t a
         if (e.lsn > last + 1)
             break; /* a gap: keep what is contiguous */
         if (e.lsn < r->first_lsn && e.lsn <= r->commit_lsn) {
+            if (!s_cut_entry_is_ours(r, &e)) {
+                ROOST_ERROR(COMP, "a fence we never applied below our log", "partition=%u lsn=%llu",
+                            r->partition, (unsigned long long)e.lsn);
+                rc = ROOST_ESTALE; /* our committed history is not the sender's */
+                break;
+            }
             match = e.lsn; /* applied and cut from our log: committed content never changes */
             continue;
         }
@@ -259,6 +305,28 @@ static void s_rebuild_diverged(roost_ctx_t *ctx, replog_t *r, const roost_env_t 
         r->rebuild_epoch = epoch;
 }
 
+/* The entry an append builds on is one we committed, under another label: the same ops a newer
+ * primary re-stamped, or — under sync: none — another history, one a lossy adoption replaced
+ * after we had committed it. Only the entries' contents tell, and an append builds on prev
+ * unseen: such a copy took the new history's later entries over its own and kept a state no
+ * other copy had (sim seed 437). Asked to send from before it, the primary lets the records
+ * loop compare the contents: re-stamps take the new label, another history is rebuilt. */
+static bool s_relabelled_below_commit(replog_t *r, const msg_append_t *m)
+{
+    if (m->prev_lsn == 0 || m->prev_lsn > r->commit_lsn || m->prev_lsn < r->first_lsn)
+        return false;
+    uint64_t mine = s_local_epoch(r, m->prev_lsn);
+    return mine != 0 && mine != m->prev_epoch;
+}
+
+/* Where the comparison starts: up to REPLOG_RELABEL_BACK entries before prev (a re-stamped run
+ * is walked back that many at a time, until an append builds on an entry whose label matches),
+ * never before our log. */
+static uint64_t s_compare_from(const replog_t *r, uint64_t prev)
+{
+    return prev > r->first_lsn + REPLOG_RELABEL_BACK ? prev - REPLOG_RELABEL_BACK : r->first_lsn;
+}
+
 void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
 {
     msg_append_t m;
@@ -307,6 +375,10 @@ void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
     if (m.prev_lsn > r->last_lsn ||
         (m.prev_lsn > r->commit_lsn && s_local_epoch(r, m.prev_lsn) != m.prev_epoch)) {
         s_ack(ctx, r, env, m.epoch, ACK_GAP, r->commit_lsn); /* stream me from my commit */
+        goto out;
+    }
+    if (s_relabelled_below_commit(r, &m)) {
+        s_ack(ctx, r, env, m.epoch, ACK_GAP, s_compare_from(r, m.prev_lsn) - 1);
         goto out;
     }
     uint64_t matched = 0; /* made durable by the syncer; what the primary had committed when
