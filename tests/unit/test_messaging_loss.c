@@ -166,6 +166,22 @@ static uint64_t s_expect_past_gap(uint32_t i, const char *want)
     return 0;
 }
 
+/* Users a and b (s_three_users from `first`), a's messages <p>1 and <p>2 to b in conv, and b's
+ * device (session 1) holding positions 1 and 2. */
+static void s_device_holds_two(int first, const char *p, user_ref_t *a, user_ref_t *b,
+                               char conv[48], char to[40])
+{
+    user_ref_t c;
+    char conv_cb[48], text[8];
+    s_three_users(first, a, b, &c, conv, conv_cb, to);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(text, sizeof text, "%s%d", p, i);
+        assert_int_equal(s_send(0, a, "a1", conv, to, text, text), i);
+    }
+    s_auth(1, b, "b1", -1);
+    s_expect_msgs(1, 1, p, 1, 2);
+}
+
 /* After a fence the user's inbox head may have gone back past positions its devices hold (the
  * entries went with the loss); handing those positions out again made the devices drop the new
  * events as ones they had. The positions jump USER_FENCE_GAP ahead instead, once per fence, and
@@ -174,13 +190,9 @@ static uint64_t s_expect_past_gap(uint32_t i, const char *want)
 static void test_a_fence_moves_inbox_positions_past_what_devices_hold(void **state)
 {
     (void)state;
-    user_ref_t a, b, c;
-    char conv[48], conv_cb[48], to[40];
-    s_three_users(77, &a, &b, &c, conv, conv_cb, to);
-    assert_int_equal(s_send(0, &a, "a1", conv, to, "h1", "h1"), 1);
-    assert_int_equal(s_send(0, &a, "a1", conv, to, "h2", "h2"), 2);
-    s_auth(1, &b, "b1", -1);
-    s_expect_msgs(1, 1, "h", 1, 2); /* b's device holds positions 1 and 2 */
+    user_ref_t a, b;
+    char conv[48], to[40];
+    s_device_holds_two(77, "h", &a, &b, conv, to);
     mw_close();
     mw_fence(9ull << 16);
     mw_open(false);
@@ -212,13 +224,9 @@ static void test_a_fence_moves_inbox_positions_past_what_devices_hold(void **sta
 static void test_a_loss_of_the_users_record_keeps_positions_past_what_devices_hold(void **state)
 {
     (void)state;
-    user_ref_t a, b, c;
-    char conv[48], conv_cb[48], to[40];
-    s_three_users(80, &a, &b, &c, conv, conv_cb, to);
-    assert_int_equal(s_send(0, &a, "a1", conv, to, "k1", "k1"), 1);
-    assert_int_equal(s_send(0, &a, "a1", conv, to, "k2", "k2"), 2);
-    s_auth(1, &b, "b1", -1);
-    s_expect_msgs(1, 1, "k", 1, 2); /* b's device holds positions 1 and 2 */
+    user_ref_t a, b;
+    char conv[48], to[40];
+    s_device_holds_two(80, "k", &a, &b, conv, to);
     mw_close();
     mw_forget(to, NULL);
     mw_fence(9ull << 16);
