@@ -160,6 +160,16 @@ static void s_send_prepare(roost_ctx_t *ctx, replog_t *r, uint32_t node, uint64_
 
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r);
 
+/* Asks for the promises still missing: the current list and, until a handoff settles, the
+ * previous one. */
+static void s_send_prepares(roost_ctx_t *ctx, replog_t *r)
+{
+    int me = s_self(r);
+    for (uint32_t i = 0; i < r->npeers; i++)
+        if ((int)i != me && replog_peer_in(r, i, PEER_CUR | PEER_PREV) && !r->promised_by[i])
+            s_send_prepare(ctx, r, r->peers[i], r->recon_from);
+}
+
 void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
 {
     int me = s_self(r);
@@ -193,10 +203,7 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     r->best_node = r->self;
     r->best_have = r->last_lsn;
     r->best_rebuild = false;
-    for (uint32_t i = 0; i < r->npeers; i++) /* promises: the current list and, until a
-                                              * handoff settles, the previous one */
-        if ((int)i != me && replog_peer_in(r, i, PEER_CUR | PEER_PREV))
-            s_send_prepare(ctx, r, r->peers[i], r->recon_from);
+    s_send_prepares(ctx, r);
     s_start_tick(ctx, r);
     s_maybe_adopt(ctx, r);
 }
@@ -743,8 +750,14 @@ void replog_append_kept(roost_ctx_t *ctx, replog_t *r, roost_env_t *env)
  * replica never heard from — and move a handoff along. */
 void replog_tick(roost_ctx_t *ctx, replog_t *r)
 {
-    if ((r->role != ROLE_SERVING && r->role != ROLE_RECONCILING) || r->rebuilding)
-        return; /* rebuilding: the pull has its own retries, and reconciliation restarts after */
+    if (r->role != ROLE_SERVING && r->role != ROLE_RECONCILING)
+        return;
+    if (r->rebuilding) { /* the pull retries itself; a primary with no source yet asks again
+                          * for the promise that names one (sim seed 615: it waited forever) */
+        if (r->role == ROLE_RECONCILING && !r->rebuild_from)
+            s_send_prepares(ctx, r);
+        return;
+    }
     if (r->role == ROLE_RECONCILING)
         s_maybe_adopt(ctx, r); /* the rejoin grace may have run out */
     replog_repair_poll(ctx, r);
