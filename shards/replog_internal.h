@@ -204,6 +204,14 @@ void replog_report(replog_t *r, uint64_t behind, uint64_t hints, bool moving);
 /* The epoch of entry lsn in our log (0 if we have none); lsn first_lsn - 1 counts. */
 uint64_t replog_epoch_of(replog_t *r, uint64_t lsn);
 
+/* replog_fence.c */
+/* A lossy adoption's last entry, at lsn, into b (rec: its encoding); best_lsn moves to it. */
+void replog_put_fence(replog_t *r, engine_batch_t *b, uint64_t lsn, msgpack_sbuffer *rec);
+/* The term e's fence sets (one put of STORE_FENCE_KEY), 0 if it is not a fence. */
+uint64_t replog_fence_of(const log_entry_t *e);
+/* The newest fence the partition's state holds (applied or rebuilt from), 0 if none. */
+uint64_t replog_state_fence(replog_t *r);
+
 /* replog_snapshot.c */
 /* Primary: peer i needs entries truncated here: tell it to pull a snapshot (rate-limited). */
 void replog_ask_rebuild(roost_ctx_t *ctx, replog_t *r, int i);

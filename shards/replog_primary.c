@@ -234,31 +234,6 @@ static bool s_promised(roost_ctx_t *ctx, replog_t *r)
     return true;
 }
 
-/* A lossy adoption's last entry, at lsn: the fence (store.h: STORE_FENCE_KEY = this epoch),
- * so that the actors loaded from here on know acknowledged writes before it may be gone. The
- * tail grows by it (best_lsn); it commits with the rest before the partition serves. */
-static void s_put_fence(replog_t *r, engine_batch_t *b, uint64_t lsn, msgpack_sbuffer *rec)
-{
-    store_ops_t ops;
-    store_ops_init(&ops);
-    uint8_t epoch[8];
-    key_be64(epoch, r->epoch);
-    store_ops_put(&ops, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY), epoch, sizeof epoch);
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    store_ops_encode(&ops, &pk);
-    msgpack_sbuffer_clear(rec);
-    entry_encode(rec, r->epoch, lsn, body.data, body.size);
-    uint8_t key[KEY_LOG_BYTES];
-    key_log(key, r->partition, lsn);
-    engine_batch_put(b, key, sizeof key, rec->data, rec->size);
-    msgpack_sbuffer_destroy(&body);
-    store_ops_fini(&ops);
-    r->best_lsn = lsn;
-}
-
 static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
 {
     if (r->role != ROLE_RECONCILING || r->best_node == 0 /* adopted already */ || r->rebuilding)
@@ -285,7 +260,7 @@ static void s_maybe_adopt(roost_ctx_t *ctx, replog_t *r)
     msgpack_sbuffer_init(&rec);
     int rc = ROOST_OK;
     if (r->adopt_lossy) /* before the loop: its entries are read back from the engine */
-        s_put_fence(r, b, r->best_lsn + 1, &rec);
+        replog_put_fence(r, b, r->best_lsn + 1, &rec);
     for (uint64_t lsn = r->recon_from; lsn <= r->best_lsn - r->adopt_lossy && rc == ROOST_OK;
          lsn++) {
         void *old;

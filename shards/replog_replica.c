@@ -6,7 +6,6 @@
 #include "runtime/errors.h"
 #include "runtime/log.h"
 #include "shards/keys.h"
-#include "shards/ops.h"
 #include "shards/replog_internal.h"
 #include "shards/syncer.h"
 
@@ -92,43 +91,14 @@ static void s_apply_alongside(replog_t *r, engine_batch_t *b, uint64_t apply_upt
         (void)replog_apply_add(r, b, apply_upto, a); /* a corrupt entry: the repair path */
 }
 
-/* The term a lossy adoption's fence entry sets (replog_primary.c s_put_fence: one put of
- * STORE_FENCE_KEY), 0 if e is not one. */
-static uint64_t s_fence_of(const log_entry_t *e)
-{
-    store_ops_view_t v;
-    store_op_t op;
-    uint64_t term = 0;
-    if (store_ops_view_init(&v, e->ops, e->ops_len) == ROOST_OK && v.count == 1 &&
-        store_ops_view_next(&v, &op) && op.kind == OP_PUT && op.klen == strlen(STORE_FENCE_KEY) &&
-        memcmp(op.key, STORE_FENCE_KEY, op.klen) == 0 && op.vlen == 8)
-        term = key_get_be64(op.val);
-    store_ops_view_fini(&v);
-    return term;
-}
-
-/* The newest fence our state has applied (or was given by a snapshot), 0 if none. */
-static uint64_t s_our_fence(replog_t *r)
-{
-    uint8_t key[KEY_BYTES_MAX];
-    size_t klen = key_state(key, r->partition, STORE_FENCE_KEY, strlen(STORE_FENCE_KEY));
-    void *val = NULL;
-    size_t len = 0;
-    uint64_t term = 0;
-    if (engine_get(r->engine, key, klen, &val, &len) == ROOST_OK && len == 8)
-        term = key_get_be64(val);
-    free(val);
-    return term;
-}
-
 /* An entry we applied and cut from our log can no longer be compared, and under sync: none a
  * lossy adoption may have replaced it: the sender's history then holds that adoption's fence at
  * or below it, a newer one than any our state applied. (Before, such entries were taken as
  * ours, and a copy that had applied another history kept it: sim seed 437.) */
 static bool s_cut_entry_is_ours(replog_t *r, const log_entry_t *e)
 {
-    uint64_t fence = s_fence_of(e);
-    return fence == 0 || fence <= s_our_fence(r);
+    uint64_t fence = replog_fence_of(e);
+    return fence == 0 || fence <= replog_state_fence(r);
 }
 
 int replog_store_records(replog_t *r, const msg_view_t *v, bool sync, uint64_t apply_upto,
