@@ -220,17 +220,37 @@ static void s_count_drop(roost_node_t *n, roost_worker_t *from)
     atomic_fetch_add_explicit(&w->stats.dropped, 1, memory_order_relaxed);
 }
 
+/* The error answer to env (NULL when nobody could take one: a response, or no sender). */
+static roost_env_t *s_error_for(const roost_env_t *env, int code)
+{
+    if (env->sender_len == 0 || (env->flags & ROOST_ENV_RESPONSE))
+        return NULL;
+    roost_env_t *err = roost_env_new(env->sender, env->target, ROOST_MSG_ERROR, NULL, 0);
+    err->flags = ROOST_ENV_RESPONSE | ROOST_ENV_ERROR;
+    err->status = code;
+    err->corr = env->corr;
+    return err;
+}
+
 void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *from)
 {
-    bool answerable = env->sender_len > 0 && !(env->flags & ROOST_ENV_RESPONSE);
-    if (answerable) {
-        roost_env_t *err = roost_env_new(env->sender, env->target, ROOST_MSG_ERROR, NULL, 0);
-        err->flags = ROOST_ENV_RESPONSE | ROOST_ENV_ERROR;
-        err->status = code;
-        err->corr = env->corr;
+    roost_env_t *err = s_error_for(env, code);
+    if (err)
         node_route(n, err, from);
-    }
     s_count_drop(n, from);
+    roost_env_free(env);
+}
+
+/* A node with no primary for a peer's envelope (no map yet: it has just restarted) cannot
+ * route the refusal by its map either, so it goes back to the peer the envelope came from,
+ * which routes it on by its own. It used to be dropped: the requester waited out its timeout
+ * (a conversation's fan-out stalled 5 s after a cluster restart). */
+static void s_refuse_to_peer(roost_node_t *n, roost_env_t *env, uint32_t peer)
+{
+    roost_env_t *err = s_error_for(env, ROOST_EUNAVAIL);
+    if (err && roost_transport_send(n->transport, peer, err) != ROOST_OK)
+        s_count_drop(n, NULL);
+    s_count_drop(n, NULL);
     roost_env_free(env);
 }
 
@@ -274,7 +294,12 @@ static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
         node_bounce(n, env, ROOST_ESTALE, NULL);
         return;
     }
-    if (!is_local && atomic_load_explicit(&n->primary[p], memory_order_acquire) != n->id) {
+    uint32_t primary = atomic_load_explicit(&n->primary[p], memory_order_acquire);
+    if (!is_local && primary == ROOST_NO_NODE) {
+        s_refuse_to_peer(n, env, from);
+        return;
+    }
+    if (!is_local && primary != n->id) {
         if (env->hops >= ROOST_ENV_HOPS_MAX) { /* maps disagree for too long: stop the loop */
             node_bounce(n, env, ROOST_ESTALE, NULL);
             return;

@@ -148,9 +148,14 @@ static inline void s_expect_msgs(uint32_t i, uint64_t first_n, const char *prefi
 {
     for (int k = from; k <= to; k++, first_n++) {
         msgpack_unpacked up;
-        s_expect(i, "msg", &up);
         char want[32];
         snprintf(want, sizeof want, "%s%d", prefix, k);
+        if (!sess_next(i, &up, 5000)) /* name the one that never came */
+            fail_msg("session %u: no msg push for %s (n %llu)", i, want,
+                     (unsigned long long)first_n);
+        char t[32];
+        if (strcmp(sess_str(&up.data, "t", t, sizeof t), "msg") != 0)
+            fail_msg("session %u: expected msg %s, got %s", i, want, t);
         mp_str_t body;
         assert_int_equal(mp_get_bin(&up.data, "body", 100, &body), MP_OK);
         if (!mp_str_eq(body, want))

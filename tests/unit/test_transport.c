@@ -62,6 +62,19 @@ static void streamer_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         roost_ctx_send(ctx, "answer:1", MSG_SEQ, &i, sizeof i);
 }
 
+/* "early:1" asks answer:1 once, with a long timeout, and keeps the answer's status. */
+static _Atomic int g_early_status = 1; /* 1: no answer yet */
+
+static void early_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)state;
+    if (env->flags & ROOST_ENV_RESPONSE)
+        atomic_store(&g_early_status, (env->flags & ROOST_ENV_ERROR) ? env->status : ROOST_OK);
+    else
+        roost_ctx_request(ctx, "answer:1", MSG_PING, NULL, 0, 30000, NULL);
+}
+
+static const roost_behaviour_t early = {.kind = "early", .on_message = early_message};
 static const roost_behaviour_t asker = {.kind = "ask", .on_message = asker_message};
 static const roost_behaviour_t answer = {.kind = "answer", .on_message = answer_message};
 static const roost_behaviour_t streamer = {.kind = "stream", .on_message = streamer_message};
@@ -129,6 +142,7 @@ static pair_t *s_pair_with(bool curve)
         roost_node_register(pp->node[id], &asker);
         roost_node_register(pp->node[id], &answer);
         roost_node_register(pp->node[id], &streamer);
+        roost_node_register(pp->node[id], &early);
         roost_node_set_transport(pp->node[id], pp->tr[id]);
         if (g_io_on_worker)
             transport_zmq_run_on_caller(pp->tr[id]);
@@ -193,6 +207,25 @@ static void test_a_stream_arrives_in_order_across_nodes(void **state)
     transport_zmq_stats_t st;
     transport_zmq_stats(pp->tr[1], &st);
     assert_true(st.batches_out < st.sent); /* small envelopes travel batched */
+    s_pair_free(pp);
+}
+
+/* A node that has no map yet (just restarted) cannot route the refusal of a request by its map
+ * either: it answers the peer the request came from. Before, the refusal was dropped and the
+ * requester waited out its timeout (a conversation's fan-out after a cluster restart stalled
+ * for 5 s: the test_messaging_cluster flake). */
+static void test_a_node_without_a_map_refuses_to_the_peer_that_asked(void **state)
+{
+    (void)state;
+    pair_t *pp = s_pair();
+    for (uint32_t p = 0; p < P; p++)
+        roost_node_set_primary(pp->node[2], p, ROOST_NO_NODE, 0);
+    atomic_store(&g_early_status, 1);
+    roost_node_send(pp->node[1], roost_env_new("early:1", NULL, MSG_GO, NULL, 0));
+    struct timespec pause = {0, 1000000};
+    for (int i = 0; i < 10000 && atomic_load(&g_early_status) == 1; i++)
+        nanosleep(&pause, NULL);
+    assert_int_equal(atomic_load(&g_early_status), ROOST_EUNAVAIL);
     s_pair_free(pp);
 }
 
@@ -499,6 +532,7 @@ int main(void)
     const struct CMUnitTest nodes[] = {
         cmocka_unit_test(test_requests_cross_nodes),
         cmocka_unit_test(test_a_stream_arrives_in_order_across_nodes),
+        cmocka_unit_test(test_a_node_without_a_map_refuses_to_the_peer_that_asked),
         cmocka_unit_test(test_heartbeats_flow_both_ways),
         cmocka_unit_test(test_malformed_frames_are_counted_and_dropped),
         cmocka_unit_test(test_curve_admits_only_listed_keys_as_themselves),
