@@ -24,10 +24,12 @@ static const subcommand_t s_subcommands[] = {
      "   two nodes over ZeroMQ on loopback (--curve 1: with CurveZMQ)"},
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
-     "256] [--value 200] [--port 28000] [--direct 1] [--io thread|worker] [--rate R] [--join 1 "
-     "--rate 1000]   "
+     "256] [--value 200] [--port 28000] [--direct 1] [--io thread|worker] [--rate R] [--timeline "
+     "1] "
+     "[--join 1 --rate 1000]   "
      "replicated writes through real roostd processes (--rate: the paced phase at R writes/s "
-     "instead of half the peak; --join 1: the pause while one more node joins under that load)"},
+     "instead of half the peak; --timeline 1: its writes per 100 ms on stderr; --join 1: the pause "
+     "while one more node joins under that load)"},
     {"chat", bench_chat,
      "chat [--pairs 200] [--seconds 10] [--workers N]   1:1 messages through the messaging "
      "actors on one in-process node (RocksDB, RF 1)"},

@@ -151,6 +151,7 @@ static void s_handle(admin_t *a, const void *req, size_t len, const char *who, m
 static void *s_thread(void *arg)
 {
     admin_t *a = arg;
+    pthread_setname_np(pthread_self(), "roost-admin");
     while (!atomic_load(&a->stop)) {
         zmq_pollitem_t items[2] = {{.socket = a->rep, .events = ZMQ_POLLIN}};
         if (a->zap)

@@ -79,6 +79,7 @@ static const struct lws_protocols s_protocols[] = {
 static void *s_thread(void *arg)
 {
     metrics_http_t *m = arg;
+    pthread_setname_np(pthread_self(), "roost-metrics");
     while (!atomic_load(&m->stop))
         lws_service(m->ctx, 0);
     return NULL;

@@ -2,6 +2,7 @@
  * WebSocket protocol callback, the outbox drained into connections' send queues, pings, and
  * draining. Connections live in a slot table; a slot's generation makes posts to a closed
  * connection harmless. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,7 @@ void edge_lws_logging(void)
 static void *s_thread(void *arg)
 {
     edge_t *e = arg;
+    pthread_setname_np(pthread_self(), "roost-edge");
     lws_sul_schedule(e->lws, 0, &e->tick, s_tick, (lws_usec_t)TICK_MS * 1000);
     while (!atomic_load(&e->stop))
         uv_run(&e->loop, UV_RUN_DEFAULT); /* returns on uv_stop (edge_stop) */

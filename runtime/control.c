@@ -453,6 +453,7 @@ static void s_report_open(control_t *self, int rc)
 static void *s_main(void *arg)
 {
     control_t *self = arg;
+    pthread_setname_np(pthread_self(), "roost-control");
     if (s_open(self) != 0) {
         const char *why = self->stage >= OPEN_RAFT ? raft_errmsg(&self->raft) : "init";
         ROOST_ERROR(COMP, "raft failed to start", "dir=%s why=\"%s\"", self->data_dir, why);

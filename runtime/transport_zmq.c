@@ -385,6 +385,7 @@ static bool s_pass(tz_t *t)
 static void *s_io_main(void *arg)
 {
     tz_t *t = arg;
+    pthread_setname_np(pthread_self(), "roost-io");
     while (!atomic_load_explicit(&t->stopping, memory_order_acquire)) {
         s_wait(t, -1, UINT64_MAX);
         s_pass(t);

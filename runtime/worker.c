@@ -22,6 +22,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -548,6 +550,9 @@ static void s_sleep(roost_worker_t *w, uint64_t now_ns, roost_transport_t *io)
 void *worker_thread_main(void *arg)
 {
     roost_worker_t *w = arg;
+    char name[16]; /* what top -H and perf show */
+    snprintf(name, sizeof name, "roost-w%u", w->index);
+    pthread_setname_np(pthread_self(), name);
     roost_clock_t *clock = w->node->clock;
     uint64_t idle_since = 0;
     roost_transport_t *io = w->index == 0 && w->node->io_on_worker ? w->node->transport : NULL;

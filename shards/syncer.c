@@ -53,6 +53,7 @@ static void s_answer(syncer_t *s, request_t *list, int32_t status)
 static void *s_main(void *arg)
 {
     syncer_t *s = arg;
+    pthread_setname_np(pthread_self(), "roost-syncer");
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         if (!s->head) {
