@@ -1,5 +1,5 @@
 /* runtime/transport_zmq.c — see transport_zmq.h. The I/O loop is a short function of phases:
- * wait (zmq_poll on the ROUTER, the wake eventfd and, when a worker runs the loop, the worker's
+ * wait (a poll on the ROUTER's fd, the wake eventfd and, when a worker runs the loop, the worker's
  * own eventfd), then a pass: receive (bounded), flush the outbound queue into per-peer batches,
  * tick (heartbeats) when due. It runs on the transport's own thread (transport_zmq_start) or on
  * the node's first worker (transport_zmq_run_on_caller; the ops' serve and wait).
@@ -55,6 +55,8 @@ typedef struct {
     transport_zmq_config_t cfg;
     void *zctx;
     void *router;
+    int router_fd;             /* its ZMQ_FD */
+    bool router_drained;       /* the last receive found it empty: its fd tells of the next frame */
     zap_t *zap;                /* with CURVE: answers the router's handshakes */
     peer_t *peers;             /* room for ROOST_NODES_MAX; the first `npeers` are open */
     _Atomic uint32_t npeers;   /* grows (release) once a joiner's peer_t is complete */
@@ -170,7 +172,7 @@ static void s_pump_peer(tz_t *t, peer_t *p)
         if (blocked) {
             TZ_STAT(t, dropped, f->count); /* fault injection: the link is cut */
         } else if (zmq_send(p->dealer, f->data, f->len, ZMQ_DONTWAIT) < 0) {
-            return; /* full: keep it, zmq_poll tells us when the peer drains */
+            return; /* full: keep it, s_wait wakes when the peer drains */
         } else {
             TZ_STAT(t, sent, f->count);
             TZ_STAT(t, batches_out, 1);
@@ -304,6 +306,7 @@ static bool s_recv_one(tz_t *t)
     zmq_msg_t rid, body;
     zmq_msg_init(&rid);
     if (zmq_msg_recv(&rid, t->router, ZMQ_DONTWAIT) < 0) {
+        t->router_drained = zmq_errno() == EAGAIN; /* s_wait may sleep on its fd */
         zmq_msg_close(&rid);
         return false;
     }
@@ -336,29 +339,62 @@ static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
     return t->next_tick_ns <= now_ns ? 0 : (long)((t->next_tick_ns - now_ns) / 1000000u) + 1;
 }
 
+/* A ZeroMQ socket's fd (ZMQ_FD): edge-triggered, readable when the socket's state may have
+ * changed; its pending commands are processed by ZMQ_EVENTS, a receive that finds nothing, … */
+static int s_zmq_fd(void *sock)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    zmq_getsockopt(sock, ZMQ_FD, &fd, &len);
+    return fd;
+}
+
+/* Processes the socket's pending commands; true if `events` can be done now (or on doubt). */
+static bool s_zmq_ready(void *sock, uint32_t events)
+{
+    uint32_t ev = 0;
+    size_t len = sizeof ev;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) != 0 || (ev & events);
+}
+
+/* Sleeps until a frame can come in, a full pipe drains, a worker wakes us, extra_fd is readable
+ * or the timeout. A plain poll over the sockets' fds, not zmq_poll: zmq_poll asks every socket
+ * for its events before and after polling, a getpid and a poll each, which made the loop ~8
+ * syscalls a wake-up (about a third of the store's CPU at moderate load was syscalls of this
+ * thread). The router needs no asking: the pass's last receive found it empty (EAGAIN), which
+ * processed its commands, so a later frame makes its fd readable; sockets whose pass did not end
+ * that way (the CURVE handler, pipes that were full) are asked. */
 static void s_wait(tz_t *t, int extra_fd, uint64_t timeout_ns)
 {
-    zmq_pollitem_t items[4 + ROOST_NODES_MAX] = {{.socket = t->router, .events = ZMQ_POLLIN},
-                                                 {.fd = t->wake_fd, .events = ZMQ_POLLIN}};
+    struct pollfd fds[4 + ROOST_NODES_MAX] = {{.fd = t->router_fd, .events = POLLIN},
+                                              {.fd = t->wake_fd, .events = POLLIN}};
     int n = 2;
+    bool ready = !t->router_drained;
     if (extra_fd >= 0)
-        items[n++] = (zmq_pollitem_t){.fd = extra_fd, .events = ZMQ_POLLIN};
-    if (t->zap)
-        items[n++] = (zmq_pollitem_t){.socket = zap_socket(t->zap), .events = ZMQ_POLLIN};
-    for (uint32_t i = 0, np = s_npeers(t); i < np; i++) /* wake when a full pipe drains */
-        if (t->peers[i].head)
-            items[n++] = (zmq_pollitem_t){.socket = t->peers[i].dealer, .events = ZMQ_POLLOUT};
+        fds[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
+    if (t->zap) {
+        ready = ready || s_zmq_ready(zap_socket(t->zap), ZMQ_POLLIN);
+        fds[n++] = (struct pollfd){.fd = s_zmq_fd(zap_socket(t->zap)), .events = POLLIN};
+    }
+    for (uint32_t i = 0, np = s_npeers(t); i < np; i++) { /* wake when a full pipe drains */
+        if (!t->peers[i].head)
+            continue;
+        ready = ready || s_zmq_ready(t->peers[i].dealer, ZMQ_POLLOUT);
+        fds[n++] = (struct pollfd){.fd = s_zmq_fd(t->peers[i].dealer), .events = POLLIN};
+    }
     atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
-    if (mpsc_is_empty(&t->outbound)) {
+    if (!ready && mpsc_is_empty(&t->outbound)) {
         long ms = s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock));
         if (timeout_ns != UINT64_MAX && (long)((timeout_ns + 999999) / 1000000) < ms)
             ms = (long)((timeout_ns + 999999) / 1000000);
-        zmq_poll(items, n, ms);
+        poll(fds, (nfds_t)n, (int)ms);
     }
     atomic_store_explicit(&t->sleeping, 0, memory_order_seq_cst);
-    uint64_t drained;
-    ssize_t got = read(t->wake_fd, &drained, sizeof drained);
-    (void)got;
+    if (fds[1].revents & POLLIN) { /* else a wake-up since is read after the next poll */
+        uint64_t drained;
+        ssize_t got = read(t->wake_fd, &drained, sizeof drained);
+        (void)got;
+    }
 }
 
 static void s_adopt_peers(tz_t *t);
@@ -370,6 +406,7 @@ static bool s_pass(tz_t *t)
     if (t->zap)
         zap_serve(t->zap);
     int got = 0;
+    t->router_drained = false;
     while (got < RECV_PER_PASS_MAX && s_recv_one(t))
         got++;
     uint64_t before = atomic_load_explicit(&t->st.batches_out, memory_order_relaxed);
@@ -550,6 +587,7 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     pthread_mutex_init(&t->adds_lock, NULL);
     pthread_mutex_init(&t->pass_lock, NULL);
     t->router = s_socket(t, ZMQ_ROUTER);
+    t->router_fd = s_zmq_fd(t->router);
     roost_transport_t *base = &t->base;
     if (cfg->curve.on && s_curve_server(t) != ROOST_OK) {
         transport_zmq_destroy(&base);
