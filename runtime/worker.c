@@ -530,18 +530,22 @@ static void s_sleep(roost_worker_t *w, uint64_t now_ns, roost_transport_t *io)
     struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
                           .tv_nsec = (long)(wait % 1000000000u)};
     atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+    bool woken = io != NULL; /* the transport's wait does not say which fd woke it */
     if (mpsc_is_empty(&w->inbound) && !atomic_load(&w->node->stopping)) {
         if (io) {
             io->ops->wait(io, w->wake_fd, wait);
         } else {
             struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
             ppoll(&pfd, 1, wait == UINT64_MAX ? NULL : &ts, NULL);
+            woken = pfd.revents & POLLIN;
         }
     }
     atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
-    uint64_t drained;
-    ssize_t n = read(w->wake_fd, &drained, sizeof drained);
-    (void)n;
+    if (woken) { /* a timer's wake-up reads nothing; a write since is read after the next */
+        uint64_t drained;
+        ssize_t n = read(w->wake_fd, &drained, sizeof drained);
+        (void)n;
+    }
 }
 
 /* The worker's loop. Worker 0 of a node whose transport runs on it (roost_node_set_io) also
