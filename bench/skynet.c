@@ -81,18 +81,12 @@ static void s_report(roost_ctx_t *ctx, uint64_t size, uint64_t num, uint64_t val
     roost_ctx_send(ctx, parent, MSG_RESULT, &value, sizeof value);
 }
 
+/* The state is allocated with the actor's record (state_bytes below), zeroed. */
 static int sky_activate(roost_ctx_t *ctx, void **state)
 {
-    sky_t *s = calloc(1, sizeof(sky_t));
+    sky_t *s = *state;
     s_parse(roost_ctx_self(ctx), &s->size, &s->num);
-    *state = s;
     return 0;
-}
-
-static void sky_passivate(roost_ctx_t *ctx, void *state)
-{
-    (void)ctx;
-    free(state);
 }
 
 static void sky_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
@@ -123,9 +117,9 @@ static void sky_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 }
 
 static const roost_behaviour_t s_sky = {.kind = "sky",
+                                        .state_bytes = sizeof(sky_t),
                                         .on_activate = sky_activate,
-                                        .on_message = sky_message,
-                                        .on_passivate = sky_passivate};
+                                        .on_message = sky_message};
 
 int bench_skynet(int argc, char **argv)
 {

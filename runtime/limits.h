@@ -16,6 +16,9 @@
 /* Largest envelope payload: a 64 KiB body fanned out as per-device ciphertexts (5 devices)
  * plus headroom. Anything larger is refused at encode and decode. */
 #define ROOST_PAYLOAD_BYTES_MAX (1024 * 1024)
+/* Largest state a behaviour may have allocated with its actors' records (roost_behaviour_t
+ * .state_bytes): meant for small fixed-size states; a bigger one is its own allocation anyway. */
+#define ROOST_STATE_BYTES_MAX (64 * 1024)
 /* Messages one actor handles per turn before the worker moves on: fairness between actors. */
 #define ROOST_ACTOR_TURN_MSGS_MAX 64
 /* Actor turns per worker pass before timers and the inbound queue are looked at again. */

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,22 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
 static void s_flush_local(roost_worker_t *w);
 static void s_flush_local_queue(roost_worker_t *w);
 
+/* Where an inline state (roost_behaviour_t.state_bytes) starts in an actor's block: after the
+ * key, aligned for any type. */
+static size_t s_state_offset(size_t key_len)
+{
+    size_t align = _Alignof(max_align_t);
+    return (sizeof(roost_actor_t) + key_len + 1 + align - 1) / align * align;
+}
+
+/* The size of an actor's block: its record, its key and its inline state if it has one. */
+static size_t s_record_bytes(const roost_behaviour_t *beh, size_t key_len)
+{
+    if (!beh->state_bytes)
+        return sizeof(roost_actor_t) + key_len + 1;
+    return s_state_offset(key_len) + beh->state_bytes;
+}
+
 /* Cancels the actor's timers and outstanding requests, calls on_passivate, frees it. */
 static void s_passivate(roost_worker_t *w, roost_actor_t *a)
 {
@@ -114,7 +131,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
         STAT_ADD(w, dropped, 1);
     }
     actor_table_remove(&w->table, a);
-    blockpool_free(&w->pool, a, sizeof *a + a->key_len + 1);
+    blockpool_free(&w->pool, a, s_record_bytes(a->beh, a->key_len));
     STAT_ADD(w, passivations, 1);
     STAT_ADD(w, active, -1);
 }
@@ -208,18 +225,25 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
         return NULL;
     }
     size_t len = env->target_len;
-    roost_actor_t *a = blockpool_alloc(&w->pool, sizeof *a + len + 1);
+    roost_actor_t *a = blockpool_alloc(&w->pool, s_record_bytes(beh, len));
     memset(a, 0, sizeof *a);
     a->beh = beh;
     a->hash = hash;
     a->key_len = (uint16_t)len;
     memcpy(a->key, env->target, len + 1);
     a->last_active_ns = w->now_ns;
+    void *inline_state = NULL;
+    if (beh->state_bytes) {
+        inline_state = (char *)a + s_state_offset(len);
+        memset(inline_state, 0, beh->state_bytes);
+        a->state = inline_state;
+    }
     roost_ctx_t ctx;
     s_ctx_init(&ctx, w, a);
     int rc = beh->on_activate ? beh->on_activate(&ctx, &a->state) : 0;
+    assert(!beh->state_bytes || a->state == inline_state); /* filled, not replaced */
     if (rc != 0) {
-        blockpool_free(&w->pool, a, sizeof *a + len + 1);
+        blockpool_free(&w->pool, a, s_record_bytes(beh, len));
         node_bounce(w->node, env, rc < 0 ? rc : ROOST_EUNAVAIL, w);
         return NULL;
     }
