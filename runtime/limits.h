@@ -46,8 +46,12 @@
  * control plane — waits at most about this long plus one turn. */
 #define ROOST_IO_WORKER_PASS_NS (2 * 1000 * 1000)
 /* Inbound envelopes moved into mailboxes per pass: a flood from other threads cannot starve
- * actors that already have work. */
-#define ROOST_WORKER_PASS_INBOUND_MAX 4096
+ * actors that already have work. As many as the pass has turns: moving more only readies (and,
+ * for new keys, activates) actors before they can run. At 4096, skynet's faster worker piled its
+ * spawns onto the slower one's ready stack (27–66k deep against 3.7k with one worker) and the
+ * live set and page faults doubled; what waits in the queue is an envelope, not an actor, and
+ * keeps its order. */
+#define ROOST_WORKER_PASS_INBOUND_MAX ROOST_WORKER_PASS_ACTORS_MAX
 /* Timers fired per pass: 1M timers due at once cannot stall message processing. */
 #define ROOST_WORKER_PASS_TIMERS_MAX 1024
 /* Actor-table slots examined per pass when looking for idle actors to passivate. */
