@@ -10,8 +10,9 @@
  * until the handler returns, then are delivered in batches (s_flush_local) whose table slots
  * are prefetched together: over a large table each lookup is a cache miss, and a batch pays
  * for about one instead of one each. The inbound queue is drained the same way. Envelopes for
- * other workers' actors collect in one chain per worker while the handler runs and are pushed
- * with one exchange when it returns (each push moves the queue's cache line between cores).
+ * other workers' actors collect in one chain per worker while the pass's turns run and are pushed
+ * with one exchange when they end (each push moves the queue's cache line between cores), each
+ * envelope carrying a prefetch hint for the consumer (s_hint_chain).
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
  * non-empty. Which ready actor runs next is the ready queue's choice (runtime/readyq.h: newest
@@ -39,6 +40,7 @@
 
 enum {
     DELIVER_BATCH = 16, /* lookups whose slots are prefetched together: ~ a core's open misses */
+    INBOUND_HINT_AHEAD = 8, /* how far ahead in a pushed chain the consumer prefetches */
     SCAN_SWEEP_GAP_MIN_NS = 100 * 1000 * 1000, /* rest between full sweeps: not urgent */
     SCAN_SWEEP_GAP_SHARE = 16,      /* …and at least 1/16 of the idle timeout: an actor idle for
                                      * 5 min goes within ~19 s more, and a sweep over a big table
@@ -90,6 +92,7 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
 
 static void s_flush_local(roost_worker_t *w);
 static void s_flush_local_queue(roost_worker_t *w);
+static void s_flush_out(roost_worker_t *w);
 
 /* Where an inline state (roost_behaviour_t.state_bytes) starts in an actor's block: after the
  * key, aligned for any type. */
@@ -148,6 +151,7 @@ void worker_close(roost_worker_t *w)
         }
     }
     s_flush_local(w); /* drops what the last on_passivate sent */
+    s_flush_out(w);   /* other workers drop theirs in worker_fini */
 }
 
 void worker_fini(roost_worker_t *w)
@@ -189,6 +193,7 @@ static void s_enqueue_chain(roost_worker_t *w, roost_env_t *first, roost_env_t *
 
 void worker_enqueue(roost_worker_t *w, roost_env_t *env)
 {
+    env->next = NULL; /* no prefetch hint (s_hint_chain) */
     s_enqueue_chain(w, env, env, 1);
 }
 
@@ -205,12 +210,33 @@ void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
     w->out_dirty |= 1ull << i;
 }
 
-/* Pushes what the last handler sent to other workers: one chain per worker. */
+static roost_env_t *s_chain_next(roost_env_t *env)
+{
+    mpsc_node_t *n = atomic_load_explicit(&env->qnode.next, memory_order_relaxed);
+    return n ? roost_env_from_qnode(n) : NULL;
+}
+
+/* Points each envelope's mailbox link (unused while it is queued) at the one INBOUND_HINT_AHEAD
+ * further down the chain: the consumer, chasing the chain one cache miss per envelope, prefetches
+ * that one as it pops this one, so about that many of its misses overlap. */
+static void s_hint_chain(roost_env_t *head)
+{
+    roost_env_t *lead = head;
+    for (int k = 0; k < INBOUND_HINT_AHEAD && lead; k++)
+        lead = s_chain_next(lead);
+    for (roost_env_t *e = head; e; e = s_chain_next(e)) {
+        e->next = lead;
+        lead = lead ? s_chain_next(lead) : NULL;
+    }
+}
+
+/* Pushes what this pass's handlers sent to other workers: one chain per worker. */
 static void s_flush_out(roost_worker_t *w)
 {
     while (w->out_dirty) {
         uint32_t i = (uint32_t)__builtin_ctzll(w->out_dirty);
         w->out_dirty &= w->out_dirty - 1;
+        s_hint_chain(w->out_head[i]);
         s_enqueue_chain(&w->node->workers[i], w->out_head[i], w->out_tail[i], w->out_count[i]);
         w->out_head[i] = w->out_tail[i] = NULL;
         w->out_count[i] = 0;
@@ -347,7 +373,6 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
 static void s_flush_local(roost_worker_t *w)
 {
     s_flush_local_queue(w);
-    s_flush_out(w);
 }
 
 static void s_flush_local_queue(roost_worker_t *w)
@@ -371,19 +396,24 @@ static void s_flush_local_queue(roost_worker_t *w)
     }
 }
 
+/* Moves inbound envelopes into mailboxes: ROOST_WORKER_PASS_INBOUND_MAX of them, or only
+ * ROOST_WORKER_PASS_INBOUND_BUSY_MAX when a pass's worth of actors is ready already. */
 static uint32_t s_drain_inbound(roost_worker_t *w)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, max = readyq_count(&w->ready) >= ROOST_WORKER_PASS_ACTORS_MAX
+                              ? ROOST_WORKER_PASS_INBOUND_BUSY_MAX
+                              : ROOST_WORKER_PASS_INBOUND_MAX;
     mpsc_node_t *q = NULL;
     do {
         roost_env_t *batch[DELIVER_BATCH];
         size_t k = 0;
-        while (k < DELIVER_BATCH && n + k < ROOST_WORKER_PASS_INBOUND_MAX &&
-               (q = mpsc_pop(&w->inbound)) != NULL)
-            batch[k++] = roost_env_from_qnode(q);
+        while (k < DELIVER_BATCH && n + k < max && (q = mpsc_pop(&w->inbound)) != NULL) {
+            batch[k] = roost_env_from_qnode(q);
+            __builtin_prefetch(batch[k++]->next); /* a later envelope of its chain, or NULL */
+        }
         s_deliver_batch(w, batch, k);
         n += (uint32_t)k;
-    } while (q && n < ROOST_WORKER_PASS_INBOUND_MAX);
+    } while (q && n < max);
     s_flush_local(w); /* bounces of failed activations */
     atomic_fetch_sub_explicit(&w->queued, n, memory_order_relaxed);
     return n;
@@ -527,9 +557,11 @@ bool worker_pass(roost_worker_t *w, uint64_t now_ns)
     w->now_ns = now_ns;
     s_drain_inbound(w);
     s_run_ready(w, now_ns);
+    s_flush_out(w);
     s_fire_timers(w, now_ns);
     s_scan_idle(w, now_ns);
     s_flush_local(w);
+    s_flush_out(w);
     return worker_has_work(w, now_ns);
 }
 
