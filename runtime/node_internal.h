@@ -26,6 +26,8 @@
 
 enum { TIMER_ACTOR = 1, TIMER_REQUEST = 2 };
 
+/* Written by the worker's own thread only (plain load and store, worker.c), `dropped` excepted
+ * (any thread, atomic add); read by any. */
 typedef struct {
     _Atomic uint64_t activations, passivations, messages, dropped, timers_fired;
     _Atomic int64_t active, timers_pending;

@@ -55,8 +55,27 @@ static uint64_t s_sweep_gap_ns(const roost_worker_t *w)
     return share > SCAN_SWEEP_GAP_MIN_NS ? share : SCAN_SWEEP_GAP_MIN_NS;
 }
 
-#define STAT_ADD(w, field, n)                                                                      \
-    atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+/* A worker's counters have one writer, its own thread (`dropped` excepted: node.c counts drops
+ * from any thread), so a plain load and store does: a locked read-modify-write waits for the
+ * store buffer to drain, and after an activation's stores to a fresh record that was a third of
+ * the delivery's time. Readers on other threads see a recent value. */
+static inline void s_count(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void s_gauge(_Atomic int64_t *gauge, int64_t n)
+{
+    atomic_store_explicit(gauge, atomic_load_explicit(gauge, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* `dropped`: any thread may count one. */
+static inline void s_count_drop(roost_worker_t *w)
+{
+    atomic_fetch_add_explicit(&w->stats.dropped, 1, memory_order_relaxed);
+}
 
 void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed)
 {
@@ -120,7 +139,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
         if (t->kind == TIMER_REQUEST)
             u64map_take(&w->pending, t->tag);
         timers_cancel(&w->timers, t);
-        STAT_ADD(w, timers_pending, -1);
+        s_gauge(&w->stats.timers_pending, -1);
     }
     roost_ctx_t ctx;
     s_ctx_init(&ctx, w, a);
@@ -131,12 +150,12 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
     for (roost_env_t *e = a->mb_head, *next; e; e = next) {
         next = e->next;
         roost_env_free_to(&w->pool, e);
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
     }
     actor_table_remove(&w->table, a);
     blockpool_free(&w->pool, a, s_record_bytes(a->beh, a->key_len));
-    STAT_ADD(w, passivations, 1);
-    STAT_ADD(w, active, -1);
+    s_count(&w->stats.passivations, 1);
+    s_gauge(&w->stats.active, -1);
 }
 
 void worker_close(roost_worker_t *w)
@@ -274,8 +293,8 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
         return NULL;
     }
     actor_table_put(&w->table, a);
-    STAT_ADD(w, activations, 1);
-    STAT_ADD(w, active, 1);
+    s_count(&w->stats.activations, 1);
+    s_gauge(&w->stats.active, 1);
     return a;
 }
 
@@ -321,7 +340,7 @@ static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *
     }
     ctx_timer_unlink(a, t);
     timers_cancel(&w->timers, t);
-    STAT_ADD(w, timers_pending, -1);
+    s_gauge(&w->stats.timers_pending, -1);
     return true;
 }
 
@@ -329,14 +348,14 @@ static void s_deliver(roost_worker_t *w, roost_env_t *env, uint64_t hash)
 {
     if (w->closing) { /* sent by an actor passivating at shutdown */
         roost_env_free_to(&w->pool, env);
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
         return;
     }
     roost_actor_t *a = actor_table_get(&w->table, env->target, env->target_len, hash);
     bool is_response = env->flags & ROOST_ENV_RESPONSE;
     if (is_response && env->corr && (!a || !s_accept_response(w, a, env))) {
         roost_env_free_to(&w->pool, env); /* late, duplicate or for a passivated actor */
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
         return;
     }
     if (!a && !(a = s_activate(w, env, hash)))
@@ -440,7 +459,7 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
             roost_env_free_to(&w->pool, env);
         handled++;
     }
-    STAT_ADD(w, messages, handled);
+    s_count(&w->stats.messages, handled);
     a->last_active_ns = now_ns;
     if (a->flags & ACTOR_READY)
         return; /* it sent itself a message: already on the ready stack */
@@ -481,7 +500,7 @@ static void s_request_timed_out(roost_worker_t *w, rtimer_t *t)
     env->corr = t->tag;
     ctx_timer_unlink(a, t);
     timers_release(&w->timers, t);
-    STAT_ADD(w, timers_pending, -1);
+    s_gauge(&w->stats.timers_pending, -1);
     s_mailbox_append(w, a, env);
 }
 
@@ -499,7 +518,7 @@ static void s_fire_actor_timer(roost_worker_t *w, rtimer_t *t, uint64_t now_ns)
     } else {
         ctx_timer_unlink(a, t);
         timers_release(&w->timers, t);
-        STAT_ADD(w, timers_pending, -1);
+        s_gauge(&w->stats.timers_pending, -1);
     }
     if ((a->flags & ACTOR_PASSIVATE) && !a->mb_head && !(a->flags & ACTOR_READY))
         s_passivate(w, a);
@@ -514,7 +533,7 @@ static uint32_t s_fire_timers(roost_worker_t *w, uint64_t now_ns)
             s_request_timed_out(w, t);
         else
             s_fire_actor_timer(w, t, now_ns);
-        STAT_ADD(w, timers_fired, 1);
+        s_count(&w->stats.timers_fired, 1);
         n++;
     }
     return n;
