@@ -21,6 +21,7 @@
 #include "runtime/readyq.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
+#include "runtime/slab.h"
 #include "runtime/timers.h"
 #include "runtime/u64map.h"
 
@@ -50,7 +51,8 @@ typedef struct roost_worker {
     uint32_t out_count[ROOST_WORKERS_MAX];
     uint64_t out_dirty; /* bit i: out_head[i] is not empty */
     uint64_t now_ns;    /* the current pass's time (activation stamps) */
-    blockpool_t pool;   /* actor records and the envelopes this worker sends and frees */
+    blockpool_t pool;   /* the envelopes this worker sends and frees */
+    slab_t records;     /* its actors' records (with their keys and inline states) */
     readyq_t ready;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;

@@ -88,6 +88,7 @@ void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t
     actor_table_init(&w->table);
     readyq_init(&w->ready);
     blockpool_init(&w->pool);
+    slab_init(&w->records);
     /* Timer ids and correlation ids carry node and worker so they are unique per node. */
     uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
     timers_init(&w->timers, base);
@@ -153,7 +154,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
         s_count_drop(w);
     }
     actor_table_remove(&w->table, a);
-    blockpool_free(&w->pool, a, s_record_bytes(a->beh, a->key_len));
+    slab_free(&w->records, a, s_record_bytes(a->beh, a->key_len));
     s_count(&w->stats.passivations, 1);
     s_gauge(&w->stats.active, -1);
 }
@@ -182,6 +183,7 @@ void worker_fini(roost_worker_t *w)
     actor_table_fini(&w->table);
     readyq_fini(&w->ready);
     blockpool_fini(&w->pool);
+    slab_fini(&w->records);
     timers_fini(&w->timers);
     u64map_fini(&w->pending);
     close(w->wake_fd);
@@ -270,7 +272,7 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
         return NULL;
     }
     size_t len = env->target_len;
-    roost_actor_t *a = blockpool_alloc(&w->pool, s_record_bytes(beh, len));
+    roost_actor_t *a = slab_alloc(&w->records, s_record_bytes(beh, len));
     memset(a, 0, sizeof *a);
     a->beh = beh;
     a->hash = hash;
@@ -288,7 +290,7 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
     int rc = beh->on_activate ? beh->on_activate(&ctx, &a->state) : 0;
     assert(!beh->state_bytes || a->state == inline_state); /* filled, not replaced */
     if (rc != 0) {
-        blockpool_free(&w->pool, a, s_record_bytes(beh, len));
+        slab_free(&w->records, a, s_record_bytes(beh, len));
         node_bounce(w->node, env, rc < 0 ? rc : ROOST_EUNAVAIL, w);
         return NULL;
     }
