@@ -23,6 +23,12 @@ struct slab_chunk {
 
 enum { SLAB_HEADER_BYTES = (sizeof(slab_chunk_t) + 15) / 16 * 16 };
 
+#ifdef SLAB_USE_MALLOC
+#define SLAB_MALLOC_ONLY 1
+#else
+#define SLAB_MALLOC_ONLY 0
+#endif
+
 _Static_assert((SLAB_CHUNK_BYTES & (SLAB_CHUNK_BYTES - 1)) == 0, "chunks are found by masking");
 _Static_assert(SLAB_BLOCK_BYTES_MAX % SLAB_CLASS_BYTES == 0, "whole classes");
 _Static_assert(SLAB_CLASS_BYTES >= sizeof(void *) && SLAB_CLASS_BYTES % 16 == 0,
@@ -33,9 +39,11 @@ static size_t s_class(size_t bytes)
     return (bytes + SLAB_CLASS_BYTES - 1) / SLAB_CLASS_BYTES - 1;
 }
 
+/* Whether `bytes` is carved from a chunk (else plain malloc: larger requests, and every one in
+ * builds for AddressSanitizer). */
 static bool s_is_slab(size_t bytes)
 {
-    return bytes > 0 && bytes <= SLAB_BLOCK_BYTES_MAX;
+    return !SLAB_MALLOC_ONLY && bytes > 0 && bytes <= SLAB_BLOCK_BYTES_MAX;
 }
 
 static bool s_chunk_ok(const slab_chunk_t *ch)
@@ -109,19 +117,6 @@ void slab_fini(slab_t *self)
     assert(self->chunks == 0); /* a full chunk left over: its blocks were never freed */
 }
 
-#ifdef SLAB_USE_MALLOC
-void *slab_alloc(slab_t *self, size_t bytes)
-{
-    (void)self;
-    return roost_xmalloc(bytes);
-}
-
-void slab_free(slab_t *self, void *block, size_t bytes)
-{
-    (void)self, (void)bytes;
-    free(block);
-}
-#else
 void *slab_alloc(slab_t *self, size_t bytes)
 {
     if (!s_is_slab(bytes))
@@ -159,4 +154,3 @@ void slab_free(slab_t *self, void *block, size_t bytes)
     if (ch->used == 0 && !only)
         s_chunk_unmap(self, ch);
 }
-#endif
