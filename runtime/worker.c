@@ -381,6 +381,9 @@ static void s_deliver_batch(roost_worker_t *w, roost_env_t **batch, size_t n)
 
 void worker_deliver(roost_worker_t *w, roost_env_t *env)
 {
+    /* The target's slot loads while the handler goes on: a lone send (a leaf's result) has no
+     * batch to overlap its lookup with. */
+    actor_table_prefetch(&w->table, actor_table_hash(env->key_hash));
     env->next = NULL;
     if (w->local_tail)
         w->local_tail->next = env;
