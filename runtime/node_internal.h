@@ -46,7 +46,7 @@ typedef struct roost_worker {
     actor_table_t table;
     roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
     /* Sent by this worker's actors to other workers' during this pass's turns, one chain
-     * (through qnode) per worker: pushed with one exchange when the turns end. */
+     * (through qnode) per worker: pushed with one exchange every 32 turns and when they end. */
     roost_env_t *out_head[ROOST_WORKERS_MAX], *out_tail[ROOST_WORKERS_MAX];
     uint32_t out_count[ROOST_WORKERS_MAX];
     uint64_t out_dirty; /* bit i: out_head[i] is not empty */
@@ -118,8 +118,9 @@ void worker_close(roost_worker_t *w);
 void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);
-/* The worker's own thread: env, sent by one of its actors, goes to worker `to`'s queue when the
- * pass's turns end (with whatever else they sent there, in one push). */
+/* The worker's own thread: env, sent by one of its actors, goes to worker `to`'s queue within 32
+ * turns, when the pass's turns end at the latest (with whatever else they sent there, in one
+ * push). */
 void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
 /* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
 void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);

@@ -11,8 +11,9 @@
  * are prefetched together: over a large table each lookup is a cache miss, and a batch pays
  * for about one instead of one each. The inbound queue is drained the same way. Envelopes for
  * other workers' actors collect in one chain per worker while the pass's turns run and are pushed
- * with one exchange when they end (each push moves the queue's cache line between cores), each
- * envelope carrying a prefetch hint for the consumer (s_hint_chain).
+ * with one exchange every OUT_FLUSH_TURNS turns and when they end (each push moves the queue's
+ * cache line between cores), each envelope carrying a prefetch hint for the consumer
+ * (s_hint_chain).
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
  * non-empty. Which ready actor runs next is the ready queue's choice (runtime/readyq.h: newest
@@ -41,6 +42,7 @@
 enum {
     DELIVER_BATCH = 16, /* lookups whose slots are prefetched together: ~ a core's open misses */
     INBOUND_HINT_AHEAD = 8, /* how far ahead in a pushed chain the consumer prefetches */
+    OUT_FLUSH_TURNS = 32,   /* cross-worker sends wait at most this many turns to be pushed */
     SCAN_SWEEP_GAP_MIN_NS = 100 * 1000 * 1000, /* rest between full sweeps: not urgent */
     SCAN_SWEEP_GAP_SHARE = 16,      /* …and at least 1/16 of the idle timeout: an actor idle for
                                      * 5 min goes within ~19 s more, and a sweep over a big table
@@ -499,7 +501,8 @@ static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
     while (turns < ROOST_WORKER_PASS_ACTORS_MAX && !s_out_of_time(w, turns, now_ns) &&
            (a = readyq_pop(&w->ready)) != NULL) {
         s_turn(w, a, now_ns);
-        turns++;
+        if (++turns % OUT_FLUSH_TURNS == 0)
+            s_flush_out(w);
     }
     return turns;
 }
