@@ -113,7 +113,6 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
 }
 
 static void s_flush_local(roost_worker_t *w);
-static void s_flush_local_queue(roost_worker_t *w);
 static void s_flush_out(roost_worker_t *w);
 
 /* Where an inline state (roost_behaviour_t.state_bytes) starts in an actor's block: after the
@@ -404,14 +403,9 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
     w->local_tail = env;
 }
 
-/* Delivers the local queue, including what the activations it causes send meanwhile, and
- * pushes what went to other workers. */
+/* Delivers the local queue, including what the activations it causes send meanwhile (what went
+ * to other workers is the pass's to push: s_flush_out). */
 static void s_flush_local(roost_worker_t *w)
-{
-    s_flush_local_queue(w);
-}
-
-static void s_flush_local_queue(roost_worker_t *w)
 {
     while (w->local_head) {
         if (w->local_head == w->local_tail) { /* one: nothing to overlap (ping-pong, replies) */
