@@ -26,6 +26,12 @@ typedef struct roost_ctx roost_ctx_t;
 
 typedef struct {
     const char *kind; /* the key prefix this behaviour serves: "u" for "u:42" */
+    /* 0, or the size of a state the runtime allocates with the actor's own record (one block
+     * instead of two: an activation is one allocation, and the state is in cache with the
+     * record). *state then points at state_bytes zeroed bytes (aligned for any type) when
+     * on_activate runs, which may fill them but not replace the pointer; the runtime frees
+     * them with the record, so on_passivate must not. At most ROOST_STATE_BYTES_MAX. */
+    size_t state_bytes;
     /* Builds the state for ctx's key in *state (may stay NULL). Non-zero refuses activation:
      * the envelope that caused it is answered with that error. */
     int (*on_activate)(roost_ctx_t *ctx, void **state);

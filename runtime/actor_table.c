@@ -4,20 +4,61 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime/util.h"
 
-enum { ACTOR_TABLE_INITIAL_SLOTS = 64 };
+enum {
+    ACTOR_TABLE_INITIAL_SLOTS = 64,
+    ACTOR_TABLE_MAP_BYTES_MIN = 256 * 1024,       /* from 16k slots: a mapping of its own */
+    ACTOR_TABLE_MAP_ALIGN_BYTES = 2 * 1024 * 1024 /* a transparent huge page */
+};
 
-/* Zeroed by writing, not calloc: calloc leaves a large array's pages mapped to the shared zero
- * page, so the first probe of each page maps it read-only and the first insertion there takes a
- * copy-on-write fault whose TLB shootdown interrupts the other workers' cores (a tenth of
- * skynet's time went to those). Written once here, each page faults once, locally. */
+/* A small array is zeroed by writing, not calloc: calloc leaves a large array's pages mapped to
+ * the shared zero page, so the first probe of each page maps it read-only and the first insertion
+ * there takes a copy-on-write fault whose TLB shootdown interrupts the other workers' cores (a
+ * tenth of skynet's time went to those). A large one (s_is_mapped) is its own mapping, aligned
+ * for transparent huge pages and populated writable in one call: a 4 MiB table was a thousand
+ * page faults, each an exception that costs microseconds in this VM, and its random probes miss
+ * the TLB less on 2 MiB pages. Either way every page is private and written before first use. */
+static bool s_is_mapped(size_t count)
+{
+    return count * sizeof(actor_slot_t) >= ACTOR_TABLE_MAP_BYTES_MIN;
+}
+
+/* count slots' worth of zeroed, populated memory in a mapping of its own, 2 MiB-aligned. */
+static actor_slot_t *s_slots_map(size_t count)
+{
+    size_t bytes = count * sizeof(actor_slot_t), align = ACTOR_TABLE_MAP_ALIGN_BYTES;
+    char *raw =
+        mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        roost_oom(bytes);
+    char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    if (start > raw)
+        munmap(raw, (size_t)(start - raw));
+    munmap(start + bytes, (size_t)(raw + align - start));
+    (void)madvise(start, bytes, MADV_HUGEPAGE); /* hints: without them, pages fault one by one */
+    if (madvise(start, bytes, MADV_POPULATE_WRITE) != 0)
+        memset(start, 0, bytes); /* (older kernels) fault each page writable now, not via COW */
+    return (actor_slot_t *)start;
+}
+
 static actor_slot_t *s_slots_new(size_t count)
 {
+    if (s_is_mapped(count))
+        return s_slots_map(count);
     actor_slot_t *slots = roost_xmalloc(count * sizeof *slots);
     memset(slots, 0, count * sizeof *slots);
     return slots;
+}
+
+static void s_slots_free(actor_slot_t *slots, size_t count)
+{
+    if (s_is_mapped(count))
+        munmap(slots, count * sizeof *slots);
+    else
+        free(slots);
 }
 
 void actor_table_init(actor_table_t *self)
@@ -29,7 +70,7 @@ void actor_table_init(actor_table_t *self)
 
 void actor_table_fini(actor_table_t *self)
 {
-    free(self->slots);
+    s_slots_free(self->slots, self->mask + 1);
     self->slots = NULL;
 }
 
@@ -67,7 +108,7 @@ void actor_table_put(actor_table_t *self, roost_actor_t *actor)
         for (size_t i = 0; i < old_cap; i++)
             if (old[i].actor)
                 s_insert(self, old[i].actor, old[i].hash);
-        free(old);
+        s_slots_free(old, old_cap);
     }
     s_insert(self, actor, actor->hash);
 }

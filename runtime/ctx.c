@@ -103,12 +103,16 @@ int roost_ctx_send_env(roost_ctx_t *ctx, roost_env_t *env)
     return node_route(ctx->w->node, env, ctx->w);
 }
 
+/* The target measured and checked in one pass; the sender is the actor, whose key's length
+ * is known. */
 static roost_env_t *s_new(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,
                           size_t len)
 {
-    if (!target || !roost_key_is_valid(target, strlen(target)))
+    size_t tlen = target ? roost_key_measure(target) : 0;
+    if (tlen == 0)
         return NULL;
-    return roost_env_new_in(&ctx->w->pool, target, ctx->actor->key, type, payload, len);
+    roost_actor_t *a = ctx->actor;
+    return roost_env_new_n(&ctx->w->pool, target, tlen, a->key, a->key_len, type, payload, len);
 }
 
 int roost_ctx_send(roost_ctx_t *ctx, const char *target, uint32_t type, const void *payload,

@@ -12,6 +12,18 @@
 
 enum { ENV_WIRE_ITEMS = 10 };
 
+size_t roost_key_measure(const char *key)
+{
+    size_t colon = SIZE_MAX, i = 0; /* the first ':' */
+    for (; key[i]; i++) {
+        if (i == ROOST_KEY_BYTES_MAX || key[i] < 0x21 || key[i] > 0x7e)
+            return 0;
+        if (key[i] == ':' && colon == SIZE_MAX)
+            colon = i;
+    }
+    return colon > 0 && colon <= ROOST_KIND_BYTES_MAX && colon + 1 < i ? i : 0;
+}
+
 bool roost_key_is_valid(const char *key, size_t len)
 {
     if (len < 3 || len > ROOST_KEY_BYTES_MAX)
@@ -69,38 +81,48 @@ static size_t s_bytes(size_t tlen, size_t slen, size_t plen)
     return sizeof(roost_env_t) + tlen + 1 + slen + 1 + plen;
 }
 
-/* pool NULL: a thread without one (the block is still pool-sized, for the worker that frees it). */
+/* pool NULL: a thread without one (the block is still pool-sized, for the worker that frees it).
+ * The header is written as one compound literal (the fields not named are zero): a memset and
+ * then the fields wrote the line twice. */
 static roost_env_t *s_alloc(blockpool_t *pool, size_t tlen, size_t slen, size_t plen)
 {
     size_t bytes = s_bytes(tlen, slen, plen);
     roost_env_t *env =
         pool ? blockpool_alloc(pool, bytes) : roost_xmalloc(blockpool_block_bytes(bytes));
-    memset(env, 0, sizeof *env);
-    env->pooled = blockpool_is_pooled(bytes);
-    env->target = (char *)(env + 1);
-    env->sender = env->target + tlen + 1;
-    env->payload = (uint8_t *)(env->sender + slen + 1);
-    env->target_len = (uint8_t)tlen;
-    env->sender_len = (uint8_t)slen;
-    env->payload_len = (uint32_t)plen;
+    char *target = (char *)(env + 1);
+    *env = (roost_env_t){.payload_len = (uint32_t)plen,
+                         .target_len = (uint8_t)tlen,
+                         .sender_len = (uint8_t)slen,
+                         .pooled = blockpool_is_pooled(bytes),
+                         .target = target,
+                         .sender = target + tlen + 1,
+                         .payload = (uint8_t *)(target + tlen + 1 + slen + 1)};
+    return env;
+}
+
+roost_env_t *roost_env_new_n(blockpool_t *pool, const char *target, size_t tlen, const char *sender,
+                             size_t slen, uint32_t type, const void *payload, size_t payload_len)
+{
+    if (tlen > ROOST_KEY_BYTES_MAX || slen > ROOST_KEY_BYTES_MAX ||
+        payload_len > ROOST_PAYLOAD_BYTES_MAX)
+        return NULL;
+    roost_env_t *env = s_alloc(pool, tlen, slen, payload_len);
+    memcpy(env->target, target, tlen);
+    env->target[tlen] = '\0';
+    memcpy(env->sender, sender, slen);
+    env->sender[slen] = '\0';
+    if (payload_len)
+        memcpy(env->payload, payload, payload_len);
+    env->type = type;
     return env;
 }
 
 roost_env_t *roost_env_new_in(blockpool_t *pool, const char *target, const char *sender,
                               uint32_t type, const void *payload, size_t payload_len)
 {
-    size_t tlen = target ? strlen(target) : 0;
-    size_t slen = sender ? strlen(sender) : 0;
-    if (tlen > ROOST_KEY_BYTES_MAX || slen > ROOST_KEY_BYTES_MAX ||
-        payload_len > ROOST_PAYLOAD_BYTES_MAX)
-        return NULL;
-    roost_env_t *env = s_alloc(pool, tlen, slen, payload_len);
-    memcpy(env->target, target ? target : "", tlen + 1);
-    memcpy(env->sender, sender ? sender : "", slen + 1);
-    if (payload_len)
-        memcpy(env->payload, payload, payload_len);
-    env->type = type;
-    return env;
+    return roost_env_new_n(pool, target ? target : "", target ? strlen(target) : 0,
+                           sender ? sender : "", sender ? strlen(sender) : 0, type, payload,
+                           payload_len);
 }
 
 roost_env_t *roost_env_new(const char *target, const char *sender, uint32_t type,

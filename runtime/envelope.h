@@ -80,6 +80,10 @@ void roost_env_free(roost_env_t *env);
  * an ordinary one that anyone may free with roost_env_free. */
 roost_env_t *roost_env_new_in(blockpool_t *pool, const char *target, const char *sender,
                               uint32_t type, const void *payload, size_t payload_len);
+/* The same with the keys' lengths known (target and sender need not be NUL-terminated; the
+ * copies are): the runtime's sends, which have measured the target and know their own key. */
+roost_env_t *roost_env_new_n(blockpool_t *pool, const char *target, size_t tlen, const char *sender,
+                             size_t slen, uint32_t type, const void *payload, size_t payload_len);
 /* Frees env into the pool (the worker that handled it), whichever thread made it. NULL-safe. */
 void roost_env_free_to(blockpool_t *pool, roost_env_t *env);
 
@@ -116,6 +120,9 @@ bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out);
 int roost_key_make_local(char *out, size_t cap, uint32_t node, uint32_t partition, const char *kind,
                          const char *rest);
 
+/* The length of a NUL-terminated key if roost_key_is_valid holds for it, else 0: one pass
+ * instead of a strlen and then the check. */
+size_t roost_key_measure(const char *key);
 /* True for "kind:rest" with a non-empty kind of at most ROOST_KIND_BYTES_MAX bytes, a
  * non-empty rest, printable ASCII only, at most ROOST_KEY_BYTES_MAX bytes. */
 bool roost_key_is_valid(const char *key, size_t len);

@@ -16,6 +16,9 @@
 /* Largest envelope payload: a 64 KiB body fanned out as per-device ciphertexts (5 devices)
  * plus headroom. Anything larger is refused at encode and decode. */
 #define ROOST_PAYLOAD_BYTES_MAX (1024 * 1024)
+/* Largest state a behaviour may have allocated with its actors' records (roost_behaviour_t
+ * .state_bytes): meant for small fixed-size states; a bigger one is its own allocation anyway. */
+#define ROOST_STATE_BYTES_MAX (64 * 1024)
 /* Messages one actor handles per turn before the worker moves on: fairness between actors. */
 #define ROOST_ACTOR_TURN_MSGS_MAX 64
 /* Actor turns per worker pass before timers and the inbound queue are looked at again. */
@@ -45,6 +48,14 @@
 /* Inbound envelopes moved into mailboxes per pass: a flood from other threads cannot starve
  * actors that already have work. */
 #define ROOST_WORKER_PASS_INBOUND_MAX 4096
+/* …but only as many as the pass has turns when a pass's worth of actors is ready already:
+ * moving more then only readies (and, for new keys, activates) actors before they can run. With
+ * 4096 always, skynet's faster worker piled its spawns onto the slower one's ready stack (27–66k
+ * deep against 3.7k with one worker) and the live set and page faults doubled; what waits in the
+ * queue is an envelope, not an actor, and keeps its order. A worker with few ready actors still
+ * takes in a flood's 4096, so a message behind a burst to one busy actor reaches its own
+ * mailbox after one turn of the busy one. */
+#define ROOST_WORKER_PASS_INBOUND_BUSY_MAX ROOST_WORKER_PASS_ACTORS_MAX
 /* Timers fired per pass: 1M timers due at once cannot stall message processing. */
 #define ROOST_WORKER_PASS_TIMERS_MAX 1024
 /* Actor-table slots examined per pass when looking for idle actors to passivate. */
@@ -80,6 +91,9 @@
 #define ROOST_TRANSPORT_FRAME_BYTES_MAX                                                            \
     (ROOST_TRANSPORT_BATCH_BYTES_MAX + ROOST_PAYLOAD_BYTES_MAX + 4096)
 
+_Static_assert(ROOST_WORKER_PASS_INBOUND_BUSY_MAX >= 1 &&
+                   ROOST_WORKER_PASS_INBOUND_BUSY_MAX <= ROOST_WORKER_PASS_INBOUND_MAX,
+               "a busy worker takes in less, not more");
 _Static_assert(ROOST_KEY_BYTES_MAX < 65535, "keys are length-prefixed with 16 bits");
 _Static_assert(ROOST_PAYLOAD_BYTES_MAX <= 16 * 1024 * 1024, "envelopes are not a bulk channel");
 _Static_assert(ROOST_READY_STACK_AGE_TURNS > 0 && ROOST_READY_STACK_AGE_TURNS < (1u << 30),

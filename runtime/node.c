@@ -104,7 +104,8 @@ int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
 {
     assert(!self->running);
     size_t len = beh && beh->kind ? strlen(beh->kind) : 0;
-    if (len == 0 || len > ROOST_KIND_BYTES_MAX || strchr(beh->kind, ':') || !beh->on_message)
+    if (len == 0 || len > ROOST_KIND_BYTES_MAX || strchr(beh->kind, ':') || !beh->on_message ||
+        beh->state_bytes > ROOST_STATE_BYTES_MAX)
         return ROOST_EINVAL;
     for (uint32_t i = 0; i < self->nkinds; i++)
         if (strcmp(self->kinds[i]->kind, beh->kind) == 0)

@@ -21,11 +21,14 @@
 #include "runtime/readyq.h"
 #include "runtime/node.h"
 #include "runtime/rng.h"
+#include "runtime/slab.h"
 #include "runtime/timers.h"
 #include "runtime/u64map.h"
 
 enum { TIMER_ACTOR = 1, TIMER_REQUEST = 2 };
 
+/* Written by the worker's own thread only (plain load and store, worker.c), `dropped` excepted
+ * (any thread, atomic add); read by any. */
 typedef struct {
     _Atomic uint64_t activations, passivations, messages, dropped, timers_fired;
     _Atomic int64_t active, timers_pending;
@@ -42,13 +45,14 @@ typedef struct roost_worker {
     char pad_queue_[MPSC_PAD_BYTES];
     actor_table_t table;
     roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
-    /* Sent by this worker's actors to other workers' during the running handler, one chain
-     * (through qnode) per worker: pushed with one exchange when the handler returns. */
+    /* Sent by this worker's actors to other workers' during this pass's turns, one chain
+     * (through qnode) per worker: pushed with one exchange every 32 turns and when they end. */
     roost_env_t *out_head[ROOST_WORKERS_MAX], *out_tail[ROOST_WORKERS_MAX];
     uint32_t out_count[ROOST_WORKERS_MAX];
     uint64_t out_dirty; /* bit i: out_head[i] is not empty */
     uint64_t now_ns;    /* the current pass's time (activation stamps) */
-    blockpool_t pool;   /* actor records and the envelopes this worker sends and frees */
+    blockpool_t pool;   /* the envelopes this worker sends and frees */
+    slab_t records;     /* its actors' records (with their keys and inline states) */
     readyq_t ready;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
@@ -114,8 +118,9 @@ void worker_close(roost_worker_t *w);
 void worker_fini(roost_worker_t *w);
 /* Any thread: queue env for this worker and wake it if asleep. */
 void worker_enqueue(roost_worker_t *w, roost_env_t *env);
-/* The worker's own thread: env, sent by one of its actors, goes to worker `to`'s queue when the
- * running handler returns (with whatever else the handler sent there, in one push). */
+/* The worker's own thread: env, sent by one of its actors, goes to worker `to`'s queue within 32
+ * turns, when the pass's turns end at the latest (with whatever else they sent there, in one
+ * push). */
 void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
 /* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
 void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);

@@ -1,5 +1,6 @@
 /* runtime/readyq.c — see readyq.h. Invariants (s_invariants): the capacity is a power of two at
- * least READYQ_STACK_MIN and depth ≤ capacity; fifo_head is NULL exactly when fifo_tail is. */
+ * least READYQ_STACK_MIN and depth ≤ capacity; fifo_head is NULL exactly when fifo_tail is, and
+ * exactly when fifo_len is 0. */
 #include "runtime/readyq.h"
 
 #include <assert.h>
@@ -20,7 +21,8 @@ static bool s_invariants(const readyq_t *self)
 {
     size_t cap = self->mask + 1;
     return (cap & self->mask) == 0 && cap >= READYQ_STACK_MIN && self->depth <= cap &&
-           (self->fifo_head == NULL) == (self->fifo_tail == NULL);
+           (self->fifo_head == NULL) == (self->fifo_tail == NULL) &&
+           (self->fifo_head == NULL) == (self->fifo_len == 0);
 }
 
 static readyq_entry_t *s_at(const readyq_t *self, size_t i)
@@ -57,7 +59,7 @@ void readyq_fini(readyq_t *self)
 void readyq_clear(readyq_t *self)
 {
     self->fifo_head = self->fifo_tail = NULL;
-    self->bottom = self->depth = 0;
+    self->bottom = self->depth = self->fifo_len = 0;
 }
 
 static void s_fifo_append(readyq_t *self, roost_actor_t *a);
@@ -84,6 +86,7 @@ static void s_fifo_append(readyq_t *self, roost_actor_t *a)
     else
         self->fifo_head = a;
     self->fifo_tail = a;
+    self->fifo_len++;
 }
 
 void readyq_requeue(readyq_t *self, roost_actor_t *a)
@@ -109,6 +112,7 @@ static roost_actor_t *s_pop_fifo(readyq_t *self)
     self->fifo_head = a->ready_next;
     if (!self->fifo_head)
         self->fifo_tail = NULL;
+    self->fifo_len--;
     a->stack_turns = 0;
     return a;
 }

@@ -44,6 +44,7 @@ typedef struct {
     readyq_entry_t *stack; /* ring: entries [bottom, bottom + depth) (mod capacity), oldest first */
     size_t mask;           /* capacity - 1 */
     size_t bottom, depth;
+    size_t fifo_len;
     uint32_t turn; /* turns given so far, mod 2^32 */
 } readyq_t;
 
@@ -64,6 +65,12 @@ roost_actor_t *readyq_pop(readyq_t *self);
 static inline bool readyq_is_empty(const readyq_t *self)
 {
     return !self->fifo_head && self->depth == 0;
+}
+
+/* How many actors are ready (stack and FIFO). */
+static inline size_t readyq_count(const readyq_t *self)
+{
+    return self->depth + self->fifo_len;
 }
 
 #endif

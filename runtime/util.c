@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_oom(size_t n)
+void roost_oom(size_t n)
 {
     fprintf(stderr, "level=error comp=alloc msg=\"out of memory\" bytes=%zu\n", n);
     abort();
@@ -18,7 +18,7 @@ void *roost_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        s_oom(n);
+        roost_oom(n);
     return p;
 }
 
@@ -26,7 +26,7 @@ void *roost_xcalloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
-        s_oom(count * size);
+        roost_oom(count * size);
     return p;
 }
 
@@ -34,7 +34,7 @@ void *roost_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
-        s_oom(n);
+        roost_oom(n);
     return q;
 }
 

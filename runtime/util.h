@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+/* Reports a failed allocation of n bytes (malloc, mmap) and aborts. */
+void roost_oom(size_t n) __attribute__((noreturn));
 /* Never return NULL. */
 void *roost_xmalloc(size_t n);
 void *roost_xcalloc(size_t count, size_t size);

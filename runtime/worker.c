@@ -10,8 +10,10 @@
  * until the handler returns, then are delivered in batches (s_flush_local) whose table slots
  * are prefetched together: over a large table each lookup is a cache miss, and a batch pays
  * for about one instead of one each. The inbound queue is drained the same way. Envelopes for
- * other workers' actors collect in one chain per worker while the handler runs and are pushed
- * with one exchange when it returns (each push moves the queue's cache line between cores).
+ * other workers' actors collect in one chain per worker while the pass's turns run and are pushed
+ * with one exchange every OUT_FLUSH_TURNS turns and when they end (each push moves the queue's
+ * cache line between cores), each envelope carrying a prefetch hint for the consumer
+ * (s_hint_chain).
  * Actor states: inactive (not in the table) → active-idle ⇄ ready (mailbox non-empty, queued)
  * → passivated (removed, state freed). Invariant: ACTOR_READY ⇔ in the ready queue ⇒ mailbox
  * non-empty. Which ready actor runs next is the ready queue's choice (runtime/readyq.h: newest
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,8 @@
 
 enum {
     DELIVER_BATCH = 16, /* lookups whose slots are prefetched together: ~ a core's open misses */
+    INBOUND_HINT_AHEAD = 8, /* how far ahead in a pushed chain the consumer prefetches */
+    OUT_FLUSH_TURNS = 32,   /* cross-worker sends wait at most this many turns to be pushed */
     SCAN_SWEEP_GAP_MIN_NS = 100 * 1000 * 1000, /* rest between full sweeps: not urgent */
     SCAN_SWEEP_GAP_SHARE = 16,      /* …and at least 1/16 of the idle timeout: an actor idle for
                                      * 5 min goes within ~19 s more, and a sweep over a big table
@@ -52,8 +57,27 @@ static uint64_t s_sweep_gap_ns(const roost_worker_t *w)
     return share > SCAN_SWEEP_GAP_MIN_NS ? share : SCAN_SWEEP_GAP_MIN_NS;
 }
 
-#define STAT_ADD(w, field, n)                                                                      \
-    atomic_fetch_add_explicit(&(w)->stats.field, (n), memory_order_relaxed)
+/* A worker's counters have one writer, its own thread (`dropped` excepted: node.c counts drops
+ * from any thread), so a plain load and store does: a locked read-modify-write waits for the
+ * store buffer to drain, and after an activation's stores to a fresh record that was a third of
+ * the delivery's time. Readers on other threads see a recent value. */
+static inline void s_count(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void s_gauge(_Atomic int64_t *gauge, int64_t n)
+{
+    atomic_store_explicit(gauge, atomic_load_explicit(gauge, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* `dropped`: any thread may count one. */
+static inline void s_count_drop(roost_worker_t *w)
+{
+    atomic_fetch_add_explicit(&w->stats.dropped, 1, memory_order_relaxed);
+}
 
 void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t seed)
 {
@@ -66,6 +90,7 @@ void worker_init(roost_worker_t *w, roost_node_t *node, uint32_t index, uint64_t
     actor_table_init(&w->table);
     readyq_init(&w->ready);
     blockpool_init(&w->pool);
+    slab_init(&w->records);
     /* Timer ids and correlation ids carry node and worker so they are unique per node. */
     uint64_t base = ((uint64_t)(node->id & 0xFFFF) << 48) | ((uint64_t)index << 40);
     timers_init(&w->timers, base);
@@ -88,7 +113,23 @@ static void s_ctx_init(roost_ctx_t *ctx, roost_worker_t *w, roost_actor_t *a)
 }
 
 static void s_flush_local(roost_worker_t *w);
-static void s_flush_local_queue(roost_worker_t *w);
+static void s_flush_out(roost_worker_t *w);
+
+/* Where an inline state (roost_behaviour_t.state_bytes) starts in an actor's block: after the
+ * key, aligned for any type. */
+static size_t s_state_offset(size_t key_len)
+{
+    size_t align = _Alignof(max_align_t);
+    return (sizeof(roost_actor_t) + key_len + 1 + align - 1) / align * align;
+}
+
+/* The size of an actor's block: its record, its key and its inline state if it has one. */
+static size_t s_record_bytes(const roost_behaviour_t *beh, size_t key_len)
+{
+    if (!beh->state_bytes)
+        return sizeof(roost_actor_t) + key_len + 1;
+    return s_state_offset(key_len) + beh->state_bytes;
+}
 
 /* Cancels the actor's timers and outstanding requests, calls on_passivate, frees it. */
 static void s_passivate(roost_worker_t *w, roost_actor_t *a)
@@ -100,7 +141,7 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
         if (t->kind == TIMER_REQUEST)
             u64map_take(&w->pending, t->tag);
         timers_cancel(&w->timers, t);
-        STAT_ADD(w, timers_pending, -1);
+        s_gauge(&w->stats.timers_pending, -1);
     }
     roost_ctx_t ctx;
     s_ctx_init(&ctx, w, a);
@@ -111,12 +152,12 @@ static void s_passivate(roost_worker_t *w, roost_actor_t *a)
     for (roost_env_t *e = a->mb_head, *next; e; e = next) {
         next = e->next;
         roost_env_free_to(&w->pool, e);
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
     }
     actor_table_remove(&w->table, a);
-    blockpool_free(&w->pool, a, sizeof *a + a->key_len + 1);
-    STAT_ADD(w, passivations, 1);
-    STAT_ADD(w, active, -1);
+    slab_free(&w->records, a, s_record_bytes(a->beh, a->key_len));
+    s_count(&w->stats.passivations, 1);
+    s_gauge(&w->stats.active, -1);
 }
 
 void worker_close(roost_worker_t *w)
@@ -131,6 +172,7 @@ void worker_close(roost_worker_t *w)
         }
     }
     s_flush_local(w); /* drops what the last on_passivate sent */
+    s_flush_out(w);   /* other workers drop theirs in worker_fini */
 }
 
 void worker_fini(roost_worker_t *w)
@@ -142,6 +184,7 @@ void worker_fini(roost_worker_t *w)
     actor_table_fini(&w->table);
     readyq_fini(&w->ready);
     blockpool_fini(&w->pool);
+    slab_fini(&w->records);
     timers_fini(&w->timers);
     u64map_fini(&w->pending);
     close(w->wake_fd);
@@ -172,6 +215,7 @@ static void s_enqueue_chain(roost_worker_t *w, roost_env_t *first, roost_env_t *
 
 void worker_enqueue(roost_worker_t *w, roost_env_t *env)
 {
+    env->next = NULL; /* no prefetch hint (s_hint_chain) */
     s_enqueue_chain(w, env, env, 1);
 }
 
@@ -188,12 +232,43 @@ void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
     w->out_dirty |= 1ull << i;
 }
 
-/* Pushes what the last handler sent to other workers: one chain per worker. */
+static roost_env_t *s_chain_next(roost_env_t *env)
+{
+    mpsc_node_t *n = atomic_load_explicit(&env->qnode.next, memory_order_relaxed);
+    return n ? roost_env_from_qnode(n) : NULL;
+}
+
+/* Starts loading an envelope's header and keys: the header's second line holds the key pointers
+ * and the keys follow it, so delivery reads both lines (NULL: nothing to do). */
+static inline void s_prefetch_env(const roost_env_t *env)
+{
+    if (!env)
+        return;
+    __builtin_prefetch(env);
+    __builtin_prefetch((const char *)env + 64);
+}
+
+/* Points each envelope's mailbox link (unused while it is queued) at the one INBOUND_HINT_AHEAD
+ * further down the chain: the consumer, chasing the chain one cache miss per envelope, prefetches
+ * that one as it pops this one, so about that many of its misses overlap. */
+static void s_hint_chain(roost_env_t *head)
+{
+    roost_env_t *lead = head;
+    for (int k = 0; k < INBOUND_HINT_AHEAD && lead; k++)
+        lead = s_chain_next(lead);
+    for (roost_env_t *e = head; e; e = s_chain_next(e)) {
+        e->next = lead;
+        lead = lead ? s_chain_next(lead) : NULL;
+    }
+}
+
+/* Pushes what this pass's handlers sent to other workers: one chain per worker. */
 static void s_flush_out(roost_worker_t *w)
 {
     while (w->out_dirty) {
         uint32_t i = (uint32_t)__builtin_ctzll(w->out_dirty);
         w->out_dirty &= w->out_dirty - 1;
+        s_hint_chain(w->out_head[i]);
         s_enqueue_chain(&w->node->workers[i], w->out_head[i], w->out_tail[i], w->out_count[i]);
         w->out_head[i] = w->out_tail[i] = NULL;
         w->out_count[i] = 0;
@@ -208,24 +283,31 @@ static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t h
         return NULL;
     }
     size_t len = env->target_len;
-    roost_actor_t *a = blockpool_alloc(&w->pool, sizeof *a + len + 1);
+    roost_actor_t *a = slab_alloc(&w->records, s_record_bytes(beh, len));
     memset(a, 0, sizeof *a);
     a->beh = beh;
     a->hash = hash;
     a->key_len = (uint16_t)len;
     memcpy(a->key, env->target, len + 1);
     a->last_active_ns = w->now_ns;
+    void *inline_state = NULL;
+    if (beh->state_bytes) {
+        inline_state = (char *)a + s_state_offset(len);
+        memset(inline_state, 0, beh->state_bytes);
+        a->state = inline_state;
+    }
     roost_ctx_t ctx;
     s_ctx_init(&ctx, w, a);
     int rc = beh->on_activate ? beh->on_activate(&ctx, &a->state) : 0;
+    assert(!beh->state_bytes || a->state == inline_state); /* filled, not replaced */
     if (rc != 0) {
-        blockpool_free(&w->pool, a, sizeof *a + len + 1);
+        slab_free(&w->records, a, s_record_bytes(beh, len));
         node_bounce(w->node, env, rc < 0 ? rc : ROOST_EUNAVAIL, w);
         return NULL;
     }
     actor_table_put(&w->table, a);
-    STAT_ADD(w, activations, 1);
-    STAT_ADD(w, active, 1);
+    s_count(&w->stats.activations, 1);
+    s_gauge(&w->stats.active, 1);
     return a;
 }
 
@@ -271,7 +353,7 @@ static bool s_accept_response(roost_worker_t *w, roost_actor_t *a, roost_env_t *
     }
     ctx_timer_unlink(a, t);
     timers_cancel(&w->timers, t);
-    STAT_ADD(w, timers_pending, -1);
+    s_gauge(&w->stats.timers_pending, -1);
     return true;
 }
 
@@ -279,14 +361,14 @@ static void s_deliver(roost_worker_t *w, roost_env_t *env, uint64_t hash)
 {
     if (w->closing) { /* sent by an actor passivating at shutdown */
         roost_env_free_to(&w->pool, env);
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
         return;
     }
     roost_actor_t *a = actor_table_get(&w->table, env->target, env->target_len, hash);
     bool is_response = env->flags & ROOST_ENV_RESPONSE;
     if (is_response && env->corr && (!a || !s_accept_response(w, a, env))) {
         roost_env_free_to(&w->pool, env); /* late, duplicate or for a passivated actor */
-        STAT_ADD(w, dropped, 1);
+        s_count_drop(w);
         return;
     }
     if (!a && !(a = s_activate(w, env, hash)))
@@ -310,6 +392,9 @@ static void s_deliver_batch(roost_worker_t *w, roost_env_t **batch, size_t n)
 
 void worker_deliver(roost_worker_t *w, roost_env_t *env)
 {
+    /* The target's slot loads while the handler goes on: a lone send (a leaf's result) has no
+     * batch to overlap its lookup with. */
+    actor_table_prefetch(&w->table, actor_table_hash(env->key_hash));
     env->next = NULL;
     if (w->local_tail)
         w->local_tail->next = env;
@@ -318,15 +403,9 @@ void worker_deliver(roost_worker_t *w, roost_env_t *env)
     w->local_tail = env;
 }
 
-/* Delivers the local queue, including what the activations it causes send meanwhile, and
- * pushes what went to other workers. */
+/* Delivers the local queue, including what the activations it causes send meanwhile (what went
+ * to other workers is the pass's to push: s_flush_out). */
 static void s_flush_local(roost_worker_t *w)
-{
-    s_flush_local_queue(w);
-    s_flush_out(w);
-}
-
-static void s_flush_local_queue(roost_worker_t *w)
 {
     while (w->local_head) {
         if (w->local_head == w->local_tail) { /* one: nothing to overlap (ping-pong, replies) */
@@ -347,19 +426,24 @@ static void s_flush_local_queue(roost_worker_t *w)
     }
 }
 
+/* Moves inbound envelopes into mailboxes: ROOST_WORKER_PASS_INBOUND_MAX of them, or only
+ * ROOST_WORKER_PASS_INBOUND_BUSY_MAX when a pass's worth of actors is ready already. */
 static uint32_t s_drain_inbound(roost_worker_t *w)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, max = readyq_count(&w->ready) >= ROOST_WORKER_PASS_ACTORS_MAX
+                              ? ROOST_WORKER_PASS_INBOUND_BUSY_MAX
+                              : ROOST_WORKER_PASS_INBOUND_MAX;
     mpsc_node_t *q = NULL;
     do {
         roost_env_t *batch[DELIVER_BATCH];
         size_t k = 0;
-        while (k < DELIVER_BATCH && n + k < ROOST_WORKER_PASS_INBOUND_MAX &&
-               (q = mpsc_pop(&w->inbound)) != NULL)
-            batch[k++] = roost_env_from_qnode(q);
+        while (k < DELIVER_BATCH && n + k < max && (q = mpsc_pop(&w->inbound)) != NULL) {
+            batch[k] = roost_env_from_qnode(q);
+            s_prefetch_env(batch[k++]->next); /* a later envelope of its chain, or NULL */
+        }
         s_deliver_batch(w, batch, k);
         n += (uint32_t)k;
-    } while (q && n < ROOST_WORKER_PASS_INBOUND_MAX);
+    } while (q && n < max);
     s_flush_local(w); /* bounces of failed activations */
     atomic_fetch_sub_explicit(&w->queued, n, memory_order_relaxed);
     return n;
@@ -386,7 +470,7 @@ static void s_turn(roost_worker_t *w, roost_actor_t *a, uint64_t now_ns)
             roost_env_free_to(&w->pool, env);
         handled++;
     }
-    STAT_ADD(w, messages, handled);
+    s_count(&w->stats.messages, handled);
     a->last_active_ns = now_ns;
     if (a->flags & ACTOR_READY)
         return; /* it sent itself a message: already on the ready stack */
@@ -411,7 +495,8 @@ static uint32_t s_run_ready(roost_worker_t *w, uint64_t now_ns)
     while (turns < ROOST_WORKER_PASS_ACTORS_MAX && !s_out_of_time(w, turns, now_ns) &&
            (a = readyq_pop(&w->ready)) != NULL) {
         s_turn(w, a, now_ns);
-        turns++;
+        if (++turns % OUT_FLUSH_TURNS == 0)
+            s_flush_out(w);
     }
     return turns;
 }
@@ -427,7 +512,7 @@ static void s_request_timed_out(roost_worker_t *w, rtimer_t *t)
     env->corr = t->tag;
     ctx_timer_unlink(a, t);
     timers_release(&w->timers, t);
-    STAT_ADD(w, timers_pending, -1);
+    s_gauge(&w->stats.timers_pending, -1);
     s_mailbox_append(w, a, env);
 }
 
@@ -445,7 +530,7 @@ static void s_fire_actor_timer(roost_worker_t *w, rtimer_t *t, uint64_t now_ns)
     } else {
         ctx_timer_unlink(a, t);
         timers_release(&w->timers, t);
-        STAT_ADD(w, timers_pending, -1);
+        s_gauge(&w->stats.timers_pending, -1);
     }
     if ((a->flags & ACTOR_PASSIVATE) && !a->mb_head && !(a->flags & ACTOR_READY))
         s_passivate(w, a);
@@ -460,7 +545,7 @@ static uint32_t s_fire_timers(roost_worker_t *w, uint64_t now_ns)
             s_request_timed_out(w, t);
         else
             s_fire_actor_timer(w, t, now_ns);
-        STAT_ADD(w, timers_fired, 1);
+        s_count(&w->stats.timers_fired, 1);
         n++;
     }
     return n;
@@ -503,9 +588,11 @@ bool worker_pass(roost_worker_t *w, uint64_t now_ns)
     w->now_ns = now_ns;
     s_drain_inbound(w);
     s_run_ready(w, now_ns);
+    s_flush_out(w);
     s_fire_timers(w, now_ns);
     s_scan_idle(w, now_ns);
     s_flush_local(w);
+    s_flush_out(w);
     return worker_has_work(w, now_ns);
 }
 

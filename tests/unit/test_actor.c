@@ -417,6 +417,70 @@ static void test_node_local_keys_run_in_their_partition(void **state)
     assert_int_equal(g.activations, 0);
 }
 
+/* A behaviour whose state comes with the actor's record (state_bytes). */
+typedef struct {
+    uint64_t seen;
+    long double aligned; /* the strictest alignment there is */
+    char tail[40];
+} istate_t;
+
+static int inline_activate(roost_ctx_t *ctx, void **state)
+{
+    (void)ctx;
+    istate_t *s = *state;
+    assert_non_null(s);
+    assert_int_equal((uintptr_t)s % _Alignof(max_align_t), 0);
+    assert_int_equal(s->seen, 0); /* zeroed, even when the block was used before */
+    assert_int_equal(s->tail[sizeof s->tail - 1], 0);
+    g.activations++;
+    return 0;
+}
+
+static void inline_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    istate_t *s = state;
+    s->seen++;
+    memset(s->tail, 'x', sizeof s->tail); /* the whole state is the actor's to write */
+    g.seq_seen[0] = s->seen;
+    if (env->type == MSG_STOP)
+        roost_ctx_passivate(ctx);
+}
+
+static const roost_behaviour_t inline_beh = {.kind = "in",
+                                             .state_bytes = sizeof(istate_t),
+                                             .on_activate = inline_activate,
+                                             .on_message = inline_message};
+
+static void test_inline_state_is_zeroed_kept_and_freed_with_the_actor(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(roost_node_register(f->node, &inline_beh), 0);
+    /* keys long and short: the state sits after the key, aligned */
+    const char *keys[] = {"in:1", "in:a-much-longer-key-than-the-others-0123456789"};
+    for (int round = 0; round < 3; round++) { /* passivated blocks are reused: zeroed again */
+        for (size_t k = 0; k < 2; k++) {
+            s_send(f, keys[k], MSG_SEQ, 0);
+            s_send(f, keys[k], MSG_SEQ, 0);
+            s_send(f, keys[k], MSG_STOP, 0);
+            s_drain(f);
+            assert_int_equal(g.seq_seen[0], 3);
+        }
+    }
+    assert_int_equal(g.activations, 6);
+    roost_node_stats_t st;
+    roost_node_stats(f->node, &st);
+    assert_int_equal(st.actors_active, 0);
+    assert_int_equal(st.passivations, 6);
+}
+
+static void test_register_refuses_an_oversized_inline_state(void **state)
+{
+    fixture_t *f = *state;
+    static const roost_behaviour_t big = {
+        .kind = "big", .state_bytes = ROOST_STATE_BYTES_MAX + 1, .on_message = mute_message};
+    assert_int_equal(roost_node_register(f->node, &big), ROOST_EINVAL);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -435,6 +499,8 @@ int main(void)
         T(test_register_refuses_duplicates_and_bad_kinds),
         T(test_sends_with_bad_keys_are_refused),
         T(test_node_local_keys_run_in_their_partition),
+        T(test_inline_state_is_zeroed_kept_and_freed_with_the_actor),
+        T(test_register_refuses_an_oversized_inline_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

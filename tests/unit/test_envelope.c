@@ -193,6 +193,39 @@ static void test_key_validation(void **state)
     assert_null(roost_env_new("u:1", NULL, 1, NULL, ROOST_PAYLOAD_BYTES_MAX + 1));
 }
 
+/* roost_key_measure is roost_key_is_valid plus the length, in one pass: they agree on every
+ * shape, lengths at and past the limits included. */
+static void test_key_measure_agrees_with_key_validation(void **state)
+{
+    (void)state;
+    const char *keys[] = {"u:1",
+                          "d:1:2",
+                          ":1",
+                          "u:",
+                          "u: 1",
+                          "waytoolongkindname:1",
+                          "sixteen-bytes-ki:1",
+                          "seventeen-bytes-k:1",
+                          ":a:b",
+                          "a::",
+                          "a:\x7f",
+                          "nocolon",
+                          "",
+                          "ab",
+                          "a:b"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        size_t len = strlen(keys[i]);
+        assert_int_equal(roost_key_measure(keys[i]), roost_key_is_valid(keys[i], len) ? len : 0);
+    }
+    char key[ROOST_KEY_BYTES_MAX + 2];
+    for (size_t len = 3; len <= ROOST_KEY_BYTES_MAX + 1; len++) {
+        memset(key, 'k', len);
+        key[1] = ':';
+        key[len] = '\0';
+        assert_int_equal(roost_key_measure(key), len <= ROOST_KEY_BYTES_MAX ? len : 0);
+    }
+}
+
 static void test_guard_refuses_sizes_that_cannot_fit(void **state)
 {
     (void)state;
@@ -251,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes_never_crash),
         cmocka_unit_test(test_malformed_headers_are_refused),
         cmocka_unit_test(test_key_validation),
+        cmocka_unit_test(test_key_measure_agrees_with_key_validation),
         cmocka_unit_test(test_guard_refuses_sizes_that_cannot_fit),
         cmocka_unit_test(test_local_keys_parse_and_build),
     };

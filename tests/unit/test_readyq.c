@@ -126,11 +126,14 @@ static void test_an_actor_whose_turn_ran_out_goes_behind(void **state)
     readyq_requeue(&q, &a[0]); /* used its turn: round robin */
     readyq_requeue(&q, &a[1]);
     readyq_push(&q, &a[2]);
+    assert_int_equal(readyq_count(&q), 3); /* FIFO and stack */
     /* The FIFO's head has the first turn; then the stack; then the FIFO again (stack empty). */
     assert_ptr_equal(readyq_pop(&q), &a[0]);
+    assert_int_equal(readyq_count(&q), 2);
     assert_ptr_equal(readyq_pop(&q), &a[2]);
     assert_ptr_equal(readyq_pop(&q), &a[1]);
     assert_null(readyq_pop(&q));
+    assert_int_equal(readyq_count(&q), 0);
     readyq_fini(&q);
     free(a);
 }
