@@ -3,8 +3,7 @@
  *   roost_hash64(bytes) = SipHash-2-4(key = "roost.placement", 16 bytes, NUL-padded)
  *                         read as a little-endian uint64
  *
- * (what libsodium's crypto_shorthash_siphash24 computes; hash.c has its own copy, tested
- * against libsodium's.) Partitions and rendezvous placement are derived
+ * (libsodium's crypto_shorthash_siphash24.) Partitions and rendezvous placement are derived
  * from it, so every node, version and language that implements it agrees on placement.
  * Changing it re-shards every cluster: never do.
  */

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sodium.h>
 
 #include "runtime/errors.h"
 #include "runtime/hash.h"
@@ -21,32 +20,6 @@ static void test_hash64_is_pinned(void **state)
     assert_int_equal(h, 0x5b8e62c24cdb8979u); /* SipHash-2-4, key "roost.placement" */
     assert_int_not_equal(h, roost_hash64("u:43", 4));
     assert_int_equal(roost_partition_of("u:42", 4, 1024), (uint32_t)(h & 1023));
-}
-
-/* hash.c's SipHash-2-4 is the libsodium one, byte for byte: every length up to 64 (each tail
- * size, several blocks) under the placement key and random ones. */
-static void test_siphash64_matches_libsodium(void **state)
-{
-    (void)state;
-    unsigned char data[64], key[16], out[crypto_shorthash_siphash24_BYTES];
-    roost_rng_t rng;
-    roost_rng_seed(&rng, 11);
-    for (int round = 0; round < 50; round++) {
-        for (size_t i = 0; i < sizeof data; i++)
-            data[i] = (unsigned char)roost_rng_next(&rng);
-        for (size_t i = 0; i < sizeof key; i++)
-            key[i] = round == 0 ? (unsigned char)"roost.placement"[i]
-                                : (unsigned char)roost_rng_next(&rng);
-        for (size_t len = 0; len <= sizeof data; len++) {
-            crypto_shorthash_siphash24(out, data, len, key);
-            uint64_t want = 0;
-            for (int i = 7; i >= 0; i--)
-                want = (want << 8) | out[i];
-            assert_int_equal(roost_siphash64(key, data, len), want);
-            if (round == 0)
-                assert_int_equal(roost_hash64(data, len), want);
-        }
-    }
 }
 
 static void test_partitions_spread_evenly(void **state)
@@ -89,7 +62,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash64_is_pinned),
-        cmocka_unit_test(test_siphash64_matches_libsodium),
         cmocka_unit_test(test_partitions_spread_evenly),
         cmocka_unit_test(test_rng_is_deterministic_for_a_seed),
         cmocka_unit_test(test_strerror_names_every_code),
