@@ -1,7 +1,10 @@
-/* runtime/hash.c — see hash.h for the contract. */
+/* runtime/hash.c — see hash.h for the contract. SipHash itself is libsodium's (a well-kept
+ * implementation; a copy of our own, tried in session 15 for ~7% of skynet's profile, was not
+ * kept): only reading its output is ours, one little-endian load. */
 #include "runtime/hash.h"
 
 #include <assert.h>
+#include <endian.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -12,10 +15,9 @@ uint64_t roost_siphash64(const unsigned char key[16], const void *data, size_t l
     _Static_assert(crypto_shorthash_siphash24_KEYBYTES == 16, "SipHash keys are 16 bytes");
     unsigned char out[crypto_shorthash_siphash24_BYTES];
     crypto_shorthash_siphash24(out, data, len, key);
-    uint64_t h = 0;
-    for (int i = 7; i >= 0; i--)
-        h = (h << 8) | out[i];
-    return h;
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
+    return le64toh(h);
 }
 
 uint64_t roost_hash64(const void *data, size_t len)
