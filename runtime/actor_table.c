@@ -26,28 +26,10 @@ static bool s_is_mapped(size_t count)
     return count * sizeof(actor_slot_t) >= ACTOR_TABLE_MAP_BYTES_MIN;
 }
 
-/* count slots' worth of zeroed, populated memory in a mapping of its own, 2 MiB-aligned. */
-static actor_slot_t *s_slots_map(size_t count)
-{
-    size_t bytes = count * sizeof(actor_slot_t), align = ACTOR_TABLE_MAP_ALIGN_BYTES;
-    char *raw =
-        mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
-        roost_oom(bytes);
-    char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
-    if (start > raw)
-        munmap(raw, (size_t)(start - raw));
-    munmap(start + bytes, (size_t)(raw + align - start));
-    (void)madvise(start, bytes, MADV_HUGEPAGE); /* hints: without them, pages fault one by one */
-    if (madvise(start, bytes, MADV_POPULATE_WRITE) != 0)
-        memset(start, 0, bytes); /* (older kernels) fault each page writable now, not via COW */
-    return (actor_slot_t *)start;
-}
-
 static actor_slot_t *s_slots_new(size_t count)
 {
     if (s_is_mapped(count))
-        return s_slots_map(count);
+        return roost_xmap_aligned(count * sizeof(actor_slot_t), ACTOR_TABLE_MAP_ALIGN_BYTES, true);
     actor_slot_t *slots = roost_xmalloc(count * sizeof *slots);
     memset(slots, 0, count * sizeof *slots);
     return slots;

@@ -78,21 +78,11 @@ static void s_list_remove(slab_t *self, slab_chunk_t *ch)
     ch->listed = false;
 }
 
-/* A chunk of class c: mapped aligned to its size (twice the size, the slack unmapped), populated
- * writable in one call — without MADV_POPULATE_WRITE (older kernels) its pages fault one by one
- * as blocks are carved, as malloc's would. */
+/* A chunk of class c: mapped aligned to its size and populated writable in one call. */
 static slab_chunk_t *s_chunk_new(slab_t *self, size_t c)
 {
     size_t size = SLAB_CHUNK_BYTES;
-    char *raw = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
-        roost_oom(2 * size);
-    char *start = (char *)(((uintptr_t)raw + size - 1) & ~(uintptr_t)(size - 1));
-    if (start > raw)
-        munmap(raw, (size_t)(start - raw));
-    munmap(start + size, (size_t)(raw + size - start));
-    (void)madvise(start, size, MADV_POPULATE_WRITE);
-    slab_chunk_t *ch = (slab_chunk_t *)start;
+    slab_chunk_t *ch = roost_xmap_aligned(size, size, false);
     *ch = (slab_chunk_t){.cls = (uint32_t)c,
                          .cap =
                              (uint32_t)((size - SLAB_HEADER_BYTES) / ((c + 1) * SLAB_CLASS_BYTES))};

@@ -5,13 +5,32 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void roost_oom(size_t n)
 {
     fprintf(stderr, "level=error comp=alloc msg=\"out of memory\" bytes=%zu\n", n);
     abort();
+}
+
+void *roost_xmap_aligned(size_t bytes, size_t align, bool huge)
+{
+    char *raw =
+        mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        roost_oom(bytes + align);
+    char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    if (start > raw)
+        munmap(raw, (size_t)(start - raw));
+    munmap(start + bytes, (size_t)(raw + align - start));
+    if (huge)
+        (void)madvise(start, bytes, MADV_HUGEPAGE); /* a hint */
+    if (madvise(start, bytes, MADV_POPULATE_WRITE) != 0)
+        memset(start, 0, bytes); /* (older kernels) fault each page writable now */
+    return start;
 }
 
 void *roost_xmalloc(size_t n)

@@ -3,10 +3,16 @@
 #ifndef ROOST_UTIL_H
 #define ROOST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Reports a failed allocation of n bytes (malloc, mmap) and aborts. */
 void roost_oom(size_t n) __attribute__((noreturn));
+/* `bytes` of zeroed memory in an anonymous mapping of its own, aligned to `align` (a power of two),
+ * every page populated writable now (one madvise; a memset on kernels without
+ * MADV_POPULATE_WRITE), with a transparent-huge-page hint if `huge`. Free with munmap(p, bytes).
+ * For memory whose page faults would otherwise come one by one in a hot loop. */
+void *roost_xmap_aligned(size_t bytes, size_t align, bool huge);
 /* Never return NULL. */
 void *roost_xmalloc(size_t n);
 void *roost_xcalloc(size_t count, size_t size);
