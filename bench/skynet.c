@@ -2,7 +2,15 @@
  * activates 10 children (size/10, num + i·size/10) by sending to their keys; a leaf (size 1)
  * reports num to its parent; each parent reports its children's sum and passivates. The root
  * result for N leaves is N·(N−1)/2. Every actor is a real virtual actor: keyed, activated by
- * its first message, passivated when done. */
+ * its first message, passivated when done.
+ *
+ * Placement (--placement):
+ *   subtree (default) — every subtree of N/100 leaves lives in one partition, named by the
+ *     key "@<node>:<partition>/sky/<size>:<num>" (a node-local key, runtime/envelope.h), as a
+ *     spawning runtime keeps a child on its parent's scheduler: the 100 subtrees spread over
+ *     the workers, and only their roots' messages cross between them;
+ *   hash — "sky:<size>:<num>", placed by the key's hash like any cluster key: every message
+ *     goes to a random partition, half of them to the other worker on two. */
 #include <errno.h>
 #include <inttypes.h>
 #include <semaphore.h>
@@ -41,11 +49,24 @@ static char *s_put_u64(char *out, uint64_t v)
     return out;
 }
 
-/* "sky:<size>:<num>"; out holds at least 4 + 20 + 1 + 20 + 1 bytes. */
+static uint64_t g_subtree;    /* leaves per co-located subtree; 0: placement by hash */
+static uint32_t g_partitions; /* the node's */
+
+/* "sky:<size>:<num>" or "@1:<partition>/sky/<size>:<num>"; out holds at least
+ * 3 + 10 + 5 + 20 + 1 + 20 + 1 bytes. */
 static void s_key(char out[64], uint64_t size, uint64_t num)
 {
-    memcpy(out, "sky:", 4);
-    char *p = s_put_u64(out + 4, size);
+    char *p = out;
+    if (g_subtree) {
+        memcpy(p, "@1:", 3);
+        p = s_put_u64(p + 3, (num / g_subtree) & (g_partitions - 1));
+        memcpy(p, "/sky/", 5);
+        p += 5;
+    } else {
+        memcpy(p, "sky:", 4);
+        p += 4;
+    }
+    p = s_put_u64(p, size);
     *p++ = ':';
     p = s_put_u64(p, num);
     *p = '\0';
@@ -62,7 +83,7 @@ static uint64_t s_get_u64(const char **p)
 
 static void s_parse(const char *key, uint64_t *size, uint64_t *num)
 {
-    const char *p = key + 4; /* past "sky:" */
+    const char *p = g_subtree ? strchr(key, '/') + 5 : key + 4; /* past "…/sky/" or "sky:" */
     *size = s_get_u64(&p);
     p++; /* ':' */
     *num = s_get_u64(&p);
@@ -120,6 +141,10 @@ static const roost_behaviour_t s_sky = {.kind = "sky",
                                         .state_bytes = sizeof(sky_t),
                                         .on_activate = sky_activate,
                                         .on_message = sky_message};
+static const roost_behaviour_t s_sky_local = {.kind = "@sky",
+                                              .state_bytes = sizeof(sky_t),
+                                              .on_activate = sky_activate,
+                                              .on_message = sky_message};
 
 int bench_skynet(int argc, char **argv)
 {
@@ -131,11 +156,19 @@ int bench_skynet(int argc, char **argv)
         fprintf(stderr, "roost-bench skynet: --actors must be a power of ten\n");
         return 2;
     }
+    const char *placement = bench_opt(argc, argv, "--placement");
+    placement = placement ? placement : "subtree";
+    if (strcmp(placement, "subtree") != 0 && strcmp(placement, "hash") != 0) {
+        fprintf(stderr, "roost-bench skynet: --placement is subtree or hash\n");
+        return 2;
+    }
+    g_subtree = strcmp(placement, "subtree") == 0 ? (g_total >= 100 ? g_total / 100 : 1) : 0;
     roost_node_config_t cfg = {.node_id = 1,
                                .workers = (uint32_t)bench_opt_u64(argc, argv, "--workers", 0)};
     sem_init(&g_done, 0, 0);
     roost_node_t *node = roost_node_new(&cfg);
-    roost_node_register(node, &s_sky);
+    g_partitions = roost_node_partitions(node);
+    roost_node_register(node, g_subtree ? &s_sky_local : &s_sky);
     roost_node_start(node);
     char root[64];
     s_key(root, g_total, 0);
@@ -149,9 +182,10 @@ int bench_skynet(int argc, char **argv)
     roost_node_stats(node, &st);
     uint64_t expect = g_total * (g_total - 1) / 2;
     printf("{\"actors\":%" PRIu64 ",\"activations\":%" PRIu64 ",\"ms\":%.1f,\"result\":%" PRIu64
-           ",\"ok\":%s,\"workers\":%u}\n",
+           ",\"ok\":%s,\"workers\":%u,\"placement\":\"%s\"}\n",
            g_total, st.activations, (double)(t1 - t0) / 1e6, atomic_load(&g_result),
-           atomic_load(&g_result) == expect ? "true" : "false", roost_node_workers(node));
+           atomic_load(&g_result) == expect ? "true" : "false", roost_node_workers(node),
+           placement);
     roost_node_destroy(&node);
     sem_destroy(&g_done);
     return atomic_load(&g_result) == expect ? 0 : 1;

@@ -58,9 +58,14 @@ static bool s_u32(const char **p, const char *end, char stop, uint32_t *out)
 
 bool roost_key_parse_local(const char *key, size_t len, roost_local_key_t *out)
 {
+    return roost_key_is_valid(key, len) && roost_key_split_local(key, len, out);
+}
+
+bool roost_key_split_local(const char *key, size_t len, roost_local_key_t *out)
+{
     const char *p = key + 1, *end = key + len;
-    if (len < 6 || key[0] != '@' || !roost_key_is_valid(key, len) ||
-        !s_u32(&p, end, ':', &out->node) || !s_u32(&p, end, '/', &out->partition))
+    if (len < 6 || key[0] != '@' || !s_u32(&p, end, ':', &out->node) ||
+        !s_u32(&p, end, '/', &out->partition))
         return false;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     out->kind = p;

@@ -6,6 +6,10 @@
 #ifndef ROOST_LIMITS_H
 #define ROOST_LIMITS_H
 
+/* A cache line on the machines we run on (x86-64, arm64): data written by one thread is kept off
+ * the lines another thread reads on its hot path. */
+#define ROOST_CACHE_LINE_BYTES 64
+
 /* An actor key "kind:id". "d:<lo>:<hi>" with two 48-byte user ids fits; keys travel in every
  * envelope header, so they stay short. */
 #define ROOST_KEY_BYTES_MAX 128

@@ -47,7 +47,7 @@ roost_node_t *roost_node_new(const roost_node_config_t *cfg)
     n->epoch = roost_xcalloc(partitions, sizeof *n->epoch);
     for (uint32_t p = 0; p < partitions; p++)
         atomic_init(&n->primary[p], n->id);
-    n->workers = roost_xcalloc(workers, sizeof *n->workers);
+    n->workers = roost_xcalloc_aligned(workers, sizeof *n->workers, alignof(roost_worker_t));
     for (uint32_t i = 0; i < workers; i++)
         worker_init(&n->workers[i], n, i, cfg->seed);
     return n;
@@ -94,7 +94,7 @@ static uint32_t s_route_partition(const roost_node_t *n, roost_env_t *env, roost
                                   bool *is_local)
 {
     env->key_hash = roost_hash64(env->target, env->target_len);
-    *is_local = env->target[0] == '@' && roost_key_parse_local(env->target, env->target_len, local);
+    *is_local = env->target[0] == '@' && roost_key_split_local(env->target, env->target_len, local);
     if (*is_local)
         return local->partition & (n->partitions - 1);
     return (uint32_t)(env->key_hash & (n->partitions - 1)); /* == roost_partition_of */
@@ -116,12 +116,12 @@ int roost_node_register(roost_node_t *self, const roost_behaviour_t *beh)
     return ROOST_OK;
 }
 
-const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key)
+const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key, size_t key_len)
 {
     const char *kind = key;
     size_t len = s_kind_len(key);
     roost_local_key_t local;
-    bool is_local = key[0] == '@' && roost_key_parse_local(key, strlen(key), &local);
+    bool is_local = key[0] == '@' && roost_key_split_local(key, key_len, &local);
     if (is_local) { /* registered as "@<kind>" */
         kind = local.kind;
         len = local.kind_len;

@@ -12,6 +12,7 @@
 #define ROOST_NODE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 
 #include "runtime/actor_table.h"
@@ -34,8 +35,11 @@ typedef struct {
     _Atomic int64_t active, timers_pending;
 } worker_stats_t;
 
+/* Cache-line aligned (and so a whole number of lines long): the counters at a worker's end are
+ * written on every message by its thread, and sharing a line with the next worker's `node`,
+ * read on every send by that worker's thread, cost two-worker skynet a third of its CPU. */
 typedef struct roost_worker {
-    roost_node_t *node;
+    alignas(ROOST_CACHE_LINE_BYTES) roost_node_t *node;
     uint32_t index;
     int wake_fd;
     char pad_owner_[MPSC_PAD_BYTES];
@@ -65,6 +69,7 @@ typedef struct roost_worker {
     pthread_t thread;
     worker_stats_t stats;
 } roost_worker_t;
+_Static_assert(sizeof(roost_worker_t) % ROOST_CACHE_LINE_BYTES == 0, "workers own whole lines");
 
 struct roost_ctx {
     roost_worker_t *w;
@@ -102,7 +107,8 @@ struct roost_node {
 };
 
 /* node.c */
-const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key);
+/* The behaviour for a valid key (roost_key_is_valid) of key_len bytes, or NULL. */
+const roost_behaviour_t *node_kind_of(const roost_node_t *n, const char *key, size_t key_len);
 /* Routes env from worker `from` (NULL: an outside thread or the transport). Takes ownership. */
 int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from);
 /* Answers env's sender with an error (if env is not itself a response); frees env. */

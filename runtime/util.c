@@ -49,6 +49,19 @@ void *roost_xcalloc(size_t count, size_t size)
     return p;
 }
 
+void *roost_xcalloc_aligned(size_t count, size_t size, size_t align)
+{
+    size_t bytes = count * size;
+    if (size && bytes / size != count)
+        roost_oom(SIZE_MAX);
+    bytes = (bytes + align - 1) & ~(align - 1); /* aligned_alloc wants a multiple of align */
+    void *p = aligned_alloc(align, bytes ? bytes : align);
+    if (!p)
+        roost_oom(bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
 void *roost_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

@@ -16,6 +16,8 @@ void *roost_xmap_aligned(size_t bytes, size_t align, bool huge);
 /* Never return NULL. */
 void *roost_xmalloc(size_t n);
 void *roost_xcalloc(size_t count, size_t size);
+/* Zeroed memory for count objects of size bytes, aligned to align (a power of two); free() it. */
+void *roost_xcalloc_aligned(size_t count, size_t size, size_t align);
 void *roost_xrealloc(void *p, size_t n);
 char *roost_xstrdup(const char *s);
 /* An array of *cap elements of `size` bytes, grown (doubling, from 64) until `index` fits; the

@@ -277,7 +277,7 @@ static void s_flush_out(roost_worker_t *w)
 
 static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t hash)
 {
-    const roost_behaviour_t *beh = node_kind_of(w->node, env->target);
+    const roost_behaviour_t *beh = node_kind_of(w->node, env->target, env->target_len);
     if (!beh) {
         node_bounce(w->node, env, ROOST_ENOKIND, w);
         return NULL;

@@ -270,8 +270,16 @@ static void test_local_keys_parse_and_build(void **state)
                          "u:1",
                          "@99999999999:1/log",
                          "@1:2/averyveryverylongkindname"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_false(roost_key_parse_local(bad[i], strlen(bad[i]), &lk));
+        assert_false(roost_key_split_local(bad[i], strlen(bad[i]), &lk));
+    }
+    /* split trusts that the key was validated where it was made: only parse checks that */
+    assert_false(roost_key_parse_local("@1:2/lo\tg", 9, &lk));
+    assert_true(roost_key_split_local("@1:2/lo\tg", 9, &lk));
+    assert_true(roost_key_split_local(key, strlen(key), &lk));
+    assert_int_equal(lk.node, 12);
+    assert_int_equal(lk.kind_len, 4);
     char tiny[8];
     assert_int_equal(roost_key_make_local(tiny, sizeof tiny, 3, 17, "log", NULL), ROOST_ETOOBIG);
 }
