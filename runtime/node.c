@@ -278,10 +278,16 @@ int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
     return rc;
 }
 
-/* The transport's sink: envelopes from other nodes (on the transport's thread). */
+/* The transport's sink: envelopes from other nodes (on the transport's thread). Those for this
+ * node's actors wait in n->from_network until the transport ends the batch (env NULL): one push
+ * and at most one wake-up per worker per received frame, not one per envelope. */
 static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
 {
     roost_node_t *n = arg;
+    if (!env) {
+        outbox_flush(&n->from_network, n);
+        return;
+    }
     if (env->target_len == 0) {
         if (n->system_fn)
             n->system_fn(n->system_arg, from, env);
@@ -290,7 +296,7 @@ static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
     }
     roost_local_key_t local;
     bool is_local;
-    uint32_t p = s_partition(n, env->target, env->target_len, &local, &is_local);
+    uint32_t p = s_route_partition(n, env, &local, &is_local);
     if (is_local && local.node != n->id) { /* misaddressed: never forward node-local keys */
         node_bounce(n, env, ROOST_ESTALE, NULL);
         return;
@@ -306,8 +312,10 @@ static void s_on_remote(void *arg, uint32_t from, roost_env_t *env)
             return;
         }
         env->hops++;
+        node_route(n, env, NULL);
+        return;
     }
-    node_route(n, env, NULL);
+    outbox_add(&n->from_network, &n->workers[p % n->nworkers], env);
 }
 
 void roost_node_set_transport(roost_node_t *self, roost_transport_t *transport)

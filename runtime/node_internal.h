@@ -35,6 +35,14 @@ typedef struct {
     _Atomic int64_t active, timers_pending;
 } worker_stats_t;
 
+/* Envelopes bound for workers' queues, one chain (through qnode) per worker, each pushed with
+ * one exchange by outbox_flush. One thread fills and flushes an outbox. */
+typedef struct {
+    roost_env_t *head[ROOST_WORKERS_MAX], *tail[ROOST_WORKERS_MAX];
+    uint32_t count[ROOST_WORKERS_MAX];
+    uint64_t dirty; /* bit i: head[i] is not empty */
+} outbox_t;
+
 /* Cache-line aligned (and so a whole number of lines long): the counters at a worker's end are
  * written on every message by its thread, and sharing a line with the next worker's `node`,
  * read on every send by that worker's thread, cost two-worker skynet a third of its CPU. */
@@ -49,14 +57,12 @@ typedef struct roost_worker {
     char pad_queue_[MPSC_PAD_BYTES];
     actor_table_t table;
     roost_env_t *local_head, *local_tail; /* sent by this worker's actors, not delivered yet */
-    /* Sent by this worker's actors to other workers' during this pass's turns, one chain
-     * (through qnode) per worker: pushed with one exchange every 32 turns and when they end. */
-    roost_env_t *out_head[ROOST_WORKERS_MAX], *out_tail[ROOST_WORKERS_MAX];
-    uint32_t out_count[ROOST_WORKERS_MAX];
-    uint64_t out_dirty; /* bit i: out_head[i] is not empty */
-    uint64_t now_ns;    /* the current pass's time (activation stamps) */
-    blockpool_t pool;   /* the envelopes this worker sends and frees */
-    slab_t records;     /* its actors' records (with their keys and inline states) */
+    /* Sent by this worker's actors to other workers' during this pass's turns: pushed every 32
+     * turns and when they end. */
+    outbox_t out;
+    uint64_t now_ns;  /* the current pass's time (activation stamps) */
+    blockpool_t pool; /* the envelopes this worker sends and frees */
+    slab_t records;   /* its actors' records (with their keys and inline states) */
     readyq_t ready;
     bool closing; /* worker_close ran: deliveries are dropped, nothing activates */
     timers_t timers;
@@ -104,6 +110,9 @@ struct roost_node {
     _Atomic bool stopping;
     bool running;
     roost_worker_t *workers; /* [nworkers] */
+    /* What the transport's sink received for this node's workers since its last batch ended
+     * (the transport's thread only): one push per worker per received frame. */
+    outbox_t from_network;
 };
 
 /* node.c */
@@ -128,6 +137,10 @@ void worker_enqueue(roost_worker_t *w, roost_env_t *env);
  * turns, when the pass's turns end at the latest (with whatever else they sent there, in one
  * push). */
 void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
+/* Adds env to ob's chain for worker `to` (the outbox's thread only). */
+void outbox_add(outbox_t *ob, const roost_worker_t *to, roost_env_t *env);
+/* Pushes each of ob's chains to its worker's queue, waking it if asleep; ob ends empty. */
+void outbox_flush(outbox_t *ob, roost_node_t *n);
 /* Puts a list of envelopes (linked through ->next, in order) at the front of a's mailbox. */
 void worker_prepend(roost_worker_t *w, roost_actor_t *a, roost_env_t *head);
 /* The worker's own thread: env, sent by one of its actors (or its runtime), goes to its target's

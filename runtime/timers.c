@@ -150,3 +150,11 @@ uint64_t timers_next_deadline(const timers_t *self)
 {
     return self->len ? self->heap[0]->deadline_ns : UINT64_MAX;
 }
+
+uint64_t timers_next_period(uint64_t deadline_ns, uint64_t period_ns, uint64_t now_ns)
+{
+    assert(period_ns > 0);
+    if (now_ns < deadline_ns + period_ns)
+        return deadline_ns + period_ns;
+    return deadline_ns + ((now_ns - deadline_ns) / period_ns + 1) * period_ns;
+}

@@ -52,6 +52,12 @@ void timers_cancel(timers_t *self, rtimer_t *t);
  * timers_release or put it back with timers_rearm. NULL when nothing is due. */
 rtimer_t *timers_pop_due(timers_t *self, uint64_t now_ns);
 void timers_rearm(timers_t *self, rtimer_t *t, uint64_t deadline_ns);
+/* A periodic timer's next deadline after the one at deadline_ns fired at now_ns: one period on,
+ * or — when the worker was late by a period or more — the first tick of the same phase after
+ * now (the missed ticks are skipped, not fired in a burst). Keeping the phase matters: timers
+ * started at different offsets of one period (pacers spread over a millisecond) that re-armed at
+ * now + period after one late pass all took the same phase and fired together from then on. */
+uint64_t timers_next_period(uint64_t deadline_ns, uint64_t period_ns, uint64_t now_ns);
 void timers_release(timers_t *self, rtimer_t *t);
 /* UINT64_MAX when no timer is pending. */
 uint64_t timers_next_deadline(const timers_t *self);

@@ -17,7 +17,9 @@
 typedef struct roost_transport roost_transport_t;
 
 /* Called on the thread running the transport's I/O (its own, or the node's first worker) for
- * each envelope received from node `from`; the sink owns env. */
+ * each envelope received from node `from`; the sink owns env. After the envelopes of one
+ * received batch (a frame) it is called once more with env NULL: the batch ended, and what the
+ * sink held back to hand on together must go now. */
 typedef void (*roost_transport_sink_fn)(void *arg, uint32_t from, roost_env_t *env);
 
 typedef struct {

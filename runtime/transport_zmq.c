@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -280,7 +281,7 @@ static void s_decode_frame(tz_t *t, uint32_t from, const uint8_t *data, size_t l
         if (!mpguard_check(data + off, len - off, MPGUARD_DEPTH_MAX, &used) ||
             roost_env_decode_bytes(data + off, used, &env) != ROOST_OK) {
             s_malformed(t, from, off);
-            return;
+            break;
         }
         off += used;
         TZ_STAT(t, received, 1);
@@ -289,6 +290,8 @@ static void s_decode_frame(tz_t *t, uint32_t from, const uint8_t *data, size_t l
         else
             roost_env_free(env);
     }
+    if (t->sink)
+        t->sink(t->sink_arg, from, NULL); /* the frame's batch ends */
 }
 
 /* With CURVE: was the frame's connection authenticated as the node its routing id names? */
@@ -332,11 +335,11 @@ static bool s_recv_one(tz_t *t)
 
 /* ---- the I/O thread ---------------------------------------------------------------------- */
 
-static long s_poll_timeout_ms(tz_t *t, uint64_t now_ns)
+static uint64_t s_poll_timeout_ns(tz_t *t, uint64_t now_ns)
 {
     if (!t->cfg.heartbeat_ms)
-        return 100; /* wake now and then to notice stopping */
-    return t->next_tick_ns <= now_ns ? 0 : (long)((t->next_tick_ns - now_ns) / 1000000u) + 1;
+        return 100 * 1000 * 1000; /* wake now and then to notice stopping */
+    return t->next_tick_ns <= now_ns ? 0 : t->next_tick_ns - now_ns;
 }
 
 /* A ZeroMQ socket's fd (ZMQ_FD): edge-triggered, readable when the socket's state may have
@@ -384,10 +387,13 @@ static void s_wait(tz_t *t, int extra_fd, uint64_t timeout_ns)
     }
     atomic_store_explicit(&t->sleeping, 1, memory_order_seq_cst);
     if (!ready && mpsc_is_empty(&t->outbound)) {
-        long ms = s_poll_timeout_ms(t, roost_clock_now_ns(t->cfg.clock));
-        if (timeout_ns != UINT64_MAX && (long)((timeout_ns + 999999) / 1000000) < ms)
-            ms = (long)((timeout_ns + 999999) / 1000000);
-        poll(fds, (nfds_t)n, (int)ms);
+        /* ppoll, not poll: a caller's timer due in 100 µs (runtime.io: worker) must not sleep
+         * a rounded-up millisecond — paced sends piled into bursts and doubled the latency */
+        uint64_t ns = s_poll_timeout_ns(t, roost_clock_now_ns(t->cfg.clock));
+        ns = timeout_ns < ns ? timeout_ns : ns;
+        struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                              .tv_nsec = (long)(ns % 1000000000u)};
+        ppoll(fds, (nfds_t)n, &ts, NULL);
     }
     atomic_store_explicit(&t->sleeping, 0, memory_order_seq_cst);
     if (fds[1].revents & POLLIN) { /* else a wake-up since is read after the next poll */

@@ -219,17 +219,22 @@ void worker_enqueue(roost_worker_t *w, roost_env_t *env)
     s_enqueue_chain(w, env, env, 1);
 }
 
-void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
+void outbox_add(outbox_t *ob, const roost_worker_t *to, roost_env_t *env)
 {
     uint32_t i = to->index;
     atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
-    if (w->out_head[i])
-        atomic_store_explicit(&w->out_tail[i]->qnode.next, &env->qnode, memory_order_relaxed);
+    if (ob->head[i])
+        atomic_store_explicit(&ob->tail[i]->qnode.next, &env->qnode, memory_order_relaxed);
     else
-        w->out_head[i] = env;
-    w->out_tail[i] = env;
-    w->out_count[i]++;
-    w->out_dirty |= 1ull << i;
+        ob->head[i] = env;
+    ob->tail[i] = env;
+    ob->count[i]++;
+    ob->dirty |= 1ull << i;
+}
+
+void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
+{
+    outbox_add(&w->out, to, env);
 }
 
 static roost_env_t *s_chain_next(roost_env_t *env)
@@ -262,17 +267,22 @@ static void s_hint_chain(roost_env_t *head)
     }
 }
 
+void outbox_flush(outbox_t *ob, roost_node_t *n)
+{
+    while (ob->dirty) {
+        uint32_t i = (uint32_t)__builtin_ctzll(ob->dirty);
+        ob->dirty &= ob->dirty - 1;
+        s_hint_chain(ob->head[i]);
+        s_enqueue_chain(&n->workers[i], ob->head[i], ob->tail[i], ob->count[i]);
+        ob->head[i] = ob->tail[i] = NULL;
+        ob->count[i] = 0;
+    }
+}
+
 /* Pushes what this pass's handlers sent to other workers: one chain per worker. */
 static void s_flush_out(roost_worker_t *w)
 {
-    while (w->out_dirty) {
-        uint32_t i = (uint32_t)__builtin_ctzll(w->out_dirty);
-        w->out_dirty &= w->out_dirty - 1;
-        s_hint_chain(w->out_head[i]);
-        s_enqueue_chain(&w->node->workers[i], w->out_head[i], w->out_tail[i], w->out_count[i]);
-        w->out_head[i] = w->out_tail[i] = NULL;
-        w->out_count[i] = 0;
-    }
+    outbox_flush(&w->out, w->node);
 }
 
 static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t hash)
@@ -525,8 +535,7 @@ static void s_fire_actor_timer(roost_worker_t *w, rtimer_t *t, uint64_t now_ns)
     s_flush_local(w);
     a->last_active_ns = now_ns;
     if (t->period_ns && !t->cancelled) {
-        uint64_t next = t->deadline_ns + t->period_ns;
-        timers_rearm(&w->timers, t, next > now_ns ? next : now_ns + t->period_ns);
+        timers_rearm(&w->timers, t, timers_next_period(t->deadline_ns, t->period_ns, now_ns));
     } else {
         ctx_timer_unlink(a, t);
         timers_release(&w->timers, t);

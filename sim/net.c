@@ -229,6 +229,7 @@ uint32_t sim_net_deliver_due(sim_net_t *self)
             self->stats.delivered++;
             count++;
             to->sink(to->arg, d.from, env);
+            to->sink(to->arg, d.from, NULL); /* a delivery is a batch of one */
         }
         free(d.bytes);
     }

@@ -89,6 +89,22 @@ static void test_a_million_pending_timers(void **state)
     timers_fini(&t);
 }
 
+/* A late worker skips a periodic timer's missed ticks but keeps its phase. */
+static void test_a_late_periodic_timer_keeps_its_phase(void **state)
+{
+    (void)state;
+    const uint64_t ms = 1000000;
+    assert_int_equal(timers_next_period(10 * ms, ms, 10 * ms), 11 * ms);          /* on time */
+    assert_int_equal(timers_next_period(10 * ms, ms, 10 * ms + 999999), 11 * ms); /* late */
+    assert_int_equal(timers_next_period(10 * ms, ms, 11 * ms), 12 * ms);       /* a period late */
+    assert_int_equal(timers_next_period(10 * ms, ms, 13 * ms + 400), 14 * ms); /* skips 3 */
+    /* two timers 300 µs apart, both fired 2.5 ms late: still 300 µs apart */
+    uint64_t a = timers_next_period(10 * ms, ms, 12 * ms + ms / 2 + 300000);
+    uint64_t b = timers_next_period(10 * ms + 300000, ms, 12 * ms + ms / 2 + 300000);
+    assert_int_equal(b - a, 300000);
+    assert_true(a > 12 * ms + ms / 2 + 300000 - ms);
+}
+
 static void test_u64map_survives_churn(void **state)
 {
     (void)state;
@@ -116,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_timers_never_pop),
         cmocka_unit_test(test_nothing_pops_before_its_deadline),
         cmocka_unit_test(test_a_million_pending_timers),
+        cmocka_unit_test(test_a_late_periodic_timer_keeps_its_phase),
         cmocka_unit_test(test_u64map_survives_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
