@@ -200,7 +200,14 @@ static bool s_key(const msgpack_object *o, const char **ptr, size_t *len)
     return true;
 }
 
+static int s_decode_in(blockpool_t *pool, const msgpack_object *obj, roost_env_t **out);
+
 int roost_env_decode(const msgpack_object *obj, roost_env_t **out)
+{
+    return s_decode_in(NULL, obj, out);
+}
+
+static int s_decode_in(blockpool_t *pool, const msgpack_object *obj, roost_env_t **out)
 {
     *out = NULL;
     if (obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < ENV_WIRE_ITEMS)
@@ -220,7 +227,7 @@ int roost_env_decode(const msgpack_object *obj, roost_env_t **out)
         return ROOST_EPROTO;
     if (tlen == 0 && type < ROOST_MSG_SYSTEM_BASE)
         return ROOST_EPROTO; /* only runtime messages may lack a target */
-    roost_env_t *env = s_alloc(NULL, tlen, slen, it[9].via.bin.size);
+    roost_env_t *env = s_alloc(pool, tlen, slen, it[9].via.bin.size);
     memcpy(env->target, target, tlen);
     env->target[tlen] = '\0';
     memcpy(env->sender, sender, slen);
@@ -250,5 +257,38 @@ int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out)
     if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
         rc = roost_env_decode(&up.data, out);
     msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+/* The zone's chunk: an envelope's objects (its array of 10) take 160 bytes. */
+enum { DECODER_ZONE_CHUNK_BYTES = 1024 };
+
+void roost_env_decoder_init(roost_env_decoder_t *d)
+{
+    if (!msgpack_zone_init(&d->zone, DECODER_ZONE_CHUNK_BYTES))
+        roost_oom(DECODER_ZONE_CHUNK_BYTES);
+    blockpool_init(&d->pool);
+}
+
+void roost_env_decoder_fini(roost_env_decoder_t *d)
+{
+    msgpack_zone_destroy(&d->zone);
+    blockpool_fini(&d->pool);
+}
+
+int roost_env_decode_next(roost_env_decoder_t *d, const void *data, size_t len, size_t *used,
+                          roost_env_t **out)
+{
+    *out = NULL;
+    size_t n, off = 0;
+    if (!mpguard_check(data, len, MPGUARD_DEPTH_MAX, &n))
+        return ROOST_EPROTO;
+    msgpack_object obj;
+    int rc = ROOST_EPROTO;
+    if (msgpack_unpack(data, n, &off, &d->zone, &obj) == MSGPACK_UNPACK_SUCCESS && off == n)
+        rc = s_decode_in(&d->pool, &obj, out);
+    msgpack_zone_clear(&d->zone);
+    if (rc == ROOST_OK)
+        *used = n;
     return rc;
 }

@@ -103,6 +103,24 @@ int roost_env_decode(const msgpack_object *obj, roost_env_t **out);
  * msgpack-c allocates anything). */
 int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out);
 
+/* For one thread decoding envelopes one after another (a transport's received frames): the
+ * msgpack objects go to one zone cleared after each envelope, and the envelopes come from the
+ * thread's block pool. msgpack-c's one-shot decode made a zone — an 8 KiB malloc and its free,
+ * which trimmed the heap — for every envelope: with the envelope's own malloc, a sixth of the
+ * remote benchmark's I/O thread. */
+typedef struct {
+    msgpack_zone zone;
+    blockpool_t pool;
+} roost_env_decoder_t;
+
+void roost_env_decoder_init(roost_env_decoder_t *d);
+void roost_env_decoder_fini(roost_env_decoder_t *d);
+/* Decodes the wire-form value at the start of data[0..len) (untrusted, bounds-checked by
+ * mpguard first) and says how many bytes it took in *used. 0 and *out (caller owns), or
+ * ROOST_EPROTO, with *used unset, when the value is malformed or incomplete. */
+int roost_env_decode_next(roost_env_decoder_t *d, const void *data, size_t len, size_t *used,
+                          roost_env_t **out);
+
 /* Node-local keys: "@<node>:<partition>/<kind>[/<rest>]" name an actor that lives on one
  * node, whatever the cluster map says — a partition's log replica on that node, an edge's
  * connection. The partition picks the worker (so a partition's log runs on the same thread as

@@ -21,7 +21,6 @@
 
 #include "runtime/errors.h"
 #include "runtime/log.h"
-#include "runtime/mpguard.h"
 #include "runtime/mpsc.h"
 #include "runtime/util.h"
 #include "runtime/zap.h"
@@ -68,6 +67,9 @@ typedef struct {
     void *sink_arg;
     mpsc_t outbound;
     _Atomic uint32_t queued;
+    /* The pass's (one thread at a time): decodes received envelopes into its block pool, where
+     * the sent ones go once encoded, so a node's traffic both ways recycles its blocks. */
+    roost_env_decoder_t decoder;
     _Atomic int sleeping;
     _Atomic bool stopping;
     _Atomic bool muted; /* no heartbeats (transport_zmq_set_heartbeats) */
@@ -187,6 +189,30 @@ static void s_pump_peer(tz_t *t, peer_t *p)
     }
 }
 
+/* Sends the peer's open batch. When nothing older waits, straight from its buffer (ZeroMQ
+ * copies it) and the buffer stays for the next batch; otherwise, or when ZeroMQ's pipe is full,
+ * it is sealed into a frame that waits its turn. A fresh buffer per frame, grown by doubling
+ * to 64 KiB and freed once sent, made the I/O thread's heap grow and shrink (page faults, and
+ * madvise's TLB shootdowns) with every frame. */
+static void s_ship(tz_t *t, peer_t *p)
+{
+    s_pump_peer(t, p);
+    if (p->batch.size == 0)
+        return;
+    if (!p->head && !atomic_load_explicit(&p->blocked, memory_order_relaxed) &&
+        zmq_send(p->dealer, p->batch.data, p->batch.size, ZMQ_DONTWAIT) >= 0) {
+        TZ_STAT(t, sent, p->batch_count);
+        TZ_STAT(t, batches_out, 1);
+        atomic_fetch_sub_explicit(&t->st.held, p->batch_count, memory_order_relaxed);
+        p->pending_bytes -= p->batch.size;
+        p->batch.size = 0;
+        p->batch_count = 0;
+        return;
+    }
+    s_seal(p);
+    s_pump_peer(t, p);
+}
+
 static void s_append(tz_t *t, peer_t *p, const roost_env_t *env)
 {
     size_t before = p->batch.size;
@@ -201,15 +227,13 @@ static void s_append(tz_t *t, peer_t *p, const roost_env_t *env)
     p->pending_bytes += p->batch.size - before;
     TZ_STAT(t, held, 1);
     if (p->batch.size >= ROOST_TRANSPORT_BATCH_BYTES_MAX)
-        s_seal(p);
+        s_ship(t, p);
 }
 
 static void s_flush_all(tz_t *t)
 {
-    for (uint32_t i = 0, n = s_npeers(t); i < n; i++) {
-        s_seal(&t->peers[i]);
-        s_pump_peer(t, &t->peers[i]);
-    }
+    for (uint32_t i = 0, n = s_npeers(t); i < n; i++)
+        s_ship(t, &t->peers[i]);
 }
 
 /* Moves everything queued into per-peer batches, then sends the batches. */
@@ -220,7 +244,7 @@ static void s_drain_outbound(tz_t *t)
     while ((q = mpsc_pop(&t->outbound)) != NULL) {
         roost_env_t *env = roost_env_from_qnode(q);
         s_append(t, s_peer(t, env->dest_node), env);
-        roost_env_free(env);
+        roost_env_free_to(&t->decoder.pool, env);
         n++;
     }
     atomic_fetch_sub_explicit(&t->queued, n, memory_order_relaxed);
@@ -278,8 +302,7 @@ static void s_decode_frame(tz_t *t, uint32_t from, const uint8_t *data, size_t l
     while (off < len) {
         size_t used;
         roost_env_t *env = NULL;
-        if (!mpguard_check(data + off, len - off, MPGUARD_DEPTH_MAX, &used) ||
-            roost_env_decode_bytes(data + off, used, &env) != ROOST_OK) {
+        if (roost_env_decode_next(&t->decoder, data + off, len - off, &used, &env) != ROOST_OK) {
             s_malformed(t, from, off);
             break;
         }
@@ -587,6 +610,7 @@ roost_transport_t *transport_zmq_new(const transport_zmq_config_t *cfg)
     if (!t->cfg.clock)
         t->cfg.clock = roost_clock_real();
     mpsc_init(&t->outbound);
+    roost_env_decoder_init(&t->decoder);
     t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     t->zctx = zmq_ctx_new();
     t->peers = roost_xcalloc(ROOST_NODES_MAX, sizeof *t->peers);
@@ -674,6 +698,7 @@ void transport_zmq_destroy(roost_transport_t **t_p)
     close(t->wake_fd);
     pthread_mutex_destroy(&t->adds_lock);
     pthread_mutex_destroy(&t->pass_lock);
+    roost_env_decoder_fini(&t->decoder);
     free(t->peers);
     free(t);
     *t_p = NULL;

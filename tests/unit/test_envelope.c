@@ -57,6 +57,52 @@ static void test_envelope_round_trips(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A frame of envelopes decoded one after another with one decoder (the transport's way): each
+ * reports its length, every truncation of the frame's last one is refused, and the decoder's
+ * pooled blocks are freed like any envelope. */
+static void test_a_decoder_reads_a_frame(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    enum { N = 300 };
+    for (uint64_t i = 0; i < N; i++) {
+        roost_env_t *env = roost_env_new("u:42", "g:7", 12, &i, sizeof i);
+        roost_env_encode(env, &pk);
+        roost_env_free(env);
+    }
+    roost_env_decoder_t d;
+    roost_env_decoder_init(&d);
+    size_t off = 0, used = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        roost_env_t *env = NULL;
+        assert_int_equal(roost_env_decode_next(&d, sb.data + off, sb.size - off, &used, &env), 0);
+        off += used;
+        uint64_t v;
+        memcpy(&v, env->payload, sizeof v);
+        assert_int_equal(v, i);
+        assert_string_equal(env->target, "u:42");
+        if (i % 2)
+            roost_env_free_to(&d.pool, env); /* back to the decoder's pool… */
+        else
+            roost_env_free(env); /* …or anywhere */
+    }
+    assert_int_equal(off, sb.size);
+    size_t last = sb.size - used;
+    for (size_t cut = last; cut < sb.size; cut++) {
+        roost_env_t *env = (roost_env_t *)1;
+        used = 7;
+        assert_int_equal(roost_env_decode_next(&d, sb.data + last, cut - last, &used, &env),
+                         ROOST_EPROTO);
+        assert_null(env);
+        assert_int_equal(used, 7);
+    }
+    roost_env_decoder_fini(&d);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_every_truncation_is_refused(void **state)
 {
     (void)state;
@@ -288,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_envelope_round_trips),
+        cmocka_unit_test(test_a_decoder_reads_a_frame),
         cmocka_unit_test(test_every_truncation_is_refused),
         cmocka_unit_test(test_random_bytes_never_crash),
         cmocka_unit_test(test_malformed_headers_are_refused),
