@@ -272,6 +272,11 @@ int node_route(roost_node_t *n, roost_env_t *env, roost_worker_t *from)
     }
     if (env->epoch == 0)
         env->epoch = atomic_load_explicit(&n->epoch[p], memory_order_relaxed);
+    if (from && n->transport->ops->send_chain) { /* with the pass's other remote sends */
+        env->dest_node = primary;
+        worker_post_remote(from, env);
+        return ROOST_OK;
+    }
     int rc = roost_transport_send(n->transport, primary, env);
     if (rc != ROOST_OK)
         s_count_drop(n, from);

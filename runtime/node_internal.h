@@ -60,6 +60,10 @@ typedef struct roost_worker {
     /* Sent by this worker's actors to other workers' during this pass's turns: pushed every 32
      * turns and when they end. */
     outbox_t out;
+    /* Sent by its actors to other nodes during the pass, pushed to the transport with them
+     * (one chain through qnode; only with a transport that takes chains). */
+    roost_env_t *net_head, *net_tail;
+    uint32_t net_count;
     uint64_t now_ns;  /* the current pass's time (activation stamps) */
     blockpool_t pool; /* the envelopes this worker sends and frees */
     slab_t records;   /* its actors' records (with their keys and inline states) */
@@ -137,6 +141,9 @@ void worker_enqueue(roost_worker_t *w, roost_env_t *env);
  * turns, when the pass's turns end at the latest (with whatever else they sent there, in one
  * push). */
 void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
+/* The worker's own thread: env (its dest_node set) goes to the node's transport with the
+ * pass's other remote sends, every 32 turns and when the turns end. */
+void worker_post_remote(roost_worker_t *w, roost_env_t *env);
 /* Adds env to ob's chain for worker `to` (the outbox's thread only). */
 void outbox_add(outbox_t *ob, const roost_worker_t *to, roost_env_t *env);
 /* Pushes each of ob's chains to its worker's queue, waking it if asleep; ob ends empty. */

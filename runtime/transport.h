@@ -26,6 +26,13 @@ typedef struct {
     /* Queues env for node `to`; takes ownership whatever the result. Thread-safe.
      * 0, ROOST_ENOTFOUND (unknown node) or ROOST_EAGAIN (bounded queue full). */
     int (*send)(roost_transport_t *self, uint32_t to, roost_env_t *env);
+    /* Optional (NULL: the node sends one at a time): queues the n envelopes first → … → last,
+     * linked through their qnode, each for node env->dest_node, with one hand-off; takes
+     * ownership of all. Those for unknown nodes, or beyond the bounded queue, are dropped and
+     * counted: a worker batches its actors' remote sends for a pass, so it no longer learns of
+     * a full queue at the send (nothing relied on that: delivery to another node is never
+     * promised by a send). Thread-safe. */
+    void (*send_chain)(roost_transport_t *self, roost_env_t *first, roost_env_t *last, uint32_t n);
     /* Registers where received envelopes go; call before the transport starts delivering. */
     void (*set_sink)(roost_transport_t *self, roost_transport_sink_fn fn, void *arg);
     /* Optional (NULL when the transport always runs its own thread): for a transport whose

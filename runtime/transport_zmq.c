@@ -101,6 +101,18 @@ static peer_t *s_peer(tz_t *t, uint32_t id)
     return NULL;
 }
 
+/* After a push: wakes the I/O loop if it sleeps. One wake-up per sleep: the first sender takes
+ * the flag (see worker_enqueue). Before, every send until the I/O thread ran again wrote the
+ * eventfd: one syscall per message. */
+static void s_wake_loop(tz_t *t)
+{
+    if (atomic_exchange_explicit(&t->sleeping, 0, memory_order_seq_cst)) {
+        uint64_t one = 1;
+        ssize_t w = write(t->wake_fd, &one, sizeof one);
+        (void)w;
+    }
+}
+
 static int s_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
 {
     tz_t *t = (tz_t *)base;
@@ -118,14 +130,26 @@ static int s_send(roost_transport_t *base, uint32_t to, roost_env_t *env)
     }
     env->dest_node = to;
     mpsc_push(&t->outbound, &env->qnode);
-    /* One wake-up per sleep: the first sender takes the flag (see worker_enqueue). Before, every
-     * send until the I/O thread ran again wrote the eventfd: one syscall per message. */
-    if (atomic_exchange_explicit(&t->sleeping, 0, memory_order_seq_cst)) {
-        uint64_t one = 1;
-        ssize_t w = write(t->wake_fd, &one, sizeof one);
-        (void)w;
-    }
+    s_wake_loop(t);
     return ROOST_OK;
+}
+
+static void s_send_chain(roost_transport_t *base, roost_env_t *first, roost_env_t *last, uint32_t n)
+{
+    tz_t *t = (tz_t *)base;
+    if (atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed) + n >
+        ROOST_TRANSPORT_OUTBOUND_MAX) {
+        atomic_fetch_sub_explicit(&t->queued, n, memory_order_relaxed);
+        for (roost_env_t *e = first, *next; e; e = next) {
+            mpsc_node_t *q = atomic_load_explicit(&e->qnode.next, memory_order_relaxed);
+            next = e == last || !q ? NULL : roost_env_from_qnode(q);
+            roost_env_free(e);
+        }
+        TZ_STAT(t, dropped, n);
+        return;
+    }
+    mpsc_push_chain(&t->outbound, &first->qnode, &last->qnode);
+    s_wake_loop(t);
 }
 
 static void s_set_sink(roost_transport_t *base, roost_transport_sink_fn fn, void *arg)
@@ -138,8 +162,11 @@ static void s_set_sink(roost_transport_t *base, roost_transport_sink_fn fn, void
 
 static bool s_serve(roost_transport_t *base);
 static void s_wait_op(roost_transport_t *base, int fd, uint64_t timeout_ns);
-static const roost_transport_ops_t s_ops = {
-    .send = s_send, .set_sink = s_set_sink, .serve = s_serve, .wait = s_wait_op};
+static const roost_transport_ops_t s_ops = {.send = s_send,
+                                            .send_chain = s_send_chain,
+                                            .set_sink = s_set_sink,
+                                            .serve = s_serve,
+                                            .wait = s_wait_op};
 
 /* ---- outbound ---------------------------------------------------------------------------- */
 
@@ -243,7 +270,11 @@ static void s_drain_outbound(tz_t *t)
     uint32_t n = 0;
     while ((q = mpsc_pop(&t->outbound)) != NULL) {
         roost_env_t *env = roost_env_from_qnode(q);
-        s_append(t, s_peer(t, env->dest_node), env);
+        peer_t *p = s_peer(t, env->dest_node);
+        if (p)
+            s_append(t, p, env);
+        else
+            TZ_STAT(t, dropped, 1); /* sent in a chain to a node this transport does not know */
         roost_env_free_to(&t->decoder.pool, env);
         n++;
     }

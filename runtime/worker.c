@@ -237,6 +237,17 @@ void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
     outbox_add(&w->out, to, env);
 }
 
+void worker_post_remote(roost_worker_t *w, roost_env_t *env)
+{
+    atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
+    if (w->net_head)
+        atomic_store_explicit(&w->net_tail->qnode.next, &env->qnode, memory_order_relaxed);
+    else
+        w->net_head = env;
+    w->net_tail = env;
+    w->net_count++;
+}
+
 static roost_env_t *s_chain_next(roost_env_t *env)
 {
     mpsc_node_t *n = atomic_load_explicit(&env->qnode.next, memory_order_relaxed);
@@ -279,10 +290,19 @@ void outbox_flush(outbox_t *ob, roost_node_t *n)
     }
 }
 
-/* Pushes what this pass's handlers sent to other workers: one chain per worker. */
+/* Pushes what this pass's handlers sent to other workers (one chain per worker) and to other
+ * nodes (one chain to the transport: a push, a count and a wake-up check per envelope, each
+ * moving a line the I/O thread also writes, were most of a worker's time at the remote
+ * benchmark's peak). */
 static void s_flush_out(roost_worker_t *w)
 {
     outbox_flush(&w->out, w->node);
+    if (w->net_head) {
+        roost_transport_t *t = w->node->transport;
+        t->ops->send_chain(t, w->net_head, w->net_tail, w->net_count);
+        w->net_head = w->net_tail = NULL;
+        w->net_count = 0;
+    }
 }
 
 static roost_actor_t *s_activate(roost_worker_t *w, roost_env_t *env, uint64_t hash)

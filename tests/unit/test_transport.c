@@ -444,6 +444,69 @@ static void test_a_late_peer_gets_everything_in_order(void **state)
     transport_zmq_destroy(&tr[2]);
 }
 
+static _Atomic int g_chain_received, g_chain_bad;
+
+static void s_chain_sink(void *arg, uint32_t from, roost_env_t *env)
+{
+    (void)arg, (void)from;
+    static uint64_t next; /* one I/O thread delivers: no race */
+    if (!env)
+        return;
+    uint64_t v;
+    memcpy(&v, env->payload, sizeof v);
+    if (v != next + 1 && v != next + 2) /* one of each chain's values went to an unknown node */
+        atomic_fetch_add(&g_chain_bad, 1);
+    next = v;
+    atomic_fetch_add(&g_chain_received, 1);
+    roost_env_free(env);
+}
+
+/* A worker's batched remote sends: chains arrive whole and in order, and an envelope in a
+ * chain for a node the transport does not know is dropped and counted, not sent anywhere. */
+static void test_chains_arrive_in_order_and_unknown_nodes_are_dropped(void **state)
+{
+    (void)state;
+    enum { CHAINS = 200, LEN = 50 };
+    int port1 = test_free_port(), port2 = test_free_port();
+    roost_transport_t *tr[3] = {0};
+    for (uint32_t id = 1; id <= 2; id++) {
+        transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
+        snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d",
+                 id == 1 ? port1 : port2);
+        tc.peers[0].id = 3 - id;
+        snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
+                 id == 1 ? port2 : port1);
+        tr[id] = transport_zmq_new(&tc);
+    }
+    tr[2]->ops->set_sink(tr[2], s_chain_sink, NULL);
+    assert_int_equal(transport_zmq_start(tr[2]), 0);
+    assert_int_equal(transport_zmq_start(tr[1]), 0);
+    uint64_t v = 0;
+    for (int c = 0; c < CHAINS; c++) {
+        roost_env_t *first = NULL, *last = NULL;
+        for (int i = 0; i < LEN; i++) {
+            v++;
+            roost_env_t *env = roost_env_new("x:1", NULL, MSG_SEQ, &v, sizeof v);
+            env->dest_node = i == LEN / 2 ? 99 : 2;
+            atomic_store(&env->qnode.next, NULL);
+            if (last)
+                atomic_store(&last->qnode.next, &env->qnode);
+            else
+                first = env;
+            last = env;
+        }
+        tr[1]->ops->send_chain(tr[1], first, last, LEN);
+    }
+    assert_true(s_wait_for(&g_chain_received, CHAINS * (LEN - 1), 30));
+    assert_int_equal(atomic_load(&g_chain_bad), 0);
+    transport_zmq_stats_t st;
+    transport_zmq_stats(tr[1], &st);
+    assert_int_equal(st.dropped, CHAINS);
+    assert_int_equal(st.sent, CHAINS * (LEN - 1));
+    transport_zmq_destroy(&tr[1]);
+    transport_zmq_destroy(&tr[2]);
+}
+
 /* Threads of this process now (the entries of /proc/self/task). */
 static int s_threads(void)
 {
@@ -542,6 +605,7 @@ int main(void)
     };
     const struct CMUnitTest others[] = {
         cmocka_unit_test(test_a_late_peer_gets_everything_in_order),
+        cmocka_unit_test(test_chains_arrive_in_order_and_unknown_nodes_are_dropped),
         cmocka_unit_test(test_the_loop_on_a_worker_has_no_thread_of_its_own),
         cmocka_unit_test(test_no_tick_runs_on_the_worker_after_stop),
     };
