@@ -382,21 +382,37 @@ static void test_a_dead_peer_never_blocks_the_sender(void **state)
     s_pair_free(pp);
 }
 
-static _Atomic int g_late_received, g_late_bad;
+/* A numbered stream's receiving end: counts what arrives, and what breaks the order (a value
+ * more than `gap` past the one before). One I/O thread delivers: `next` needs no atomics. */
+typedef struct {
+    _Atomic int received, bad;
+    uint64_t next, gap;
+} seq_sink_t;
 
-static void s_late_sink(void *arg, uint32_t from, roost_env_t *env)
+static void s_seq_sink(void *arg, uint32_t from, roost_env_t *env)
 {
-    (void)arg, (void)from;
-    static uint64_t next; /* one I/O thread delivers: no race */
+    (void)from;
+    seq_sink_t *k = arg;
     if (!env)
         return; /* the end of a received batch */
     uint64_t v;
     memcpy(&v, env->payload, sizeof v);
-    if (v != next + 1)
-        atomic_fetch_add(&g_late_bad, 1);
-    next = v;
-    atomic_fetch_add(&g_late_received, 1);
+    if (v <= k->next || v > k->next + k->gap)
+        atomic_fetch_add(&k->bad, 1);
+    k->next = v;
+    atomic_fetch_add(&k->received, 1);
     roost_env_free(env);
+}
+
+/* Node id's transport (1 or 2) of a pair on loopback ports[1], ports[2], the other its peer. */
+static roost_transport_t *s_link(uint32_t id, const int ports[3])
+{
+    transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
+    snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d", ports[id]);
+    tc.peers[0].id = 3 - id;
+    snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
+             ports[3 - id]);
+    return transport_zmq_new(&tc);
 }
 
 /* The receiver comes up a while after the sender filled ZeroMQ's pipe: nothing is lost and
@@ -405,60 +421,32 @@ static void test_a_late_peer_gets_everything_in_order(void **state)
 {
     (void)state;
     enum { COUNT = 50000 };
-    int port1 = test_free_port(), port2 = test_free_port();
-    roost_transport_t *tr[3] = {0};
-    for (uint32_t id = 1; id <= 2; id++) {
-        transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
-        snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d",
-                 id == 1 ? port1 : port2);
-        tc.peers[0].id = 3 - id;
-        snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
-                 id == 1 ? port2 : port1);
-        if (id == 1) {
-            tr[1] = transport_zmq_new(&tc);
-            assert_int_equal(transport_zmq_start(tr[1]), 0);
-            uint8_t body[100] = {0};
-            for (uint64_t i = 1; i <= COUNT; i++) {
-                memcpy(body, &i, sizeof i);
-                roost_env_t *env = roost_env_new("x:1", NULL, MSG_SEQ, body, sizeof body);
-                assert_int_equal(roost_transport_send(tr[1], 2, env), 0);
-                if (i % 1000 == 0) { /* let the I/O thread cut many small frames */
-                    struct timespec pause = {0, 200000};
-                    nanosleep(&pause, NULL);
-                }
-            }
-            struct timespec wait = {0, 300000000};
-            nanosleep(&wait, NULL);
-        } else {
-            tr[2] = transport_zmq_new(&tc);
-            tr[2]->ops->set_sink(tr[2], s_late_sink, NULL);
-            assert_int_equal(transport_zmq_start(tr[2]), 0);
+    int ports[3] = {0, test_free_port(), test_free_port()};
+    roost_transport_t *tr1 = s_link(1, ports);
+    assert_int_equal(transport_zmq_start(tr1), 0);
+    uint8_t body[100] = {0};
+    for (uint64_t i = 1; i <= COUNT; i++) {
+        memcpy(body, &i, sizeof i);
+        roost_env_t *env = roost_env_new("x:1", NULL, MSG_SEQ, body, sizeof body);
+        assert_int_equal(roost_transport_send(tr1, 2, env), 0);
+        if (i % 1000 == 0) { /* let the I/O thread cut many small frames */
+            struct timespec pause = {0, 200000};
+            nanosleep(&pause, NULL);
         }
     }
-    assert_true(s_wait_for(&g_late_received, COUNT, 30));
-    assert_int_equal(atomic_load(&g_late_bad), 0);
+    struct timespec wait = {0, 300000000};
+    nanosleep(&wait, NULL);
+    seq_sink_t k = {.gap = 1};
+    roost_transport_t *tr2 = s_link(2, ports);
+    tr2->ops->set_sink(tr2, s_seq_sink, &k);
+    assert_int_equal(transport_zmq_start(tr2), 0);
+    assert_true(s_wait_for(&k.received, COUNT, 30));
+    assert_int_equal(atomic_load(&k.bad), 0);
     transport_zmq_stats_t st;
-    transport_zmq_stats(tr[1], &st);
+    transport_zmq_stats(tr1, &st);
     assert_int_equal(st.dropped, 0);
-    transport_zmq_destroy(&tr[1]);
-    transport_zmq_destroy(&tr[2]);
-}
-
-static _Atomic int g_chain_received, g_chain_bad;
-
-static void s_chain_sink(void *arg, uint32_t from, roost_env_t *env)
-{
-    (void)arg, (void)from;
-    static uint64_t next; /* one I/O thread delivers: no race */
-    if (!env)
-        return;
-    uint64_t v;
-    memcpy(&v, env->payload, sizeof v);
-    if (v != next + 1 && v != next + 2) /* one of each chain's values went to an unknown node */
-        atomic_fetch_add(&g_chain_bad, 1);
-    next = v;
-    atomic_fetch_add(&g_chain_received, 1);
-    roost_env_free(env);
+    transport_zmq_destroy(&tr1);
+    transport_zmq_destroy(&tr2);
 }
 
 /* A worker's batched remote sends: chains arrive whole and in order, and an envelope in a
@@ -467,20 +455,12 @@ static void test_chains_arrive_in_order_and_unknown_nodes_are_dropped(void **sta
 {
     (void)state;
     enum { CHAINS = 200, LEN = 50 };
-    int port1 = test_free_port(), port2 = test_free_port();
-    roost_transport_t *tr[3] = {0};
-    for (uint32_t id = 1; id <= 2; id++) {
-        transport_zmq_config_t tc = {.self_id = id, .npeers = 1};
-        snprintf(tc.bind_endpoint, sizeof tc.bind_endpoint, "tcp://127.0.0.1:%d",
-                 id == 1 ? port1 : port2);
-        tc.peers[0].id = 3 - id;
-        snprintf(tc.peers[0].endpoint, TRANSPORT_ENDPOINT_BYTES_MAX, "tcp://127.0.0.1:%d",
-                 id == 1 ? port2 : port1);
-        tr[id] = transport_zmq_new(&tc);
-    }
-    tr[2]->ops->set_sink(tr[2], s_chain_sink, NULL);
-    assert_int_equal(transport_zmq_start(tr[2]), 0);
-    assert_int_equal(transport_zmq_start(tr[1]), 0);
+    int ports[3] = {0, test_free_port(), test_free_port()};
+    roost_transport_t *tr1 = s_link(1, ports), *tr2 = s_link(2, ports);
+    seq_sink_t k = {.gap = 2}; /* one value of each chain goes to an unknown node */
+    tr2->ops->set_sink(tr2, s_seq_sink, &k);
+    assert_int_equal(transport_zmq_start(tr2), 0);
+    assert_int_equal(transport_zmq_start(tr1), 0);
     uint64_t v = 0;
     for (int c = 0; c < CHAINS; c++) {
         roost_env_t *first = NULL, *last = NULL;
@@ -495,16 +475,16 @@ static void test_chains_arrive_in_order_and_unknown_nodes_are_dropped(void **sta
                 first = env;
             last = env;
         }
-        tr[1]->ops->send_chain(tr[1], first, last, LEN);
+        tr1->ops->send_chain(tr1, first, last, LEN);
     }
-    assert_true(s_wait_for(&g_chain_received, CHAINS * (LEN - 1), 30));
-    assert_int_equal(atomic_load(&g_chain_bad), 0);
+    assert_true(s_wait_for(&k.received, CHAINS * (LEN - 1), 30));
+    assert_int_equal(atomic_load(&k.bad), 0);
     transport_zmq_stats_t st;
-    transport_zmq_stats(tr[1], &st);
+    transport_zmq_stats(tr1, &st);
     assert_int_equal(st.dropped, CHAINS);
     assert_int_equal(st.sent, CHAINS * (LEN - 1));
-    transport_zmq_destroy(&tr[1]);
-    transport_zmq_destroy(&tr[2]);
+    transport_zmq_destroy(&tr1);
+    transport_zmq_destroy(&tr2);
 }
 
 /* Threads of this process now (the entries of /proc/self/task). */
