@@ -35,12 +35,17 @@ typedef struct {
     _Atomic int64_t active, timers_pending;
 } worker_stats_t;
 
-/* Envelopes bound for workers' queues, one chain (through qnode) per worker, each pushed with
- * one exchange by outbox_flush. One thread fills and flushes an outbox. */
+/* Envelopes linked through their qnode, first to last, in the order added (env_chain_add). */
 typedef struct {
-    roost_env_t *head[ROOST_WORKERS_MAX], *tail[ROOST_WORKERS_MAX];
-    uint32_t count[ROOST_WORKERS_MAX];
-    uint64_t dirty; /* bit i: head[i] is not empty */
+    roost_env_t *head, *tail;
+    uint32_t count;
+} env_chain_t;
+
+/* Envelopes bound for workers' queues, one chain per worker, each pushed with one exchange by
+ * outbox_flush. One thread fills and flushes an outbox. */
+typedef struct {
+    env_chain_t to[ROOST_WORKERS_MAX];
+    uint64_t dirty; /* bit i: to[i] is not empty */
 } outbox_t;
 
 /* Cache-line aligned (and so a whole number of lines long): the counters at a worker's end are
@@ -62,8 +67,7 @@ typedef struct roost_worker {
     outbox_t out;
     /* Sent by its actors to other nodes during the pass, pushed to the transport with them
      * (one chain through qnode; only with a transport that takes chains). */
-    roost_env_t *net_head, *net_tail;
-    uint32_t net_count;
+    env_chain_t to_network;
     uint64_t now_ns;  /* the current pass's time (activation stamps) */
     blockpool_t pool; /* the envelopes this worker sends and frees */
     slab_t records;   /* its actors' records (with their keys and inline states) */
@@ -144,6 +148,8 @@ void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env);
 /* The worker's own thread: env (its dest_node set) goes to the node's transport with the
  * pass's other remote sends, every 32 turns and when the turns end. */
 void worker_post_remote(roost_worker_t *w, roost_env_t *env);
+/* Appends env to chain c (one thread's chain). */
+void env_chain_add(env_chain_t *c, roost_env_t *env);
 /* Adds env to ob's chain for worker `to` (the outbox's thread only). */
 void outbox_add(outbox_t *ob, const roost_worker_t *to, roost_env_t *env);
 /* Pushes each of ob's chains to its worker's queue, waking it if asleep; ob ends empty. */

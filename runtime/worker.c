@@ -219,17 +219,21 @@ void worker_enqueue(roost_worker_t *w, roost_env_t *env)
     s_enqueue_chain(w, env, env, 1);
 }
 
+void env_chain_add(env_chain_t *c, roost_env_t *env)
+{
+    atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
+    if (c->head)
+        atomic_store_explicit(&c->tail->qnode.next, &env->qnode, memory_order_relaxed);
+    else
+        c->head = env;
+    c->tail = env;
+    c->count++;
+}
+
 void outbox_add(outbox_t *ob, const roost_worker_t *to, roost_env_t *env)
 {
-    uint32_t i = to->index;
-    atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
-    if (ob->head[i])
-        atomic_store_explicit(&ob->tail[i]->qnode.next, &env->qnode, memory_order_relaxed);
-    else
-        ob->head[i] = env;
-    ob->tail[i] = env;
-    ob->count[i]++;
-    ob->dirty |= 1ull << i;
+    env_chain_add(&ob->to[to->index], env);
+    ob->dirty |= 1ull << to->index;
 }
 
 void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
@@ -239,13 +243,7 @@ void worker_post(roost_worker_t *w, roost_worker_t *to, roost_env_t *env)
 
 void worker_post_remote(roost_worker_t *w, roost_env_t *env)
 {
-    atomic_store_explicit(&env->qnode.next, NULL, memory_order_relaxed);
-    if (w->net_head)
-        atomic_store_explicit(&w->net_tail->qnode.next, &env->qnode, memory_order_relaxed);
-    else
-        w->net_head = env;
-    w->net_tail = env;
-    w->net_count++;
+    env_chain_add(&w->to_network, env);
 }
 
 static roost_env_t *s_chain_next(roost_env_t *env)
@@ -283,10 +281,10 @@ void outbox_flush(outbox_t *ob, roost_node_t *n)
     while (ob->dirty) {
         uint32_t i = (uint32_t)__builtin_ctzll(ob->dirty);
         ob->dirty &= ob->dirty - 1;
-        s_hint_chain(ob->head[i]);
-        s_enqueue_chain(&n->workers[i], ob->head[i], ob->tail[i], ob->count[i]);
-        ob->head[i] = ob->tail[i] = NULL;
-        ob->count[i] = 0;
+        env_chain_t *c = &ob->to[i];
+        s_hint_chain(c->head);
+        s_enqueue_chain(&n->workers[i], c->head, c->tail, c->count);
+        *c = (env_chain_t){0};
     }
 }
 
@@ -297,11 +295,11 @@ void outbox_flush(outbox_t *ob, roost_node_t *n)
 static void s_flush_out(roost_worker_t *w)
 {
     outbox_flush(&w->out, w->node);
-    if (w->net_head) {
+    env_chain_t *c = &w->to_network;
+    if (c->head) {
         roost_transport_t *t = w->node->transport;
-        t->ops->send_chain(t, w->net_head, w->net_tail, w->net_count);
-        w->net_head = w->net_tail = NULL;
-        w->net_count = 0;
+        t->ops->send_chain(t, c->head, c->tail, c->count);
+        *c = (env_chain_t){0};
     }
 }
 
