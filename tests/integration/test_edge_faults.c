@@ -168,6 +168,11 @@ static void test_slow_reader_is_disconnected(void **state)
         rc_send(b.conn, h); /* ~250 KB answers, never read */
     json_decref(h);
     json_decref(ec_ok(ec_send(a.conn, to_b, "while", "eA=="))); /* the sender is not slowed */
+    /* Still not reading: the answers pile up at the edge until its queue limit closes the
+     * connection. Resuming at once raced them under ThreadSanitizer (the shard was still
+     * answering, the reader drained what had come, and nothing was ever over the limit). */
+    struct timespec pile_up = {3, 0};
+    nanosleep(&pile_up, NULL);
     rc_pause_reading(b.conn, false);
     int closed = 0;
     for (int i = 0; i < 400 && !closed; i++) {
