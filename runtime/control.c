@@ -354,6 +354,8 @@ static int s_start_raft(control_t *self)
         return rv;
     raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
     raft_set_election_timeout(&self->raft, self->election_ms);
+    raft_set_install_snapshot_timeout(&self->raft,
+                                      CONTROL_INSTALL_SNAPSHOT_ELECTIONS * self->election_ms);
     raft_set_snapshot_threshold(&self->raft, self->snapshot_threshold);
     raft_set_snapshot_trailing(&self->raft, CONTROL_SNAPSHOT_TRAILING);
     raft_set_pre_vote(&self->raft, true); /* a node cut off and back cannot depose the leader */

@@ -44,6 +44,11 @@ enum {
     /* Defaults when the config leaves a timeout at 0. */
     CONTROL_HEARTBEAT_MS_DEFAULT = 100,
     CONTROL_ELECTION_MS_DEFAULT = 1000,
+    /* A snapshot sent to a lagging voter that never answered is sent again after this many
+     * election timeouts. libraft's default, 30 s, left a voter whose snapshot was lost on a cut
+     * link applying no map for 30 s, and the partitions it led stuck mid-handoff (the
+     * simulator's seed 7090). A map snapshot is small: sending one twice costs little. */
+    CONTROL_INSTALL_SNAPSHOT_ELECTIONS = 2,
     /* Log entries between snapshots: a snapshot is one small map, so snapshot often and keep
      * the log (and a restarting node's replay) short. */
     CONTROL_SNAPSHOT_THRESHOLD_DEFAULT = 64,

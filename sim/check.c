@@ -76,6 +76,11 @@ void sim_world_report(sim_world_t *w)
                     (unsigned long long)clustermap_version(sim_raft_map(w->raft, id)),
                     (unsigned long long)clustermap_version(w->map));
         fputc('\n', stderr);
+        if (id <= sim_raft_voters(w->raft)) {
+            char raft[256];
+            sim_raft_describe(w->raft, id, raft, sizeof raft);
+            fprintf(stderr, "  control plane: %s\n", raft);
+        }
     }
     for (uint32_t p = 0; p < w->cfg.partitions; p++) {
         uint32_t ids[PROTO_REPLICAS_MAX];

@@ -114,6 +114,8 @@ static int s_start(sim_raft_t *r, server_t *s, bool fresh)
     s->running = true;
     raft_set_heartbeat_timeout(&s->raft, CONTROL_HEARTBEAT_MS_DEFAULT);
     raft_set_election_timeout(&s->raft, CONTROL_ELECTION_MS_DEFAULT);
+    raft_set_install_snapshot_timeout(&s->raft, CONTROL_INSTALL_SNAPSHOT_ELECTIONS *
+                                                    CONTROL_ELECTION_MS_DEFAULT);
     raft_set_snapshot_threshold(&s->raft, r->snapshot_threshold);
     raft_set_snapshot_trailing(&s->raft, SNAPSHOT_TRAILING);
     raft_set_pre_vote(&s->raft, true);
@@ -264,6 +266,50 @@ int sim_raft_propose(sim_raft_t *self, const clustermap_cmd_t *cmd)
     }
     self->stats.proposed++;
     return ROOST_OK;
+}
+
+/* The leader's replication progress toward voter `id`, or NULL (no leader, or it is the one). */
+static const struct raft_progress *s_progress_of(const sim_raft_t *self, uint32_t id)
+{
+    uint32_t leader = sim_raft_leader(self);
+    if (leader == 0 || leader == id)
+        return NULL;
+    const struct raft *lr = &self->s[leader - 1].raft;
+    for (unsigned i = 0; i < lr->configuration.n; i++)
+        if (lr->configuration.servers[i].id == id)
+            return &lr->leader_state.progress[i];
+    return NULL;
+}
+
+bool sim_raft_sending_snapshot(const sim_raft_t *self, uint32_t id)
+{
+    enum { PROGRESS_SNAPSHOT = 2 }; /* libraft's progress modes: probe, pipeline, snapshot */
+    const struct raft_progress *pr = s_progress_of(self, id);
+    return pr != NULL && pr->state == PROGRESS_SNAPSHOT;
+}
+
+void sim_raft_describe(const sim_raft_t *self, uint32_t id, char *out, size_t len)
+{
+    static const char *const roles[] = {"unavailable", "follower", "candidate", "leader"};
+    const server_t *s = &self->s[id - 1];
+    struct raft *raft = (struct raft *)&s->raft; /* libraft's getters aren't const */
+    if (!s->running) {
+        snprintf(out, len, "not running");
+        return;
+    }
+    unsigned state = raft_state(raft);
+    int n =
+        snprintf(out, len, "%s, term %llu, last index %llu, commit %llu, applied %llu",
+                 state < 4 ? roles[state] : "?", (unsigned long long)raft->current_term,
+                 (unsigned long long)raft_last_index(raft), (unsigned long long)raft->commit_index,
+                 (unsigned long long)raft->last_applied);
+    const struct raft_progress *pr = s_progress_of(self, id);
+    if (pr == NULL || n < 0 || (size_t)n >= len)
+        return;
+    snprintf(out + n, len - (size_t)n,
+             "; leader's progress: mode %u, next %llu, match %llu, snapshot %llu, recent %d",
+             pr->state, (unsigned long long)pr->next_index, (unsigned long long)pr->match_index,
+             (unsigned long long)pr->snapshot_index, pr->recent_recv);
 }
 
 const clustermap_t *sim_raft_map(const sim_raft_t *self, uint32_t id)

@@ -16,6 +16,7 @@
 #define ROOST_SIM_RAFT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/clustermap.h"
@@ -52,6 +53,13 @@ int sim_raft_propose(sim_raft_t *self, const clustermap_cmd_t *cmd);
 /* The map voter `id` applied last in its current life (never NULL: empty before its first apply,
  * and again after a crash until its restarted server restores or applies one). */
 const clustermap_t *sim_raft_map(const sim_raft_t *self, uint32_t id);
+
+/* Whether the leader is sending voter `id` a snapshot and waits for its answer (libraft's
+ * progress in snapshot mode): the window in which a test loses one on purpose. */
+bool sim_raft_sending_snapshot(const sim_raft_t *self, uint32_t id);
+/* One line on voter `id`'s Raft state for a failure report: its role and term, its log's last
+ * index, commit and applied indexes, and — from the leader — the replication progress. */
+void sim_raft_describe(const sim_raft_t *self, uint32_t id, char *out, size_t len);
 
 typedef struct {
     uint64_t proposed, committed, lost; /* lost: not committed (the leader was deposed) */
