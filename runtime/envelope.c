@@ -12,16 +12,18 @@
 
 enum { ENV_WIRE_ITEMS = 10 };
 
+/* One compare per byte: printable ASCII is 0x21..0x7e, and the NUL (like every other byte)
+ * falls outside once 0x21 is taken away unsigned. Where the first ':' is, is memchr's to find. */
 size_t roost_key_measure(const char *key)
 {
-    size_t colon = SIZE_MAX, i = 0; /* the first ':' */
-    for (; key[i]; i++) {
-        if (i == ROOST_KEY_BYTES_MAX || key[i] < 0x21 || key[i] > 0x7e)
-            return 0;
-        if (key[i] == ':' && colon == SIZE_MAX)
-            colon = i;
-    }
-    return colon > 0 && colon <= ROOST_KIND_BYTES_MAX && colon + 1 < i ? i : 0;
+    size_t i = 0;
+    while (i <= ROOST_KEY_BYTES_MAX && (uint8_t)((uint8_t)key[i] - 0x21) <= 0x7e - 0x21)
+        i++;
+    if (i > ROOST_KEY_BYTES_MAX || key[i] != '\0' || i < 3)
+        return 0;
+    const char *colon =
+        memchr(key, ':', i < ROOST_KIND_BYTES_MAX + 1 ? i : ROOST_KIND_BYTES_MAX + 1);
+    return colon && colon != key && colon != key + i - 1 ? i : 0;
 }
 
 bool roost_key_is_valid(const char *key, size_t len)

@@ -239,8 +239,8 @@ static void test_key_validation(void **state)
     assert_null(roost_env_new("u:1", NULL, 1, NULL, ROOST_PAYLOAD_BYTES_MAX + 1));
 }
 
-/* roost_key_measure is roost_key_is_valid plus the length, in one pass: they agree on every
- * shape, lengths at and past the limits included. */
+/* roost_key_measure is roost_key_is_valid plus the length: they agree on every shape, bytes
+ * outside printable ASCII on either side and lengths at and past the limits included. */
 static void test_key_measure_agrees_with_key_validation(void **state)
 {
     (void)state;
@@ -255,6 +255,12 @@ static void test_key_measure_agrees_with_key_validation(void **state)
                           ":a:b",
                           "a::",
                           "a:\x7f",
+                          "a:\x80",
+                          "a:b\xff",
+                          "\x01a:b",
+                          "a:b\x20"
+                          "c",
+                          "a:\x21\x7e",
                           "nocolon",
                           "",
                           "ab",
