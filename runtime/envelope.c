@@ -12,18 +12,24 @@
 
 enum { ENV_WIRE_ITEMS = 10 };
 
-/* One compare per byte: printable ASCII is 0x21..0x7e, and the NUL (like every other byte)
- * falls outside once 0x21 is taken away unsigned. Where the first ':' is, is memchr's to find. */
+static inline bool s_printable(char c)
+{
+    return (uint8_t)((uint8_t)c - 0x21) <= 0x7e - 0x21; /* one compare: the NUL falls outside */
+}
+
+/* Two loops: the kind up to its ':', then the rest, one compare a byte (memchr for the ':' over
+ * bytes just written stalled on store forwarding). */
 size_t roost_key_measure(const char *key)
 {
     size_t i = 0;
-    while (i <= ROOST_KEY_BYTES_MAX && (uint8_t)((uint8_t)key[i] - 0x21) <= 0x7e - 0x21)
+    while (i <= ROOST_KIND_BYTES_MAX && s_printable(key[i]) && key[i] != ':')
         i++;
-    if (i > ROOST_KEY_BYTES_MAX || key[i] != '\0' || i < 3)
+    if (i == 0 || i > ROOST_KIND_BYTES_MAX || key[i] != ':')
         return 0;
-    const char *colon =
-        memchr(key, ':', i < ROOST_KIND_BYTES_MAX + 1 ? i : ROOST_KIND_BYTES_MAX + 1);
-    return colon && colon != key && colon != key + i - 1 ? i : 0;
+    size_t rest = ++i;
+    while (i <= ROOST_KEY_BYTES_MAX && s_printable(key[i]))
+        i++;
+    return i > rest && i <= ROOST_KEY_BYTES_MAX && key[i] == '\0' ? i : 0;
 }
 
 bool roost_key_is_valid(const char *key, size_t len)
