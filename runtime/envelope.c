@@ -75,9 +75,13 @@ bool roost_key_split_local(const char *key, size_t len, roost_local_key_t *out)
     if (len < 6 || key[0] != '@' || !s_u32(&p, end, ':', &out->node) ||
         !s_u32(&p, end, '/', &out->partition))
         return false;
-    const char *slash = memchr(p, '/', (size_t)(end - p));
+    /* the kind ends at a '/' or the key's end; a byte loop, as the kind is short and memchr's
+     * wide loads stall on a key just written */
+    const char *k = p, *stop = end - p > ROOST_KIND_BYTES_MAX ? p + ROOST_KIND_BYTES_MAX : end;
+    while (k < stop && *k != '/')
+        k++;
     out->kind = p;
-    out->kind_len = slash ? (size_t)(slash - p) : (size_t)(end - p);
+    out->kind_len = (size_t)(k - p);
     return out->kind_len > 0 && out->kind_len < ROOST_KIND_BYTES_MAX;
 }
 

@@ -326,6 +326,19 @@ static void test_local_keys_parse_and_build(void **state)
         assert_false(roost_key_parse_local(bad[i], strlen(bad[i]), &lk));
         assert_false(roost_key_split_local(bad[i], strlen(bad[i]), &lk));
     }
+    /* kinds of up to ROOST_KIND_BYTES_MAX - 1 bytes, ending at a '/' or at the key's end */
+    for (size_t kind = ROOST_KIND_BYTES_MAX - 2; kind <= ROOST_KIND_BYTES_MAX + 1; kind++) {
+        for (int slash = 0; slash < 2; slash++) {
+            char k[64];
+            int n = snprintf(k, sizeof k, "@1:2/%.*s%s", (int)kind,
+                             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", slash ? "/77" : "");
+            bool ok = kind < ROOST_KIND_BYTES_MAX;
+            assert_int_equal(roost_key_split_local(k, (size_t)n, &lk), ok);
+            assert_int_equal(roost_key_parse_local(k, (size_t)n, &lk), ok);
+            if (ok)
+                assert_int_equal(lk.kind_len, kind);
+        }
+    }
     /* split trusts that the key was validated where it was made: only parse checks that */
     assert_false(roost_key_parse_local("@1:2/lo\tg", 9, &lk));
     assert_true(roost_key_split_local("@1:2/lo\tg", 9, &lk));
