@@ -120,6 +120,7 @@ static void s_weather(sim_world_t *w)
                   (unsigned long long)f.latency_us, (unsigned long long)f.jitter_us, f.drop_ppm,
                   f.dup_ppm, f.slow_ppm);
     sim_net_set_faults(w->net, &f);
+    sim_raft_set_drop_ppm(w->raft, f.drop_ppm);
 }
 
 void sim_faults_tick(sim_world_t *w)

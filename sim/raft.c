@@ -228,6 +228,11 @@ void sim_raft_set_alive(sim_raft_t *self, uint32_t id, bool alive)
     self->stats.restarts++;
 }
 
+void sim_raft_set_drop_ppm(sim_raft_t *self, uint32_t ppm)
+{
+    sim_raft_net_set_drop_ppm(self->net, ppm);
+}
+
 void sim_raft_set_link(sim_raft_t *self, uint32_t from, uint32_t to, bool up)
 {
     sim_raft_net_set_link(self->net, from, to, up);

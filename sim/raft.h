@@ -8,7 +8,7 @@
  * snapshot and restore, so every voter applies the same sequence of maps at the same indexes —
  * or the map checker here says where they diverged. A crashed node's server is closed and what
  * its disk had not completed is lost; a restart is a new server that loads the disk (snapshot,
- * then entries). The links follow the simulated network's cuts.
+ * then entries). The links follow the simulated network's cuts, and its weather drops messages.
  *
  * Voter `id` (1 ≤ id ≤ voters) is the node of that id.
  */
@@ -44,6 +44,10 @@ void sim_raft_advance(sim_raft_t *self, uint64_t now_ms);
 void sim_raft_set_alive(sim_raft_t *self, uint32_t id, bool alive);
 /* The link from → to carries messages or drops them (cuts, isolation). */
 void sim_raft_set_link(sim_raft_t *self, uint32_t from, uint32_t to, bool up);
+
+/* Of every million control-plane messages, `ppm` are lost on the way (the network's weather:
+ * the tunnel's queue to a peer over its bound, a connection reset with messages in it). */
+void sim_raft_set_drop_ppm(sim_raft_t *self, uint32_t ppm);
 
 /* The live server that believes it leads with the highest term, or 0 (an election is on). */
 uint32_t sim_raft_leader(const sim_raft_t *self);

@@ -156,6 +156,7 @@ struct sim_raft_net {
     flight_t *flights; /* by (due, seq) */
     uint64_t seq, now;
     roost_rng_t rng;
+    uint32_t drop_ppm;
     sim_raft_net_stats_t stats;
 };
 
@@ -307,7 +308,8 @@ static void s_fly(sim_raft_net_t *net, voter_t *from, const struct raft_message 
 {
     net->stats.messages++;
     uint32_t to = (uint32_t)msg->server_id;
-    if (to < 1 || to > net->n || !s_reachable(net, from->id, to)) {
+    if (to < 1 || to > net->n || !s_reachable(net, from->id, to) ||
+        (net->drop_ppm && roost_rng_below(&net->rng, 1000000) < net->drop_ppm)) {
         net->stats.dropped++;
         return;
     }
@@ -579,6 +581,11 @@ struct raft_io *sim_raft_net_io(sim_raft_net_t *self, uint32_t id)
 const char *sim_raft_net_address(const sim_raft_net_t *self, uint32_t id)
 {
     return id >= 1 && id <= self->n ? self->v[id - 1].address : NULL;
+}
+
+void sim_raft_net_set_drop_ppm(sim_raft_net_t *self, uint32_t ppm)
+{
+    self->drop_ppm = ppm;
 }
 
 void sim_raft_net_set_link(sim_raft_net_t *self, uint32_t from, uint32_t to, bool up)

@@ -43,6 +43,8 @@ struct raft_io *sim_raft_net_io(sim_raft_net_t *self, uint32_t id);
 const char *sim_raft_net_address(const sim_raft_net_t *self, uint32_t id);
 /* The link from → to carries messages or drops them. */
 void sim_raft_net_set_link(sim_raft_net_t *self, uint32_t from, uint32_t to, bool up);
+/* Of every million messages sent over links that are up, `ppm` are lost on the way. */
+void sim_raft_net_set_drop_ppm(sim_raft_net_t *self, uint32_t ppm);
 
 /* Fires the earliest event due at or before now_ms (a tick, a completed disk operation or
  * send, a delivery) and returns true, or moves the clock to now_ms and returns false. */

@@ -552,6 +552,7 @@ void sim_world_heal(sim_world_t *w)
         for (uint32_t b = 0; b < SIM_NODES_MAX; b++)
             sim_net_cut(w->net, a, b, 0);
     sim_net_set_faults(w->net, &(sim_net_faults_t){.latency_us = 200, .jitter_us = 100});
+    sim_raft_set_drop_ppm(w->raft, 0);
     for (uint32_t id = 1; id <= w->nodes; id++)
         if (!w->shard[id].up || w->shard[id].disk_failed)
             sim_world_schedule_restart(w, id, 0);
