@@ -35,6 +35,11 @@ pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir
 /* Starts cluster/<tool> ($<env>, or the one built next to roost-bench) with args (NULL-ended,
  * at most 14), its stdout and stderr to log; the child's pid (or -1). */
 pid_t bench_spawn_tool(const char *tool, const char *env, char *const args[], const char *log);
+/* SIGTERM to each child in pids (entries ≤ 0 skipped), then waits for them, bounded: one still
+ * running after BENCH_STOP_WAIT_MS is killed (SIGKILL) and named on stderr as `what` followed
+ * by its index. Every entry is 0 afterwards. A benchmark ends by itself even if a node hangs. */
+enum { BENCH_STOP_WAIT_MS = 10000 };
+void bench_stop_children(pid_t *pids, size_t n, const char *what);
 
 int bench_skynet(int argc, char **argv);
 int bench_pingpong(int argc, char **argv);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *bench_opt(int argc, char **argv, const char *name)
@@ -129,4 +131,35 @@ pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir
     char *args[] = {"--manifest", (char *)manifest, "--node",       (char *)node, "--data-root",
                     (char *)dir,  "--log-level",    (char *)"warn", NULL};
     return bench_spawn_tool("roostd", "ROOSTD", args, log);
+}
+
+/* Reaps what has exited; returns how many still run. */
+static size_t s_reap(pid_t *pids, size_t n)
+{
+    size_t running = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) != 0)
+            pids[i] = 0; /* exited (or not ours to wait for) */
+        running += pids[i] > 0;
+    }
+    return running;
+}
+
+void bench_stop_children(pid_t *pids, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    struct timespec tick = {0, 50 * 1000000};
+    for (int waited = 0; waited < BENCH_STOP_WAIT_MS && s_reap(pids, n) > 0; waited += 50)
+        nanosleep(&tick, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] <= 0)
+            continue;
+        bench_progress("%s%zu did not stop within %d ms of SIGTERM: killed", what, i,
+                       BENCH_STOP_WAIT_MS);
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+        pids[i] = 0;
+    }
 }

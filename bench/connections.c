@@ -282,15 +282,9 @@ static void s_stop(cb_t *b)
         if (b->workers[k] > 0) {
             close(b->win[k]);
             fclose(b->wout[k]);
-            kill(b->workers[k], SIGTERM);
-            waitpid(b->workers[k], NULL, 0);
         }
-    for (uint32_t i = 1; i <= SHARDS + b->edges; i++)
-        if (b->nodes[i] > 0)
-            kill(b->nodes[i], SIGTERM);
-    for (uint32_t i = 1; i <= SHARDS + b->edges; i++)
-        if (b->nodes[i] > 0)
-            waitpid(b->nodes[i], NULL, 0);
+    bench_stop_children(b->workers, b->clients, "connections: client worker ");
+    bench_stop_children(b->nodes, (size_t)SHARDS + b->edges + 1, "connections: node ");
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
     if (!getenv("ROOST_KEEP_TMP") && system(cmd) != 0)

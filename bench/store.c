@@ -144,14 +144,10 @@ static void s_start_nodes(int nodes)
     }
 }
 
+/* Node s<i> is pids[i]; pids[0] is unused (0). */
 static void s_stop_nodes(int nodes)
 {
-    for (int i = 1; i <= nodes; i++)
-        if (B->pids[i] > 0)
-            kill(B->pids[i], SIGTERM);
-    for (int i = 1; i <= nodes; i++)
-        if (B->pids[i] > 0)
-            waitpid(B->pids[i], NULL, 0);
+    bench_stop_children(B->pids, (size_t)nodes + 1, "store: node s");
 }
 
 static uint64_t g_next_tag;
@@ -401,7 +397,9 @@ int bench_store(int argc, char **argv)
     s_stop_nodes(nodes + join);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", B->dir);
-    if (system(cmd) != 0)
+    if (getenv("ROOST_KEEP_TMP")) /* the nodes' logs, to read after a failed run */
+        bench_progress("store: kept %s", B->dir);
+    else if (system(cmd) != 0)
         bench_progress("could not remove %s", B->dir);
     free(B);
     return rc;
