@@ -96,8 +96,9 @@ static char *s_concat(char *a, size_t alen, char *b, size_t blen, size_t *len)
     return out;
 }
 
-/* The series every node has: the workers' backlog, refused handshakes and impostor frames,
- * and the kept ones (the store's commit latency on shards). */
+/* The series every node has: the workers' backlog, the transport's counters (refused
+ * handshakes, impostor frames, envelopes sent, received, dropped, malformed), and the kept
+ * ones (the store's commit latency on shards). */
 static char *s_common_metrics(daemon_t *d, size_t *len)
 {
     transport_zmq_stats_t ts;
@@ -109,15 +110,27 @@ static char *s_common_metrics(daemon_t *d, size_t *len)
                                              "Envelopes waiting for a worker (mailbox backlog).",
                                              NULL, 0),
                       (int64_t)st.queued);
-    metrics_counter_add(metrics_register_counter(
-                            r, "roost_peer_refused_total",
-                            "CURVE handshakes on the peer port with a key not in the manifest.",
-                            NULL, 0),
-                        ts.refused);
-    metrics_counter_add(metrics_register_counter(
-                            r, "roost_peer_impostor_total",
-                            "Frames from a listed key under another node's routing id.", NULL, 0),
-                        ts.impostor);
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } c[] = {
+        {"roost_peer_refused_total",
+         "CURVE handshakes on the peer port with a key not in the manifest.", ts.refused},
+        {"roost_peer_impostor_total", "Frames from a listed key under another node's routing id.",
+         ts.impostor},
+        {"roost_transport_sent_total", "Envelopes sent to other nodes.", ts.sent},
+        {"roost_transport_received_total", "Envelopes received from other nodes.", ts.received},
+        {"roost_transport_dropped_total",
+         "Envelopes not sent: an unknown node, an outbound queue over its bound, a peer that "
+         "has not drained its pending bytes.",
+         ts.dropped},
+        {"roost_transport_malformed_total", "Received envelopes that did not decode (dropped).",
+         ts.malformed},
+        {"roost_transport_unknown_peer_total", "Frames from a routing id that is no member.",
+         ts.unknown_peer},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        metrics_counter_add(metrics_register_counter(r, c[i].name, c[i].help, NULL, 0), c[i].v);
     metrics_counter_add(metrics_register_counter(
                             r, "roost_admin_refused_total",
                             "CURVE handshakes on the admin port with a non-operator key.", NULL, 0),

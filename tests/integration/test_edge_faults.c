@@ -259,6 +259,11 @@ static void test_roostctl_status(void **state)
     s_scrape_and_parse(EC->metrics[1], "roost_store_hints_pending_entries",
                        "roost_cluster_map_epochs_max");
     s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_edge_connections", "roost_node_queued");
+    /* every node counts what its transport sent, received and dropped */
+    s_scrape_and_parse(EC->metrics[1], "roost_transport_sent_total",
+                       "roost_transport_dropped_total");
+    s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_transport_received_total",
+                       "roost_transport_malformed_total");
     /* `roostctl metrics`: Prometheus text from every node (an edge's, a shard's store) */
     char cmd[256];
     snprintf(cmd, sizeof cmd, "'%s' -m '%s' metrics", getenv("ROOSTCTL"), EC->manifest);
