@@ -245,12 +245,24 @@ void node_bounce(roost_node_t *n, roost_env_t *env, int code, roost_worker_t *fr
 /* A node with no primary for a peer's envelope (no map yet: it has just restarted) cannot
  * route the refusal by its map either, so it goes back to the peer the envelope came from,
  * which routes it on by its own. It used to be dropped: the requester waited out its timeout
- * (a conversation's fan-out stalled 5 s after a cluster restart). */
+ * (a conversation's fan-out stalled 5 s after a cluster restart). A requester whose key names
+ * its node (a node-local actor: an edge's session, a probe) gets it straight from here: the
+ * peer may only have forwarded the request, and a node never forwards another node's local
+ * keys, so the refusal died there (the store benchmark's warm-up: writes forwarded by the
+ * first node with a map to one without waited out their 5 s). */
 static void s_refuse_to_peer(roost_node_t *n, roost_env_t *env, uint32_t peer)
 {
     roost_env_t *err = s_error_for(env, ROOST_EUNAVAIL);
-    if (err && roost_transport_send(n->transport, peer, err) != ROOST_OK)
+    roost_local_key_t local;
+    if (err && err->target[0] == '@' &&
+        roost_key_split_local(err->target, err->target_len, &local)) {
+        if (local.node == n->id) /* one of ours asked a peer that asked us back */
+            node_route(n, err, NULL);
+        else if (roost_transport_send(n->transport, local.node, err) != ROOST_OK)
+            s_count_drop(n, NULL);
+    } else if (err && roost_transport_send(n->transport, peer, err) != ROOST_OK) {
         s_count_drop(n, NULL);
+    }
     s_count_drop(n, NULL);
     roost_env_free(env);
 }
