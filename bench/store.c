@@ -6,7 +6,9 @@
  *   phase 2, `--seconds`: paced at half that rate (open loop; `--rate R`: at R): p50/p99
  *            latency.
  * Then RocksDB's own ceiling on this machine (db_bench fillrandom, batches of 100, 200-byte
- * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5).
+ * values, sync) and the ratio writes_per_s × RF ÷ that ceiling (target ≥ 0.5). `failed`: the
+ * writes sent in the measured phases that failed or timed out (not the warm-up's, even when
+ * one times out inside a measured phase).
  * `--direct 1` (default): the probe follows the map the control leader pushes and sends each
  * write straight to its partition's primary; `--direct 0`: through one shard that forwards.
  * `--io thread|worker`: the manifest's runtime.io (where every node runs its network loop).
@@ -44,6 +46,11 @@ typedef struct {
 typedef struct {
     uint64_t sent_ns[SLOTS];
     _Atomic uint64_t acked, failed, inflight;
+    /* Failures of writes sent since measured_from_ns (0: not measuring yet). A write sent during
+     * the warm-up that times out 5 s later fails inside a measured phase, but it is the
+     * warm-up's: it counted there until session 17. */
+    _Atomic uint64_t measured_from_ns;
+    _Atomic uint64_t failed_measured;
     _Atomic uint64_t streak; /* acknowledged in a row since the last failure */
     _Atomic uint64_t max_ns; /* the longest acknowledged write since the last reset */
     lat_hist_t lat;
@@ -91,6 +98,9 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
     atomic_fetch_sub(&B->inflight, 1);
     if (status != ROOST_OK) {
         atomic_store(&B->streak, 0);
+        uint64_t from = atomic_load(&B->measured_from_ns);
+        if (from && B->sent_ns[tag % SLOTS] >= from)
+            atomic_fetch_add(&B->failed_measured, 1);
         if (atomic_fetch_add(&B->failed, 1) < 5) /* the first few reasons, for the record */
             bench_progress("store: a write failed: %s after %.1f ms", roost_strerror(status),
                            (double)(bench_now_ns() - B->sent_ns[tag % SLOTS]) / 1e6);
@@ -260,7 +270,7 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
         return 1;
     }
     memset(&B->lat, 0, sizeof B->lat);
-    uint64_t failed0 = atomic_load(&B->failed); /* eunavail while partitions first reconcile */
+    atomic_store(&B->measured_from_ns, bench_now_ns()); /* not the warm-up's failures */
     double peak = s_closed_loop(window, seconds, vlen);
     double p50 = lat_quantile_us(&B->lat, 0.5), p99 = lat_quantile_us(&B->lat, 0.99);
     struct timespec drain = {1, 0};
@@ -283,8 +293,8 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
            "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
            ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
            nodes, rf, consistency, g_io, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
-           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed) - failed0,
-           ceiling, ceiling > 0 ? peak * rf / ceiling : 0.0);
+           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed_measured), ceiling,
+           ceiling > 0 ? peak * rf / ceiling : 0.0);
     return 0;
 }
 
@@ -316,9 +326,10 @@ static int s_run_join(int nodes, int rf, const char *consistency, const char *sy
     }
     memset(&B->lat, 0, sizeof B->lat);
     atomic_store(&B->max_ns, 0);
+    atomic_store(&B->measured_from_ns, bench_now_ns());
     s_paced_ms(rate, 3000, vlen);
     double p99_before = lat_quantile_us(&B->lat, 0.99);
-    uint64_t max_before = atomic_load(&B->max_ns), failed0 = atomic_load(&B->failed);
+    uint64_t max_before = atomic_load(&B->max_ns);
     char name[16];
     snprintf(name, sizeof name, "s%d", nodes + 1);
     B->pids[nodes + 1] = bench_spawn_roostd(join, name, B->dir);
@@ -344,7 +355,7 @@ static int s_run_join(int nodes, int rf, const char *consistency, const char *sy
            s_json_field(log, "\"partitions_moving\":"), s_json_field(log, "\"copies\":"),
            p99_before, (double)max_before / 1e6, lat_quantile_us(&B->lat, 0.5),
            lat_quantile_us(&B->lat, 0.99), (double)atomic_load(&B->max_ns) / 1e6,
-           atomic_load(&B->failed) - failed0);
+           atomic_load(&B->failed_measured));
     return ok ? 0 : 1;
 }
 
