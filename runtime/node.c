@@ -254,15 +254,10 @@ static void s_refuse_to_peer(roost_node_t *n, roost_env_t *env, uint32_t peer)
 {
     roost_env_t *err = s_error_for(env, ROOST_EUNAVAIL);
     roost_local_key_t local;
-    if (err && err->target[0] == '@' &&
-        roost_key_split_local(err->target, err->target_len, &local)) {
-        if (local.node == n->id) /* one of ours asked a peer that asked us back */
-            node_route(n, err, NULL);
-        else if (roost_transport_send(n->transport, local.node, err) != ROOST_OK)
-            s_count_drop(n, NULL);
-    } else if (err && roost_transport_send(n->transport, peer, err) != ROOST_OK) {
+    if (err && err->target[0] == '@' && roost_key_split_local(err->target, err->target_len, &local))
+        node_route(n, err, NULL); /* a local key names its node: routed without the map */
+    else if (err && roost_transport_send(n->transport, peer, err) != ROOST_OK)
         s_count_drop(n, NULL);
-    }
     s_count_drop(n, NULL);
     roost_env_free(env);
 }
