@@ -545,6 +545,7 @@ static int s_open_store(daemon_t *d)
                    d->self->name);
     roost_node_set_service(d->node, STORE_SERVICE, &d->store);
     d->syncer = syncer_new(d->node, d->engine);
+    syncer_set_gather_us(d->syncer, d->manifest.sync_gather_us);
     roost_node_set_service(d->node, SYNCER_SERVICE, d->syncer);
     roost_node_register(d->node, &replog_behaviour);
     roost_node_register(d->node, &kv_behaviour);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "runtime/errors.h"
+#include "shards/syncer.h"
 
 void mf_fail(ctx_t *c, const yaml_node_t *n, const char *field, const char *fmt, ...)
 {
@@ -140,6 +141,8 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
                  sizeof m->consistency);
     else if (strcmp(key, "sync") == 0)
         mf_oneof(c, v, "cluster.sync", s_syncs, m->sync, sizeof m->sync);
+    else if (strcmp(key, "sync_gather_us") == 0)
+        m->sync_gather_us = (uint32_t)mf_uint(c, v, "cluster.sync_gather_us", 0, 100000);
     if (!c->failed && strcmp(key, "partitions") == 0 && (m->partitions & (m->partitions - 1)))
         mf_fail(c, v, "cluster.partitions", "%u is not a power of two", m->partitions);
 }
@@ -267,8 +270,9 @@ static void s_nodes(ctx_t *c, yaml_node_t *v)
     }
 }
 
-static const char *const s_cluster_keys[] = {
-    "name", "partitions", "replication_factor", "voters", "consistency", "sync", NULL};
+static const char *const s_cluster_keys[] = {"name",           "partitions",  "replication_factor",
+                                             "voters",         "consistency", "sync",
+                                             "sync_gather_us", NULL};
 static const char *const s_runtime_keys[] = {
     "workers", "passivate_after_ms", "heartbeat_ms", "down_after_ms", "io", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
@@ -336,6 +340,7 @@ static void s_defaults(manifest_t *m)
     snprintf(m->backend_presence, sizeof m->backend_presence, "embedded");
     snprintf(m->consistency, sizeof m->consistency, "QUORUM");
     snprintf(m->sync, sizeof m->sync, "batch");
+    m->sync_gather_us = SYNCER_GATHER_US_DEFAULT;
     m->passivate_after_ms = 5 * 60 * 1000;
     m->heartbeat_ms = 500;
     m->down_after_ms = 5000;

@@ -1,12 +1,15 @@
 /* shards/syncer.c — see syncer.h. Requests are requester keys on a mutex-protected list; the
- * thread swaps the whole list out, syncs once, and answers each through the node. */
+ * thread swaps the whole list out, syncs once, and answers each through the node.
+ * Under load the thread paces its syncs (syncer.h: the gather time). */
 #include "shards/syncer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/fault.h"
 #include "runtime/log.h"
@@ -26,6 +29,8 @@ struct syncer {
     request_t *head; /* under lock */
     bool stopping;   /* under lock */
     bool started;
+    uint64_t gather_ns;   /* set before the thread starts */
+    uint64_t last_end_ns; /* the thread's: when its previous sync returned (0: none yet) */
     _Atomic uint64_t syncs;
 };
 
@@ -34,6 +39,7 @@ syncer_t *syncer_new(roost_node_t *node, engine_t *engine)
     syncer_t *s = roost_xcalloc(1, sizeof *s);
     s->node = node;
     s->engine = engine;
+    s->gather_ns = (uint64_t)SYNCER_GATHER_US_DEFAULT * 1000u;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     return s;
@@ -50,6 +56,23 @@ static void s_answer(syncer_t *s, request_t *list, int32_t status)
     }
 }
 
+/* Under load, lets a small batch grow until the gather time after the previous sync ends
+ * (syncer.h). Called and returns with the lock held. */
+static void s_gather(syncer_t *s)
+{
+    uint32_t queued = 0;
+    for (request_t *r = s->head; r && queued < SYNCER_GATHER_MIN; r = r->next)
+        queued++;
+    uint64_t since = roost_clock_now_ns(roost_clock_real()) - s->last_end_ns;
+    if (queued >= SYNCER_GATHER_MIN || s->last_end_ns == 0 || since >= s->gather_ns)
+        return;
+    pthread_mutex_unlock(&s->lock);
+    uint64_t left = s->gather_ns - since;
+    struct timespec rest = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+    nanosleep(&rest, NULL);
+    pthread_mutex_lock(&s->lock);
+}
+
 static void *s_main(void *arg)
 {
     syncer_t *s = arg;
@@ -60,6 +83,7 @@ static void *s_main(void *arg)
             pthread_cond_wait(&s->cond, &s->lock);
             continue;
         }
+        s_gather(s);
         request_t *batch = s->head;
         s->head = NULL;
         pthread_mutex_unlock(&s->lock);
@@ -73,6 +97,7 @@ static void *s_main(void *arg)
             continue;
         }
         int32_t status = engine_sync(s->engine); /* one fsync answers the whole batch */
+        s->last_end_ns = roost_clock_now_ns(roost_clock_real());
         atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
         s_answer(s, batch, status);
         pthread_mutex_lock(&s->lock);
@@ -97,6 +122,11 @@ uint32_t syncer_poll(syncer_t *s)
     atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
     s_answer(s, batch, status);
     return n;
+}
+
+void syncer_set_gather_us(syncer_t *s, uint32_t us)
+{
+    s->gather_ns = (uint64_t)us * 1000u;
 }
 
 int syncer_start(syncer_t *s)

@@ -21,10 +21,21 @@
 
 enum { MSG_SYNC_REQ = 0x5300, MSG_SYNC_DONE };
 
+/* Under load the thread paces its fsyncs: a batch of fewer than SYNCER_GATHER_MIN requests
+ * that comes within the gather time of the previous sync's end waits until that time has
+ * passed, gathering what arrives meanwhile; a sync after a quiet spell starts at once. An fsync
+ * costs this kind of machine's kernel far more CPU than its disk time: back-to-back syncs of a
+ * few requests each took the cores a loaded node needed (session 17: 1000 µs gave +35-45%
+ * acknowledged writes/s in the store benchmark, and +0.6-0.9 ms at the median at 1,000
+ * writes/s, none at 200). 0 syncs at once, always. Manifest: cluster.sync_gather_us. */
+enum { SYNCER_GATHER_MIN = 8, SYNCER_GATHER_US_DEFAULT = 1000 };
+
 typedef struct syncer syncer_t;
 
 syncer_t *syncer_new(roost_node_t *node, engine_t *engine);
 int syncer_start(syncer_t *s);
+/* Before syncer_start (default SYNCER_GATHER_US_DEFAULT). */
+void syncer_set_gather_us(syncer_t *s, uint32_t us);
 /* Without the thread (syncer_start never called): one batch on the caller's thread — every
  * request queued so far, one engine_sync, the answers. Returns how many it answered. The
  * simulator and deterministic tests decide with it when an fsync completes. */

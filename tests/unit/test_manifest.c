@@ -69,7 +69,8 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.retention_count, 10000);
     assert_int_equal(m.group_max_members, 256);
     assert_int_equal(m.max_devices, 5);
-    assert_string_equal(m.io, "thread"); /* runtime default: the I/O loop on its own thread */
+    assert_string_equal(m.io, "thread");      /* runtime default: the I/O loop on its own thread */
+    assert_int_equal(m.sync_gather_us, 1000); /* a loaded node paces its fsyncs */
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -121,6 +122,8 @@ static void test_bad_manifests_name_line_and_field(void **state)
     s_refused("apiVersion: roost/v1\nbackends: {queue: kafka}\n",
               "backends: unknown field \"queue\"");
     s_refused("apiVersion: roost/v1\nruntime:\n  io: epoll\n", "bad.yaml:3: runtime.io:");
+    s_refused("apiVersion: roost/v1\ncluster: {sync_gather_us: 200000}\n",
+              "bad.yaml:2: cluster.sync_gather_us:");
 }
 
 #define ONE_NODE                                                                                   \
@@ -136,6 +139,19 @@ static void test_runtime_io_is_worker_or_thread(void **state)
     char err[MANIFEST_ERR_BYTES_MAX];
     assert_int_equal(manifest_parse(text, strlen(text), "t.yaml", &m, err, sizeof err), 0);
     assert_string_equal(m.io, "worker");
+}
+
+/* cluster.sync_gather_us: how long a loaded node's syncer paces its fsyncs; 0 turns it off. */
+static void test_sync_gather_can_be_turned_off(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    const char *off = "apiVersion: roost/v1\ncluster: {replication_factor: 1, sync_gather_us: 0}\n"
+                      "nodes:\n  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, "
+                      "raft_port: 2, data_dir: d}\n";
+    assert_int_equal(manifest_parse(off, strlen(off), "t.yaml", &m, err, sizeof err), 0);
+    assert_int_equal(m.sync_gather_us, 0); /* every fsync at once */
 }
 
 /* auth, limits and edge: defaults, values, and errors naming the field; edges may share a
@@ -253,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_a_good_manifest_parses),
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
         cmocka_unit_test(test_runtime_io_is_worker_or_thread),
+        cmocka_unit_test(test_sync_gather_can_be_turned_off),
         cmocka_unit_test(test_missing_file_is_an_error),
         cmocka_unit_test(test_edge_sections),
     };
