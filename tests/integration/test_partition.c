@@ -32,11 +32,11 @@ static void test_a_cut_off_primary_is_fenced(void **state)
         proc_sleep_ms(50);
     assert_true(s_map_says_down(other, victim));
     proc_sleep_ms(2500); /* requests in flight before the new epoch time out */
-    int via_victim = s_write_for(3000);
+    int via_victim = s_write_for(3000, 2000);
     assert_int_equal(via_victim, 0); /* the deposed primary gets nothing acknowledged */
 
     probe_route(W->probe, (uint32_t)other);
-    int via_new = s_write_for(3000);
+    int via_new = s_write_for(3000, 2000);
     assert_true(via_new > 0); /* the new primaries do */
 
     s_cut(victim, NULL, 0);
