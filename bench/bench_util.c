@@ -1,5 +1,6 @@
 /* bench/bench_util.c — see bench.h. */
 #include "bench/bench.h"
+#include "cluster/children.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -8,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 const char *bench_opt(int argc, char **argv, const char *name)
@@ -133,33 +132,14 @@ pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir
     return bench_spawn_tool("roostd", "ROOSTD", args, log);
 }
 
-/* Reaps what has exited; returns how many still run. */
-static size_t s_reap(pid_t *pids, size_t n)
+/* Names a node that had to be killed (children_killed_fn). */
+static void s_name_killed(size_t i, pid_t pid, void *what)
 {
-    size_t running = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) != 0)
-            pids[i] = 0; /* exited (or not ours to wait for) */
-        running += pids[i] > 0;
-    }
-    return running;
+    bench_progress("%s%zu (pid %d) did not stop within %d ms of SIGTERM: killed",
+                   (const char *)what, i, (int)pid, BENCH_STOP_WAIT_MS);
 }
 
 void bench_stop_children(pid_t *pids, size_t n, const char *what)
 {
-    for (size_t i = 0; i < n; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    struct timespec tick = {0, 50 * 1000000};
-    for (int waited = 0; waited < BENCH_STOP_WAIT_MS && s_reap(pids, n) > 0; waited += 50)
-        nanosleep(&tick, NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (pids[i] <= 0)
-            continue;
-        bench_progress("%s%zu did not stop within %d ms of SIGTERM: killed", what, i,
-                       BENCH_STOP_WAIT_MS);
-        kill(pids[i], SIGKILL);
-        waitpid(pids[i], NULL, 0);
-        pids[i] = 0;
-    }
+    children_stop(pids, n, BENCH_STOP_WAIT_MS, s_name_killed, (void *)what);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/children.h"
 #include "cluster/ctl.h"
 #include "cluster/curve_keys.h"
 #include "cluster/edge_setup.h"
@@ -152,28 +153,18 @@ static int s_wait_ready(const manifest_t *m, const pid_t *pids)
     return 0;
 }
 
+/* Names a node that had to be killed (children_killed_fn). */
+static void s_name_killed(size_t i, pid_t pid, void *arg)
+{
+    const manifest_t *m = arg;
+    fprintf(stderr, "roostctl up: %s (pid %d) did not stop within %d ms of SIGTERM: killed\n",
+            m->nodes[i].name, (int)pid, STOP_WAIT_MS);
+}
+
 /* SIGTERM to every child we started, then wait (bounded; SIGKILL after STOP_WAIT_MS). */
 static void s_stop_all(const manifest_t *m, pid_t *pids)
 {
-    for (uint32_t i = 0; i < m->n_nodes; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    for (int waited = 0; waited <= STOP_WAIT_MS; waited += 50) {
-        bool any = false;
-        for (uint32_t i = 0; i < m->n_nodes; i++) {
-            if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i])
-                pids[i] = 0;
-            any |= pids[i] > 0;
-        }
-        if (!any)
-            return;
-        s_sleep_ms(50);
-    }
-    for (uint32_t i = 0; i < m->n_nodes; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGKILL);
-            waitpid(pids[i], NULL, 0);
-        }
+    children_stop(pids, m->n_nodes, STOP_WAIT_MS, s_name_killed, (void *)m);
 }
 
 /* Runs until a signal, or until a node fails (exits non-zero or is killed). A node that
