@@ -6,21 +6,40 @@
  * and one from a source at zero completes. */
 #include "tests/support/replog_world.h"
 
-/* Node id's (stopped) engine loses every partition's log and state and its applied points —
- * its unsynced history, all of it, after an unclean stop under sync: none; its promises stay. */
+/* Node id's (stopped) engine loses every partition's log and state, its applied points and
+ * its log bounds — its unsynced history, all of it, after an unclean stop under sync: none; its
+ * promises (always synced) stay. The meta table sorts between the log and the state table, so
+ * each table goes by its own range: one range over both took the promises too, and a copy
+ * that had forgotten its promise took a deposed primary's older-epoch entries and counted again
+ * on them (test_a_rejoining_copy_counts_again_only_on_an_adopted_log failed about once in 60
+ * runs on a loaded machine). */
 static void s_wipe_history(uint32_t id)
 {
+    static const uint8_t tables[] = {KEY_TABLE_LOG, KEY_TABLE_STATE};
+    static const uint8_t fields[] = {KEY_META_APPLIED, KEY_META_FIRST, KEY_META_FIRST_EPOCH};
     engine_batch_t *b = engine_batch_new();
     for (uint32_t p = 0; p < P; p++) {
         uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES], meta[KEY_META_BYTES];
-        key_prefix(lo, p, KEY_TABLE_LOG);
-        key_prefix(hi, p, KEY_TABLE_STATE + 1);
-        engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
-        key_meta(meta, p, KEY_META_APPLIED);
-        engine_batch_delete(b, meta, sizeof meta);
+        for (size_t t = 0; t < sizeof tables; t++) {
+            key_prefix(lo, p, tables[t]);
+            key_prefix(hi, p, (uint8_t)(tables[t] + 1));
+            engine_batch_delete_range(b, lo, sizeof lo, hi, sizeof hi);
+        }
+        for (size_t f = 0; f < sizeof fields; f++) {
+            key_meta(meta, p, fields[f]);
+            engine_batch_delete(b, meta, sizeof meta);
+        }
     }
     assert_int_equal(engine_write(W->engine[id], b, true), 0);
     engine_batch_destroy(&b);
+    for (uint32_t p = 0; p < P; p++) { /* what stays */
+        uint8_t meta[KEY_META_BYTES];
+        key_meta(meta, p, KEY_META_PROMISED);
+        void *v = NULL;
+        size_t n = 0;
+        assert_int_equal(engine_get(W->engine[id], meta, sizeof meta, &v, &n), 0);
+        free(v);
+    }
 }
 
 /* Node 3 finished a snapshot rebuild. The count follows the rebuild's last write, so a test
@@ -481,5 +500,7 @@ int main(void)
         T(test_a_rebuild_cut_short_resumes_from_the_primary),
         T(test_a_rebuild_from_a_source_at_zero_completes),
     };
+    if (getenv("ROOST_TEST_FILTER")) /* one test (cmocka's * and ? patterns), for loops */
+        cmocka_set_test_filter(getenv("ROOST_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
