@@ -517,7 +517,8 @@ static int s_open_store(daemon_t *d)
     char path[MANIFEST_PATH_BYTES_MAX + 8], err[512];
     bool clean = s_stopped_cleanly(d);
     roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
-    d->engine = engine_rocksdb_open(path, NULL, err, sizeof err);
+    engine_rocksdb_options_t eo = {.buffer_unsynced = strcmp(d->manifest.sync, "none") != 0};
+    d->engine = engine_rocksdb_open(path, &eo, err, sizeof err);
     if (!d->engine) {
         ROOST_ERROR(COMP, "cannot open the store", "dir=%s err=\"%s\"", path, err);
         return ROOST_EIO;

@@ -36,6 +36,11 @@ typedef struct {
     /* Open without write access (inspection tools, a node's data examined offline): the
      * directory must exist; every write fails with ROOST_EIO and latches the engine's health. */
     bool read_only;
+    /* Writes not asked to sync stay in RocksDB's WAL buffer (manual_wal_flush) until the next
+     * synced write or engine_sync, which write and sync them in one go: one write() per sync
+     * instead of one per batch. A process crash then loses them as a power loss would, so only
+     * for a store that acknowledges nothing before its sync (sync: batch or always). */
+    bool buffer_unsynced;
 } engine_rocksdb_options_t;
 
 /* Opens (creating if missing, unless read_only) the database in dir. opts may be NULL (all

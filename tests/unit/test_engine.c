@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -586,6 +587,59 @@ static void test_rocksdb_reopen_keeps_synced_data(void **state)
     engine_batch_destroy(&b);
 }
 
+/* In a child process (f's engine closed): opens f->dir with buffer_unsynced as given and
+ * writes "early" unsynced, then syncs, then "late" unsynced, "synced" with sync, and "tail"
+ * unsynced; then it is killed (SIGKILL) and f reopens the directory. */
+static void s_write_then_get_killed(fixture_t *f, bool buffer_unsynced)
+{
+    engine_destroy(&f->engine);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        engine_rocksdb_options_t o = {.buffer_unsynced = buffer_unsynced};
+        char err[256];
+        engine_t *e = engine_rocksdb_open(f->dir, &o, err, sizeof err);
+        const char *keys[] = {"early", "late", "synced", "tail"};
+        for (int i = 0; e && i < 4; i++) {
+            engine_batch_t *b = engine_batch_new();
+            if (engine_batch_put(b, keys[i], strlen(keys[i]), "v", 1) != 0 ||
+                engine_write(e, b, i == 2) != 0 || (i == 0 && engine_sync(e) != 0))
+                _exit(1);
+            engine_batch_destroy(&b);
+        }
+        char c = e != NULL;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 1);
+    close(ready[0]);
+    close(ready[1]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    s_reopen(f);
+}
+
+/* With buffer_unsynced (sync: batch and always), a sync or a synced write makes every earlier
+ * write durable, and what no sync covered dies with the process; without it (sync: none), a
+ * process crash loses nothing that was written. */
+static void test_rocksdb_unsynced_writes_and_a_process_crash(void **state)
+{
+    fixture_t *f = *state;
+    s_write_then_get_killed(f, true);
+    s_expect(f->engine, B("early"), "v");
+    s_expect(f->engine, B("late"), "v");
+    s_expect(f->engine, B("synced"), "v");
+    s_expect(f->engine, B("tail"), NULL);
+    s_write_then_get_killed(f, false);
+    s_expect(f->engine, B("tail"), "v");
+}
+
 static void test_rocksdb_read_only_refuses_writes(void **state)
 {
     fixture_t *f = *state;
@@ -749,6 +803,7 @@ int main(int argc, char **argv)
         ON(mem, test_mem_failed_write_latches_health_and_reads_go_on),
         ON(mem, test_mem_full_disk_fails_writes_with_eio),
         ON(rocksdb, test_rocksdb_reopen_keeps_synced_data),
+        ON(rocksdb, test_rocksdb_unsynced_writes_and_a_process_crash),
         ON(rocksdb, test_rocksdb_read_only_refuses_writes),
         ON(rocksdb, test_rocksdb_write_error_refuses_later_writes),
         ON(rocksdb, test_rocksdb_open_failure_says_why),
