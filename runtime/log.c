@@ -25,6 +25,11 @@ void roost_log_tag(const char *tag)
     t_tag = tag;
 }
 
+bool roost_log_has_node(void)
+{
+    return strcmp(s_node, "-") != 0;
+}
+
 int roost_log_level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)

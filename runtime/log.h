@@ -9,6 +9,8 @@
 #ifndef ROOST_LOG_H
 #define ROOST_LOG_H
 
+#include <stdbool.h>
+
 typedef enum { ROOST_LOG_DEBUG, ROOST_LOG_INFO, ROOST_LOG_WARN, ROOST_LOG_ERROR } roost_log_level_t;
 
 /* Sets the node name (copied, truncated to 63 bytes) and the threshold. Not thread-safe:
@@ -18,6 +20,9 @@ void roost_log_init(const char *node, roost_log_level_t level);
 /* Names what this thread runs now in place of the node name (NULL: the node name again), for a
  * process that runs several nodes on one thread: the simulator tags each node's turn. */
 void roost_log_tag(const char *tag);
+
+/* True once roost_log_init named the node (a daemon); false in a process of several nodes. */
+bool roost_log_has_node(void);
 
 /* Parses "debug" | "info" | "warn" | "error"; returns -1 for anything else. */
 int roost_log_level_parse(const char *name);

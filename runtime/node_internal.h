@@ -81,6 +81,7 @@ typedef struct roost_worker {
     uint64_t next_scan_ns;
     uint64_t pass_budget_ns; /* 0, or ROOST_IO_WORKER_PASS_NS on the worker running the I/O */
     pthread_t thread;
+    char log_tag[16]; /* "n<id>": its log lines' node, when the process names none (tests) */
     worker_stats_t stats;
 } roost_worker_t;
 _Static_assert(sizeof(roost_worker_t) % ROOST_CACHE_LINE_BYTES == 0, "workers own whole lines");

@@ -671,6 +671,10 @@ void *worker_thread_main(void *arg)
     char name[16]; /* what top -H and perf show */
     snprintf(name, sizeof name, "roost-w%u", w->index);
     pthread_setname_np(pthread_self(), name);
+    if (!roost_log_has_node()) { /* several nodes in one process: say which one logs */
+        snprintf(w->log_tag, sizeof w->log_tag, "n%u", w->node->id);
+        roost_log_tag(w->log_tag);
+    }
     roost_clock_t *clock = w->node->clock;
     uint64_t idle_since = 0;
     roost_transport_t *io = w->index == 0 && w->node->io_on_worker ? w->node->transport : NULL;

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "runtime/errors.h"
+#include "runtime/log.h"
 #include "runtime/node.h"
 
 enum { MSG_GO = 1, MSG_SEQ, MSG_PING, MSG_PONG };
@@ -121,6 +123,18 @@ static void tell_passivate(roost_ctx_t *ctx, void *state)
 static const roost_behaviour_t tell_beh = {
     .kind = "tell", .on_message = tell_message, .on_passivate = tell_passivate};
 
+/* "say" actors write one log line per message. */
+static _Atomic int g_said;
+
+static void say_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
+{
+    (void)ctx, (void)state, (void)env;
+    ROOST_WARN("test", "said", "n=%d", 1);
+    atomic_fetch_add(&g_said, 1);
+}
+
+static const roost_behaviour_t say_beh = {.kind = "say", .on_message = say_message};
+
 static roost_node_t *s_node(void)
 {
     roost_node_config_t cfg = {.node_id = 1, .workers = 2, .partitions = 256};
@@ -131,6 +145,7 @@ static roost_node_t *s_node(void)
     assert_int_equal(roost_node_register(n, &pinger_beh), 0);
     assert_int_equal(roost_node_register(n, &ponger_beh), 0);
     assert_int_equal(roost_node_register(n, &tell_beh), 0);
+    assert_int_equal(roost_node_register(n, &say_beh), 0);
     return n;
 }
 
@@ -182,6 +197,35 @@ static void test_requests_and_responses_cross_workers(void **state)
     roost_node_destroy(&n);
 }
 
+/* In a process that named no node (tests, benchmarks: several nodes in one process), a
+ * worker's log lines say which node it belongs to. */
+static void test_a_workers_log_lines_name_its_node(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/roost-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    atomic_store(&g_said, 0);
+    roost_node_t *n = s_node();
+    assert_int_equal(roost_node_start(n), 0);
+    roost_node_send(n, roost_env_new("say:1", NULL, MSG_GO, NULL, 0));
+    bool said = s_wait_for(&g_said, 1);
+    roost_node_destroy(&n);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char buf[4096] = "";
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(said);
+    assert_true(got > 0);
+    assert_non_null(strstr(buf, "node=n1 comp=test msg=\"said\""));
+}
+
 static void test_stop_with_work_queued_is_clean(void **state)
 {
     (void)state;
@@ -230,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_senders_order_holds_across_workers),
         cmocka_unit_test(test_requests_and_responses_cross_workers),
+        cmocka_unit_test(test_a_workers_log_lines_name_its_node),
         cmocka_unit_test(test_stop_with_work_queued_is_clean),
         cmocka_unit_test(test_teardown_drops_what_passivation_sends),
     };
