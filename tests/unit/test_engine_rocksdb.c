@@ -1,0 +1,260 @@
+/* tests/unit/test_engine_rocksdb.c — what only the RocksDB engine can show: reopen keeps what
+ * was synced, a process crash with and without buffered unsynced writes, read-only mode, a real
+ * write error, an open failure that says why.
+ *
+ * `test_engine_rocksdb --bench [DIR]` instead measures the RocksDB engine's write rate
+ * (200-byte values, batches of 100, sync on and off) and prints one JSON object per mode; not
+ * part of ctest. */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/rng.h"
+#include "tests/support/engine_fixture.h"
+
+/* ---- RocksDB --------------------------------------------------------------------------------- */
+
+static void test_rocksdb_reopen_keeps_synced_data(void **state)
+{
+    fixture_t *f = *state;
+    static char val[1024];
+    roost_rng_t rng;
+    roost_rng_seed(&rng, 7);
+    engine_batch_t *b = engine_batch_new();
+    for (int i = 0; i < 1000; i++) {
+        for (size_t j = 0; j < sizeof val; j++)
+            val[j] = (char)roost_rng_next(&rng); /* incompressible, like ciphertext */
+        char key[16];
+        snprintf(key, sizeof key, "m%05d", i);
+        assert_int_equal(engine_batch_put(b, key, strlen(key), val, sizeof val), 0);
+        if (i % 100 == 99) {
+            assert_int_equal(engine_write(f->engine, b, false), 0);
+            engine_batch_clear(b);
+        }
+    }
+    assert_int_equal(engine_sync(f->engine), 0);
+    s_put(f->engine, B("synced"), "yes", true);
+    assert_int_equal(engine_batch_delete_range(b, "m00000", 6, "m00010", 6), 0);
+    assert_int_equal(engine_write(f->engine, b, true), 0);
+    s_reopen(f);
+    s_expect(f->engine, B("synced"), "yes");
+    s_expect(f->engine, B("m00009"), NULL);
+    void *v = NULL;
+    size_t n = 0;
+    assert_int_equal(engine_get(f->engine, "m00999", 6, &v, &n), 0);
+    assert_int_equal(n, sizeof val);
+    assert_memory_equal(v, val, n);
+    free(v);
+    /* Reopening flushed the WAL into tables: the range's volume is visible to approximate. */
+    uint64_t bytes = 0;
+    assert_int_equal(engine_approximate_size(f->engine, "m", 1, "n", 1, &bytes), 0);
+    assert_true(bytes > 500 * 1024 && bytes < 4 * 1024 * 1024);
+    assert_int_equal(engine_approximate_size(f->engine, "x", 1, NULL, 0, &bytes), 0);
+    assert_true(bytes < 64 * 1024);
+    engine_batch_destroy(&b);
+}
+
+/* In a child process (f's engine closed): opens f->dir with buffer_unsynced as given and
+ * writes "early" unsynced, then syncs, then "late" unsynced, "synced" with sync, and "tail"
+ * unsynced; then it is killed (SIGKILL) and f reopens the directory. */
+static void s_write_then_get_killed(fixture_t *f, bool buffer_unsynced)
+{
+    engine_destroy(&f->engine);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        engine_rocksdb_options_t o = {.buffer_unsynced = buffer_unsynced};
+        char err[256];
+        engine_t *e = engine_rocksdb_open(f->dir, &o, err, sizeof err);
+        const char *keys[] = {"early", "late", "synced", "tail"};
+        for (int i = 0; e && i < 4; i++) {
+            engine_batch_t *b = engine_batch_new();
+            if (engine_batch_put(b, keys[i], strlen(keys[i]), "v", 1) != 0 ||
+                engine_write(e, b, i == 2) != 0 || (i == 0 && engine_sync(e) != 0))
+                _exit(1);
+            engine_batch_destroy(&b);
+        }
+        char c = e != NULL;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 1);
+    close(ready[0]);
+    close(ready[1]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    s_reopen(f);
+}
+
+/* With buffer_unsynced (sync: batch and always), a sync or a synced write makes every earlier
+ * write durable, and what no sync covered dies with the process; without it (sync: none), a
+ * process crash loses nothing that was written. */
+static void test_rocksdb_unsynced_writes_and_a_process_crash(void **state)
+{
+    fixture_t *f = *state;
+    s_write_then_get_killed(f, true);
+    s_expect(f->engine, B("early"), "v");
+    s_expect(f->engine, B("late"), "v");
+    s_expect(f->engine, B("synced"), "v");
+    s_expect(f->engine, B("tail"), NULL);
+    s_write_then_get_killed(f, false);
+    s_expect(f->engine, B("tail"), "v");
+}
+
+static void test_rocksdb_read_only_refuses_writes(void **state)
+{
+    fixture_t *f = *state;
+    s_put(f->engine, B("k"), "v", true);
+    engine_destroy(&f->engine);
+    char err[256];
+    f->engine = engine_rocksdb_open(f->dir, &(engine_rocksdb_options_t){.read_only = true}, err,
+                                    sizeof err);
+    assert_non_null(f->engine);
+    s_expect(f->engine, B("k"), "v");
+    engine_batch_t *b = engine_batch_new();
+    assert_int_equal(engine_batch_put(b, "k2", 2, "v", 1), 0);
+    assert_int_equal(engine_write(f->engine, b, true), ROOST_EIO); /* RocksDB: NotSupported */
+    assert_int_equal(engine_health(f->engine), ROOST_EIO);
+    assert_false(engine_writable(f->engine));
+    assert_int_equal(engine_sync(f->engine), ROOST_EIO);
+    s_expect(f->engine, B("k"), "v");
+    engine_batch_destroy(&b);
+}
+
+/* A real I/O error from the filesystem: RLIMIT_FSIZE makes write(2) past the limit fail with
+ * EFBIG (SIGXFSZ ignored), which RocksDB reports as an IO error on the WAL append. */
+static void test_rocksdb_write_error_refuses_later_writes(void **state)
+{
+    fixture_t *f = *state;
+    s_put(f->engine, B("before"), "v", true);
+    static char val[256 * 1024];
+    engine_batch_t *b = engine_batch_new();
+    assert_int_equal(engine_batch_put(b, "big", 3, val, sizeof val), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64 * 1024;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = engine_write(f->engine, b, true);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(rc, ROOST_EIO);
+    assert_int_equal(engine_health(f->engine), ROOST_EIO);
+    assert_false(engine_writable(f->engine));
+    engine_batch_clear(b);
+    assert_int_equal(engine_batch_put(b, "small", 5, "v", 1), 0);
+    assert_int_equal(engine_write(f->engine, b, false), ROOST_EIO); /* refused */
+    assert_int_equal(engine_sync(f->engine), ROOST_EIO);
+    s_expect(f->engine, B("before"), "v");
+    s_expect(f->engine, B("small"), NULL);
+    s_reopen(f); /* a restart: the failed batch was never acknowledged and is not there */
+    assert_true(engine_writable(f->engine));
+    s_expect(f->engine, B("before"), "v");
+    s_expect(f->engine, B("big"), NULL);
+    assert_int_equal(engine_write(f->engine, b, true), 0);
+    engine_batch_destroy(&b);
+}
+
+static void test_rocksdb_open_failure_says_why(void **state)
+{
+    fixture_t *f = *state;
+    char path[128], err[256] = "";
+    snprintf(path, sizeof path, "%s/missing", f->dir);
+    engine_t *e =
+        engine_rocksdb_open(path, &(engine_rocksdb_options_t){.read_only = true}, err, sizeof err);
+    assert_null(e);
+    assert_non_null(strstr(err, path));
+    assert_true(strlen(err) > strlen(path) + 20); /* RocksDB's reason follows the path */
+    /* The directory is locked by the fixture's engine: a second open fails too. */
+    e = engine_rocksdb_open(f->dir, NULL, err, sizeof err);
+    assert_null(e);
+    assert_non_null(strstr(err, "lock"));
+}
+
+/* ---- benchmark mode ------------------------------------------------------------------------ */
+
+enum { BENCH_BATCH = 100, BENCH_VALUE_BYTES = 200, BENCH_KEY_BYTES = 16, BENCH_ENTRIES = 200000 };
+
+static double s_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Random 16-byte keys (like db_bench fillrandom) and random (incompressible) values. */
+static void s_bench_mode(engine_t *e, bool sync, roost_rng_t *rng)
+{
+    engine_batch_t *b = engine_batch_new();
+    unsigned char key[BENCH_KEY_BYTES], val[BENCH_VALUE_BYTES];
+    double t0 = s_now_s();
+    for (int done = 0; done < BENCH_ENTRIES; done += BENCH_BATCH) {
+        engine_batch_clear(b);
+        for (int i = 0; i < BENCH_BATCH; i++) {
+            for (size_t j = 0; j < sizeof key; j += 8) {
+                uint64_t r = roost_rng_next(rng);
+                memcpy(key + j, &r, 8);
+            }
+            for (size_t j = 0; j + 8 <= sizeof val; j += 8) {
+                uint64_t r = roost_rng_next(rng);
+                memcpy(val + j, &r, 8);
+            }
+            if (engine_batch_put(b, key, sizeof key, val, sizeof val) != 0)
+                abort();
+        }
+        if (engine_write(e, b, sync) != 0)
+            abort();
+    }
+    double secs = s_now_s() - t0;
+    double mb = (double)BENCH_ENTRIES * (BENCH_KEY_BYTES + BENCH_VALUE_BYTES) / 1048576.0;
+    printf("{\"engine\":\"rocksdb\",\"sync\":%s,\"entries\":%d,\"batch\":%d,\"value_bytes\":%d,"
+           "\"seconds\":%.3f,\"entries_per_s\":%.0f,\"batches_per_s\":%.0f,\"mb_per_s\":%.2f,"
+           "\"us_per_batch\":%.1f}\n",
+           sync ? "true" : "false", BENCH_ENTRIES, BENCH_BATCH, BENCH_VALUE_BYTES, secs,
+           BENCH_ENTRIES / secs, BENCH_ENTRIES / BENCH_BATCH / secs, mb / secs,
+           secs * 1e6 / (BENCH_ENTRIES / BENCH_BATCH));
+    engine_batch_destroy(&b);
+}
+
+static int s_bench(const char *parent)
+{
+    fixture_t f = {.factory = &s_rocksdb};
+    snprintf(f.dir, sizeof f.dir, "%s/roost-engine-bench-XXXXXX", parent ? parent : "/tmp");
+    if (mkdtemp(f.dir) == NULL)
+        return 1;
+    char err[256];
+    engine_t *e = engine_rocksdb_open(f.dir, NULL, err, sizeof err); /* production defaults */
+    if (e == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    roost_rng_t rng;
+    roost_rng_seed(&rng, 42);
+    s_bench_mode(e, true, &rng);
+    s_bench_mode(e, false, &rng);
+    engine_destroy(&e);
+    return nftw(f.dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+        return s_bench(argc > 2 ? argv[2] : NULL);
+    const struct CMUnitTest tests[] = {
+        ON(rocksdb, test_rocksdb_reopen_keeps_synced_data),
+        ON(rocksdb, test_rocksdb_unsynced_writes_and_a_process_crash),
+        ON(rocksdb, test_rocksdb_read_only_refuses_writes),
+        ON(rocksdb, test_rocksdb_write_error_refuses_later_writes),
+        ON(rocksdb, test_rocksdb_open_failure_says_why),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
