@@ -59,7 +59,20 @@ static int s_write_while_ctl(proc_t *ctl, int until)
         ctl->out_fd = -1;
     }
     assert_true(s_write_until(until));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc != 0) { /* for the report: what roostctl last said and what each node last did */
+        fprintf(stderr, "roostctl exited %d: %s\n", rc, g_json);
+        for (int i = 1; i <= N; i++) { /* (a handoff's nodes log a map line per step: not those) */
+            char cmd[300];
+            snprintf(cmd, sizeof cmd,
+                     "echo '--- s%d' >&2; grep -v 'msg=\"map applied\"' %s/s%d.log | tail -n 20 | "
+                     "cut -c1-300 >&2",
+                     i, W->dir, i);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no log for s%d)\n", i);
+        }
+    }
+    return rc;
 }
 
 static unsigned s_json_u(const char *field)
