@@ -517,7 +517,8 @@ static int s_open_store(daemon_t *d)
     char path[MANIFEST_PATH_BYTES_MAX + 8], err[512];
     bool clean = s_stopped_cleanly(d);
     roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
-    engine_rocksdb_options_t eo = {.buffer_unsynced = strcmp(d->manifest.sync, "none") != 0};
+    store_sync_t sync = s_sync(d->manifest.sync);
+    engine_rocksdb_options_t eo = {.buffer_unsynced = sync != SYNC_NONE};
     d->engine = engine_rocksdb_open(path, &eo, err, sizeof err);
     if (!d->engine) {
         ROOST_ERROR(COMP, "cannot open the store", "dir=%s err=\"%s\"", path, err);
@@ -526,12 +527,12 @@ static int s_open_store(daemon_t *d)
     d->store = (store_t){.engine = d->engine,
                          .rf = d->manifest.replication_factor,
                          .consistency = s_consistency(d->manifest.consistency),
-                         .sync = s_sync(d->manifest.sync),
+                         .sync = sync,
                          .append_timeout_ms = 5000,
                          .serving_hook = ACTORS_SERVING_HOOK,
                          .handoff = s_handoff,
                          .handoff_arg = d,
-                         .rejoining = !clean && strcmp(d->manifest.sync, "none") == 0,
+                         .rejoining = !clean && sync == SYNC_NONE,
                          .commit_us = metrics_register_histogram(
                              d->reg, "roost_store_commit_latency_us",
                              "Microseconds from an append reaching its partition's primary to "
