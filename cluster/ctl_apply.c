@@ -15,7 +15,7 @@
 #include "runtime/clustermap.h"
 #include "runtime/ring.h"
 
-enum { POLL_MS = 500, TIMEOUT_S_DEFAULT = 600, MANIFEST_TEXT_MAX = 256 * 1024 };
+enum { POLL_MS = 500, RESEND_MS = 5000, TIMEOUT_S_DEFAULT = 600, MANIFEST_TEXT_MAX = 256 * 1024 };
 
 typedef struct {
     uint32_t moving;    /* partitions whose list changes */
@@ -224,16 +224,46 @@ static void s_sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-/* Follows the map until nothing is left to move; 0, or 1 on timeout. */
-static int s_follow(const ctl_opts_t *o, const manifest_t *m, const plan_t *plan,
+/* Whether the map's configured members (a leaving one stays listed, unconfigured, until its
+ * copies have moved) are already the ones the manifest asks for. */
+static bool s_members_in(const clustermap_t *map, const manifest_t *m, const char *drain)
+{
+    const char *names[RING_MEMBERS_MAX];
+    uint32_t ids[RING_MEMBERS_MAX], n = s_targets(m, drain, names, ids), configured = 0;
+    for (uint32_t i = 0; i < clustermap_member_count(map); i++) {
+        const clustermap_member_t *mb = clustermap_member_at(map, i);
+        if (!mb->configured)
+            continue;
+        if (!s_has(ids, n, mb->id))
+            return false;
+        configured++;
+    }
+    return configured == n;
+}
+
+/* Follows the map until nothing is left to move; 0, or 1 on timeout. While the map's members
+ * are not yet the manifest's, the manifest is sent again every RESEND_MS: only the leader's
+ * proposal counts, and one sent while the voters were electing a leader (right after a voter
+ * restarted) was taken by followers and lost — the drain then waited out its whole timeout
+ * (test_handoff, session 18). Sending it again is harmless: known nodes are skipped and the
+ * same members change nothing. */
+static int s_follow(const ctl_opts_t *o, const manifest_t *m, const plan_t *plan, const char *drain,
                     unsigned timeout_s, uint32_t *left_out)
 {
     time_t until = time(NULL) + timeout_s;
     uint32_t left = plan->moving;
+    long since_sent_ms = 0;
     while (time(NULL) < until) {
         clustermap_t *map = ctl_fetch_map(o, m, true);
         if (map) {
             left = s_left(map, plan);
+            if (left && !s_members_in(map, m, drain) && since_sent_ms >= RESEND_MS) {
+                if (!o->json)
+                    fprintf(stderr, "\rroostctl apply: the members are not in the map yet: "
+                                    "sending the manifest again\n");
+                s_send_apply(o, m, drain);
+                since_sent_ms = 0;
+            }
             clustermap_release(&map);
         }
         if (!o->json)
@@ -242,6 +272,7 @@ static int s_follow(const ctl_opts_t *o, const manifest_t *m, const plan_t *plan
         if (left == 0)
             break;
         s_sleep_ms(POLL_MS);
+        since_sent_ms += POLL_MS;
     }
     if (!o->json)
         fprintf(stderr, "\n");
@@ -269,7 +300,7 @@ int ctl_apply(const ctl_opts_t *o, bool dry_run, unsigned timeout_s, const char 
                 printf(",\"done\":false}\n");
         } else {
             uint32_t left = 0;
-            rc = s_follow(o, m, &plan, timeout_s ? timeout_s : TIMEOUT_S_DEFAULT, &left);
+            rc = s_follow(o, m, &plan, drain, timeout_s ? timeout_s : TIMEOUT_S_DEFAULT, &left);
             if (o->json)
                 printf(",\"done\":%s,\"left\":%u}\n", rc == 0 ? "true" : "false", left);
             else if (rc == 0)
