@@ -92,32 +92,26 @@ static inline roost_env_t *roost_env_from_qnode(mpsc_node_t *n)
     return (roost_env_t *)((char *)n - offsetof(roost_env_t, qnode));
 }
 
-/* Appends the wire form to `pk`. Can't fail for an envelope made by roost_env_new. */
+/* Appends the wire form to `pk` (envelope_wire.c). Can't fail for an envelope made by
+ * roost_env_new. */
 void roost_env_encode(const roost_env_t *env, msgpack_packer *pk);
 
-/* Decodes one wire-form object. Returns 0 and a new envelope in *out (caller owns), or
- * ROOST_EPROTO for anything malformed, oversized or of an unknown major version. */
-int roost_env_decode(const msgpack_object *obj, roost_env_t **out);
-
-/* Decodes exactly one wire-form value from untrusted bytes (bounds-checked by mpguard before
- * msgpack-c allocates anything). */
+/* Decodes exactly one wire-form value from untrusted bytes. Returns 0 and a new envelope in *out
+ * (caller owns), or ROOST_EPROTO for anything malformed, oversized, of an unknown major version
+ * or followed by more bytes. */
 int roost_env_decode_bytes(const void *data, size_t len, roost_env_t **out);
 
 /* For one thread decoding envelopes one after another (a transport's received frames): the
- * msgpack objects go to one zone cleared after each envelope, and the envelopes come from the
- * thread's block pool. msgpack-c's one-shot decode made a zone — an 8 KiB malloc and its free,
- * which trimmed the heap — for every envelope: with the envelope's own malloc, a sixth of the
- * remote benchmark's I/O thread. */
+ * envelopes come from the thread's block pool. */
 typedef struct {
-    msgpack_zone zone;
     blockpool_t pool;
 } roost_env_decoder_t;
 
 void roost_env_decoder_init(roost_env_decoder_t *d);
 void roost_env_decoder_fini(roost_env_decoder_t *d);
-/* Decodes the wire-form value at the start of data[0..len) (untrusted, bounds-checked by
- * mpguard first) and says how many bytes it took in *used. 0 and *out (caller owns), or
- * ROOST_EPROTO, with *used unset, when the value is malformed or incomplete. */
+/* Decodes the wire-form value at the start of data[0..len) (untrusted) and says how many bytes
+ * it took in *used. 0 and *out (caller owns), or ROOST_EPROTO, with *used unset, when the value
+ * is malformed or incomplete. */
 int roost_env_decode_next(roost_env_decoder_t *d, const void *data, size_t len, size_t *used,
                           roost_env_t **out);
 

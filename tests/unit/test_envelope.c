@@ -1,5 +1,6 @@
-/* tests/unit/test_envelope.c — the envelope wire form: round trip, and every malformed input
- * refused with ROOST_EPROTO (never a crash). */
+/* tests/unit/test_envelope.c — the envelope wire form: round trip, every malformed input refused
+ * with ROOST_EPROTO (never a crash), and the direct codec byte for byte and verdict for verdict
+ * the same as msgpack-c's (tests/support/env_reference.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include "runtime/limits.h"
 #include "runtime/mpguard.h"
 #include "runtime/rng.h"
+#include "tests/support/env_reference.h"
 
 static void s_encode(const roost_env_t *env, msgpack_sbuffer *sb)
 {
@@ -227,6 +229,285 @@ static void test_malformed_headers_are_refused(void **state)
     s_expect_refused("payload over the limit", b_huge_payload);
 }
 
+/* Numbers at every boundary between msgpack's forms. */
+static uint64_t s_edge_u64(roost_rng_t *rng, uint64_t max)
+{
+    static const uint64_t edges[] = {0,          1,
+                                     127,        128,
+                                     255,        256,
+                                     65535,      65536,
+                                     UINT32_MAX, 1ull << 32,
+                                     INT64_MAX,  (uint64_t)INT64_MAX + 1,
+                                     UINT64_MAX, 0x1122334455667788u};
+    uint64_t v = roost_rng_below(rng, 3) ? edges[roost_rng_below(rng, sizeof edges / 8)]
+                                         : roost_rng_next(rng) >> roost_rng_below(rng, 64);
+    return v > max ? max : v;
+}
+
+static int32_t s_edge_i32(roost_rng_t *rng)
+{
+    static const int32_t edges[] = {0,      -1,        -31,       -32, -33,    -127,
+                                    -128,   -129,      127,       128, -32767, -32768,
+                                    -32769, INT32_MIN, INT32_MAX, 255, 256,    65535};
+    return edges[roost_rng_below(rng, sizeof edges / sizeof edges[0])];
+}
+
+static roost_env_t *s_random_env(roost_rng_t *rng, uint8_t *scratch)
+{
+    static const size_t plens[] = {0, 1, 31, 255, 256, 65535, 65536, 70000};
+    char target[ROOST_KEY_BYTES_MAX + 1], sender[ROOST_KEY_BYTES_MAX + 1];
+    size_t tlen = 3 + roost_rng_below(rng, ROOST_KEY_BYTES_MAX - 2);
+    size_t slen = roost_rng_below(rng, 2) ? 0 : 3 + roost_rng_below(rng, ROOST_KEY_BYTES_MAX - 2);
+    memset(target, 'a' + (int)roost_rng_below(rng, 26), tlen);
+    memset(sender, 'b', slen);
+    target[1] = ':';
+    if (slen)
+        sender[1] = ':';
+    size_t plen = plens[roost_rng_below(rng, sizeof plens / sizeof plens[0])];
+    for (size_t i = 0; i < plen; i++)
+        scratch[i] = (uint8_t)(i * 7);
+    roost_env_t *env = roost_env_new_n(NULL, target, tlen, sender, slen,
+                                       (uint32_t)s_edge_u64(rng, UINT32_MAX), scratch, plen);
+    env->flags = (uint16_t)roost_rng_below(rng, ROOST_ENV_FLAGS_ALL + 1);
+    env->corr = s_edge_u64(rng, UINT64_MAX);
+    env->epoch = s_edge_u64(rng, UINT64_MAX);
+    env->status = s_edge_i32(rng);
+    env->hops = (uint8_t)roost_rng_below(rng, ROOST_ENV_HOPS_MAX + 1);
+    return env;
+}
+
+/* The direct encoder writes what msgpack-c's packer wrote, byte for byte, for numbers at every
+ * form boundary, keys up to the limit and payloads in every bin form. */
+static void test_the_encoder_writes_msgpack_cs_bytes(void **state)
+{
+    (void)state;
+    roost_rng_t rng;
+    roost_rng_seed(&rng, 7);
+    uint8_t *scratch = malloc(70000);
+    for (int round = 0; round < 3000; round++) {
+        roost_env_t *env = s_random_env(&rng, scratch);
+        msgpack_sbuffer mine, theirs;
+        s_encode(env, &mine);
+        msgpack_sbuffer_init(&theirs);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &theirs, msgpack_sbuffer_write);
+        env_reference_encode(env, &pk);
+        assert_int_equal(mine.size, theirs.size);
+        assert_memory_equal(mine.data, theirs.data, mine.size);
+        roost_env_t *back = NULL;
+        assert_int_equal(roost_env_decode_bytes(mine.data, mine.size, &back), 0);
+        assert_true(env_reference_same(env, back));
+        roost_env_free(back);
+        msgpack_sbuffer_destroy(&mine);
+        msgpack_sbuffer_destroy(&theirs);
+        roost_env_free(env);
+    }
+    free(scratch);
+}
+
+/* A newer minor version's extra items are skipped when well formed, within the nesting the
+ * envelope's array leaves them (mpguard's limit counts the array itself). */
+static void test_extra_items_are_skipped_within_the_nesting_limit(void **state)
+{
+    (void)state;
+    roost_env_t *env = s_sample();
+    msgpack_sbuffer sb;
+    s_encode(env, &sb);
+    uint8_t buf[256];
+    for (size_t depth = MPGUARD_DEPTH_MAX - 3; depth <= MPGUARD_DEPTH_MAX; depth++) {
+        memcpy(buf, sb.data, sb.size);
+        buf[0] = 0x9b; /* 11 items */
+        memset(buf + sb.size, 0x91, depth);
+        buf[sb.size + depth] = 0x01;
+        size_t len = sb.size + depth + 1;
+        roost_env_t *back = NULL;
+        int rc = roost_env_decode_bytes(buf, len, &back);
+        assert_int_equal(rc, depth < MPGUARD_DEPTH_MAX - 1 ? 0 : ROOST_EPROTO);
+        if (rc == 0)
+            assert_true(env_reference_same(env, back));
+        roost_env_free(back);
+    }
+    roost_env_free(env);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Both decoders on the same bytes: same verdict, same length taken, same fields. */
+static void s_expect_agreement(roost_env_decoder_t *d, const uint8_t *buf, size_t len)
+{
+    size_t used = 0, ref_used = 0;
+    roost_env_t *mine = NULL, *ref = NULL;
+    int rc = roost_env_decode_next(d, buf, len, &used, &mine);
+    int ref_rc = env_reference_decode(buf, len, &ref_used, &ref);
+    assert_int_equal(rc, ref_rc);
+    if (rc == ROOST_OK) {
+        assert_int_equal(used, ref_used);
+        assert_true(env_reference_same(mine, ref));
+    }
+    roost_env_free_to(&d->pool, mine);
+    roost_env_free(ref);
+}
+
+/* A number in a form picked at random, forced (msgpack_pack_fix_*) or shortest: signed forms of
+ * positive values, unsigned forms, negatives where a field wants an unsigned. */
+static void s_pack_number(roost_rng_t *rng, msgpack_packer *pk, uint64_t v)
+{
+    if (roost_rng_below(rng, 4) == 0)
+        v = (uint64_t) - (int64_t)(1 + roost_rng_below(rng, 200000)); /* a negative */
+    switch (roost_rng_below(rng, 10)) {
+    case 0:
+        msgpack_pack_fix_uint8(pk, (uint8_t)v);
+        break;
+    case 1:
+        msgpack_pack_fix_uint16(pk, (uint16_t)v);
+        break;
+    case 2:
+        msgpack_pack_fix_uint32(pk, (uint32_t)v);
+        break;
+    case 3:
+        msgpack_pack_fix_uint64(pk, v);
+        break;
+    case 4:
+        msgpack_pack_fix_int8(pk, (int8_t)v);
+        break;
+    case 5:
+        msgpack_pack_fix_int16(pk, (int16_t)v);
+        break;
+    case 6:
+        msgpack_pack_fix_int32(pk, (int32_t)v);
+        break;
+    case 7:
+        msgpack_pack_fix_int64(pk, (int64_t)v);
+        break;
+    case 8:
+        msgpack_pack_int64(pk, (int64_t)v);
+        break;
+    default:
+        msgpack_pack_uint64(pk, v);
+    }
+}
+
+/* A str or bin in a form picked at random (fixstr, 8, 16 or 32-bit lengths), or the other kind. */
+static void s_pack_sized(roost_rng_t *rng, msgpack_packer *pk, bool bin, const void *body,
+                         size_t len)
+{
+    uint8_t head[5];
+    size_t n = 0;
+    if (roost_rng_below(rng, 8) == 0)
+        bin = !bin;
+    uint64_t form = roost_rng_below(rng, 4);
+    if (form == 0 && !bin && len < 32) {
+        head[n++] = (uint8_t)(0xa0 | len);
+    } else {
+        form = form == 0 ? 1 : form;
+        uint8_t first = bin ? 0xc4 : 0xd9;
+        if (form == 1 && len > 255)
+            form = 2;
+        head[n++] = (uint8_t)(first + form - 1);
+        int bytes = form == 1 ? 1 : form == 2 ? 2 : 4;
+        for (int i = bytes - 1; i >= 0; i--)
+            head[n++] = (uint8_t)(len >> (8 * i));
+    }
+    pk->callback(pk->data, (const char *)head, n);
+    pk->callback(pk->data, body, len);
+}
+
+/* One envelope with every field in a random form: what both decoders must judge alike. */
+static void s_pack_any_forms(roost_rng_t *rng, msgpack_packer *pk, const roost_env_t *env)
+{
+    msgpack_pack_array(pk, 10);
+    s_pack_number(rng, pk, roost_rng_below(rng, 8) ? 1 : 2);
+    s_pack_number(rng, pk, env->flags);
+    s_pack_number(rng, pk, env->type);
+    s_pack_number(rng, pk, env->corr);
+    s_pack_number(rng, pk, env->epoch);
+    s_pack_number(rng, pk, (uint64_t)(int64_t)env->status);
+    s_pack_number(rng, pk, env->hops);
+    s_pack_sized(rng, pk, false, env->target, env->target_len);
+    s_pack_sized(rng, pk, false, env->sender, env->sender_len);
+    s_pack_sized(rng, pk, true, env->payload, env->payload_len);
+}
+
+/* Rewrites a valid encoding's header into a longer form or with extra items (a newer minor
+ * version's), the shapes byte flips rarely reach. */
+static size_t s_reshape(roost_rng_t *rng, const uint8_t *in, size_t len, uint8_t *out)
+{
+    size_t n = 0, extras = roost_rng_below(rng, 3);
+    switch (roost_rng_below(rng, 3)) {
+    case 0:
+        out[n++] = (uint8_t)(0x90 | (10 + extras));
+        break;
+    case 1:
+        out[n++] = 0xdc, out[n++] = 0, out[n++] = (uint8_t)(10 + extras);
+        break;
+    default:
+        out[n++] = 0xdd, out[n++] = 0, out[n++] = 0, out[n++] = 0,
+        out[n++] = (uint8_t)(10 + extras);
+    }
+    memcpy(out + n, in + 1, len - 1);
+    n += len - 1;
+    static const uint8_t values[][4] = {{0x01},      {0xc0}, {0x91, 0x91, 0x01},
+                                        {0xa1, 'x'}, {0xc1}, {0x92, 0x01}};
+    static const size_t sizes[] = {1, 1, 3, 2, 1, 2};
+    for (size_t i = 0; i < extras; i++) {
+        size_t v = roost_rng_below(rng, 7);
+        if (v == 6) { /* nested arrays around the limit: 14 to 16 deep inside the envelope */
+            size_t depth = MPGUARD_DEPTH_MAX - 3 + roost_rng_below(rng, 3);
+            memset(out + n, 0x91, depth);
+            n += depth;
+            out[n++] = 0x01;
+            continue;
+        }
+        memcpy(out + n, values[v], sizes[v]);
+        n += sizes[v];
+    }
+    return n;
+}
+
+static void test_the_decoder_agrees_with_msgpack_c(void **state)
+{
+    (void)state;
+    roost_rng_t rng;
+    roost_rng_seed(&rng, 11);
+    uint8_t *scratch = malloc(70000), buf[1200], shaped[1200];
+    roost_env_decoder_t d;
+    roost_env_decoder_init(&d);
+    for (int round = 0; round < 30000; round++) {
+        roost_env_t *env = s_random_env(&rng, scratch);
+        if (env->payload_len > 300)
+            env->payload_len = 300; /* room to mutate in buf */
+        msgpack_sbuffer sb;
+        s_encode(env, &sb);
+        if (roost_rng_below(&rng, 2)) {
+            sb.size = 0;
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            s_pack_any_forms(&rng, &pk, env);
+        }
+        size_t len = sb.size;
+        memcpy(buf, sb.data, len);
+        if (roost_rng_below(&rng, 2)) {
+            len = s_reshape(&rng, buf, len, shaped);
+            memcpy(buf, shaped, len);
+        }
+        for (uint64_t flips = roost_rng_below(&rng, 4); flips > 0; flips--)
+            buf[roost_rng_below(&rng, len)] = (uint8_t)roost_rng_next(&rng);
+        if (roost_rng_below(&rng, 4) == 0)
+            len = roost_rng_below(&rng, len + 1);
+        s_expect_agreement(&d, buf, len);
+        msgpack_sbuffer_destroy(&sb);
+        roost_env_free(env);
+    }
+    for (int round = 0; round < 20000; round++) { /* noise */
+        size_t len = roost_rng_below(&rng, 64);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)roost_rng_next(&rng);
+        buf[0] = (uint8_t)(0x9a + roost_rng_below(&rng, 3) - 1); /* mostly array-shaped */
+        s_expect_agreement(&d, buf, len);
+    }
+    roost_env_decoder_fini(&d);
+    free(scratch);
+}
+
 static void test_key_validation(void **state)
 {
     (void)state;
@@ -357,6 +638,9 @@ int main(void)
         cmocka_unit_test(test_every_truncation_is_refused),
         cmocka_unit_test(test_random_bytes_never_crash),
         cmocka_unit_test(test_malformed_headers_are_refused),
+        cmocka_unit_test(test_the_encoder_writes_msgpack_cs_bytes),
+        cmocka_unit_test(test_the_decoder_agrees_with_msgpack_c),
+        cmocka_unit_test(test_extra_items_are_skipped_within_the_nesting_limit),
         cmocka_unit_test(test_key_validation),
         cmocka_unit_test(test_key_measure_agrees_with_key_validation),
         cmocka_unit_test(test_guard_refuses_sizes_that_cannot_fit),
