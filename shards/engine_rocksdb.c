@@ -27,6 +27,10 @@
  *     does not shrink (RocksDB then stores it raw).
  *   - max_open_files 512: a bound on descriptors, which the node also spends on sockets.
  *   - info LOG: at most 4 files of 8 MiB.
+ *   - A batch of up to RDB_SORTED_OPS_MAX ops without a range delete reaches RocksDB sorted by
+ *     key (ops on one key keep their order): the memtable's skip list starts each insert from
+ *     the last one's position, and a store batch otherwise jumps between its tables (session
+ *     19: memtable inserts 24% -> 17% of all CPU, +17% acknowledged writes per second).
  *
  * Durability mapping. write(sync=true) is a WriteBatch written with WriteOptions.sync: RocksDB
  * fsyncs the WAL before returning, and merges concurrent synced writers into one fsync (its own
@@ -68,6 +72,8 @@ enum {
     RDB_LOG_FILE_BYTES_MAX = 8 * 1024 * 1024,
     /* WALRecoveryMode::kPointInTimeRecovery (see the file comment). */
     RDB_WAL_RECOVERY_POINT_IN_TIME = 2,
+    /* Batches up to this many ops go to RocksDB sorted by key (s_translate). */
+    RDB_SORTED_OPS_MAX = 64,
 };
 
 typedef struct {
@@ -203,19 +209,55 @@ engine_t *engine_rocksdb_open(const char *dir, const engine_rocksdb_options_t *o
 
 /* ---- engine ops ---------------------------------------------------------------------------- */
 
+static void s_add(rocksdb_writebatch_t *wb, const engine_op_t *op)
+{
+    if (op->kind == ENGINE_OP_PUT)
+        rocksdb_writebatch_put(wb, op->key, op->klen, op->val, op->vlen);
+    else if (op->kind == ENGINE_OP_DELETE)
+        rocksdb_writebatch_delete(wb, op->key, op->klen);
+    else
+        rocksdb_writebatch_delete_range(wb, op->key, op->klen, op->val, op->vlen);
+}
+
+static bool s_op_before(const engine_op_t *a, const engine_op_t *b)
+{
+    return engine_key_compare(a->key, a->klen, b->key, b->klen) < 0;
+}
+
+/* The batch's ops in key order (a stable insertion sort: ops on one key keep their order),
+ * when it has no range delete and at most RDB_SORTED_OPS_MAX ops; false otherwise. */
+static bool s_sorted(const engine_batch_t *batch, engine_op_t *ops, size_t *n)
+{
+    size_t pos = 0;
+    engine_op_t op;
+    *n = 0;
+    while (engine_batch_next(batch, &pos, &op)) {
+        if (op.kind == ENGINE_OP_DELETE_RANGE || *n == RDB_SORTED_OPS_MAX)
+            return false; /* a range delete's place among the puts is part of its meaning */
+        size_t i = (*n)++;
+        for (; i > 0 && s_op_before(&op, &ops[i - 1]); i--)
+            ops[i] = ops[i - 1];
+        ops[i] = op;
+    }
+    return true;
+}
+
+/* The memtable is a skip list that keeps the last insert's position: an insert next to the
+ * previous one costs a few comparisons, one elsewhere a search from the top. A store batch
+ * interleaves its tables (a log entry, the state it applies, the applied point), so it goes
+ * to RocksDB in key order. */
 static rocksdb_writebatch_t *s_translate(const engine_batch_t *batch)
 {
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    size_t pos = 0;
-    engine_op_t op;
-    while (engine_batch_next(batch, &pos, &op)) {
-        if (op.kind == ENGINE_OP_PUT)
-            rocksdb_writebatch_put(wb, op.key, op.klen, op.val, op.vlen);
-        else if (op.kind == ENGINE_OP_DELETE)
-            rocksdb_writebatch_delete(wb, op.key, op.klen);
-        else
-            rocksdb_writebatch_delete_range(wb, op.key, op.klen, op.val, op.vlen);
+    engine_op_t ops[RDB_SORTED_OPS_MAX], op;
+    size_t n = 0, pos = 0;
+    if (s_sorted(batch, ops, &n)) {
+        for (size_t i = 0; i < n; i++)
+            s_add(wb, &ops[i]);
+        return wb;
     }
+    while (engine_batch_next(batch, &pos, &op))
+        s_add(wb, &op);
     return wb;
 }
 
