@@ -566,7 +566,8 @@ static int s_open_node(daemon_t *d)
     roost_node_config_t nc = {.node_id = d->self->id,
                               .workers = d->manifest.workers,
                               .partitions = d->manifest.partitions,
-                              .passivate_after_ms = d->manifest.passivate_after_ms};
+                              .passivate_after_ms = d->manifest.passivate_after_ms,
+                              .idle_spin_us = d->manifest.idle_spin_us};
     d->node = roost_node_new(&nc);
     if (!d->node)
         return ROOST_EINVAL;

@@ -168,6 +168,8 @@ static void s_runtime_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         m->down_after_ms = (uint32_t)mf_uint(c, v, "runtime.down_after_ms", 100, 600000);
     else if (strcmp(key, "io") == 0)
         mf_oneof(c, v, "runtime.io", s_ios, m->io, sizeof m->io);
+    else if (strcmp(key, "idle_spin_us") == 0)
+        m->idle_spin_us = (uint32_t)mf_uint(c, v, "runtime.idle_spin_us", 1, 1000);
 }
 
 static void s_messaging_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
@@ -274,7 +276,7 @@ static const char *const s_cluster_keys[] = {"name",           "partitions",  "r
                                              "voters",         "consistency", "sync",
                                              "sync_gather_us", NULL};
 static const char *const s_runtime_keys[] = {
-    "workers", "passivate_after_ms", "heartbeat_ms", "down_after_ms", "io", NULL};
+    "workers", "passivate_after_ms", "heartbeat_ms", "down_after_ms", "io", "idle_spin_us", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
                                                "group_max_members", "max_devices", NULL};
 static const char *const s_top_keys[] = {"apiVersion", "cluster", "runtime", "messaging",

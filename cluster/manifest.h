@@ -118,6 +118,7 @@ typedef struct {
     uint64_t passivate_after_ms;
     uint32_t heartbeat_ms;
     uint32_t down_after_ms;
+    uint32_t idle_spin_us; /* a worker's poll before it sleeps; 0 = the runtime's default */
     char io[8]; /* thread (default): the transport's I/O on its own thread; worker: on worker 0 */
     /* messaging: */
     uint32_t retention_days;    /* undelivered events kept per device this long (default 30) */

@@ -75,8 +75,12 @@
 #define ROOST_ENV_HOPS_MAX 3
 /* Default idle time before an actor is passivated. */
 #define ROOST_PASSIVATE_AFTER_MS_DEFAULT (5 * 60 * 1000)
-/* Default idle spin of a worker before it sleeps (see roost_node_config_t.idle_spin_us). */
-#define ROOST_IDLE_SPIN_US_DEFAULT 20
+/* Default idle spin of a worker before it sleeps (see roost_node_config_t.idle_spin_us). 20 µs
+ * until session 19; 1 µs took the store benchmark from 23.2 k to 25.3 k acknowledged writes/s
+ * (3 alternating pairs, every pair) — on 2 cores a spinning worker holds a core that the
+ * node's syncer and I/O threads need — and moved the runtime's benchmarks by less than their
+ * spread (docs/benchmarks.md). */
+#define ROOST_IDLE_SPIN_US_DEFAULT 1
 /* Default request timeout when the caller passes 0. */
 #define ROOST_REQUEST_TIMEOUT_MS_DEFAULT 5000
 

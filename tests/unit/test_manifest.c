@@ -122,6 +122,10 @@ static void test_bad_manifests_name_line_and_field(void **state)
     s_refused("apiVersion: roost/v1\nbackends: {queue: kafka}\n",
               "backends: unknown field \"queue\"");
     s_refused("apiVersion: roost/v1\nruntime:\n  io: epoll\n", "bad.yaml:3: runtime.io:");
+    s_refused("apiVersion: roost/v1\nruntime: {idle_spin_us: 5000}\n",
+              "bad.yaml:2: runtime.idle_spin_us:");
+    s_refused("apiVersion: roost/v1\nruntime: {idle_spin_us: 0}\n",
+              "bad.yaml:2: runtime.idle_spin_us:");
     s_refused("apiVersion: roost/v1\ncluster: {sync_gather_us: 200000}\n",
               "bad.yaml:2: cluster.sync_gather_us:");
 }
@@ -139,6 +143,10 @@ static void test_runtime_io_is_worker_or_thread(void **state)
     char err[MANIFEST_ERR_BYTES_MAX];
     assert_int_equal(manifest_parse(text, strlen(text), "t.yaml", &m, err, sizeof err), 0);
     assert_string_equal(m.io, "worker");
+    assert_int_equal(m.idle_spin_us, 0); /* absent: the runtime's default */
+    const char *spin = "apiVersion: roost/v1\nruntime: {idle_spin_us: 50}\n" ONE_NODE;
+    assert_int_equal(manifest_parse(spin, strlen(spin), "t.yaml", &m, err, sizeof err), 0);
+    assert_int_equal(m.idle_spin_us, 50);
 }
 
 /* cluster.sync_gather_us: how long a loaded node's syncer paces its fsyncs; 0 turns it off. */
