@@ -49,13 +49,15 @@ static void s_apply(admin_t *a, const msgpack_object *req, const char *who, mp_b
     }
     ROOST_INFO(COMP, "apply requested", "operator=%s drain=%s", who ? who : "-",
                drain_name[0] ? drain_name : "-");
-    if (!a->hooks.apply ||
-        a->hooks.apply(a->hooks.arg, text.ptr, text.len, drain_name, err, sizeof err) != 0) {
+    bool leading = false;
+    if (!a->hooks.apply || a->hooks.apply(a->hooks.arg, text.ptr, text.len, drain_name, &leading,
+                                          err, sizeof err) != 0) {
         s_error(b, err[0] ? err : "cannot apply here");
         return;
     }
-    msgpack_pack_map(&b->pk, 1);
+    msgpack_pack_map(&b->pk, 2);
     mp_kv_bool(&b->pk, "ok", true);
+    mp_kv_bool(&b->pk, "leader", leading);
 }
 
 static void s_user(admin_t *a, const msgpack_object *req, const char *operator, mp_buf_t * b)

@@ -34,10 +34,11 @@ typedef struct {
     /* map: the cluster map as this node knows it (clustermap_encode; caller frees), or NULL. */
     void *(*map)(void *arg, size_t *len);
     /* apply: take the edited manifest (text) — its new nodes become peers — and, on a control
-     * plane voter, propose its shard nodes (minus `drain`, "" for none) as the members.
-     * 0, or -1 with the reason in err. */
-    int (*apply)(void *arg, const char *text, size_t len, const char *drain, char *err,
-                 size_t errcap);
+     * plane voter, propose its shard nodes (minus `drain`, "" for none) as the members;
+     * *leading: this node led the control plane when it proposed, so its proposal counts (a
+     * follower's is dropped: roostctl sends again). 0, or -1 with the reason in err. */
+    int (*apply)(void *arg, const char *text, size_t len, const char *drain, bool *leading,
+                 char *err, size_t errcap);
     /* user: op "show" (the account summary, a msgpack map) or "role" (set `role`, or read it
      * when ""; [old, new]) for `who` (a user id or "+E.164"); the answer's msgpack bytes
      * (caller frees), or NULL with the reason in err. */

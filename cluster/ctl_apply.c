@@ -155,8 +155,27 @@ static char *s_read_text(const char *path, size_t *len)
     return buf;
 }
 
+/* The voter that led the control plane when it took the manifest last ("" if none did). */
+static char g_leader[MANIFEST_NAME_BYTES_MAX + 1];
+
+/* Says which voter took the manifest as the leader, or that none leads right now. */
+static void s_say_leader(const ctl_opts_t *o, uint32_t took)
+{
+    if (o->json || !took)
+        return;
+    if (g_leader[0])
+        fprintf(stderr, "roostctl apply: %s leads the control plane and took the manifest\n",
+                g_leader);
+    else
+        fprintf(stderr,
+                "roostctl apply: no voter leads right now (an election); the manifest "
+                "goes again every %d s until the members are in the map\n",
+                RESEND_MS / 1000);
+}
+
 /* Sends the manifest to every node of it; the voters' answers decide. 0 when at least one voter
- * took it; else -1 with every refusal said. */
+ * took it; else -1 with every refusal said. Only the leader's proposal counts: its name goes to
+ * g_leader. */
 static int s_send_apply(const ctl_opts_t *o, const manifest_t *m, const char *drain)
 {
     size_t tlen = 0;
@@ -176,6 +195,7 @@ static int s_send_apply(const ctl_opts_t *o, const manifest_t *m, const char *dr
     free(text);
     const manifest_node_t *voters[5];
     uint32_t nv = manifest_voters(m, voters, 5), took = 0;
+    g_leader[0] = '\0';
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         const manifest_node_t *n = &m->nodes[i];
         size_t len = 0;
@@ -189,16 +209,20 @@ static int s_send_apply(const ctl_opts_t *o, const manifest_t *m, const char *dr
         msgpack_unpacked_init(&up);
         mp_str_t why = {"no answer (it learns the new nodes when restarted with this manifest)",
                         70};
+        bool leader = false;
         if (raw && mp_parse(&up, raw, len) && mp_get_bool(&up.data, "ok", &ok) == MP_OK && !ok)
             mp_get_str(&up.data, "error", 1, 512, &why);
         if (ok)
             took += voter;
+        if (ok && voter && mp_get_bool(&up.data, "leader", &leader) == MP_OK && leader)
+            snprintf(g_leader, sizeof g_leader, "%s", n->name);
         else
             fprintf(stderr, "roostctl apply: %s: %.*s\n", n->name, (int)why.len, why.ptr);
         msgpack_unpacked_destroy(&up);
         free(raw);
     }
     mp_buf_fini(&b);
+    s_say_leader(o, took);
     return took ? 0 : -1;
 }
 
@@ -302,7 +326,8 @@ int ctl_apply(const ctl_opts_t *o, bool dry_run, unsigned timeout_s, const char 
             uint32_t left = 0;
             rc = s_follow(o, m, &plan, drain, timeout_s ? timeout_s : TIMEOUT_S_DEFAULT, &left);
             if (o->json)
-                printf(",\"done\":%s,\"left\":%u}\n", rc == 0 ? "true" : "false", left);
+                printf(",\"done\":%s,\"left\":%u,\"leader\":\"%s\"}\n", rc == 0 ? "true" : "false",
+                       left, g_leader);
             else if (rc == 0)
                 printf("applied: every partition is on its new replicas%s%s%s\n", drain ? "; " : "",
                        drain ? drain : "", drain ? " holds none now" : "");

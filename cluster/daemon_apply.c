@@ -139,11 +139,12 @@ static int s_add_nodes(daemon_t *d, const manifest_t *m, char *err, size_t cap)
     return 0;
 }
 
-/* A voter proposes m's shard nodes, minus `drain`, as the members (only the leader's counts). */
-static void s_propose(daemon_t *d, const manifest_t *m, const char *drain)
+/* A voter proposes m's shard nodes, minus `drain`, as the members (only the leader's counts);
+ * true if this node leads. */
+static bool s_propose(daemon_t *d, const manifest_t *m, const char *drain)
 {
     if (!d->control)
-        return;
+        return false;
     clustermap_cmd_t *cmd = roost_xcalloc(1, sizeof *cmd);
     cmd->type = CLUSTERMAP_CMD_SET_MEMBERS;
     for (uint32_t i = 0; i < m->n_nodes; i++) {
@@ -155,13 +156,15 @@ static void s_propose(daemon_t *d, const manifest_t *m, const char *drain)
         clustermap_cmd_add_member(cmd, n->id, n->name, addr);
     }
     int rc = control_submit(d->control, cmd);
+    bool leading = rc == ROOST_OK && control_is_leader(d->control);
     ROOST_INFO(COMP, "members proposed", "members=%u leader=%s rc=%s", cmd->n_members,
-               control_is_leader(d->control) ? "yes" : "no", roost_strerror(rc));
+               leading ? "yes" : "no", roost_strerror(rc));
     free(cmd);
+    return leading;
 }
 
-int daemon_apply(void *arg, const char *text, size_t len, const char *drain, char *err,
-                 size_t errcap)
+int daemon_apply(void *arg, const char *text, size_t len, const char *drain, bool *leading,
+                 char *err, size_t errcap)
 {
     daemon_t *d = arg;
     manifest_t *m = roost_xcalloc(1, sizeof *m);
@@ -170,8 +173,7 @@ int daemon_apply(void *arg, const char *text, size_t len, const char *drain, cha
         rc = s_check(d, m, drain, err, errcap) == 0 && s_add_nodes(d, m, err, errcap) == 0
                  ? ROOST_OK
                  : ROOST_EINVAL;
-    if (rc == ROOST_OK)
-        s_propose(d, m, drain);
+    *leading = rc == ROOST_OK && s_propose(d, m, drain);
     free(m);
     return rc == ROOST_OK ? 0 : -1;
 }

@@ -98,8 +98,8 @@ char *daemon_user(void *arg, const char *op, const char *who, const char *role, 
                   char *err, size_t errcap);
 
 /* daemon_apply.c: the admin channel's apply and map hooks, and the I/O thread's part. */
-int daemon_apply(void *arg, const char *text, size_t len, const char *drain, char *err,
-                 size_t errcap);
+int daemon_apply(void *arg, const char *text, size_t len, const char *drain, bool *leading,
+                 char *err, size_t errcap);
 void *daemon_map_bytes(void *arg, size_t *len);
 void daemon_apply_tick(daemon_t *d, uint64_t now_ns);
 

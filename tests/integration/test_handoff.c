@@ -117,6 +117,10 @@ static void test_join_and_leave_move_data_without_loss(void **state)
     unsigned copies = s_json_u("\"copies\":"), fair = P * 3 / 4;
     assert_true(strstr(g_json, "\"done\":true") != NULL);
     assert_true(copies >= fair / 2 && copies <= fair * 3 / 2); /* close to P·RF/N */
+    /* the voter whose proposal counted says so (a long-settled cluster has a leader) */
+    const char *leader = strstr(g_json, "\"leader\":\"s");
+    assert_non_null(leader);
+    assert_true(leader[11] >= '1' && leader[11] <= '3' && leader[12] == '"');
 
     proc_stop(&W->node[2], SIGKILL, 1000); /* s4 now counts toward quorums */
     assert_true(s_write_until(5000));
