@@ -189,8 +189,8 @@ static bool s_get_sized(rd_t *r, bool bin, const uint8_t **body, size_t *len)
     uint64_t n;
     if (!s_take(r, 1, &b) || !s_sized_len(r, *b, bin, &n))
         return false;
-    *len = (size_t)n;
-    return n <= (uint64_t)(r->end - r->p) && s_take(r, *len, body);
+    *len = (size_t)n; /* at most 32 bits: fits a size_t */
+    return s_take(r, *len, body);
 }
 
 /* A key field: a str of valid key syntax, or empty. */
