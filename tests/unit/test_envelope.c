@@ -347,42 +347,24 @@ static void s_expect_agreement(roost_env_decoder_t *d, const uint8_t *buf, size_
     roost_env_free(ref);
 }
 
-/* A number in a form picked at random, forced (msgpack_pack_fix_*) or shortest: signed forms of
- * positive values, unsigned forms, negatives where a field wants an unsigned. */
+/* A number in a form picked at random, forced (the bytes msgpack_pack_fix_* writes) or shortest:
+ * signed forms of positive values, unsigned forms, negatives where a field wants an unsigned. */
 static void s_pack_number(roost_rng_t *rng, msgpack_packer *pk, uint64_t v)
 {
     if (roost_rng_below(rng, 4) == 0)
         v = (uint64_t) - (int64_t)(1 + roost_rng_below(rng, 200000)); /* a negative */
-    switch (roost_rng_below(rng, 10)) {
-    case 0:
-        msgpack_pack_fix_uint8(pk, (uint8_t)v);
-        break;
-    case 1:
-        msgpack_pack_fix_uint16(pk, (uint16_t)v);
-        break;
-    case 2:
-        msgpack_pack_fix_uint32(pk, (uint32_t)v);
-        break;
-    case 3:
-        msgpack_pack_fix_uint64(pk, v);
-        break;
-    case 4:
-        msgpack_pack_fix_int8(pk, (int8_t)v);
-        break;
-    case 5:
-        msgpack_pack_fix_int16(pk, (int16_t)v);
-        break;
-    case 6:
-        msgpack_pack_fix_int32(pk, (int32_t)v);
-        break;
-    case 7:
-        msgpack_pack_fix_int64(pk, (int64_t)v);
-        break;
-    case 8:
+    uint64_t form = roost_rng_below(rng, 10);
+    if (form == 8) {
         msgpack_pack_int64(pk, (int64_t)v);
-        break;
-    default:
+    } else if (form == 9) {
         msgpack_pack_uint64(pk, v);
+    } else { /* forced: uint8..uint64 (0xcc..0xcf), int8..int64 (0xd0..0xd3), v truncated */
+        uint8_t out[9];
+        int bytes = 1 << (form & 3);
+        out[0] = (uint8_t)(0xcc + form);
+        for (int i = 0; i < bytes; i++)
+            out[1 + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+        pk->callback(pk->data, (const char *)out, (size_t)(1 + bytes));
     }
 }
 
