@@ -126,8 +126,10 @@ typedef struct {
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
-    uint64_t now_ns;     /* the clock as of the message or timer being handled */
-    uint64_t scrub_next; /* the scrubber's next entry to re-read (wraps to 1 past the end) */
+    uint64_t now_ns;       /* the clock as of the message or timer being handled */
+    uint64_t scrub_next;   /* the scrubber's next entry to re-read (wraps to 1 past the end) */
+    uint64_t scrub_credit; /* the scrubber's share left over from earlier rounds, in reads
+                            * × 1000 × logs (replog_scrub_budget): rarely a whole number */
     /* retention: the log holds [first_lsn, last_lsn]; entry first_lsn - 1 had first_epoch */
     uint64_t first_lsn, first_epoch;
     /* rebuild (replog_snapshot.c), as the puller */
@@ -231,7 +233,11 @@ void replog_unpin_all(replog_t *r);
 void replog_repair_poll(roost_ctx_t *ctx, replog_t *r);
 void replog_on_fetch(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_fetched(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
-/* Starts the scrubber's timer (on activation). */
+/* Reads a scrubber round may do: the share of per_s over `ms` and `logs` logs, with the
+ * fraction carried in *credit to the next round (so no share is rounded up or lost). */
+uint64_t replog_scrub_budget(uint64_t *credit, uint64_t per_s, uint64_t ms, uint32_t logs);
+/* Starts the scrubber's timer (on activation), at a random phase of its interval: logs
+ * activated together do not scrub together. */
 void replog_scrub_start(roost_ctx_t *ctx, replog_t *r);
 /* One scrubber round: re-reads this log's share of the node's budget, from where the last
  * round stopped; a corrupt entry is recorded and fetched from the other replicas. */

@@ -91,7 +91,17 @@ void replog_scrub_start(roost_ctx_t *ctx, replog_t *r)
 {
     uint32_t ms =
         r->store->scrub_interval_ms ? r->store->scrub_interval_ms : STORE_SCRUB_INTERVAL_MS_DEFAULT;
-    roost_ctx_timer_start(ctx, ms, ms, REPLOG_TIMER_SCRUB);
+    uint32_t phase = 1 + (uint32_t)roost_rng_below(roost_ctx_rng(ctx), ms);
+    roost_ctx_timer_start(ctx, phase, ms, REPLOG_TIMER_SCRUB);
+}
+
+uint64_t replog_scrub_budget(uint64_t *credit, uint64_t per_s, uint64_t ms, uint32_t logs)
+{
+    uint64_t unit = 1000u * (logs ? logs : 1);
+    *credit += per_s * ms;
+    uint64_t budget = *credit / unit;
+    *credit -= budget * unit;
+    return budget;
 }
 
 void replog_scrub(roost_ctx_t *ctx, replog_t *r)
@@ -100,9 +110,7 @@ void replog_scrub(roost_ctx_t *ctx, replog_t *r)
     uint64_t per_s = st->scrub_per_s ? st->scrub_per_s : STORE_SCRUB_PER_S_DEFAULT;
     uint64_t ms = st->scrub_interval_ms ? st->scrub_interval_ms : STORE_SCRUB_INTERVAL_MS_DEFAULT;
     uint32_t logs = atomic_load_explicit(&r->store->stats.logs, memory_order_relaxed);
-    uint64_t budget = per_s * ms / 1000 / (logs ? logs : 1);
-    if (budget == 0)
-        budget = 1;
+    uint64_t budget = replog_scrub_budget(&r->scrub_credit, per_s, ms, logs);
     uint64_t done = 0;
     for (; done < budget && r->last_lsn > 0; done++) {
         if (r->scrub_next < r->first_lsn || r->scrub_next > r->last_lsn)

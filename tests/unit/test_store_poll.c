@@ -21,6 +21,7 @@
 #include "shards/kv.h"
 #include "shards/proto.h"
 #include "shards/replog.h"
+#include "shards/replog_internal.h" /* replog_scrub_budget */
 #include "shards/store.h"
 #include "shards/syncer.h"
 #include "tests/support/fake_clock.h"
@@ -152,19 +153,35 @@ static void test_the_same_seed_writes_the_same_bytes(void **state)
     assert_int_equal(a, b);
 }
 
+/* Log entries of partition p on the engine. */
+static int s_partition_entries(engine_t *e, uint32_t p)
+{
+    uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
+    key_prefix(lo, p, KEY_TABLE_LOG);
+    key_prefix(hi, p, KEY_TABLE_LOG + 1);
+    engine_iter_t *it = engine_iter_new(e, lo, sizeof lo, hi, sizeof hi);
+    int n = 0;
+    for (; engine_iter_valid(it); engine_iter_next(it))
+        n++;
+    engine_iter_destroy(&it);
+    return n;
+}
+
 /* Log entries of every partition on the engine. */
 static int s_log_entries(engine_t *e)
 {
     int n = 0;
-    for (uint32_t p = 0; p < P; p++) {
-        uint8_t lo[KEY_PREFIX_BYTES], hi[KEY_PREFIX_BYTES];
-        key_prefix(lo, p, KEY_TABLE_LOG);
-        key_prefix(hi, p, KEY_TABLE_LOG + 1);
-        engine_iter_t *it = engine_iter_new(e, lo, sizeof lo, hi, sizeof hi);
-        for (; engine_iter_valid(it); engine_iter_next(it))
-            n++;
-        engine_iter_destroy(&it);
-    }
+    for (uint32_t p = 0; p < P; p++)
+        n += s_partition_entries(e, p);
+    return n;
+}
+
+/* Partitions whose log holds entries. */
+static int s_logs_with_entries(engine_t *e)
+{
+    int n = 0;
+    for (uint32_t p = 0; p < P; p++)
+        n += s_partition_entries(e, p) > 0;
     return n;
 }
 
@@ -189,11 +206,70 @@ static void test_nothing_is_answered_before_its_sync(void **state)
     s_close(&w);
 }
 
+/* A scrubber round's share is exact over time: never rounded up to one read per round (which
+ * multiplied the budget on a node with many logs), never lost to rounding down. */
+static void test_the_scrubber_budget_is_exact_over_rounds(void **state)
+{
+    (void)state;
+    const struct {
+        uint64_t per_s, ms;
+        uint32_t logs;
+    } cases[] = {{2000, 250, 192}, {2000, 250, 5000}, {400, 100, 4}, {7, 1000, 3}, {1, 250, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint64_t credit = 0, sum = 0, rounds = 1000;
+        for (uint64_t i = 0; i < rounds; i++)
+            sum += replog_scrub_budget(&credit, cases[c].per_s, cases[c].ms, cases[c].logs);
+        uint64_t want = cases[c].per_s * cases[c].ms * rounds / (1000u * cases[c].logs);
+        assert_int_equal(sum, want);
+    }
+}
+
+/* The logs of a node are activated together, but each scrubs at its own phase of the interval:
+ * the node's budget is spread over it, not read in one burst (session 20: 10,000 reads at once
+ * every 5 s stalled a loaded node's worker for 30-80 ms). */
+static void test_the_scrubber_spreads_its_rounds(void **state)
+{
+    (void)state;
+    world_t w;
+    g_ok = g_err = 0;
+    s_open(&w, 11);
+    w.store.scrub_per_s = 400;
+    w.store.scrub_interval_ms = 100; /* 10 reads per log per round, 4 logs */
+    s_go(&w);
+    s_run(&w, 2000, true);
+    assert_int_equal(g_ok, WRITES);
+    bool hit[100] = {false};
+    uint64_t before = atomic_load(&w.store.stats.scrubbed), last = before, bursts = 0;
+    for (int ms = 0; ms < 1000; ms++) {
+        while (roost_node_poll(w.node))
+            ;
+        uint64_t now = atomic_load(&w.store.stats.scrubbed);
+        if (now != last) {
+            hit[ms % 100] = true;
+            bursts++;
+            assert_true(now - last <= 10); /* one log's round at a time */
+        }
+        last = now;
+        fake_clock_advance_ms(&w.clock, 1);
+    }
+    int phases = 0, logs = s_logs_with_entries(w.engine); /* an empty log reads nothing */
+    for (int i = 0; i < 100; i++)
+        phases += hit[i];
+    assert_true(logs >= 2);
+    assert_true(phases >= 2); /* all at one phase: the burst */
+    assert_true(bursts >= 10u * (unsigned)logs);
+    uint64_t read = last - before; /* 100 a second per log, give or take a round */
+    assert_true(read >= 90u * (unsigned)logs && read <= 110u * (unsigned)logs);
+    s_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_same_seed_writes_the_same_bytes),
         cmocka_unit_test(test_nothing_is_answered_before_its_sync),
+        cmocka_unit_test(test_the_scrubber_budget_is_exact_over_rounds),
+        cmocka_unit_test(test_the_scrubber_spreads_its_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
