@@ -165,6 +165,7 @@ void engine_base_init(engine_t *self, const engine_ops_t *ops, const char *name)
     self->ops = ops;
     atomic_init(&self->health, 0);
     atomic_init(&self->writes_refused, false);
+    atomic_init(&self->writes, 0);
     self->name = name;
 }
 
@@ -190,7 +191,14 @@ int engine_write(engine_t *self, const engine_batch_t *batch, bool sync)
     int rc = roost_fault("engine.write") ? ROOST_EIO : self->ops->write(self, batch, sync);
     if (rc != ROOST_OK)
         s_record(self, rc, "write", true);
+    else
+        atomic_fetch_add_explicit(&self->writes, 1, memory_order_release);
     return rc;
+}
+
+uint64_t engine_writes(const engine_t *self)
+{
+    return atomic_load_explicit(&self->writes, memory_order_acquire);
 }
 
 int engine_sync(engine_t *self)

@@ -145,6 +145,7 @@ struct engine {
     _Atomic int health;          /* 0, or the first error reported by any operation */
     _Atomic bool writes_refused; /* set by the first failed write or sync; cleared only by a
                                   * reopen (engine_mem_crash for the memory engine) */
+    _Atomic uint64_t writes;     /* successful engine_write calls so far (engine_writes) */
     const char *name;            /* "rocksdb" | "mem", for log lines */
 };
 
@@ -163,6 +164,11 @@ void engine_base_init(engine_t *self, const engine_ops_t *ops, const char *name)
 int engine_write(engine_t *self, const engine_batch_t *batch, bool sync);
 /* Makes every earlier write durable (the group commit). 0 or ROOST_EIO (and writes refused). */
 int engine_sync(engine_t *self);
+/* Successful engine_write calls so far, counted as each returns: a sync that starts after
+ * reading N makes every write that read a count <= N after returning durable. A caller reads
+ * it after its write (an upper bound of its own, so waiting for it is never too early) and the
+ * syncer before its engine_sync; writes need not be ordered among threads. */
+uint64_t engine_writes(const engine_t *self);
 /* Reads one key: 0 with *val (caller frees with free()) and *vlen; ROOST_ENOTFOUND; ROOST_EINVAL
  * for a bad key; ROOST_EIO when the engine could not read it. */
 int engine_get(engine_t *self, const void *key, size_t klen, void **val, size_t *vlen);

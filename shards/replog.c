@@ -507,11 +507,20 @@ static void s_on_role(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env)
     }
 }
 
-static void s_synced(roost_ctx_t *ctx, replog_t *r, int status)
+int replog_request_sync(roost_ctx_t *ctx, replog_t *r)
+{
+    if (r->syncing)
+        return ROOST_OK;
+    int rc = syncer_request(ctx);
+    r->syncing = rc == ROOST_OK;
+    return rc;
+}
+
+static void s_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
 {
     r->syncing = false;
-    replog_primary_synced(ctx, r, status);
-    replog_replica_synced(ctx, r, status);
+    replog_primary_synced(ctx, r, done);
+    replog_replica_synced(ctx, r, done);
 }
 
 static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
@@ -541,8 +550,9 @@ static void s_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
     case MSG_LOG_ACK:
         replog_on_ack(ctx, r, env);
         break;
-    case MSG_SYNC_DONE:
-        s_synced(ctx, r, syncer_status(env));
+    case MSG_SYNC_DONE: /* from this node's syncer only: never from a peer */
+        if (env->sender_len == 0)
+            s_synced(ctx, r, syncer_done(env));
         break;
     case MSG_LOG_FETCH:
         replog_on_fetch(ctx, r, env);

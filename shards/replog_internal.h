@@ -14,6 +14,7 @@
 #include "shards/replog.h"
 #include "shards/snapview.h"
 #include "shards/store.h"
+#include "shards/syncer.h"
 #include "shards/tailcache.h"
 
 enum {
@@ -22,6 +23,7 @@ enum {
     REPLOG_TIMER_TICK = 2,
     REPLOG_TIMER_SCRUB = 3,
     REPLOG_DEFERRED_MAX = 10000, /* appends held while reconciling; more are refused eunavail */
+    REPLOG_UNSYNCED_MAX = 8,     /* primary: unsynced batches told apart (more are merged) */
     REPLOG_REPAIR_GAP_MS = 100,  /* between fetch requests for a corrupt entry */
     REPLOG_TERM_SHIFT = 16,      /* term = map epoch << 16 | incarnation (see s_term_for) */
     /* Peers of one log: the current list, a handoff's next list and the previous list. */
@@ -58,7 +60,14 @@ typedef struct {
     bool set;
     uint32_t to;
     msg_ack_t m;
+    uint64_t writes; /* engine_writes() after those entries were written */
 } held_ack_t;
+
+/* Entries up to lsn, written when engine_writes() read `writes`: durable once a sync answer
+ * covers that count (syncer.h). */
+typedef struct {
+    uint64_t writes, lsn;
+} unsynced_t;
 
 typedef struct {
     store_t *store;
@@ -116,13 +125,13 @@ typedef struct {
     bool flush_armed;
     bool gc_held; /* the replog.hold_flush fault holds the batch: only a later append frees it */
     bool ticking;
-    /* cross-partition group commit (syncer.h): at most one sync request outstanding */
-    bool syncing;                   /* a MSG_SYNC_REQ is outstanding */
-    bool flush_after_sync;          /* primary: entries queued while syncing */
-    bool resync;                    /* replica: entries written after the outstanding request */
-    uint64_t sync_upto;             /* primary: entries written before the outstanding request */
-    uint64_t write_upto;            /* primary: entries written (unsynced) so far */
-    held_ack_t ack_ready, ack_wait; /* replica: acks the outstanding / next sync releases */
+    /* cross-partition group commit (syncer.h): at most one sync request outstanding; writes
+     * go on meanwhile, and each answer says which of them it made durable */
+    bool syncing;                             /* a MSG_SYNC_REQ is outstanding */
+    uint64_t write_upto;                      /* primary: entries written (unsynced) so far */
+    unsynced_t unsynced[REPLOG_UNSYNCED_MAX]; /* primary: written batches not known durable */
+    uint32_t nunsynced;
+    held_ack_t ack_ready, ack_wait; /* replica: the older and the newer held acknowledgement */
     pending_t *pending, *pending_tail;
     /* repair: the lowest entry found corrupt, fetched from the other replicas */
     uint64_t corrupt_lsn;
@@ -257,8 +266,11 @@ void replog_tick(roost_ctx_t *ctx, replog_t *r);
 /* replog_handoff.c — while serving, moves a handoff along (asked from the tick). */
 void replog_handoff_poll(roost_ctx_t *ctx, replog_t *r);
 void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why);
-/* The primary's side of MSG_SYNC_DONE: its own copy of the entries is durable. */
-void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status);
+/* Asks the node's syncer for a sync unless one is outstanding (a write made meanwhile is
+ * covered by that one or, from its answer, asked again). 0 or ROOST_EUNAVAIL (no syncer). */
+int replog_request_sync(roost_ctx_t *ctx, replog_t *r);
+/* The primary's side of MSG_SYNC_DONE: its own copy of the entries it covered is durable. */
+void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done);
 /* Becomes SERVING and serves the appends deferred while reconciling. */
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r);
 
@@ -266,7 +278,7 @@ void replog_start_serving(roost_ctx_t *ctx, replog_t *r);
 void replog_on_prepare(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 void replog_on_append(roost_ctx_t *ctx, replog_t *r, roost_env_t *env);
 /* The replica's side of MSG_SYNC_DONE: release the acks the sync covered. */
-void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status);
+void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done);
 /* Writes the records of a view into the local log, in lsn order, replacing older-epoch entries
  * from the first differing lsn on; stops at a gap. 0, ROOST_EPROTO (a corrupt record),
  * ROOST_ESTALE (one that would rewrite a committed entry: this copy's history is not the

@@ -49,6 +49,7 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why)
     s_give_back(r);
     replog_fail_pending(ctx, r, ROOST_EUNAVAIL);
     replog_report(r, 0, 0, false);
+    r->nunsynced = 0;
     ROOST_INFO(COMP, "stepping down", "partition=%u epoch=%llu why=\"%s\"", r->partition,
                (unsigned long long)r->epoch, why);
     r->role = ROLE_REPLICA;
@@ -186,6 +187,7 @@ void replog_become_primary(roost_ctx_t *ctx, replog_t *r)
     memset(r->heard, 0, sizeof r->heard);
     memset(r->nonvoting, 0, sizeof r->nonvoting);
     memset(r->rejoin_promise, 0, sizeof r->rejoin_promise);
+    r->nunsynced = 0;
     r->nonvoting[me] = r->rejoin_promise[me] = r->rejoining || r->rebuilding; /* nor our own */
     if (r->recon_epoch != r->epoch) {
         r->recon_epoch = r->epoch;
@@ -500,6 +502,27 @@ static void s_disk_failed(roost_ctx_t *ctx, replog_t *r, int rc)
     r->role = ROLE_NONE; /* never acknowledge what the disk refused; stop taking writes */
 }
 
+/* Remembers a written batch until a sync answer covers it; past REPLOG_UNSYNCED_MAX batches the
+ * newest two merge (the later count covers both: never early, at worst one sync late). */
+static void s_note_unsynced(replog_t *r, uint64_t writes, uint64_t lsn)
+{
+    if (r->nunsynced == REPLOG_UNSYNCED_MAX)
+        r->nunsynced--;
+    r->unsynced[r->nunsynced++] = (unsynced_t){.writes = writes, .lsn = lsn};
+}
+
+/* The last lsn of the batches the answer covered (0: none), forgetting them. */
+static uint64_t s_take_synced(replog_t *r, uint64_t covered)
+{
+    uint32_t n = 0;
+    while (n < r->nunsynced && r->unsynced[n].writes <= covered)
+        n++;
+    uint64_t upto = n ? r->unsynced[n - 1].lsn : 0;
+    memmove(r->unsynced, r->unsynced + n, (r->nunsynced - n) * sizeof r->unsynced[0]);
+    r->nunsynced -= n;
+    return upto;
+}
+
 /* Sends the batch just written to the replicas at once — their fsyncs run alongside ours — and
  * asks the node's syncer to make our copy durable. */
 static void s_ship(roost_ctx_t *ctx, replog_t *r)
@@ -527,29 +550,25 @@ static void s_ship(roost_ctx_t *ctx, replog_t *r)
     r->gc_count = 0;
     r->write_upto = r->last_lsn;
     if (r->store->sync == SYNC_NONE) {
-        replog_primary_synced(ctx, r, ROOST_OK);
+        replog_primary_synced(ctx, r, (sync_done_t){.status = ROOST_OK});
         return;
     }
-    r->sync_upto = r->last_lsn;
-    r->syncing = syncer_request(ctx) == ROOST_OK;
-    if (!r->syncing)
+    s_note_unsynced(r, engine_writes(r->engine), r->last_lsn);
+    if (replog_request_sync(ctx, r) != ROOST_OK)
         s_disk_failed(ctx, r, ROOST_EUNAVAIL);
 }
 
-/* One engine write for what the pass brought: the queued entries (unsynced; unless the previous
- * batch's sync is outstanding — then they wait and share the next one) and the effect of the
- * entries committed since the last write. Then the entries are shipped and what committed is
- * answered: applied first, so whoever is answered reads its own write. */
+/* One engine write for what the pass brought: the queued entries (unsynced, even while an
+ * earlier batch's sync is outstanding: that sync may cover them, and the replicas need not
+ * wait for it) and the effect of the entries committed since the last write. Then the entries are
+ * shipped and what committed is answered: applied first, so whoever is answered reads its own
+ * write. */
 void replog_flush(roost_ctx_t *ctx, replog_t *r)
 {
     r->flush_armed = false;
     if (r->role != ROLE_SERVING)
         return;
     bool entries = r->gc_count > 0 && !r->gc_held;
-    if (entries && r->syncing) {
-        r->flush_after_sync = true; /* these will share the next sync */
-        entries = false;
-    }
     engine_batch_t *b = entries ? r->gc : engine_batch_new();
     replog_apply_t a;
     int arc = replog_apply_add(r, b, r->commit_lsn, &a);
@@ -577,23 +596,23 @@ void replog_flush(roost_ctx_t *ctx, replog_t *r)
         s_answer_committed(ctx, r);
 }
 
-void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, int status)
+void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
 {
-    if (r->role != ROLE_SERVING)
+    if (r->role != ROLE_SERVING) {
+        r->nunsynced = 0; /* a new term re-stamps its tail with a synced write */
         return;
-    if (status != ROOST_OK) {
-        s_disk_failed(ctx, r, status);
+    }
+    if (done.status != ROOST_OK) {
+        s_disk_failed(ctx, r, done.status);
         return;
     }
     int me = s_self(r);
-    uint64_t upto = r->store->sync == SYNC_NONE ? r->write_upto : r->sync_upto;
+    uint64_t upto = r->store->sync == SYNC_NONE ? r->write_upto : s_take_synced(r, done.covered);
     if (me >= 0 && upto > r->acked[me])
         r->acked[me] = upto;
     s_try_commit(ctx, r);
-    if (r->flush_after_sync) {
-        r->flush_after_sync = false;
-        replog_flush(ctx, r);
-    }
+    if (r->nunsynced && r->role == ROLE_SERVING && replog_request_sync(ctx, r) != ROOST_OK)
+        s_disk_failed(ctx, r, ROOST_EUNAVAIL); /* written after the sync began: the next one */
 }
 
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r)

@@ -200,17 +200,19 @@ static void s_send_ack(roost_ctx_t *ctx, replog_t *r, uint32_t to, const msg_ack
     msgpack_sbuffer_destroy(&out);
 }
 
-/* Folds an acknowledgement into the one a sync will release (acks are cumulative). */
-static void s_hold_ack(held_ack_t *slot, uint32_t to, uint64_t epoch, uint64_t lsn)
+/* Folds an acknowledgement into the one a sync will release (acks are cumulative); a newer
+ * one replaces what it cannot fold. */
+static void s_hold_ack(held_ack_t *slot, uint32_t to, uint64_t epoch, uint64_t lsn, uint64_t writes)
 {
-    if (slot->set && slot->m.epoch == epoch && slot->to == to && slot->m.lsn >= lsn)
-        return;
+    if (!(slot->set && slot->m.epoch == epoch && slot->to == to && slot->m.lsn >= lsn))
+        slot->m = (msg_ack_t){.epoch = epoch, .status = ACK_OK, .lsn = lsn};
     slot->set = true;
     slot->to = to;
-    slot->m = (msg_ack_t){.epoch = epoch, .status = ACK_OK, .lsn = lsn};
+    slot->writes = writes;
 }
 
-/* Our copy is written but not yet durable: acknowledge only after the syncer's fsync. */
+/* Our copy is written but not yet durable: acknowledge once a sync covers the write. The older
+ * held ack is not folded into a newer one, so each sync releases what it covered. */
 static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *env, uint64_t epoch,
                              uint64_t lsn)
 {
@@ -222,28 +224,34 @@ static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *e
         s_send_ack(ctx, r, to, &m);
         return;
     }
-    if (r->syncing) { /* the outstanding sync may predate this write: wait for the next */
-        s_hold_ack(&r->ack_wait, to, epoch, lsn);
-        r->resync = true;
-        return;
-    }
-    s_hold_ack(&r->ack_ready, to, epoch, lsn);
-    r->syncing = syncer_request(ctx) == ROOST_OK;
+    s_hold_ack(r->ack_ready.set ? &r->ack_wait : &r->ack_ready, to, epoch, lsn,
+               engine_writes(r->engine));
+    replog_request_sync(ctx, r); /* without a syncer the ack stays held: never sent unsynced */
 }
 
-void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, int status)
+/* Sends the held ack if the sync answer covers its write. */
+static void s_release(roost_ctx_t *ctx, replog_t *r, held_ack_t *slot, sync_done_t done)
 {
-    if (r->ack_ready.set) {
-        if (status == ROOST_OK)
-            s_send_ack(ctx, r, r->ack_ready.to, &r->ack_ready.m);
-        r->ack_ready.set = false;
+    if (slot->set && done.status == ROOST_OK && slot->writes <= done.covered) {
+        s_send_ack(ctx, r, slot->to, &slot->m);
+        slot->set = false;
     }
-    if (r->resync) {
-        r->resync = false;
+}
+
+void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
+{
+    if (done.status != ROOST_OK) { /* never acknowledged: the node turns read-only */
+        r->ack_ready.set = r->ack_wait.set = false;
+        return;
+    }
+    s_release(ctx, r, &r->ack_ready, done);
+    s_release(ctx, r, &r->ack_wait, done);
+    if (!r->ack_ready.set) {
         r->ack_ready = r->ack_wait;
         r->ack_wait.set = false;
-        r->syncing = syncer_request(ctx) == ROOST_OK;
     }
+    if (r->ack_ready.set)
+        replog_request_sync(ctx, r); /* written after this sync began: the next one */
 }
 
 /* Whether this copy committed past the end of the epoch's log, as the primary's appends

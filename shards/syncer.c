@@ -45,15 +45,25 @@ syncer_t *syncer_new(roost_node_t *node, engine_t *engine)
     return s;
 }
 
-static void s_answer(syncer_t *s, request_t *list, int32_t status)
+static void s_answer(syncer_t *s, request_t *list, sync_done_t done)
 {
     while (list) {
         request_t *r = list;
         list = r->next;
-        roost_node_send(s->node,
-                        roost_env_new(r->key, NULL, MSG_SYNC_DONE, &status, sizeof status));
+        roost_node_send(s->node, roost_env_new(r->key, NULL, MSG_SYNC_DONE, &done, sizeof done));
         free(r);
     }
+}
+
+/* One fsync for every write counted so far (engine_writes, read before it starts). */
+static sync_done_t s_sync(syncer_t *s)
+{
+    sync_done_t done = {.covered = engine_writes(s->engine)};
+    done.status = engine_sync(s->engine);
+    if (done.status != ROOST_OK)
+        done.covered = 0;
+    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
+    return done;
 }
 
 /* Under load, lets a small batch grow until the gather time after the previous sync ends
@@ -96,10 +106,9 @@ static void *s_main(void *arg)
             pthread_mutex_lock(&s->lock);
             continue;
         }
-        int32_t status = engine_sync(s->engine); /* one fsync answers the whole batch */
+        sync_done_t done = s_sync(s); /* one fsync answers the whole batch */
         s->last_end_ns = roost_clock_now_ns(roost_clock_real());
-        atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
-        s_answer(s, batch, status);
+        s_answer(s, batch, done);
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
@@ -118,9 +127,7 @@ uint32_t syncer_poll(syncer_t *s)
     uint32_t n = 0;
     for (request_t *r = batch; r; r = r->next)
         n++;
-    int32_t status = engine_sync(s->engine);
-    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
-    s_answer(s, batch, status);
+    s_answer(s, batch, s_sync(s));
     return n;
 }
 
@@ -181,10 +188,10 @@ int syncer_request(roost_ctx_t *ctx)
     return ROOST_OK;
 }
 
-int syncer_status(const roost_env_t *env)
+sync_done_t syncer_done(const roost_env_t *env)
 {
-    int32_t status = ROOST_EIO;
-    if (env->payload_len == sizeof status)
-        memcpy(&status, env->payload, sizeof status);
-    return status;
+    sync_done_t done = {.status = ROOST_EIO};
+    if (env->payload_len == sizeof done)
+        memcpy(&done, env->payload, sizeof done);
+    return done;
 }

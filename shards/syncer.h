@@ -1,8 +1,8 @@
 /* shards/syncer.h — group commit across partitions, off the actor threads.
  *
  * Log replicas write their entries unsynced (cheap: memtable + WAL append) and ask the node's
- * syncer for durability; they continue when MSG_SYNC_DONE [status] arrives. The syncer is one
- * thread per node: it takes every request queued so far, makes the WAL durable with one
+ * syncer for durability; they continue when MSG_SYNC_DONE [status, covered] arrives. The syncer is
+ * one thread per node: it takes every request queued so far, makes the WAL durable with one
  * engine_sync, and answers them all — entries of every partition written meanwhile share that
  * one fsync, and no worker ever blocks on the disk.
  *
@@ -48,7 +48,15 @@ uint64_t syncer_syncs(const syncer_t *s);
 /* Asks for the calling actor's writes so far to be made durable; MSG_SYNC_DONE answers.
  * ROOST_EUNAVAIL when the node has no syncer. Thread: the actor's worker. */
 int syncer_request(roost_ctx_t *ctx);
-/* The status carried by MSG_SYNC_DONE (ROOST_EIO when the sync failed). */
-int syncer_status(const roost_env_t *env);
+/* What MSG_SYNC_DONE carries: the sync's status (ROOST_EIO when it failed) and, when it
+ * succeeded, engine_writes() as read just before it began — every write whose caller read a
+ * count <= covered afterwards is durable, whichever request the answer is for. */
+typedef struct {
+    int32_t status;
+    uint64_t covered;
+} sync_done_t;
+/* The answer an MSG_SYNC_DONE carries; a malformed one reads as a failed sync covering
+ * nothing. */
+sync_done_t syncer_done(const roost_env_t *env);
 
 #endif

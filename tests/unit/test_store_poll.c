@@ -206,6 +206,31 @@ static void test_nothing_is_answered_before_its_sync(void **state)
     s_close(&w);
 }
 
+/* Writes arriving while a sync is outstanding are written (and would be shipped) at once, and
+ * the sync that was asked for before them covers them if it starts after: one fsync answers
+ * both waves. (Until session 20 the second wave waited unwritten for the first sync's answer,
+ * then needed a sync of its own: a replica saw it a whole sync later.) */
+static void test_a_sync_covers_what_was_written_while_it_was_asked(void **state)
+{
+    (void)state;
+    world_t w;
+    g_ok = g_err = 0;
+    s_open(&w, 5);
+    s_go(&w);
+    s_run(&w, 50, false); /* the first wave written; its sync asked for, not done */
+    assert_int_equal(s_log_entries(w.engine), WRITES);
+    s_go(&w);
+    s_run(&w, 50, false);
+    assert_int_equal(s_log_entries(w.engine), 2 * WRITES); /* written while the sync waits */
+    assert_int_equal(g_ok, 0);
+    assert_true(syncer_poll(w.syncer) > 0);
+    s_run(&w, 50, false);
+    assert_int_equal(syncer_syncs(w.syncer), 1);
+    assert_int_equal(g_ok, 2 * WRITES);
+    assert_int_equal(g_err, 0);
+    s_close(&w);
+}
+
 /* A scrubber round's share is exact over time: never rounded up to one read per round (which
  * multiplied the budget on a node with many logs), never lost to rounding down. */
 static void test_the_scrubber_budget_is_exact_over_rounds(void **state)
@@ -268,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_same_seed_writes_the_same_bytes),
         cmocka_unit_test(test_nothing_is_answered_before_its_sync),
+        cmocka_unit_test(test_a_sync_covers_what_was_written_while_it_was_asked),
         cmocka_unit_test(test_the_scrubber_budget_is_exact_over_rounds),
         cmocka_unit_test(test_the_scrubber_spreads_its_rounds),
     };
