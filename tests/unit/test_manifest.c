@@ -70,7 +70,7 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.group_max_members, 256);
     assert_int_equal(m.max_devices, 5);
     assert_string_equal(m.io, "thread");      /* runtime default: the I/O loop on its own thread */
-    assert_int_equal(m.sync_gather_us, 1000); /* a loaded node paces its fsyncs */
+    assert_int_equal(m.sync_gather_us, 2000); /* a loaded node paces its fsyncs */
 }
 
 static void s_refused(const char *text, const char *expect)
