@@ -4,7 +4,8 @@
  * A pass (worker_pass) is a short function of named phases, each capped by a limit in limits.h:
  *   1. move envelopes from the cross-thread inbound queue into mailboxes (activating actors),
  *   2. give ready actors a turn of at most ROOST_ACTOR_TURN_MSGS_MAX messages each,
- *   3. fire due timers,
+ *   3. fire the timers due by now (the clock read again: a zero-delay timer a turn started
+ *      fires in this pass),
  *   4. passivate idle actors, a slice of the table at a time.
  * Envelopes an actor sends to an actor of the same worker wait in the worker's local queue
  * until the handler returns, then are delivered in batches (s_flush_local) whose table slots
@@ -616,11 +617,14 @@ bool worker_pass(roost_worker_t *w, uint64_t now_ns)
     s_drain_inbound(w);
     s_run_ready(w, now_ns);
     s_flush_out(w);
-    s_fire_timers(w, now_ns);
+    /* The clock again: a zero-delay timer a turn just started (the store's group commit)
+     * fires in this pass, not after the next pass's turns. */
+    uint64_t timers_ns = roost_clock_now_ns(w->node->clock);
+    s_fire_timers(w, timers_ns);
     s_scan_idle(w, now_ns);
     s_flush_local(w);
     s_flush_out(w);
-    return worker_has_work(w, now_ns);
+    return worker_has_work(w, timers_ns);
 }
 
 /* How long the worker may sleep: until the next timer or idle-scan step (UINT64_MAX: no

@@ -21,6 +21,7 @@ enum {
     MSG_SEQ,
     MSG_ASK,
     MSG_START_TIMER,
+    MSG_START_TIMER_NOW,
     MSG_CANCEL_TIMER,
     MSG_STOP,
     MSG_ASK_NOBODY,
@@ -105,6 +106,9 @@ static void t_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         break;
     case MSG_START_TIMER:
         g.last_timer = roost_ctx_timer_start(ctx, 100, v, 7);
+        break;
+    case MSG_START_TIMER_NOW: /* zero delay: "once this pass's turns are over" */
+        g.last_timer = roost_ctx_timer_start(ctx, 0, 0, 7);
         break;
     case MSG_CANCEL_TIMER:
         assert_true(roost_ctx_timer_cancel(ctx, g.last_timer));
@@ -318,6 +322,20 @@ static void test_one_shot_timer_fires_once(void **state)
     assert_int_equal(g.timer_fires, 1);
 }
 
+/* A zero-delay timer started in a turn fires in the same pass, although the clock moved on
+ * while the turns ran (the store's group commit: its one write per pass, and the answers to
+ * what committed, wait for exactly that). It used to wait for the next pass's turns: the timer
+ * phase only fired what was due when the pass began. */
+static void test_a_zero_delay_timer_fires_in_the_same_pass(void **state)
+{
+    fixture_t *f = *state;
+    f->clock.tick_ns = 1000; /* 1 µs per clock read */
+    s_send(f, "t:1", MSG_START_TIMER_NOW, 0);
+    roost_node_poll(f->node); /* one pass per worker */
+    assert_int_equal(g.messages, 1);
+    assert_int_equal(g.timer_fires, 1);
+}
+
 static void test_periodic_timer_repeats_until_cancelled(void **state)
 {
     fixture_t *f = *state;
@@ -492,6 +510,7 @@ int main(void)
         T(test_a_busy_actor_cannot_starve_others),
         T(test_a_fanout_cannot_starve_an_older_ready_actor),
         T(test_one_shot_timer_fires_once),
+        T(test_a_zero_delay_timer_fires_in_the_same_pass),
         T(test_periodic_timer_repeats_until_cancelled),
         T(test_request_gets_its_response),
         T(test_unanswered_request_times_out_once),
