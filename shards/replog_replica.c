@@ -229,10 +229,10 @@ static void s_ack_after_sync(roost_ctx_t *ctx, replog_t *r, const roost_env_t *e
     replog_request_sync(ctx, r); /* without a syncer the ack stays held: never sent unsynced */
 }
 
-/* Sends the held ack if the sync answer covers its write. */
-static void s_release(roost_ctx_t *ctx, replog_t *r, held_ack_t *slot, sync_done_t done)
+/* Sends the held ack if the (successful) sync covered its write. */
+static void s_release(roost_ctx_t *ctx, replog_t *r, held_ack_t *slot, uint64_t covered)
 {
-    if (slot->set && done.status == ROOST_OK && slot->writes <= done.covered) {
+    if (slot->set && slot->writes <= covered) {
         s_send_ack(ctx, r, slot->to, &slot->m);
         slot->set = false;
     }
@@ -244,8 +244,8 @@ void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
         r->ack_ready.set = r->ack_wait.set = false;
         return;
     }
-    s_release(ctx, r, &r->ack_ready, done);
-    s_release(ctx, r, &r->ack_wait, done);
+    s_release(ctx, r, &r->ack_ready, done.covered);
+    s_release(ctx, r, &r->ack_wait, done.covered);
     if (!r->ack_ready.set) {
         r->ack_ready = r->ack_wait;
         r->ack_wait.set = false;
