@@ -29,6 +29,29 @@ void lat_record(lat_hist_t *h, uint64_t ns);
 /* The q-quantile (0 < q < 1) in microseconds. */
 double lat_quantile_us(lat_hist_t *h, double q);
 
+/* A latency timeline (--timeline 1): operations by the window they were sent in — count, how
+ * many took longer than `slow_ns`, the longest — to tell a tail spread over the run (queueing)
+ * from one bunched in a few windows (a stall). Printed with the phase's start in wall-clock
+ * time too, to line it up with other logs (RocksDB's stamps its flushes in unix µs). Recording
+ * is thread-safe (atomics); an operation sent outside the windows is not recorded. */
+enum { TIMELINE_WINDOWS_MAX = 2000 };
+typedef struct {
+    _Atomic uint64_t count, slow, max_ns;
+} bench_window_t;
+typedef struct {
+    uint64_t t0_ns;      /* bench_now_ns() at the start; 0: not recording */
+    uint64_t t0_unix_us; /* the same instant in wall-clock time */
+    uint64_t window_ns, slow_ns;
+    bench_window_t w[TIMELINE_WINDOWS_MAX];
+} bench_timeline_t;
+/* Starts recording now (clears earlier windows). */
+void bench_timeline_start(bench_timeline_t *t, uint64_t window_ns, uint64_t slow_ns);
+void bench_timeline_record(bench_timeline_t *t, uint64_t sent_ns, uint64_t took_ns);
+/* The first `span_ns` of windows on stderr: from_ms, count, slow, max_ms. */
+void bench_timeline_print(const bench_timeline_t *t, uint64_t span_ns);
+/* *max = v if v is larger (atomically). */
+void bench_atomic_max(_Atomic uint64_t *max, uint64_t v);
+
 /* Starts `roostd --manifest M --node NODE --data-root DIR` ($ROOSTD, or the roostd built next
  * to roost-bench), its output in DIR/NODE.log; the child's pid (or -1). */
 pid_t bench_spawn_roostd(const char *manifest, const char *node, const char *dir);

@@ -2,6 +2,7 @@
 #include "bench/bench.h"
 #include "cluster/children.h"
 
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -38,6 +39,53 @@ uint64_t bench_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_atomic_max(_Atomic uint64_t *max, uint64_t v)
+{
+    for (uint64_t m = atomic_load(max); v > m && !atomic_compare_exchange_weak(max, &m, v);)
+        ;
+}
+
+void bench_timeline_start(bench_timeline_t *t, uint64_t window_ns, uint64_t slow_ns)
+{
+    for (size_t i = 0; i < TIMELINE_WINDOWS_MAX; i++)
+        t->w[i] = (bench_window_t){0};
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    t->t0_unix_us = (uint64_t)wall.tv_sec * 1000000u + (uint64_t)wall.tv_nsec / 1000u;
+    t->window_ns = window_ns;
+    t->slow_ns = slow_ns;
+    t->t0_ns = bench_now_ns();
+}
+
+void bench_timeline_record(bench_timeline_t *t, uint64_t sent_ns, uint64_t took_ns)
+{
+    uint64_t t0 = t->t0_ns;
+    if (!t0 || sent_ns < t0 || (sent_ns - t0) / t->window_ns >= TIMELINE_WINDOWS_MAX)
+        return;
+    bench_window_t *w = &t->w[(sent_ns - t0) / t->window_ns];
+    atomic_fetch_add_explicit(&w->count, 1, memory_order_relaxed);
+    if (took_ns > t->slow_ns)
+        atomic_fetch_add_explicit(&w->slow, 1, memory_order_relaxed);
+    bench_atomic_max(&w->max_ns, took_ns);
+}
+
+void bench_timeline_print(const bench_timeline_t *t, uint64_t span_ns)
+{
+    if (!t->t0_ns)
+        return;
+    char over[24];
+    snprintf(over, sizeof over, "over_%gms", (double)t->slow_ns / 1e6);
+    fprintf(stderr, "timeline from unix time %" PRIu64 " us, %g ms windows\n", t->t0_unix_us,
+            (double)t->window_ns / 1e6);
+    fprintf(stderr, "%8s %7s %10s %9s\n", "from_ms", "count", over, "max_ms");
+    for (uint64_t i = 0; i < span_ns / t->window_ns && i < TIMELINE_WINDOWS_MAX; i++) {
+        const bench_window_t *w = &t->w[i];
+        fprintf(stderr, "%8g %7" PRIu64 " %10" PRIu64 " %9.2f\n", (double)(i * t->window_ns) / 1e6,
+                atomic_load(&w->count), atomic_load(&w->slow),
+                (double)atomic_load(&w->max_ns) / 1e6);
+    }
 }
 
 uint64_t bench_rss_bytes(void)

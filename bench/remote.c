@@ -4,11 +4,14 @@
  *   phase 1 (peak): `pairs` pingers on node 1 keep `window` pings in flight each to their
  *            ponger on node 2 for `seconds`: messages handled per second on both nodes.
  *   phase 2 (latency): pingers send timestamped pings paced by a 1 ms timer so that the total
- *            rate is half the measured peak; round-trip p50/p99 from the returned pongs.
+ *            rate is half the measured peak; round-trip p50/p99 from the returned pongs, and
+ *            each way's (the ponger stamps its own time: both nodes read one clock).
+ * --timeline 1: phase 2's round trips by the 5 ms window they were sent in, on stderr.
  * --curve 1: the transports encrypt and authenticate with CurveZMQ, as a cluster whose manifest
  * turns security.curve on. --io thread (default, as runtime.io) runs each transport's I/O loop on a
  * thread of its own; --io worker on its node's worker. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +26,8 @@
 enum { MSG_BALL = 1, MSG_PACE, PACERS = 10 };
 
 static _Atomic bool g_stop;
-static lat_hist_t g_lat;
+static lat_hist_t g_lat, g_out, g_back; /* round trip; ping to pong; pong to ping */
+static bench_timeline_t g_timeline;
 static double g_pings_per_tick; /* per pacer, set before phase 2 */
 
 typedef struct {
@@ -42,9 +46,18 @@ static void s_bounce(roost_ctx_t *ctx, roost_env_t *env)
     roost_ctx_send_env(ctx, env);
 }
 
+/* A timed ping's payload: when the pinger sent it, then when the ponger bounced it. */
+typedef struct {
+    uint64_t sent_ns, bounced_ns;
+} stamps_t;
+
 static void pong_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
 {
     (void)state;
+    if (env->payload_len == sizeof(stamps_t)) {
+        uint64_t now = roost_ctx_now_ns(ctx);
+        memcpy(env->payload + offsetof(stamps_t, bounced_ns), &now, sizeof now);
+    }
     if (!atomic_load_explicit(&g_stop, memory_order_relaxed))
         s_bounce(ctx, env);
 }
@@ -58,10 +71,14 @@ static void ping_message(roost_ctx_t *ctx, void *state, roost_env_t *env)
         roost_ctx_timer_start_us(ctx, 1000 + env->corr * (1000 / PACERS), 1000, 0);
         return;
     }
-    if (env->payload_len == sizeof(uint64_t)) {
-        uint64_t sent;
-        memcpy(&sent, env->payload, sizeof sent);
-        lat_record(&g_lat, roost_ctx_now_ns(ctx) - sent);
+    if (env->payload_len == sizeof(stamps_t)) {
+        stamps_t st;
+        memcpy(&st, env->payload, sizeof st);
+        uint64_t now = roost_ctx_now_ns(ctx);
+        lat_record(&g_lat, now - st.sent_ns);
+        lat_record(&g_out, st.bounced_ns - st.sent_ns);
+        lat_record(&g_back, now - st.bounced_ns);
+        bench_timeline_record(&g_timeline, st.sent_ns, now - st.sent_ns);
         return;
     }
     pong_message(ctx, state, env);
@@ -74,8 +91,8 @@ static void ping_timer(roost_ctx_t *ctx, void *state, uint64_t id, uint64_t tag)
     if (atomic_load_explicit(&g_stop, memory_order_relaxed))
         return;
     for (p->credit += g_pings_per_tick; p->credit >= 1.0; p->credit -= 1.0) {
-        uint64_t now = roost_ctx_now_ns(ctx);
-        roost_ctx_send(ctx, p->peer, MSG_BALL, &now, sizeof now);
+        stamps_t st = {.sent_ns = roost_ctx_now_ns(ctx)};
+        roost_ctx_send(ctx, p->peer, MSG_BALL, &st, sizeof st);
     }
 }
 
@@ -230,13 +247,21 @@ int bench_remote(int argc, char **argv)
     }
     nanosleep(&warm, NULL);
     memset(&g_lat, 0, sizeof g_lat);
+    memset(&g_out, 0, sizeof g_out);
+    memset(&g_back, 0, sizeof g_back);
+    if (bench_opt_u64(argc, argv, "--timeline", 0))
+        bench_timeline_start(&g_timeline, 5 * 1000000u, 1000000u);
     double paced = s_measure(&d, seconds, "latency");
     atomic_store(&g_stop, true);
+    bench_timeline_print(&g_timeline, seconds * 1000000000u);
     printf("{\"msgs_per_s\":%.0f,\"pairs\":%" PRIu64 ",\"window\":%" PRIu64
            ",\"curve\":%s,\"io\":\"%s\",\"latency_load_msgs_per_s\":%.0f,\"p50_us\":%.1f,"
-           "\"p99_us\":%.1f}\n",
+           "\"p99_us\":%.1f,\"out_p50_us\":%.1f,\"out_p99_us\":%.1f,\"back_p50_us\":%.1f,"
+           "\"back_p99_us\":%.1f}\n",
            peak, pairs, window, curve ? "true" : "false", io_on_worker ? "worker" : "thread", paced,
-           lat_quantile_us(&g_lat, 0.50), lat_quantile_us(&g_lat, 0.99));
+           lat_quantile_us(&g_lat, 0.50), lat_quantile_us(&g_lat, 0.99),
+           lat_quantile_us(&g_out, 0.50), lat_quantile_us(&g_out, 0.99),
+           lat_quantile_us(&g_back, 0.50), lat_quantile_us(&g_back, 0.99));
     for (int id = 1; id <= 2; id++) {
         roost_node_stop(d.node[id]);
         transport_zmq_destroy(&d.tr[id]);

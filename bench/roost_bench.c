@@ -20,8 +20,10 @@ static const subcommand_t s_subcommands[] = {
      " local actor pairs"},
     {"remote", bench_remote,
      "remote [--seconds 5] [--pairs 2000] [--window 8] [--port 27100] [--spin-us N] [--curve 1] "
-     "[--io worker|thread]"
-     "   two nodes over ZeroMQ on loopback (--curve 1: with CurveZMQ)"},
+     "[--io worker|thread] [--paced-rate MSGS] [--timeline 1]"
+     "   two nodes over ZeroMQ on loopback (--curve 1: with CurveZMQ; --paced-rate: the latency "
+     "phase at MSGS msgs/s instead of half the peak; --timeline 1: its round trips per 5 ms on "
+     "stderr)"},
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
      "256] [--value 200] [--port 28000] [--direct 1] [--io thread|worker] [--rate R] [--timeline "

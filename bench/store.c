@@ -35,13 +35,7 @@
 #include "runtime/errors.h"
 #include "runtime/log.h"
 
-enum { SLOTS = 1 << 20, NODES_MAX = 5, TIMELINE_MS = 100, TIMELINE_SLOTS = 1200 };
-
-/* --timeline 1: the paced phase's writes by the 100 ms window they were sent in, printed on
- * stderr: whether its tail is spread out (queueing) or bunched (a stall). */
-typedef struct {
-    _Atomic uint64_t count, slow, max_ns; /* slow: over 5 ms */
-} window_t;
+enum { SLOTS = 1 << 20, NODES_MAX = 5 };
 
 typedef struct {
     uint64_t sent_ns[SLOTS];
@@ -54,43 +48,13 @@ typedef struct {
     _Atomic uint64_t streak; /* acknowledged in a row since the last failure */
     _Atomic uint64_t max_ns; /* the longest acknowledged write since the last reset */
     lat_hist_t lat;
-    uint64_t timeline_t0; /* 0: not recording */
-    window_t timeline[TIMELINE_SLOTS];
+    bench_timeline_t timeline; /* --timeline 1: the paced phase's, 100 ms windows, over 5 ms */
     probe_t *probe;
     char dir[64], manifest[96];
     pid_t pids[NODES_MAX + 1];
 } store_bench_t;
 
 static store_bench_t *B;
-
-static void s_max(_Atomic uint64_t *max, uint64_t v)
-{
-    for (uint64_t m = atomic_load(max); v > m && !atomic_compare_exchange_weak(max, &m, v);)
-        ;
-}
-
-static void s_timeline_record(uint64_t sent_ns, uint64_t took)
-{
-    uint64_t t0 = B->timeline_t0;
-    if (!t0 || sent_ns < t0 || (sent_ns - t0) / 1000000 / TIMELINE_MS >= TIMELINE_SLOTS)
-        return;
-    window_t *w = &B->timeline[(sent_ns - t0) / 1000000 / TIMELINE_MS];
-    atomic_fetch_add(&w->count, 1);
-    if (took > 5000000)
-        atomic_fetch_add(&w->slow, 1);
-    s_max(&w->max_ns, took);
-}
-
-static void s_timeline_print(uint64_t ms)
-{
-    fprintf(stderr, "%8s %7s %7s %9s\n", "from_ms", "writes", "over5ms", "max_ms");
-    for (uint64_t i = 0; i < ms / TIMELINE_MS && i < TIMELINE_SLOTS; i++) {
-        window_t *w = &B->timeline[i];
-        fprintf(stderr, "%8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %9.1f\n", i * TIMELINE_MS,
-                atomic_load(&w->count), atomic_load(&w->slow),
-                (double)atomic_load(&w->max_ns) / 1e6);
-    }
-}
 
 static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
 {
@@ -108,8 +72,8 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
     }
     uint64_t took = bench_now_ns() - B->sent_ns[tag % SLOTS];
     lat_record(&B->lat, took);
-    s_timeline_record(B->sent_ns[tag % SLOTS], took);
-    s_max(&B->max_ns, took);
+    bench_timeline_record(&B->timeline, B->sent_ns[tag % SLOTS], took);
+    bench_atomic_max(&B->max_ns, took);
     atomic_fetch_add(&B->streak, 1);
     atomic_fetch_add(&B->acked, 1);
 }
@@ -277,11 +241,11 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
     nanosleep(&drain, NULL);
     memset(&B->lat, 0, sizeof B->lat);
     uint64_t a0 = atomic_load(&B->acked);
-    B->timeline_t0 = g_timeline ? bench_now_ns() : 0;
+    if (g_timeline)
+        bench_timeline_start(&B->timeline, 100 * 1000000u, 5 * 1000000u);
     s_paced(paced_rate > 0 ? paced_rate : peak / 2, seconds, vlen);
     nanosleep(&drain, NULL);
-    if (g_timeline)
-        s_timeline_print(seconds * 1000);
+    bench_timeline_print(&B->timeline, seconds * 1000000000u);
     double half_rate = (double)(atomic_load(&B->acked) - a0) / (double)seconds;
     double hp50 = lat_quantile_us(&B->lat, 0.5), hp99 = lat_quantile_us(&B->lat, 0.99);
     uint64_t disk = s_disk_bytes();
