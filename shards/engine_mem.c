@@ -7,7 +7,9 @@
  *           as `live` and by iterators as their snapshot; a write first makes `live` the
  *           engine's own (memtable_writable), so an iterator's view stays fixed.
  *   undo    for every record changed since the last sync, (before, after) in write order; a
- *           crash restores `before` for each, newest first. A sync empties it.
+ *           crash restores `before` for each, newest first. A sync empties it; the end of a
+ *           two-half sync (engine_mem_sync_end) drops the entries pushed before its mark.
+ *           Pushes are numbered: undo[i] is push undo_base + i + 1.
  *
  * Invariants (s_invariants, fully checked on small tables): live strictly ascending by key;
  * used_bytes is the sum of key+value bytes of live's records; undo_len <=
@@ -42,6 +44,8 @@ typedef struct {
     mem_undo_t *undo;
     size_t undo_len;
     size_t undo_cap;
+    uint64_t undo_base;   /* pushes before undo[0] */
+    uint64_t undo_pushed; /* pushes ever: undo_base + undo_len */
 } mem_engine_t;
 
 typedef struct {
@@ -59,13 +63,22 @@ static const engine_iter_ops_t s_iter_ops;
 
 /* ---- undo log ------------------------------------------------------------------------------ */
 
-static void s_undo_clear(mem_engine_t *self)
+/* Forgets the oldest n entries: what they changed is durable now. */
+static void s_undo_drop(mem_engine_t *self, size_t n)
 {
-    for (size_t i = 0; i < self->undo_len; i++) {
+    assert(n <= self->undo_len);
+    for (size_t i = 0; i < n; i++) {
         mem_record_unref(self->undo[i].before);
         mem_record_unref(self->undo[i].after);
     }
-    self->undo_len = 0;
+    memmove(self->undo, self->undo + n, (self->undo_len - n) * sizeof *self->undo);
+    self->undo_len -= n;
+    self->undo_base += n;
+}
+
+static void s_undo_clear(mem_engine_t *self)
+{
+    s_undo_drop(self, self->undo_len);
 }
 
 /* Takes its own references. Past the bound the pending records count as written back. */
@@ -81,6 +94,7 @@ static void s_undo_push(mem_engine_t *self, mem_record_t *before, mem_record_t *
     self->undo[self->undo_len].before = mem_record_ref(before);
     self->undo[self->undo_len].after = mem_record_ref(after);
     self->undo_len++;
+    self->undo_pushed++;
 }
 
 /* ---- the three mutations; `log` says whether a crash should be able to undo them ----------- */
@@ -362,6 +376,22 @@ void engine_mem_fail_writes(engine_t *e, int err)
 uint64_t engine_mem_used_bytes(const engine_t *e)
 {
     return s_cast((engine_t *)e)->used_bytes;
+}
+
+uint64_t engine_mem_sync_begin(engine_t *e)
+{
+    return s_cast(e)->undo_pushed;
+}
+
+int engine_mem_sync_end(engine_t *e, uint64_t mark)
+{
+    mem_engine_t *self = s_cast(e);
+    if (self->fail_err != 0)
+        return engine_sync(e); /* fails, and latches the engine's health as a failed sync does */
+    assert(mark <= self->undo_pushed);
+    if (mark > self->undo_base)
+        s_undo_drop(self, (size_t)(mark - self->undo_base));
+    return ROOST_OK;
 }
 
 size_t engine_mem_unsynced(const engine_t *e)

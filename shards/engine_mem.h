@@ -53,6 +53,14 @@ void engine_mem_crash(engine_t *self);
  * An engine that already refused writes keeps refusing until engine_mem_crash. */
 void engine_mem_fail_writes(engine_t *self, int err);
 
+/* A sync in two halves, as a real fsync takes time (the simulator): _begin marks the writes so
+ * far; _end makes exactly those durable — not what was written between the two, which waits for
+ * a later sync — and returns 0, or the error a failed sync returns (then nothing more is
+ * durable). A crash between the two loses what the mark covered, as a power loss during an
+ * fsync may. The usual engine_sync and synced writes still make everything durable at once. */
+uint64_t engine_mem_sync_begin(engine_t *self);
+int engine_mem_sync_end(engine_t *self, uint64_t mark);
+
 /* Key and value bytes stored now (what capacity_bytes limits). */
 uint64_t engine_mem_used_bytes(const engine_t *self);
 /* Records a crash would undo now (0 right after a sync). */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/fault.h"
 #include "shards/engine.h"
 #include "shards/entry.h"
 #include "shards/keys.h"
@@ -271,6 +272,13 @@ void replog_step_down(roost_ctx_t *ctx, replog_t *r, const char *why);
 int replog_request_sync(roost_ctx_t *ctx, replog_t *r);
 /* The primary's side of MSG_SYNC_DONE: its own copy of the entries it covered is durable. */
 void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done);
+/* The engine writes a successful sync answer made durable: those counted before its fsync
+ * began (syncer.h). (A planted bug for the simulator to catch, the fault point
+ * `replog.plant_sync_all`: every write so far, those after the fsync began too.) */
+static inline uint64_t replog_sync_covered(sync_done_t done)
+{
+    return roost_fault("replog.plant_sync_all") ? UINT64_MAX : done.covered;
+}
 /* Becomes SERVING and serves the appends deferred while reconciling. */
 void replog_start_serving(roost_ctx_t *ctx, replog_t *r);
 

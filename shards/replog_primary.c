@@ -607,7 +607,8 @@ void replog_primary_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
         return;
     }
     int me = s_self(r);
-    uint64_t upto = r->store->sync == SYNC_NONE ? r->write_upto : s_take_synced(r, done.covered);
+    uint64_t upto =
+        r->store->sync == SYNC_NONE ? r->write_upto : s_take_synced(r, replog_sync_covered(done));
     if (me >= 0 && upto > r->acked[me])
         r->acked[me] = upto;
     s_try_commit(ctx, r);

@@ -244,8 +244,9 @@ void replog_replica_synced(roost_ctx_t *ctx, replog_t *r, sync_done_t done)
         r->ack_ready.set = r->ack_wait.set = false;
         return;
     }
-    s_release(ctx, r, &r->ack_ready, done.covered);
-    s_release(ctx, r, &r->ack_wait, done.covered);
+    uint64_t covered = replog_sync_covered(done);
+    s_release(ctx, r, &r->ack_ready, covered);
+    s_release(ctx, r, &r->ack_wait, covered);
     if (!r->ack_ready.set) {
         r->ack_ready = r->ack_wait;
         r->ack_wait.set = false;

@@ -29,8 +29,10 @@ struct syncer {
     request_t *head; /* under lock */
     bool stopping;   /* under lock */
     bool started;
-    uint64_t gather_ns;   /* set before the thread starts */
-    uint64_t last_end_ns; /* the thread's: when its previous sync returned (0: none yet) */
+    uint64_t gather_ns;      /* set before the thread starts */
+    uint64_t last_end_ns;    /* the thread's: when its previous sync returned (0: none yet) */
+    request_t *polled;       /* syncer_poll_begin's batch, until _end answers it */
+    uint64_t polled_covered; /* engine_writes() when it began */
     _Atomic uint64_t syncs;
 };
 
@@ -51,6 +53,15 @@ static void s_answer(syncer_t *s, request_t *list, sync_done_t done)
         request_t *r = list;
         list = r->next;
         roost_node_send(s->node, roost_env_new(r->key, NULL, MSG_SYNC_DONE, &done, sizeof done));
+        free(r);
+    }
+}
+
+static void s_free_requests(request_t *list)
+{
+    while (list) {
+        request_t *r = list;
+        list = r->next;
         free(r);
     }
 }
@@ -98,11 +109,7 @@ static void *s_main(void *arg)
         s->head = NULL;
         pthread_mutex_unlock(&s->lock);
         if (roost_fault("syncer.stall")) { /* an fsync that never returns: nobody answered */
-            while (batch) {
-                request_t *r = batch;
-                batch = r->next;
-                free(r);
-            }
+            s_free_requests(batch);
             pthread_mutex_lock(&s->lock);
             continue;
         }
@@ -115,19 +122,41 @@ static void *s_main(void *arg)
     return NULL;
 }
 
-uint32_t syncer_poll(syncer_t *s)
+uint32_t syncer_poll_begin(syncer_t *s)
 {
+    if (s->started || s->polled)
+        return 0;
     pthread_mutex_lock(&s->lock);
-    request_t *batch = s->started ? NULL : s->head;
-    if (!s->started)
-        s->head = NULL;
+    request_t *batch = s->head;
+    s->head = NULL;
     pthread_mutex_unlock(&s->lock);
     if (!batch)
         return 0;
     uint32_t n = 0;
     for (request_t *r = batch; r; r = r->next)
         n++;
-    s_answer(s, batch, s_sync(s));
+    s->polled = batch;
+    s->polled_covered = engine_writes(s->engine);
+    return n;
+}
+
+uint32_t syncer_poll_end(syncer_t *s, int status)
+{
+    uint32_t n = 0;
+    for (request_t *r = s->polled; r; r = r->next)
+        n++;
+    sync_done_t done = {.status = status, .covered = status == ROOST_OK ? s->polled_covered : 0};
+    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
+    s_answer(s, s->polled, done);
+    s->polled = NULL;
+    return n;
+}
+
+uint32_t syncer_poll(syncer_t *s)
+{
+    uint32_t n = syncer_poll_begin(s);
+    if (n)
+        syncer_poll_end(s, engine_sync(s->engine));
     return n;
 }
 
@@ -155,11 +184,8 @@ void syncer_destroy(syncer_t **s_p)
     pthread_mutex_unlock(&s->lock);
     if (s->started)
         pthread_join(s->thread, NULL);
-    while (s->head) {
-        request_t *r = s->head;
-        s->head = r->next;
-        free(r);
-    }
+    s_free_requests(s->head);
+    s_free_requests(s->polled); /* begun, never answered: a crash in the middle of an fsync */
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     free(s);

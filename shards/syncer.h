@@ -39,9 +39,17 @@ int syncer_start(syncer_t *s);
 /* Before syncer_start (default SYNCER_GATHER_US_DEFAULT). */
 void syncer_set_gather_us(syncer_t *s, uint32_t us);
 /* Without the thread (syncer_start never called): one batch on the caller's thread — every
- * request queued so far, one engine_sync, the answers. Returns how many it answered. The
- * simulator and deterministic tests decide with it when an fsync completes. */
+ * request queued so far, one engine_sync, the answers. Returns how many it answered.
+ * Deterministic tests decide with it when an fsync completes. */
 uint32_t syncer_poll(syncer_t *s);
+/* syncer_poll in two halves, for a caller that runs the fsync itself and lets time pass while it
+ * does (the simulator, with engine_mem_sync_begin/_end): _begin takes every request queued so
+ * far and reads the write count the answers will cover, returning how many it took (0: nothing
+ * to do, or a sync begun and not ended); the caller then makes the writes made before it durable
+ * and passes the outcome to _end, which answers them. Writes made in between are not covered,
+ * as writes made while a real fsync runs are not: they wait for the next one. */
+uint32_t syncer_poll_begin(syncer_t *s);
+uint32_t syncer_poll_end(syncer_t *s, int status);
 /* Stops the thread (after the sync in progress) and frees queued requests. Safe on NULL. */
 void syncer_destroy(syncer_t **s_p);
 /* Syncs done so far (each answers every request queued before it started). */

@@ -19,14 +19,32 @@ static const char *const BUGGIFY_SITES[] = {
 };
 enum { NSITES = sizeof BUGGIFY_SITES / sizeof BUGGIFY_SITES[0] };
 
-static const char *const PLANTED_SITE = "replog.plant_ack_one";
+/* By sim_plant_t: the --plant name and the fault point. */
+static const struct {
+    const char *name, *site;
+} PLANTS[] = {{"", ""}, {"ack-one", "replog.plant_ack_one"}, {"sync-all", "replog.plant_sync_all"}};
+
+const char *sim_plant_name(sim_plant_t plant)
+{
+    return PLANTS[plant].name;
+}
+
+bool sim_plant_parse(const char *name, sim_plant_t *out)
+{
+    for (size_t i = 1; i < sizeof PLANTS / sizeof PLANTS[0]; i++)
+        if (strcmp(name, PLANTS[i].name) == 0) {
+            *out = (sim_plant_t)i;
+            return true;
+        }
+    return false;
+}
 
 typedef enum { SITE_UNDECIDED = 0, SITE_OFF, SITE_ON } site_state_t;
 
 struct sim_buggify {
     uint64_t seed;
     const bool *on;
-    bool plant;
+    sim_plant_t plant;
     roost_rng_t rng; /* its own stream: checks do not shift the world's choices */
     site_state_t state[NSITES];
     uint32_t fire_ppm[NSITES];
@@ -48,7 +66,7 @@ static void s_decide(sim_buggify_t *b, int i)
 static bool s_hook(void *arg, const char *site)
 {
     sim_buggify_t *b = arg;
-    if (b->plant && strcmp(site, PLANTED_SITE) == 0)
+    if (b->plant && strcmp(site, PLANTS[b->plant].site) == 0)
         return true;
     if (!*b->on)
         return false;
@@ -64,12 +82,12 @@ static bool s_hook(void *arg, const char *site)
     return false;
 }
 
-sim_buggify_t *sim_buggify_install(uint64_t seed, const bool *on, bool plant_ack_one)
+sim_buggify_t *sim_buggify_install(uint64_t seed, const bool *on, sim_plant_t plant)
 {
     sim_buggify_t *b = roost_xcalloc(1, sizeof *b);
     b->seed = seed;
     b->on = on;
-    b->plant = plant_ack_one;
+    b->plant = plant;
     roost_rng_seed(&b->rng, seed ^ 0xB0661F7ull);
     roost_fault_set_hook(s_hook, b);
     return b;

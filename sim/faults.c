@@ -1,14 +1,15 @@
 /* sim/faults.c — the faults a seed injects while traffic runs: node crashes (losing what was
- * not synced) with restarts, disks that start refusing writes, one-way link cuts and isolated
- * nodes (both heal after a while), changes of the network's weather (drops, duplicates,
- * jitter that reorders, slow messages), and "lag then lead": a partition's next-in-line replica
- * is cut off long enough to fall behind, and its primary crashes just after the cut heals, so
- * the lagging copy is appointed (it must rebuild before it serves); and planned changes: a node
+ * not synced) with restarts, blackouts (every shard node loses power at once: under sync: batch
+ * and always no acknowledged write may go with it), disks that start refusing writes, one-way link
+ * cuts and isolated nodes (both heal after a while), changes of the network's weather (drops,
+ * duplicates, jitter that reorders, slow messages), and "lag then lead": a partition's next-in-line
+ * replica is cut off long enough to fall behind, and its primary crashes just after the cut heals,
+ * so the lagging copy is appointed (it must rebuild before it serves); and planned changes: a node
  * joins (the spare slot, or one that left) or leaves, its partitions handed off while traffic
  * runs; with --edges, the edge restarts now and then (every phone's connection drops). Each is
  * chosen, timed and aimed
- * by the run's generator; at most a minority of the shard nodes is down at once, so the cluster can
- * make progress between faults. */
+ * by the run's generator; apart from a blackout, at most a minority of the shard nodes is down at
+ * once, so the cluster can make progress between faults. */
 #include "sim/world.h"
 
 static uint64_t s_between(sim_world_t *w, uint64_t lo_ms, uint64_t hi_ms)
@@ -40,6 +41,23 @@ static void s_crash(sim_world_t *w)
         return;
     sim_world_crash(w, id);
     sim_world_schedule_restart(w, id, s_between(w, 300, 4000));
+}
+
+/* A site-wide power loss: every shard node crashes in the same instant (each disk forgets what
+ * it had not synced), and all come back together a while later — the Raft group, every log and
+ * every detector from their disks alone. A minority crash cannot show an acknowledgement given
+ * before its copies were durable on a quorum: the other copies hide it; this can. */
+static void s_blackout(sim_world_t *w)
+{
+    sim_world_say(w, "blackout: every shard node loses power");
+    w->faults.blackouts++;
+    uint64_t back = s_between(w, 300, 3000);
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        if (!w->shard[id].up)
+            continue; /* already down: its own restart is scheduled */
+        sim_world_crash(w, id);
+        sim_world_schedule_restart(w, id, back + s_between(w, 0, 200));
+    }
 }
 
 static void s_disk(sim_world_t *w)
@@ -141,6 +159,8 @@ void sim_faults_tick(sim_world_t *w)
         s_plan(w);
     else if (pick < 85 && w->cfg.edges && w->chat)
         sim_chat_edge_restart(w);
+    else if (pick < 87)
+        s_blackout(w);
     else
         s_weather(w);
 }

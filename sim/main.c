@@ -2,13 +2,14 @@
  *
  *   roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P] [--steps 200000]
  *             [--write-every-us U] [--no-faults] [--sync batch|always|none] [--repeat]
- *             [--clients M] [--sends K] [--direct] [--plant ack-one] [--verbose]
+ *             [--clients M] [--sends K] [--direct] [--plant ack-one|sync-all] [--verbose]
  *
  * One JSON line per seed on stdout (the figures and the trace hash); a failing seed prints the
  * first violated invariant and the command that reproduces it on stderr, and the exit status is
- * 1. --repeat runs each seed twice and fails unless both traces are identical. --plant ack-one
- * plants a bug (a primary acknowledges a write at its first durable copy, not at a quorum) to
- * show the checkers catch it. Partitions and the writer's pace left unset (0) are the seed's
+ * 1. --repeat runs each seed twice and fails unless both traces are identical. --plant plants a
+ * bug (sim/buggify.h: ack-one, a primary acknowledges a write at its first durable copy, not at
+ * a quorum; sync-all, a copy is acknowledged before its fsync covered it) to show the checkers
+ * catch it. Partitions and the writer's pace left unset (0) are the seed's
  * choice (4–16 partitions, a write every 500–2000 µs), as is whether logs are short (16
  * entries: snapshot rebuilds). --clients M adds M phones speaking the client protocol to the
  * real messaging actors (sim/chat.h), K messages each (--sends, default 20), through the
@@ -43,7 +44,7 @@ typedef struct {
     uint64_t trace, events, sim_ns, quiet_steps;
     double wall_s;
     sim_check_t check;
-    uint64_t writes, failed, crashes, restarts, cuts, disk_faults, map_changes, rebuilds;
+    uint64_t writes, failed, crashes, restarts, cuts, disk_faults, map_changes, rebuilds, blackouts;
     uint64_t joins, leaves, elections, proposals_lost, buggified, detector_reports;
     uint64_t raft_snapshots, raft_installs;
     bool quiet, short_logs;
@@ -87,6 +88,7 @@ static void s_run(const sim_config_t *cfg, result_t *r)
     for (uint32_t i = 0; i < w->nwrites; i++)
         r->failed += w->writes[i].status == WRITE_FAILED;
     r->crashes = w->faults.crashes;
+    r->blackouts = w->faults.blackouts;
     r->restarts = w->faults.restarts;
     r->cuts = w->faults.cuts;
     r->disk_faults = w->faults.disk_faults;
@@ -117,7 +119,7 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
     printf("{\"seed\":%llu,\"nodes\":%u,\"partitions\":%u,\"write_every_us\":%u,"
            "\"short_logs\":%s,\"heartbeat_ms\":%u,\"steps\":%llu,\"sim_s\":%.3f,\"wall_s\":%.3f,"
            "\"events\":%llu,\"events_per_s\":%.0f,\"writes\":%llu,\"acked\":%llu,"
-           "\"failed\":%llu,\"crashes\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
+           "\"failed\":%llu,\"crashes\":%llu,\"blackouts\":%llu,\"restarts\":%llu,\"cuts\":%llu,"
            "\"disk_faults\":%llu,\"joins\":%llu,\"leaves\":%llu,\"elections\":%llu,"
            "\"proposals_lost\":%llu,\"raft_snapshots\":%llu,\"raft_installs\":%llu,\"detector_"
            "reports\":%llu,\"buggified\":%llu,\"map_changes\":%"
@@ -137,15 +139,15 @@ static void s_print(const sim_config_t *cfg, const result_t *r)
            (double)r->sim_ns / 1e9, r->wall_s, (unsigned long long)r->events,
            r->wall_s > 0 ? (double)r->events / r->wall_s : 0.0, (unsigned long long)r->writes,
            (unsigned long long)r->check.acked, (unsigned long long)r->failed,
-           (unsigned long long)r->crashes, (unsigned long long)r->restarts,
-           (unsigned long long)r->cuts, (unsigned long long)r->disk_faults,
-           (unsigned long long)r->joins, (unsigned long long)r->leaves,
-           (unsigned long long)r->elections, (unsigned long long)r->proposals_lost,
-           (unsigned long long)r->raft_snapshots, (unsigned long long)r->raft_installs,
-           (unsigned long long)r->detector_reports, (unsigned long long)r->buggified,
-           (unsigned long long)r->map_changes, (unsigned long long)r->rebuilds,
-           (unsigned long long)r->check.log_entries, (unsigned long long)r->check.restamped,
-           (unsigned long long)r->check.lost_in_window,
+           (unsigned long long)r->crashes, (unsigned long long)r->blackouts,
+           (unsigned long long)r->restarts, (unsigned long long)r->cuts,
+           (unsigned long long)r->disk_faults, (unsigned long long)r->joins,
+           (unsigned long long)r->leaves, (unsigned long long)r->elections,
+           (unsigned long long)r->proposals_lost, (unsigned long long)r->raft_snapshots,
+           (unsigned long long)r->raft_installs, (unsigned long long)r->detector_reports,
+           (unsigned long long)r->buggified, (unsigned long long)r->map_changes,
+           (unsigned long long)r->rebuilds, (unsigned long long)r->check.log_entries,
+           (unsigned long long)r->check.restamped, (unsigned long long)r->check.lost_in_window,
            (unsigned long long)r->check.chat.lost_in_window, cfg->clients,
            (unsigned long long)r->check.chat.sends, (unsigned long long)r->check.chat.acked,
            (unsigned long long)r->check.chat.delivered,
@@ -184,31 +186,33 @@ static bool s_failed(const sim_config_t *cfg, const result_t *r)
                                             "(writes unanswered or replicas behind)";
     if (r->quiet && r->check.violations == 0)
         return false;
-    fprintf(stderr,
-            "seed %llu FAILED: %s\nreproduce: roost-sim --seed %llu --nodes %u --partitions %u "
-            "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s%s%s --verbose\n",
-            (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
-            cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
-            cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults",
-            cfg->plant_ack_one ? " --plant ack-one" : "", cfg->edges ? "" : " --direct");
+    fprintf(
+        stderr,
+        "seed %llu FAILED: %s\nreproduce: roost-sim --seed %llu --nodes %u --partitions %u "
+        "--steps %llu --write-every-us %u --clients %u --sends %u --sync %s%s%s%s%s --verbose\n",
+        (unsigned long long)cfg->seed, why, (unsigned long long)cfg->seed, cfg->nodes,
+        cfg->partitions, (unsigned long long)cfg->steps, cfg->write_every_us, cfg->clients,
+        cfg->sends_each, s_sync_name(cfg->sync), cfg->faults ? "" : " --no-faults",
+        cfg->plant ? " --plant " : "", sim_plant_name(cfg->plant), cfg->edges ? "" : " --direct");
     return true;
 }
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
-                 "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
-                 "                 [--sync batch|always|none] [--repeat] [--plant ack-one]\n"
-                 "                 [--clients M] [--sends K] [--direct] [--verbose [--log LEVEL]]\n"
-                 "       roost-sim --bench-net EVENTS [--seed S] [--nodes 5]\n"
-                 "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
-                 "speaking the client protocol (K messages each; default none); one JSON line\n"
-                 "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
-                 "picks them. The phones connect through the edge's session actors (--direct:\n"
-                 "they speak to their user actors as an edge would, the mode before session 13).\n"
-                 "--verbose prints faults, map changes and the nodes' warnings;\n"
-                 "--log info|debug shows more of the nodes' log. --bench-net times the simulator\n"
-                 "itself: EVENTS deliveries between echo actors over the simulated network.\n");
+    fprintf(out,
+            "usage: roost-sim --seed S [--seeds N] [--nodes 5] [--partitions P]\n"
+            "                 [--steps 200000] [--write-every-us U] [--no-faults]\n"
+            "                 [--sync batch|always|none] [--repeat] [--plant ack-one|sync-all]\n"
+            "                 [--clients M] [--sends K] [--direct] [--verbose [--log LEVEL]]\n"
+            "       roost-sim --bench-net EVENTS [--seed S] [--nodes 5]\n"
+            "Runs seeded simulations of a store cluster (see sim/README.md), with M phones\n"
+            "speaking the client protocol (K messages each; default none); one JSON line\n"
+            "per seed; exit 1 if any seed violates an invariant. P and U unset: the seed\n"
+            "picks them. The phones connect through the edge's session actors (--direct:\n"
+            "they speak to their user actors as an edge would, the mode before session 13).\n"
+            "--verbose prints faults, map changes and the nodes' warnings;\n"
+            "--log info|debug shows more of the nodes' log. --bench-net times the simulator\n"
+            "itself: EVENTS deliveries between echo actors over the simulated network.\n");
 }
 
 /* One option into o: 0, 1 for a bad value, -1 for an unknown option. */
@@ -273,8 +277,7 @@ static int s_option(opts_t *o, int c, const char *arg)
         bad = !s_sync_parse(arg, &o->cfg.sync);
         break;
     case 'p':
-        bad = strcmp(arg, "ack-one") != 0;
-        o->cfg.plant_ack_one = !bad;
+        bad = !sim_plant_parse(arg, &o->cfg.plant);
         break;
     default:
         return -1;

@@ -360,6 +360,7 @@ void sim_world_crash(sim_world_t *w, uint32_t id)
     sim_net_set_up(w->net, id, false);
     engine_mem_fail_writes(n->engine, ROOST_EIO);
     syncer_destroy(&n->syncer);
+    n->sync_end_ns = 0;
     roost_node_destroy(&n->node);
     sim_detect_stop(n);
     engine_mem_crash(n->engine);
@@ -510,7 +511,7 @@ sim_world_t *sim_world_new(const sim_config_t *cfg)
     u64map_init(&w->pending_writes);
     w->writing = true;
     w->faulting = cfg->faults;
-    w->buggify = sim_buggify_install(cfg->seed, &w->faulting, cfg->plant_ack_one);
+    w->buggify = sim_buggify_install(cfg->seed, &w->faulting, cfg->plant);
     w->next_fault_ns = 500000000;
     return w;
 }
@@ -585,9 +586,12 @@ static bool s_poll_all(sim_world_t *w)
     return any;
 }
 
-/* fsyncs complete 0.1–1.5 ms after the previous one (a disk's group commit). Under sync: none
- * the OS also writes everything dirty back every writeback_ns (what a power loss can take is
- * what was written since). */
+/* A node's fsyncs (a disk's group commit): one begins (covering what was written before it)
+ * and ends 50–1000 µs later, when exactly that becomes durable and its requesters are answered
+ * (a crash in between loses it); what is written meanwhile waits for the next, which may begin
+ * 0–2000 µs after (the daemon's syncer gathers up to 2 ms; 100–500 µs after a look that found
+ * nothing to sync). Under sync: none the OS also writes everything dirty back every writeback_ns
+ * (what a power loss can take is what was written since). */
 static bool s_sync_due(sim_world_t *w)
 {
     bool any = false;
@@ -598,12 +602,34 @@ static bool s_sync_due(sim_world_t *w)
                 engine_sync(n->engine);
             n->writeback_at_ns = w->now_ns + w->writeback_ns;
         }
-        if (!n->up || n->sync_at_ns > w->now_ns)
+        if (!n->up)
             continue;
-        any |= syncer_poll(n->syncer) > 0;
-        n->sync_at_ns = w->now_ns + 100000 + roost_rng_below(&w->rng, 1400000);
+        if (n->sync_end_ns && n->sync_end_ns <= w->now_ns) {
+            int status = engine_mem_sync_end(n->engine, n->sync_mark);
+            any |= syncer_poll_end(n->syncer, status) > 0;
+            n->sync_end_ns = 0;
+            n->sync_at_ns = w->now_ns + roost_rng_below(&w->rng, 2000000);
+        } else if (!n->sync_end_ns && n->sync_at_ns <= w->now_ns) {
+            bool began = syncer_poll_begin(n->syncer) > 0;
+            n->sync_mark = engine_mem_sync_begin(n->engine);
+            if (began)
+                n->sync_end_ns = w->now_ns + 50000 + roost_rng_below(&w->rng, 950000);
+            else
+                n->sync_at_ns = w->now_ns + 100000 + roost_rng_below(&w->rng, 400000);
+        }
     }
     return any;
+}
+
+/* The earliest running fsync's end after now, or `next` if none is earlier. */
+static uint64_t s_sync_next_ns(const sim_world_t *w, uint64_t next)
+{
+    for (uint32_t id = 1; id <= w->nodes; id++) {
+        uint64_t end = w->shard[id].up ? w->shard[id].sync_end_ns : 0;
+        if (end > w->now_ns && end < next)
+            next = end;
+    }
+    return next;
 }
 
 void sim_world_step(sim_world_t *w)
@@ -621,7 +647,7 @@ void sim_world_step(sim_world_t *w)
         sim_faults_tick(w);
     bool busy = s_poll_all(w);
     busy |= s_sync_due(w);
-    uint64_t next = w->now_ns + (busy ? 20000 : 1000000);
+    uint64_t next = s_sync_next_ns(w, w->now_ns + (busy ? 20000 : 1000000));
     uint64_t net = sim_net_next_ns(w->net), ctl = s_ctl_next_ns(w), beat = sim_detect_next_ns(w);
     if (beat < ctl)
         ctl = beat;

@@ -33,6 +33,7 @@
 #include "shards/store.h"
 #include "shards/syncer.h"
 #include "sim/buggify.h"
+#include "sim/buggify.h"
 #include "sim/chat.h"
 #include "sim/net.h"
 #include "sim/raft.h"
@@ -50,7 +51,7 @@ typedef struct {
     uint32_t clients;    /* simulated phones speaking the protocol (0: the store alone) */
     uint32_t sends_each; /* messages each phone sends */
     bool verbose;        /* print every fault and map change */
-    bool plant_ack_one;  /* the planted bug: a primary acknowledges at its first copy */
+    sim_plant_t plant;   /* a planted bug the checkers must catch (buggify.h) */
     bool edges; /* the phones connect through the edge's real session actors (chat_edge.c) */
 } sim_config_t;
 
@@ -84,7 +85,9 @@ typedef struct {
     roost_node_t *node;
     sim_clock_t clock;
     roost_rng_t secrets;       /* its secrets (tokens, codes): seeded, so a run replays */
-    uint64_t sync_at_ns;       /* the next fsync completes then */
+    uint64_t sync_at_ns;       /* the next fsync may begin then */
+    uint64_t sync_end_ns;      /* the fsync begun ends then (0: none running) */
+    uint64_t sync_mark;        /* what it makes durable (engine_mem_sync_begin) */
     uint64_t writeback_at_ns;  /* sync: none — the OS writes dirty pages back then */
     uint64_t *role_told;       /* per partition: a digest of the role last told */
     struct detector *detector; /* the daemon's failure detector (detect.c); NULL while down */
@@ -134,7 +137,7 @@ typedef struct sim_world {
     } * losses;
     uint32_t nlosses, losses_cap;
     struct {
-        uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves;
+        uint64_t crashes, restarts, cuts, disk_faults, map_changes, joins, leaves, blackouts;
         uint64_t detector_reports; /* NODE_DOWN / NODE_UP proposed by a leader's detector */
     } faults;
     uint64_t rebuilds;       /* snapshot rebuilds by stores that have since ended */

@@ -329,6 +329,42 @@ static void test_mem_crash_forgets_exactly_the_unsynced_writes(void **state)
     engine_batch_destroy(&b);
 }
 
+/* A sync in two halves makes exactly what was written before its start durable: what comes
+ * in while it runs is lost by a crash after its end (the simulator's fsync, sim/world.c). */
+static void test_mem_sync_in_two_halves_covers_only_what_preceded_it(void **state)
+{
+    engine_t *e = E(state);
+    s_put(e, B("a"), "before", false);
+    uint64_t mark = engine_mem_sync_begin(e);
+    s_put(e, B("b"), "during", false);
+    s_put(e, B("a"), "overwritten during", false);
+    assert_int_equal(engine_mem_sync_end(e, mark), 0);
+    assert_int_equal(engine_mem_unsynced(e), 2);
+    engine_mem_crash(e);
+    s_expect(e, B("a"), "before");
+    s_expect(e, B("b"), NULL);
+
+    s_put(e, B("c"), "begun, never ended", false);
+    mark = engine_mem_sync_begin(e);
+    engine_mem_crash(e); /* a power loss in the middle of the fsync */
+    s_expect(e, B("c"), NULL);
+
+    s_put(e, B("d"), "synced by a synced write meanwhile", false);
+    mark = engine_mem_sync_begin(e);
+    s_put(e, B("e"), "synced write", true);
+    assert_int_equal(engine_mem_sync_end(e, mark), 0); /* nothing left to drop */
+    s_put(e, B("f"), "after", false);
+    engine_mem_crash(e);
+    s_expect(e, B("d"), "synced by a synced write meanwhile");
+    s_expect(e, B("e"), "synced write");
+    s_expect(e, B("f"), NULL);
+
+    mark = engine_mem_sync_begin(e);
+    engine_mem_fail_writes(e, ROOST_EIO); /* the fsync fails: it latches as engine_sync does */
+    assert_int_equal(engine_mem_sync_end(e, mark), ROOST_EIO);
+    assert_false(engine_writable(e));
+}
+
 static void test_mem_failed_write_latches_health_and_reads_go_on(void **state)
 {
     engine_t *e = E(state);
@@ -401,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_batch_refuses_bad_and_oversized_input),
         cmocka_unit_test(test_batch_bytes_are_capped),
         ON(mem, test_mem_crash_forgets_exactly_the_unsynced_writes),
+        ON(mem, test_mem_sync_in_two_halves_covers_only_what_preceded_it),
         ON(mem, test_mem_failed_write_latches_health_and_reads_go_on),
         ON(mem, test_mem_full_disk_fails_writes_with_eio),
     };
