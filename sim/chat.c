@@ -457,8 +457,14 @@ static void s_answer(sim_world_t *w, sim_chat_t *c, simdev_t *d, const roost_env
         mp_str_copy(user, d->user_s, sizeof d->user_s);
         d->user = strtoull(d->user_s, NULL, 10);
         s_note_claim(c, d, d->user);
-        if (before && before != d->user)
+        /* The phone's user changed — unless its other device learned this user first: the
+         * twin catching up must not make the devices forget what they did as it (found with
+         * blackouts, session 21: a reader's reads of the new user's messages were forgotten,
+         * and its receipt then looked like a read it never said). */
+        simdev_t *first = &c->dev[chat_phone(c, d)];
+        if (before && before != d->user && d->user != first->account)
             chat_user_changed(c, chat_phone(c, d), before);
+        first->account = d->user;
         if (!d->claimed_ns)
             d->claimed_ns = w->now_ns;
         snprintf(d->user_key, sizeof d->user_key, "u:%s", d->user_s);
@@ -605,6 +611,9 @@ static void s_receipt(sim_chat_t *c, simdev_t *d, const msgpack_object *frame)
     c->receipts++;
     if (g != NO_GROUP)
         return s_group_receipt(c, d, g, reader, kind, seq);
+    if (d->user != owner->account)
+        return; /* to a device still on an account its phone has left (the devices' memory of
+                 * its conversations went with the change): nothing to judge it by */
     if (seq < d->rcpt[kind][reader]) /* the receipt record may be lost */
         chat_violation_unless_lost(
             c, SIM_ANY_PARTITION, d->rcpt_ns[kind][reader],

@@ -117,6 +117,7 @@ typedef struct {
     uint64_t former[4];     /* a phone's first device: users its number named before a loss */
     uint32_t nformer;
     uint64_t user_changed_ns; /* … when it last claimed a new user (0: never) */
+    uint64_t account;         /* … the newest user either device's claim was answered */
     uint64_t claimed_ns;      /* the first ok of its claim: later messages reach it */
     uint64_t relogin_corr;    /* a twin's later claim in flight (only its answer is checked) */
     bool relogin_pending;
