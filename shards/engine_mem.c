@@ -71,7 +71,8 @@ static void s_undo_drop(mem_engine_t *self, size_t n)
         mem_record_unref(self->undo[i].before);
         mem_record_unref(self->undo[i].after);
     }
-    memmove(self->undo, self->undo + n, (self->undo_len - n) * sizeof *self->undo);
+    if (n < self->undo_len) /* (undo is NULL until the first push) */
+        memmove(self->undo, self->undo + n, (self->undo_len - n) * sizeof *self->undo);
     self->undo_len -= n;
     self->undo_base += n;
 }

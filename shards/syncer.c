@@ -142,6 +142,8 @@ uint32_t syncer_poll_begin(syncer_t *s)
 
 uint32_t syncer_poll_end(syncer_t *s, int status)
 {
+    if (!s->polled)
+        return 0; /* no sync begun: nothing to answer, nothing to count */
     uint32_t n = 0;
     for (request_t *r = s->polled; r; r = r->next)
         n++;
