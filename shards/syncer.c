@@ -32,6 +32,7 @@ struct syncer {
     uint64_t gather_ns;      /* set before the thread starts */
     uint64_t last_end_ns;    /* the thread's: when its previous sync returned (0: none yet) */
     request_t *polled;       /* syncer_poll_begin's batch, until _end answers it */
+    uint32_t polled_n;       /* … its requests */
     uint64_t polled_covered; /* engine_writes() when it began */
     _Atomic uint64_t syncs;
 };
@@ -66,15 +67,19 @@ static void s_free_requests(request_t *list)
     }
 }
 
+/* The answer of a sync that began with `covered` writes counted and ended with `status` (a
+ * failed one covers nothing); counts it. */
+static sync_done_t s_done(syncer_t *s, uint64_t covered, int status)
+{
+    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
+    return (sync_done_t){.status = status, .covered = status == ROOST_OK ? covered : 0};
+}
+
 /* One fsync for every write counted so far (engine_writes, read before it starts). */
 static sync_done_t s_sync(syncer_t *s)
 {
-    sync_done_t done = {.covered = engine_writes(s->engine)};
-    done.status = engine_sync(s->engine);
-    if (done.status != ROOST_OK)
-        done.covered = 0;
-    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
-    return done;
+    uint64_t covered = engine_writes(s->engine);
+    return s_done(s, covered, engine_sync(s->engine));
 }
 
 /* Under load, lets a small batch grow until the gather time after the previous sync ends
@@ -136,6 +141,7 @@ uint32_t syncer_poll_begin(syncer_t *s)
     for (request_t *r = batch; r; r = r->next)
         n++;
     s->polled = batch;
+    s->polled_n = n;
     s->polled_covered = engine_writes(s->engine);
     return n;
 }
@@ -144,14 +150,9 @@ uint32_t syncer_poll_end(syncer_t *s, int status)
 {
     if (!s->polled)
         return 0; /* no sync begun: nothing to answer, nothing to count */
-    uint32_t n = 0;
-    for (request_t *r = s->polled; r; r = r->next)
-        n++;
-    sync_done_t done = {.status = status, .covered = status == ROOST_OK ? s->polled_covered : 0};
-    atomic_fetch_add_explicit(&s->syncs, 1, memory_order_relaxed);
-    s_answer(s, s->polled, done);
+    s_answer(s, s->polled, s_done(s, s->polled_covered, status));
     s->polled = NULL;
-    return n;
+    return s->polled_n;
 }
 
 uint32_t syncer_poll(syncer_t *s)
