@@ -21,7 +21,13 @@
  *   - block-based tables: full-key bloom filters at 10 bits/key (~1 % false positives: a read
  *     of a missing actor state or dedupe key touches no data block), 16 KiB blocks (a
  *     conversation scan reads consecutive records), index and filter blocks in the LRU cache so
- *     memory stays bounded by the cache size.
+ *     memory stays bounded by the cache size — partitioned (a two-level index, filters cut in
+ *     RDB_METADATA_BLOCK_BYTES pieces, the small top levels pinned), so a read loads one small
+ *     piece of each. Whole, a bottommost file of ~1M small keys has a 1.2 MB filter, more than a
+ *     cache shard (64 MiB / 64 shards): it was never kept, and every read of that file loaded and
+ *     checksummed all of it again; under the store benchmark the log scrubber's reads then took
+ *     the workers and writes fell from ~10k/s to a few dozen after ~50 s (session 22's soak,
+ *     test_engine_rocksdb's test_rocksdb_reads_load_small_blocks_of_a_big_file).
  *   - LZ4 when the library has it (no compression otherwise). Message bodies are ciphertext and
  *     do not compress; keys and metadata records do, and LZ4 costs little on a block that
  *     does not shrink (RocksDB then stores it raw).
@@ -63,6 +69,8 @@ enum {
     RDB_BLOOM_BITS_PER_KEY = 10,
     /* Data block size: scans of a conversation read neighbouring records together. */
     RDB_BLOCK_BYTES = 16 * 1024,
+    /* Index and filter partitions: small enough to cache one by one in any cache shard. */
+    RDB_METADATA_BLOCK_BYTES = 4 * 1024,
     /* SST files written back to disk in steps of this size instead of one stall at the end. */
     RDB_BYTES_PER_SYNC = 1024 * 1024,
     /* Open table files kept: bounds descriptors (the node also needs them for sockets). */
@@ -140,6 +148,11 @@ static rocksdb_options_t *s_options(const engine_rocksdb_options_t *o, bool comp
     rocksdb_block_based_options_set_filter_policy(
         table, rocksdb_filterpolicy_create_bloom_full(RDB_BLOOM_BITS_PER_KEY));
     rocksdb_block_based_options_set_block_size(table, RDB_BLOCK_BYTES);
+    rocksdb_block_based_options_set_index_type(
+        table, rocksdb_block_based_table_index_type_two_level_index_search);
+    rocksdb_block_based_options_set_partition_filters(table, 1);
+    rocksdb_block_based_options_set_metadata_block_size(table, RDB_METADATA_BLOCK_BYTES);
+    rocksdb_block_based_options_set_pin_top_level_index_and_filter(table, 1);
     rocksdb_cache_t *cache = rocksdb_cache_create_lru(cache_bytes);
     rocksdb_block_based_options_set_block_cache(table, cache);
     rocksdb_block_based_options_set_cache_index_and_filter_blocks(table, 1);
@@ -205,6 +218,20 @@ engine_t *engine_rocksdb_open(const char *dir, const engine_rocksdb_options_t *o
     self->ro = rocksdb_readoptions_create();
     ROOST_INFO("engine", "rocksdb opened", "dir=%s read_only=%d", dir, o->read_only);
     return &self->base;
+}
+
+int engine_rocksdb_compact(engine_t *e)
+{
+    rdb_engine_t *self = s_cast(e);
+    char *err = NULL;
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flush(self->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (err != NULL)
+        return s_fail(self, "flush", err);
+    rocksdb_compact_range(self->db, NULL, 0, NULL, 0);
+    return ROOST_OK;
 }
 
 /* ---- engine ops ---------------------------------------------------------------------------- */

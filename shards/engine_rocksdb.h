@@ -49,4 +49,8 @@ typedef struct {
 engine_t *engine_rocksdb_open(const char *dir, const engine_rocksdb_options_t *opts, char *err,
                               size_t errcap);
 
+/* Flushes the memtable and compacts every key into the bottommost level, returning when done
+ * (offline maintenance; tests that need table files below level 0). 0 or ROOST_EIO. */
+int engine_rocksdb_compact(engine_t *e);
+
 #endif
