@@ -32,7 +32,9 @@
  *     do not compress; keys and metadata records do, and LZ4 costs little on a block that
  *     does not shrink (RocksDB then stores it raw).
  *   - max_open_files 512: a bound on descriptors, which the node also spends on sockets.
- *   - info LOG: at most 4 files of 8 MiB.
+ *   - info LOG: at most 4 files of 8 MiB, at INFO. Debian's librocksdb is built without NDEBUG,
+ *     so its default is DEBUG: a line (a write()) for every FlushWAL, i.e. every sync — a node
+ *     filled 8 MiB of LOG in 7 minutes of the store benchmark (session 22).
  *   - A batch of up to RDB_SORTED_OPS_MAX ops without a range delete reaches RocksDB sorted by
  *     key (ops on one key keep their order): the memtable's skip list starts each insert from
  *     the last one's position, and a store batch otherwise jumps between its tables (session
@@ -78,6 +80,8 @@ enum {
     /* RocksDB's own info LOG: bounded disk use. */
     RDB_LOG_FILES_MAX = 4,
     RDB_LOG_FILE_BYTES_MAX = 8 * 1024 * 1024,
+    /* InfoLogLevel::INFO_LEVEL (see the file comment). */
+    RDB_INFO_LOG_LEVEL_INFO = 1,
     /* WALRecoveryMode::kPointInTimeRecovery (see the file comment). */
     RDB_WAL_RECOVERY_POINT_IN_TIME = 2,
     /* Batches up to this many ops go to RocksDB sorted by key (s_translate). */
@@ -139,6 +143,7 @@ static rocksdb_options_t *s_options(const engine_rocksdb_options_t *o, bool comp
     rocksdb_options_set_max_open_files(opts, RDB_MAX_OPEN_FILES);
     rocksdb_options_set_keep_log_file_num(opts, RDB_LOG_FILES_MAX);
     rocksdb_options_set_max_log_file_size(opts, RDB_LOG_FILE_BYTES_MAX);
+    rocksdb_options_set_info_log_level(opts, RDB_INFO_LOG_LEVEL_INFO);
     rocksdb_options_set_manual_wal_flush(opts, o->buffer_unsynced);
     rocksdb_options_set_wal_recovery_mode(opts, RDB_WAL_RECOVERY_POINT_IN_TIME);
     rocksdb_options_set_compression(opts,
