@@ -261,7 +261,7 @@ static void test_rocksdb_reads_load_small_blocks_of_a_big_file(void **state)
     }
     uint64_t per_read = rocksdb_perfcontext_metric(pc, rocksdb_block_read_byte) / BIG_FILE_READS;
     rocksdb_perfcontext_destroy(pc);
-    rocksdb_set_perf_level(1); /* kDisable */
+    rocksdb_set_perf_level(rocksdb_disable);
     if (per_read > BIG_FILE_READ_BYTES_MAX)
         fail_msg("a read loaded %" PRIu64 " bytes of blocks on average", per_read);
 }
