@@ -12,6 +12,7 @@
  * `--direct 1` (default): the probe follows the map the control leader pushes and sends each
  * write straight to its partition's primary; `--direct 0`: through one shard that forwards.
  * `--io thread|worker`: the manifest's runtime.io (where every node runs its network loop).
+ * `--compaction universal|level`: the manifest's cluster.compaction (RocksDB's style).
  * `--timeline 1`: the paced phase's writes per 100 ms window on stderr (count, over 5 ms, max).
  *
  * `--join 1`: the client-visible cost of a handoff instead. Under a paced load (`--rate`
@@ -79,7 +80,8 @@ static void s_result(void *arg, uint64_t tag, int status, uint64_t lsn)
 }
 
 /* A manifest of `nodes` shard nodes (admin ports on) and the client node, at path. */
-static const char *g_io = "thread"; /* --io */
+static const char *g_io = "thread";            /* --io */
+static const char *g_compaction = "universal"; /* --compaction */
 
 static int s_write_manifest_to(const char *path, int nodes, int rf, const char *consistency,
                                const char *sync, int port)
@@ -89,9 +91,9 @@ static int s_write_manifest_to(const char *path, int nodes, int rf, const char *
         return -1;
     fprintf(f,
             "apiVersion: roost/v1\ncluster: {name: bench, partitions: 64,"
-            " replication_factor: %d, consistency: %s, sync: %s}\n"
+            " replication_factor: %d, consistency: %s, sync: %s, compaction: %s}\n"
             "runtime: {workers: 1, io: %s}\nnodes:\n",
-            rf, consistency, sync, g_io);
+            rf, consistency, sync, g_compaction, g_io);
     for (int i = 1; i <= nodes; i++)
         fprintf(f,
                 "  - {name: s%d, id: %d, roles: [shard], host: 127.0.0.1, peer_port: %d,"
@@ -251,14 +253,15 @@ static int s_run(int nodes, int rf, const char *consistency, uint64_t seconds, u
     uint64_t disk = s_disk_bytes();
     bench_progress("store: db_bench ceiling run");
     double ceiling = s_db_bench();
-    printf("{\"nodes\":%d,\"rf\":%d,\"consistency\":\"%s\",\"io\":\"%s\",\"value_bytes\":%zu,"
+    printf("{\"nodes\":%d,\"rf\":%d,\"consistency\":\"%s\",\"io\":\"%s\",\"compaction\":\"%s\","
+           "\"value_bytes\":%zu,"
            "\"window\":%" PRIu64 ",\"writes_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"half_load_writes_per_s\":%.0f,\"half_load_p50_us\":%.1f,"
            "\"half_load_p99_us\":%.1f,\"bytes_per_write\":%.0f,\"failed\":%" PRIu64
            ",\"db_bench_writes_per_s\":%.0f,\"ratio\":%.2f}\n",
-           nodes, rf, consistency, g_io, vlen, window, peak, p50, p99, half_rate, hp50, hp99,
-           (double)disk / (double)atomic_load(&B->acked), atomic_load(&B->failed_measured), ceiling,
-           ceiling > 0 ? peak * rf / ceiling : 0.0);
+           nodes, rf, consistency, g_io, g_compaction, vlen, window, peak, p50, p99, half_rate,
+           hp50, hp99, (double)disk / (double)atomic_load(&B->acked),
+           atomic_load(&B->failed_measured), ceiling, ceiling > 0 ? peak * rf / ceiling : 0.0);
     return 0;
 }
 
@@ -341,6 +344,8 @@ int bench_store(int argc, char **argv)
     g_timeline = bench_opt_u64(argc, argv, "--timeline", 0) != 0;
     const char *io = bench_opt(argc, argv, "--io");
     g_io = io && strcmp(io, "worker") == 0 ? "worker" : "thread";
+    const char *compaction = bench_opt(argc, argv, "--compaction");
+    g_compaction = compaction && strcmp(compaction, "level") == 0 ? "level" : "universal";
     consistency = consistency ? consistency : "QUORUM";
     sync = sync ? sync : "batch";
     if (nodes < 1 || nodes + join > NODES_MAX || rf < 1 || rf > nodes || vlen > 4096) {

@@ -26,7 +26,7 @@ void ctl_sibling_path(const char *name, char *out, size_t cap);
 typedef struct {
     bool up, draining, drained, refused;
     uint64_t pid, map_version, actors, messages, connections, peer_refused, admin_refused;
-    uint64_t term, primaries, replicas, msgs_per_s, disk_bytes;
+    uint64_t term, primaries, replicas, msgs_per_s, disk_bytes, disk_free_bytes;
     char roles[16], raft[16], disk[16];
 } node_status_t;
 

@@ -108,6 +108,7 @@ bool ctl_node_status(const ctl_opts_t *o, const manifest_t *m, const manifest_no
         mp_get_u64(&up.data, "replicas", &st->replicas);
         mp_get_u64(&up.data, "msgs_per_s", &st->msgs_per_s);
         mp_get_u64(&up.data, "disk_bytes", &st->disk_bytes);
+        mp_get_u64(&up.data, "disk_free_bytes", &st->disk_free_bytes);
         mp_str_t raft, disk;
         if (mp_get_str(&up.data, "raft", 1, sizeof st->raft - 1, &raft) == MP_OK)
             mp_str_copy(raft, st->raft, sizeof st->raft);
@@ -154,7 +155,7 @@ static void s_row_json(uint32_t i, const manifest_node_t *n, bool up, const node
            "\"pid\":%llu,\"map_version\":%llu,\"raft\":\"%s\",\"term\":%llu,"
            "\"partitions\":{\"primary\":%llu,\"replica\":%llu},\"actors\":%llu,"
            "\"messages\":%llu,\"msgs_per_s\":%llu,\"connections\":%llu,\"disk\":\"%s\","
-           "\"disk_bytes\":%llu,"
+           "\"disk_bytes\":%llu,\"disk_free_bytes\":%llu,"
            "\"peer_refused\":%llu,\"admin_refused\":%llu}",
            i ? "," : "", n->name, s_role(n), n->host, n->peer_port, s_status_word(up, st),
            (unsigned long long)st->pid, (unsigned long long)st->map_version,
@@ -163,19 +164,21 @@ static void s_row_json(uint32_t i, const manifest_node_t *n, bool up, const node
            (unsigned long long)st->actors, (unsigned long long)st->messages,
            (unsigned long long)st->msgs_per_s, (unsigned long long)st->connections,
            st->disk[0] ? st->disk : "none", (unsigned long long)st->disk_bytes,
-           (unsigned long long)st->peer_refused, (unsigned long long)st->admin_refused);
+           (unsigned long long)st->disk_free_bytes, (unsigned long long)st->peer_refused,
+           (unsigned long long)st->admin_refused);
 }
 
 static void s_header(void)
 {
-    printf("%-12s %-6s %-21s %-8s %-7s %-10s %-5s %-11s %-7s %-7s %-7s %-7s\n", "NAME", "ROLE",
+    printf("%-12s %-6s %-21s %-8s %-7s %-10s %-5s %-11s %-7s %-7s %-7s %-7s %-8s\n", "NAME", "ROLE",
            "ADDRESS", "STATUS", "PID", "RAFT", "TERM", "PARTITIONS", "ACTORS", "CONNS", "MSG/S",
-           "DISK");
+           "DISK", "FREE");
 }
 
 static void s_row(const manifest_node_t *n, bool up, const node_status_t *st)
 {
-    char addr[MANIFEST_HOST_BYTES_MAX + 8], parts[24], actors[16], conns[16], rate[16], disk[16];
+    char addr[MANIFEST_HOST_BYTES_MAX + 8], parts[24], actors[16], conns[16], rate[16], disk[16],
+        free_[24];
     snprintf(addr, sizeof addr, "%s:%u", n->host, n->peer_port);
     snprintf(parts, sizeof parts, "%llu/%llu", (unsigned long long)st->primaries,
              (unsigned long long)st->replicas);
@@ -183,10 +186,15 @@ static void s_row(const manifest_node_t *n, bool up, const node_status_t *st)
     s_human(st->connections, conns);
     s_human(st->msgs_per_s, rate);
     s_human(st->disk_bytes, disk);
-    printf("%-12s %-6s %-21s %-8s %-7llu %-10s %-5llu %-11s %-7s %-7s %-7s %-7s\n", n->name,
+    s_human(st->disk_free_bytes, free_);
+    if (strcmp(st->disk, "low-headroom") == 0) /* a full compaction may not fit */
+        strcat(free_, "(low)");
+    bool store = up && strcmp(st->disk, "none") != 0;
+    printf("%-12s %-6s %-21s %-8s %-7llu %-10s %-5llu %-11s %-7s %-7s %-7s %-7s %-8s\n", n->name,
            s_role(n), addr, strcmp(st->disk, "read-only") == 0 ? "readonly" : s_status_word(up, st),
            (unsigned long long)st->pid, up ? (st->raft[0] ? st->raft : "none") : "-",
-           (unsigned long long)st->term, up ? parts : "-", actors, conns, rate, up ? disk : "-");
+           (unsigned long long)st->term, up ? parts : "-", actors, conns, rate, up ? disk : "-",
+           store ? free_ : "-");
 }
 
 /* One status round: a table (or one JSON line); the number of nodes down. */

@@ -251,22 +251,6 @@ static size_t s_heartbeat_payload(void *arg, uint8_t *buf, size_t cap)
     return d->detector ? detector_view_encode(d->detector, buf, cap) : 0;
 }
 
-/* A disk that refused a write makes every partition here read-only (the logs step down); the
- * node then stops heartbeating, so the cluster declares it down and its partitions fail over
- * to replicas that can still write, and it raises the alarm (log, metrics, status, /healthz).
- * It keeps answering admin and metrics requests for the operator. */
-static void s_check_disk(daemon_t *d)
-{
-    if (!d->engine || engine_writable(d->engine) || atomic_exchange(&d->disk_alarm, true))
-        return;
-    ROOST_ERROR(COMP, "disk refused a write: this node stops serving",
-                "node=%s err=%s action=\"heartbeats stopped; its partitions fail over\"",
-                d->self->name, roost_strerror(engine_health(d->engine)));
-    transport_zmq_set_heartbeats(d->transport, false);
-    if (d->detector) /* same thread: the detector runs on the transport's ticks */
-        detector_set_self_down(d->detector);
-}
-
 /* Transport thread, about once a second: copies the maps have named in no list for
  * DAEMON_RETIRE_DELAY_MS, and the latest map still does not name, are retired. */
 static void s_retire_due(daemon_t *d, uint64_t now_ns)
@@ -294,7 +278,7 @@ static void s_on_tick(void *arg, uint64_t now_ns)
     daemon_t *d = arg;
     s_retire_due(d, now_ns);
     faults_poll(d->faults);
-    s_check_disk(d);
+    daemon_check_disk(d, now_ns);
     if (now_ns - d->rate_at_ns >= 1000000000u) { /* messages per second, for status */
         roost_node_stats_t st;
         roost_node_stats(d->node, &st);
@@ -518,7 +502,10 @@ static int s_open_store(daemon_t *d)
     bool clean = s_stopped_cleanly(d);
     roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
     store_sync_t sync = s_sync(d->manifest.sync);
-    engine_rocksdb_options_t eo = {.buffer_unsynced = sync != SYNC_NONE};
+    engine_rocksdb_options_t eo = {.buffer_unsynced = sync != SYNC_NONE,
+                                   .compaction = strcmp(d->manifest.compaction, "level") == 0
+                                                     ? ENGINE_ROCKSDB_COMPACTION_LEVEL
+                                                     : ENGINE_ROCKSDB_COMPACTION_UNIVERSAL};
     d->engine = engine_rocksdb_open(path, &eo, err, sizeof err);
     if (!d->engine) {
         ROOST_ERROR(COMP, "cannot open the store", "dir=%s err=\"%s\"", path, err);

@@ -75,8 +75,13 @@ static uint32_t s_admin_status(void *arg, msgpack_packer *pk)
     mp_kv_u64(pk, "replicas", atomic_load(&d->replicas));
     mp_kv_u64(pk, "msgs_per_s", atomic_load(&d->msgs_per_s));
     mp_kv_u64(pk, "disk_bytes", d->engine ? s_disk_bytes(d->data_dir) : 0);
-    mp_kv_str(pk, "disk", !d->engine ? "none" : atomic_load(&d->disk_alarm) ? "read-only" : "ok");
-    return 20;
+    mp_kv_u64(pk, "disk_free_bytes", d->engine ? atomic_load(&d->free_bytes) : 0);
+    mp_kv_str(pk, "disk",
+              !d->engine                      ? "none"
+              : atomic_load(&d->disk_alarm)   ? "read-only"
+              : atomic_load(&d->headroom_low) ? "low-headroom"
+                                              : "ok");
+    return 21;
 }
 
 /* Prometheus text: an edge's own series (connections, frames, closes, HTTP), or a node's
@@ -194,6 +199,14 @@ static char *s_node_metrics(daemon_t *d, size_t *len)
          d->engine ? atomic_load(&d->store.stats.rebuilds) : 0},
         {"roost_store_read_only", "1 when the disk refused a write: the node stopped serving.",
          atomic_load(&d->disk_alarm)},
+        {"roost_store_live_bytes", "Bytes of the table files the database uses.",
+         atomic_load(&d->live_bytes)},
+        {"roost_store_disk_free_bytes", "Free bytes on the database's filesystem.",
+         atomic_load(&d->free_bytes)},
+        {"roost_store_disk_headroom_low",
+         "1 when free disk is below what compaction needs (universal: the live bytes; level: "
+         "a tenth of them).",
+         atomic_load(&d->headroom_low)},
         {"roost_store_replication_behind_entries",
          "Entries the slowest replica lacks, summed over the partitions this node leads.",
          s_positive(d->engine ? &d->store.stats.behind : NULL)},

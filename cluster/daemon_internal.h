@@ -1,5 +1,6 @@
 /* cluster/daemon_internal.h — the daemon's state, shared by daemon.c (wiring, the map, the
- * transport's ticks) and daemon_admin.c (the admin channel and the metrics port). */
+ * transport's ticks), daemon_admin.c (the admin channel and the metrics port), daemon_disk.c
+ * (the disk alarms) and the other daemon_*.c parts. */
 #ifndef ROOST_DAEMON_INTERNAL_H
 #define ROOST_DAEMON_INTERNAL_H
 
@@ -26,6 +27,8 @@
 
 /* How long the maps must name this node in no list of a partition before its copy goes. */
 enum { DAEMON_RETIRE_DELAY_MS = 5000 };
+/* How often a shard node compares its free disk space with its database's size. */
+enum { DAEMON_HEADROOM_CHECK_MS = 10000 };
 
 /* One request of the admin thread to an actor, waiting for its answer (daemon_bridge.c). */
 enum { DAEMON_ASKS_MAX = 8 };
@@ -68,6 +71,12 @@ struct daemon {
     metrics_registry_t *reg;    /* series kept across renders (histograms) */
     atomic_bool draining;
     atomic_bool disk_alarm; /* the engine refused a write: this node stopped serving */
+    /* daemon_disk.c, sampled by the transport thread every DAEMON_HEADROOM_CHECK_MS: the
+     * database's live table bytes, the free bytes of its filesystem, and whether the free
+     * space is below what the compaction style needs (a full merge may not fit) */
+    _Atomic uint64_t live_bytes, free_bytes;
+    atomic_bool headroom_low;
+    uint64_t headroom_checked_ns;
     edge_keys_t edge_keys;
     curve_pair_t curve; /* security.curve: this node's own key pair */
     char data_root[MANIFEST_PATH_BYTES_MAX + 1];
@@ -102,6 +111,10 @@ int daemon_apply(void *arg, const char *text, size_t len, const char *drain, boo
                  char *err, size_t errcap);
 void *daemon_map_bytes(void *arg, size_t *len);
 void daemon_apply_tick(daemon_t *d, uint64_t now_ns);
+
+/* daemon_disk.c, on the transport thread's ticks: the refused-write alarm (the node stops
+ * serving) and the disk headroom check. */
+void daemon_check_disk(daemon_t *d, uint64_t now_ns);
 
 /* Relative paths in the manifest are under this (NULL: the working directory). */
 static inline const char *daemon_root(const daemon_t *d)

@@ -123,6 +123,7 @@ void mf_each(ctx_t *c, yaml_node_t *map, const char *where, const char *const *k
 
 static const char *const s_consistencies[] = {"ONE", "QUORUM", "ALL", NULL};
 static const char *const s_syncs[] = {"batch", "always", "none", NULL};
+static const char *const s_compactions[] = {"universal", "level", NULL};
 
 static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg)
 {
@@ -143,6 +144,8 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
         mf_oneof(c, v, "cluster.sync", s_syncs, m->sync, sizeof m->sync);
     else if (strcmp(key, "sync_gather_us") == 0)
         m->sync_gather_us = (uint32_t)mf_uint(c, v, "cluster.sync_gather_us", 0, 100000);
+    else if (strcmp(key, "compaction") == 0)
+        mf_oneof(c, v, "cluster.compaction", s_compactions, m->compaction, sizeof m->compaction);
     if (!c->failed && strcmp(key, "partitions") == 0 && (m->partitions & (m->partitions - 1)))
         mf_fail(c, v, "cluster.partitions", "%u is not a power of two", m->partitions);
 }
@@ -274,7 +277,7 @@ static void s_nodes(ctx_t *c, yaml_node_t *v)
 
 static const char *const s_cluster_keys[] = {"name",           "partitions",  "replication_factor",
                                              "voters",         "consistency", "sync",
-                                             "sync_gather_us", NULL};
+                                             "sync_gather_us", "compaction",  NULL};
 static const char *const s_runtime_keys[] = {
     "workers", "passivate_after_ms", "heartbeat_ms", "down_after_ms", "io", "idle_spin_us", NULL};
 static const char *const s_messaging_keys[] = {"retention_days", "retention_count",
@@ -343,6 +346,7 @@ static void s_defaults(manifest_t *m)
     snprintf(m->consistency, sizeof m->consistency, "QUORUM");
     snprintf(m->sync, sizeof m->sync, "batch");
     m->sync_gather_us = SYNCER_GATHER_US_DEFAULT;
+    snprintf(m->compaction, sizeof m->compaction, "universal");
     m->passivate_after_ms = 5 * 60 * 1000;
     m->heartbeat_ms = 500;
     m->down_after_ms = 5000;

@@ -114,6 +114,7 @@ typedef struct {
     char consistency[8];       /* ONE | QUORUM | ALL */
     char sync[8];              /* batch | always | none */
     uint32_t sync_gather_us;   /* how long a loaded node's syncer paces its fsyncs (syncer.h) */
+    char compaction[16];       /* universal | level: the shard nodes' RocksDB compaction style */
     uint32_t workers;          /* per node; 0 = one per core */
     uint64_t passivate_after_ms;
     uint32_t heartbeat_ms;

@@ -15,9 +15,20 @@
  *     record before the first torn one — exactly the synced prefix.
  *   - max_background_jobs 2: one flush and one compaction at a time; more would only fight the
  *     node's worker threads for the two cores.
- *   - write buffer ENGINE_ROCKSDB_WRITE_BUFFER_BYTES_DEFAULT, level compaction with dynamic
- *     level sizes (bounded space amplification), bytes_per_sync 1 MiB (SST writeback in small
- *     steps rather than one long fsync stall).
+ *   - write buffer ENGINE_ROCKSDB_WRITE_BUFFER_BYTES_DEFAULT, bytes_per_sync 1 MiB (SST
+ *     writeback in small steps rather than one long fsync stall).
+ *   - Universal (size-tiered) compaction by default: a merge takes sorted runs of similar size,
+ *     so a record is rewritten about log(data / memtable) times. Leveled compaction (dynamic
+ *     level sizes) rewrote the whole base level on every level-0 compaction while a node's
+ *     data was below the base level's 256 MB target, so its cost per write grew with the data:
+ *     15-18 us of compaction CPU per acknowledged write in 90 s store benchmarks, ~39 us in
+ *     240 s ones, against 8-9 and 18 us universal (session 22), and half-load p99 209.5 ms
+ *     against 76.5 ms in the long run. The price: a full merge (when the newer runs add up to
+ *     twice the oldest) holds its inputs and its output at once, so the disk needs free space
+ *     as large as the database (docs/operations.md "Disk headroom"); a point read checks a few
+ *     more sorted runs (one bloom filter probe each). ENGINE_ROCKSDB_COMPACTION_LEVEL keeps the
+ *     leveled layout for disks without that headroom; either style opens a database the other
+ *     wrote (test_rocksdb_compaction_style_can_change).
  *   - block-based tables: full-key bloom filters at 10 bits/key (~1 % false positives: a read
  *     of a missing actor state or dedupe key touches no data block), 16 KiB blocks (a
  *     conversation scan reads consecutive records), index and filter blocks in the LRU cache so
@@ -57,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rocksdb/c.h>
 
@@ -86,6 +98,15 @@ enum {
     RDB_WAL_RECOVERY_POINT_IN_TIME = 2,
     /* Batches up to this many ops go to RocksDB sorted by key (s_translate). */
     RDB_SORTED_OPS_MAX = 64,
+    /* Universal compaction (RocksDB's defaults, stated): merge once 4 sorted runs exist; a run
+     * joins a merge when it is at most 1% bigger than the ones before it taken together; at
+     * least 2 runs per merge; a full merge once the newer runs add up to twice the oldest. */
+    RDB_UNIVERSAL_RUNS_TRIGGER = 4,
+    RDB_UNIVERSAL_SIZE_RATIO_PERCENT = 1,
+    RDB_UNIVERSAL_MIN_MERGE_WIDTH = 2,
+    RDB_UNIVERSAL_MAX_SIZE_AMP_PERCENT = 200,
+    /* engine_rocksdb_wait_idle looks at RocksDB's background work this often. */
+    RDB_IDLE_POLL_MS = 10,
 };
 
 typedef struct {
@@ -128,6 +149,25 @@ static int s_fail(const rdb_engine_t *self, const char *op, char *err)
 
 /* ---- opening ------------------------------------------------------------------------------- */
 
+/* Universal (tiered) by default, leveled on request; see the file comment for why. */
+static void s_set_compaction(rocksdb_options_t *opts, engine_rocksdb_compaction_t style)
+{
+    if (style == ENGINE_ROCKSDB_COMPACTION_LEVEL) {
+        rocksdb_options_set_compaction_style(opts, rocksdb_level_compaction);
+        rocksdb_options_set_level_compaction_dynamic_level_bytes(opts, 1);
+        return;
+    }
+    rocksdb_options_set_compaction_style(opts, rocksdb_universal_compaction);
+    rocksdb_options_set_level0_file_num_compaction_trigger(opts, RDB_UNIVERSAL_RUNS_TRIGGER);
+    rocksdb_universal_compaction_options_t *u = rocksdb_universal_compaction_options_create();
+    rocksdb_universal_compaction_options_set_size_ratio(u, RDB_UNIVERSAL_SIZE_RATIO_PERCENT);
+    rocksdb_universal_compaction_options_set_min_merge_width(u, RDB_UNIVERSAL_MIN_MERGE_WIDTH);
+    rocksdb_universal_compaction_options_set_max_size_amplification_percent(
+        u, RDB_UNIVERSAL_MAX_SIZE_AMP_PERCENT);
+    rocksdb_options_set_universal_compaction_options(opts, u); /* copied into opts */
+    rocksdb_universal_compaction_options_destroy(u);
+}
+
 static rocksdb_options_t *s_options(const engine_rocksdb_options_t *o, bool compress)
 {
     size_t wbuf = o->write_buffer_bytes ? o->write_buffer_bytes
@@ -138,7 +178,7 @@ static rocksdb_options_t *s_options(const engine_rocksdb_options_t *o, bool comp
     rocksdb_options_set_create_if_missing(opts, 1);
     rocksdb_options_set_max_background_jobs(opts, RDB_BACKGROUND_JOBS);
     rocksdb_options_set_write_buffer_size(opts, wbuf);
-    rocksdb_options_set_level_compaction_dynamic_level_bytes(opts, 1);
+    s_set_compaction(opts, o->compaction);
     rocksdb_options_set_bytes_per_sync(opts, RDB_BYTES_PER_SYNC);
     rocksdb_options_set_max_open_files(opts, RDB_MAX_OPEN_FILES);
     rocksdb_options_set_keep_log_file_num(opts, RDB_LOG_FILES_MAX);
@@ -237,6 +277,44 @@ int engine_rocksdb_compact(engine_t *e)
         return s_fail(self, "flush", err);
     rocksdb_compact_range(self->db, NULL, 0, NULL, 0);
     return ROOST_OK;
+}
+
+/* Whether RocksDB has a flush running or due, or a compaction running. Not its
+ * "compaction-pending": under universal compaction that stays 1 while the level-0 score is 1
+ * though the picker finds nothing worth merging. */
+static bool s_background_busy(rdb_engine_t *self)
+{
+    static const char *const props[] = {"rocksdb.mem-table-flush-pending",
+                                        "rocksdb.num-running-flushes",
+                                        "rocksdb.num-running-compactions"};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
+        uint64_t v = 0;
+        if (rocksdb_property_int(self->db, props[i], &v) != 0 || v != 0)
+            return true;
+    }
+    return false;
+}
+
+int engine_rocksdb_wait_idle(engine_t *e, int timeout_ms)
+{
+    rdb_engine_t *self = s_cast(e);
+    /* Idle twice in a row: a compaction a flush just scheduled shows as running by then. */
+    for (int waited = 0, idle = 0; idle < 2; waited += RDB_IDLE_POLL_MS) {
+        idle = s_background_busy(self) ? 0 : idle + 1;
+        if (idle < 2 && waited >= timeout_ms)
+            return ROOST_ETIMEDOUT;
+        if (idle < 2)
+            nanosleep(&(struct timespec){.tv_nsec = RDB_IDLE_POLL_MS * 1000000L}, NULL);
+    }
+    return ROOST_OK;
+}
+
+uint64_t engine_rocksdb_live_bytes(engine_t *e)
+{
+    uint64_t v = 0;
+    if (rocksdb_property_int(s_cast(e)->db, "rocksdb.live-sst-files-size", &v) != 0)
+        return 0;
+    return v;
 }
 
 /* ---- engine ops ---------------------------------------------------------------------------- */

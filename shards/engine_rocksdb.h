@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shards/engine.h"
 
@@ -27,6 +28,12 @@ enum {
      * after they are written; 64 MiB holds a busy node's working set without crowding actors. */
     ENGINE_ROCKSDB_BLOCK_CACHE_BYTES_DEFAULT = 64 * 1024 * 1024,
 };
+
+/* How RocksDB compacts (engine_rocksdb.c says why universal is the default). */
+typedef enum {
+    ENGINE_ROCKSDB_COMPACTION_UNIVERSAL = 0, /* size-tiered: low write cost, needs disk headroom */
+    ENGINE_ROCKSDB_COMPACTION_LEVEL,         /* leveled: ~10% space overhead, more rewriting */
+} engine_rocksdb_compaction_t;
 
 typedef struct {
     /* Memtable size in bytes; 0 = ENGINE_ROCKSDB_WRITE_BUFFER_BYTES_DEFAULT. */
@@ -41,6 +48,8 @@ typedef struct {
      * instead of one per batch. A process crash then loses them as a power loss would, so only
      * for a store that acknowledges nothing before its sync (sync: batch or always). */
     bool buffer_unsynced;
+    /* Compaction style; 0 = universal. */
+    engine_rocksdb_compaction_t compaction;
 } engine_rocksdb_options_t;
 
 /* Opens (creating if missing, unless read_only) the database in dir. opts may be NULL (all
@@ -52,5 +61,14 @@ engine_t *engine_rocksdb_open(const char *dir, const engine_rocksdb_options_t *o
 /* Flushes the memtable and compacts every key into the bottommost level, returning when done
  * (offline maintenance; tests that need table files below level 0). 0 or ROOST_EIO. */
 int engine_rocksdb_compact(engine_t *e);
+
+/* Returns once RocksDB has no flush running or due and no compaction running, seen twice 10 ms
+ * apart (a compaction a flush schedules is running by then): ROOST_OK, or
+ * ROOST_ETIMEDOUT after timeout_ms (tests that measure what compaction wrote; offline upkeep). */
+int engine_rocksdb_wait_idle(engine_t *e, int timeout_ms);
+
+/* Bytes of the table files the database currently uses (RocksDB's live-sst-files-size): what a
+ * full merge under universal compaction reads, and about what it writes beside it. */
+uint64_t engine_rocksdb_live_bytes(engine_t *e);
 
 #endif

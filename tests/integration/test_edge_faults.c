@@ -246,6 +246,8 @@ static void test_roostctl_status(void **state)
         leaders += strcmp(ec_str(s, "raft"), "leader") == 0;
         assert_true(ec_int(s, "term") >= 1);
         assert_true(ec_int(s, "disk_bytes") > 0);
+        assert_true(ec_int(s, "disk_free_bytes") > 0);
+        assert_string_equal(ec_str(s, "disk"), "ok");
         primaries += (int)ec_int(json_object_get(s, "partitions"), "primary");
         replicas += (int)ec_int(json_object_get(s, "partitions"), "replica");
     }
@@ -258,6 +260,8 @@ static void test_roostctl_status(void **state)
                        "roost_store_commit_latency_us_count");
     s_scrape_and_parse(EC->metrics[1], "roost_store_hints_pending_entries",
                        "roost_cluster_map_epochs_max");
+    s_scrape_and_parse(EC->metrics[1], "roost_store_disk_free_bytes",
+                       "roost_store_disk_headroom_low");
     s_scrape_and_parse(EC->metrics[EC_SHARDS + 1], "roost_edge_connections", "roost_node_queued");
     /* every node counts what its transport sent, received and dropped */
     s_scrape_and_parse(EC->metrics[1], "roost_transport_sent_total",
@@ -586,7 +590,8 @@ static void test_an_unlisted_key_cannot_join_or_send(void **state)
 
 /* ---- group 5: a shard whose disk refuses writes -------------------------------------------- */
 
-/* s3's disk refuses every write from the start (the fault point engine.write). */
+/* s3's disk refuses every write from the start (the fault point engine.write); s2's
+ * filesystem reports no free space (disk.headroom). */
 static int s_setup_bad_disk(void **state)
 {
     (void)state;
@@ -595,6 +600,8 @@ static int s_setup_bad_disk(void **state)
     for (int i = 1; i <= EC_NODES; i++) {
         if (i == EC_SHARDS)
             setenv("ROOST_FAULT_POINTS", "engine.write", 1);
+        if (i == EC_SHARDS - 1)
+            setenv("ROOST_FAULT_POINTS", "disk.headroom", 1);
         ec_start(i);
         unsetenv("ROOST_FAULT_POINTS");
     }
@@ -677,6 +684,34 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
     json_decref(j);
     rc_free(&a.conn);
     rc_free(&b.conn);
+}
+
+/* A node whose disk lacks the room a full compaction needs warns (log, status, metrics) and
+ * keeps serving: /healthz stays 200 and it keeps its partitions. */
+static void test_low_headroom_warns_and_keeps_serving(void **state)
+{
+    (void)state;
+    if (!ROOST_FAULTS_ARMED)
+        skip();
+    assert_true(ec_log_has("s2", "disk headroom low: a full compaction may not fit"));
+    json_t *j = ec_status_json(NULL);
+    json_t *s2 = json_array_get(json_object_get(j, "nodes"), EC_SHARDS - 2);
+    assert_string_equal(ec_str(s2, "name"), "s2");
+    assert_string_equal(ec_str(s2, "status"), "up");
+    assert_string_equal(ec_str(s2, "disk"), "low-headroom");
+    assert_int_equal(ec_int(s2, "disk_free_bytes"), 0);
+    assert_true(ec_int(json_object_get(s2, "partitions"), "primary") > 0);
+    json_decref(j);
+    char *body = NULL;
+    int st = 0;
+    rc_http("127.0.0.1", (uint16_t)EC->metrics[EC_SHARDS - 1], "GET", "/metrics", NULL, 5000, &st,
+            &body);
+    assert_non_null(strstr(body, "\nroost_store_disk_headroom_low 1\n"));
+    free(body);
+    rc_http("127.0.0.1", (uint16_t)EC->metrics[EC_SHARDS - 1], "GET", "/healthz", NULL, 5000, &st,
+            &body);
+    assert_int_equal(st, 200);
+    free(body);
 }
 
 /* An operator key the manifest does not list gets "refused" from every node, not "down". */
@@ -784,6 +819,7 @@ int main(void)
     };
     const struct CMUnitTest bad_disk[] = {
         cmocka_unit_test(test_a_failed_disk_fails_over_and_raises_the_alarm),
+        cmocka_unit_test(test_low_headroom_warns_and_keeps_serving),
     };
     int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
     failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);

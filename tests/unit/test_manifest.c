@@ -71,6 +71,7 @@ static void test_a_good_manifest_parses(void **state)
     assert_int_equal(m.max_devices, 5);
     assert_string_equal(m.io, "thread");      /* runtime default: the I/O loop on its own thread */
     assert_int_equal(m.sync_gather_us, 2000); /* a loaded node paces its fsyncs */
+    assert_string_equal(m.compaction, "universal");
 }
 
 static void s_refused(const char *text, const char *expect)
@@ -160,6 +161,22 @@ static void test_sync_gather_can_be_turned_off(void **state)
                       "raft_port: 2, data_dir: d}\n";
     assert_int_equal(manifest_parse(off, strlen(off), "t.yaml", &m, err, sizeof err), 0);
     assert_int_equal(m.sync_gather_us, 0); /* every fsync at once */
+}
+
+/* cluster.compaction: RocksDB's compaction style on the shard nodes. */
+static void test_compaction_is_universal_or_level(void **state)
+{
+    (void)state;
+    manifest_t m;
+    char err[MANIFEST_ERR_BYTES_MAX];
+    const char *level =
+        "apiVersion: roost/v1\ncluster: {replication_factor: 1, compaction: level}\n"
+        "nodes:\n  - {name: s, id: 1, roles: [shard], host: h, peer_port: 1, "
+        "raft_port: 2, data_dir: d}\n";
+    assert_int_equal(manifest_parse(level, strlen(level), "t.yaml", &m, err, sizeof err), 0);
+    assert_string_equal(m.compaction, "level");
+    s_refused("apiVersion: roost/v1\ncluster:\n  compaction: fifo\n",
+              "bad.yaml:3: cluster.compaction:");
 }
 
 /* auth, limits and edge: defaults, values, and errors naming the field; edges may share a
@@ -278,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_bad_manifests_name_line_and_field),
         cmocka_unit_test(test_runtime_io_is_worker_or_thread),
         cmocka_unit_test(test_sync_gather_can_be_turned_off),
+        cmocka_unit_test(test_compaction_is_universal_or_level),
         cmocka_unit_test(test_missing_file_is_an_error),
         cmocka_unit_test(test_edge_sections),
     };
