@@ -503,7 +503,7 @@ static int s_open_store(daemon_t *d)
     roost_fmt(path, sizeof path, "%s/db", d->data_dir); /* sized to fit */
     store_sync_t sync = s_sync(d->manifest.sync);
     engine_rocksdb_options_t eo = {.buffer_unsynced = sync != SYNC_NONE,
-                                   .compaction = strcmp(d->manifest.compaction, "level") == 0
+                                   .compaction = manifest_compaction_leveled(&d->manifest)
                                                      ? ENGINE_ROCKSDB_COMPACTION_LEVEL
                                                      : ENGINE_ROCKSDB_COMPACTION_UNIVERSAL};
     d->engine = engine_rocksdb_open(path, &eo, err, sizeof err);

@@ -52,8 +52,8 @@ static uint64_t s_free_bytes(const char *dir)
 static void s_check_headroom(daemon_t *d)
 {
     uint64_t live = engine_rocksdb_live_bytes(d->engine), free = s_free_bytes(d->data_dir);
-    bool universal = strcmp(d->manifest.compaction, "level") != 0;
-    uint64_t need = universal ? live : live / LEVEL_HEADROOM_DIVISOR;
+    uint64_t need =
+        manifest_compaction_leveled(&d->manifest) ? live / LEVEL_HEADROOM_DIVISOR : live;
     atomic_store(&d->live_bytes, live);
     atomic_store(&d->free_bytes, free);
     bool low = free < need || free == 0;

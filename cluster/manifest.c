@@ -152,6 +152,11 @@ static void s_cluster_field(ctx_t *c, const char *key, yaml_node_t *v, void *arg
 
 static const char *const s_ios[] = {"worker", "thread", NULL};
 
+bool manifest_compaction_leveled(const manifest_t *m)
+{
+    return strcmp(m->compaction, "level") == 0;
+}
+
 bool manifest_io_on_worker(const manifest_t *m)
 {
     return strcmp(m->io, "worker") == 0;

@@ -142,6 +142,8 @@ int manifest_parse(const char *text, size_t len, const char *path, manifest_t *o
 const manifest_node_t *manifest_node(const manifest_t *m, const char *name);
 /* runtime.io is worker: each node runs its network loop on its first worker. */
 bool manifest_io_on_worker(const manifest_t *m);
+/* cluster.compaction is level (else universal, the default). */
+bool manifest_compaction_leveled(const manifest_t *m);
 /* The shard nodes that vote in the control plane: the first cluster.voters (default 3, at most
  * 5) by id. Fixed for the cluster's life: nodes that join later (higher ids) do not vote. */
 uint32_t manifest_voters(const manifest_t *m, const manifest_node_t **out, uint32_t cap);
