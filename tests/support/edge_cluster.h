@@ -190,7 +190,7 @@ static void ec_launch(void)
 
 /* ec_prepare + ec_launch with extra manifest sections; ttl_s: the access tokens' lifetime
  * (0: 900 s). */
-static void ec_open(const char *extra, uint32_t ttl_s)
+static inline void ec_open(const char *extra, uint32_t ttl_s)
 {
     ec_prepare();
     snprintf(EC->extra, sizeof EC->extra, "%s", extra ? extra : "");
