@@ -27,7 +27,7 @@ static const subcommand_t s_subcommands[] = {
     {"store", bench_store,
      "store [--nodes 3] [--rf 3] [--consistency QUORUM] [--sync batch] [--seconds 10] [--window "
      "256] [--value 200] [--port 28000] [--direct 1] [--io thread|worker] [--compaction "
-     "universal|level] [--rate R] [--timeline 1] "
+     "universal|level] [--keys N] [--rate R] [--timeline 1] "
      "[--join 1 --rate 1000]   "
      "replicated writes through real roostd processes (--rate: the paced phase at R writes/s "
      "instead of half the peak; --timeline 1: its writes per 100 ms on stderr; --join 1: the pause "

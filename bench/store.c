@@ -13,6 +13,8 @@
  * write straight to its partition's primary; `--direct 0`: through one shard that forwards.
  * `--io thread|worker`: the manifest's runtime.io (where every node runs its network loop).
  * `--compaction universal|level`: the manifest's cluster.compaction (RocksDB's style).
+ * `--keys N`: the writes cycle through N keys (N kv actors, each written again and again, as
+ * a messaging node's users are) instead of a new key (a new actor) per write.
  * `--timeline 1`: the paced phase's writes per 100 ms window on stderr (count, over 5 ms, max).
  *
  * `--join 1`: the client-visible cost of a handoff instead. Under a paced load (`--rate`
@@ -127,13 +129,14 @@ static void s_stop_nodes(int nodes)
 }
 
 static uint64_t g_next_tag;
+static uint64_t g_keys; /* --keys: 0 = every write to a new key */
 
 static void s_put_one(size_t vlen)
 {
     static char val[4096];
     char key[32];
     uint64_t tag = g_next_tag++;
-    snprintf(key, sizeof key, "b%" PRIu64, tag);
+    snprintf(key, sizeof key, "b%" PRIu64, g_keys ? tag % g_keys : tag);
     B->sent_ns[tag % SLOTS] = bench_now_ns();
     atomic_fetch_add(&B->inflight, 1);
     if (probe_put(B->probe, key, val, vlen, tag, 5000) != ROOST_OK)
@@ -342,6 +345,7 @@ int bench_store(int argc, char **argv)
      * (default: half the peak) */
     double rate = (double)bench_opt_u64(argc, argv, "--rate", join ? 1000 : 0);
     g_timeline = bench_opt_u64(argc, argv, "--timeline", 0) != 0;
+    g_keys = bench_opt_u64(argc, argv, "--keys", 0);
     const char *io = bench_opt(argc, argv, "--io");
     g_io = io && strcmp(io, "worker") == 0 ? "worker" : "thread";
     const char *compaction = bench_opt(argc, argv, "--compaction");
