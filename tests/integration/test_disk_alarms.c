@@ -5,18 +5,6 @@
  * by fault points, so in a build without them (Release) the tests skip themselves. */
 #include "tests/support/edge_cluster.h"
 
-static void s_to(char out[32], const rc_session_t *s)
-{
-    snprintf(out, 32, "u:%s", s->user);
-}
-
-static int s_teardown(void **state)
-{
-    (void)state;
-    ec_close();
-    return 0;
-}
-
 /* s3's disk refuses every write from the start (the fault point engine.write); s2's
  * filesystem reports no free space (disk.headroom). */
 static int s_setup_bad_disk(void **state)
@@ -67,7 +55,7 @@ static void test_a_failed_disk_fails_over_and_raises_the_alarm(void **state)
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     json_decref(ec_ok(rc_session_connect(&b, 10000)));
     char to_b[32];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     for (int k = 0; k < 5; k++) {
         char cmid[16];
         snprintf(cmid, sizeof cmid, "d%d", k);
@@ -147,5 +135,5 @@ int main(void)
         cmocka_unit_test(test_a_failed_disk_fails_over_and_raises_the_alarm),
         cmocka_unit_test(test_low_headroom_warns_and_keeps_serving),
     };
-    return cmocka_run_group_tests(tests, s_setup_bad_disk, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup_bad_disk, ec_teardown);
 }

@@ -14,13 +14,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    (void)state;
-    ec_close();
-    return 0;
-}
-
 /* Two phones register; each sends the other a message, one over JSON, one over msgpack. */
 static void test_two_users_talk_over_json_and_msgpack(void **state)
 {
@@ -57,11 +50,6 @@ static void test_two_users_talk_over_json_and_msgpack(void **state)
     rc_free(&b.conn);
 }
 
-static void s_to(char out[32], const rc_session_t *s)
-{
-    snprintf(out, 32, "u:%s", s->user);
-}
-
 /* Events wait in the inbox while the device is away; resume acts as an ack and replays only
  * what came after it; a resume above the inbox head is bad_request. */
 static void test_offline_delivery_and_resume(void **state)
@@ -72,7 +60,7 @@ static void test_offline_delivery_and_resume(void **state)
     ec_login(&b, 1, false, "+15550000012", "b1");
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     char to_b[32];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     json_decref(ec_ok(ec_send(a.conn, to_b, "m1", "b25l")));
     json_decref(ec_ok(ec_send(a.conn, to_b, "m2", "dHdv")));
     json_decref(ec_ok(rc_session_connect(&b, 10000))); /* no resume: from its cursor (0) */
@@ -118,7 +106,7 @@ static void test_retried_cmid_is_one_message(void **state)
     ec_login(&b, 0, true, "+15550000022", "b1");
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     char to_b[32];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     json_t *x = ec_ok(ec_send(a.conn, to_b, "same", "eA=="));
     json_t *y = ec_ok(ec_send(a.conn, to_b, "same", "eA=="));
     assert_string_equal(ec_str(x, "mid"), ec_str(y, "mid"));
@@ -305,5 +293,5 @@ int main(void)
         cmocka_unit_test(test_http_endpoints),
         cmocka_unit_test(test_roost_chat_cli),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup, ec_teardown);
 }

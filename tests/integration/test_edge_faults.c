@@ -15,11 +15,6 @@
 
 #include "tests/support/edge_cluster.h"
 
-static void s_to(char out[32], const rc_session_t *s)
-{
-    snprintf(out, 32, "u:%s", s->user);
-}
-
 static rc_t *s_open(int k)
 {
     char url[64];
@@ -35,13 +30,6 @@ static int s_setup(void **state)
     ec_open(
         "limits: {send_queue_bytes: 524288}\nedge: {drain_deadline_ms: 8000, reconnect_ms: 300}",
         0);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    (void)state;
-    ec_close();
     return 0;
 }
 
@@ -66,7 +54,7 @@ static void test_every_error_code(void **state)
            "forbidden");
     ec_err(ec_send(a.conn, "u:123456789012", "nf", "eA=="), "not_found");
     char to_b[32], wrong[64];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     snprintf(wrong, sizeof wrong, "%s:nosuchdevice", b.user);
     json_t *conflict = rc_call(a.conn,
                                json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "t", "send", "to", to_b,
@@ -143,7 +131,7 @@ static void test_slow_reader_is_disconnected(void **state)
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     json_decref(ec_ok(rc_session_connect(&b, 10000)));
     char to_b[32];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     size_t len = 60 * 1024;
     char *body = malloc(len + 1);
     memset(body, 'Q', len);
@@ -294,7 +282,7 @@ static void test_drain_moves_clients_without_loss(void **state)
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     json_decref(ec_ok(rc_session_connect(&b, 10000)));
     char to_a[32];
-    s_to(to_a, &a);
+    ec_to(to_a, &a);
     json_decref(ec_ok(ec_send(b.conn, to_a, "d0", "MA==")));
     json_t *m = ec_event(a.conn, "msg", 10000);
     assert_non_null(m);
@@ -378,7 +366,7 @@ static void test_read_error_is_internal(void **state)
     }
     json_decref(ec_ok(r));
     char to_b[32], conv[48] = "";
-    s_to(to_b, &s_fb);
+    ec_to(to_b, &s_fb);
     for (int i = 0; i < 100 && !conv[0]; i++) { /* its partition may still be reconciling */
         json_t *ok = ec_send(s_fa.conn, to_b, "x1", "eA==");
         if (ok && strcmp(ec_str(ok, "t"), "ok") == 0)
@@ -474,7 +462,7 @@ static int s_setup_webhook(void **state)
 static int s_teardown_webhook(void **state)
 {
     close(s_hook_fd);
-    return s_teardown(state);
+    return ec_teardown(state);
 }
 
 static void s_hook_answer(int c, char *req, size_t cap);
@@ -692,8 +680,8 @@ int main(void)
     const struct CMUnitTest rogue[] = {
         cmocka_unit_test(test_an_unlisted_key_cannot_join_or_send),
     };
-    int failed = cmocka_run_group_tests(tests, s_setup, s_teardown);
-    failed += cmocka_run_group_tests(fast, s_setup_fast, s_teardown);
-    failed += cmocka_run_group_tests(rogue, s_setup_rogue, s_teardown);
+    int failed = cmocka_run_group_tests(tests, s_setup, ec_teardown);
+    failed += cmocka_run_group_tests(fast, s_setup_fast, ec_teardown);
+    failed += cmocka_run_group_tests(rogue, s_setup_rogue, ec_teardown);
     return failed + cmocka_run_group_tests(hook, s_setup_webhook, s_teardown_webhook);
 }

@@ -4,11 +4,6 @@
  * (actors/push.h; the fault point user.push_lost). */
 #include "tests/support/edge_cluster.h"
 
-static void s_to(char out[32], const rc_session_t *s)
-{
-    snprintf(out, 32, "u:%s", s->user);
-}
-
 /* Every shard process loses its first inbox-event push on the way (user.push_lost:1). */
 static int s_setup_lossy(void **state)
 {
@@ -31,7 +26,7 @@ static void test_a_lost_push_is_sent_again(void **state)
     json_decref(ec_ok(rc_session_connect(&a, 10000)));
     json_decref(ec_ok(rc_session_connect(&b, 10000)));
     char to_b[32];
-    s_to(to_b, &b);
+    ec_to(to_b, &b);
     json_decref(ec_ok(ec_send(a.conn, to_b, "l1", "bDE=")));
     json_decref(ec_ok(ec_send(a.conn, to_b, "l2", "bDI=")));
     for (int64_t seq = 1; seq <= 2; seq++) {
@@ -45,17 +40,10 @@ static void test_a_lost_push_is_sent_again(void **state)
     rc_free(&b.conn);
 }
 
-static int s_teardown(void **state)
-{
-    (void)state;
-    ec_close();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_lost_push_is_sent_again),
     };
-    return cmocka_run_group_tests(tests, s_setup_lossy, s_teardown);
+    return cmocka_run_group_tests(tests, s_setup_lossy, ec_teardown);
 }

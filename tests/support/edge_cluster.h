@@ -232,6 +232,20 @@ static void ec_close(void)
     EC = NULL;
 }
 
+/* A cmocka group teardown: ec_close. */
+static inline int ec_teardown(void **state)
+{
+    (void)state;
+    ec_close();
+    return 0;
+}
+
+/* The actor key of s's user ("u:<id>"), where a send is addressed. */
+static inline void ec_to(char out[32], const rc_session_t *s)
+{
+    snprintf(out, 32, "u:%s", s->user);
+}
+
 /* ---- frame helpers ------------------------------------------------------------------------- */
 
 static inline const char *ec_str(const json_t *j, const char *k)
